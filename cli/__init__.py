@@ -1,0 +1,1 @@
+"""The typer front end of seldb (installed as package `seldb_cli`)."""

@@ -1,0 +1,83 @@
+"""Alembic environment for seldb, shared by `seldb db ...` and plain `alembic`.
+
+seldb.db.migrate passes an open connection in `config.attributes`; plain
+`alembic` (alembic.ini in the repo root) has no URL in its ini, so the URL
+comes from seldb.db.engine.database_url() (SELDB_DATABASE_URL or the embedded
+server). Every run takes a transaction-scoped advisory lock first, so two
+processes auto-upgrading the same fresh database run one after the other and
+the second finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+
+import sqlalchemy as sa
+from alembic import context
+
+from seldb.db.engine import database_url
+from seldb.db.migrate import VERSION_TABLE, VERSION_TABLE_SCHEMA
+from seldb.db.schema import STORE, metadata
+
+config = context.config
+if config.config_file_name is not None and config.get_section("loggers"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+# Any constant works as long as every seldb uses the same one: "seldb" in ASCII.
+MIGRATION_LOCK_KEY = 0x73656C6462
+
+
+def include_name(name, type_, parent_names) -> bool:
+    """Autogenerate compares seldb_store only (views and other schemas are not ours to diff)."""
+    if type_ == "schema":
+        return name == STORE
+    return True
+
+
+def run_migrations(connection: sa.engine.Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        version_table_schema=VERSION_TABLE_SCHEMA,
+        include_schemas=True,
+        include_name=include_name,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    url = config.get_main_option("sqlalchemy.url") or database_url()
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            run_migrations(conn)
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def run_offline() -> None:
+    url = config.get_main_option("sqlalchemy.url") or database_url()
+    context.configure(
+        url=url,
+        target_metadata=metadata,
+        version_table=VERSION_TABLE,
+        version_table_schema=VERSION_TABLE_SCHEMA,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

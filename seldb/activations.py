@@ -1,0 +1,341 @@
+"""The activation file: seldb's interchange format (HDF5, version 1).
+
+One file holds one model's activations on one image set (see
+shared/spec/activations-h5.md). `seldb ingest` writes it while the network
+runs and `seldb import-h5` reads it; both go through this module so that the
+layout is defined in exactly one place. Reading is by blocks of units so an
+AlexNet-scale file (24 GB) never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import h5py
+import numpy as np
+
+from seldb.errors import InputError
+
+FORMAT = "seldb-activations"
+VERSION = 1
+ACCEPTED_DTYPES = (np.float16, np.float32, np.float64)
+REDUCTIONS = ("max", "mean", "none")
+TILE = (1024, 128)  # images x units: cheap to write by rows, cheap to read by units
+
+_str = h5py.string_dtype("utf-8")
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    n_units: int
+    dtype: np.dtype
+    reduction: str
+    chunks: tuple[int, int] | None
+
+
+def _decode(values) -> list[str]:
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+class ActivationFile:
+    """A validated, read-only view of an activation file.
+
+    Opening checks the structure (groups, shapes, label range, dtypes);
+    `nonfinite_rows` checks the values. Every problem raises InputError naming
+    the file and the dataset path.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise InputError(f"{self.path}: no such file")
+        try:
+            self._h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
+        self._repacked: h5py.File | None = None
+        self._repacked_path: str | None = None
+        try:
+            self._load_header()
+        except InputError:
+            self.close()
+            raise
+        except (OSError, KeyError, ValueError, TypeError) as exc:
+            self.close()
+            raise InputError(f"{self.path}: cannot read the file's structure (truncated or damaged?): {exc}") from None
+
+    # -- header -----------------------------------------------------------
+    def _fail(self, where: str, what: str) -> InputError:
+        return InputError(f"{self.path}: {where}: {what}")
+
+    def _require(self, name: str) -> h5py.Dataset | h5py.Group:
+        if name not in self._h5:
+            raise self._fail(name, "missing (see the activation file format, version 1)")
+        return self._h5[name]
+
+    def _load_header(self) -> None:
+        h5 = self._h5
+        fmt = h5.attrs.get("format")
+        if fmt is not None and _decode([fmt])[0] != FORMAT:
+            raise self._fail("/ attrs format", f"is {fmt!r}, expected {FORMAT!r}")
+        version = h5.attrs.get("version")
+        if version is not None and int(version) != VERSION:
+            raise self._fail("/ attrs version", f"is {version}, this seldb reads version {VERSION}")
+        self.model = _decode([h5.attrs.get("model", self.path.stem)])[0]
+        self.dataset = _decode([h5.attrs.get("dataset", self.path.stem)])[0]
+
+        names = self._require("/classes/name")
+        self.class_names = _decode(names[()])
+        self.n_classes = len(self.class_names)
+        if self.n_classes == 0:
+            raise self._fail("/classes/name", "is empty")
+        self.class_keys = _decode(h5["/classes/key"][()]) if "/classes/key" in h5 else None
+        if self.class_keys is not None and len(self.class_keys) != self.n_classes:
+            raise self._fail("/classes/key", f"has {len(self.class_keys)} rows, /classes/name has {self.n_classes}")
+
+        labels = self._require("/images/label")[()]
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise self._fail("/images/label", f"must be a 1-D integer array, got {labels.dtype} {labels.shape}")
+        self.n_images = int(labels.shape[0])
+        if self.n_images == 0:
+            raise self._fail("/images/label", "is empty: the file holds no image")
+        bad = np.flatnonzero((labels < 0) | (labels >= self.n_classes))
+        if bad.size:
+            raise self._fail(
+                "/images/label",
+                f"label {int(labels[bad[0]])} of image {int(bad[0])} is out of range 0..{self.n_classes - 1}"
+                f" ({bad.size} such images)",
+            )
+        self.labels = labels.astype(np.int64)
+        self.preds = self._optional_rows("/images/pred", integer=True)
+        paths = self._optional_rows("/images/path")
+        self.paths = _decode(paths) if paths is not None else None
+
+        layers = self._require("/layers")
+        if not isinstance(layers, h5py.Group) or len(layers) == 0:
+            raise self._fail("/layers", "holds no layer")
+        self.layers: dict[str, LayerInfo] = {}
+        for name, ds in layers.items():
+            self.layers[name] = self._check_layer(name, ds)
+
+    def _optional_rows(self, name: str, integer: bool = False) -> np.ndarray | None:
+        if name not in self._h5:
+            return None
+        values = self._h5[name][()]
+        if values.ndim != 1 or values.shape[0] != self.n_images:
+            raise self._fail(name, f"has shape {values.shape}, expected ({self.n_images},) like /images/label")
+        if integer and not np.issubdtype(values.dtype, np.integer):
+            raise self._fail(name, f"must be integer, got {values.dtype}")
+        return values.astype(np.int64) if integer else values
+
+    def _check_layer(self, name: str, ds) -> LayerInfo:
+        where = f"/layers/{name}"
+        if not isinstance(ds, h5py.Dataset):
+            raise self._fail(where, "is not a dataset")
+        if ds.ndim != 2:
+            raise self._fail(where, f"must be 2-D (images, units), got shape {ds.shape}")
+        if ds.shape[0] != self.n_images:
+            raise self._fail(where, f"has {ds.shape[0]} rows but /images/label has {self.n_images}")
+        if ds.shape[1] == 0:
+            raise self._fail(where, "is empty: it has no unit")
+        if ds.dtype.type not in ACCEPTED_DTYPES:
+            raise self._fail(where, f"has dtype {ds.dtype}; float16, float32 or float64 expected")
+        reduction = _decode([ds.attrs.get("reduction", "none")])[0]
+        if reduction not in REDUCTIONS:
+            raise self._fail(where + " attrs reduction", f"is {reduction!r}, expected one of {', '.join(REDUCTIONS)}")
+        return LayerInfo(name, int(ds.shape[1]), ds.dtype, reduction, ds.chunks)
+
+    # -- values -----------------------------------------------------------
+    def dataset_of(self, layer: str) -> h5py.Dataset:
+        if self._repacked is not None and layer in self._repacked:
+            return self._repacked[layer]
+        return self._h5["/layers"][layer]
+
+    def row_blocks(self, layer: str, rows_per_block: int = 8192) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (first_row, block) over all images, for row-wise passes."""
+        ds = self.dataset_of(layer)
+        for r0 in range(0, self.n_images, rows_per_block):
+            yield r0, self._read(ds, np.s_[r0 : r0 + rows_per_block, :], layer)
+
+    def read_units(self, layer: str, u0: int, u1: int) -> np.ndarray:
+        """All images' activations of units u0..u1-1, shape (n_images, u1 - u0)."""
+        ds = self.dataset_of(layer)
+        return self._read(ds, np.s_[:, u0:u1], layer)
+
+    def _read(self, ds: h5py.Dataset, sel, layer: str) -> np.ndarray:
+        try:
+            return ds[sel]
+        except (OSError, ValueError) as exc:
+            raise self._fail(f"/layers/{layer}", f"cannot be read (truncated or damaged file?): {exc}") from None
+
+    def nonfinite_rows(self, layers: Sequence[str]) -> dict[str, np.ndarray]:
+        """Rows (images) holding NaN or +-inf, per layer; reads each layer once by rows."""
+        found: dict[str, np.ndarray] = {}
+        for layer in layers:
+            bad = [r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)) for r0, block in self.row_blocks(layer)]
+            rows = np.concatenate(bad) if bad else np.empty(0, np.int64)
+            if rows.size:
+                found[layer] = rows
+        return found
+
+    def ensure_unit_readable(self, layer: str, block_units: int, budget_bytes: int = 1 << 30) -> None:
+        """Repack a layer chunked by whole rows into a temporary tiled copy.
+
+        Reading blocks of units from row-only chunks would read the whole
+        layer once per block; one transposing pass costs a single read.
+        """
+        info = self.layers[layer]
+        size = self.n_images * info.n_units * info.dtype.itemsize
+        if info.chunks is None or info.chunks[1] <= 2 * block_units or size <= budget_bytes:
+            return
+        if self._repacked is None:
+            fd, self._repacked_path = tempfile.mkstemp(suffix=".h5", prefix="seldb-repack-")
+            os.close(fd)
+            self._repacked = h5py.File(self._repacked_path, "w")
+        tile = (min(TILE[0], self.n_images), min(TILE[1], info.n_units))
+        out = self._repacked.create_dataset(layer, shape=(self.n_images, info.n_units), dtype=info.dtype, chunks=tile)
+        src = self._h5["/layers"][layer]
+        for r0 in range(0, self.n_images, 4096):
+            out[r0 : r0 + 4096] = self._read(src, np.s_[r0 : r0 + 4096, :], layer)
+
+    def close(self) -> None:
+        for handle in (self._h5, self._repacked):
+            if handle is not None:
+                try:
+                    handle.close()
+                except Exception:  # closing a damaged file must not hide the real error
+                    pass
+        self._repacked = None
+        if self._repacked_path:
+            Path(self._repacked_path).unlink(missing_ok=True)
+            self._repacked_path = None
+
+    def __enter__(self) -> "ActivationFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ActivationWriter:
+    """Writes an activation file by rows of images, as a network produces them.
+
+    Datasets are resizable and tiled, so a run can stop and resume: `n_written`
+    tells how many rows are on disk and `truncate` drops a partial tail.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        model: str,
+        dataset: str,
+        class_names: Sequence[str],
+        layers: dict[str, tuple[int, str]],
+        class_keys: Sequence[str] | None = None,
+        with_pred: bool = False,
+        with_path: bool = False,
+        dtype=np.float32,
+        mode: str = "w",
+    ):
+        self.path = Path(path)
+        self._h5 = h5py.File(self.path, mode)
+        h5 = self._h5
+        if mode == "w" or "classes" not in h5:
+            h5.attrs["format"] = FORMAT
+            h5.attrs["version"] = VERSION
+            h5.attrs["model"] = model
+            h5.attrs["dataset"] = dataset
+            h5.create_dataset("/classes/name", data=np.array(list(class_names), dtype=object), dtype=_str)
+            if class_keys is not None:
+                h5.create_dataset("/classes/key", data=np.array(list(class_keys), dtype=object), dtype=_str)
+            h5.create_dataset("/images/label", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(65536,))
+            if with_pred:
+                h5.create_dataset("/images/pred", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(65536,))
+            if with_path:
+                h5.create_dataset("/images/path", shape=(0,), maxshape=(None,), dtype=_str, chunks=(4096,))
+            for name, (n_units, reduction) in layers.items():
+                tile = (TILE[0], min(TILE[1], n_units))
+                ds = h5.create_dataset(
+                    f"/layers/{name}", shape=(0, n_units), maxshape=(None, n_units), dtype=dtype, chunks=tile
+                )
+                ds.attrs["reduction"] = reduction
+
+    @property
+    def n_written(self) -> int:
+        return int(self._h5["/images/label"].shape[0])
+
+    def _grow(self, name: str, values) -> None:
+        ds = self._h5[name]
+        n = ds.shape[0]
+        ds.resize(n + len(values), axis=0)
+        ds[n:] = values
+
+    def append(self, labels, activations: dict[str, np.ndarray], preds=None, paths=None) -> None:
+        """Append a batch of images; layers first, labels last, so rows count only when complete."""
+        n = len(labels)
+        for name, values in activations.items():
+            if values.shape[0] != n:
+                raise ValueError(f"layer {name}: {values.shape[0]} rows for {n} labels")
+            self._grow(f"/layers/{name}", values)
+        if preds is not None:
+            self._grow("/images/pred", np.asarray(preds))
+        if paths is not None:
+            self._grow("/images/path", np.array(list(paths), dtype=object))
+        self._grow("/images/label", np.asarray(labels))
+
+    def truncate(self, n_rows: int) -> None:
+        """Cut every row-indexed dataset to n_rows (drops a half-written batch)."""
+        for group in ("images", "layers"):
+            for ds in self._h5[group].values():
+                if ds.shape[0] > n_rows:
+                    ds.resize(n_rows, axis=0)
+
+    def flush(self) -> None:
+        self._h5.flush()
+
+    def close(self) -> None:
+        self._h5.close()
+
+    def __enter__(self) -> "ActivationWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write_activation_file(
+    path: str | os.PathLike,
+    *,
+    class_names: Sequence[str],
+    labels: np.ndarray,
+    layers: dict[str, np.ndarray],
+    reductions: dict[str, str] | None = None,
+    class_keys: Sequence[str] | None = None,
+    preds: np.ndarray | None = None,
+    paths: Sequence[str] | None = None,
+    model: str = "model",
+    dataset: str = "dataset",
+) -> Path:
+    """Write a whole activation file from in-memory arrays (tests, small tools)."""
+    reductions = reductions or {}
+    spec = {name: (values.shape[1], reductions.get(name, "none")) for name, values in layers.items()}
+    dtype = next(iter(layers.values())).dtype if layers else np.float32
+    with ActivationWriter(
+        path,
+        model=model,
+        dataset=dataset,
+        class_names=class_names,
+        class_keys=class_keys,
+        layers=spec,
+        with_pred=preds is not None,
+        with_path=paths is not None,
+        dtype=dtype,
+    ) as writer:
+        writer.append(labels, layers, preds=preds, paths=paths)
+    return Path(path)

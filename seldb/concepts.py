@@ -1,0 +1,129 @@
+"""Concepts: named sets of classes measured as one target (e.g. bus).
+
+The paper asks whether a unit detects "bus" = school bus + trolleybus +
+minibus; a concept stores that set once, every import measures it for each
+run whose classes include all of it, and `compute` adds it to an older run
+from the run's activation file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import sqlalchemy as sa
+
+from seldb.db import schema as s
+from seldb.db.engine import connect_checked
+from seldb.errors import InputError, NotFound, SeldbError
+
+
+def _known_classes(conn: sa.Connection) -> list[tuple[str, str | None]]:
+    return [tuple(r) for r in conn.execute(sa.select(s.run_classes.c.name, s.run_classes.c.key).distinct())]
+
+
+def _canonical(identifier: str, known: list[tuple[str, str | None]]) -> str:
+    """A class key, or the name itself where no run knows a key for it."""
+    if any(key == identifier for _, key in known):
+        return identifier
+    keys = sorted({key for name, key in known if name == identifier and key})
+    if len(keys) > 1:
+        raise InputError(f"class name {identifier!r} is ambiguous; use one of its keys: {', '.join(keys)}")
+    return keys[0] if keys else identifier
+
+
+def add_concept(name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
+    """Store a concept; returns the classes as stored (keys where known)."""
+    classes = [c.strip() for c in classes if c.strip()]
+    if not name.strip() or not classes:
+        raise InputError("a concept needs a name and at least one class")
+    with connect_checked() as conn:
+        known = _known_classes(conn)
+        stored = list(dict.fromkeys(_canonical(c, known) for c in classes))
+        existing = conn.execute(sa.select(s.concepts.c.concept_id).where(s.concepts.c.name == name)).first()
+        if existing and not replace:
+            raise SeldbError(f"concept {name!r} exists already (--replace overwrites it and its measures)")
+        if existing:
+            conn.execute(sa.delete(s.concepts).where(s.concepts.c.name == name))
+        conn.execute(sa.insert(s.concepts).values(name=name, classes=stored))
+        conn.commit()
+    return stored
+
+
+def list_concepts() -> list[dict]:
+    with connect_checked() as conn:
+        rows = conn.execute(sa.select(s.concepts.c.name, s.concepts.c.classes).order_by(s.concepts.c.name))
+        return [{"name": name, "classes": list(classes)} for name, classes in rows]
+
+
+def resolve(classes: Sequence[str], names: Sequence[str], keys: Sequence[str | None] | None) -> list[int] | None:
+    """Class indices of a concept in a run, or None when a class is missing or ambiguous."""
+    indices = []
+    for identifier in classes:
+        by_key = [i for i, k in enumerate(keys or []) if k == identifier]
+        found = by_key or [i for i, n in enumerate(names) if n == identifier]
+        if len(found) != 1:
+            return None
+        indices.append(found[0])
+    return sorted(set(indices))
+
+
+def resolve_for_run(conn: sa.Connection, names, keys) -> tuple[list[tuple[int, str, list[int]]], list[str]]:
+    """(concept_id, name, class indices) of every concept the run can measure, and the names skipped."""
+    found, skipped = [], []
+    for cid, name, classes in conn.execute(sa.select(s.concepts.c.concept_id, s.concepts.c.name, s.concepts.c.classes)):
+        indices = resolve(classes, names, keys)
+        if indices is None:
+            skipped.append(name)
+        else:
+            found.append((cid, name, indices))
+    return found, skipped
+
+
+def compute_concept(name: str, run_id: int, progress: bool = True) -> int:
+    """Measure a concept for an existing run from its activation file; returns rows written."""
+    from seldb.activations import ActivationFile
+    from seldb.db.load import RunWriter
+    from seldb.importer import block_size
+    from seldb.measures import compute_concept_block
+    from seldb.progress import progress_bar
+
+    with connect_checked() as conn:
+        concept = conn.execute(sa.select(s.concepts).where(s.concepts.c.name == name)).first()
+        if concept is None:
+            raise NotFound(f"no concept {name!r} (seldb concept list shows them)")
+        run = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).first()
+        if run is None:
+            raise NotFound(f"no run {run_id} (seldb runs lists them)")
+        if not run.source_file or not Path(run.source_file).is_file():
+            raise SeldbError(f"run {run_id}: its activation file {run.source_file} is not there any more")
+        analysed = np.array(conn.execute(
+            sa.select(s.run_images.c.analysed).where(s.run_images.c.run_id == run_id).order_by(s.run_images.c.image_index)
+        ).scalars().all(), dtype=bool)  # fmt: skip
+        layers = conn.execute(
+            sa.select(s.run_layers.c.layer_id, s.run_layers.c.name).where(s.run_layers.c.run_id == run_id)
+        ).all()
+        with ActivationFile(run.source_file) as afile:
+            indices = resolve(concept.classes, afile.class_names, afile.class_keys)
+            if indices is None:
+                raise SeldbError(f"run {run_id} lacks (or has ambiguous) classes of concept {name!r}: {concept.classes}")
+            rows = np.flatnonzero(analysed)
+            writer = RunWriter(conn)
+            writer.run_id = run_id
+            conn.execute(sa.delete(s.concept_measures).where(
+                (s.concept_measures.c.run_id == run_id) & (s.concept_measures.c.concept_id == concept.concept_id)))
+            written = 0
+            total = sum(afile.layers[layer].n_units for _, layer in layers)
+            with progress_bar(progress, total, f"concept {name}") as bar:
+                for layer_id, layer in layers:
+                    n_units, step = afile.layers[layer].n_units, block_size(rows.size)
+                    for u0 in range(0, n_units, step):
+                        values = afile.read_units(layer, u0, min(n_units, u0 + step))[rows]
+                        frame = compute_concept_block(values, afile.labels[rows], afile.n_classes, indices)
+                        frame = frame.with_columns(unit=frame["unit"] + u0)
+                        writer.add_concept_measures(layer_id, concept.concept_id, frame)
+                        written += frame.height
+                        bar.advance(frame.height)
+            conn.commit()
+    return written

@@ -1,0 +1,149 @@
+"""Writing one run into the store, inside one transaction.
+
+A run becomes visible in the views only when its transaction commits, so an
+error or Ctrl-C at any point leaves no trace of it. `RunWriter` owns that
+transaction: it inserts the run's header rows, streams the per-unit arrays
+of every block into one open binary COPY while the measures are still being
+computed, and COPYs the small per-unit tables at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Sequence
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from seldb.db import schema as s
+from seldb.db.bulk import ArrayColumn, ArrayCopy, ScalarColumn, copy_rows, encode_block
+from seldb.measures import BlockResult
+
+ARRAY_COLUMNS = ["run_id", "layer_id", "unit"] + [name for name, _ in s.UNIT_ARRAY_COLUMNS] + [
+    "hist_lo", "hist_width", "n_bins", "hist_counts", "top_image", "top_activation"]  # fmt: skip
+_PG_TYPE = {sa.Integer: "int4", sa.Boolean: "bool", s.F8: "float8", sa.SmallInteger: "int2", sa.BigInteger: "int8"}
+
+
+def encode_unit_arrays(run_id: int, layer_id: int, first_unit: int, result: BlockResult) -> bytes:
+    """COPY tuples of seldb_store.unit_arrays for one block (NaN = NULL inside arrays)."""
+    stats, hist, top = result.stats, result.hist, result.top
+    per_class = {
+        "mean": stats.mean, "std": stats.std, "min": stats.min, "max": stats.max,
+        "ccmas": result.class_ccmas, "mi": result.swept.mi, "mi_threshold": result.swept.mi_threshold,
+        "n_nonzero": stats.n_nonzero, "n_zero": stats.n_zero,
+    }  # fmt: skip
+    chunks = []
+    for n_bins in np.unique(hist.n_bins):  # a constant unit has one bin per class
+        rows = np.flatnonzero(hist.n_bins == n_bins)
+        columns = [
+            ScalarColumn("run_id", "int8", np.full(rows.size, run_id)),
+            ScalarColumn("layer_id", "int2", np.full(rows.size, layer_id)),
+            ScalarColumn("unit", "int4", first_unit + rows),
+            *[ArrayColumn(name, kind, per_class[name][rows]) for name, kind in s.UNIT_ARRAY_COLUMNS],
+            ScalarColumn("hist_lo", "float8", hist.lo[rows]),
+            ScalarColumn("hist_width", "float8", hist.width[rows]),
+            ScalarColumn("n_bins", "int4", np.full(rows.size, n_bins)),
+            ArrayColumn("hist_counts", "int4", hist.counts[rows][:, :, :n_bins]),
+            ArrayColumn("top_image", "int4", top.image_index[rows]),
+            ArrayColumn("top_activation", "float8", top.activation[rows]),
+        ]
+        chunks.append(encode_block(columns))
+    return b"".join(chunks)
+
+
+def _pg_types(table: sa.Table, names: Sequence[str]) -> list[str]:
+    return [_PG_TYPE[type(table.c[name].type)] for name in names]
+
+
+def _frame_rows(frame: pl.DataFrame, prefix: tuple, names: Sequence[str]):
+    for row in frame.select(names).iter_rows():
+        yield prefix + row
+
+
+class RunWriter:
+    """The open transaction of one run; `commit` makes it visible, anything else discards it."""
+
+    def __init__(self, conn: sa.Connection):
+        self.conn = conn
+        self._cursor = conn.connection.driver_connection.cursor()
+        self._arrays: ArrayCopy | None = None
+        self.run_id: int | None = None
+
+    def create_run(self, header: dict) -> int:
+        values = dict(header)
+        self.run_id = self.conn.execute(sa.insert(s.runs).values(**values).returning(s.runs.c.run_id)).scalar_one()
+        return self.run_id
+
+    def add_classes(self, names, keys, labels, n_analysed) -> None:
+        rows = ((self.run_id, i, n, k, lab, int(c)) for i, (n, k, lab, c) in enumerate(zip(names, keys, labels, n_analysed)))
+        copy_rows(self._cursor, "run_classes", ["run_id", "class_index", "name", "key", "label", "n_analysed"],
+                  ["int8", "int4", "text", "text", "text", "int4"], rows)  # fmt: skip
+
+    def add_images(self, labels: np.ndarray, preds, paths, analysed: np.ndarray) -> None:
+        n = len(labels)
+        preds = [None] * n if preds is None else [int(p) for p in preds]
+        paths = [None] * n if paths is None else paths
+        rows = zip(
+            [self.run_id] * n, range(n), labels.tolist(), preds, paths, analysed.tolist()
+        )
+        copy_rows(self._cursor, "run_images", ["run_id", "image_index", "label", "pred", "path", "analysed"],
+                  ["int8", "int4", "int4", "int4", "text", "bool"], rows)  # fmt: skip
+
+    def add_layer(self, layer_id: int, name: str, n_units: int, reduction: str) -> None:
+        self.conn.execute(
+            sa.insert(s.run_layers).values(
+                run_id=self.run_id, layer_id=layer_id, name=name, n_units=n_units, reduction=reduction
+            )
+        )
+
+    def write_arrays(self, data: bytes) -> None:
+        if self._arrays is None:
+            self._arrays = ArrayCopy(self._cursor, "unit_arrays", ARRAY_COLUMNS)
+        self._arrays.write(data)
+
+    def finish_arrays(self) -> None:
+        if self._arrays is not None:
+            self._arrays.finish()
+            self._arrays = None
+
+    def add_unit_measures(self, layer_id: int, units: pl.DataFrame) -> None:
+        names = [name for name, _ in s.UNIT_MEASURE_COLUMNS]
+        copy_rows(self._cursor, "unit_measures", ["run_id", "layer_id", "unit", *names],
+                  ["int8", "int2", "int4", *_pg_types(s.unit_measures, names)],
+                  _frame_rows(units, (self.run_id, layer_id), ["unit", *names]))  # fmt: skip
+
+    def add_precision_k(self, layer_id: int, frame: pl.DataFrame) -> None:
+        copy_rows(self._cursor, "unit_precision_k", ["run_id", "layer_id", "unit", "k", "precision", "class_index"],
+                  ["int8", "int2", "int4", "int4", "float8", "int4"],
+                  _frame_rows(frame, (self.run_id, layer_id), ["unit", "k", "precision", "class_index"]))  # fmt: skip
+
+    def add_concept_measures(self, layer_id: int, concept_id: int, frame: pl.DataFrame) -> None:
+        names = [name for name, _ in s.CONCEPT_MEASURE_COLUMNS]
+        copy_rows(self._cursor, "concept_measures", ["run_id", "layer_id", "unit", "concept_id", *names],
+                  ["int8", "int2", "int4", "int4", *_pg_types(s.concept_measures, names)],
+                  (( self.run_id, layer_id, row[0], concept_id, *row[1:])
+                   for row in frame.select(["unit", *names]).iter_rows()))  # fmt: skip
+
+    def add_correlations(self, rows: list[dict]) -> None:
+        if rows:
+            self.conn.execute(sa.insert(s.measure_correlations), [dict(r, run_id=self.run_id) for r in rows])
+
+    def update_run(self, **values) -> None:
+        for key in ("timings", "row_counts", "options", "dropped_images"):
+            if key in values and not isinstance(values[key], (dict, list, type(None))):
+                values[key] = json.loads(values[key])
+        self.conn.execute(sa.update(s.runs).where(s.runs.c.run_id == self.run_id).values(**values))
+
+    def commit(self) -> None:
+        self.finish_arrays()
+        self.conn.commit()
+
+    def abort(self, exc: BaseException) -> None:
+        if self._arrays is not None:
+            try:
+                self._arrays.abort(exc)
+            except Exception:  # the COPY may already be broken; the rollback below still runs
+                pass
+            self._arrays = None
+        self.conn.rollback()

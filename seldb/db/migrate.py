@@ -1,0 +1,124 @@
+"""Schema migrations (alembic), driven from Python instead of an alembic.ini.
+
+The migration scripts live in the package `seldb_migrations` (the repo's
+migrations/ folder), so they work from an installed wheel; the alembic Config is
+built here. Plain `alembic upgrade head` in the repo root works too, through
+alembic.ini and the same migrations/env.py.
+
+Alembic's version table is `public.seldb_alembic_version`: not in seldb_store,
+because revision 0001 creates that schema and downgrading to base drops it,
+and not `alembic_version`, so seldb can share a database with another
+alembic-managed application.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import Connection
+
+from seldb.db.engine import connect, database_url, forget_checked
+from seldb.errors import SeldbError
+
+VERSION_TABLE = "seldb_alembic_version"
+VERSION_TABLE_SCHEMA = "public"
+MIGRATIONS_PACKAGE = "seldb_migrations"
+
+
+def migrations_dir() -> Path:
+    """The folder of the installed migration scripts (alembic needs a real directory)."""
+    package = importlib.import_module(MIGRATIONS_PACKAGE)
+    return Path(package.__file__).resolve().parent
+
+
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    """An alembic Config built in code; env.py uses `connection` when given."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # ConfigParser interpolation
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head() -> str:
+    """The newest revision this seldb knows."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return script.get_current_head()
+
+
+def current(url: str | None = None) -> str | None:
+    """The database's revision, None for a database seldb never touched (or downgraded to base)."""
+    with connect(url) as conn:
+        return _current(conn)
+
+
+def _current(conn: Connection) -> str | None:
+    context = MigrationContext.configure(
+        conn, opts={"version_table": VERSION_TABLE, "version_table_schema": VERSION_TABLE_SCHEMA}
+    )
+    return context.get_current_revision()
+
+
+def upgrade(rev: str = "head", url: str | None = None) -> str | None:
+    """Upgrade the database to `rev`; returns the revision it is at afterwards."""
+    return _run(command.upgrade, rev, url)
+
+
+def downgrade(rev: str, url: str | None = None) -> str | None:
+    """Downgrade the database to `rev` ("base" drops everything seldb created except the role)."""
+    return _run(command.downgrade, rev, url)
+
+
+def _run(alembic_command, rev: str, url: str | None) -> str | None:
+    url = url or database_url()
+    try:
+        with connect(url) as conn:
+            with conn.begin():  # one transaction: PostgreSQL DDL is transactional
+                alembic_command(alembic_config(url, conn), rev)
+            return _current(conn)
+    except (CommandError, RevisionError) as exc:  # unknown or unreachable revision
+        raise SeldbError(f"alembic: {exc}") from exc
+    finally:
+        forget_checked(url)
+
+
+def ensure_current(url: str | None = None) -> None:
+    """Upgrade a fresh database to head; refuse one at any other revision."""
+    url = url or database_url()
+    with connect(url) as conn:
+        at = _current(conn)
+        has_store = conn.exec_driver_sql("SELECT to_regnamespace('seldb_store') IS NOT NULL").scalar()
+    wanted = head()
+    if at == wanted:
+        return
+    if at is None:
+        if has_store:
+            raise SeldbError(
+                f"database has a seldb_store schema but no {VERSION_TABLE_SCHEMA}.{VERSION_TABLE}: "
+                "it was not created by `seldb db upgrade`; use another database or drop that schema"
+            )
+        upgrade("head", url)
+        return
+    if _is_known(at):
+        raise SeldbError(f"database at revision {at}, seldb needs {wanted}: run `seldb db upgrade`")
+    raise SeldbError(
+        f"database at revision {at}, which this seldb does not know (it needs {wanted}): "
+        "the database was upgraded by a newer seldb; upgrade seldb"
+    )
+
+
+def _is_known(rev: str) -> bool:
+    script = ScriptDirectory.from_config(alembic_config())
+    try:
+        return script.get_revision(rev) is not None
+    except (CommandError, RevisionError):
+        return False

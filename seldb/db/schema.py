@@ -1,0 +1,276 @@
+"""The tables behind the views, as SQLAlchemy Core metadata.
+
+Tables live in schema `seldb_store` and are seldb's own business: they may
+change with a migration. The public interface is the views in schema `seldb`
+(sql/*.sql, spec: views.md). Per-(unit, class) numbers are stored as one row
+per unit holding arrays indexed by class (and, for histograms, by class-major
+bin), because a row per (unit, class) or per bin is what makes loading an
+AlexNet-scale run slow; the views unnest them back into rows.
+
+Inside those arrays NaN stands for NULL (no analysed image of the class), so
+that every array has a fixed width and can be encoded for binary COPY with
+numpy in one pass; the views turn NaN back into NULL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKeyConstraint,
+    Identity,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
+
+STORE = "seldb_store"
+VIEWS = "seldb"
+
+metadata = MetaData(schema=STORE)
+F8 = DOUBLE_PRECISION
+
+
+def _run_fk(*cols: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["run_id"], [f"{STORE}.runs.run_id"], ondelete="CASCADE")
+
+
+def _layer_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["run_id", "layer_id"], [f"{STORE}.run_layers.run_id", f"{STORE}.run_layers.layer_id"], ondelete="CASCADE"
+    )
+
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", BigInteger, Identity(), primary_key=True),
+    Column("model", Text, nullable=False),
+    Column("dataset", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("source_file", Text),
+    Column("source_sha256", Text),
+    Column("n_images_total", Integer, nullable=False),
+    Column("n_images_analysed", Integer, nullable=False),
+    Column("only_correct", Boolean, nullable=False),
+    Column("n_dropped", Integer, nullable=False, server_default="0"),
+    Column("bins", Integer, nullable=False),
+    Column("top_k", ARRAY(Integer), nullable=False),
+    Column("seldb_version", Text, nullable=False),
+    Column("options", JSONB, nullable=False),
+    Column("fingerprint", Text, nullable=False, index=True),
+    Column("status", Text, nullable=False, server_default="complete"),
+    Column("row_counts", JSONB),
+    Column("timings", JSONB),
+    Column("dropped_images", JSONB),
+)
+
+run_classes = Table(
+    "run_classes",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("class_index", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("key", Text),
+    Column("label", Text, nullable=False),  # name made unique within the run
+    Column("n_analysed", Integer, nullable=False),
+    PrimaryKeyConstraint("run_id", "class_index"),
+    _run_fk(),
+)
+
+run_images = Table(
+    "run_images",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("image_index", Integer, nullable=False),
+    Column("label", Integer, nullable=False),
+    Column("pred", Integer),
+    Column("path", Text),
+    Column("analysed", Boolean, nullable=False),
+    PrimaryKeyConstraint("run_id", "image_index"),
+    _run_fk(),
+)
+
+run_layers = Table(
+    "run_layers",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("n_units", Integer, nullable=False),
+    Column("reduction", Text, nullable=False),
+    PrimaryKeyConstraint("run_id", "layer_id"),
+    UniqueConstraint("run_id", "name"),
+    _run_fk(),
+)
+
+UNIT_MEASURE_COLUMNS: list[tuple[str, object]] = [
+    ("n_images", Integer),
+    ("ccmas", F8),
+    ("ccmas_class", Integer),
+    ("ccmas2", F8),
+    ("ccmas2_class", Integer),
+    ("ccmas_morcos", F8),
+    ("precision_60", F8),
+    ("precision_60_class", Integer),
+    ("precision_100", F8),
+    ("precision_100_class", Integer),
+    ("n_classes_top100", Integer),
+    ("localist_margin", F8),
+    ("is_localist", Boolean),
+    ("recall_p1", F8),
+    ("recall_p1_class", Integer),
+    ("recall_p1_threshold", F8),
+    ("recall_p95", F8),
+    ("recall_p95_class", Integer),
+    ("recall_p95_threshold", F8),
+    ("max_informedness", F8),
+    ("mi_class", Integer),
+    ("mi_threshold", F8),
+    ("mi_recall", F8),
+    ("mi_specificity", F8),
+    ("mi_false_alarm_rate", F8),
+    ("mi_false_discovery_rate", F8),
+    ("mi_precision", F8),
+]
+
+unit_measures = Table(
+    "unit_measures",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    *[Column(name, type_) for name, type_ in UNIT_MEASURE_COLUMNS],
+    PrimaryKeyConstraint("run_id", "layer_id", "unit"),
+    _layer_fk(),
+)
+
+unit_precision_k = Table(
+    "unit_precision_k",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("k", Integer, nullable=False),
+    Column("precision", F8),
+    Column("class_index", Integer),
+    PrimaryKeyConstraint("run_id", "layer_id", "unit", "k"),
+    _layer_fk(),
+)
+
+# One row per unit; every array is indexed by class_index (0-based in seldb,
+# 1-based in SQL), hist_counts is class-major: class c's bins are elements
+# c*n_bins+1 .. (c+1)*n_bins. NaN means NULL.
+UNIT_ARRAY_COLUMNS: list[tuple[str, str]] = [
+    ("mean", "float8"),
+    ("std", "float8"),
+    ("min", "float8"),
+    ("max", "float8"),
+    ("ccmas", "float8"),
+    ("mi", "float8"),
+    ("mi_threshold", "float8"),
+    ("n_nonzero", "int4"),
+    ("n_zero", "int4"),
+]
+
+unit_arrays = Table(
+    "unit_arrays",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    *[Column(name, ARRAY(F8 if kind == "float8" else Integer), nullable=False) for name, kind in UNIT_ARRAY_COLUMNS],
+    Column("hist_lo", F8, nullable=False),
+    Column("hist_width", F8, nullable=False),
+    Column("n_bins", Integer, nullable=False),
+    Column("hist_counts", ARRAY(Integer), nullable=False),
+    Column("top_image", ARRAY(Integer), nullable=False),
+    Column("top_activation", ARRAY(F8), nullable=False),
+    PrimaryKeyConstraint("run_id", "layer_id", "unit"),
+    _layer_fk(),
+)
+
+concepts = Table(
+    "concepts",
+    metadata,
+    Column("concept_id", Integer, Identity(), primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("classes", ARRAY(Text), nullable=False),  # class keys (or names when a class has no key)
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+CONCEPT_MEASURE_COLUMNS: list[tuple[str, object]] = [
+    ("n_a", Integer),
+    ("n_not_a", Integer),
+    ("mean_a", F8),
+    ("mean_not_a", F8),
+    ("sem_a", F8),
+    ("sem_not_a", F8),
+    ("frac_nonzero_a", F8),
+    ("frac_nonzero_not_a", F8),
+    ("precision_60", F8),
+    ("precision_100", F8),
+    ("ccmas", F8),
+    ("max_informedness", F8),
+    ("mi_threshold", F8),
+    ("mi_recall", F8),
+    ("mi_false_alarm_rate", F8),
+    ("mi_false_discovery_rate", F8),
+    ("recall_p1", F8),
+    ("recall_p95", F8),
+]
+
+concept_measures = Table(
+    "concept_measures",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("concept_id", Integer, nullable=False),
+    *[Column(name, type_) for name, type_ in CONCEPT_MEASURE_COLUMNS],
+    PrimaryKeyConstraint("run_id", "layer_id", "unit", "concept_id"),
+    _layer_fk(),
+    ForeignKeyConstraint(["concept_id"], [f"{STORE}.concepts.concept_id"], ondelete="CASCADE"),
+)
+
+# Computed at import (scipy) because PostgreSQL has no t distribution for p-values.
+measure_correlations = Table(
+    "measure_correlations",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger),  # NULL = all layers together
+    Column("measure_a", Text, nullable=False),
+    Column("measure_b", Text, nullable=False),
+    Column("n_units", Integer, nullable=False),
+    Column("pearson_r", F8),
+    Column("pearson_p", F8),
+    Column("spearman_rho", F8),
+    Column("spearman_p", F8),
+    _run_fk(),
+)
+
+# Network Dissection results imported per unit (issue: reports); the concept
+# view joins `iou` by label, so the table exists from the first revision.
+netdissect = Table(
+    "netdissect",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("category", Text),
+    Column("label", Text, nullable=False),
+    Column("score", F8),
+    Column("iou", F8),
+    PrimaryKeyConstraint("run_id", "layer_id", "unit", "label"),
+    _layer_fk(),
+)

@@ -1,0 +1,270 @@
+"""`seldb ingest` as one library call: options in, a loaded run out.
+
+This module only sequences the others: resolve the model (registry, weights),
+open the image set, decide which classes the activation file uses, record the
+activations (resumable), check that something is left to analyse, and hand
+the file to the same import path as `seldb import-h5`. Everything that can be
+wrong with the input is found before the first image is decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+
+from seldb.errors import InputError
+from seldb.ingest.classes import ClassList, imagenet_classes, read_class_file
+from seldb.ingest.hooks import REDUCTIONS, LayerRecorder, resolve_layers
+from seldb.ingest.imagesets import ImageSet, open_image_set
+from seldb.ingest.models import ModelSpec, build_network, resolve_spec
+from seldb.ingest.preprocess import KINDS, describe, make_transform
+from seldb.ingest.runner import RunConfig, RunResult, record_activations, resolve_device
+from seldb.ingest.state import IngestState
+from seldb.ingest.weights import file_sha256, hub_weights, load_weights
+
+log = logging.getLogger("seldb.ingest")
+
+
+@dataclass
+class IngestOptions:
+    """Every option of `seldb ingest`; the CLI fills this one-to-one."""
+
+    data: str | Path
+    model: str | None = None
+    weights: str | Path | None = None
+    arch: str | None = None
+    num_classes: int | None = None
+    model_module: str | None = None
+    layers: Sequence[str] | None = None
+    reduce: str = "max"
+    limit_per_class: int | None = None
+    all_images: bool = False
+    batch_size: int = 64
+    workers: int | None = None
+    device: str | None = None
+    out: str | Path | None = None
+    class_names: str | Path | None = None
+    val_ground_truth: str | Path | None = None
+    places_list: str | Path | None = None
+    input_size: int | None = None
+    preprocess: str | None = None  # override the model's: torchvision | caffe | plain
+    bins: int = 32
+    top_k: Sequence[int] = (60, 100)
+    force: bool = False
+    progress: bool = True
+    chunk_images: int | None = None
+
+
+@dataclass
+class Prepared:
+    """Everything decided before inference."""
+
+    spec: ModelSpec
+    net: torch.nn.Module
+    recorder: LayerRecorder
+    image_set: ImageSet
+    transform: Callable
+    layer_spec: dict[str, tuple[int, str]]
+    cfg: RunConfig
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IngestResult:
+    run_id: int | None
+    out: Path
+    n_images: int
+    n_correct: int | None  # None when the classes are the data set's (nothing compared)
+    skipped: list[dict]
+    layers: dict[str, int]  # layer -> units
+    resumed_at: int
+    reused: bool
+
+
+def default_workers() -> int:
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def default_out(data: Path, model_name: str) -> Path:
+    """Beside the data directory: DATA.MODEL.h5."""
+    root = data.resolve()
+    return root.parent / f"{root.name}.{re.sub(r'[^A-Za-z0-9._-]+', '_', model_name)}.h5"
+
+
+def _load_net(spec: ModelSpec, weights: str | Path | None) -> tuple[torch.nn.Module, dict | None, list[str]]:
+    net = build_network(spec)
+    if weights is None and spec.hub_file:
+        weights = hub_weights(spec)
+    if weights is None:
+        if spec.module_file:  # a custom module may carry its own weights
+            return net, None, []
+        raise InputError(f"{spec.name} needs its weights: {spec.weights_source}")
+    notes = load_weights(net, weights, spec)
+    path = Path(weights).resolve()
+    return net, {"path": str(path), "sha256": file_sha256(path)}, notes
+
+
+def _probe(net: torch.nn.Module, recorder: LayerRecorder, input_size: int) -> tuple[dict, int]:
+    """Units per layer and number of outputs, from one forward pass on a blank image."""
+    with torch.inference_mode():
+        try:
+            logits = net(torch.zeros(1, 3, input_size, input_size))
+        except RuntimeError as exc:
+            raise InputError(f"the model cannot run on {input_size}x{input_size} input: {exc}".splitlines()[0]) from None
+    values = recorder.take()
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        raise InputError("the model's forward must return a (batch, classes) tensor of scores")
+    return {name: (int(v.shape[1]), recorder.reductions[name]) for name, v in values.items()}, int(logits.shape[1])
+
+
+def _model_classes(spec: ModelSpec, n_outputs: int, class_file: ClassList | None) -> ClassList | None:
+    """The classes of the model's outputs, when known (else image sets cannot map onto them)."""
+    if spec.class_set == "imagenet" and n_outputs == 1000:
+        return imagenet_classes()
+    if class_file is not None and len(class_file) == n_outputs:
+        return class_file
+    if spec.class_set == "places365":  # indices are meaningful even without the category file
+        return ClassList(names=tuple(f"class {i}" for i in range(n_outputs)))
+    return None
+
+
+def _images_digest(image_set: ImageSet) -> str:
+    digest = hashlib.sha256()
+    for path, label in zip(image_set.paths, image_set.labels):
+        digest.update(f"{path}\t{label}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, str, str]:
+    """The cheap checks, before any weights are read: spec, class file, preprocessing, device."""
+    if opts.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {opts.batch_size}")
+    if opts.reduce not in REDUCTIONS:
+        raise InputError(f"--reduce must be one of {', '.join(REDUCTIONS)}, got {opts.reduce!r}")
+    spec = resolve_spec(opts.model, arch=opts.arch, num_classes=opts.num_classes, model_module=opts.model_module)
+    preprocess = opts.preprocess or spec.preprocess
+    if preprocess not in KINDS:
+        raise InputError(f"--preprocess must be one of {', '.join(KINDS)}, got {preprocess!r}")
+    if not Path(opts.data).is_dir():
+        raise InputError(f"{opts.data}: data directory not found")
+    class_file = read_class_file(opts.class_names) if opts.class_names else None
+    return spec, class_file, preprocess, resolve_device(opts.device)
+
+
+def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) -> Prepared:
+    """Resolve model, weights, layers and image set; fail early on any bad input."""
+    notify = notify or log.warning
+    spec, class_file, preprocess, device = _check_options(opts)
+    net, weights, notes = _load_net(spec, opts.weights)
+    layers = resolve_layers(net, list(opts.layers or spec.info.default_layers), spec.info.layer_aliases)
+    recorder = LayerRecorder(net, layers, opts.reduce)
+    input_size = opts.input_size or 224
+    layer_spec, n_outputs = _probe(net, recorder, input_size)
+    image_set = open_image_set(
+        opts.data, model_classes=_model_classes(spec, n_outputs, class_file), class_file=class_file,
+        val_ground_truth=opts.val_ground_truth, places_list=opts.places_list, limit_per_class=opts.limit_per_class,
+    )
+    if not image_set.mapped:
+        note = (f"the classes of {image_set.root} do not map onto {spec.name}'s outputs: using the data set's"
+                f" {len(image_set.classes)} classes; no prediction is compared and every image is analysed")
+        notify(note)
+        notes.append(note)
+    fingerprint = {
+        "model": spec.name, "arch": spec.arch, "num_outputs": n_outputs, "weights": weights,
+        "model_module": opts.model_module, "layers": layers, "reduce": opts.reduce,
+        "preprocess": describe(preprocess, input_size), "batch_size": opts.batch_size,
+        "device": device.split(":")[0], "data": str(image_set.root.resolve()), "layout": image_set.layout,
+        "images": f"{len(image_set)} images, digest {_images_digest(image_set)}",
+        "limit_per_class": opts.limit_per_class, "classes_mapped": image_set.mapped,
+    }
+    cfg = RunConfig(
+        out=Path(opts.out) if opts.out else default_out(Path(opts.data), spec.name), model_name=spec.name,
+        fingerprint=fingerprint, batch_size=opts.batch_size,
+        workers=default_workers() if opts.workers is None else opts.workers, device=device,
+        chunk_images=opts.chunk_images, force=opts.force, progress=opts.progress,
+    )
+    net.to(device)
+    transform = make_transform(preprocess, input_size)
+    return Prepared(spec, net, recorder, image_set, transform, layer_spec, cfg, image_set.notes + notes)
+
+
+def record(
+    opts: IngestOptions,
+    notify: Callable[[str], None] | None = None,
+    on_chunk: Callable[[IngestState], None] | None = None,
+) -> tuple[Prepared, RunResult]:
+    """Write (or finish, or reuse) the activation file; no database involved."""
+    prepared = prepare(opts, notify)
+    try:
+        result = record_activations(
+            prepared.net, prepared.recorder, prepared.image_set, prepared.transform,
+            prepared.layer_spec, prepared.cfg, on_chunk=on_chunk,
+        )
+    finally:
+        prepared.recorder.close()
+    return prepared, result
+
+
+def _check_analysable(prepared: Prepared, result: RunResult, all_images: bool) -> None:
+    if result.rows == 0:
+        first = result.skipped[0] if result.skipped else {"path": "?", "reason": "?"}
+        raise InputError(f"none of the {len(result.skipped)} images could be read"
+                         f" (first: {first['path']}: {first['reason']}); nothing to analyse")
+    if prepared.image_set.mapped and not all_images and result.n_correct == 0:
+        raise InputError(
+            f"{prepared.spec.name} classified none of the {result.rows} images correctly, so none is analysed;"
+            f" rerun with --all-images to analyse every image ({result.out} is kept: no inference reruns)"
+        )
+
+
+def _provenance(prepared: Prepared, result: RunResult, workers: int) -> dict:
+    device = prepared.cfg.device
+    return {
+        "source": "seldb ingest",
+        "ingest": {
+            **prepared.cfg.fingerprint,
+            "workers": workers,
+            "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
+            "torch": torch.__version__,
+            "resumed_at_rows": result.resumed_at,
+            "activation_file": str(result.out.resolve()),
+        },
+        "skipped_images": result.skipped,
+        "n_skipped": len(result.skipped),
+        "notes": prepared.notes,
+    }
+
+
+def ingest(
+    opts: IngestOptions,
+    notify: Callable[[str], None] | None = None,
+    on_chunk: Callable[[IngestState], None] | None = None,
+) -> IngestResult:
+    """Record the activations, then compute every measure and load the run (one transaction)."""
+    from seldb.importer import import_h5  # the database side; only needed once the file is complete
+
+    notify = notify or log.warning
+    prepared, result = record(opts, notify, on_chunk)
+    _check_analysable(prepared, result, opts.all_images)
+    if result.skipped:
+        first = result.skipped[0]
+        notify(f"{len(result.skipped)} unreadable image(s) skipped and listed in the run's record"
+               f" (first: {first['path']}: {first['reason']})")
+    run_id = import_h5(
+        result.out, model=prepared.spec.name, dataset=prepared.image_set.name, layers=None,
+        all_images=opts.all_images, bins=opts.bins, top_k=tuple(opts.top_k), force=opts.force,
+        provenance=_provenance(prepared, result, prepared.cfg.workers), progress=opts.progress,
+    )
+    return IngestResult(
+        run_id=run_id, out=result.out, n_images=result.rows,
+        n_correct=result.n_correct if prepared.image_set.mapped else None, skipped=result.skipped,
+        layers={name: units for name, (units, _) in prepared.layer_spec.items()},
+        resumed_at=result.resumed_at, reused=result.reused,
+    )

@@ -1,0 +1,190 @@
+"""The run: batched inference that writes the activation file chunk by chunk.
+
+Images flow DataLoader -> network (hooks reduce each recorded layer) -> a
+chunk buffer -> ActivationWriter. A chunk is a whole number of batches
+(about 1,024 images, one tile of the file); after each chunk the file is
+flushed and the resume record saved, in that order. Running the same command
+again after a kill truncates the file to the recorded rows and restarts at
+the recorded position with the same batch boundaries, so on CPU the result is
+bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from seldb.activations import ActivationWriter
+from seldb.errors import InputError
+from seldb.ingest.hooks import LayerRecorder
+from seldb.ingest.imagesets import ImageSet
+from seldb.ingest.loader import Batch, ImageListDataset, make_loader
+from seldb.ingest.state import IngestState, remove_state
+from seldb.progress import progress_bar
+
+log = logging.getLogger(__name__)
+TILE_ROWS = 1024
+
+
+@dataclass
+class RunConfig:
+    out: Path
+    model_name: str
+    fingerprint: dict
+    batch_size: int = 64
+    workers: int = 0
+    device: str = "cpu"
+    chunk_images: int | None = None  # default: the batches filling about one 1,024-row tile
+    force: bool = False
+    progress: bool = True
+
+
+@dataclass
+class RunResult:
+    out: Path
+    rows: int
+    n_correct: int
+    skipped: list[dict]
+    resumed_at: int  # rows already on disk when this call started (0: fresh)
+    reused: bool = False  # the file was already complete: no inference ran
+
+
+@dataclass
+class _Chunk:
+    labels: list = field(default_factory=list)
+    preds: list = field(default_factory=list)
+    paths: list = field(default_factory=list)
+    acts: dict = field(default_factory=dict)
+    skipped: list = field(default_factory=list)
+    batches: int = 0
+    end: int = 0  # position after the chunk's last image
+
+
+def resolve_device(device: str | None) -> str:
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+    if not device.startswith(("cpu", "cuda")):
+        raise InputError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    return device
+
+
+def record_activations(
+    net: torch.nn.Module,
+    recorder: LayerRecorder,
+    image_set: ImageSet,
+    transform: Callable,
+    layer_spec: dict[str, tuple[int, str]],
+    cfg: RunConfig,
+    on_chunk: Callable[[IngestState], None] | None = None,
+) -> RunResult:
+    """Run the network over the image set into cfg.out, resuming a killed run of the same options."""
+    writer, state = _open_output(cfg, image_set, layer_spec)
+    resumed_at = state.rows
+    if writer is None:
+        return RunResult(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at, reused=True)
+    try:
+        _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chunk)
+        state.complete = True
+        state.save(cfg.out)
+    finally:
+        writer.close()
+    return RunResult(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at)
+
+
+def _writer(cfg: RunConfig, image_set: ImageSet, layer_spec, mode: str) -> ActivationWriter:
+    return ActivationWriter(
+        cfg.out, model=cfg.model_name, dataset=image_set.name, class_names=image_set.classes.names,
+        class_keys=image_set.classes.keys, layers=layer_spec, with_pred=image_set.mapped, with_path=True, mode=mode,
+    )
+
+
+def _open_output(cfg: RunConfig, image_set: ImageSet, layer_spec) -> tuple[ActivationWriter | None, IngestState]:
+    """A writer positioned where the run continues, or None when the file is already complete."""
+    out = cfg.out
+    if cfg.force:
+        out.unlink(missing_ok=True)
+        remove_state(out)
+    state = IngestState.load(out)
+    if state is None and out.exists():
+        raise InputError(f"{out} exists and is not a partial ingest: choose another --out, or --force to overwrite")
+    if state is not None:
+        differences = state.differences(cfg.fingerprint)
+        if differences:
+            raise InputError(
+                f"{out} was started with other options ({'; '.join(differences)}): rerun with the same"
+                " options to resume, or pass --force to start over"
+            )
+        if state.complete and out.exists():
+            return None, state
+        if not state.complete and out.exists():
+            try:
+                writer = _writer(cfg, image_set, layer_spec, "a")
+                writer.truncate(state.rows)  # drop a chunk half-written when the run was killed
+                return writer, state
+            except (OSError, KeyError) as exc:
+                log.warning("%s is damaged (%s); starting over", out, exc)
+                out.unlink(missing_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    state = IngestState(fingerprint=cfg.fingerprint)
+    state.save(out)  # before the file: a kill in between leaves a record, never an orphan file
+    return _writer(cfg, image_set, layer_spec, "w"), state
+
+
+def _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chunk) -> None:
+    per_chunk = max(1, math.ceil((cfg.chunk_images or TILE_ROWS) / cfg.batch_size))
+    dataset = ImageListDataset(image_set.root, image_set.paths, image_set.labels, transform, start=state.next_index)
+    loader = make_loader(dataset, cfg.batch_size, cfg.workers, pin_memory=cfg.device.startswith("cuda"))
+    chunk = _Chunk()
+    label = cfg.model_name + (f" (resumed at image {state.next_index})" if state.next_index else "")
+    with progress_bar(cfg.progress, len(dataset), label, unit="images") as bar:
+        with torch.inference_mode():
+            for batch in loader:
+                _forward_into(chunk, net, recorder, batch, image_set, cfg.device)
+                chunk.batches += 1
+                chunk.end = max(batch.positions + [p for p, _ in batch.failed]) + 1
+                bar.advance(len(batch.positions) + len(batch.failed))
+                if chunk.batches == per_chunk:
+                    _commit(chunk, writer, state, cfg, image_set)
+                    chunk = _Chunk()
+                    if on_chunk:
+                        on_chunk(state)
+            if chunk.batches:
+                _commit(chunk, writer, state, cfg, image_set)
+
+
+def _forward_into(chunk: _Chunk, net, recorder, batch: Batch, image_set: ImageSet, device: str) -> None:
+    chunk.skipped += [{"path": image_set.paths[p], "reason": reason} for p, reason in batch.failed]
+    if batch.images is None:
+        return
+    logits = net(batch.images.to(device, non_blocking=True))
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        raise InputError("the model's forward must return a (batch, classes) tensor of scores")
+    for name, values in recorder.take().items():
+        chunk.acts.setdefault(name, []).append(values.float().cpu().numpy())
+    chunk.preds.append(logits.argmax(dim=1).cpu().numpy())
+    chunk.labels += batch.labels
+    chunk.paths += [image_set.paths[p] for p in batch.positions]
+
+
+def _commit(chunk: _Chunk, writer: ActivationWriter, state: IngestState, cfg, image_set) -> None:
+    """Append the chunk, flush, then record it: the record never runs ahead of the file."""
+    if chunk.labels:
+        labels = np.asarray(chunk.labels, dtype=np.int32)
+        preds = np.concatenate(chunk.preds).astype(np.int32)
+        acts = {name: np.concatenate(parts) for name, parts in chunk.acts.items()}
+        writer.append(labels, acts, preds=preds if image_set.mapped else None, paths=chunk.paths)
+        if image_set.mapped:
+            state.n_correct += int((preds == labels).sum())
+    writer.flush()
+    state.rows = writer.n_written
+    state.next_index = chunk.end
+    state.skipped += chunk.skipped
+    state.save(cfg.out)

@@ -1,0 +1,12 @@
+"""Selectivity measures, exactly as shared/spec/measures.md defines them.
+
+`compute_block` takes the activations of a block of units (images x units)
+and the images' classes and returns every per-unit, per-(unit, class),
+histogram and top-image number of the spec; `compute_concept_block` does the
+target-set measures for one concept. Nothing here touches the database.
+"""
+
+from seldb.measures.concept import compute_concept_block
+from seldb.measures.engine import BlockResult, compute_block
+
+__all__ = ["BlockResult", "compute_block", "compute_concept_block"]

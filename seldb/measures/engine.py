@@ -1,0 +1,187 @@
+"""The block driver: numpy passes for the heavy lifting, polars for the rules.
+
+`compute_block` runs the three vectorised passes over a block of units
+(class statistics, the threshold sweep, top-k counts), lays their per-class
+results out as one long polars frame and lets the measure functions of
+`seldb.measures.unit` reduce it per unit. The result keeps the numpy arrays
+for the bulk loader and offers polars frames for everyone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Sequence
+
+import numpy as np
+import polars as pl
+
+from seldb.measures import unit as m
+from seldb.measures.block import Block, prepare_block
+from seldb.measures.classstats import ClassStats, Histograms, class_stats, histograms
+from seldb.measures.sweep import Sweep, sweep
+from seldb.measures.topk import TopImages, TopKCounts, top_images, topk_counts
+
+UNIT_COLUMNS = [
+    "n_images", "ccmas", "ccmas_class", "ccmas2", "ccmas2_class", "ccmas_morcos",
+    "precision_60", "precision_60_class", "precision_100", "precision_100_class", "n_classes_top100",
+    "localist_margin", "is_localist",
+    "recall_p1", "recall_p1_class", "recall_p1_threshold", "recall_p95", "recall_p95_class", "recall_p95_threshold",
+    "max_informedness", "mi_class", "mi_threshold", "mi_recall", "mi_specificity",
+    "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision",
+]  # fmt: skip
+DEFAULT_K = (60, 100)
+
+
+def p_name(p: float) -> str:
+    """Column stem for recall at precision p: 1.0 -> recall_p1, 0.95 -> recall_p95."""
+    return "recall_p1" if p == 1.0 else "recall_p" + f"{p:.10g}".split(".")[1]
+
+
+def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
+    floats = [c for c, t in frame.schema.items() if t == pl.Float64]
+    return frame.with_columns([pl.col(c).fill_nan(None) for c in floats])
+
+
+def _class_frame(block: Block, stats: ClassStats, swept: Sweep, counts: list[TopKCounts], p_levels) -> pl.DataFrame:
+    n_units, n_classes = block.n_units, block.n_classes
+    columns = {
+        "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_classes),
+        "class_index": np.tile(np.arange(n_classes, dtype=np.int32), n_units),
+        "n": np.tile(stats.n, n_units),
+    }
+    for name in ("sum", "mean", "min", "max", "first_at_max"):
+        columns[name] = getattr(stats, name).ravel()
+    for name in ("mi", "mi_threshold", "mi_tp", "mi_selected"):
+        columns[name] = getattr(swept, name).ravel()
+    for p in p_levels:
+        recall, threshold = swept.recall_p[p]
+        columns[p_name(p)] = recall.ravel()
+        columns[p_name(p) + "_threshold"] = threshold.ravel()
+    for c in counts:
+        columns[f"count_{c.k_requested}"] = c.scaled.ravel()
+        columns[f"tie_size_{c.k_requested}"] = np.repeat(c.tie_size, n_classes)
+        columns[f"k_{c.k_requested}"] = np.full(n_units * n_classes, c.k)
+    frame = _nan_to_null(pl.DataFrame(columns))
+    return m.with_class_ccmas(frame, block.n_images)
+
+
+@dataclass
+class BlockResult:
+    """Every number of measures.md for one block of units (units numbered from 0)."""
+
+    units: pl.DataFrame
+    precision_k: pl.DataFrame
+    class_ccmas: np.ndarray  # (U, K)
+    stats: ClassStats
+    swept: Sweep
+    hist: Histograms
+    top: TopImages
+
+    @cached_property
+    def class_stats(self) -> pl.DataFrame:
+        n_units, n_classes = self.class_ccmas.shape
+        n = np.tile(self.stats.n, n_units).astype(np.float64)
+        std = self.stats.std.ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frame = pl.DataFrame(
+                {
+                    "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_classes),
+                    "class_index": np.tile(np.arange(n_classes, dtype=np.int32), n_units),
+                    "n": n.astype(np.int64),
+                    "mean": self.stats.mean.ravel(),
+                    "std": std,
+                    "sem": std / np.sqrt(n),
+                    "min": self.stats.min.ravel(),
+                    "max": self.stats.max.ravel(),
+                    "n_nonzero": self.stats.n_nonzero.ravel(),
+                    "frac_nonzero": np.where(n > 0, self.stats.n_nonzero.ravel() / n, np.nan),
+                    "ccmas": self.class_ccmas.ravel(),
+                    "max_informedness": self.swept.mi.ravel(),
+                    "mi_threshold": self.swept.mi_threshold.ravel(),
+                }
+            )
+        return _nan_to_null(frame)
+
+    @cached_property
+    def histograms(self) -> pl.DataFrame:
+        n_units, n_classes = self.class_ccmas.shape
+        rows = []
+        for u in range(n_units):
+            width = int(self.hist.n_bins[u])
+            for c in range(n_classes):
+                counts = self.hist.counts[u, c, :width].tolist()
+                rows.append((u, c, self.hist.lo[u], self.hist.width[u], width, int(self.stats.n_zero[u, c]), counts))
+        schema = ["unit", "class_index", "bin_lo", "bin_width", "n_bins", "n_zero", "counts"]
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    @cached_property
+    def top_images(self) -> pl.DataFrame:
+        n_units, width = self.top.image_index.shape
+        frame = pl.DataFrame(
+            {
+                "unit": np.repeat(np.arange(n_units, dtype=np.int32), width),
+                "rank": np.tile(np.arange(1, width + 1, dtype=np.int32), n_units),
+                "image_index": self.top.image_index.ravel(),
+                "class_index": self.top.label.ravel(),
+                "activation": self.top.activation.ravel(),
+            }
+        )
+        return frame.filter(pl.col("image_index") >= 0)
+
+
+def _sweep_and_counts(block: Block, top_k, p_levels) -> tuple[Sweep, list[TopKCounts]]:
+    swept = sweep(block, p_levels)
+    counts = [topk_counts(block, swept.kth_code, swept.runs, k) for k in sorted(set(top_k) | set(DEFAULT_K))]
+    return swept, counts
+
+
+def compute_block(
+    values: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int,
+    *,
+    top_k: Sequence[int] = DEFAULT_K,
+    p_levels: Sequence[float] = (1.0, 0.95),
+    bins: int = 32,
+    image_index: np.ndarray | None = None,
+    n_top_images: int = 100,
+) -> BlockResult:
+    """All measures for a block: values (images, units), labels (images,) in 0..K-1.
+
+    `image_index` names each row (default 0..N-1): it orders ties and is what
+    top images report.
+    """
+    block = prepare_block(values, labels, n_classes, image_index)
+    stats = class_stats(block)
+    swept, counts = _sweep_and_counts(block, top_k, p_levels)
+    classes = _class_frame(block, stats, swept, counts, p_levels)
+    ks = [c.k_requested for c in counts]
+    parts = [
+        m.ccmas(classes),
+        *[m.precision_k(classes, k) for k in DEFAULT_K],
+        m.n_classes_top(classes, 100),
+        m.localist(classes),
+        *[m.recall_at_precision(classes, p_name(p)) for p in p_levels],
+        m.max_informedness(classes, block.n_images),
+    ]
+    units = pl.DataFrame({"unit": np.arange(block.n_units, dtype=np.int32)})
+    for part in parts:
+        units = units.join(part, on="unit", how="left")
+    units = units.with_columns(n_images=pl.lit(block.n_images, dtype=pl.Int32))
+    precision = pl.concat(
+        [m.precision_k(classes, k).select("unit", pl.lit(k).alias("k"), pl.col(f"precision_{k}").alias("precision"),
+                                          pl.col(f"precision_{k}_class").alias("class_index")) for k in ks
+         if k in set(top_k)]
+    ).sort("unit", "k")  # fmt: skip
+    class_ccmas = classes["ccmas"].fill_null(np.nan).to_numpy().reshape(block.n_units, n_classes)
+    return BlockResult(
+        units=units.select("unit", *[c for c in UNIT_COLUMNS if c in units.columns], *[
+            c for c in units.columns if c not in UNIT_COLUMNS and c != "unit"]),
+        precision_k=precision,
+        class_ccmas=class_ccmas,
+        stats=stats,
+        swept=swept,
+        hist=histograms(block, bins),
+        top=top_images(block, swept.kth_code, n_top_images),
+    )  # fmt: skip

@@ -1,0 +1,18 @@
+-- seldb.measure_correlations: the pairwise correlations the importer computed
+-- (scipy: PostgreSQL has no t distribution for the p-values); layer NULL means
+-- all layers of the run together.
+CREATE OR REPLACE VIEW seldb.measure_correlations AS
+SELECT
+    mc.run_id,
+    r.model,
+    l.name AS layer,
+    mc.measure_a,
+    mc.measure_b,
+    mc.n_units,
+    NULLIF(mc.pearson_r, 'NaN') AS pearson_r,
+    NULLIF(mc.pearson_p, 'NaN') AS pearson_p,
+    NULLIF(mc.spearman_rho, 'NaN') AS spearman_rho,
+    NULLIF(mc.spearman_p, 'NaN') AS spearman_p
+FROM seldb_store.measure_correlations AS mc
+JOIN seldb_store.runs AS r ON r.run_id = mc.run_id AND r.status = 'complete'
+LEFT JOIN seldb_store.run_layers AS l ON l.run_id = mc.run_id AND l.layer_id = mc.layer_id;
