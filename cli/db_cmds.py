@@ -6,21 +6,13 @@ logic here is how results are printed.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
-import decimal
-import json
-import math
 import sys
-import uuid
-from enum import Enum
-from typing import Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from seldb_cli.common import console, err_console, friendly
+from seldb_cli.output import PRINTERS as _PRINTERS
+from seldb_cli.output import OutputFormat
 
 SQL_EXAMPLES = """\
 Examples:
@@ -37,12 +29,6 @@ The views (schema seldb) are the stable interface: runs, layers, unit_measures, 
 unit_class_stats, unit_histograms, unit_top_images, layer_summary, measure_correlations,
 detector_claims, high_precision_high_false_alarm, concept_measures.
 """
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -151,53 +137,3 @@ def sql_cmd(
         err_console.print("done (the statement returned no rows)", highlight=False)
         return
     _PRINTERS[output](columns, rows)
-
-
-def _print_table(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    table = Table(*columns, show_edge=False, header_style="bold")
-    for row in rows:
-        table.add_row(*["[dim]NULL[/]" if value is None else escape(_text(value)) for value in row])
-    console.print(table)
-    err_console.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
-
-
-def _print_csv(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([["" if value is None else _text(value) for value in row] for row in rows])
-    sys.stdout.flush()
-
-
-def _print_json(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    records = [{name: _jsonable(value) for name, value in zip(columns, row)} for row in rows]
-    sys.stdout.write(json.dumps(records, indent=2, allow_nan=False) + "\n")
-    sys.stdout.flush()
-
-
-_PRINTERS = {OutputFormat.table: _print_table, OutputFormat.csv: _print_csv, OutputFormat.json: _print_json}
-
-
-def _jsonable(value: Any) -> Any:
-    """Python values from psycopg as JSON values (NaN and infinities become null)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, decimal.Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, (dt.date, dt.time, dt.datetime)):
-        return value.isoformat()
-    if isinstance(value, (dt.timedelta, uuid.UUID, bytes, memoryview)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    return value
-
-
-def _text(value: Any) -> str:
-    """One value as text for tables and CSV: arrays and JSON as JSON, the rest as str()."""
-    if isinstance(value, (list, dict)):
-        return json.dumps(_jsonable(value))
-    if isinstance(value, (dt.date, dt.time, dt.datetime)):
-        return value.isoformat()
-    return str(value)

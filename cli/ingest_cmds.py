@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from seldb_cli.common import console, err_console, friendly
@@ -93,11 +94,11 @@ def models_command() -> None:
     """List the model registry: architecture, classes, default layers, preprocessing, weights."""
     from seldb.ingest import list_models
 
-    rows = list_models()
-    table = Table(*rows[0].keys())
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    console.print(table)
+    for row in list_models():
+        console.print(f"[bold]{row['name']}[/]  {row['architecture']}, {row['classes']} classes,"
+                      f" {row['preprocessing']} input", highlight=False)
+        console.print(f"    default layers: {row['default_layers']}", highlight=False)
+        console.print(f"    weights: {row['weights']}", highlight=False)
     console.print("Any other network: --arch NAME --num-classes K --weights FILE, or --model-module FILE.py:FUNCTION.")
 
 
@@ -119,7 +120,9 @@ def demo_command(
     from seldb.demo import run_demo
 
     result = run_demo(notify=_warn)
-    table = Table(*result.columns, title=f"run {result.run_id}: {result.title}")
+    table = Table(title=f"run {result.run_id}: {result.title}", box=box.SIMPLE_HEAD)
+    for column in result.columns:
+        table.add_column(column, overflow="fold")
     for row in result.rows:
         table.add_row(*("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from seldb.db.engine import database_url
-from seldb.db.migrate import VERSION_TABLE, VERSION_TABLE_SCHEMA
+from seldb.db.migrate import MIGRATION_ONLY_INDEXES, VERSION_TABLE, VERSION_TABLE_SCHEMA
 from seldb.db.schema import STORE, metadata
 
 config = context.config
@@ -34,6 +34,11 @@ def include_name(name, type_, parent_names) -> bool:
     return True
 
 
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Autogenerate must not propose dropping the indexes revision 0001 adds beyond schema.py."""
+    return not (type_ == "index" and reflected and compare_to is None and name in MIGRATION_ONLY_INDEXES)
+
+
 def run_migrations(connection: sa.engine.Connection) -> None:
     context.configure(
         connection=connection,
@@ -42,6 +47,7 @@ def run_migrations(connection: sa.engine.Connection) -> None:
         version_table_schema=VERSION_TABLE_SCHEMA,
         include_schemas=True,
         include_name=include_name,
+        include_object=include_object,
         transaction_per_migration=False,
     )
     with context.begin_transaction():

@@ -66,6 +66,7 @@ def _int(*names: str) -> list[sa.Column]:
 def upgrade() -> None:
     op.execute(f"CREATE SCHEMA {S}")
     _create_run_tables()
+    _create_run_detail_tables()
     _create_unit_tables()
     _create_concept_tables()
     op.create_index("ix_concept_measures_concept_id", "concept_measures", ["concept_id"], schema=S)
@@ -99,6 +100,9 @@ def _create_run_tables() -> None:
         schema=S,
     )
     op.create_index("ix_seldb_store_runs_fingerprint", "runs", ["fingerprint"], schema=S)
+
+
+def _create_run_detail_tables() -> None:
     op.create_table(
         "run_classes",
         sa.Column("run_id", sa.BigInteger(), nullable=False),

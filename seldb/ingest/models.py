@@ -94,25 +94,25 @@ class ModelSpec:
         return self.info.key_aliases
 
 
-_PLACES_SRC = "--weights FILE (CSAIL places365: {file}, see README)"
+_PLACES_SRC = "--weights {file} (CSAIL places365)"
 
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         ModelSpec("alexnet-imagenet", "alexnet", 1000, "imagenet", hub_file="alexnet-owt-7be5be79.pth",
-                  weights_source="torchvision hub cache or --weights"),
+                  weights_source="hub cache or --weights"),
         ModelSpec("vgg16-imagenet", "vgg16", 1000, "imagenet", hub_file="vgg16-397923af.pth",
-                  weights_source="torchvision hub cache or --weights"),
+                  weights_source="hub cache or --weights"),
         ModelSpec("googlenet-imagenet", "googlenet", 1000, "imagenet", hub_file="googlenet-1378be20.pth",
-                  weights_source="torchvision hub cache or --weights",
+                  weights_source="hub cache or --weights",
                   # torchvision's GoogLeNet weights expect its input re-normalisation
                   build_kwargs={"transform_input": True}),
         ModelSpec("alexnet-places", "alexnet", 365, "places365",
                   weights_source=_PLACES_SRC.format(file="alexnet_places365.pth.tar")),
         ModelSpec("vgg16-places", "vgg16", 365, "places365", preprocess="caffe",
-                  weights_source="--weights FILE (vgg16_places365.caffemodel converted to PyTorch, see README)"),
+                  weights_source="--weights FILE (vgg16_places365.caffemodel converted, see README)"),
         ModelSpec("googlenet-places", "caffe-googlenet", 365, "places365", preprocess="caffe",
-                  weights_source="--weights FILE (googlenet_places365.caffemodel converted to PyTorch, see README)"),
+                  weights_source="--weights FILE (googlenet_places365.caffemodel converted, see README)"),
         ModelSpec("resnet18-places", "resnet18", 365, "places365",
                   weights_source=_PLACES_SRC.format(file="resnet18_places365.pth.tar")),
     )

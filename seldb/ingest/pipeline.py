@@ -55,6 +55,7 @@ class IngestOptions:
     places_list: str | Path | None = None
     input_size: int | None = None
     preprocess: str | None = None  # override the model's: torchvision | caffe | plain
+    name: str | None = None  # model name recorded in the run (default: registry name, arch or module)
     bins: int = 32
     top_k: Sequence[int] = (60, 100)
     force: bool = False
@@ -185,7 +186,8 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
         "limit_per_class": opts.limit_per_class, "classes_mapped": image_set.mapped,
     }
     cfg = RunConfig(
-        out=Path(opts.out) if opts.out else default_out(Path(opts.data), spec.name), model_name=spec.name,
+        out=Path(opts.out) if opts.out else default_out(Path(opts.data), opts.name or spec.name),
+        model_name=opts.name or spec.name,
         fingerprint=fingerprint, batch_size=opts.batch_size,
         workers=default_workers() if opts.workers is None else opts.workers, device=device,
         chunk_images=opts.chunk_images, force=opts.force, progress=opts.progress,
@@ -242,23 +244,19 @@ def _provenance(prepared: Prepared, result: RunResult, workers: int) -> dict:
     }
 
 
-def ingest(
-    opts: IngestOptions,
-    notify: Callable[[str], None] | None = None,
-    on_chunk: Callable[[IngestState], None] | None = None,
-) -> IngestResult:
-    """Record the activations, then compute every measure and load the run (one transaction)."""
+def load_recorded(opts: IngestOptions, prepared: Prepared, result: RunResult,
+                  notify: Callable[[str], None] | None = None) -> IngestResult:
+    """Compute every measure from a recorded activation file and load the run (one transaction)."""
     from seldb.importer import import_h5  # the database side; only needed once the file is complete
 
     notify = notify or log.warning
-    prepared, result = record(opts, notify, on_chunk)
     _check_analysable(prepared, result, opts.all_images)
     if result.skipped:
         first = result.skipped[0]
         notify(f"{len(result.skipped)} unreadable image(s) skipped and listed in the run's record"
                f" (first: {first['path']}: {first['reason']})")
     run_id = import_h5(
-        result.out, model=prepared.spec.name, dataset=prepared.image_set.name, layers=None,
+        result.out, model=prepared.cfg.model_name, dataset=prepared.image_set.name, layers=None,
         all_images=opts.all_images, bins=opts.bins, top_k=tuple(opts.top_k), force=opts.force,
         provenance=_provenance(prepared, result, prepared.cfg.workers), progress=opts.progress,
     )
@@ -268,3 +266,13 @@ def ingest(
         layers={name: units for name, (units, _) in prepared.layer_spec.items()},
         resumed_at=result.resumed_at, reused=result.reused,
     )
+
+
+def ingest(
+    opts: IngestOptions,
+    notify: Callable[[str], None] | None = None,
+    on_chunk: Callable[[IngestState], None] | None = None,
+) -> IngestResult:
+    """`seldb ingest`: record the activations (resumable), then measure and load the run."""
+    prepared, result = record(opts, notify, on_chunk)
+    return load_recorded(opts, prepared, result, notify)

@@ -1,0 +1,50 @@
+"""`seldb report correlations`: the paper's Table A2, from seldb.measure_correlations.
+
+Pearson r and Spearman rho with their p-values between every pair of
+measures, per layer and over all layers. The numbers were computed once, at
+import, with scipy (PostgreSQL has no t distribution); this report only
+selects and orders them.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from seldb.correlations import MEASURES
+from seldb.db.engine import connect_checked
+from seldb.reports.base import Report, Section
+from seldb.reports.source import check_layer, frame, layer_order, resolve_run
+
+ALL_LAYERS = "all"  # --layer all: only the rows over every layer together
+ALL_LABEL = "(all layers)"  # how the view's NULL layer is shown
+COLUMNS = ["layer", "measure_a", "measure_b", "n_units", "pearson_r", "pearson_p", "spearman_rho", "spearman_p"]
+
+
+def correlations_report(run: int | None = None, layer: str | None = None) -> Report:
+    """Every pair's correlations in the run; `layer` picks one layer, or "all" the all-layer rows."""
+    with connect_checked() as conn:
+        r = resolve_run(conn, run)
+        where, params = "run_id = :r", {"r": r.run_id}
+        if layer == ALL_LAYERS:
+            where += " AND layer IS NULL"
+        elif layer is not None:
+            where += " AND layer = :l"
+            params["l"] = check_layer(conn, r, layer)
+        rows = frame(conn, f"SELECT {', '.join(COLUMNS)} FROM seldb.measure_correlations WHERE {where}", params)
+        order = layer_order(conn, r.run_id)
+    rows = _ordered(rows, order)
+    scope = {None: "per layer and over all layers", ALL_LAYERS: "over all layers"}.get(layer, f"layer {layer}")
+    title = f"Correlations between measures across units, {scope}: {r.name}"
+    return Report("correlations", title, r.run_id, [Section("correlations", title, rows)])
+
+
+def _ordered(rows: pl.DataFrame, layers: list[str]) -> pl.DataFrame:
+    """Layers in network order, the all-layer rows last; pairs in views.md's measure order."""
+    layer_rank = {name: i for i, name in enumerate(layers)}
+    measure_rank = {name: i for i, name in enumerate(MEASURES)}
+
+    def rank(column: str, ranks: dict) -> pl.Expr:
+        return pl.col(column).replace_strict(ranks, default=len(ranks), return_dtype=pl.Int32)
+
+    keys = [rank("layer", layer_rank), rank("measure_a", measure_rank), rank("measure_b", measure_rank)]
+    return rows.sort(keys, nulls_last=True).with_columns(pl.col("layer").fill_null(ALL_LABEL))

