@@ -14,6 +14,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -103,6 +104,12 @@ class _Plan:
     dropped: np.ndarray  # image rows dropped for NaN/inf
     sha256: str
     fingerprint: str
+
+    @cached_property
+    def rows_by_class(self) -> np.ndarray:
+        """Analysed rows grouped by class (image order kept), so blocks arrive laid out."""
+        rows = np.flatnonzero(self.analysed)
+        return rows[np.argsort(self.afile.labels[rows], kind="stable")]
 
 
 def _select_layers(afile: ActivationFile, layers: Sequence[str] | None) -> list[str]:
@@ -221,7 +228,7 @@ class _BlockOut:
 
 def _measure_block(plan: _Plan, layer: str, layer_id: int, u0: int, u1: int, run_id: int, concepts) -> _BlockOut:
     afile, options = plan.afile, plan.options
-    rows = np.flatnonzero(plan.analysed)
+    rows = plan.rows_by_class
     started = time.perf_counter()
     values = afile.read_units(layer, u0, u1)[rows]
     read = time.perf_counter()
@@ -244,18 +251,22 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
     n_rows = int(plan.analysed.sum())
     outputs: dict[int, list[_BlockOut]] = {}
     total = sum(afile.layers[name].n_units for name in plan.layers)
-    with progress_bar(progress, total, "measuring units") as bar, ThreadPoolExecutor(2) as pool:
-        pending = []
-        for layer_id, layer in enumerate(plan.layers):
-            units, step = afile.layers[layer].n_units, block_size(n_rows)
-            afile.ensure_unit_readable(layer, step)
-            for u0 in range(0, units, step):
-                pending.append((layer_id, pool.submit(
-                    _measure_block, plan, layer, layer_id, u0, min(units, u0 + step), writer.run_id, concepts)))
-                while len(pending) > 2:
-                    _drain(pending.pop(0), writer, outputs, bar, timings)
-        while pending:
-            _drain(pending.pop(0), writer, outputs, bar, timings)
+    pool = ThreadPoolExecutor(2)
+    try:
+        with progress_bar(progress, total, "measuring units") as bar:
+            pending = []
+            for layer_id, layer in enumerate(plan.layers):
+                units, step = afile.layers[layer].n_units, block_size(n_rows)
+                afile.ensure_unit_readable(layer, step)
+                for u0 in range(0, units, step):
+                    pending.append((layer_id, pool.submit(
+                        _measure_block, plan, layer, layer_id, u0, min(units, u0 + step), writer.run_id, concepts)))
+                    while len(pending) > 2:
+                        _drain(pending.pop(0), writer, outputs, bar, timings)
+            while pending:
+                _drain(pending.pop(0), writer, outputs, bar, timings)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: stop queued blocks, let running ones end
     return outputs
 
 

@@ -66,7 +66,14 @@ def _close(got, want) -> bool:
     return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
 
 
-def test_unit_measures_view_matches_reference(migrated_db, small_file):
+@pytest.fixture
+def each_server_db(fresh_database_url, monkeypatch):
+    """A fresh database on the embedded server and on SELDB_TEST_DATABASE_URL's (when set)."""
+    monkeypatch.setenv("SELDB_DATABASE_URL", fresh_database_url)
+    return fresh_database_url
+
+
+def test_unit_measures_view_matches_reference(each_server_db, small_file):
     path, values, labels, preds = small_file
     result = run_import(path, progress=False, top_k=(10, 60, 100))
     analysed = preds == labels

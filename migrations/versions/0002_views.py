@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from alembic import context, op
 
 from seldb.db import views
 
@@ -25,12 +25,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _execute() -> views.Execute:
+    """Run the SQL, or print it under `alembic upgrade --sql`."""
+    return op.execute if context.is_offline_mode() else views.executor(op.get_bind())
+
+
 def upgrade() -> None:
-    conn = op.get_bind()
-    views.ensure_reader_role(conn)
-    views.create_views(conn)
+    execute = _execute()
+    views.ensure_reader_role(execute)
+    views.create_views(execute)
 
 
 def downgrade() -> None:
     # the role stays: it is cluster-wide and other seldb databases may use it
-    views.drop_views(op.get_bind())
+    views.drop_views(_execute())

@@ -3,9 +3,10 @@
 The view definitions are the sql/*.sql files (package `seldb_sql`, one
 `CREATE OR REPLACE VIEW` per file, spec: views.md), read with importlib.resources
 so that they work from an installed wheel. Migrations call these helpers with
-their connection (`op.get_bind()`); the helpers send SQL through the raw
-psycopg cursor so that a `%` in a view definition is never taken for a
-parameter placeholder.
+an `Execute` function: `executor(op.get_bind())`, which sends the SQL through
+the raw psycopg cursor so that a `%` in a view definition is never taken for a
+parameter placeholder, or `op.execute` when alembic writes SQL instead of
+running it (`alembic upgrade head --sql`).
 
 `seldb_reader` (NOLOGIN) gets USAGE on schema seldb and SELECT on its views,
 and nothing on seldb_store: the views run with their owner's rights on the
@@ -15,12 +16,14 @@ so migrations create the role only when it is missing and never drop it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 from sqlalchemy.engine import Connection
 
 from seldb.db.schema import VIEWS as VIEW_SCHEMA
 
+Execute = Callable[[str], None]
 SQL_PACKAGE = "seldb_sql"
 READER_ROLE = "seldb_reader"
 
@@ -46,39 +49,39 @@ def view_sql(name: str) -> str:
     return resources.files(SQL_PACKAGE).joinpath(f"{name}.sql").read_text(encoding="utf-8")
 
 
-def execute_script(conn: Connection, sql: str) -> None:
-    """Run SQL text as is (several statements allowed, no placeholder parsing)."""
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(sql)
-    finally:
-        cursor.close()
+def executor(conn: Connection) -> Execute:
+    """A function that runs SQL text as is on conn's transaction (several statements, no placeholders)."""
+
+    def execute(sql: str) -> None:
+        with conn.connection.driver_connection.cursor() as cursor:
+            cursor.execute(sql)
+
+    return execute
 
 
-def create_views(conn: Connection) -> None:
+def create_views(execute: Execute) -> None:
     """Create or replace schema seldb, every view, and the reader's grants."""
-    execute_script(conn, f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
+    execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
     for name in VIEW_NAMES:
-        execute_script(conn, view_sql(name))
-    grant_reader(conn)
+        execute(view_sql(name).rstrip().rstrip(";"))  # alembic --sql adds its own ";"
+    grant_reader(execute)
 
 
-def drop_views(conn: Connection) -> None:
+def drop_views(execute: Execute) -> None:
     """Drop every view (dependents first) and schema seldb.
 
     No CASCADE: if someone built their own objects on the views or in the
     schema, the downgrade stops and says so instead of deleting their work.
     """
-    revoke_reader(conn)
+    revoke_reader(execute)
     for name in reversed(VIEW_NAMES):
-        execute_script(conn, f"DROP VIEW IF EXISTS {VIEW_SCHEMA}.{name}")
-    execute_script(conn, f"DROP SCHEMA IF EXISTS {VIEW_SCHEMA}")
+        execute(f"DROP VIEW IF EXISTS {VIEW_SCHEMA}.{name}")
+    execute(f"DROP SCHEMA IF EXISTS {VIEW_SCHEMA}")
 
 
-def ensure_reader_role(conn: Connection) -> None:
+def ensure_reader_role(execute: Execute) -> None:
     """Create seldb_reader unless it exists (another database on the server may have made it)."""
-    execute_script(
-        conn,
+    execute(
         f"""
         DO $$
         BEGIN
@@ -93,26 +96,24 @@ def ensure_reader_role(conn: Connection) -> None:
                     USING HINT = 'ask an administrator to run: CREATE ROLE {READER_ROLE} NOLOGIN';
         END
         $$
-        """,
+        """
     )
 
 
-def grant_reader(conn: Connection) -> None:
+def grant_reader(execute: Execute) -> None:
     """USAGE on schema seldb and SELECT on its views, now and for views created later."""
-    execute_script(
-        conn,
+    execute(
         f"""
         GRANT USAGE ON SCHEMA {VIEW_SCHEMA} TO {READER_ROLE};
         GRANT SELECT ON ALL TABLES IN SCHEMA {VIEW_SCHEMA} TO {READER_ROLE};
         ALTER DEFAULT PRIVILEGES IN SCHEMA {VIEW_SCHEMA} GRANT SELECT ON TABLES TO {READER_ROLE};
-        """,
+        """
     )
 
 
-def revoke_reader(conn: Connection) -> None:
+def revoke_reader(execute: Execute) -> None:
     """Undo grant_reader (the role itself stays)."""
-    execute_script(
-        conn,
+    execute(
         f"""
         DO $$
         BEGIN
@@ -124,5 +125,5 @@ def revoke_reader(conn: Connection) -> None:
             END IF;
         END
         $$
-        """,
+        """
     )

@@ -96,10 +96,11 @@ def prepare_block(values: np.ndarray, labels: np.ndarray, n_classes: int, image_
     """Lay out a (images, units) block for the measures; see the module docstring."""
     values = np.asarray(values)
     labels = np.asarray(labels, dtype=np.int64)
-    order = np.argsort(labels, kind="stable")
+    already_sorted = bool(np.all(labels[:-1] <= labels[1:]))
+    order = np.arange(len(labels)) if already_sorted else np.argsort(labels, kind="stable")
     class_n = np.bincount(labels, minlength=n_classes).astype(np.int64)
     class_start = np.concatenate([[0], np.cumsum(class_n)[:-1]])
-    x = np.ascontiguousarray(values[order].T)
+    x = np.ascontiguousarray((values if already_sorted else values[order]).T)
     x = x + x.dtype.type(0)  # -0.0 becomes +0.0: a tie, never a threshold of its own
     x32 = _as_float32_if_exact(x)
     if x32 is not None:

@@ -1,0 +1,67 @@
+"""Box plots of one measure across layers (the paper's Figure 2), from seldb.layer_summary.
+
+The boxes are drawn from the view's numbers (matplotlib's `bxp` takes
+precomputed statistics), not from the units: quartiles and median as the
+box, min and max as the whiskers, the mean as a diamond. So the picture shows
+exactly what the table says, and plotting needs no pass over the units.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from seldb.reports.figures import CLASS_COLOUR, new_figure, safe_name, save
+from seldb.reports.source import Run
+
+NOTE = "box: quartiles, line: median, diamond: mean, whiskers: min and max (seldb.layer_summary)"
+
+
+def _box(row: dict) -> dict | None:
+    if not row["n_units"] or row["median"] is None or math.isnan(row["median"]):
+        return None
+    return {
+        "label": row["layer"], "med": row["median"], "q1": row["q25"], "q3": row["q75"],
+        "whislo": row["min"], "whishi": row["max"], "mean": row["mean"], "fliers": [],
+    }  # fmt: skip
+
+
+def plot_measure(rows: pl.DataFrame, layers: Sequence[str], measure: str, png: Path, run: Run) -> list[Path]:
+    """One PNG (and sidecar) of `measure`'s distribution in every layer, layers in network order."""
+    by_layer = {r["layer"]: r for r in rows.filter(pl.col("measure") == measure).iter_rows(named=True)}
+    shown = [name for name in layers if name in by_layer]
+    figure = new_figure(max(5.0, 1.0 * len(shown) + 2.0), 4.6)
+    ax = figure.add_subplot()
+    boxes = [(i + 1, _box(by_layer[name])) for i, name in enumerate(shown)]
+    drawn = [(pos, box) for pos, box in boxes if box is not None]
+    if drawn:
+        ax.bxp([box for _, box in drawn], positions=[pos for pos, _ in drawn], showmeans=True, widths=0.55,
+               patch_artist=True, boxprops={"facecolor": "#c6dbef", "edgecolor": "#3a3a3a"},
+               medianprops={"color": CLASS_COLOUR, "linewidth": 2},
+               meanprops={"marker": "D", "markerfacecolor": "black", "markeredgecolor": "black", "markersize": 5})  # fmt: skip
+    ax.set_xticks(range(1, len(shown) + 1), [f"{name}\nn={by_layer[name]['n_units']}" for name in shown])
+    ax.set_xlim(0.4, len(shown) + 0.6)
+    ax.set_xlabel("layer")
+    ax.set_ylabel(measure)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(f"{measure} per layer: {run.name}", fontsize=11)
+    figure.text(0.01, 0.003, NOTE, fontsize=7, color="#555555", ha="left", va="bottom")
+    sidecar = {
+        "kind": "layer_boxplot", "run_id": run.run_id, "model": run.model, "measure": measure,
+        "source": "seldb.layer_summary", "x_label": "layer", "y_label": measure,
+        "whiskers": "min and max", "layers": [by_layer[name] for name in shown],
+    }  # fmt: skip
+    return save(figure, png, sidecar)
+
+
+def plot_layer_boxes(rows: pl.DataFrame, layers: Sequence[str], measures: Sequence[str], out_dir: Path,
+                     run: Run) -> list[Path]:  # fmt: skip
+    """One box-plot PNG per measure in out_dir, named layers-run<ID>-<measure>.png."""
+    paths: list[Path] = []
+    for measure in measures:
+        png = out_dir / f"layers-run{run.run_id}-{safe_name(measure)}.png"
+        paths += plot_measure(rows, layers, measure, png, run)
+    return paths

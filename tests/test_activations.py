@@ -1,0 +1,70 @@
+"""The activation file: round trip, validation, and reading files chunked by rows."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+
+from seldb.activations import ActivationFile, ActivationWriter, write_activation_file
+from seldb.errors import InputError
+
+pytestmark = pytest.mark.unit
+
+
+def test_round_trip_in_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    values = rng.random((50, 300)).astype(np.float32)
+    labels = rng.integers(0, 3, 50)
+    with ActivationWriter(tmp_path / "a.h5", model="m", dataset="d", class_names=["x", "y", "z"],
+                          class_keys=["k1", "k2", "k3"], layers={"fc6": (300, "none")}, with_pred=True,
+                          with_path=True) as writer:  # fmt: skip
+        for r0 in range(0, 50, 20):
+            writer.append(labels[r0:r0 + 20], {"fc6": values[r0:r0 + 20]}, preds=labels[r0:r0 + 20],
+                          paths=[f"p{i}" for i in range(r0, min(50, r0 + 20))])  # fmt: skip
+        assert writer.n_written == 50
+    with ActivationFile(tmp_path / "a.h5") as afile:
+        assert (afile.model, afile.dataset, afile.class_keys) == ("m", "d", ["k1", "k2", "k3"])
+        assert afile.paths[49] == "p49" and afile.layers["fc6"].chunks == (1024, 128)
+        np.testing.assert_array_equal(afile.read_units("fc6", 100, 228), values[:, 100:228])
+        np.testing.assert_array_equal(afile.labels, labels)
+
+
+def test_truncate_drops_a_partial_batch(tmp_path):
+    with ActivationWriter(tmp_path / "t.h5", model="m", dataset="d", class_names=["a"],
+                          layers={"l": (2, "none")}) as writer:  # fmt: skip
+        writer.append([0, 0, 0], {"l": np.ones((3, 2), np.float32)})
+        writer.truncate(1)
+        assert writer.n_written == 1
+
+
+def test_row_chunked_layer_is_repacked_to_tiles(tmp_path):
+    rng = np.random.default_rng(1)
+    values = rng.random((300, 600)).astype(np.float32)
+    path = tmp_path / "rows.h5"
+    write_activation_file(path, class_names=["a", "b"], labels=rng.integers(0, 2, 300), layers={"x": values[:, :1]})
+    with h5py.File(path, "a") as h5:
+        del h5["/layers/x"]
+        h5.create_dataset("/layers/x", data=values, chunks=(8, 600))  # a whole row per chunk
+    with ActivationFile(path) as afile:
+        afile.ensure_unit_readable("x", block_units=64, budget_bytes=0)
+        assert afile.dataset_of("x").chunks[1] <= 128
+        np.testing.assert_array_equal(afile.read_units("x", 130, 200), values[:, 130:200])
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_other_float_types_are_accepted(tmp_path, dtype):
+    path = write_activation_file(tmp_path / "f.h5", class_names=["a"], labels=np.zeros(4, int),
+                                 layers={"l": np.ones((4, 2), dtype)})  # fmt: skip
+    with ActivationFile(path) as afile:
+        assert afile.layers["l"].dtype == dtype
+
+
+def test_integer_layer_is_refused(tmp_path):
+    path = write_activation_file(tmp_path / "i.h5", class_names=["a"], labels=np.zeros(4, int),
+                                 layers={"l": np.ones((4, 2), np.float32)})  # fmt: skip
+    with h5py.File(path, "a") as h5:
+        del h5["/layers/l"]
+        h5["/layers/l"] = np.ones((4, 2), np.int32)
+    with pytest.raises(InputError, match="/layers/l.*float16, float32 or float64"):
+        ActivationFile(path)
