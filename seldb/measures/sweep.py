@@ -7,10 +7,10 @@ t down past an image of another class only adds a false positive), so only
 the distinct (activation, class) pairs of a unit - its "runs" in descending
 order - need to be visited, with whole tie groups counted at once.
 
-Two float64 sorts do the work, each key packing integers exactly below 2**53:
-(activation code, class) per unit gives the runs and the number selected at
-each threshold; (unit, class, run index) then groups each class's runs in
-descending threshold order, where a cumulative sum gives TP. A unit's lowest
+A float64 sort of (activation code, class) keys, packed exactly below 2**53,
+gives each unit's runs and the number selected at each threshold; two stable
+radix sorts then group each class's runs in descending threshold order, where
+a cumulative sum gives TP. A unit's lowest
 value (the ReLU's zeros) is counted per class instead of sorted.
 """
 
@@ -24,7 +24,6 @@ import numpy as np
 from seldb.measures.block import Block
 
 TIE = 1e-12
-_EXACT = 2**53
 
 
 @dataclass
@@ -119,12 +118,12 @@ def _by_class(runs: Runs, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.nd
     """Order runs by (unit, class, descending activation); TP per run; segment starts."""
     n_runs = runs.unit.size
     segment = runs.unit * n_classes + runs.cls
-    if (int(segment.max(initial=0)) + 1) * n_runs >= _EXACT:
-        order = np.lexsort((np.arange(n_runs), segment))
+    if n_classes <= 1 << 16 and int(runs.unit.max(initial=0)) < 1 << 16:
+        # Two stable radix sorts on 16-bit keys (class, then unit) keep each class's runs in order.
+        by_class = np.argsort(runs.cls.astype(np.uint16), kind="stable")
+        order = by_class[np.argsort(runs.unit[by_class].astype(np.uint16), kind="stable")]
     else:
-        keys = segment.astype(np.float64) * n_runs + np.arange(n_runs)
-        keys.sort()
-        order = (keys - np.floor(keys / n_runs) * n_runs).astype(np.int64)
+        order = np.lexsort((np.arange(n_runs), segment))
     seg = segment[order]
     first = np.ones(n_runs, dtype=bool)
     first[1:] = seg[1:] != seg[:-1]
