@@ -24,7 +24,7 @@ import torchvision
 from PIL import Image
 
 from seldb.ingest.loader import ImageListDataset, make_loader
-from seldb.ingest.pipeline import IngestOptions, prepare
+from seldb.ingest.pipeline import IngestOptions, default_workers, prepare
 from seldb.ingest.runner import record_activations
 
 
@@ -80,7 +80,8 @@ def measure(device: str, args, data: Path, weights: Path, work: Path) -> list[tu
     for _ in range(args.repeats):  # alternate, keep the best of each: less noise from the machine
         best["bare"] = min(best["bare"], bare(opts))
         best["ingest"] = min(best["ingest"], ingest(opts))
-    name = torch.cuda.get_device_name(device) if device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
+    cpu = f"cpu ({torch.get_num_threads()} threads, {args.workers} workers)"
+    name = torch.cuda.get_device_name(device) if device.startswith("cuda") else cpu
     rate = {mode: n / seconds for mode, seconds in best.items()}
     return [(name, mode, n, best[mode], rate[mode], rate[mode] / rate["bare"]) for mode in ("bare", "ingest")]
 
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--device", default="all", help="cpu, cuda or all (cpu, plus cuda when available)")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    args.workers = default_workers() if args.workers is None else args.workers
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
     with tempfile.TemporaryDirectory(prefix="seldb-bench-") as tmp:

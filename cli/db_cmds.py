@@ -25,9 +25,10 @@ Examples:
 
   echo "SELECT count(*) FROM seldb.runs" | seldb sql -
 
-The views (schema seldb) are the stable interface: runs, layers, unit_measures, unit_precision_k,
-unit_class_stats, unit_histograms, unit_top_images, layer_summary, measure_correlations,
-detector_claims, high_precision_high_false_alarm, concept_measures.
+The views in schema seldb (runs, unit_measures, unit_class_stats, layer_summary, detector_claims, ...)
+are the stable interface; list them all with
+
+  seldb sql "SELECT table_name FROM information_schema.views WHERE table_schema = 'seldb'"
 """
 
 
@@ -71,7 +72,7 @@ def downgrade_cmd(
     revision: str = typer.Argument(..., help="Target revision, e.g. 0001, or 'base' for an empty database."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Downgrade the database schema to REVISION. Downgrading below 0001 ('base') deletes every stored run.
+    """Downgrade the database schema to REVISION ('base' deletes every stored run).
 
     Examples: seldb db downgrade 0001     seldb db downgrade base --yes
     """

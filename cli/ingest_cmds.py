@@ -10,22 +10,27 @@ import typer
 from rich import box
 from rich.table import Table
 
+from seldb.errors import InputError
 from seldb_cli.common import console, err_console, friendly
 
 INGEST_HELP = """Run a network over an image set, record every unit's activations, compute every measure, load the run.
 
 \b
 Examples:
-  seldb ingest --model alexnet-imagenet --data ~/imagenet/val --val-ground-truth ~/imagenet/val.txt --limit-per-class 100
-  seldb ingest --model vgg16-places --data ~/places365/val_256 --places-list places365_val.txt \\
-               --weights vgg16_places365.pth --class-names categories_places365.txt
-  seldb ingest --arch resnet50 --num-classes 10 --weights mine.pth --data ./images --layers layer3,layer4
-  seldb ingest --model-module my_net.py:build --data ./images --layers conv2 --all-images
+  seldb ingest --model alexnet-imagenet --data ~/imagenet/val \\
+      --val-ground-truth val.txt --limit-per-class 100
+  seldb ingest --model vgg16-places --data ~/places365/val_256 \\
+      --places-list places365_val.txt --class-names categories_places365.txt \\
+      --weights vgg16_places365.pth
+  seldb ingest --arch resnet50 --num-classes 10 --weights mine.pth \\
+      --data ./images --layers layer3,layer4
+  seldb ingest --model-module my_net.py:build --data ./images --layers conv2
 
 \b
-The activation file (default: DATA.MODEL.h5 beside the data directory) is written in chunks;
-run the same command again after an interruption and it continues where it stopped.
-`seldb models` lists the models and their default layers."""
+The activation file (default: DATA.MODEL.h5 beside the data directory) is
+written in chunks: after an interruption, the same command continues where it
+stopped. `seldb models` lists the models and their default layers.
+`seldb import-h5 FILE` re-measures a finished file with other --bins/--top-k."""
 
 
 def _split(text: Optional[str]) -> Optional[list[str]]:
@@ -41,7 +46,8 @@ def ingest_command(
     data: Path = typer.Option(..., "--data", help="Image directory: class folders, or flat with a label file."),
     model: Optional[str] = typer.Option(None, "--model", help="Registry name (see `seldb models`)."),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file (.pth, .pth.tar, state dict)."),
-    arch: Optional[str] = typer.Option(None, "--arch", help="Any torchvision architecture (with --weights, --num-classes)."),
+    arch: Optional[str] = typer.Option(
+        None, "--arch", help="Any torchvision architecture (with --weights and --num-classes)."),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Outputs of --arch's last layer."),
     model_module: Optional[str] = typer.Option(None, "--model-module", help="FILE.py:FUNCTION returning an nn.Module."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer or module names."),
@@ -49,33 +55,39 @@ def ingest_command(
     limit_per_class: Optional[int] = typer.Option(None, "--limit-per-class", help="First N images of every class."),
     all_images: bool = typer.Option(False, "--all-images", help="Analyse every image, not only correct ones."),
     batch_size: int = typer.Option(64, "--batch-size", help="Images per forward pass."),
-    workers: Optional[int] = typer.Option(None, "--workers", help="DataLoader worker processes (default: cores-1, max 8)."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", help="DataLoader worker processes (default: cores - 1, at most 8)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Activation file to write (default: DATA.MODEL.h5)."),
     class_names: Optional[Path] = typer.Option(None, "--class-names", help="Class file: `key [name]` per line."),
-    val_ground_truth: Optional[Path] = typer.Option(None, "--val-ground-truth", help="ImageNet val labels (val.txt or LOC_val_solution.csv)."),
+    val_ground_truth: Optional[Path] = typer.Option(
+        None, "--val-ground-truth", help="ImageNet val labels: Caffe's val.txt or Kaggle's LOC_val_solution.csv."),
     places_list: Optional[Path] = typer.Option(None, "--places-list", help="List file: `path class_index` per line."),
     input_size: Optional[int] = typer.Option(None, "--input-size", help="Crop size in pixels (default 224)."),
     preprocess: Optional[str] = typer.Option(None, "--preprocess", help="Override: torchvision, caffe or plain."),
     bins: int = typer.Option(32, "--bins", help="Histogram bins per unit."),
     top_k: str = typer.Option("60,100", "--top-k", help="Precision at these k (comma-separated)."),
-    force: bool = typer.Option(False, "--force", help="Start the activation file over and import even if already imported."),
+    force: bool = typer.Option(
+        False, "--force", help="Start the activation file over, and import even if already imported."),
 ) -> None:
-    from seldb.ingest import ingest
+    from seldb.ingest import ingest  # torch is imported only by this command
 
     try:
         ks = [int(k) for k in _split(top_k) or []]
     except ValueError:
-        from seldb.errors import InputError
-
         raise InputError(f"--top-k takes comma-separated integers, got {top_k!r}") from None
-    result = ingest(
-        data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
-        layers=_split(layers), reduce=reduce, limit_per_class=limit_per_class, all_images=all_images,
-        batch_size=batch_size, workers=workers, device=device, out=out, class_names=class_names,
-        val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
-        bins=bins, top_k=ks, force=force, notify=_warn,
-    )
+    try:
+        result = ingest(
+            data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
+            layers=_split(layers), reduce=reduce, limit_per_class=limit_per_class, all_images=all_images,
+            batch_size=batch_size, workers=workers, device=device, out=out, class_names=class_names,
+            val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
+            bins=bins, top_k=ks, force=force, notify=_warn,
+        )
+    except KeyboardInterrupt:  # the chunks written so far are kept: say so instead of "nothing was written"
+        err_console.print("interrupted: the activation file keeps every finished chunk;"
+                          " run the same command again to continue", highlight=False)
+        raise typer.Exit(130) from None
     _print_ingest(result)
 
 

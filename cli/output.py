@@ -12,6 +12,7 @@ import sys
 from enum import Enum
 from typing import Any, Callable, Sequence
 
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -35,8 +36,18 @@ def rich_table(columns: Sequence[str], rows: Rows, fmt: Callable[[Any], str] = t
     return table
 
 
+def print_rich(table: Table) -> None:
+    """A table at its natural width when stdout is not a terminal (a pipe, a log, a test),
+    where squeezing it into 80 columns would only cut every value short."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    Console(width=max(console.width, natural), file=console.file).print(table)
+
+
 def print_table(columns: Sequence[str], rows: Rows, fmt: Callable[[Any], str] = text, title: str | None = None) -> None:
-    console.print(rich_table(columns, rows, fmt, title))
+    print_rich(rich_table(columns, rows, fmt, title))
     err_console.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
 
 
@@ -65,4 +76,4 @@ PRINTERS: dict[OutputFormat, Callable[[Sequence[str], Rows], None]] = {
     OutputFormat.markdown: _print_markdown,
 }
 
-__all__ = ["OutputFormat", "PRINTERS", "print_table", "rich_table", "short_float"]
+__all__ = ["OutputFormat", "PRINTERS", "print_rich", "print_table", "rich_table", "short_float"]

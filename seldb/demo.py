@@ -38,7 +38,8 @@ NEXT_STEPS = """By precision (top-60) these units look like perfect digit detect
 the false discovery rate at maximum informedness tell another story. Query more:
   seldb sql "SELECT * FROM seldb.layer_summary WHERE run_id = {run_id}"
   seldb sql "SELECT * FROM seldb.detector_claims WHERE run_id = {run_id} LIMIT 10"
-  seldb sql "SELECT layer, corr(precision_60, max_informedness) FROM seldb.unit_measures WHERE run_id = {run_id} GROUP BY layer"
+  seldb sql "SELECT layer, corr(precision_60, max_informedness) FROM seldb.unit_measures
+             WHERE run_id = {run_id} GROUP BY layer"
 or from Python: seldb.query.run_sql("SELECT ...")."""
 
 

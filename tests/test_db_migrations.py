@@ -366,7 +366,8 @@ def _assert_rows(got: list[dict], wanted: list[dict]) -> None:
 @pytest.mark.db
 def test_runs_lists_every_run_and_the_others_complete_runs_only(tiny):
     conn, run_id, loading_id = tiny
-    runs = _rows(conn, "SELECT run_id, status, top_k, options FROM seldb.runs ORDER BY run_id")
+    runs = _rows(conn, "SELECT run_id, status, top_k, options FROM seldb.runs WHERE run_id IN (:a, :b) ORDER BY run_id",
+                 a=run_id, b=loading_id)
     assert [(r["run_id"], r["status"]) for r in runs] == [(run_id, "complete"), (loading_id, "loading")]
     assert runs[0]["top_k"] == [60, 100, 10] and runs[0]["options"] == {"reduction": "max"}
     for view in VIEW_NAMES:
@@ -427,7 +428,8 @@ def test_unit_class_stats_unnest_the_arrays(tiny):
              n_nonzero=0, frac_nonzero=None, ccmas=None, max_informedness=None, mi_threshold=None,
              **{"class": "dog"}),
     ])  # fmt: skip
-    other = _rows(conn, "SELECT std, sem FROM seldb.unit_class_stats WHERE unit_label = 'conv1.1' AND class_index = 1")
+    other = _rows(conn, "SELECT std, sem FROM seldb.unit_class_stats WHERE run_id = :r AND unit_label = 'conv1.1' "
+                        "AND class_index = 1", r=run_id)
     assert other == [dict(std=None, sem=None)]  # NaN std (n < 2 in spirit) -> NULL, and so is its sem
 
 

@@ -53,7 +53,8 @@ def vgg16_research_names(state: dict) -> dict:
             names[f"features.{i}."] = f"features.conv{block}_{j}."
             i += 2
         i += 1
-    names.update({"classifier.0.": "classifier.fc6.", "classifier.3.": "classifier.fc7.", "classifier.6.": "classifier.fc8a."})
+    names.update({"classifier.0.": "classifier.fc6.", "classifier.3.": "classifier.fc7.",
+                  "classifier.6.": "classifier.fc8a."})
     renamed = {}
     for key, value in state.items():
         prefix = next((p for p in names if key.startswith(p)), None)

@@ -9,11 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import h5py
-import numpy as np
 import pytest
 import torch
-import torchvision
 
 from seldb.errors import InputError
 from seldb.ingest.classes import imagenet_classes, read_class_file
@@ -21,27 +18,9 @@ from seldb.ingest.imagesets import open_image_set
 from seldb.ingest.models import REGISTRY, build_network, list_models, resolve_spec
 from seldb.ingest.pipeline import IngestOptions, record
 from seldb.ingest.weights import load_weights, rename_keys
-from test_ingest_support import corrupt_jpeg, csail_layout, make_tree, random_state_dict, save
+from test_ingest_support import csail_layout, make_tree, random_state_dict, save
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(scope="module")
-def alexnet_weights(tmp_path_factory) -> Path:
-    """Random AlexNet (365 classes) in CSAIL's places365 checkpoint layout."""
-    state = random_state_dict("alexnet", 365)
-    return save(csail_layout(state, wrap_features_only=True), tmp_path_factory.mktemp("w") / "alexnet_places365.pth.tar")
-
-
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory) -> Path:
-    return make_tree(tmp_path_factory.mktemp("images") / "data", per_class=4)
-
-
-def alexnet_options(data: Path, weights: Path, out: Path, **extra) -> IngestOptions:
-    base = dict(data=data, model="alexnet-places", weights=weights, out=out, input_size=64, batch_size=4,
-                workers=0, device="cpu", progress=False)
-    return IngestOptions(**{**base, **extra})
 
 
 # -- registry and class lists -------------------------------------------------
@@ -110,7 +89,8 @@ def test_imagenet_val_layout_with_ground_truth(tmp_path):
     (root / "img000.jpg").rename(root / "ILSVRC2012_val_00000001.JPEG")
     (root / "img001.jpg").rename(root / "ILSVRC2012_val_00000002.JPEG")
     val_txt = tmp_path / "val.txt"
-    val_txt.write_text("ILSVRC2012_val_00000001.JPEG 65\nILSVRC2012_val_00000002.JPEG 1\nILSVRC2012_val_00000003.JPEG 2\n")
+    val_txt.write_text("ILSVRC2012_val_00000001.JPEG 65\nILSVRC2012_val_00000002.JPEG 1\n"
+                       "ILSVRC2012_val_00000003.JPEG 2\n")
     image_set = open_image_set(root, model_classes=imagenet_classes(), val_ground_truth=val_txt)
     assert image_set.mapped and image_set.labels == [65, 1] and "1 images listed" in image_set.notes[0]
     kaggle = tmp_path / "LOC_val_solution.csv"
@@ -192,3 +172,27 @@ def test_missing_hub_weights_offline_name_the_file(tmp_path, monkeypatch):
     make_tree(tmp_path / "d", per_class=1, size=16)
     with pytest.raises(InputError, match=r"alexnet-owt-7be5be79.pth .*hub/checkpoints"):
         record(IngestOptions(data=tmp_path / "d", model="alexnet-imagenet", progress=False))
+
+
+def test_hub_cache_weights_are_found(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    # torchvision's published GoogLeNet checkpoint carries the aux heads: they must be ignored
+    save(random_state_dict("googlenet", 1000, aux_logits=True, init_weights=True), checkpoints / "googlenet-1378be20.pth")
+    make_tree(tmp_path / "d", per_class=1, size=32)
+    prepared, result = record(IngestOptions(data=tmp_path / "d", model="googlenet-imagenet", input_size=64,
+                                            workers=0, device="cpu", progress=False, out=tmp_path / "g.h5"))
+    assert prepared.layer_spec == {"inception4e": (832, "max")} and result.rows == 3
+    assert any("auxiliary" in note for note in prepared.notes)
+
+
+def test_any_torchvision_architecture_with_explicit_layers(tmp_path):
+    weights = save(random_state_dict("squeezenet1_1", 3), tmp_path / "sq.pth")
+    make_tree(tmp_path / "d", per_class=2, size=32)
+    opts = dict(data=tmp_path / "d", arch="squeezenet1_1", num_classes=3, weights=weights, input_size=64,
+                workers=0, device="cpu", progress=False, out=tmp_path / "s.h5")
+    with pytest.raises(InputError, match="no layer to record"):
+        record(IngestOptions(**opts))
+    prepared, result = record(IngestOptions(**opts, layers=["features.12"]))
+    assert prepared.layer_spec == {"features.12": (512, "max")} and result.rows == 6

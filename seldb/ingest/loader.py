@@ -25,6 +25,12 @@ class Batch:
     labels: list[int]
     failed: list[tuple[int, str]]  # (position, reason)
 
+    def pin_memory(self) -> "Batch":
+        """Called by the DataLoader's pinning thread (pin_memory=True): page-locked images copy to GPU async."""
+        if self.images is not None:
+            self.images = self.images.pin_memory()
+        return self
+
 
 class ImageListDataset(Dataset):
     def __init__(self, root: Path, paths: Sequence[str], labels: Sequence[int], transform: Callable, start: int = 0):
@@ -42,7 +48,8 @@ class ImageListDataset(Dataset):
             return position, tensor, self.labels[position], None
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as exc:
             # PIL reports truncated/corrupt files as OSError, odd headers as SyntaxError/ValueError
-            return position, None, self.labels[position], f"{type(exc).__name__}: {exc}".splitlines()[0]
+            reason = f"{type(exc).__name__}: {exc}".replace(str(self.root / self.paths[position]), self.paths[position])
+            return position, None, self.labels[position], reason.splitlines()[0]
 
 
 def collate(items) -> Batch:

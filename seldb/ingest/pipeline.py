@@ -118,7 +118,8 @@ def _probe(net: torch.nn.Module, recorder: LayerRecorder, input_size: int) -> tu
         try:
             logits = net(torch.zeros(1, 3, input_size, input_size))
         except RuntimeError as exc:
-            raise InputError(f"the model cannot run on {input_size}x{input_size} input: {exc}".splitlines()[0]) from None
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"the model cannot run on {input_size}x{input_size} input: {first}") from None
     values = recorder.take()
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
         raise InputError("the model's forward must return a (batch, classes) tensor of scores")
@@ -179,7 +180,7 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
         notes.append(note)
     fingerprint = {
         "model": spec.name, "arch": spec.arch, "num_outputs": n_outputs, "weights": weights,
-        "model_module": opts.model_module, "layers": layers, "reduce": opts.reduce,
+        "model_module": opts.model_module, "layers": ", ".join(layers), "reduce": opts.reduce,
         "preprocess": describe(preprocess, input_size), "batch_size": opts.batch_size,
         "device": device.split(":")[0], "data": str(image_set.root.resolve()), "layout": image_set.layout,
         "images": f"{len(image_set)} images, digest {_images_digest(image_set)}",
@@ -232,6 +233,8 @@ def _provenance(prepared: Prepared, result: RunResult, workers: int) -> dict:
         "source": "seldb ingest",
         "ingest": {
             **prepared.cfg.fingerprint,
+            "layer_modules": prepared.recorder.layers,  # what each recorded name is, e.g. conv5 = features.11
+            "reductions": prepared.recorder.reductions,
             "workers": workers,
             "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
             "torch": torch.__version__,

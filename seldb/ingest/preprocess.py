@@ -38,7 +38,8 @@ def make_transform(kind: str, input_size: int = 224):
     input size and maps [0, 1] to [-1, 1].
     """
     if kind == "plain":
-        return T.Compose([T.Resize(input_size), T.CenterCrop(input_size), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])
+        to_signed = T.Normalize((0.5,) * 3, (0.5,) * 3)
+        return T.Compose([T.Resize(input_size), T.CenterCrop(input_size), T.ToTensor(), to_signed])
     resize = round(input_size * 256 / 224)
     normalise = CaffeNormalize() if kind == "caffe" else T.Normalize(TORCHVISION_MEAN, TORCHVISION_STD)
     return T.Compose([T.Resize(resize), T.CenterCrop(input_size), T.ToTensor(), normalise])

@@ -117,11 +117,12 @@ def _open_output(cfg: RunConfig, image_set: ImageSet, layer_spec) -> tuple[Activ
         raise InputError(f"{out} exists and is not a partial ingest: choose another --out, or --force to overwrite")
     if state is not None:
         differences = state.differences(cfg.fingerprint)
+        if differences and state.complete:
+            raise InputError(f"{out} was written with other options ({'; '.join(differences)}):"
+                             " choose another --out, or --force to overwrite it")
         if differences:
-            raise InputError(
-                f"{out} was started with other options ({'; '.join(differences)}): rerun with the same"
-                " options to resume, or pass --force to start over"
-            )
+            raise InputError(f"{out} was started with other options ({'; '.join(differences)}):"
+                             " rerun with the same options to resume, or --force to start over")
         if state.complete and out.exists():
             return None, state
         if not state.complete and out.exists():

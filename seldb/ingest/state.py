@@ -59,7 +59,7 @@ class IngestState:
 
 def _show(value) -> str:
     text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def remove_state(out: Path) -> None:

@@ -21,6 +21,11 @@ from seldb.reports import render
 FILE_FORMATS = ("csv", "json", "markdown")
 
 
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a unit label, class or measure ('features.10.7' stays readable)."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)
+
+
 @dataclass
 class Section:
     """One table of a report; `brief` names the columns a terminal shows (None = all)."""
@@ -41,12 +46,18 @@ class Section:
 
 @dataclass
 class Report:
-    name: str  # e.g. "correlations"; file names start with it
+    name: str  # e.g. "correlations"
     title: str
     run_id: int
     sections: list[Section]
     notes: list[str] = field(default_factory=list)  # plain-language paragraphs shown above the tables
     files: list[Path] = field(default_factory=list)  # plots and sidecars written
+    qualifier: str = ""  # what else tells this report's files apart, e.g. the unit label
+
+    @property
+    def stem(self) -> str:
+        """File names start with it: <report>-run<ID>[-<qualifier>]."""
+        return "-".join(part for part in (self.name, f"run{self.run_id}", safe_name(self.qualifier)) if part)
 
     def section(self, name: str) -> Section:
         for section in self.sections:
@@ -68,7 +79,8 @@ class Report:
 
     def _as_dict(self) -> dict:
         return {
-            "report": self.name, "title": self.title, "run_id": self.run_id, "notes": self.notes,
+            "report": self.name, "title": self.title, "run_id": self.run_id, "qualifier": self.qualifier,
+            "notes": self.notes,
             "tables": {s.name: render.records(*s.rows()) for s in self.sections},
             "files": [str(p) for p in self.files],
         }  # fmt: skip
@@ -76,7 +88,8 @@ class Report:
     def _markdown(self) -> str:
         parts = [f"# {self.title}\n"] + [f"{note}\n" for note in self.notes]
         for s in self.sections:
-            parts.append(f"## {s.title}\n\n" + render.to_markdown(*s.rows()))
+            heading = "" if s.title == self.title else f"## {s.title}\n\n"
+            parts.append(heading + render.to_markdown(*s.rows()))
         return "\n".join(parts)
 
     def save(self, out_dir: str | Path, fmt: str = "csv") -> list[Path]:
@@ -84,10 +97,10 @@ class Report:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         if fmt == "json":
-            paths = [out / f"{self.name}.json"]
+            paths = [out / f"{self.stem}.json"]
             paths[0].write_text(self.to_text("json"), encoding="utf-8")
         elif fmt == "markdown":
-            paths = [out / f"{self.name}.md"]
+            paths = [out / f"{self.stem}.md"]
             paths[0].write_text(self.to_text("markdown"), encoding="utf-8")
         elif fmt == "csv":
             paths = self._save_csv(out)
@@ -98,10 +111,10 @@ class Report:
     def _save_csv(self, out: Path) -> list[Path]:
         paths = []
         for s in self.sections:
-            path = out / (f"{self.name}.csv" if s.name == self.name else f"{self.name}-{s.name}.csv")
+            path = out / (f"{self.stem}.csv" if s.name == self.name else f"{self.stem}-{s.name}.csv")
             path.write_text(render.to_csv(*s.rows()), encoding="utf-8")
             paths.append(path)
         if self.notes:
-            paths.append(out / f"{self.name}.txt")
+            paths.append(out / f"{self.stem}.txt")
             paths[-1].write_text("\n\n".join(self.notes) + "\n", encoding="utf-8")
         return paths

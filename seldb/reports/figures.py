@@ -16,7 +16,10 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from seldb.reports.base import safe_name
 from seldb.reports.render import jsonable
+
+__all__ = ["new_figure", "safe_name", "save"]
 
 DPI = 120
 CLASS_COLOUR = "#d62728"  # the class of interest
@@ -31,11 +34,6 @@ def new_figure(width: float, height: float) -> Figure:
     figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     return figure
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe form of a unit label or measure ('features.10.7' stays readable)."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)
 
 
 def save(figure: Figure, png: Path, sidecar: dict) -> list[Path]:

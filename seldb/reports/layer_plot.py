@@ -47,8 +47,8 @@ def plot_measure(rows: pl.DataFrame, layers: Sequence[str], measure: str, png: P
     ax.set_xlabel("layer")
     ax.set_ylabel(measure)
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title(f"{measure} per layer: {run.name}", fontsize=11)
-    figure.text(0.01, 0.003, NOTE, fontsize=7, color="#555555", ha="left", va="bottom")
+    ax.set_title(f"{measure} per layer\n{run.name}", fontsize=11)
+    figure.supxlabel(NOTE, fontsize=7, color="#555555")  # a caption that constrained layout makes room for
     sidecar = {
         "kind": "layer_boxplot", "run_id": run.run_id, "model": run.model, "measure": measure,
         "source": "seldb.layer_summary", "x_label": "layer", "y_label": measure,

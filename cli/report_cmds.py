@@ -1,0 +1,221 @@
+"""`seldb report ...` (the paper's tables and figures) and `seldb import ...` (other tools' results).
+
+Thin commands over seldb.reports, seldb.netdissect and seldb.ratings: parse
+the options, call one library function, print the Report it returns (a rich
+table, or CSV / JSON / Markdown on stdout) and write its files under --out.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from seldb_cli.common import console, err_console, friendly
+from seldb_cli.output import OutputFormat, print_rich, rich_table, short_float
+
+report_app = typer.Typer(
+    name="report",
+    help=(
+        "The paper's tables and figures for any run, each read from a view of schema seldb "
+        "(so a BI tool can query the same numbers). --run defaults to the latest run; "
+        "--format table|csv|json|markdown; --out DIR also writes files (and plots) there."
+    ),
+    no_args_is_help=True,
+)
+import_app = typer.Typer(
+    name="import",
+    help="Import other tools' results into a run: Network Dissection tallies, human ratings of AM images.",
+    no_args_is_help=True,
+)
+
+Run = Annotated[Optional[int], typer.Option("--run", help="Run id (default: the latest complete run).")]
+Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")]
+Out = Annotated[Optional[Path], typer.Option("--out", help="Also write the report (and plots) into this directory.")]
+
+
+def _split(text: Optional[str]) -> Optional[list[str]]:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def _emit(report, fmt: OutputFormat, out: Optional[Path]) -> None:
+    """Print the report in `fmt`, write it under `out`, and list the files written."""
+    if fmt == OutputFormat.table:
+        console.print(f"[bold]{escape(report.title)}[/]", highlight=False)
+        for note in report.notes:
+            console.print(escape(note), highlight=False)
+        for section in report.sections:
+            columns, rows = section.rows(brief=True)
+            title = None if section.title == report.title else section.title
+            print_rich(rich_table(columns, rows, short_float, title=title))
+            err_console.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
+    else:
+        if fmt == OutputFormat.csv:  # CSV has no room for prose: the notes go to stderr
+            for note in report.notes:
+                err_console.print(escape(note), highlight=False, soft_wrap=True)
+        sys.stdout.write(report.to_text(fmt.value))
+        sys.stdout.flush()
+    written = report.save(out, "csv" if fmt == OutputFormat.table else fmt.value) if out else []
+    for path in written + report.files:
+        err_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
+
+
+@report_app.command("correlations")
+@friendly
+def correlations_cmd(
+    run: Run = None,
+    layer: Annotated[Optional[str], typer.Option(help="One layer, or 'all' for all layers together.")] = None,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+) -> None:
+    """Pearson r and Spearman rho, with p-values, between the measures across units (Table A2).
+
+    Example: seldb report correlations --layer fc6 --format markdown
+    """
+    from seldb.reports.correlations import correlations_report
+
+    _emit(correlations_report(run, layer), fmt, out)
+
+
+@report_app.command("layers")
+@friendly
+def layers_cmd(
+    run: Run = None,
+    measure: Annotated[Optional[str], typer.Option(help="Comma-separated measures (default: all).")] = None,
+    plot: Annotated[bool, typer.Option("--plot", help="Write one box-plot PNG per measure (to --out or .).")] = False,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+) -> None:
+    """Per layer and measure: n, mean, sem, median, quartiles, min, max (Figure 2).
+
+    Example: seldb report layers --measure ccmas,max_informedness --plot --out figures/
+    """
+    from seldb.reports.layers import layers_report
+
+    _emit(layers_report(run, _split(measure), plot=plot, out_dir=out or Path(".")), fmt, out)
+
+
+@report_app.command("top")
+@friendly
+def top_cmd(
+    run: Run = None,
+    measure: Annotated[Optional[str], typer.Option(help="Measure(s) to rank by, comma-separated.")] = None,
+    n: Annotated[int, typer.Option("--n", help="Units per measure.")] = 10,
+    lowest: Annotated[bool, typer.Option("--lowest", help="The lowest values instead of the highest.")] = False,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+) -> None:
+    """The top units per measure with all the other measures beside them (Table A1).
+
+    Without --measure: precision_60, ccmas, recall_p1 and max_informedness. The terminal table shows the main columns; csv, json and markdown have every column.
+    Example: seldb report top --measure precision_60 --n 20
+    """
+    from seldb.reports.top import top_report
+
+    _emit(top_report(run, _split(measure), n=n, lowest=lowest), fmt, out)
+
+
+@report_app.command("unit")
+@friendly
+def unit_cmd(
+    unit: Annotated[str, typer.Argument(help="Unit label <layer>.<unit>, e.g. fc6.1199.")],
+    run: Run = None,
+    class_name: Annotated[Optional[str], typer.Option("--class", help="Class of interest (default: the precision class).")] = None,
+    n: Annotated[int, typer.Option("--n", help="Classes and top images to list.")] = 10,
+    plot: Annotated[bool, typer.Option("--plot", help="Write the jitterplot + histogram PNG and its JSON sidecar.")] = False,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+) -> None:
+    """Everything about one unit; --plot draws it like Figure 3.
+
+    The plot uses the exact activations from the run's activation file when it is still there, else the quantised histograms in the database (the plot and its sidecar say which).
+    Example: seldb report unit fc6.1199 --class "monarch" --plot --out figures/
+    """
+    from seldb.reports.unit import unit_report
+
+    _emit(unit_report(unit, run, class_name, n=n, plot=plot, out_dir=out or Path(".")), fmt, out)
+
+
+@report_app.command("concept")
+@friendly
+def concept_cmd(
+    concept: Annotated[str, typer.Argument(help="Concept name (see `seldb concept list`).")],
+    run: Run = None,
+    units: Annotated[Optional[str], typer.Option(help="Comma-separated unit labels (default: every unit).")] = None,
+    sort: Annotated[Optional[str], typer.Option(help="Sort by this column, highest first.")] = None,
+    n: Annotated[Optional[int], typer.Option("--n", help="Only the first N rows.")] = None,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+) -> None:
+    """The concept's measures per unit, with Network Dissection IoU where imported (Tables A3-A5).
+
+    Example: seldb report concept bus --units fc6.1199,fc8.779
+    """
+    from seldb.reports.concept import concept_report
+
+    _emit(concept_report(concept, run, _split(units), sort=sort, n=n), fmt, out)
+
+
+@report_app.command("detectors")
+@friendly
+def detectors_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None) -> None:
+    """Units the precision criterion (> 0.75) calls object detectors, how good they are, and a verdict."""
+    from seldb.reports.detectors import detectors_report
+
+    _emit(detectors_report(run), fmt, out)
+
+
+@report_app.command("ratings")
+@friendly
+def ratings_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None) -> None:
+    """Human ratings of AM images per layer (Table 1), from `seldb import ratings`."""
+    from seldb.reports.ratings import ratings_report
+
+    _emit(ratings_report(run), fmt, out)
+
+
+@import_app.command("netdissect")
+@friendly
+def import_netdissect_cmd(
+    file: Annotated[Path, typer.Argument(help="NetDissect or NetDissect-Lite tally.csv.")],
+    run: Annotated[int, typer.Option("--run", help="The run whose units were dissected.")],
+    layer: Annotated[str, typer.Option("--layer", help="The run's layer the tally is of.")],
+) -> None:
+    """Import a Network Dissection tally.csv for one layer (replaces that layer's earlier tally).
+
+    The IoU then shows in seldb.netdissect and in seldb.concept_measures' `iou` column.
+    Example: seldb import netdissect result/tally.csv --run 3 --layer conv5
+    """
+    from seldb.netdissect import import_tally
+
+    done = import_tally(file, run, layer)
+    console.print(f"run {done.run_id}, layer {done.layer}: {done.n_units} units, {done.n_labels} labels imported")
+    console.print(f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top LIMIT 10"',
+                  soft_wrap=True)
+
+
+@import_app.command("ratings")
+@friendly
+def import_ratings_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV: unit, rater, judged_object (yes/no), label.")],
+    run: Annotated[int, typer.Option("--run", help="The run whose units were rated.")],
+    synonyms: Annotated[Optional[Path], typer.Option(help="Synonym groups, one comma-separated group a line.")] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the run's earlier ratings.")] = False,
+) -> None:
+    """Import human ratings of activation-maximisation images (the paper's Table 1).
+
+    Example: seldb import ratings am_ratings.csv --run 3 --synonyms synonyms.txt
+    """
+    from seldb.ratings import import_ratings
+
+    done = import_ratings(file, run, synonyms=synonyms, replace=replace)
+    console.print(f"run {done.run_id}: {done.n_ratings} ratings of {done.n_units} units by {done.n_raters} raters")
+    console.print(f"next: seldb report ratings --run {done.run_id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app)
+    app.add_typer(import_app)

@@ -1,0 +1,180 @@
+"""Import Network Dissection results (tally.csv) into a run, beside seldb's own measures.
+
+Network Dissection (Bau et al. 2017; Zhou et al. 2018) labels a unit with
+the concept whose segmentation its activation map overlaps best (IoU). The
+paper compares those labels with precision, CCMAS and informedness; importing
+the tally puts them in seldb.netdissect and gives seldb.concept_measures its
+`iou` column, so the comparison is one query.
+
+tally.csv (NetDissect and NetDissect-Lite alike): `unit` (1-based), `category`,
+`label`, `score` (the top label's IoU), then for every category `<cat>-label`,
+`<cat>-truth`, `<cat>-activation`, `<cat>-intersect`, `<cat>-iou` (that
+category's best label). seldb stores per unit the top label with its score,
+and each other category's best label with its IoU (score NULL), units 0-based.
+The whole file is checked before anything is written; re-importing a layer
+replaces its rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from seldb.db import schema as s
+from seldb.db.engine import connect_checked
+from seldb.errors import InputError, NotFound, SeldbError
+
+REQUIRED = ("unit", "category", "label", "score")
+PER_CATEGORY = ("label", "truth", "activation", "intersect", "iou")
+LAYOUT = "unit, category, label, score, then <cat>-label, <cat>-truth, <cat>-activation, <cat>-intersect, <cat>-iou"
+
+
+@dataclass(frozen=True)
+class TallyLabel:
+    unit: int  # 0-based
+    category: str
+    label: str
+    score: float | None  # set on the unit's top label only
+    iou: float | None
+
+
+@dataclass(frozen=True)
+class TallyImport:
+    run_id: int
+    layer: str
+    n_units: int
+    n_labels: int
+
+
+def _header(path: Path, header: list[str] | None) -> list[str]:
+    """The categories named by the header; a missing column is one InputError line."""
+    if not header:
+        raise InputError(f"{path}: empty file, expected a NetDissect tally.csv ({LAYOUT})")
+    header = [h.strip() for h in header]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise InputError(f"{path}: not a NetDissect tally.csv: no column {', '.join(missing)} (expected {LAYOUT})")
+    categories = list(dict.fromkeys(h[: -len("-iou")] for h in header if h.endswith("-iou")))
+    for cat in categories:
+        absent = [f"{cat}-{p}" for p in PER_CATEGORY if f"{cat}-{p}" not in header]
+        if absent:
+            raise InputError(f"{path}: category {cat!r} lacks column {', '.join(absent)} (expected {LAYOUT})")
+    return categories
+
+
+def _number(path: Path, line: int, column: str, text: str | None, required: bool) -> float | None:
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise InputError(f"{path} line {line}: {column} is empty")
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{path} line {line}: {column} {text!r} is not a number") from None
+
+
+def _unit(path: Path, line: int, text: str | None) -> int:
+    try:
+        unit = int((text or "").strip())
+    except ValueError:
+        raise InputError(f"{path} line {line}: unit {text!r} is not an integer (tally units are 1-based)") from None
+    if unit < 1:
+        raise InputError(f"{path} line {line}: unit {unit} is below 1 (tally units are 1-based)")
+    return unit - 1
+
+
+def _row_labels(path: Path, line: int, row: dict, categories: list[str]) -> list[TallyLabel]:
+    """The unit's top label first, then each other category's best label (one per distinct label)."""
+    unit = _unit(path, line, row["unit"])
+    category, label = (row["category"] or "").strip(), (row["label"] or "").strip()
+    if not label:
+        raise InputError(f"{path} line {line}: label is empty")
+    if categories and category not in categories:
+        raise InputError(f"{path} line {line}: category {category!r} has no columns (categories: {', '.join(categories)})")
+    score = _number(path, line, "score", row["score"], required=True)
+    top_iou = _number(path, line, f"{category}-iou", row.get(f"{category}-iou"), required=False)
+    labels = [TallyLabel(unit, category, label, score, score if top_iou is None else top_iou)]
+    for cat in categories:
+        other = (row.get(f"{cat}-label") or "").strip()
+        # one row per (unit, label), labels compared as seldb.concept_measures matches them (any case):
+        # the label's first row (the top label, then the categories in file order) is kept
+        if other and all(other.lower() != known.label.lower() for known in labels):
+            iou = _number(path, line, f"{cat}-iou", row.get(f"{cat}-iou"), required=False)
+            labels.append(TallyLabel(unit, cat, other, None, iou))
+    return labels
+
+
+def read_tally(path: str | os.PathLike) -> list[TallyLabel]:
+    """Every label of a tally.csv, checked; raises InputError naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    labels: list[TallyLabel] = []
+    seen: dict[int, int] = {}
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            categories = _header(path, header)
+            names = [h.strip() for h in header]
+            for line, values in enumerate(reader, start=2):
+                if not any(v.strip() for v in values):
+                    continue  # blank line
+                if len(values) != len(names):
+                    raise InputError(f"{path} line {line}: {len(values)} fields, the header has {len(names)}")
+                row_labels = _row_labels(path, line, dict(zip(names, values)), categories)
+                unit = row_labels[0].unit
+                if unit in seen:
+                    raise InputError(f"{path} line {line}: unit {unit + 1} appears again (first on line {seen[unit]})")
+                seen[unit] = line
+                labels += row_labels
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{path}: not a readable CSV file: {exc}") from None
+    if not labels:
+        raise InputError(f"{path}: no unit rows under the header")
+    return labels
+
+
+def run_layers(conn: sa.Connection, run_id: int) -> dict[str, tuple[int, int]]:
+    """{layer name: (layer_id, n_units)} of a complete run, in network order; else one error line."""
+    run = conn.execute(sa.select(s.runs.c.status).where(s.runs.c.run_id == run_id)).first()
+    if run is None:
+        raise NotFound(f"no run {run_id} (seldb runs lists them)")
+    if run.status != "complete":
+        raise SeldbError(f"run {run_id} is {run.status}, not complete: import into a complete run")
+    rows = conn.execute(
+        sa.select(s.run_layers.c.name, s.run_layers.c.layer_id, s.run_layers.c.n_units)
+        .where(s.run_layers.c.run_id == run_id).order_by(s.run_layers.c.layer_id)
+    ).all()  # fmt: skip
+    return {name: (layer_id, n_units) for name, layer_id, n_units in rows}
+
+
+def import_tally(path: str | os.PathLike, run_id: int, layer: str) -> TallyImport:
+    """Store a tally.csv as layer `layer` of run `run_id` (replacing that layer's earlier tally)."""
+    labels = read_tally(path)
+    with connect_checked() as conn:
+        layers = run_layers(conn, run_id)
+        if layer not in layers:
+            raise NotFound(f"no layer {layer!r} in run {run_id}; its layers: {', '.join(layers)}")
+        layer_id, n_units = layers[layer]
+        beyond = max(label.unit for label in labels)
+        if beyond >= n_units:
+            raise InputError(f"{path}: unit {beyond + 1} (1-based) is beyond layer {layer}'s {n_units} units")
+        table = s.netdissect
+        conn.execute(sa.delete(table).where((table.c.run_id == run_id) & (table.c.layer_id == layer_id)))
+        conn.execute(sa.insert(table), [_record(run_id, layer_id, label) for label in labels])
+        conn.commit()
+    return TallyImport(run_id, layer, len({label.unit for label in labels}), len(labels))
+
+
+def _record(run_id: int, layer_id: int, label: TallyLabel) -> dict:
+    # NaN is stored as is (the view shows it as NULL): a NULL score would mean "not the top label"
+    return {
+        "run_id": run_id, "layer_id": layer_id, "unit": label.unit, "category": label.category,
+        "label": label.label, "score": label.score, "iou": label.iou,
+    }  # fmt: skip

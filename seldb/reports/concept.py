@@ -1,0 +1,67 @@
+"""`seldb report concept bus`: each unit's measures for a set of classes (the paper's Tables A3-A5).
+
+Reads seldb.concept_measures: the concept (e.g. bus = school bus +
+trolleybus + minibus) against every other image, per unit, with Network
+Dissection's IoU for the concept's name where a tally was imported. Rows in
+network order, or by a measure, for every unit or the units asked for.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import polars as pl
+
+from seldb.concepts import list_concepts
+from seldb.db.engine import connect_checked
+from seldb.errors import InputError, NotFound, SeldbError
+from seldb.reports.base import Report, Section
+from seldb.reports.source import did_you_mean, find_unit, frame, layer_order, resolve_run
+
+COLUMNS = [
+    "unit_label", "layer", "unit", "n_a", "n_not_a", "mean_a", "sem_a", "mean_not_a", "sem_not_a",
+    "frac_nonzero_a", "frac_nonzero_not_a", "precision_60", "precision_100", "ccmas", "max_informedness",
+    "mi_threshold", "mi_recall", "mi_false_alarm_rate", "mi_false_discovery_rate", "recall_p1", "recall_p95", "iou",
+]  # fmt: skip
+SORTABLE = COLUMNS[3:]
+BRIEF = [
+    "unit_label", "mean_a", "mean_not_a", "precision_60", "precision_100", "ccmas", "max_informedness",
+    "mi_recall", "mi_false_alarm_rate", "recall_p1", "iou",
+]  # fmt: skip
+
+
+def concept_report(concept: str, run: int | None = None, units: Sequence[str] | None = None,
+                   sort: str | None = None, n: int | None = None) -> Report:  # fmt: skip
+    """The concept's measures for every unit of the run (or `units`), optionally the n best by `sort`."""
+    names = [c["name"] for c in list_concepts()]
+    if concept not in names:
+        hint = did_you_mean(concept, names) or f"; known: {', '.join(names) or 'none yet (seldb concept add)'}"
+        raise NotFound(f"no concept {concept!r}{hint}")
+    if sort is not None and sort not in SORTABLE:
+        raise InputError(f"cannot sort by {sort!r}{did_you_mean(sort, SORTABLE)}; columns: {', '.join(SORTABLE)}")
+    with connect_checked() as conn:
+        r = resolve_run(conn, run)
+        pairs = [find_unit(conn, r, label) for label in units or []]
+        rows = frame(conn, f"SELECT {', '.join(COLUMNS)} FROM seldb.concept_measures WHERE run_id = :r AND concept = :c",
+                     {"r": r.run_id, "c": concept})  # fmt: skip
+        layers = layer_order(conn, r.run_id)
+    if rows.is_empty():
+        raise SeldbError(f"concept {concept!r} was not measured in {r.name}: its classes are not all in the run,"
+                         f" or it came later (seldb concept compute {concept} --run {r.run_id})")  # fmt: skip
+    if pairs:
+        wanted = pl.DataFrame({"layer": [p[0] for p in pairs], "unit": [p[1] for p in pairs]},
+                              schema={"layer": pl.String, "unit": pl.Int32})  # fmt: skip
+        rows = rows.join(wanted.with_columns(pl.col("unit").cast(rows.schema["unit"])), on=["layer", "unit"], how="semi")
+    rows = _ordered(rows, layers, sort, n)
+    title = f"Concept {concept} against all other images (Tables A3-A5): {r.name}"
+    section = Section("concept", title, rows.drop("layer", "unit"), BRIEF)
+    return Report("concept", title, r.run_id, [section], qualifier=concept)
+
+
+def _ordered(rows: pl.DataFrame, layers: list[str], sort: str | None, n: int | None) -> pl.DataFrame:
+    if sort:
+        rows = rows.sort(sort, descending=True, nulls_last=True)
+    else:
+        rank = pl.col("layer").replace_strict({name: i for i, name in enumerate(layers)}, return_dtype=pl.Int32)
+        rows = rows.sort(rank, pl.col("unit"))
+    return rows.head(n) if n else rows

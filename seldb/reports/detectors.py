@@ -1,0 +1,77 @@
+"""`seldb report detectors`: the units precision calls object detectors, and how good they are.
+
+Lists seldb.detector_claims (precision_60 > 0.75, Zhou et al. 2015's
+criterion) beside recall at precision 1, hit rate and false alarms at
+maximum informedness and whether the precision, CCMAS and informedness
+classes agree; above them, one plain-language paragraph whose every number
+is a column of seldb.detector_summary, so the verdict can be checked in SQL.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from seldb.db.engine import connect_checked
+from seldb.reports.base import Report, Section
+from seldb.reports.source import Run, frame, layer_order, resolve_run
+
+CLAIM_COLUMNS = [
+    "unit_label", "precision_60", "precision_60_class", "recall_p1", "max_informedness", "mi_recall",
+    "mi_false_alarm_rate", "mi_false_discovery_rate", "ccmas", "ccmas_class", "mi_class", "classes_agree",
+]  # fmt: skip
+# A verdict of "good detectors" needs both: the typical claimed unit separates its class well
+# (median max informedness >= 0.8) and fewer than half the claimed units are wrong half the time.
+GOOD_MEDIAN_INFORMEDNESS = 0.8
+
+
+def detectors_report(run: int | None = None) -> Report:
+    """The claimed detectors of a run, per-layer counts, and a verdict paragraph."""
+    with connect_checked() as conn:
+        r = resolve_run(conn, run)
+        claims = frame(conn, f"SELECT {', '.join(CLAIM_COLUMNS)}, layer FROM seldb.detector_claims WHERE run_id = :r"
+                             " ORDER BY precision_60 DESC, max_informedness DESC, layer, unit", {"r": r.run_id})  # fmt: skip
+        summary = frame(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r", {"r": r.run_id})
+        layers = layer_order(conn, r.run_id)
+    overall = summary.filter(pl.col("layer").is_null()).row(0, named=True)
+    per_layer = summary.sort(
+        pl.col("layer").replace_strict({n: i for i, n in enumerate(layers)}, default=len(layers), return_dtype=pl.Int32),
+        nulls_last=True,
+    ).with_columns(pl.col("layer").fill_null("(all layers)")).drop("run_id", "model")  # fmt: skip
+    title = f"Object detectors by the precision criterion, and how good they are: {r.name}"
+    sections = [
+        Section("claims", "units with precision_60 > 0.75", claims.drop("layer")),
+        Section("per_layer", "counts per layer (seldb.detector_summary)", per_layer,
+                ["layer", "n_units", "n_claimed", "pct_claimed", "n_classes_agree", "n_fdr_at_least_half",
+                 "median_recall_p1", "median_max_informedness", "median_mi_recall", "median_mi_false_discovery_rate"]),
+    ]  # fmt: skip
+    return Report("detectors", title, r.run_id, sections, notes=[verdict(overall, r)])
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def verdict(s: dict, run: Run) -> str:
+    """One paragraph from a seldb.detector_summary row (all layers) in plain words."""
+    n, claimed = s["n_units"], s["n_claimed"]
+    if claimed == 0:
+        return (f"None of the {n:,} units of {run.name} passes the precision criterion (precision_60 > 0.75, "
+                "Zhou et al. 2015), so no unit would be called an object detector.")  # fmt: skip
+    good = (s["median_max_informedness"] or 0) >= GOOD_MEDIAN_INFORMEDNESS and 2 * s["n_fdr_at_least_half"] < claimed
+    judgement = ("By the measures that count misses and false alarms, most of them are good detectors too."
+                 if good else "By the measures that count misses and false alarms, most of them are poor detectors.")  # fmt: skip
+    return (
+        f"{claimed:,} of the {n:,} units of {run.name} ({s['pct_claimed']:.1f}%) pass the precision criterion "
+        f"(precision_60 > 0.75) that Zhou et al. (2015) used to call a unit an object detector. {judgement} "
+        f"Without a single false alarm (recall at precision 1) the median one fires for {_pct(s['median_recall_p1'])} "
+        f"of its class (best {_pct(s['max_recall_p1'])}); {s['n_recall_p1_at_least_half']:,} of them reach half. "
+        f"At their best trade-off (maximum informedness: median {_num(s['median_max_informedness'])}, best "
+        f"{_num(s['max_max_informedness'])}) the median one finds {_pct(s['median_mi_recall'])} of its class, "
+        f"and {_pct(s['median_mi_false_discovery_rate'])} of the images it fires for belong to other classes; "
+        f"{s['n_fdr_at_least_half']:,} of the {claimed:,} are wrong at least half the time they fire. "
+        f"Precision, CCMAS and informedness name the same class for {s['n_classes_agree']:,} of them."
+    )

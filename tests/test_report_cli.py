@@ -1,0 +1,92 @@
+"""`seldb report ...` through the real CLI: formats, --out, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from test_reports import CONCEPT, toy  # noqa: F401  (the module's imported toy run)
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def cli():
+    from seldb_cli.main import app
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
+def _one_error_line(result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_every_report_in_every_format(migrated_db, toy, cli):  # noqa: F811
+    run = toy.run_id
+    for args in (["correlations"], ["layers"], ["top", "--n", "3"], ["unit", "fc6.0"], ["concept", CONCEPT],
+                 ["detectors"]):  # fmt: skip
+        table = cli("report", *args, "--run", run)
+        assert table.exit_code == 0, table.output
+        parsed = json.loads(cli("report", *args, "--run", run, "-f", "json").stdout)
+        assert parsed["run_id"] == run and parsed["tables"]
+        markdown = cli("report", *args, "--run", run, "--format", "markdown").stdout
+        assert markdown.startswith("# ") and "| --- |" in markdown
+        assert cli("report", *args, "--run", run, "-f", "csv").exit_code == 0
+
+
+def test_csv_is_plain_csv_and_the_verdict_goes_to_stderr(migrated_db, toy, cli):  # noqa: F811
+    result = cli("report", "detectors", "--run", toy.run_id, "-f", "csv")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("# claims\nunit_label,precision_60,")
+    assert "pass the precision criterion" in result.stderr
+    layers = cli("report", "layers", "--run", toy.run_id, "--measure", "ccmas", "-f", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(layers)))
+    assert [r["layer"] for r in rows] == ["conv1", "conv2", "fc6"] and {r["measure"] for r in rows} == {"ccmas"}
+
+
+def test_table_shows_whole_values_when_piped(migrated_db, toy, cli):  # noqa: F811
+    result = cli("report", "top", "--run", toy.run_id, "--measure", "mi_false_discovery_rate", "--n", "2")
+    assert "mi_false_discovery_rate" in result.stdout and "…" not in result.stdout
+
+
+def test_out_writes_files_and_plots(migrated_db, toy, cli, tmp_path):  # noqa: F811
+    result = cli("report", "unit", "fc6.0", "--run", toy.run_id, "--plot", "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in tmp_path.iterdir()}
+    stem = f"unit-run{toy.run_id}-fc6.0"
+    assert {f"{stem}-measures.csv", f"{stem}-school_bus.png", f"{stem}-school_bus.json"} <= names
+    assert f"wrote {tmp_path / (stem + '-school_bus.png')}" in result.stderr
+    cli("report", "correlations", "--run", toy.run_id, "-f", "json", "--out", tmp_path)
+    assert json.loads((tmp_path / f"correlations-run{toy.run_id}.json").read_text())["report"] == "correlations"
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["unit", "fc9.1"], ["no unit 'fc9.1'", "no layer 'fc9'", "conv1, conv2, fc6"]),
+        (["unit", "conv1.99"], ["no unit 'conv1.99'", "units 0..5"]),
+        (["unit", "banana"], ["'banana' is not a unit label"]),
+        (["unit", "fc6.0", "--class", "zebra"], ["no class 'zebra'"]),
+        (["concept", "no_such_concept"], ["no concept 'no_such_concept'"]),
+        (["top", "--measure", "precison_60"], ["unknown measure 'precison_60'", "did you mean 'precision_60'"]),
+        (["correlations", "--layer", "fc7"], ["no layer 'fc7'"]),
+        (["concept", CONCEPT, "--sort", "nope"], ["cannot sort by 'nope'"]),
+    ],
+)
+def test_bad_input_is_one_line(migrated_db, toy, cli, args, fragments):  # noqa: F811
+    _one_error_line(cli("report", *args, "--run", toy.run_id), *fragments)
+
+
+def test_unknown_run_is_one_line(migrated_db, toy, cli):  # noqa: F811
+    for report in ("correlations", "layers", "top", "detectors", "ratings"):
+        _one_error_line(cli("report", report, "--run", 987654), "no run 987654")
+    _one_error_line(cli("report", "unit", "fc6.0", "--run", 987654), "no run 987654")

@@ -1,0 +1,305 @@
+"""Reports against the views they present: numbers recomputed independently, plots checked by sidecar.
+
+One small activation file (6 classes x 80 images, three layers, exact zeros,
+a planted detector unit) is imported once for the module. Correlations are
+recomputed with scipy and layer summaries with numpy from the rows of
+seldb.unit_measures; the unit plot is drawn from the activation file and
+again, with the file gone, from the database alone, and both sidecars are
+compared with the data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from scipy import stats
+
+from seldb.activations import write_activation_file
+from seldb.errors import InputError, NotFound, SeldbError
+from seldb.importer import run_import
+
+pytestmark = pytest.mark.db
+
+NAMES = ["school bus", "trolleybus", "minibus", "monarch", "tench", "crane"]
+KEYS = [f"r4n{i:03d}" for i in range(len(NAMES))]
+CONCEPT = "r4_bus"
+LAYERS = ["conv1", "conv2", "fc6"]
+
+
+@dataclass
+class Toy:
+    run_id: int
+    path: Path
+    layers: dict[str, np.ndarray]
+    labels: np.ndarray
+    analysed: np.ndarray
+
+
+def make_file(path: Path, seed: int = 4) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """480 images; ReLU-like units (exact zeros) with a class bump, fc6.0 a planted 'school bus' detector."""
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.repeat(np.arange(len(NAMES)), 80))
+    preds = np.where(rng.random(labels.size) < 0.9, labels, (labels + 1) % len(NAMES))
+
+    def layer(units: int, strength: float) -> np.ndarray:
+        values = np.maximum(rng.normal(size=(labels.size, units)), 0)
+        bump = (labels[:, None] == np.arange(units) % len(NAMES)) * strength * rng.random(units)
+        return (values + bump).astype(np.float32)
+
+    layers = {"conv1": layer(6, 0.5), "conv2": layer(8, 1.5), "fc6": layer(10, 4.0)}
+    layers["fc6"][:, 0] = np.where(labels == 0, 3 + rng.random(labels.size), 0.2 * rng.random(labels.size))
+    write_activation_file(path, class_names=NAMES, class_keys=KEYS, labels=labels, preds=preds, layers=layers,
+                          reductions={"conv1": "max", "conv2": "max"}, model="toy-net", dataset="toy")  # fmt: skip
+    return layers, labels, preds
+
+
+def _rows(sql: str, **params) -> list[dict]:
+    from seldb.db.engine import connect
+
+    with connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
+
+
+@pytest.fixture(scope="module")
+def toy(database_url, tmp_path_factory) -> Toy:
+    """The toy file imported once (with a concept measured), into the session database."""
+    from seldb.concepts import add_concept
+    from seldb.db import migrate
+    from seldb.query import run_sql
+    from seldb.runs import delete_run
+
+    path = tmp_path_factory.mktemp("reports") / "toy.h5"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SELDB_DATABASE_URL", database_url)
+        migrate.upgrade("head", database_url)
+        layers, labels, preds = make_file(path)
+        add_concept(CONCEPT, KEYS[:3], replace=True)
+        run_id = run_import(path, force=True, progress=False).run_id
+        try:
+            yield Toy(run_id, path, layers, labels, preds == labels)
+        finally:  # other tests share this database: leave them no run and no concept of ours
+            delete_run(run_id)
+            run_sql(f"DELETE FROM seldb_store.concepts WHERE name = '{CONCEPT}'", write=True)
+
+
+def _close(got, want, rel=1e-9) -> bool:
+    if want is None or got is None:
+        return got is None and want is None
+    return math.isclose(got, want, rel_tol=rel, abs_tol=1e-12)
+
+
+# --------------------------------------------------------------------------- correlations
+
+
+def test_correlations_match_scipy_on_unit_measures(migrated_db, toy):
+    from seldb.correlations import MEASURES
+    from seldb.reports.correlations import ALL_LABEL, correlations_report
+
+    report = correlations_report(toy.run_id)
+    got = {(r["layer"], r["measure_a"], r["measure_b"]): r for r in report.sections[0].frame.iter_rows(named=True)}
+    units = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)
+    assert len(got) == (len(LAYERS) + 1) * len(MEASURES) * (len(MEASURES) - 1) // 2
+    for layer in LAYERS + [None]:
+        rows = [u for u in units if layer is None or u["layer"] == layer]
+        for a, b in itertools.combinations(MEASURES, 2):
+            pairs = [(u[a], u[b]) for u in rows if u[a] is not None and u[b] is not None]
+            x, y = (np.array(v, dtype=float) for v in zip(*pairs))
+            row = got[(layer or ALL_LABEL, a, b)]
+            assert row["n_units"] == len(pairs)
+            if np.ptp(x) == 0 or np.ptp(y) == 0:
+                assert row["pearson_r"] is None and row["spearman_rho"] is None
+                continue
+            pearson, spearman = stats.pearsonr(x, y), stats.spearmanr(x, y)
+            assert _close(row["pearson_r"], pearson.statistic), (layer, a, b)
+            assert _close(row["pearson_p"], pearson.pvalue, rel=1e-6), (layer, a, b)
+            assert _close(row["spearman_rho"], spearman.statistic), (layer, a, b)
+            assert _close(row["spearman_p"], spearman.pvalue, rel=1e-6), (layer, a, b)
+
+
+def test_correlations_of_one_layer_and_of_all_layers(migrated_db, toy):
+    from seldb.reports.correlations import ALL_LABEL, correlations_report
+
+    assert set(correlations_report(toy.run_id, "conv2").sections[0].frame["layer"]) == {"conv2"}
+    assert set(correlations_report(toy.run_id, "all").sections[0].frame["layer"]) == {ALL_LABEL}
+    with pytest.raises(NotFound, match="no layer 'fc9'.*conv1, conv2, fc6"):
+        correlations_report(toy.run_id, "fc9")
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def test_layer_summary_matches_numpy(migrated_db, toy):
+    from seldb.reports.layers import MEASURES, layers_report
+
+    frame = layers_report(toy.run_id).sections[0].frame
+    assert frame.height == len(LAYERS) * len(MEASURES)
+    assert frame["layer"].to_list()[: len(LAYERS)] == LAYERS  # network order within a measure
+    units = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)
+    for row in frame.iter_rows(named=True):
+        values = np.array([float(u[row["measure"]]) for u in units
+                           if u["layer"] == row["layer"] and u[row["measure"]] is not None])  # fmt: skip
+        assert row["n_units"] == values.size
+        if values.size == 0:
+            continue
+        want = {
+            "mean": values.mean(), "median": np.median(values), "min": values.min(), "max": values.max(),
+            "q25": np.percentile(values, 25), "q75": np.percentile(values, 75),
+            "sem": values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else None,
+        }  # fmt: skip
+        for name, expected in want.items():
+            assert _close(row[name], expected), (row["layer"], row["measure"], name, row[name], expected)
+
+
+def test_layers_plot_writes_a_box_plot_per_measure(migrated_db, toy, tmp_path):
+    from seldb.reports.layers import layers_report
+
+    report = layers_report(toy.run_id, ["max_informedness", "ccmas"], plot=True, out_dir=tmp_path)
+    pngs = sorted(p.name for p in report.files if p.suffix == ".png")
+    assert pngs == [f"layers-run{toy.run_id}-ccmas.png", f"layers-run{toy.run_id}-max_informedness.png"]
+    meta = json.loads((tmp_path / f"layers-run{toy.run_id}-ccmas.json").read_text())
+    assert (meta["x_label"], meta["y_label"], meta["whiskers"]) == ("layer", "ccmas", "min and max")
+    assert [layer["layer"] for layer in meta["layers"]] == LAYERS
+    assert _png_shape(tmp_path / pngs[0])[0] > 300
+    with pytest.raises(InputError, match="unknown measure 'ccmass'.*did you mean 'ccmas'"):
+        layers_report(toy.run_id, ["ccmass"])
+
+
+def _png_shape(path: Path) -> tuple[int, ...]:
+    from matplotlib.image import imread
+
+    return imread(path).shape
+
+
+# --------------------------------------------------------------------------- unit plot
+
+
+def test_unit_plot_from_the_file_and_from_the_database_alone(migrated_db, toy, tmp_path):
+    from seldb.reports.unit import unit_report
+
+    from seldb.runs import delete_run
+
+    copy = shutil.copy(toy.path, tmp_path / "copy.h5")  # a run of its own whose file we may delete
+    run_id = run_import(copy, force=True, progress=False).run_id
+    try:
+        exact = unit_report("fc6.0", run_id, plot=True, out_dir=tmp_path / "exact")
+        Path(copy).unlink()
+        quantised = unit_report("fc6.0", run_id, plot=True, out_dir=tmp_path / "db")
+        mi = _rows("SELECT mi_threshold FROM seldb.unit_class_stats WHERE run_id = :r AND unit_label = 'fc6.0'"
+                   " AND class = 'school bus'", r=run_id)[0]["mi_threshold"]  # fmt: skip
+    finally:
+        delete_run(run_id)
+    metas = [json.loads(next(p for p in r.files if p.suffix == ".json").read_text()) for r in (exact, quantised)]
+    assert [m["source"] for m in metas] == ["activation_file", "database_histograms"]
+    assert "is not there" in metas[1]["source_note"]
+    values = toy.layers["fc6"][toy.analysed, 0].astype(np.float64)
+    classes = toy.labels[toy.analysed]
+    for meta in metas:
+        assert meta["class"] == "school bus"  # the precision class by default
+        assert [(a["panel"], a["x_label"]) for a in meta["axes"]] == [("jitterplot", "activation"), ("histogram", "activation")]
+        assert meta["axes"][0]["y_label"] == "class (jittered)" and meta["axes"][1]["y_label"] == "images of school bus"
+        lines = {line["kind"]: line["x"] for line in meta["lines"]}
+        assert lines["max_informedness_threshold"] == mi
+        assert _close(lines["top60_threshold"], np.sort(values)[::-1][59], rel=1e-6)
+        assert meta["points"] == {"total": values.size, "class": int((classes == 0).sum()),
+                                  "other": int((classes != 0).sum())}  # fmt: skip
+    assert metas[0]["histogram"] == metas[1]["histogram"]  # exact values binned as the database binned them
+    for report in (exact, quantised):
+        png = next(p for p in report.files if p.suffix == ".png")
+        assert _png_shape(png)[:2] == (864, 1200)
+
+
+def test_unit_report_shows_the_views_rows(migrated_db, toy):
+    from seldb.reports.unit import unit_report
+
+    report = unit_report("conv2.3", toy.run_id, class_name="MONARCH", n=5)
+    row = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r AND unit_label = 'conv2.3'", r=toy.run_id)[0]
+    measures = {r["measure"]: r for r in report.section("measures").frame.iter_rows(named=True)}
+    assert measures["max_informedness"]["value"] == row["max_informedness"]
+    assert measures["max_informedness"]["class"] == row["mi_class"]
+    assert measures["max_informedness"]["threshold"] == row["mi_threshold"]
+    assert report.section("class").frame["class"].to_list() == ["monarch"]
+    assert report.section("top_images").frame["rank"].to_list() == [1, 2, 3, 4, 5]
+    assert report.section("concepts").frame["concept"].to_list() == [CONCEPT]
+    with pytest.raises(NotFound, match="no class 'monarc'.*did you mean 'monarch'"):
+        unit_report("conv2.3", toy.run_id, class_name="monarc")
+    with pytest.raises(NotFound, match="layer conv2 has units 0..7"):
+        unit_report("conv2.8", toy.run_id)
+
+
+# --------------------------------------------------------------------------- top, concept, detectors
+
+
+def test_top_units_by_a_measure(migrated_db, toy):
+    from seldb.reports.top import top_report
+
+    frame = top_report(toy.run_id, ["recall_p1"], n=4).section("by_recall_p1").frame
+    values = sorted((u["recall_p1"] for u in _rows(
+        "SELECT recall_p1 FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)), reverse=True)  # fmt: skip
+    assert frame["recall_p1"].to_list() == values[:4]
+    assert frame.columns[:3] == ["rank", "unit_label", "recall_p1"] and "mi_false_discovery_rate" in frame.columns
+    lowest = top_report(toy.run_id, ["recall_p1"], n=2, lowest=True).sections[0].frame
+    assert lowest["recall_p1"].to_list() == sorted(values)[:2]
+
+
+def test_concept_report(migrated_db, toy):
+    from seldb.reports.concept import concept_report
+
+    frame = concept_report(CONCEPT, toy.run_id).sections[0].frame
+    assert frame.height == 24 and frame["unit_label"].to_list()[:2] == ["conv1.0", "conv1.1"]
+    some = concept_report(CONCEPT, toy.run_id, units=["fc6.0", "conv1.2"]).sections[0].frame
+    assert some["unit_label"].to_list() == ["conv1.2", "fc6.0"]
+    best = concept_report(CONCEPT, toy.run_id, sort="precision_60", n=1).sections[0].frame
+    assert best["unit_label"].to_list() == ["fc6.0"] and best["iou"].to_list() == [None]
+    with pytest.raises(NotFound, match="no concept 'r4_buss'"):
+        concept_report("r4_buss", toy.run_id)
+
+
+def test_detectors_report_counts_agree_with_the_claims(migrated_db, toy):
+    from seldb.reports.detectors import detectors_report
+
+    report = detectors_report(toy.run_id)
+    claims = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r AND precision_60 > 0.75", r=toy.run_id)
+    assert report.section("claims").frame["unit_label"].to_list()[0] == "fc6.0"
+    assert report.section("claims").frame.height == len(claims) > 0
+    agree = sum(c["precision_60_class"] == c["ccmas_class"] == c["mi_class"] for c in claims)
+    verdict = report.notes[0]
+    assert verdict.startswith(f"{len(claims)} of the 24 units of run {toy.run_id}")
+    assert f"name the same class for {agree} of them" in verdict
+    per_layer = report.section("per_layer").frame
+    assert per_layer["layer"].to_list() == LAYERS + ["(all layers)"]
+    assert per_layer["n_claimed"].to_list()[-1] == len(claims)
+
+
+def test_unknown_run(migrated_db, toy):
+    from seldb.reports.detectors import detectors_report
+
+    with pytest.raises(NotFound, match="^no run 987654 "):
+        detectors_report(987654)
+
+
+def test_default_run_is_the_latest_complete_one(migrated_db, toy):
+    from seldb.reports.detectors import detectors_report
+
+    latest = _rows("SELECT max(run_id) AS r FROM seldb.runs WHERE status = 'complete'")[0]["r"]
+    assert detectors_report().run_id == latest
+
+
+def test_report_files(migrated_db, toy, tmp_path):
+    from seldb.reports.unit import unit_report
+
+    report = unit_report("fc6.1", toy.run_id)
+    stem = f"unit-run{toy.run_id}-fc6.1"
+    csvs = report.save(tmp_path, "csv")
+    assert {p.name for p in csvs} >= {f"{stem}-measures.csv", f"{stem}-top_images.csv", f"{stem}.txt"}
+    data = json.loads(report.save(tmp_path, "json")[0].read_text())
+    assert data["run_id"] == toy.run_id and data["tables"]["measures"][0]["measure"] == "n_images"
+    markdown = report.save(tmp_path, "markdown")[0].read_text()
+    assert markdown.startswith(f"# Unit fc6.1: run {toy.run_id} (toy-net on toy)") and "| measure | value |" in markdown
