@@ -59,7 +59,7 @@ def ingest_command(
         None, "--workers", help="DataLoader worker processes (default: cores - 1, at most 8)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Activation file to write (default: DATA.MODEL.h5)."),
-    class_names: Optional[Path] = typer.Option(None, "--class-names", help="Class file: `key [name]` per line."),
+    class_names: Optional[Path] = typer.Option(None, "--class-names", help="Class file: a key, then optionally a name, per line."),
     val_ground_truth: Optional[Path] = typer.Option(
         None, "--val-ground-truth", help="ImageNet val labels: Caffe's val.txt or Kaggle's LOC_val_solution.csv."),
     places_list: Optional[Path] = typer.Option(None, "--places-list", help="List file: `path class_index` per line."),

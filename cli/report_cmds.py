@@ -35,6 +35,7 @@ import_app = typer.Typer(
 Run = Annotated[Optional[int], typer.Option("--run", help="Run id (default: the latest complete run).")]
 Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")]
 Out = Annotated[Optional[Path], typer.Option("--out", help="Also write the report (and plots) into this directory.")]
+CLASS_HELP = "Class of interest: name or key, any case (default: the unit's precision class)."
 
 
 def _split(text: Optional[str]) -> Optional[list[str]]:
@@ -110,7 +111,8 @@ def top_cmd(
 ) -> None:
     """The top units per measure with all the other measures beside them (Table A1).
 
-    Without --measure: precision_60, ccmas, recall_p1 and max_informedness. The terminal table shows the main columns; csv, json and markdown have every column.
+    Without --measure: precision_60, ccmas, recall_p1 and max_informedness.
+    The terminal table shows the main columns; csv, json and markdown have every column.
     Example: seldb report top --measure precision_60 --n 20
     """
     from seldb.reports.top import top_report
@@ -123,20 +125,23 @@ def top_cmd(
 def unit_cmd(
     unit: Annotated[str, typer.Argument(help="Unit label <layer>.<unit>, e.g. fc6.1199.")],
     run: Run = None,
-    class_name: Annotated[Optional[str], typer.Option("--class", help="Class of interest (default: the precision class).")] = None,
+    class_name: Annotated[Optional[str], typer.Option("--class", help=CLASS_HELP)] = None,
     n: Annotated[int, typer.Option("--n", help="Classes and top images to list.")] = 10,
-    plot: Annotated[bool, typer.Option("--plot", help="Write the jitterplot + histogram PNG and its JSON sidecar.")] = False,
+    plot: Annotated[bool, typer.Option("--plot", help="Write the Figure 3 PNG and its JSON sidecar.")] = False,
+    from_db: Annotated[bool, typer.Option("--from-db", help="Plot from the database even if the file is there.")] = False,
     fmt: Format = OutputFormat.table,
     out: Out = None,
 ) -> None:
     """Everything about one unit; --plot draws it like Figure 3.
 
-    The plot uses the exact activations from the run's activation file when it is still there, else the quantised histograms in the database (the plot and its sidecar say which).
+    The plot uses the exact activations from the run's activation file when it is still there.
+    Without the file it uses the quantised histograms in the database; the plot and its sidecar say which.
     Example: seldb report unit fc6.1199 --class "monarch" --plot --out figures/
     """
     from seldb.reports.unit import unit_report
 
-    _emit(unit_report(unit, run, class_name, n=n, plot=plot, out_dir=out or Path(".")), fmt, out)
+    report = unit_report(unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db)
+    _emit(report, fmt, out)
 
 
 @report_app.command("concept")

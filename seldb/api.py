@@ -24,13 +24,12 @@ import sqlalchemy as sa
 
 from seldb.db.engine import connect as _connect
 from seldb.db.engine import ensure_schema
-from seldb.db.views import VIEW_NAMES
+from seldb.db.views import ALL_VIEW_NAMES
 from seldb.errors import InputError
 from seldb.reports.source import did_you_mean, frame, resolve_run
 
 # views added with revision 0003 (reports); listed here too until seldb.db.views lists them
-REPORT_VIEWS = ("netdissect", "detector_summary", "am_ratings", "am_ratings_summary")
-VIEWS: tuple[str, ...] = tuple(dict.fromkeys(VIEW_NAMES + REPORT_VIEWS))
+VIEWS: tuple[str, ...] = ALL_VIEW_NAMES
 ALL_RUNS = "all"
 
 

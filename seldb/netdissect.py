@@ -95,7 +95,8 @@ def _row_labels(path: Path, line: int, row: dict, categories: list[str]) -> list
     if not label:
         raise InputError(f"{path} line {line}: label is empty")
     if categories and category not in categories:
-        raise InputError(f"{path} line {line}: category {category!r} has no columns (categories: {', '.join(categories)})")
+        known = ", ".join(categories)
+        raise InputError(f"{path} line {line}: category {category!r} has no columns (categories: {known})")
     score = _number(path, line, "score", row["score"], required=True)
     top_iou = _number(path, line, f"{category}-iou", row.get(f"{category}-iou"), required=False)
     labels = [TallyLabel(unit, category, label, score, score if top_iou is None else top_iou)]

@@ -148,7 +148,8 @@ def read_synonyms(path: str | os.PathLike, class_names: list[str]) -> dict[str, 
 def _check_units(path: Path, run_id: int, ratings: list[Rating], layers: dict[str, tuple[int, int]]) -> None:
     for r in ratings:
         if r.layer not in layers:
-            raise InputError(f"{path} line {r.line}: no layer {r.layer!r} in run {run_id} (layers: {', '.join(layers)})")
+            known = ", ".join(layers)
+            raise InputError(f"{path} line {r.line}: no layer {r.layer!r} in run {run_id} (layers: {known})")
         if r.unit >= layers[r.layer][1]:
             raise InputError(f"{path} line {r.line}: no unit {r.layer}.{r.unit} in run {run_id}"
                              f" (layer {r.layer} has units 0..{layers[r.layer][1] - 1})")  # fmt: skip
@@ -173,7 +174,8 @@ def import_ratings(path: str | os.PathLike, run_id: int, synonyms: str | os.Path
             "INSERT INTO seldb_store.am_ratings (run_id, layer_id, unit, rater, judged_object, label, label_key)"
             " VALUES (:run_id, :layer_id, :unit, :rater, :judged_object, :label, :label_key)"), records)  # fmt: skip
         conn.commit()
-    return RatingsImport(run_id, len(ratings), len({(r.layer, r.unit) for r in ratings}), len({r.rater for r in ratings}))
+    units, raters = {(r.layer, r.unit) for r in ratings}, {r.rater for r in ratings}
+    return RatingsImport(run_id, len(ratings), len(units), len(raters))
 
 
 def _record(run_id: int, layers: dict[str, tuple[int, int]], r: Rating, mapping: dict[str, str]) -> dict:

@@ -63,13 +63,13 @@ SELECT
     k.n_units,
     lb.n_raters,
     k.n_ratings,
-    100.0 * k.n_yes / k.n_ratings AS pct_yes,
-    100.0 * k.n_units_80_yes / k.n_units AS pct_units_80_yes,
+    100.0::double precision * k.n_yes / k.n_ratings AS pct_yes,
+    100.0::double precision * k.n_units_80_yes / k.n_units AS pct_units_80_yes,
     COALESCE(p.n_pairs, 0) AS n_label_pairs,
-    100.0 * p.n_agree / NULLIF(p.n_pairs, 0) AS pct_raters_agree,
+    100.0::double precision * p.n_agree / NULLIF(p.n_pairs, 0) AS pct_raters_agree,
     lb.n_labels,
-    100.0 * lb.n_match_top / NULLIF(lb.n_labels, 0) AS pct_match_top_class,
-    100.0 * lb.n_match_ccmas / NULLIF(lb.n_labels, 0) AS pct_match_ccmas_class,
+    100.0::double precision * lb.n_match_top / NULLIF(lb.n_labels, 0) AS pct_match_top_class,
+    100.0::double precision * lb.n_match_ccmas / NULLIF(lb.n_labels, 0) AS pct_match_ccmas_class,
     (k.p_bar - k.p_e) / NULLIF(1 - k.p_e, 0) AS fleiss_kappa
 FROM kappa AS k
 JOIN labels AS lb ON lb.run_id = k.run_id AND lb.layer = k.layer

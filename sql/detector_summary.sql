@@ -35,7 +35,7 @@ SELECT
     u.layer,
     u.n_units,
     COALESCE(c.n_claimed, 0) AS n_claimed,
-    100.0 * COALESCE(c.n_claimed, 0) / u.n_units AS pct_claimed,
+    100.0::double precision * COALESCE(c.n_claimed, 0) / u.n_units AS pct_claimed,
     COALESCE(c.n_classes_agree, 0) AS n_classes_agree,
     COALESCE(c.n_fdr_at_least_half, 0) AS n_fdr_at_least_half,
     COALESCE(c.n_recall_p1_at_least_half, 0) AS n_recall_p1_at_least_half,

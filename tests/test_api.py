@@ -13,7 +13,8 @@ from test_reports import _rows, toy  # noqa: F401  (the module's imported toy ru
 
 @pytest.mark.unit
 def test_import_seldb_stays_light():
-    code = "import sys, seldb; print(sorted(m for m in ('polars', 'typer', 'sqlalchemy', 'matplotlib') if m in sys.modules))"
+    heavy = ("polars", "typer", "sqlalchemy", "matplotlib")
+    code = f"import sys, seldb; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -24,7 +25,7 @@ def test_one_method_per_view(migrated_db, toy):  # noqa: F811
     from seldb.api import VIEWS
 
     db = seldb.connect()
-    views = {r["table_name"] for r in _rows("SELECT table_name FROM information_schema.views WHERE table_schema = 'seldb'")}
+    views = {r["v"] for r in _rows("SELECT table_name AS v FROM information_schema.views WHERE table_schema = 'seldb'")}
     assert views == set(VIEWS) and set(VIEWS) <= set(dir(db))
     for name in VIEWS:
         assert isinstance(getattr(db, name)(run=toy.run_id), pl.DataFrame), name

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from scipy import stats
 
 from seldb.activations import write_activation_file
-from seldb.errors import InputError, NotFound, SeldbError
+from seldb.errors import InputError, NotFound
 from seldb.importer import run_import
 
 pytestmark = pytest.mark.db
@@ -203,7 +203,8 @@ def test_unit_plot_from_the_file_and_from_the_database_alone(migrated_db, toy, t
     classes = toy.labels[toy.analysed]
     for meta in metas:
         assert meta["class"] == "school bus"  # the precision class by default
-        assert [(a["panel"], a["x_label"]) for a in meta["axes"]] == [("jitterplot", "activation"), ("histogram", "activation")]
+        axes = [(a["panel"], a["x_label"]) for a in meta["axes"]]
+        assert axes == [("jitterplot", "activation"), ("histogram", "activation")]
         assert meta["axes"][0]["y_label"] == "class (jittered)" and meta["axes"][1]["y_label"] == "images of school bus"
         lines = {line["kind"]: line["x"] for line in meta["lines"]}
         assert lines["max_informedness_threshold"] == mi
@@ -303,3 +304,18 @@ def test_report_files(migrated_db, toy, tmp_path):
     assert data["run_id"] == toy.run_id and data["tables"]["measures"][0]["measure"] == "n_images"
     markdown = report.save(tmp_path, "markdown")[0].read_text()
     assert markdown.startswith(f"# Unit fc6.1: run {toy.run_id} (toy-net on toy)") and "| measure | value |" in markdown
+
+
+def test_reader_role_can_select_the_new_views(migrated_db, toy):
+    """Revision 0003's views are granted to seldb_reader like revision 0002's."""
+    import psycopg
+
+    from seldb.db.views import REPORT_VIEW_NAMES as REPORT_VIEWS
+    from seldb.db.engine import to_libpq_url
+
+    with psycopg.connect(to_libpq_url(migrated_db), autocommit=True) as conn:
+        conn.execute("SET ROLE seldb_reader")
+        for view in REPORT_VIEWS:
+            conn.execute(f"SELECT * FROM seldb.{view} LIMIT 1").fetchall()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT * FROM seldb_store.am_ratings")

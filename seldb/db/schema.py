@@ -274,3 +274,19 @@ netdissect = Table(
     PrimaryKeyConstraint("run_id", "layer_id", "unit", "label"),
     _layer_fk(),
 )
+
+# Human ratings of activation-maximisation images (`seldb import ratings`, revision 0003): one row
+# per (unit, rater); label_key is the label as compared (lower case, synonyms mapped).
+am_ratings = Table(
+    "am_ratings",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("rater", Text, nullable=False),
+    Column("judged_object", Boolean, nullable=False),
+    Column("label", Text),
+    Column("label_key", Text),
+    PrimaryKeyConstraint("run_id", "layer_id", "unit", "rater"),
+    _layer_fk(),
+)

@@ -42,6 +42,9 @@ VIEW_NAMES: tuple[str, ...] = (
     "high_precision_high_false_alarm",
     "concept_measures",
 )
+# Added by revision 0003, which creates them itself after their table: reports and imports.
+REPORT_VIEW_NAMES: tuple[str, ...] = ("netdissect", "detector_summary", "am_ratings", "am_ratings_summary")
+ALL_VIEW_NAMES: tuple[str, ...] = VIEW_NAMES + REPORT_VIEW_NAMES
 
 
 def view_sql(name: str) -> str:

@@ -16,7 +16,7 @@ from seldb.concepts import list_concepts
 from seldb.db.engine import connect_checked
 from seldb.errors import InputError, NotFound, SeldbError
 from seldb.reports.base import Report, Section
-from seldb.reports.source import did_you_mean, find_unit, frame, layer_order, resolve_run
+from seldb.reports.source import by_layer, did_you_mean, find_unit, frame, layer_order, resolve_run
 
 COLUMNS = [
     "unit_label", "layer", "unit", "n_a", "n_not_a", "mean_a", "sem_a", "mean_not_a", "sem_not_a",
@@ -42,16 +42,15 @@ def concept_report(concept: str, run: int | None = None, units: Sequence[str] | 
     with connect_checked() as conn:
         r = resolve_run(conn, run)
         pairs = [find_unit(conn, r, label) for label in units or []]
-        rows = frame(conn, f"SELECT {', '.join(COLUMNS)} FROM seldb.concept_measures WHERE run_id = :r AND concept = :c",
-                     {"r": r.run_id, "c": concept})  # fmt: skip
+        query = f"SELECT {', '.join(COLUMNS)} FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
+        rows = frame(conn, query, {"r": r.run_id, "c": concept})
         layers = layer_order(conn, r.run_id)
     if rows.is_empty():
         raise SeldbError(f"concept {concept!r} was not measured in {r.name}: its classes are not all in the run,"
                          f" or it came later (seldb concept compute {concept} --run {r.run_id})")  # fmt: skip
     if pairs:
-        wanted = pl.DataFrame({"layer": [p[0] for p in pairs], "unit": [p[1] for p in pairs]},
-                              schema={"layer": pl.String, "unit": pl.Int32})  # fmt: skip
-        rows = rows.join(wanted.with_columns(pl.col("unit").cast(rows.schema["unit"])), on=["layer", "unit"], how="semi")
+        wanted = pl.DataFrame(pairs, schema={"layer": pl.String, "unit": rows.schema["unit"]}, orient="row")
+        rows = rows.join(wanted, on=["layer", "unit"], how="semi")
     rows = _ordered(rows, layers, sort, n)
     title = f"Concept {concept} against all other images (Tables A3-A5): {r.name}"
     section = Section("concept", title, rows.drop("layer", "unit"), BRIEF)
@@ -62,6 +61,5 @@ def _ordered(rows: pl.DataFrame, layers: list[str], sort: str | None, n: int | N
     if sort:
         rows = rows.sort(sort, descending=True, nulls_last=True)
     else:
-        rank = pl.col("layer").replace_strict({name: i for i, name in enumerate(layers)}, return_dtype=pl.Int32)
-        rows = rows.sort(rank, pl.col("unit"))
+        rows = rows.sort(by_layer(layers), pl.col("unit"))
     return rows.head(n) if n else rows

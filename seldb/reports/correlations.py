@@ -13,7 +13,7 @@ import polars as pl
 from seldb.correlations import MEASURES
 from seldb.db.engine import connect_checked
 from seldb.reports.base import Report, Section
-from seldb.reports.source import check_layer, frame, layer_order, resolve_run
+from seldb.reports.source import by_layer, check_layer, frame, layer_order, resolve_run
 
 ALL_LAYERS = "all"  # --layer all: only the rows over every layer together
 ALL_LABEL = "(all layers)"  # how the view's NULL layer is shown
@@ -40,11 +40,10 @@ def correlations_report(run: int | None = None, layer: str | None = None) -> Rep
 
 def _ordered(rows: pl.DataFrame, layers: list[str]) -> pl.DataFrame:
     """Layers in network order, the all-layer rows last; pairs in views.md's measure order."""
-    layer_rank = {name: i for i, name in enumerate(layers)}
-    measure_rank = {name: i for i, name in enumerate(MEASURES)}
+    ranks = {name: i for i, name in enumerate(MEASURES)}
 
-    def rank(column: str, ranks: dict) -> pl.Expr:
+    def by_measure(column: str) -> pl.Expr:
         return pl.col(column).replace_strict(ranks, default=len(ranks), return_dtype=pl.Int32)
 
-    keys = [rank("layer", layer_rank), rank("measure_a", measure_rank), rank("measure_b", measure_rank)]
+    keys = [by_layer(layers), by_measure("measure_a"), by_measure("measure_b")]
     return rows.sort(keys, nulls_last=True).with_columns(pl.col("layer").fill_null(ALL_LABEL))

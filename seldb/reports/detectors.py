@@ -12,8 +12,9 @@ from __future__ import annotations
 import polars as pl
 
 from seldb.db.engine import connect_checked
+from seldb.errors import SeldbError
 from seldb.reports.base import Report, Section
-from seldb.reports.source import Run, frame, layer_order, resolve_run
+from seldb.reports.source import Run, by_layer, frame, layer_order, resolve_run
 
 CLAIM_COLUMNS = [
     "unit_label", "precision_60", "precision_60_class", "recall_p1", "max_informedness", "mi_recall",
@@ -28,18 +29,18 @@ def detectors_report(run: int | None = None) -> Report:
     """The claimed detectors of a run, per-layer counts, and a verdict paragraph."""
     with connect_checked() as conn:
         r = resolve_run(conn, run)
-        claims = frame(conn, f"SELECT {', '.join(CLAIM_COLUMNS)}, layer FROM seldb.detector_claims WHERE run_id = :r"
-                             " ORDER BY precision_60 DESC, max_informedness DESC, layer, unit", {"r": r.run_id})  # fmt: skip
+        claims = frame(conn, f"SELECT {', '.join(CLAIM_COLUMNS)} FROM seldb.detector_claims WHERE run_id = :r"
+                             " ORDER BY precision_60 DESC, max_informedness DESC, layer, unit", {"r": r.run_id})
         summary = frame(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r", {"r": r.run_id})
         layers = layer_order(conn, r.run_id)
+    if summary.is_empty():
+        raise SeldbError(f"{r.name} has no units to judge")
     overall = summary.filter(pl.col("layer").is_null()).row(0, named=True)
-    per_layer = summary.sort(
-        pl.col("layer").replace_strict({n: i for i, n in enumerate(layers)}, default=len(layers), return_dtype=pl.Int32),
-        nulls_last=True,
-    ).with_columns(pl.col("layer").fill_null("(all layers)")).drop("run_id", "model")  # fmt: skip
+    per_layer = summary.sort(by_layer(layers), nulls_last=True)
+    per_layer = per_layer.with_columns(pl.col("layer").fill_null("(all layers)")).drop("run_id", "model")
     title = f"Object detectors by the precision criterion, and how good they are: {r.name}"
     sections = [
-        Section("claims", "units with precision_60 > 0.75", claims.drop("layer")),
+        Section("claims", "units with precision_60 > 0.75", claims),
         Section("per_layer", "counts per layer (seldb.detector_summary)", per_layer,
                 ["layer", "n_units", "n_claimed", "pct_claimed", "n_classes_agree", "n_fdr_at_least_half",
                  "median_recall_p1", "median_max_informedness", "median_mi_recall", "median_mi_false_discovery_rate"]),
@@ -62,8 +63,8 @@ def verdict(s: dict, run: Run) -> str:
         return (f"None of the {n:,} units of {run.name} passes the precision criterion (precision_60 > 0.75, "
                 "Zhou et al. 2015), so no unit would be called an object detector.")  # fmt: skip
     good = (s["median_max_informedness"] or 0) >= GOOD_MEDIAN_INFORMEDNESS and 2 * s["n_fdr_at_least_half"] < claimed
-    judgement = ("By the measures that count misses and false alarms, most of them are good detectors too."
-                 if good else "By the measures that count misses and false alarms, most of them are poor detectors.")  # fmt: skip
+    judgement = "By the measures that count misses and false alarms, most of them are " + (
+        "good detectors too." if good else "poor detectors.")  # fmt: skip
     return (
         f"{claimed:,} of the {n:,} units of {run.name} ({s['pct_claimed']:.1f}%) pass the precision criterion "
         f"(precision_60 > 0.75) that Zhou et al. (2015) used to call a unit an object detector. {judgement} "

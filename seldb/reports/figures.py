@@ -41,5 +41,6 @@ def save(figure: Figure, png: Path, sidecar: dict) -> list[Path]:
     png.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(png)
     meta = png.with_suffix(".json")
-    meta.write_text(json.dumps(jsonable({"png": png.name, **sidecar}), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    text = json.dumps(jsonable({"png": png.name, **sidecar}), indent=2, allow_nan=False)
+    meta.write_text(text + "\n", encoding="utf-8")
     return [png, meta]

@@ -18,6 +18,9 @@ from seldb.reports.figures import CLASS_COLOUR, new_figure, safe_name, save
 from seldb.reports.source import Run
 
 NOTE = "box: quartiles, line: median, diamond: mean, whiskers: min and max (seldb.layer_summary)"
+BOX = {"facecolor": "#c6dbef", "edgecolor": "#3a3a3a"}
+MEDIAN = {"color": CLASS_COLOUR, "linewidth": 2}
+MEAN = {"marker": "D", "markerfacecolor": "black", "markeredgecolor": "black", "markersize": 5}
 
 
 def _box(row: dict) -> dict | None:
@@ -39,9 +42,7 @@ def plot_measure(rows: pl.DataFrame, layers: Sequence[str], measure: str, png: P
     drawn = [(pos, box) for pos, box in boxes if box is not None]
     if drawn:
         ax.bxp([box for _, box in drawn], positions=[pos for pos, _ in drawn], showmeans=True, widths=0.55,
-               patch_artist=True, boxprops={"facecolor": "#c6dbef", "edgecolor": "#3a3a3a"},
-               medianprops={"color": CLASS_COLOUR, "linewidth": 2},
-               meanprops={"marker": "D", "markerfacecolor": "black", "markeredgecolor": "black", "markersize": 5})  # fmt: skip
+               patch_artist=True, boxprops=BOX, medianprops=MEDIAN, meanprops=MEAN)
     ax.set_xticks(range(1, len(shown) + 1), [f"{name}\nn={by_layer[name]['n_units']}" for name in shown])
     ax.set_xlim(0.4, len(shown) + 0.6)
     ax.set_xlabel("layer")

@@ -16,7 +16,7 @@ import polars as pl
 from seldb.db.engine import connect_checked
 from seldb.errors import InputError
 from seldb.reports.base import Report, Section
-from seldb.reports.source import did_you_mean, frame, layer_order, resolve_run
+from seldb.reports.source import by_layer, did_you_mean, frame, layer_order, resolve_run
 
 # The order of seldb.layer_summary's measures (sql/layer_summary.sql), used to sort rows and plots
 MEASURES = [
@@ -53,10 +53,8 @@ def layers_report(
             {"r": r.run_id, "m": wanted},
         )
         layers = layer_order(conn, r.run_id)
-    rows = rows.sort(
-        pl.col("measure").replace_strict({m: i for i, m in enumerate(wanted)}, return_dtype=pl.Int32),
-        pl.col("layer").replace_strict({n: i for i, n in enumerate(layers)}, default=len(layers), return_dtype=pl.Int32),
-    )
+    by_measure = pl.col("measure").replace_strict({m: i for i, m in enumerate(wanted)}, return_dtype=pl.Int32)
+    rows = rows.sort(by_measure, by_layer(layers))
     title = f"Measures per layer (Figure 2): {r.name}"
     report = Report("layers", title, r.run_id, [Section("layers", title, rows)])
     if plot:

@@ -8,12 +8,10 @@ no ratings yet.
 
 from __future__ import annotations
 
-import polars as pl
-
 from seldb.db.engine import connect_checked
 from seldb.errors import SeldbError
 from seldb.reports.base import Report, Section
-from seldb.reports.source import frame, layer_order, resolve_run
+from seldb.reports.source import by_layer, frame, layer_order, resolve_run
 
 
 def ratings_report(run: int | None = None) -> Report:
@@ -24,7 +22,6 @@ def ratings_report(run: int | None = None) -> Report:
         layers = layer_order(conn, r.run_id)
     if rows.is_empty():
         raise SeldbError(f"no AM ratings in {r.name}: import them with `seldb import ratings FILE --run {r.run_id}`")
-    rank = pl.col("layer").replace_strict({n: i for i, n in enumerate(layers)}, return_dtype=pl.Int32)
-    rows = rows.sort(rank).drop("run_id", "model")
+    rows = rows.sort(by_layer(layers)).drop("run_id", "model")
     title = f"Human ratings of activation-maximisation images (Table 1): {r.name}"
     return Report("ratings", title, r.run_id, [Section("ratings", title, rows)])

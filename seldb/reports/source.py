@@ -92,8 +92,14 @@ def layer_order(conn: sa.Connection, run_id: int) -> list[str]:
     network order ("features.10" < "features.3"), so the order is the
     storage table's layer_id, which the importer assigns in file order.
     """
-    return list(conn.execute(sa.text(
-        "SELECT name FROM seldb_store.run_layers WHERE run_id = :r ORDER BY layer_id"), {"r": run_id}).scalars())  # fmt: skip
+    query = "SELECT name FROM seldb_store.run_layers WHERE run_id = :r ORDER BY layer_id"
+    return list(conn.execute(sa.text(query), {"r": run_id}).scalars())
+
+
+def by_layer(layers: list[str]) -> pl.Expr:
+    """Sort key putting rows in network order; rows of no layer (NULL: all layers) last."""
+    return pl.col("layer").replace_strict({name: i for i, name in enumerate(layers)}, default=len(layers),
+                                          return_dtype=pl.Int32)  # fmt: skip
 
 
 def check_layer(conn: sa.Connection, run: Run, layer: str) -> str:

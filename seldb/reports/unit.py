@@ -53,8 +53,8 @@ def unit_report(unit_label: str, run: int | None = None, class_name: str | None 
         r = resolve_run(conn, run)
         layer, unit = find_unit(conn, r, unit_label)
         where = {"r": r.run_id, "l": layer, "u": unit}
-        row = conn.execute(sa.text(
-            "SELECT * FROM seldb.unit_measures WHERE run_id = :r AND layer = :l AND unit = :u"), where).mappings().one()  # fmt: skip
+        query = "SELECT * FROM seldb.unit_measures WHERE run_id = :r AND layer = :l AND unit = :u"
+        row = conn.execute(sa.text(query), where).mappings().one()
         chosen = _class_of_interest(conn, r, where, class_name, row)
         sections = [_measures(conn, where, row)] + _class_sections(conn, where, chosen, n)
         sections += [s for s in (_extra(conn, where, *spec) for spec in EXTRA_SECTIONS) if s is not None]
@@ -63,7 +63,9 @@ def unit_report(unit_label: str, run: int | None = None, class_name: str | None 
             from seldb.reports.unit_plot import plot_unit  # matplotlib only when asked
 
             report.files = plot_unit(conn, r, layer, unit, chosen, out_dir, use_file=use_file)
-    report.notes = [f"Class of interest: {chosen}" + ("" if class_name else " (the unit's precision class).")]
+    why = "as asked" if class_name else "the unit's precision class" if chosen == row["precision_60_class"] else (
+        "the unit has no precision class: its CCMAS or informedness class")
+    report.notes = [f"Class of interest: {chosen} ({why})."]
     return report
 
 
@@ -99,8 +101,8 @@ def _class_of_interest(conn: sa.Connection, run: Run, where: dict, class_name: s
         return found[0]
     if found:
         raise InputError(f"class {class_name!r} is ambiguous in {run.name}: {', '.join(found)}")
-    labels = conn.execute(sa.text(
-        "SELECT label FROM seldb_store.run_classes WHERE run_id = :r ORDER BY class_index"), where).scalars().all()  # fmt: skip
+    labels = conn.execute(sa.text("SELECT DISTINCT class FROM seldb.unit_class_stats WHERE run_id = :r"
+                                  " AND layer = :l AND unit = :u"), where).scalars().all()  # fmt: skip
     raise NotFound(f"no class {class_name!r} in {run.name}{did_you_mean(class_name, labels)}")
 
 

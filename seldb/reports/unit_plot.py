@@ -47,7 +47,8 @@ def _thresholds(conn: sa.Connection, run: Run, layer: str, unit: int, class_labe
     if mi is not None:
         lines.append(Line("max_informedness_threshold", float(mi), f"max-informedness threshold of {class_label}"))
     if top is not None and top.activation is not None:
-        lines.append(Line("top60_threshold", float(top.activation), f"top-60 threshold ({top.rank}th largest activation)"))
+        label = f"top-{TOP_K} threshold (activation of rank {top.rank})"
+        lines.append(Line("top60_threshold", float(top.activation), label))
     return lines
 
 
@@ -68,7 +69,7 @@ def plot_unit(conn: sa.Connection, run: Run, layer: str, unit: int, class_label:
         raise SeldbError(f"{layer}.{unit} of {run.name} has no stored histograms to plot")
     names = dict(zip(histograms["class_index"].to_list(), histograms["class"].to_list()))
     class_index = next(i for i, name in names.items() if name == class_label)
-    points, why = exact_points(conn, run.run_id, layer, unit) if use_file else (None, "the file was not asked for")
+    points, why = exact_points(conn, run.run_id, layer, unit) if use_file else (None, "on request")
     points = points or histogram_points(histograms)
     if points.source != FILE:
         points.note += f" ({why})"
@@ -128,13 +129,13 @@ def _histogram(ax, bins: Bins, counts: np.ndarray, class_label: str) -> None:
 
 def _sidecar(run: Run, unit_label: str, class_label: str, points: Points, bins: Bins, counts: np.ndarray,
              lines: list[Line], axes: dict) -> dict:  # fmt: skip
-    n_class = int(counts.sum())
+    n_class, n_all = int(counts.sum()), int(points.activation.size)
     return {
         "kind": "unit_plot", "run_id": run.run_id, "model": run.model, "unit": unit_label, "class": class_label,
         "source": points.source, "source_note": points.note,
         "axes": [{"panel": name, "x_label": ax.get_xlabel() or "activation", "y_label": ax.get_ylabel()}
                  for name, ax in axes.items()],
         "lines": [{"kind": line.kind, "x": line.x, "label": line.label} for line in lines],
-        "points": {"total": int(points.activation.size), "class": n_class, "other": int(points.activation.size) - n_class},
+        "points": {"total": n_all, "class": n_class, "other": n_all - n_class},
         "histogram": {"bin_lo": bins.lo, "bin_width": bins.width, "n_bins": bins.n, "counts": counts.tolist()},
     }  # fmt: skip

@@ -64,8 +64,8 @@ def exact_points(conn: sa.Connection, run_id: int, layer: str, unit: int) -> tup
     if not source or not Path(source).is_file():
         return None, f"the run's activation file {source or '(none recorded)'} is not there"
     # per-image flags are not in any view; the run's own table says which images it analysed
-    images = conn.execute(sa.text(
-        "SELECT label, analysed FROM seldb_store.run_images WHERE run_id = :r ORDER BY image_index"), {"r": run_id}).all()  # fmt: skip
+    query = "SELECT label, analysed FROM seldb_store.run_images WHERE run_id = :r ORDER BY image_index"
+    images = conn.execute(sa.text(query), {"r": run_id}).all()
     labels = np.array([row.label for row in images], dtype=np.int64)
     analysed = np.array([row.analysed for row in images], dtype=bool)
     try:
