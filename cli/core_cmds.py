@@ -63,7 +63,7 @@ def import_h5_cmd(
     t = result.timings
     console.print(
         f"run {result.run_id}: {result.n_units} units, {result.n_images_analysed} images analysed "
-        f"in {t['total_s']:.1f} s (read {t['read_s']:.1f} s, measures {t['measures_s']:.1f} s, "
+        f"in {t['total_s']:.1f} s (validate {t['validate_s']:.1f} s; read {t['read_s']:.1f} s, measures {t['measures_s']:.1f} s, "
         f"COPY {t['copy_s']:.1f} s)",
         highlight=False,
     )

@@ -104,6 +104,7 @@ class _Plan:
     dropped: np.ndarray  # image rows dropped for NaN/inf
     sha256: str
     fingerprint: str
+    validate_s: float
 
     @cached_property
     def rows_by_class(self) -> np.ndarray:
@@ -135,6 +136,7 @@ def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str) -> np.n
 
 
 def plan_import(path: str | os.PathLike, options: ImportOptions) -> _Plan:
+    started = time.perf_counter()
     options.validate()
     afile = ActivationFile(path)
     try:
@@ -149,7 +151,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions) -> _Plan:
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
         sha = file_sha256(afile.path)
         fingerprint = hashlib.sha256(json.dumps([sha, options.as_json()], sort_keys=True).encode()).hexdigest()
-        return _Plan(afile, options, layers, analysed, dropped, sha, fingerprint)
+        return _Plan(afile, options, layers, analysed, dropped, sha, fingerprint, time.perf_counter() - started)
     except BaseException:
         afile.close()
         raise
@@ -285,7 +287,7 @@ def _drain(item, writer: RunWriter, outputs: dict, bar, timings: dict) -> None:
 
 def _load(plan: _Plan, writer: RunWriter, provenance: dict | None, progress: bool) -> ImportResult:
     afile = plan.afile
-    timings = {"read_s": 0.0, "measures_s": 0.0, "copy_s": 0.0}
+    timings = {"validate_s": plan.validate_s, "read_s": 0.0, "measures_s": 0.0, "copy_s": 0.0}
     run_id = writer.create_run(_run_header(plan, provenance))
     keys = afile.class_keys or [None] * afile.n_classes
     n_analysed = np.bincount(afile.labels[plan.analysed], minlength=afile.n_classes)
