@@ -39,3 +39,10 @@ def friendly(func: Callable) -> Callable:
             sys.exit(130)
 
     return wrapper
+
+
+def confirmed(question: str, yes: bool) -> bool:
+    """Ask on a terminal; scripts and pipes (no TTY) proceed, as with --yes."""
+    if yes or not sys.stdin.isatty():
+        return True
+    return typer.confirm(question)

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from seldb_cli.common import console, err_console, friendly
+from seldb_cli.common import confirmed, console, err_console, friendly
 
 IMPORT_HELP = """\
 Import an activation file (HDF5, seldb format v1) as a new run: compute every selectivity
@@ -106,12 +106,12 @@ def runs_show(run_id: int = typer.Argument(..., help="The run id (see `seldb run
 @friendly
 def runs_delete(
     run_id: int = typer.Argument(..., help="The run id (see `seldb runs`)."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (never asked without a terminal)."),
 ) -> None:
     """Delete a run and everything measured in it."""
     from seldb.runs import delete_run
 
-    if not yes and not typer.confirm(f"delete run {run_id} and all its measures?"):
+    if not confirmed(f"delete run {run_id} and all its measures?", yes):
         raise typer.Exit(1)
     delete_run(run_id)
     console.print(f"run {run_id} deleted")

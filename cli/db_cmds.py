@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from seldb_cli.common import console, err_console, friendly
+from seldb_cli.common import confirmed, console, err_console, friendly
 from seldb_cli.output import PRINTERS as _PRINTERS
 from seldb_cli.output import OutputFormat
 
@@ -78,8 +78,8 @@ def downgrade_cmd(
     """
     from seldb.db import migrate
 
-    if not yes:
-        typer.confirm(f"Downgrade the database to {revision}? Data in dropped tables is lost", abort=True)
+    if not confirmed(f"Downgrade the database to {revision}? Data in dropped tables is lost", yes):
+        raise typer.Exit(1)
     before = migrate.current()
     after = migrate.downgrade(revision)
     console.print(f"database at revision {after or 'none'} (was {before or 'none'})", highlight=False)

@@ -49,7 +49,7 @@ def ingest_command(
     arch: Optional[str] = typer.Option(
         None, "--arch", help="Any torchvision architecture (with --weights and --num-classes)."),
     num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Outputs of --arch's last layer."),
-    model_module: Optional[str] = typer.Option(None, "--model-module", help="FILE.py:FUNCTION returning an nn.Module."),
+    model_module: Optional[str] = typer.Option(None, "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module."),
     layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer or module names."),
     reduce: str = typer.Option("max", "--reduce", help="Per-image reduction of conv maps: max or mean."),
     limit_per_class: Optional[int] = typer.Option(None, "--limit-per-class", help="First N images of every class."),

@@ -38,9 +38,9 @@ NEXT_STEPS = """By precision (top-60) these units look like perfect digit detect
 the false discovery rate at maximum informedness tell another story. Query more:
   seldb sql "SELECT * FROM seldb.layer_summary WHERE run_id = {run_id}"
   seldb sql "SELECT * FROM seldb.detector_claims WHERE run_id = {run_id} LIMIT 10"
-  seldb sql "SELECT layer, corr(precision_60, max_informedness) FROM seldb.unit_measures
-             WHERE run_id = {run_id} GROUP BY layer"
-or from Python: seldb.query.run_sql("SELECT ...")."""
+  seldb report detectors
+  seldb report unit {top_unit} --plot --out plots
+or from Python: seldb.connect().unit_measures()."""
 
 
 @dataclass
@@ -167,7 +167,7 @@ def run_demo(work_dir: Path | None = None, notify: Callable[[str], None] | None 
     if not weights.is_file():
         train(images, labels, weights)
     opts = IngestOptions(
-        data=work / "digits", model_module=f"{Path(__file__).resolve()}:build_network", name="digit-cnn",
+        data=work / "digits", model_module="seldb.demo:build_network", name="digit-cnn",
         weights=weights, layers=LAYERS, preprocess="plain", input_size=28, class_names=work / "classes.txt",
         batch_size=250, workers=0, device="cpu", out=work / "digits.digit-cnn.h5", progress=progress,
     )
@@ -177,5 +177,5 @@ def run_demo(work_dir: Path | None = None, notify: Callable[[str], None] | None 
         run_id = load_recorded(opts, prepared, recorded, notify).run_id
     columns, rows = run_sql(QUERY.format(run_id=run_id))
     title = f"digit-cnn on {len(images)} {source}: most selective units by precision_60"
-    return DemoResult(run_id, title, columns, rows, NEXT_STEPS.format(run_id=run_id), source,
+    return DemoResult(run_id, title, columns, rows, NEXT_STEPS.format(run_id=run_id, top_unit=f"{rows[0][0]}.{rows[0][1]}"), source,
                       time.perf_counter() - started)

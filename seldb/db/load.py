@@ -9,7 +9,6 @@ computed, and COPYs the small per-unit tables at the end.
 
 from __future__ import annotations
 
-import json
 from typing import Sequence
 
 import numpy as np
@@ -130,9 +129,6 @@ class RunWriter:
             self.conn.execute(sa.insert(s.measure_correlations), [dict(r, run_id=self.run_id) for r in rows])
 
     def update_run(self, **values) -> None:
-        for key in ("timings", "row_counts", "options", "dropped_images"):
-            if key in values and not isinstance(values[key], (dict, list, type(None))):
-                values[key] = json.loads(values[key])
         self.conn.execute(sa.update(s.runs).where(s.runs.c.run_id == self.run_id).values(**values))
 
     def commit(self) -> None:

@@ -187,15 +187,22 @@ def build_network(spec: ModelSpec):
 
 
 def _from_module_file(target: str):
+    """FILE.py:FUNCTION, or an importable package.module:FUNCTION (stable across installs)."""
     file, _, func = target.rpartition(":")
     path = Path(file)
-    if not path.is_file():
+    if not path.is_file() and not file.endswith(".py"):
+        try:
+            module = importlib.import_module(file)
+        except ImportError:
+            raise InputError(f"--model-module: no file or module {file!r}") from None
+    elif not path.is_file():
         raise InputError(f"--model-module: {path} not found")
-    module_spec = importlib.util.spec_from_file_location(f"seldb_user_model_{path.stem}", path)
-    module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
-    sys.modules[module_spec.name] = module  # type: ignore[union-attr]
-    module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    else:
+        module_spec = importlib.util.spec_from_file_location(f"seldb_user_model_{path.stem}", path)
+        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+        sys.modules[module_spec.name] = module  # type: ignore[union-attr]
+        module_spec.loader.exec_module(module)  # type: ignore[union-attr]
     builder = getattr(module, func, None)
     if not callable(builder):
-        raise InputError(f"--model-module: {path} has no function {func!r}")
+        raise InputError(f"--model-module: {file} has no function {func!r}")
     return builder()
