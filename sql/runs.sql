@@ -1,6 +1,8 @@
 -- seldb.runs: one row per run (views.md). The only view that also lists runs
 -- still loading or failed, so that `status` tells what happened to them; every
--- other view shows complete runs only.
+-- other view shows complete runs only. row_counts, timings (validate, read,
+-- measures, COPY, total seconds) and dropped_images (NaN/inf rows, unreadable
+-- images) complete the provenance of an import.
 CREATE OR REPLACE VIEW seldb.runs AS
 SELECT
     r.run_id,
@@ -17,5 +19,9 @@ SELECT
     r.top_k,
     r.seldb_version,
     r.options,
-    r.status
+    r.status,
+    -- beyond views.md (views only ever gain columns): the import's record
+    r.row_counts,
+    r.timings,
+    r.dropped_images
 FROM seldb_store.runs AS r;
