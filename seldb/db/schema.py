@@ -20,7 +20,6 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
-    Float,
     ForeignKeyConstraint,
     Identity,
     Integer,
@@ -41,7 +40,7 @@ metadata = MetaData(schema=STORE)
 F8 = DOUBLE_PRECISION
 
 
-def _run_fk(*cols: str) -> ForeignKeyConstraint:
+def _run_fk() -> ForeignKeyConstraint:
     return ForeignKeyConstraint(["run_id"], [f"{STORE}.runs.run_id"], ondelete="CASCADE")
 
 
