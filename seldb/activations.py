@@ -60,6 +60,7 @@ class ActivationFile:
             raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
         self._repacked: h5py.File | None = None
         self._repacked_path: str | None = None
+        self._cached: dict[str, h5py.Dataset] = {}
         try:
             self._load_header()
         except InputError:
@@ -152,6 +153,8 @@ class ActivationFile:
 
     # -- values -----------------------------------------------------------
     def dataset_of(self, layer: str) -> h5py.Dataset:
+        if layer in self._cached:
+            return self._cached[layer]
         if self._repacked is not None and layer in self._repacked:
             return self._repacked[layer]
         return self._h5["/layers"][layer]
@@ -184,15 +187,37 @@ class ActivationFile:
         return found
 
     def ensure_unit_readable(self, layer: str, block_units: int, budget_bytes: int = 1 << 30) -> None:
-        """Repack a layer chunked by whole rows into a temporary tiled copy.
+        """Make reading `block_units` columns at a time cost about one pass over the layer.
 
-        Reading blocks of units from row-only chunks would read the whole
-        layer once per block; one transposing pass costs a single read.
+        A layer chunked by whole rows is repacked into a temporary tiled copy
+        (else every block would read the whole layer); tiles wider than a
+        block are kept in the chunk cache while their blocks are read.
         """
         info = self.layers[layer]
         size = self.n_images * info.n_units * info.dtype.itemsize
-        if info.chunks is None or info.chunks[1] <= 2 * block_units or size <= budget_bytes:
+        if info.chunks is not None and info.chunks[1] > 2 * block_units and size > budget_bytes:
+            self._repack(layer, info)
+        self._cache_tile_columns(layer, block_units)
+
+    def _cache_tile_columns(self, layer: str, block_units: int, readers: int = 2) -> None:
+        """Keep whole columns of tiles in HDF5's chunk cache when blocks are narrower than tiles.
+
+        Several blocks then share one column of tiles; without the cache every
+        block would read and decompress the whole column again.
+        """
+        ds = self.dataset_of(layer)
+        if ds.chunks is None or ds.chunks[1] <= block_units or layer in self._cached:
             return
+        chunk_bytes = ds.chunks[0] * ds.chunks[1] * ds.dtype.itemsize
+        column = -(-self.n_images // ds.chunks[0]) * chunk_bytes
+        parent, name = ds.parent, ds.name.rsplit("/", 1)[1].encode()
+        del ds  # HDF5 shares one cache per open dataset: the default-cache one must be closed first
+        nbytes = min(readers * column + chunk_bytes, 2 << 30)
+        access = h5py.h5p.create(h5py.h5p.DATASET_ACCESS)
+        access.set_chunk_cache(max(521, 10 * nbytes // chunk_bytes + 1), nbytes, 0.0)
+        self._cached[layer] = h5py.Dataset(h5py.h5d.open(parent.id, name, dapl=access))
+
+    def _repack(self, layer: str, info: LayerInfo) -> None:
         if self._repacked is None:
             fd, self._repacked_path = tempfile.mkstemp(suffix=".h5", prefix="seldb-repack-")
             os.close(fd)
@@ -204,6 +229,7 @@ class ActivationFile:
             out[r0 : r0 + 4096] = self._read(src, np.s_[r0 : r0 + 4096, :], layer)
 
     def close(self) -> None:
+        self._cached.clear()
         for handle in (self._h5, self._repacked):
             if handle is not None:
                 try:

@@ -85,7 +85,7 @@ def compute_concept(name: str, run_id: int, progress: bool = True) -> int:
     """Measure a concept for an existing run from its activation file; returns rows written."""
     from seldb.activations import ActivationFile
     from seldb.db.load import RunWriter
-    from seldb.importer import block_size
+    from seldb.importer import unit_blocks
     from seldb.measures import compute_concept_block
     from seldb.progress import progress_bar
 
@@ -117,9 +117,8 @@ def compute_concept(name: str, run_id: int, progress: bool = True) -> int:
             total = sum(afile.layers[layer].n_units for _, layer in layers)
             with progress_bar(progress, total, f"concept {name}") as bar:
                 for layer_id, layer in layers:
-                    n_units, step = afile.layers[layer].n_units, block_size(rows.size)
-                    for u0 in range(0, n_units, step):
-                        values = afile.read_units(layer, u0, min(n_units, u0 + step))[rows]
+                    for u0, u1 in unit_blocks(afile, layer, rows.size, 2, 1):
+                        values = afile.read_units(layer, u0, u1)[rows]
                         frame = compute_concept_block(values, afile.labels[rows], afile.n_classes, indices)
                         frame = frame.with_columns(unit=frame["unit"] + u0)
                         writer.add_concept_measures(layer_id, concept.concept_id, frame)

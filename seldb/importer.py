@@ -188,8 +188,28 @@ def _run_header(plan: _Plan, provenance: dict | None) -> dict:
     )
 
 
-def block_size(n_images: int) -> int:
-    return int(np.clip(ELEMENTS_PER_BLOCK // max(n_images, 1), 1, 256))
+def block_size(n_images: int, n_classes: int = 1, bins: int = 1, chunk_units: int | None = None) -> int:
+    """Units per block: ~ELEMENTS_PER_BLOCK activations, and as many (class, bin) cells.
+
+    Blocks follow the file's tiles: a block narrower than a tile divides its
+    width, a wider one is a whole number of tiles, so no block straddles two.
+    """
+    step = min(ELEMENTS_PER_BLOCK // max(n_images, 1), ELEMENTS_PER_BLOCK // max(n_classes * bins, 1))
+    step = int(np.clip(step, 1, 256))
+    if chunk_units and chunk_units > step:
+        step = chunk_units // -(-chunk_units // step)
+    elif chunk_units:
+        step -= step % chunk_units
+    return step
+
+
+def unit_blocks(afile: ActivationFile, layer: str, n_rows: int, n_classes: int, bins: int) -> list[tuple[int, int]]:
+    """The (first, last + 1) units of each block of a layer, repacking row-chunked files first."""
+    afile.ensure_unit_readable(layer, block_size(n_rows, n_classes, bins))
+    chunks = afile.dataset_of(layer).chunks
+    step = block_size(n_rows, n_classes, bins, chunks[1] if chunks else None)
+    units = afile.layers[layer].n_units
+    return [(u0, min(units, u0 + step)) for u0 in range(0, units, step)]
 
 
 def import_h5(path: str | os.PathLike, *, force: bool = False, provenance: dict | None = None,
@@ -258,11 +278,9 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
         with progress_bar(progress, total, "measuring units") as bar:
             pending = []
             for layer_id, layer in enumerate(plan.layers):
-                units, step = afile.layers[layer].n_units, block_size(n_rows)
-                afile.ensure_unit_readable(layer, step)
-                for u0 in range(0, units, step):
+                for u0, u1 in unit_blocks(afile, layer, n_rows, afile.n_classes, plan.options.bins):
                     pending.append((layer_id, pool.submit(
-                        _measure_block, plan, layer, layer_id, u0, min(units, u0 + step), writer.run_id, concepts)))
+                        _measure_block, plan, layer, layer_id, u0, u1, writer.run_id, concepts)))
                     while len(pending) > 2:
                         _drain(pending.pop(0), writer, outputs, bar, timings)
             while pending:

@@ -68,3 +68,29 @@ def test_integer_layer_is_refused(tmp_path):
         h5["/layers/l"] = np.ones((4, 2), np.int32)
     with pytest.raises(InputError, match="/layers/l.*float16, float32 or float64"):
         ActivationFile(path)
+
+
+def test_tiles_wider_than_blocks_stay_in_the_chunk_cache(tmp_path):
+    rng = np.random.default_rng(2)
+    values = rng.random((3000, 256)).astype(np.float32)
+    path = write_activation_file(tmp_path / "z.h5", class_names=["a"], labels=np.zeros(3000, int),
+                                 layers={"l": np.zeros((3000, 1), np.float32)})  # fmt: skip
+    with h5py.File(path, "a") as h5:
+        del h5["/layers/l"]
+        h5.create_dataset("/layers/l", data=values, chunks=(1024, 128), compression="gzip")
+    with ActivationFile(path) as afile:
+        afile.ensure_unit_readable("l", block_units=32)
+        slots, nbytes, _ = afile.dataset_of("l").id.get_access_plist().get_chunk_cache()
+        assert nbytes >= 2 * 3 * 1024 * 128 * 4  # two columns of three tiles each
+        for u0 in range(0, 256, 32):
+            np.testing.assert_array_equal(afile.read_units("l", u0, u0 + 32), values[:, u0:u0 + 32])
+
+
+def test_blocks_bound_memory_and_divide_the_tiles():
+    from seldb.importer import ELEMENTS_PER_BLOCK, block_size
+
+    assert block_size(100_000, 1000, 32) == ELEMENTS_PER_BLOCK // 100_000
+    assert block_size(721_536, 1000, 32, chunk_units=128) == 16  # divides 128: no block straddles two tiles
+    assert block_size(1000, 21_841, 32) * 21_841 * 32 <= ELEMENTS_PER_BLOCK  # ImageNet-21k: histograms bound it
+    assert block_size(10, 2, 32) == 256
+    assert block_size(90_000, 1000, 32, chunk_units=128) == 128  # whole tiles
