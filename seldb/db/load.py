@@ -119,10 +119,9 @@ class RunWriter:
 
     def add_concept_measures(self, layer_id: int, concept_id: int, frame: pl.DataFrame) -> None:
         names = [name for name, _ in s.CONCEPT_MEASURE_COLUMNS]
-        copy_rows(self._cursor, "concept_measures", ["run_id", "layer_id", "unit", "concept_id", *names],
+        copy_rows(self._cursor, "concept_measures", ["run_id", "layer_id", "concept_id", "unit", *names],
                   ["int8", "int2", "int4", "int4", *_pg_types(s.concept_measures, names)],
-                  (( self.run_id, layer_id, row[0], concept_id, *row[1:])
-                   for row in frame.select(["unit", *names]).iter_rows()))  # fmt: skip
+                  _frame_rows(frame, (self.run_id, layer_id, concept_id), ["unit", *names]))  # fmt: skip
 
     def add_correlations(self, rows: list[dict]) -> None:
         if rows:

@@ -15,16 +15,14 @@ import polars as pl
 from seldb.measures.block import prepare_block
 from seldb.measures.classstats import class_stats
 from seldb.measures.engine import DEFAULT_K, _nan_to_null, _sweep_and_counts, p_name
-from seldb.measures.unit import TIE
+from seldb.measures.unit import class_ccmas
 
 A, NOT_A = 1, 0
-
-
-def _ccmas(mean_a: np.ndarray, mean_not: np.ndarray) -> np.ndarray:
-    denominator = mean_a + mean_not
-    vanishes = (np.abs(denominator) < TIE * (np.abs(mean_a) + np.abs(mean_not))) | ((mean_a == 0) & (mean_not == 0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(vanishes, np.nan, (mean_a - mean_not) / denominator)
+CONCEPT_COLUMNS = [
+    "unit", "n_a", "n_not_a", "mean_a", "mean_not_a", "sem_a", "sem_not_a", "frac_nonzero_a", "frac_nonzero_not_a",
+    "precision_60", "precision_100", "ccmas", "max_informedness", "mi_threshold", "mi_recall",
+    "mi_false_alarm_rate", "mi_false_discovery_rate", "recall_p1", "recall_p95",
+]  # fmt: skip
 
 
 def compute_concept_block(
@@ -58,7 +56,6 @@ def compute_concept_block(
         for c in counts:
             if c.k_requested in DEFAULT_K:
                 columns[f"precision_{c.k_requested}"] = c.scaled[:, A] / (c.tie_size * c.k) if n_a else np.nan
-        columns["ccmas"] = _ccmas(stats.mean[:, A], stats.mean[:, NOT_A])
         columns["max_informedness"] = swept.mi[:, A]
         columns["mi_threshold"] = swept.mi_threshold[:, A]
         columns["mi_recall"] = tp / n_a
@@ -67,5 +64,6 @@ def compute_concept_block(
         for p in p_levels:
             recall = swept.recall_p[p][0][:, A]
             columns[p_name(p)] = np.where(recall < 0, 0.0, recall)
-    frame = pl.DataFrame({k: np.broadcast_to(v, (block.n_units,)) for k, v in columns.items()})
-    return _nan_to_null(frame)
+    frame = _nan_to_null(pl.DataFrame({k: np.broadcast_to(v, (block.n_units,)) for k, v in columns.items()}))
+    ccmas = class_ccmas(pl.col("mean_a"), pl.col("mean_not_a")).alias("ccmas")
+    return frame.with_columns(ccmas).select(CONCEPT_COLUMNS)
