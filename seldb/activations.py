@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -176,11 +176,15 @@ class ActivationFile:
         except (OSError, ValueError) as exc:
             raise self._fail(f"/layers/{layer}", f"cannot be read (truncated or damaged file?): {exc}") from None
 
-    def nonfinite_rows(self, layers: Sequence[str]) -> dict[str, np.ndarray]:
+    def nonfinite_rows(self, layers: Sequence[str], on_rows: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
         """Rows (images) holding NaN or +-inf, per layer; reads each layer once by rows."""
         found: dict[str, np.ndarray] = {}
         for layer in layers:
-            bad = [r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)) for r0, block in self.row_blocks(layer)]
+            bad = []
+            for r0, block in self.row_blocks(layer):
+                bad.append(r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)))
+                if on_rows:
+                    on_rows(block.shape[0])
             rows = np.concatenate(bad) if bad else np.empty(0, np.int64)
             if rows.size:
                 found[layer] = rows

@@ -73,11 +73,12 @@ class ImportResult:
     row_counts: dict = field(default_factory=dict)
 
 
-def file_sha256(path: Path) -> str:
+def file_sha256(path: Path, progress: bool = False) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, progress_bar(progress, path.stat().st_size, "sha256", "bytes") as bar:
         while chunk := handle.read(1 << 24):
             digest.update(chunk)
+            bar.advance(len(chunk))
     return digest.hexdigest()
 
 
@@ -122,8 +123,9 @@ def _select_layers(afile: ActivationFile, layers: Sequence[str] | None) -> list[
     return list(dict.fromkeys(layers))
 
 
-def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str) -> np.ndarray:
-    bad = afile.nonfinite_rows(layers)
+def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progress: bool) -> np.ndarray:
+    with progress_bar(progress, afile.n_images * len(layers), "checking for NaN/inf", "rows") as bar:
+        bad = afile.nonfinite_rows(layers, on_rows=bar.advance)
     if not bad:
         return np.empty(0, dtype=np.int64)
     if policy == "error":
@@ -135,13 +137,13 @@ def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str) -> np.n
     return np.unique(np.concatenate(list(bad.values())))
 
 
-def plan_import(path: str | os.PathLike, options: ImportOptions) -> _Plan:
+def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool = False) -> _Plan:
     started = time.perf_counter()
     options.validate()
     afile = ActivationFile(path)
     try:
         layers = _select_layers(afile, options.layers)
-        dropped = _dropped_rows(afile, layers, options.nan_policy)
+        dropped = _dropped_rows(afile, layers, options.nan_policy, progress)
         analysed = np.ones(afile.n_images, dtype=bool)
         if afile.preds is not None and not options.all_images:
             analysed &= afile.preds == afile.labels
@@ -149,7 +151,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions) -> _Plan:
         if not analysed.any():
             hint = " (none is correctly classified; --all-images analyses every image)" if afile.preds is not None else ""
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
-        sha = file_sha256(afile.path)
+        sha = file_sha256(afile.path, progress)
         fingerprint = hashlib.sha256(json.dumps([sha, options.as_json()], sort_keys=True).encode()).hexdigest()
         return _Plan(afile, options, layers, analysed, dropped, sha, fingerprint, time.perf_counter() - started)
     except BaseException:
@@ -222,7 +224,7 @@ def run_import(path: str | os.PathLike, *, force: bool = False, provenance: dict
                progress: bool = True, **options) -> ImportResult:
     """Validate `path`, compute every measure and load one run in one transaction."""
     started = time.perf_counter()
-    plan = plan_import(path, ImportOptions(**options))
+    plan = plan_import(path, ImportOptions(**options), progress)
     with plan.afile, connect_checked() as conn:
         if not force:
             _refuse_duplicate(conn, plan)

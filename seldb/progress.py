@@ -13,6 +13,7 @@ from typing import Iterator
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
@@ -20,6 +21,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.text import Text
 
@@ -54,10 +56,10 @@ def progress_bar(enabled: bool, total: float, description: str, unit: str = "uni
     if not enabled:
         yield _Bar(None, None)
         return
+    counts = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(), _RateColumn(unit))
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TaskProgressColumn(), _RateColumn(unit), TimeElapsedColumn(),
-        TextColumn("eta"), TimeRemainingColumn(),
+        TextColumn("[bold]{task.description}"), BarColumn(), counts[0], TaskProgressColumn(), counts[1],
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
     )  # fmt: skip
     with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
         yield _Bar(progress, progress.add_task(description, total=total))
