@@ -61,5 +61,7 @@ def progress_bar(enabled: bool, total: float, description: str, unit: str = "uni
         TextColumn("[bold]{task.description}"), BarColumn(), counts[0], TaskProgressColumn(), counts[1],
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
     )  # fmt: skip
-    with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
+    console = Console(stderr=True)
+    # Off a terminal (pipes, logs, CI) a bar that cannot animate would only leave a stale line.
+    with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
         yield _Bar(progress, progress.add_task(description, total=total))
