@@ -148,6 +148,17 @@ def db_conn(migrated_db: str) -> Iterator[sa.Connection]:
             transaction.rollback()
 
 
+@pytest.fixture
+def cli():
+    """Invoke the whole `seldb` app in-process: cli("report", "layers", "--run", 3) -> click Result."""
+    from typer.testing import CliRunner
+
+    from seldb_cli.main import app
+
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, [str(a) for a in args])
+
+
 @pytest.fixture(autouse=True)
 def _seed_rngs() -> None:
     """Same random numbers in every run (torch too, when a test module imported it)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-from typer.testing import CliRunner
 
 from test_reports import CONCEPT, _rows, toy  # noqa: F401  (the module's imported toy run)
 
@@ -39,14 +38,6 @@ def write_tally(path, rows=TALLY, header=HEADER):
                 values += [name, 1000, 800, int(iou * 1800), iou]
             writer.writerow(values)
     return path
-
-
-@pytest.fixture
-def cli():
-    from seldb_cli.main import app
-
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 def test_tally_imports_and_joins_iou_with_precision_and_ccmas(migrated_db, toy, cli, tmp_path):  # noqa: F811

@@ -8,7 +8,6 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from test_reports import NAMES, _rows, toy  # noqa: F401  (the module's imported toy run)
 
@@ -80,14 +79,6 @@ def fleiss_kappa(units: list[list[bool]]) -> float | None:
 def write_ratings(path, ratings=RATINGS, header="unit,rater,judged_object,label"):
     path.write_text(header + "\n" + "".join(f"{u},{r},{j},{lab}\n" for u, r, j, lab in ratings))
     return path
-
-
-@pytest.fixture
-def cli():
-    from seldb_cli.main import app
-
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 def test_table1_matches_python(migrated_db, toy, cli, tmp_path):  # noqa: F811

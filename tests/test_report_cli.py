@@ -7,19 +7,10 @@ import io
 import json
 
 import pytest
-from typer.testing import CliRunner
 
 from test_reports import CONCEPT, toy  # noqa: F401  (the module's imported toy run)
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def cli():
-    from seldb_cli.main import app
-
-    runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
 
 
 def _one_error_line(result, *fragments: str) -> None:
