@@ -19,8 +19,7 @@ from seldb.db import schema as s
 from seldb.db.bulk import ArrayColumn, ArrayCopy, ScalarColumn, copy_rows, encode_block
 from seldb.measures import BlockResult
 
-ARRAY_COLUMNS = ["run_id", "layer_id", "unit"] + [name for name, _ in s.UNIT_ARRAY_COLUMNS] + [
-    "hist_lo", "hist_width", "n_bins", "hist_counts", "top_image", "top_activation"]  # fmt: skip
+ARRAY_COLUMNS = [column.name for column in s.unit_arrays.columns]  # the order encode_unit_arrays writes
 _PG_TYPE = {sa.Integer: "int4", sa.Boolean: "bool", s.F8: "float8", sa.SmallInteger: "int2", sa.BigInteger: "int8"}
 
 
