@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-TIE = 1e-12
+from seldb.measures.sweep import TIE  # measures.md's tie tolerance, one definition
 
 
 def class_ccmas(mean: pl.Expr, mean_not: pl.Expr) -> pl.Expr:
