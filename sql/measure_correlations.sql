@@ -14,5 +14,5 @@ SELECT
     NULLIF(mc.spearman_rho, 'NaN') AS spearman_rho,
     NULLIF(mc.spearman_p, 'NaN') AS spearman_p
 FROM seldb_store.measure_correlations AS mc
-JOIN seldb_store.runs AS r ON r.run_id = mc.run_id AND r.status = 'complete'
+JOIN seldb_store.runs AS r ON r.run_id = mc.run_id
 LEFT JOIN seldb_store.run_layers AS l ON l.run_id = mc.run_id AND l.layer_id = mc.layer_id;

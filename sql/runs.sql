@@ -1,8 +1,7 @@
--- seldb.runs: one row per run (views.md). The only view that also lists runs
--- still loading or failed, so that `status` tells what happened to them; every
--- other view shows complete runs only. row_counts, timings (validate, read,
--- measures, COPY, total seconds) and dropped_images (NaN/inf rows, unreadable
--- images) complete the provenance of an import.
+-- seldb.runs: one row per run (views.md). A run is loaded in one transaction,
+-- so every run here is complete (`status` is always 'complete'). row_counts,
+-- timings (validate, read, measures, COPY, total seconds) and dropped_images
+-- (NaN/inf rows, unreadable images) complete the provenance of an import.
 CREATE OR REPLACE VIEW seldb.runs AS
 SELECT
     r.run_id,

@@ -25,7 +25,7 @@ SELECT
     NULLIF(s.mi, 'NaN') AS max_informedness,
     NULLIF(s.mi_threshold, 'NaN') AS mi_threshold
 FROM seldb_store.unit_arrays AS a
-JOIN seldb_store.runs AS r ON r.run_id = a.run_id AND r.status = 'complete'
+JOIN seldb_store.runs AS r ON r.run_id = a.run_id
 JOIN seldb_store.run_layers AS l ON l.run_id = a.run_id AND l.layer_id = a.layer_id
 CROSS JOIN LATERAL unnest(a.mean, a.std, a.min, a.max, a.n_nonzero, a.ccmas, a.mi, a.mi_threshold)
     WITH ORDINALITY AS s(mean, std, min, max, n_nonzero, ccmas, mi, mi_threshold, ord)

@@ -23,7 +23,6 @@ SELECT
     x.n_zero,
     x.counts
 FROM seldb_store.unit_arrays AS a
-JOIN seldb_store.runs AS r ON r.run_id = a.run_id AND r.status = 'complete'
 JOIN seldb_store.run_layers AS l ON l.run_id = a.run_id AND l.layer_id = a.layer_id
 CROSS JOIN LATERAL (
     SELECT

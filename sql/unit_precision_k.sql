@@ -10,6 +10,5 @@ SELECT
     NULLIF(p.precision, 'NaN') AS precision,
     c.label AS class
 FROM seldb_store.unit_precision_k AS p
-JOIN seldb_store.runs AS r ON r.run_id = p.run_id AND r.status = 'complete'
 JOIN seldb_store.run_layers AS l ON l.run_id = p.run_id AND l.layer_id = p.layer_id
 LEFT JOIN seldb_store.run_classes AS c ON c.run_id = p.run_id AND c.class_index = p.class_index;

@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 
+from seldb import catalogue
+
 STORE = "seldb_store"
 VIEWS = "seldb"
 
@@ -113,35 +115,13 @@ run_layers = Table(
     _run_fk(),
 )
 
-UNIT_MEASURE_COLUMNS: list[tuple[str, object]] = [
-    ("n_images", Integer),
-    ("ccmas", F8),
-    ("ccmas_class", Integer),
-    ("ccmas2", F8),
-    ("ccmas2_class", Integer),
-    ("ccmas_morcos", F8),
-    ("precision_60", F8),
-    ("precision_60_class", Integer),
-    ("precision_100", F8),
-    ("precision_100_class", Integer),
-    ("n_classes_top100", Integer),
-    ("localist_margin", F8),
-    ("is_localist", Boolean),
-    ("recall_p1", F8),
-    ("recall_p1_class", Integer),
-    ("recall_p1_threshold", F8),
-    ("recall_p95", F8),
-    ("recall_p95_class", Integer),
-    ("recall_p95_threshold", F8),
-    ("max_informedness", F8),
-    ("mi_class", Integer),
-    ("mi_threshold", F8),
-    ("mi_recall", F8),
-    ("mi_specificity", F8),
-    ("mi_false_alarm_rate", F8),
-    ("mi_false_discovery_rate", F8),
-    ("mi_precision", F8),
-]
+_COLUMN_TYPES = {"float8": F8, "int4": Integer, "bool": Boolean}
+
+
+def measure_columns(measures: tuple[catalogue.Measure, ...]) -> list[Column]:
+    """Storage columns of catalogue measures (a class is stored as its index)."""
+    return [Column(m.name, _COLUMN_TYPES[m.stored_type]) for m in measures]
+
 
 unit_measures = Table(
     "unit_measures",
@@ -149,7 +129,7 @@ unit_measures = Table(
     Column("run_id", BigInteger, nullable=False),
     Column("layer_id", SmallInteger, nullable=False),
     Column("unit", Integer, nullable=False),
-    *[Column(name, type_) for name, type_ in UNIT_MEASURE_COLUMNS],
+    *measure_columns(catalogue.UNIT_MEASURES),
     PrimaryKeyConstraint("run_id", "layer_id", "unit"),
     _layer_fk(),
 )
@@ -208,27 +188,6 @@ concepts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-CONCEPT_MEASURE_COLUMNS: list[tuple[str, object]] = [
-    ("n_a", Integer),
-    ("n_not_a", Integer),
-    ("mean_a", F8),
-    ("mean_not_a", F8),
-    ("sem_a", F8),
-    ("sem_not_a", F8),
-    ("frac_nonzero_a", F8),
-    ("frac_nonzero_not_a", F8),
-    ("precision_60", F8),
-    ("precision_100", F8),
-    ("ccmas", F8),
-    ("max_informedness", F8),
-    ("mi_threshold", F8),
-    ("mi_recall", F8),
-    ("mi_false_alarm_rate", F8),
-    ("mi_false_discovery_rate", F8),
-    ("recall_p1", F8),
-    ("recall_p95", F8),
-]
-
 concept_measures = Table(
     "concept_measures",
     metadata,
@@ -236,7 +195,7 @@ concept_measures = Table(
     Column("layer_id", SmallInteger, nullable=False),
     Column("unit", Integer, nullable=False),
     Column("concept_id", Integer, nullable=False),
-    *[Column(name, type_) for name, type_ in CONCEPT_MEASURE_COLUMNS],
+    *measure_columns(catalogue.CONCEPT_MEASURES),
     PrimaryKeyConstraint("run_id", "layer_id", "unit", "concept_id"),
     _layer_fk(),
     ForeignKeyConstraint(["concept_id"], [f"{STORE}.concepts.concept_id"], ondelete="CASCADE"),
