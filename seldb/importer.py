@@ -13,6 +13,7 @@ imports of one file at once give one run, whatever `on_duplicate` says.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,10 +37,10 @@ from seldb.db.database import Database
 from seldb.db.load import RunWriter, encode_unit_arrays
 from seldb.errors import InputError, SeldbError
 from seldb.measures import compute_block, compute_concept_block
-from seldb.measures.compute import DEFAULT_K
 from seldb.options import ImportOptions, ImportResult, Provenance
 from seldb.progress import progress_bar
 from seldb.runs import run_summary
+from seldb.summaries import ClassSummary
 
 def file_sha256(path: Path, progress: bool = False) -> str:
     digest = hashlib.sha256()
@@ -200,22 +201,26 @@ class _BlockOut:
     precision_k: pl.DataFrame
     concepts: list[tuple[int, pl.DataFrame]]
     arrays: bytes
+    class_summary: ClassSummary
 
 
 def _block_measurer(plan: _Plan, run_id: int, concepts):
     """The per-block work of an import: every measure, the concepts, the COPY bytes of the arrays."""
     rows, options, n_classes = plan.rows_by_class, plan.options, plan.afile.n_classes
+    class_n = np.bincount(plan.afile.labels[rows], minlength=n_classes)
+    every_k = options.as_json()["top_k"]  # the ks asked for, and 60 and 100 always
 
     def measure(block: UnitBlock, values: np.ndarray, labels: np.ndarray) -> _BlockOut:
-        result = compute_block(values, labels, n_classes, top_k=options.top_k, bins=options.bins, image_index=rows)
+        result = compute_block(values, labels, n_classes, top_k=every_k, bins=options.bins, image_index=rows)
         shift = pl.col("unit") + block.first
         concept_frames = [
             (cid, compute_concept_block(values, labels, n_classes, classes).with_columns(shift))
             for cid, _, classes in concepts
         ]
         arrays = encode_unit_arrays(run_id, block.layer_id, block.first, result)
-        extra_k = result.precision_k.filter(~pl.col("k").is_in(list(DEFAULT_K)))
-        return _BlockOut(result.units.with_columns(shift), extra_k.with_columns(shift), concept_frames, arrays)
+        summary = ClassSummary.of_block(result, result.units, class_n)
+        return _BlockOut(result.units.with_columns(shift), result.precision_k.with_columns(shift), concept_frames,
+                         arrays, summary)  # fmt: skip
 
     return measure
 
@@ -266,22 +271,31 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
 
 
 def _write_unit_tables(writer: RunWriter, outputs: dict[int, list[_BlockOut]], concepts) -> dict:
-    all_units, counts = [], {"units": 0, "concept_rows": 0, "precision_k_rows": 0}
+    all_units, counts = [], {"units": 0, "concept_rows": 0, "precision_k_rows": 0, "dead_units": 0}
     correlations = []
     for layer_id, blocks in outputs.items():
         units = pl.concat([b.units for b in blocks])
         writer.add_unit_measures(layer_id, units)
-        extra = pl.concat([b.precision_k for b in blocks])
-        if extra.height:
-            writer.add_precision_k(layer_id, extra)
+        every_k = pl.concat([b.precision_k for b in blocks])
+        writer.add_precision_k(layer_id, every_k)
         for cid, _, _ in concepts:
             frame = pl.concat([f for b in blocks for c, f in b.concepts if c == cid])
             writer.add_concept_measures(layer_id, cid, frame)
             counts["concept_rows"] += frame.height
-        correlations += correlation_rows(units, layer_id)
+        writer.add_class_summary(functools.reduce(ClassSummary.merge, [b.class_summary for b in blocks]).rows(
+            writer.run_id, layer_id))  # fmt: skip
+        correlations += _both_correlations(units, layer_id)
         all_units.append(units)
         counts["units"] += units.height
-        counts["precision_k_rows"] += extra.height
-    correlations += correlation_rows(pl.concat(all_units), None)
+        counts["dead_units"] += int(units["is_dead"].sum())
+        counts["precision_k_rows"] += every_k.height
+    correlations += _both_correlations(pl.concat(all_units), None)
     writer.add_correlations(correlations)
     return counts
+
+
+def _both_correlations(units: pl.DataFrame, layer_id: int | None) -> list[dict]:
+    """Correlations without the dead units (what reports show by default) and with them."""
+    live = units.filter(~pl.col("is_dead"))
+    return [*(dict(row, includes_dead=False) for row in correlation_rows(live, layer_id)),
+            *(dict(row, includes_dead=True) for row in correlation_rows(units, layer_id))]  # fmt: skip

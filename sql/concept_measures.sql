@@ -17,7 +17,8 @@ SELECT
         FROM seldb_store.netdissect AS nd
         WHERE nd.run_id = cm.run_id AND nd.layer_id = cm.layer_id AND nd.unit = cm.unit
           AND lower(nd.label) = lower(c.name)
-    ) AS iou
+    ) AS iou,
+    cm.run_id || ':' || l.name || '.' || cm.unit AS unit_key
 FROM seldb_store.concept_measures AS cm
 JOIN seldb_store.runs AS r ON r.run_id = cm.run_id
 JOIN seldb_store.run_layers AS l ON l.run_id = cm.run_id AND l.layer_id = cm.layer_id

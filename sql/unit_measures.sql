@@ -4,7 +4,7 @@
 -- unique within the run); their LEFT JOINs hit run_classes' primary key, so
 -- PostgreSQL drops those a query does not use. NULLIF(x, 'NaN') because the
 -- bulk loader may write NaN for "no value", and a NaN would poison every
--- aggregate over the view.
+-- aggregate over the view. unit_key ('3:fc6.1199') names a unit across runs.
 CREATE OR REPLACE VIEW seldb.unit_measures AS
 SELECT
     m.run_id,
@@ -13,7 +13,8 @@ SELECT
     l.name AS layer,
     m.unit,
     l.name || '.' || m.unit AS unit_label,
-    {{unit_measure_columns}}
+    {{unit_measure_columns}},
+    m.run_id || ':' || l.name || '.' || m.unit AS unit_key
 FROM seldb_store.unit_measures AS m
 JOIN seldb_store.runs AS r ON r.run_id = m.run_id
 JOIN seldb_store.run_layers AS l ON l.run_id = m.run_id AND l.layer_id = m.layer_id

@@ -118,7 +118,9 @@ def test_a_toy_measure_reaches_the_table_the_view_and_a_report(fresh_database_ur
                                                          unit_measures.Producer((TOY.name,), _toy_producer)])  # fmt: skip
         with db.connect_unchecked() as conn, conn.begin():  # what the measure's migration revision does
             conn.exec_driver_sql(f"ALTER TABLE seldb_store.unit_measures ADD COLUMN {TOY.name} double precision")
-            views.create_views(views.executor(conn))
+            execute = views.executor(conn)
+            views.drop_views(execute)
+            views.create_views(execute, views.column_lister(conn))
         rng = np.random.default_rng(11)
         labels = rng.integers(0, 3, 90)
         values = (rng.random((90, 4)) + np.eye(3)[labels][:, [0, 1, 2, 0]]).astype(np.float32)

@@ -77,7 +77,7 @@ def test_unit_measures_view_matches_reference(each_server_db, small_file):
     for column, row in enumerate(view):
         want = reference_unit(values[analysed, column].astype(np.float64), labels[analysed], K, top_k=(10, 60, 100))
         for name, got in row.items():
-            if name in ("run_id", "model", "dataset", "layer", "unit", "unit_label"):
+            if name in ("run_id", "model", "dataset", "layer", "unit", "unit_label", "unit_key"):
                 continue
             expected = want[name]
             if name.endswith("_class") and expected is not None:

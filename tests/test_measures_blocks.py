@@ -66,3 +66,24 @@ def test_a_layer_in_many_blocks_matches_the_reference(migrated_db, tmp_path, mon
         if [t["image_index"] for t in top] != [t["image_index"] for t in want["top_images"]]:
             problems.append(f"fc.{u} top images differ")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("seed", range(6))
+def test_distinct_values_and_dead_units(seed):
+    rng = np.random.default_rng(100 + seed)
+    n, K = int(rng.integers(2, 120)), 4
+    labels = rng.integers(0, K, n)
+    values = np.stack([
+        np.zeros(n),  # dead: all ReLU zeros
+        np.full(n, 0.7),  # dead at a non-zero value
+        np.where(rng.random(n) < 0.9, -0.0, rng.choice([0.0, 1.5, 2.5], n)),  # -0.0 and 0.0 are one value
+        rng.choice([0.0, 0.25, 0.5], n),
+        rng.normal(size=n),
+    ], axis=1).astype(rng.choice([np.float32, np.float64]))  # fmt: skip
+    units = compute_block(values, labels, K).units.sort("unit")
+    for u in range(values.shape[1]):
+        want = reference_unit(values[:, u], labels, K)
+        got = units.row(u, named=True)
+        assert (got["n_distinct_values"], got["is_dead"]) == (want["n_distinct_values"], want["is_dead"]), u
+    assert units["is_dead"].to_list()[:2] == [True, True]

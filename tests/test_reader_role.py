@@ -38,8 +38,8 @@ REFUSED_TO_READER = [
     "INSERT INTO seldb_store.concepts(name, classes) VALUES ('x', '{}')",
     "UPDATE seldb_store.run_classes SET label = 'x'",
     "DELETE FROM seldb_store.unit_arrays",
-    "INSERT INTO seldb.runs(model) VALUES ('x')",  # seldb.runs is an auto-updatable view
-    "UPDATE seldb.runs SET model = 'x'",
+    "INSERT INTO seldb.latest_unit_measures(unit) VALUES (1)",
+    "UPDATE seldb.unit_measures SET unit = 1",
     "DELETE FROM seldb.runs",
     "CREATE VIEW seldb.mine AS SELECT 1 AS one",
     "CREATE SCHEMA mine",
@@ -51,7 +51,8 @@ REFUSED_TO_READER = [
 @pytest.mark.parametrize("statement", REFUSED_TO_READER)
 def test_reader_may_do_nothing_else(migrated_db, statement):
     with _reader_session(migrated_db) as conn:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        # refused for want of privilege, or (views over several tables) because nobody may write there
+        with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState)):
             conn.execute(statement)
 
 

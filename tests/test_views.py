@@ -160,7 +160,7 @@ def test_runs_lists_every_run_and_the_views_keep_runs_apart(tiny):
                  a=run_id, b=other_id)
     assert [(r["run_id"], r["status"]) for r in runs] == [(run_id, "complete"), (other_id, "complete")]
     assert runs[0]["top_k"] == [60, 100, 10] and runs[0]["options"] == {"reduction": "max"}
-    for view in ("concept_measures", "netdissect", "unit_precision_k", "measure_correlations"):
+    for view in ("concept_measures", "netdissect", "unit_precision_k", "measure_correlations_with_dead"):
         assert _rows(conn, f"SELECT 1 FROM seldb.{view} WHERE run_id = :r", r=run_id), view
         assert not _rows(conn, f"SELECT 1 FROM seldb.{view} WHERE run_id = :r", r=other_id), view
 
@@ -169,9 +169,9 @@ def test_runs_lists_every_run_and_the_views_keep_runs_apart(tiny):
 def test_layers(tiny):
     conn, run_id, _ = tiny
     got = _rows(conn, "SELECT * FROM seldb.layers WHERE run_id = :r ORDER BY layer", r=run_id)
-    assert got == [
-        dict(run_id=run_id, layer="conv1", n_units=2, reduction="max"),
-        dict(run_id=run_id, layer="fc", n_units=1, reduction="none"),
+    assert got == [  # no unit of the hand-made run is marked dead
+        dict(run_id=run_id, layer="conv1", n_units=2, reduction="max", layer_index=0, n_dead_units=0),
+        dict(run_id=run_id, layer="fc", n_units=1, reduction="none", layer_index=1, n_dead_units=0),
     ]
 
 
@@ -278,12 +278,14 @@ def test_layer_summary_matches_numpy(tiny):
 @pytest.mark.db
 def test_measure_correlations(tiny):
     conn, run_id, _ = tiny
-    got = _rows(conn, "SELECT * FROM seldb.measure_correlations WHERE run_id = :r ORDER BY layer NULLS FIRST", r=run_id)
-    _assert_rows(got, [
+    query = "SELECT * FROM seldb.{} WHERE run_id = :r ORDER BY layer NULLS FIRST"
+    with_dead = _rows(conn, query.format("measure_correlations_with_dead"), r=run_id)
+    _assert_rows(with_dead, [  # the hand-made rows were stored as over every unit (includes_dead's default)
         dict(model="tinynet", layer=None, measure_a="ccmas", measure_b="precision_60", n_units=2, pearson_r=-1.0,
              pearson_p=None, spearman_rho=-1.0, spearman_p=None),
         dict(model="tinynet", layer="conv1", measure_a="ccmas", measure_b="precision_60", n_units=2),
     ])  # fmt: skip
+    assert _rows(conn, query.format("measure_correlations"), r=run_id) == []  # no live-unit rows stored
 
 
 @pytest.mark.db

@@ -125,6 +125,12 @@ class RunWriter:
                   [*["int8", "int2", "int4"][: len(key)], "int4", *[m.stored_type for m in measures]],
                   _frame_rows(frame, key, ["unit", *names]))  # fmt: skip
 
+    def add_class_summary(self, rows: list[tuple]) -> None:
+        columns = [column.name for column in s.layer_class_summary.columns]
+        copy_rows(self._cursor, "layer_class_summary", columns,
+                  ["int8", "int2", "int4", "int4", "int4", *["float8"] * len(s.SUMMARY_FLOAT_COLUMNS),
+                   *["int4"] * len(s.SUMMARY_COUNT_COLUMNS), "int8"], rows)  # fmt: skip
+
     def add_correlations(self, rows: list[dict]) -> None:
         if rows:
             self.conn.execute(sa.insert(s.measure_correlations), [dict(r, run_id=self.run_id) for r in rows])

@@ -116,6 +116,8 @@ run_layers = Table(
 )
 
 _COLUMN_TYPES = {"float8": F8, "int4": Integer, "bool": Boolean}
+SUMMARY_FLOAT_COLUMNS = ("mean_of_means", "sd_of_means", "max_of_means", "mean_frac_nonzero", "max_class_informedness")
+SUMMARY_COUNT_COLUMNS = ("n_ccmas_class", "n_precision_60_class", "n_mi_class", "n_claimed")
 
 
 def measure_columns(measures: tuple[catalogue.Measure, ...]) -> list[Column]:
@@ -201,7 +203,8 @@ concept_measures = Table(
     ForeignKeyConstraint(["concept_id"], [f"{STORE}.concepts.concept_id"], ondelete="CASCADE"),
 )
 
-# Computed at import (scipy) because PostgreSQL has no t distribution for p-values.
+# Computed at import (scipy) because PostgreSQL has no t distribution for p-values; with and
+# without the dead units (includes_dead).
 measure_correlations = Table(
     "measure_correlations",
     metadata,
@@ -214,7 +217,25 @@ measure_correlations = Table(
     Column("pearson_p", F8),
     Column("spearman_rho", F8),
     Column("spearman_p", F8),
+    Column("includes_dead", Boolean, nullable=False, server_default="true"),
     _run_fk(),
+)
+
+# Per (run, layer, class), over the layer's live units, computed at import (seldb/summaries.py)
+# so that whole-run aggregates a BI tool asks for are instant (revision 0004).
+layer_class_summary = Table(
+    "layer_class_summary",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("class_index", Integer, nullable=False),
+    Column("n_units", Integer, nullable=False),
+    Column("n_live_units", Integer, nullable=False),
+    *[Column(name, F8) for name in SUMMARY_FLOAT_COLUMNS],
+    *[Column(name, Integer, nullable=False) for name in SUMMARY_COUNT_COLUMNS],
+    Column("n_zero", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "layer_id", "class_index"),
+    _layer_fk(),
 )
 
 # Network Dissection results imported per unit (issue: reports); the concept

@@ -25,6 +25,7 @@ from importlib import resources
 from sqlalchemy.engine import Connection
 
 from seldb import catalogue
+from seldb.db.columns import comment_statements
 from seldb.db.schema import VIEWS as VIEW_SCHEMA
 
 Execute = Callable[[str], None]
@@ -36,12 +37,19 @@ VIEW_NAMES: tuple[str, ...] = (
     "runs",
     "layers",
     "unit_measures",
+    "latest_unit_measures",
     "unit_precision_k",
     "unit_class_stats",
     "unit_histograms",
+    "unit_histogram_bins",
     "unit_top_images",
+    "layer_summary_variants",
     "layer_summary",
+    "layer_summary_with_dead",
+    "layer_class_summary",
+    "measure_correlations_variants",
     "measure_correlations",
+    "measure_correlations_with_dead",
     "detector_claims",
     "high_precision_high_false_alarm",
     "concept_measures",
@@ -118,12 +126,29 @@ def all_views_sql() -> str:
     return "\n".join(view_sql(name).rstrip() + "\n" for name in VIEW_NAMES)
 
 
-def create_views(execute: Execute) -> None:
-    """Create or replace schema seldb, every view (as sql/ defines it now), and the reader's grants."""
+def create_views(execute: Execute, columns_of: Callable[[str], list[str]] | None = None) -> None:
+    """Create or replace schema seldb, every view (as sql/ defines it now), their comments, and the
+    reader's grants. `columns_of(view)` lists a view's columns for the column comments (see
+    `column_lister`); without it (alembic --sql) only the views get comments."""
     execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
     for name in VIEW_NAMES:
         execute(view_sql(name).rstrip().rstrip(";"))  # alembic --sql adds its own ";"
+        for statement in comment_statements(name, columns_of(name) if columns_of else []):
+            execute(statement)
     grant_reader(execute)
+
+
+def column_lister(conn: Connection) -> Callable[[str], list[str]]:
+    """The columns of a view of schema seldb, as conn's transaction sees them (views just created too)."""
+
+    def columns_of(view: str) -> list[str]:
+        with conn.connection.driver_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+                " ORDER BY ordinal_position", (VIEW_SCHEMA, view))  # fmt: skip
+            return [row[0] for row in cursor.fetchall()]
+
+    return columns_of
 
 
 def drop_views(execute: Execute, names: tuple[str, ...] = VIEW_NAMES) -> None:

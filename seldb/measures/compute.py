@@ -44,6 +44,7 @@ def _class_frame(block: Block, stats: ClassStats, swept: Sweep, counts: list[Top
         "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_classes),
         "class_index": np.tile(np.arange(n_classes, dtype=np.int32), n_units),
         "n": np.tile(stats.n, n_units),
+        "n_distinct": np.repeat(swept.kth_code.n_distinct(), n_classes),
     }
     for name in ("sum", "mean", "min", "max", "first_at_max"):
         columns[name] = getattr(stats, name).ravel()

@@ -215,5 +215,12 @@ def _recall_p95(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
     return recall_at_precision(classes, "recall_p95")
 
 
+@produces("n_distinct_values", "is_dead")
+def _distinct_values(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    """A dead unit never rises above its lowest value: one distinct value over every image."""
+    per_unit = classes.group_by("unit").agg(pl.col("n_distinct").first().cast(pl.Int32).alias("n_distinct_values"))
+    return per_unit.with_columns(is_dead=pl.col("n_distinct_values") == 1)
+
+
 produces("max_informedness", "mi_class", "mi_threshold", "mi_recall", "mi_specificity", "mi_false_alarm_rate",
          "mi_false_discovery_rate", "mi_precision")(max_informedness)
