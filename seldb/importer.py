@@ -182,8 +182,8 @@ def run_import(db: Database, path: str | os.PathLike, options: ImportOptions | N
             result.timings["total_s"] = round(time.perf_counter() - started, 3)
             writer.update_run(timings=result.timings, row_counts=result.row_counts)
             writer.commit()
-        except BaseException as exc:
-            writer.abort(exc)
+        except BaseException:
+            writer.abort()
             raise
     return result
 
@@ -261,7 +261,6 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
         writer.add_layer(layer_id, layer, info.n_units, info.reduction)
     outputs = _measure_layers(plan, writer, concepts, progress, timings)
     started = time.perf_counter()
-    writer.finish_arrays()
     counts = _write_unit_tables(writer, outputs, concepts)
     timings["copy_s"] += time.perf_counter() - started
     timings = {k: round(v, 3) for k, v in timings.items()}
