@@ -59,7 +59,8 @@ def import_h5_cmd(
     file: Annotated[Path, typer.Argument(help="The activation file (.h5).")],
     model: Annotated[Optional[str], typer.Option(help="Model name to record (default: the file's `model`).")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Image set name to record (default: the file's `dataset`).")] = None,
-    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers to import (default: all).")] = None,
+    layers: Annotated[Optional[str], typer.Option(
+        help="Comma-separated layers to import (default: all); a comma inside a name is written \\,")] = None,
     all_images: Annotated[bool, typer.Option("--all-images", help="Analyse every image, not only correct ones.")] = False,
     bins: Annotated[int, typer.Option(help="Histogram bins per (unit, class).")] = 32,
     top_k: Annotated[str, typer.Option("--top-k", help="k values for top-k precision (60 and 100 always).")] = "60,100",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from seldb_cli import core_cmds, db_cmds, ingest_cmds, report_cmds
+from seldb_cli.common import on_sigterm
 
 app = typer.Typer(
     name="seldb",
@@ -24,6 +27,7 @@ for commands in (db_cmds, core_cmds, ingest_cmds, report_cmds):
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, on_sigterm)  # handled like Ctrl-C: cleanup, one line, exit 143
     app()
 
 

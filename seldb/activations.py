@@ -10,6 +10,7 @@ AlexNet-scale file (24 GB) never has to fit in memory.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,8 +78,7 @@ class ActivationFile:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
             raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
-        self._repacked: h5py.File | None = None
-        self._repacked_path: str | None = None
+        self._repacked: h5py.File | None = None  # a temporary, already unlinked, tiled copy of row-chunked layers
         self._cached: dict[str, h5py.Dataset] = {}
         try:
             self._load_header()
@@ -222,7 +222,7 @@ class ActivationFile:
                 found[layer] = rows
         return found
 
-    def ensure_unit_readable(self, layer: str, block_units: int, budget_bytes: int = 1 << 30) -> None:
+    def ensure_unit_readable(self, layer: str, block_units: int) -> None:
         """Make reading `block_units` columns at a time cost about one pass over the layer.
 
         A layer chunked by whole rows is repacked into a temporary tiled copy
@@ -230,8 +230,7 @@ class ActivationFile:
         block are kept in the chunk cache while their blocks are read.
         """
         info = self.layers[layer]
-        size = self.n_images * info.n_units * info.dtype.itemsize
-        if info.chunks is not None and info.chunks[1] > 2 * block_units and size > budget_bytes:
+        if info.chunks is not None and info.chunks[1] > 2 * block_units:
             self._repack(layer, info)
         self._cache_tile_columns(layer, block_units)
 
@@ -254,10 +253,22 @@ class ActivationFile:
         self._cached[layer] = h5py.Dataset(h5py.h5d.open(parent.id, name, dapl=access))
 
     def _repack(self, layer: str, info: LayerInfo) -> None:
+        """Copy the layer into a temporary tiled file. The file is unlinked as soon as it is open, so
+        that no exit - an error, Ctrl-C, SIGTERM, even SIGKILL - can leave it behind."""
+        need = self.n_images * info.n_units * info.dtype.itemsize
+        tmp = Path(tempfile.gettempdir())
+        free = shutil.disk_usage(tmp).free
+        if free < need * 1.05:
+            raise InputError(f"{self.path}: /layers/{layer} is chunked by rows and must be copied once into a"
+                             f" temporary file of {need / 1e9:.1f} GB, but {tmp} has {free / 1e9:.1f} GB free"
+                             " (set TMPDIR to a roomier directory, or write the layer in tiles)")
         if self._repacked is None:
-            fd, self._repacked_path = tempfile.mkstemp(suffix=".h5", prefix="seldb-repack-")
+            fd, path = tempfile.mkstemp(suffix=".h5", prefix="seldb-repack-")
             os.close(fd)
-            self._repacked = h5py.File(self._repacked_path, "w")
+            try:
+                self._repacked = h5py.File(path, "w")
+            finally:
+                Path(path).unlink(missing_ok=True)
         tile = (min(TILE[0], self.n_images), min(TILE[1], info.n_units))
         out = self._repacked.create_dataset(layer, shape=(self.n_images, info.n_units), dtype=info.dtype, chunks=tile)
         src = self._h5["/layers"][layer]
@@ -273,9 +284,6 @@ class ActivationFile:
                 except Exception:  # closing a damaged file must not hide the real error
                     pass
         self._repacked = None
-        if self._repacked_path:
-            Path(self._repacked_path).unlink(missing_ok=True)
-            self._repacked_path = None
 
     def __enter__(self) -> "ActivationFile":
         return self

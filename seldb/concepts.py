@@ -58,6 +58,8 @@ def add_concept(db: Database, name: str, classes: Sequence[str], replace: bool =
     classes = list(dict.fromkeys(c.strip() for c in classes if c.strip()))
     if not name.strip() or not classes:
         raise InputError("a concept needs a name and at least one class")
+    if len(name.encode("utf-8")) > 512:
+        raise InputError(f"a concept's name takes at most 512 bytes; {name[:40]!r}... has {len(name.encode())}")
     with db.connect() as conn:
         known = _known_classes(conn)
         _check_known(classes, known)

@@ -18,6 +18,11 @@ class NotFound(SeldbError):
     """A named run, unit, concept or layer does not exist."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a timeout, `docker stop`, a scheduler's preemption), handled like Ctrl-C: every
+    cleanup a KeyboardInterrupt runs (rollback, temporary files) runs for it too."""
+
+
 def plural(n: int, word: str, words: str | None = None) -> str:
     """'1 image', '2 images' (or the given plural)."""
     return f"{n:,} {word if n == 1 else words or word + 's'}"

@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -52,15 +53,35 @@ def file_sha256(path: Path, progress: bool = False) -> str:
 
 
 def unique_labels(names: Sequence[str], keys: Sequence[str | None] | None) -> list[str]:
-    """Class names, with the key appended where two classes share a name: "crane (n02012849)"."""
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
+    """Class names, made unique within the run: where two classes share a name, each gets its key
+    appended, "crane (n02012849)", or its index, "crane (#7)". A made-up label never takes a name
+    another class really has: it gets its index (and, if need be, a count) appended again."""
+    counts = Counter(names)
+    taken = {name for name in names if counts[name] == 1}
     labels = []
     for i, name in enumerate(names):
+        if counts[name] == 1:
+            labels.append(name)
+            continue
         key = keys[i] if keys else None
-        labels.append(name if counts[name] == 1 else f"{name} ({key if key else '#' + str(i)})")
+        label, extra = f"{name} ({key if key else '#' + str(i)})", 1
+        while label in taken:
+            label = f"{name} (#{i})" + (f" ({extra})" if extra > 1 else "")
+            extra += 1
+        taken.add(label)
+        labels.append(label)
     return labels
+
+
+MAX_NAME_BYTES = 512  # layer names are indexed (btree rows hold about 2,700 bytes)
+
+
+def _check_names(afile: ActivationFile, layers: list[str]) -> None:
+    for layer in layers:
+        size = len(layer.encode("utf-8"))
+        if size > MAX_NAME_BYTES:
+            raise InputError(f"{afile.path}: /layers/{layer[:40]}...: the layer's name is {size} bytes; seldb takes"
+                             f" names up to {MAX_NAME_BYTES} bytes (rename the dataset)")
 
 
 @dataclass
@@ -112,6 +133,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
     afile = ActivationFile(path)
     try:
         layers = _select_layers(afile, options.layers)
+        _check_names(afile, layers)
         dropped = _dropped_rows(afile, layers, options.nan_policy, progress)
         analysed = np.ones(afile.n_images, dtype=bool)
         if afile.preds is not None and not options.all_images:

@@ -88,8 +88,9 @@ def _class_of_interest(conn: sa.Connection, run: Run, where: dict, class_name: s
         "SELECT class FROM seldb.unit_class_stats WHERE run_id = :r AND layer = :l AND unit = :u"
         " AND (lower(class) = lower(:c) OR lower(class_key) = lower(:c)) ORDER BY class_index"),
         {**where, "c": class_name.strip()}).scalars().all()  # fmt: skip
-    if len(found) == 1:
-        return found[0]
+    exact = [label for label in found if label == class_name.strip()]  # a case-sensitive match settles it
+    if len(found) == 1 or len(exact) == 1:
+        return found[0] if len(found) == 1 else exact[0]
     if found:
         raise InputError(f"class {class_name!r} is ambiguous in {run.name}: {', '.join(found)}")
     labels = conn.execute(sa.text("SELECT DISTINCT class FROM seldb.unit_class_stats WHERE run_id = :r"
