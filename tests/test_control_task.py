@@ -19,8 +19,9 @@ torch = pytest.importorskip("torch")
 
 from seldb.activations import ActivationFile  # noqa: E402
 from seldb.control.record import record_network  # noqa: E402
+from seldb.control.options import ControlOptions, TrainConfig  # noqa: E402
 from seldb.control.run import run_control  # noqa: E402
-from seldb.control.train import TrainConfig, evaluation_lists, train_network  # noqa: E402
+from seldb.control.train import evaluation_lists, train_network  # noqa: E402
 
 TINY = TrainConfig(list_lengths=(1, 2), lists_per_epoch=128, learning_rate=0.01, max_epochs=300,
                    eval_lists_per_length=20)  # fmt: skip
@@ -115,8 +116,8 @@ def test_logistic_recurrence_matches_the_weights():
 
 
 def _tiny_run(tmp_path, name, seed=0, cell="rnn"):
-    return run_control(1, 16, cell, tmp_path / name, first_seed=seed, train=TINY, record_lists_per_length=10,
-                       vocab=SMALL)
+    return run_control(ControlOptions(1, 16, cell, tmp_path / name, first_seed=seed, train=TINY,
+                                      record_lists_per_length=10, words=8, letters=4, slots=3))
 
 
 def test_same_seed_gives_bit_identical_activations(tmp_path):
@@ -177,8 +178,8 @@ def test_lstm_cells_train_and_record(tmp_path):
     ],
 )
 def test_bad_options_give_one_line(tmp_path, kwargs, message):
-    args = {"seeds": 1, "hidden": 8, "cell": "rnn", "out_dir": tmp_path / "never"} | kwargs
+    args = {"seeds": 1, "hidden": 8, "cell": "rnn", "out": tmp_path / "never"} | kwargs
     with pytest.raises(InputError) as caught:
-        run_control(**args)
+        run_control(ControlOptions(**args))
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert not (tmp_path / "never").exists()  # refused before anything was trained or written

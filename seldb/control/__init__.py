@@ -13,13 +13,13 @@ themselves. docs/control.md is the user's page.
 from __future__ import annotations
 
 from seldb.control.analysis import ControlSummary, plot_control_boxes, summarize_control
+from seldb.control.options import ControlOptions, ControlResult, TrainConfig
 from seldb.control.planted import classify, planted_units, write_planted_file
 
-_NEEDS_TORCH = {"run_control": "seldb.control.run", "ControlNetwork": "seldb.control.run",
-                "ControlOptions": "seldb.control.run", "TrainConfig": "seldb.control.train"}  # fmt: skip
+_NEEDS_TORCH = {"run_control": "seldb.control.run", "ControlNetwork": "seldb.control.run"}
 
-__all__ = ["ControlSummary", "classify", "planted_units", "plot_control_boxes", "summarize_control",
-           "write_planted_file", *_NEEDS_TORCH]  # fmt: skip
+__all__ = ["ControlOptions", "ControlResult", "ControlSummary", "TrainConfig", "classify", "planted_units",
+           "plot_control_boxes", "summarize_control", "write_planted_file", *_NEEDS_TORCH]  # fmt: skip
 
 
 def __getattr__(name: str):

@@ -3,7 +3,8 @@
 Input is one polars frame of per-unit measures (the columns of
 seldb.measures.engine.UNIT_COLUMNS, as compute_block or the unit_measures
 view give them) with the run's metadata on every row: `condition`, `seed`,
-`class_space` ('word', 'letter-slot1', ...), `unit`, and optionally `cell`.
+`class_space` ('word', 'letter-slot1', ...), `unit`, and optionally `cell`
+and `hidden` (networks of another cell type or size are counted apart).
 Nothing here reads a database or recomputes a measure.
 
 A unit is counted once per class space. Two derived spaces count a unit once
@@ -41,7 +42,7 @@ class ControlSummary:
 
 
 def group_keys(units: pl.DataFrame) -> list[str]:
-    return [c for c in ("cell", "condition") if c in units.columns]
+    return [c for c in ("cell", "hidden", "condition") if c in units.columns]
 
 
 def unit_flags(units: pl.DataFrame) -> pl.DataFrame:
@@ -129,13 +130,17 @@ def _verdict_one(per_seed: pl.DataFrame, across: pl.DataFrame, label: str) -> st
 
 
 def verdict(per_seed: pl.DataFrame, across: pl.DataFrame) -> str:
-    """Plain words, with the counts, one paragraph per cell type."""
-    if "cell" not in across.columns:
+    """Plain words, with the counts, one paragraph per kind of network (cell type and size)."""
+    kinds = [k for k in group_keys(across) if k != "condition"]
+    if not kinds:
         return _verdict_one(per_seed, across, "Control")
     parts = []
-    for cell in sorted(set(across["cell"].to_list())):
-        mine = pl.col("cell") == cell
-        parts.append(_verdict_one(per_seed.filter(mine), across.filter(mine), f"Control ({cell})"))
+    for kind in across.select(kinds).unique().sort(kinds).rows():
+        mine = pl.lit(True)
+        for key, value in zip(kinds, kind):
+            mine = mine & (pl.col(key) == value)
+        label = ", ".join(f"{value} hidden units" if key == "hidden" else str(value) for key, value in zip(kinds, kind))
+        parts.append(_verdict_one(per_seed.filter(mine), across.filter(mine), f"Control ({label})"))
     return "\n".join(parts)
 
 

@@ -14,7 +14,7 @@ from typing import Iterable
 import polars as pl
 
 from seldb.activations import ActivationFile
-from seldb.control.record import LAYER
+from seldb.control.task import LAYER
 from seldb.measures import compute_block
 
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from seldb.control.options import CELLS
 from seldb.errors import InputError
-
-CELLS = ("rnn", "lstm")
 
 
 class RecallNet(nn.Module):

@@ -3,53 +3,26 @@
 Both networks of a seed start from the same weights and see the same lists
 (only the order of presentation and recall differs), so the pair differs in
 the superposition constraint and nothing else. The vocabulary is the same for
-every seed. Each network's files come back with the provenance the run must
-store: seed, condition, cell, sizes, criterion, epochs, loss curve.
+every seed. Each network's files come back with the provenance its runs
+store: seed, condition, cell, sizes, criterion, epochs, loss curve, and the
+per-step and held-word checks of seldb.control.steps.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
-from seldb.control.model import CELLS
-from seldb.control.record import LAYER, class_spaces, record_network, recording_lists, write_recording
+from seldb.control.options import ControlOptions, model_name
+from seldb.control.record import LAYER, Recording, record_network, recording_lists, write_recording
+from seldb.control.steps import held_analysis, step_analysis
 from seldb.control.task import CONDITIONS, Vocabulary, make_vocabulary
-from seldb.control.train import TrainConfig, TrainResult, train_network
-from seldb.errors import InputError
+from seldb.control.train import TrainResult, train_network
 
-DEFAULT_SEEDS = 5
-DEFAULT_HIDDEN = 200
-
-
-@dataclass(frozen=True)
-class ControlOptions:
-    seeds: int = DEFAULT_SEEDS  # how many seeds: first_seed, first_seed + 1, ...
-    hidden: int = DEFAULT_HIDDEN
-    cell: str = "rnn"
-    first_seed: int = 0
-    train: TrainConfig = field(default_factory=TrainConfig)
-    record_lists_per_length: int = 100
-
-    def validate(self) -> None:
-        """One clear line per bad option, before anything is trained."""
-        for name in ("seeds", "hidden", "record_lists_per_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InputError(f"{name.replace('_', ' ')} {value!r}: must be a whole number of at least 1")
-        if self.cell not in CELLS:
-            raise InputError(f"cell {self.cell!r}: expected one of {', '.join(CELLS)}")
-        if isinstance(self.first_seed, bool) or not isinstance(self.first_seed, int) or self.first_seed < 0:
-            raise InputError(f"first seed {self.first_seed!r}: must be a whole number of at least 0")
-
-
-def model_name(cell: str, condition: str) -> str:
-    """'rnn-superposition', 'rnn-single', 'lstm-superposition', 'lstm-single'."""
-    return f"{cell}-{condition}"
+Notify = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -61,14 +34,23 @@ class ControlNetwork:
     condition: str
     model_name: str
     files: dict[str, Path]
-    provenance: dict  # common to all its files; `provenance_for` adds the class space
+    provenance: dict  # common to all its files; `provenance_for` adds what belongs to one class space
+    steps: dict[str, list[dict]]  # class space -> per-step summaries (seldb.control.steps)
+    held: dict[str, dict[str, dict]]  # period -> class space -> summary
 
     def provenance_for(self, space: str) -> dict:
-        return {**self.provenance, "class_space": space, "file": self.files[space].name}
+        held = {period: spaces[space] for period, spaces in self.held.items()}
+        return {**self.provenance, "class_space": space, "file": self.files[space].name,
+                "step_analysis": self.steps[space], "held_analysis": held}  # fmt: skip
+
+
+def vocabulary_of(opts: ControlOptions) -> Vocabulary:
+    return make_vocabulary(opts.words, opts.letters, opts.slots)
 
 
 def _provenance(opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, result: TrainResult,
                 n_rows: int) -> dict:  # fmt: skip
+    train = opts.train
     return {
         "control": "superposition",
         "seed": seed,
@@ -79,14 +61,14 @@ def _provenance(opts: ControlOptions, vocab: Vocabulary, seed: int, condition: s
         "vocabulary": vocab.words,
         "letters": vocab.letter_names,
         "slots": vocab.n_slots,
-        "train": opts.train.as_json(),
+        "train": train.as_json(),
         "optimizer": "Adam",
         "loss": "cross-entropy per slot, every step",
-        "criterion": opts.train.criterion,
+        "criterion": train.criterion,
         "criterion_reached": result.criterion_reached,
         "accuracy": result.accuracy,
         "epochs": result.epochs,
-        "lists_seen": result.epochs * (opts.train.lists_per_epoch // opts.train.batch_size) * opts.train.batch_size,
+        "lists_seen": result.epochs * (train.lists_per_epoch // train.batch_size) * train.batch_size,
         "loss_curve": result.loss_curve,
         "accuracy_curve": result.accuracy_curve,
         "train_seconds": round(result.seconds, 3),
@@ -96,36 +78,46 @@ def _provenance(opts: ControlOptions, vocab: Vocabulary, seed: int, condition: s
     }
 
 
-def run_control(seeds: int = DEFAULT_SEEDS, hidden: int = DEFAULT_HIDDEN, cell: str = "rnn",
-                out_dir: str | os.PathLike = "control", *, first_seed: int = 0, train: TrainConfig | None = None,
-                record_lists_per_length: int = 100, vocab: Vocabulary | None = None,
-                notify: Callable[[str], None] | None = None) -> list[ControlNetwork]:  # fmt: skip
-    """Train, record and write both conditions for every seed; returns the networks in (seed, condition) order."""
-    opts = ControlOptions(seeds, hidden, cell, first_seed, train or TrainConfig(), record_lists_per_length)
+def check(opts: ControlOptions) -> Vocabulary:
+    """Every option checked (one line each) before anything is trained or written; returns the vocabulary."""
     opts.validate()
-    vocab = vocab or make_vocabulary()
-    opts.train.validate(vocab)
-    out = Path(out_dir)
-    networks = []
-    for seed in range(opts.first_seed, opts.first_seed + opts.seeds):
+    vocab = vocabulary_of(opts)
+    opts.train.validate(vocab.n_words)
+    return vocab
+
+
+def networks(opts: ControlOptions, notify: Notify | None = None) -> Iterator[ControlNetwork]:
+    """Train, record and write both conditions for every seed, yielding each network once its files exist."""
+    vocab = check(opts)
+    out = Path(opts.out)
+    for seed in opts.seed_list:
         lists = recording_lists(vocab, opts.train.list_lengths, opts.record_lists_per_length, seed)
         for condition in CONDITIONS:
-            networks.append(_one_network(opts, vocab, seed, condition, lists, out, notify))
-    return networks
+            yield train_and_record(opts, vocab, seed, condition, lists, out, notify)
 
 
-def _one_network(opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, lists, out: Path,
-                 notify) -> ControlNetwork:  # fmt: skip
+def run_control(opts: ControlOptions | None = None, notify: Notify | None = None) -> list[ControlNetwork]:
+    """All networks of the control, in (seed, condition) order."""
+    return list(networks(opts or ControlOptions(), notify))
+
+
+def train_and_record(opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, lists, out: Path,
+                     notify: Notify | None = None) -> ControlNetwork:  # fmt: skip
     name = model_name(opts.cell, condition)
     result = train_network(vocab, condition, opts.cell, opts.hidden, seed, opts.train)
     if notify:
-        reached = "reached" if result.criterion_reached else "NOT reached"
-        notify(f"{name} seed {seed}: criterion {opts.train.criterion:.0%} {reached} after {result.epochs} epochs "
-               f"({result.accuracy:.1%} of lists recalled exactly, {result.seconds:.1f} s)")
-    rec = record_network(result.model, vocab, condition, lists)
+        notify(f"{name} seed {seed}: {_training_line(opts, result)}")
+    rec: Recording = record_network(result.model, vocab, condition, lists)
     files = write_recording(rec, vocab, out, name, f"{name}_seed{seed}")
     provenance = _provenance(opts, vocab, seed, condition, result, rec.n_rows)
-    return ControlNetwork(seed, opts.cell, condition, name, files, provenance)
+    return ControlNetwork(seed, opts.cell, condition, name, files, provenance, step_analysis(rec, vocab),
+                          held_analysis(rec, vocab, condition))  # fmt: skip
 
 
-__all__ = ["ControlNetwork", "ControlOptions", "class_spaces", "model_name", "run_control"]
+def _training_line(opts: ControlOptions, result: TrainResult) -> str:
+    reached = "reached" if result.criterion_reached else "NOT reached"
+    return (f"criterion {opts.train.criterion:.0%} {reached} after {result.epochs} epochs "
+            f"({result.accuracy:.1%} of lists recalled exactly, {result.seconds:.1f} s)")  # fmt: skip
+
+
+__all__ = ["ControlNetwork", "ControlOptions", "model_name", "networks", "run_control", "train_and_record"]

@@ -21,6 +21,7 @@ from seldb.errors import InputError
 CONDITIONS = ("superposition", "single")
 ENCODE, RECALL = 0, 1
 VOCABULARY_SEED = 2014  # the vocabulary is fixed, not drawn per run seed
+LAYER = "hidden"  # the one recorded layer of every control network
 
 
 @dataclass(frozen=True)
@@ -122,3 +123,31 @@ def build_trials(vocab: Vocabulary, lists: np.ndarray, condition: str) -> Trials
         np.put_along_axis(inputs[t], units, 1.0, axis=1)
     inputs[phase == RECALL, :, -1] = 1.0
     return Trials(inputs, targets, words, position, phase)
+
+
+WORD_SPACE = "word"
+
+
+def letter_space(slot: int) -> str:
+    """Class-space name of the letter in slot `slot` (0-based), e.g. 'letter-slot1'."""
+    return f"letter-slot{slot + 1}"
+
+
+@dataclass(frozen=True)
+class ClassSpace:
+    """One way of labelling the recorded steps: class names (and keys), each step's label and the answer given."""
+
+    names: list[str]
+    keys: list[str] | None
+    labels: np.ndarray  # (rows,)
+    answers: np.ndarray  # (rows,) the class the network's output named at that step
+
+
+def class_spaces(vocab: Vocabulary, words: np.ndarray, pred_words: np.ndarray,
+                 pred_letters: np.ndarray) -> dict[str, ClassSpace]:  # fmt: skip
+    """The word, and the letter in each slot, of the word each step is about."""
+    spaces = {WORD_SPACE: ClassSpace(vocab.words, None, words, pred_words)}
+    for s in range(vocab.n_slots):
+        keys = [f"slot{s + 1}:{name}" for name in vocab.letter_names]
+        spaces[letter_space(s)] = ClassSpace(vocab.letter_names, keys, vocab.letters_of[words, s], pred_letters[:, s])
+    return spaces

@@ -18,42 +18,17 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from seldb.control.model import RecallNet
+from seldb.control.options import TrainConfig
 from seldb.control.task import RECALL, Vocabulary, build_trials, sample_lists
-from seldb.errors import InputError
 
 TRAIN_STREAM, EVAL_STREAM, RECORD_STREAM = 1, 2, 3  # independent numpy streams per seed
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    list_lengths: tuple[int, ...] = (1, 2, 3, 4)
-    batch_size: int = 32
-    lists_per_epoch: int = 1024
-    learning_rate: float = 3e-3
-    criterion: float = 0.95  # share of evaluation lists recalled exactly
-    max_epochs: int = 2000
-    eval_lists_per_length: int = 100
-
-    def validate(self, vocab: Vocabulary) -> None:
-        if not self.list_lengths or min(self.list_lengths) < 1 or max(self.list_lengths) > vocab.n_words:
-            raise InputError(f"list lengths {list(self.list_lengths)}: each must be between 1 and {vocab.n_words}")
-        for name in ("batch_size", "lists_per_epoch", "max_epochs", "eval_lists_per_length"):
-            if getattr(self, name) < 1:
-                raise InputError(f"{name.replace('_', ' ')} {getattr(self, name)}: must be at least 1")
-        if not 0 < self.criterion <= 1:
-            raise InputError(f"criterion {self.criterion}: must be in (0, 1]")
-        if not self.learning_rate > 0:
-            raise InputError(f"learning rate {self.learning_rate}: must be positive")
-
-    def as_json(self) -> dict:
-        return {**asdict(self), "list_lengths": list(self.list_lengths)}
 
 
 @dataclass
@@ -125,7 +100,7 @@ def _epoch(model, optimiser, vocab: Vocabulary, condition: str, config: TrainCon
 def train_network(vocab: Vocabulary, condition: str, cell: str, hidden: int, seed: int,
                   config: TrainConfig = TrainConfig()) -> TrainResult:
     """Train until `config.criterion` of the evaluation lists are recalled exactly (or max_epochs)."""
-    config.validate(vocab)
+    config.validate(vocab.n_words)
     started = time.perf_counter()
     with one_thread():
         model = new_model(vocab, cell, hidden, seed)
