@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from seldb_cli.common import console, database, err_console, friendly, split_list
+from seldb_cli.common import console, database, err_console, friendly, int_list, split_list
 from seldb_cli.output import Digits, Format, OutputFormat, print_rows, write
 
 report_app = typer.Typer(
@@ -178,6 +178,28 @@ def ratings_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = No
     """Human ratings of AM images per layer (Table 1), from `seldb import ratings`."""
     with database() as db:
         _emit(db.reports.ratings(run), fmt, out, digits)
+
+
+@report_app.command("control")
+@friendly
+def control_cmd(
+    runs: Annotated[Optional[str], typer.Option(
+        "--runs", help="Comma-separated control runs (default: the latest run of every control network).")] = None,
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Write the box plots and the jitterplots of the most selective units (to --out or .).")] = False,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+    digits: Digits = 4,
+) -> None:
+    """The positive control (`seldb control superposition`): selective units per condition and seed, a verdict.
+
+    Counts and shares of localist units, recall at precision 1 >= 0.99 and >= 0.5, max informedness
+    >= 0.99 and precision_60 > 0.75, per condition and seed and as mean +- sd across seeds.
+    Example: seldb report control --plot --out figures/
+    """
+    with database() as db:
+        report = db.reports.control(int_list(runs, "--runs"), plot=plot, out_dir=out or Path("."))
+    _emit(report, fmt, out, digits)
 
 
 @import_app.command("netdissect")

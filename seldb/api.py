@@ -35,6 +35,7 @@ from seldb.errors import InputError, did_you_mean
 from seldb.reports.source import frame, resolve_run
 
 if TYPE_CHECKING:
+    from seldb.control.options import ControlOptions, ControlResult
     from seldb.options import ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance
     from seldb.reports.base import Report
 
@@ -119,6 +120,14 @@ class Seldb(Database):
         from seldb.ratings import import_ratings
 
         return import_ratings(self, path, run, synonyms, replace)
+
+    def control_superposition(self, options: ControlOptions | None = None,
+                              notify: Callable[[str], None] | None = None, progress: bool = True) -> ControlResult:  # fmt: skip
+        """The positive control: recurrent networks with and without superposition, imported as runs (needs torch)."""
+        from seldb.control.importing import control_superposition
+        from seldb.control.options import ControlOptions
+
+        return control_superposition(self, options or ControlOptions(), notify, progress)
 
     # -- runs and concepts --------------------------------------------------
     def list_runs(self) -> list[dict]:
@@ -232,6 +241,11 @@ class Reports:
         from seldb.reports.ratings import ratings_report
 
         return ratings_report(self._db, run)
+
+    def control(self, runs: Sequence[int] | None = None, plot: bool = False, out_dir: str | Path = ".") -> Report:
+        from seldb.reports.control import control_report
+
+        return control_report(self._db, runs, plot=plot, out_dir=out_dir)
 
 
 def _view_columns(conn: sa.Connection, name: str) -> list[str]:

@@ -222,7 +222,8 @@ def test_a_signal_is_honoured_within_a_second(sig, code, migrated_db, tmp_path):
     sent = time.perf_counter()
     process.send_signal(sig)
     out, err = process.communicate(timeout=60)
-    assert time.perf_counter() - sent < 1.0 and process.returncode == code, (out, err)
+    # well under a second on an idle machine (the worker would have slept 6 s); 2 s leaves room for a busy CI
+    assert time.perf_counter() - sent < 2.0 and process.returncode == code, (out, err)
     assert len(err.strip().splitlines()) == 1 and counts() == before
 
 
