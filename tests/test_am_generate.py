@@ -12,6 +12,7 @@ import io
 import subprocess
 import sys
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,7 +78,8 @@ def test_same_seed_gives_identical_png_bytes_and_another_seed_does_not():
 
 
 def test_a_fresh_process_gives_the_same_bytes():
-    script = ("import hashlib, sys; sys.path.insert(0, 'tests'); from test_am_generate import am, tiny_net;"
+    script = (f"import hashlib, sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
+              " from test_am_generate import am, tiny_net;"
               " from seldb.am import png_bytes;"
               " print(hashlib.sha256(png_bytes(am(tiny_net(), 'fc', 1).image)).hexdigest())")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
