@@ -12,7 +12,7 @@ from seldb.am.model_source import preprocessing, rebuild_model
 from seldb.demo import build_network
 from seldb.errors import InputError
 from seldb.ingest.pipeline import IngestOptions, _provenance, prepare
-from seldb.ingest.runner import RunResult
+from seldb.ingest.runner import Recording
 
 pytestmark = pytest.mark.unit
 
@@ -32,8 +32,8 @@ def demo_provenance(tmp_path):
                          layers=("conv2", "fc1"), preprocess="plain", input_size=28, workers=0, device="cpu",
                          out=tmp_path / "run.h5", progress=False)  # fmt: skip
     prepared = prepare(opts)
-    provenance = _provenance(prepared, RunResult(tmp_path / "run.h5", 4, 0, [], 0), 0)
-    return {"source": "seldb ingest", **provenance}, weights
+    provenance = _provenance(prepared, Recording(tmp_path / "run.h5", 4, 0, [], 0))
+    return provenance.as_json(), weights
 
 
 def test_rebuilt_network_gives_the_same_am_image_as_the_original(demo_provenance):
