@@ -57,6 +57,7 @@ VIEW_NAMES: tuple[str, ...] = (
     "detector_summary",
     "am_ratings",
     "am_ratings_summary",
+    "am_images",
 )
 
 
