@@ -20,7 +20,7 @@ is what the PNG does to the unit, comparable with the dataset's activations.
 
 Every random draw comes from one torch.Generator seeded by `seed`; on the CPU
 a rerun with the same seed, torch build, CPU type and thread count gives the
-same bytes (the thread count used is recorded with the options).
+same bytes (the thread count used is recorded with the settings).
 """
 
 from __future__ import annotations
@@ -35,17 +35,15 @@ import torch
 from torch import nn
 
 from seldb.am.parameterisation import FourierImage, to_uint8
+from seldb.am.request import LEARNING_RATE, METHODS, check_options
 from seldb.am.transforms import TransformSpec, random_transform
 from seldb.am.unit_probe import Preprocess, UnitProbe, input_transform
 from seldb.errors import InputError
 
-METHODS = {"fft-decorrelated": 3, "fft-gray": 1}  # method -> image channels optimised
-LEARNING_RATE = 0.05  # lucent's render_vis default
-MIN_SIZE = 8
 
 
 @dataclass(frozen=True)
-class AMOptions:
+class AMSettings:
     """Everything that decides the image (recorded beside it)."""
 
     steps: int
@@ -80,25 +78,12 @@ class AMImage:
     unit: int
     activation: UnitActivation  # the final PNG's effect on the recorded (post-ReLU) output
     objective: float  # the optimised quantity on the final image (pre-ReLU mean when pre_relu)
-    options: AMOptions
+    settings: AMSettings
     seconds: float
 
     def exceeds(self, dataset_max: float, reduction: str) -> bool:
         """True when the image drives the unit above the dataset's highest activation."""
         return self.activation.as_recorded(reduction) > dataset_max
-
-
-def check_options(steps: int, size: int, method: str, lr: float, seed: int = 0) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise InputError(f"steps must be a whole number of at least 1, got {steps!r}")
-    if not isinstance(size, int) or size < MIN_SIZE:
-        raise InputError(f"size must be a whole number of at least {MIN_SIZE} pixels, got {size!r}")
-    if method not in METHODS:
-        raise InputError(f"unknown AM method {method!r}; known: {', '.join(METHODS)}")
-    if not lr > 0:
-        raise InputError(f"the learning rate must be positive, got {lr!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError(f"seed must be a whole number of at least 0, got {seed!r}")
 
 
 def _check_unit(net: nn.Module, probe: UnitProbe, size: int, device: str, preprocess: Preprocess) -> None:
@@ -110,6 +95,21 @@ def _check_unit(net: nn.Module, probe: UnitProbe, size: int, device: str, prepro
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputError(f"the model cannot run on {size}x{size} input: {first}") from None
     probe.check_unit()
+
+
+def preflight(net: nn.Module, targets: list[tuple[str, nn.Module, int]], size: int, device: str,
+              preprocess: str | Preprocess, pre_relu: bool) -> None:  # fmt: skip
+    """Check (layer name, module, unit) targets before any image is made: one forward pass per layer
+    with its highest unit, so a bad unit, size or pre_relu is one line while nothing is written yet."""
+    _, prep = input_transform(preprocess)
+    net.to(device).eval()
+    highest: dict[str, tuple[nn.Module, int]] = {}
+    for name, module, unit in targets:
+        if name not in highest or unit > highest[name][1]:
+            highest[name] = (module, unit)
+    for name, (module, unit) in highest.items():
+        with UnitProbe(module, unit, pre_relu, name) as probe:
+            _check_unit(net, probe, size, device, prep)
 
 
 def measure(net: nn.Module, layer_module: nn.Module, unit: int, images: np.ndarray | torch.Tensor,
@@ -152,16 +152,16 @@ def generate(net: nn.Module, layer_module: nn.Module, unit: int, steps: int = 51
     prep_name, prep = input_transform(preprocess)
     spec = TransformSpec.for_size(size)
     with _cpu_threads(threads if device == "cpu" else None) as used:
-        options = AMOptions(steps, size, seed, pre_relu, method, lr, prep_name, device,
+        settings = AMSettings(steps, size, seed, pre_relu, method, lr, prep_name, device,
                             used if device == "cpu" else None, spec.describe())  # fmt: skip
         net.to(device).eval()
         started = time.perf_counter()
         with UnitProbe(layer_module, unit, pre_relu, name) as probe:
             _check_unit(net, probe, size, device, prep)
-            image = _optimise(net, probe, spec, options, prep, progress)
+            image = _optimise(net, probe, spec, settings, prep, progress)
             objective = measure(net, layer_module, unit, image, prep, device, pre_relu, name)[0].mean
         activation = measure(net, layer_module, unit, image, prep, device, False, name)[0]
-    return AMImage(image, name, unit, activation, objective, options, time.perf_counter() - started)
+    return AMImage(image, name, unit, activation, objective, settings, time.perf_counter() - started)
 
 
 @contextmanager
@@ -178,15 +178,15 @@ def _cpu_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
-def _optimise(net: nn.Module, probe: UnitProbe, spec: TransformSpec, options: AMOptions, prep: Preprocess,
+def _optimise(net: nn.Module, probe: UnitProbe, spec: TransformSpec, settings: AMSettings, prep: Preprocess,
               progress: Callable[[int], None] | None) -> np.ndarray:  # fmt: skip
-    generator = torch.Generator().manual_seed(options.seed)
-    image = FourierImage(options.size, METHODS[options.method], generator, options.device)
-    optimiser = torch.optim.Adam(image.parameters(), lr=options.lr)
+    generator = torch.Generator().manual_seed(settings.seed)
+    image = FourierImage(settings.size, METHODS[settings.method], generator, settings.device)
+    optimiser = torch.optim.Adam(image.parameters(), lr=settings.lr)
     # lucid redirects every ReLU for 16 steps; only the objective's ReLU is redirected here, and
     # throughout, since it changes nothing once the unit fires and rescues units that start silent
     probe.redirect = True
-    for step in range(options.steps):
+    for step in range(settings.steps):
         net(prep(random_transform(image.rgb(), spec, generator)))
         loss = -probe.mean.mean()
         # gradients for the image only: the network's weights get none, and nothing accumulates on them

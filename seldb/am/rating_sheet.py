@@ -79,10 +79,12 @@ def _as_items(images: Sequence[SheetItem | tuple]) -> list[SheetItem]:
 
 
 def write_rating_sheet(images: Sequence[SheetItem | tuple], out_dir: str | os.PathLike, seed: int,
-                       title: str = "Which objects do you see?", thumb: int = 160) -> RatingSheet:  # fmt: skip
+                       title: str = "Which objects do you see?", thumb: int = 160,
+                       about: dict | None = None) -> RatingSheet:  # fmt: skip
     """Write out_dir/index.html (blinded, self-contained) and out_dir/key.json; items in a seeded random order.
 
-    `images`: SheetItem(unit, paths) or (unit label, path or paths) pairs.
+    `images`: SheetItem(unit, paths) or (unit label, path or paths) pairs. `about` (e.g. the run id)
+    goes into the key only.
     """
     items = _as_items(images)
     pngs = {item.unit: [_clean_png(p) for p in item.images] for item in items}
@@ -102,7 +104,7 @@ def write_rating_sheet(images: Sequence[SheetItem | tuple], out_dir: str | os.Pa
     html = out / "index.html"
     html.write_text(render_page(title, sheet_id, ids, items_html, thumb), encoding="utf-8")
     key = {
-        "version": KEY_VERSION, "sheet": sheet_id, "seed": seed,
+        "version": KEY_VERSION, "sheet": sheet_id, "seed": seed, "about": about or {},
         "items": [{"item": item_id, "unit": i.unit, "images": [str(p) for p in i.images],
                    "sha256": [hashlib.sha256(d).hexdigest() for d in pngs[i.unit]]}
                   for item_id, i in zip(ids, order)],
@@ -145,23 +147,33 @@ def _answer_rows(path: Path):
         raise InputError(f"{path}: not a readable CSV file: {exc}") from None
 
 
+def key_about(path: str | os.PathLike) -> dict:
+    """What the key records about its sheet beyond the items (e.g. {"run_id": 3}); {} when nothing."""
+    read_key(path)
+    about = json.loads(Path(path).read_text(encoding="utf-8")).get("about")
+    return about if isinstance(about, dict) else {}
+
+
+def unblinded_rows(path: str | os.PathLike, key: str | os.PathLike):
+    """(line, {unit, rater, judged_object, label}) for each answered item of one answers CSV."""
+    sheet, units = read_key(key)
+    path = Path(path)
+    for line, row in _answer_rows(path):
+        if row["sheet"].strip() != sheet:
+            raise InputError(f"{path} line {line}: answers for sheet {row['sheet']!r}, but {key} is the key"
+                             f" of sheet {sheet!r}")  # fmt: skip
+        item = row["item"].strip()
+        if item not in units:
+            raise InputError(f"{path} line {line}: item {item!r} is not on sheet {sheet}")
+        yield line, {"unit": units[item], "rater": row["rater"].strip(),
+                     "judged_object": row["judged_object"].strip(), "label": row["label"].strip()}  # fmt: skip
+
+
 def ratings_from_answers(answers: Sequence[str | os.PathLike] | str | os.PathLike,
                          key: str | os.PathLike) -> list[dict[str, str]]:  # fmt: skip
     """The raters' answers unblinded: one {unit, rater, judged_object, label} per answered item."""
-    sheet, units = read_key(key)
     paths = [answers] if isinstance(answers, (str, os.PathLike)) else list(answers)
-    rows = []
-    for path in map(Path, paths):
-        for line, row in _answer_rows(path):
-            if row["sheet"].strip() != sheet:
-                raise InputError(f"{path} line {line}: answers for sheet {row['sheet']!r}, but {key} is the key"
-                                 f" of sheet {sheet!r}")  # fmt: skip
-            item = row["item"].strip()
-            if item not in units:
-                raise InputError(f"{path} line {line}: item {item!r} is not on sheet {sheet}")
-            rows.append({"unit": units[item], "rater": row["rater"].strip(),
-                         "judged_object": row["judged_object"].strip(), "label": row["label"].strip()})  # fmt: skip
-    return rows
+    return [row for path in paths for _, row in unblinded_rows(path, key)]
 
 
 def write_ratings_csv(answers: Sequence[str | os.PathLike] | str | os.PathLike, key: str | os.PathLike,
