@@ -136,6 +136,8 @@ def demo_command(
         table.add_row(*("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     console.print(table)
     console.print(result.next_steps, highlight=False)
+    if result.am_images:
+        console.print(f"AM images of the most selective fc1 units: {result.am_images[0].parent}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -127,6 +127,8 @@ def unit_cmd(
     n: Annotated[int, typer.Option("--n", help="Classes and top images to list.")] = 10,
     plot: Annotated[bool, typer.Option("--plot", help="Write the Figure 3 PNG and its JSON sidecar.")] = False,
     from_db: Annotated[bool, typer.Option("--from-db", help="Plot from the database even if the file is there.")] = False,
+    top_images: Annotated[Optional[int], typer.Option(
+        "--top-images", help="Write a contact sheet of the unit's N most active images (to --out or .).")] = None,
     fmt: Format = OutputFormat.table,
     out: Out = None,
     digits: Digits = 4,
@@ -138,7 +140,8 @@ def unit_cmd(
     Example: seldb report unit fc6.1199 --class "monarch" --plot --out figures/
     """
     with database() as db:
-        report = db.reports.unit(unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db)
+        report = db.reports.unit(unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db,
+                                 top_images=top_images)
     _emit(report, fmt, out, digits)
 
 
@@ -167,9 +170,12 @@ def concept_cmd(
 @report_app.command("detectors")
 @friendly
 def detectors_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None, digits: Digits = 4) -> None:
-    """Units the precision criterion (> 0.75) calls object detectors, how good they are, and a verdict."""
+    """Units the precision criterion (> 0.75) calls object detectors, how good they are, and a verdict.
+
+    Their AM images (seldb am) are listed where they have one, and drawn as one grid under --out.
+    """
     with database() as db:
-        _emit(db.reports.detectors(run), fmt, out, digits)
+        _emit(db.reports.detectors(run, out), fmt, out, digits)
 
 
 @report_app.command("ratings")
@@ -228,13 +234,16 @@ def import_ratings_cmd(
     run: Annotated[int, typer.Option("--run", help="The run whose units were rated.")],
     synonyms: Annotated[Optional[Path], typer.Option(help="Synonym groups, one comma-separated group a line.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace the run's earlier ratings.")] = False,
+    key: Annotated[Optional[Path], typer.Option(
+        "--key", help="key.json of a `seldb am sheet` page: FILE is a rater's download from it.")] = None,
 ) -> None:
     """Import human ratings of activation-maximisation images (the paper's Table 1).
 
     Example: seldb import ratings am_ratings.csv --run 3 --synonyms synonyms.txt
+    A rater's answers from `seldb am sheet`: seldb import ratings answers.csv --run 3 --key study/key.json
     """
     with database() as db:
-        done = db.import_ratings(file, run, synonyms=synonyms, replace=replace)
+        done = db.import_ratings(file, run, synonyms=synonyms, replace=replace, key=key)
     console.print(f"run {done.run_id}: {done.n_ratings} ratings of {done.n_units} units by {done.n_raters} raters")
     console.print(f"next: seldb report ratings --run {done.run_id}")
 

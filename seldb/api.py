@@ -36,6 +36,8 @@ from seldb.reports.source import frame, resolve_run
 
 if TYPE_CHECKING:
     from seldb.control.options import ControlOptions, ControlResult
+    from seldb.am.request import AMOptions
+    from seldb.am.store import AMRow
     from seldb.options import ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance
     from seldb.reports.base import Report
 
@@ -115,11 +117,27 @@ class Seldb(Database):
         return import_tally(self, path, run, layer)
 
     def import_ratings(self, path: str | os.PathLike, run: int, synonyms: str | os.PathLike | None = None,
-                       replace: bool = False):  # fmt: skip
-        """Human ratings of activation-maximisation images (the paper's Table 1)."""
+                       replace: bool = False, key: str | os.PathLike | None = None):  # fmt: skip
+        """Human ratings of activation-maximisation images (the paper's Table 1); with `key` (a rating
+        sheet's key.json) `path` is a rater's download from that sheet."""
         from seldb.ratings import import_ratings
 
-        return import_ratings(self, path, run, synonyms, replace)
+        return import_ratings(self, path, run, synonyms, replace, key=key)
+
+    # -- activation maximisation (torch) -------------------------------------
+    def activation_maximisation(self, options: AMOptions, progress: bool = True,
+                                notify: Callable[[str], None] | None = None) -> list[AMRow]:  # fmt: skip
+        """AM images of a run's units, made (or reused) and stored in seldb.am_images (seldb.am.AMOptions)."""
+        from seldb.am.run_am import activation_maximisation
+
+        return activation_maximisation(self, options, progress, notify)
+
+    def am_sheet(self, units: Sequence[str], out: str | os.PathLike, run: int | None = None,
+                 seed: int | None = None):  # fmt: skip
+        """The blinded rating page (out/index.html) and its key (out/key.json) for units' stored AM images."""
+        from seldb.am.study import write_sheet
+
+        return write_sheet(self, units, out, run, seed)
 
     def control_superposition(self, options: ControlOptions | None = None,
                               notify: Callable[[str], None] | None = None, progress: bool = True) -> ControlResult:  # fmt: skip
@@ -221,10 +239,12 @@ class Reports:
         return top_report(self._db, run, measures, n=n, lowest=lowest)
 
     def unit(self, unit_label: str, run: int | None = None, class_name: str | None = None, n: int = 10,
-             plot: bool = False, out_dir: str | Path = ".", use_file: bool = True) -> Report:  # fmt: skip
+             plot: bool = False, out_dir: str | Path = ".", use_file: bool = True,
+             top_images: int | None = None) -> Report:  # fmt: skip
         from seldb.reports.unit import unit_report
 
-        return unit_report(self._db, unit_label, run, class_name, n=n, plot=plot, out_dir=out_dir, use_file=use_file)
+        return unit_report(self._db, unit_label, run, class_name, n=n, plot=plot, out_dir=out_dir, use_file=use_file,
+                           top_images=top_images)  # fmt: skip
 
     def concept(self, concept: str, run: int | None = None, units: Sequence[str] | None = None,
                 sort: str | None = None, n: int | None = None) -> Report:  # fmt: skip
@@ -232,10 +252,10 @@ class Reports:
 
         return concept_report(self._db, concept, run, units, sort=sort, n=n)
 
-    def detectors(self, run: int | None = None) -> Report:
+    def detectors(self, run: int | None = None, out_dir: str | Path | None = None) -> Report:
         from seldb.reports.detectors import detectors_report
 
-        return detectors_report(self._db, run)
+        return detectors_report(self._db, run, out_dir)
 
     def ratings(self, run: int | None = None) -> Report:
         from seldb.reports.ratings import ratings_report

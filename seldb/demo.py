@@ -16,7 +16,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -56,6 +56,7 @@ class DemoResult:
     next_steps: str
     source: str  # which digits were used
     seconds: float
+    am_images: list[Path] = field(default_factory=list)  # AM images of the most selective fc1 units
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray, str]:
@@ -165,4 +166,7 @@ def run_demo(db: Database, work_dir: Path | None = None, notify: Callable[[str],
     columns, rows = run_sql(db, QUERY.format(run_id=run_id))
     title = f"digit-cnn on {len(images)} {source}: most selective units by precision_60"
     next_steps = NEXT_STEPS.format(run_id=run_id, top_unit=f"{rows[0][0]}.{rows[0][1]}")
-    return DemoResult(run_id, title, columns, rows, next_steps, source, time.perf_counter() - started)
+    from seldb.am.run_am import demo_images
+
+    am = [row.path for row in demo_images(db, run_id, work / "am", progress=progress)]
+    return DemoResult(run_id, title, columns, rows, next_steps, source, time.perf_counter() - started, am)

@@ -21,6 +21,7 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import sqlalchemy as sa
 
@@ -85,6 +86,9 @@ def _rows(path: Path):
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             header = [h.strip() for h in (reader.fieldnames or [])]
+            if {"sheet", "item"} <= set(header) and "unit" not in header:
+                raise InputError(f"{path} is a rating page's download (items, not units): give the sheet's key"
+                                 " with --key DIR/key.json")  # fmt: skip
             missing = [c for c in ("unit", "rater", "judged_object", "label") if c not in header]
             if missing:
                 raise InputError(f"{path}: no column {', '.join(missing)} (a ratings CSV has {COLUMNS})")
@@ -103,8 +107,15 @@ def read_ratings(path: str | os.PathLike) -> list[Rating]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+    return ratings_from_rows(path, _rows(path))
+
+
+def ratings_from_rows(source: str | os.PathLike, rows: Iterable[tuple[int, dict]]) -> list[Rating]:
+    """Ratings from (line, {unit[, layer], rater, judged_object, label}) rows, checked; errors name
+    `source` and the line. A rating sheet's answers, unblinded, come in this way too."""
+    path = Path(source)
     ratings, seen = [], {}
-    for line, row in _rows(path):
+    for line, row in rows:
         layer, unit = _where(path, line, row)
         rater = row["rater"].strip()
         if not rater:
@@ -156,10 +167,27 @@ def _check_units(path: Path, run_id: int, ratings: list[Rating], layers: dict[st
 
 
 def import_ratings(db: Database, path: str | os.PathLike, run_id: int, synonyms: str | os.PathLike | None = None,
-                   replace: bool = False) -> RatingsImport:  # fmt: skip
-    """Store a ratings CSV in run `run_id`; replace=True drops the run's earlier ratings first."""
+                   replace: bool = False, key: str | os.PathLike | None = None) -> RatingsImport:  # fmt: skip
+    """Store a ratings CSV in run `run_id`; replace=True drops the run's earlier ratings first.
+    With `key` (a rating sheet's key.json, seldb.am.rating_sheet) `path` is a rater's answers CSV."""
     path = Path(path)
-    ratings = read_ratings(path)
+    ratings = read_ratings(path) if key is None else _unblinded(path, key, run_id)
+    return store_ratings(db, path, ratings, run_id, synonyms, replace)
+
+
+def _unblinded(path: Path, key: str | os.PathLike, run_id: int) -> list[Rating]:
+    from seldb.am.rating_sheet import key_about, unblinded_rows
+
+    sheet_run = key_about(key).get("run_id")
+    if sheet_run is not None and int(sheet_run) != int(run_id):
+        raise InputError(f"{key} is the key of a sheet of run {sheet_run}, not run {run_id}")
+    return ratings_from_rows(path, unblinded_rows(path, key))
+
+
+def store_ratings(db: Database, path: str | os.PathLike, ratings: list[Rating], run_id: int,
+                  synonyms: str | os.PathLike | None = None, replace: bool = False) -> RatingsImport:  # fmt: skip
+    """Store checked ratings (read from `path`, named in errors) in run `run_id`, in one transaction."""
+    path = Path(path)
     with db.connect() as conn:
         layers = run_layers(conn, run_id)
         _check_units(path, run_id, ratings, layers)

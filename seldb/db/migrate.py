@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -129,14 +130,15 @@ def migrate(rev: str, url: str | None = None, down: bool = False) -> Migration:
                 return Migration(before, _current(conn))
     except (CommandError, RevisionError) as exc:  # unknown or unreachable revision
         raise SeldbError(f"alembic: {exc}") from exc
-    except sa.exc.DBAPIError as exc:  # e.g. a user who may not create schemas or the reader role
+    except (sa.exc.DBAPIError, psycopg.Error) as exc:  # e.g. a user who may not create schemas or the role
         raise SeldbError(f"migrating {mask_url(url)} to {rev} failed: {_db_message(exc)}") from exc
 
 
-def _db_message(exc: sa.exc.DBAPIError) -> str:
+def _db_message(exc: sa.exc.DBAPIError | psycopg.Error) -> str:
     """PostgreSQL's message and hint in one line."""
-    diag = getattr(exc.orig, "diag", None)
-    message = getattr(diag, "message_primary", None) or str(exc.orig).strip().splitlines()[0]
+    orig = getattr(exc, "orig", None) or exc
+    diag = getattr(orig, "diag", None)
+    message = getattr(diag, "message_primary", None) or one_line(orig)
     hint = getattr(diag, "message_hint", None)
     return f"{message} ({hint})" if hint else message
 

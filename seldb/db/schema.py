@@ -269,3 +269,36 @@ am_ratings = Table(
     PrimaryKeyConstraint("run_id", "layer_id", "unit", "rater"),
     _layer_fk(),
 )
+
+# Activation-maximisation images (`seldb am`, revision 0006): one row per image. The primary key is
+# the reuse key: the same unit with the same options is made once (`--force` replaces row and file).
+# activation_* are what the PNG does to the unit at the layer's recorded output, reference_* what the
+# dataset's mean image does; settings holds every option that decided the bytes (threads, torch, ...).
+AM_IMAGE_KEY = ("run_id", "layer_id", "unit", "method", "seed", "steps", "size", "pre_relu", "lr")
+am_images = Table(
+    "am_images",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("steps", Integer, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("pre_relu", Boolean, nullable=False),
+    Column("lr", F8, nullable=False),
+    Column("activation_mean", F8, nullable=False),
+    Column("activation_max", F8, nullable=False),
+    Column("objective", F8, nullable=False),
+    Column("reference_mean", F8),
+    Column("reference_max", F8),
+    Column("reference_n_images", Integer),
+    Column("path", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("device", Text, nullable=False),
+    Column("seconds", F8, nullable=False),
+    Column("settings", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint(*AM_IMAGE_KEY),
+    _layer_fk(),
+)

@@ -59,6 +59,7 @@ VIEW_NAMES: tuple[str, ...] = (
     "am_ratings_summary",
     "control_runs",
     "control_units",
+    "am_images",
 )
 
 

@@ -48,6 +48,8 @@ class Prepared:
     layer_spec: dict[str, tuple[int, str]]
     cfg: RecordConfig
     notes: list[str] = field(default_factory=list)
+    preprocess: str = ""  # the preprocessing kind (seldb.ingest.preprocess.KINDS)
+    input_size: int = 0
 
 
 def default_workers() -> int:
@@ -156,7 +158,8 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
     )
     net.to(device)
     transform = make_transform(preprocess, input_size)
-    return Prepared(spec, net, layers, opts.reduce, image_set, transform, layer_spec, cfg, image_set.notes + notes)
+    return Prepared(spec, net, layers, opts.reduce, image_set, transform, layer_spec, cfg, image_set.notes + notes,
+                    preprocess, input_size)
 
 
 def record(
@@ -198,6 +201,9 @@ def _provenance(prepared: Prepared, result: Recording) -> Provenance:
             "torch": torch.__version__,
             "resumed_at_rows": result.resumed_at,
             "activation_file": str(result.out.resolve()),
+            # explicit, so that the network can be rebuilt (seldb am) without parsing "preprocess"
+            "preprocess_kind": prepared.preprocess,
+            "input_size": prepared.input_size,
         },
         "notes": prepared.notes,
     }

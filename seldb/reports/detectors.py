@@ -9,8 +9,11 @@ is a column of seldb.detector_summary, so the verdict can be checked in SQL.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
+from seldb.am import in_reports
 from seldb.db.database import Database
 from seldb.errors import SeldbError
 from seldb.reports.base import Report, Section
@@ -25,14 +28,16 @@ CLAIM_COLUMNS = [
 GOOD_MEDIAN_INFORMEDNESS = 0.8
 
 
-def detectors_report(db: Database, run: int | None = None) -> Report:
-    """The claimed detectors of a run, per-layer counts, and a verdict paragraph."""
+def detectors_report(db: Database, run: int | None = None, out_dir: str | Path | None = None) -> Report:
+    """The claimed detectors of a run, per-layer counts, and a verdict paragraph; their AM images
+    (seldb am) where they have one, drawn as one grid under out_dir."""
     with db.connect() as conn:
         r = resolve_run(conn, run)
         claims = frame(conn, f"SELECT {', '.join(CLAIM_COLUMNS)} FROM seldb.detector_claims WHERE run_id = :r"
                              " ORDER BY precision_60 DESC, max_informedness DESC, layer, unit", {"r": r.run_id})
         summary = frame(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r", {"r": r.run_id})
         layers = layer_order(conn, r.run_id)
+        am_images = in_reports.detector_images(conn, r.run_id)
     if summary.is_empty():
         raise SeldbError(f"{r.name} has no units to judge")
     overall = summary.filter(pl.col("layer").is_null()).row(0, named=True)
@@ -45,7 +50,12 @@ def detectors_report(db: Database, run: int | None = None) -> Report:
                 ["layer", "n_units", "n_claimed", "pct_claimed", "n_classes_agree", "n_fdr_at_least_half",
                  "median_recall_p1", "median_max_informedness", "median_mi_recall", "median_mi_false_discovery_rate"]),
     ]  # fmt: skip
-    return Report("detectors", title, r.run_id, sections, notes=[verdict(overall, r)])
+    report = Report("detectors", title, r.run_id, sections, notes=[verdict(overall, r)])
+    if am_images.height:
+        report.sections.append(Section("am_images", "their activation-maximisation images (seldb am)", am_images))
+        grid = out_dir and in_reports.detector_grid(am_images, Path(out_dir) / f"{report.stem}-am.png", title)
+        report.files += [grid] if grid else []
+    return report
 
 
 def _pct(value: float | None) -> str:

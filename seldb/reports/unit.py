@@ -31,12 +31,16 @@ EXTRA_SECTIONS = [
      "category, label, is_top, score, iou"),
     ("ratings", "human ratings of the AM image", "seldb.am_ratings", "rater",
      "rater, judged_object, label, label_key, matches_top_class, matches_ccmas_class"),
+    ("am_images", "activation-maximisation images (seldb am)", "seldb.am_images", "created_at DESC",
+     "method, seed, steps, size, pre_relu, activation, reference_activation, dataset_max, exceeds_dataset_max, path"),
 ]  # fmt: skip
 
 
 def unit_report(db: Database, unit_label: str, run: int | None = None, class_name: str | None = None, n: int = 10,
-                plot: bool = False, out_dir: str | Path = ".", use_file: bool = True) -> Report:  # fmt: skip
-    """The unit's measures, classes, top images and imported results; plot=True adds the Figure 3 PNG."""
+                plot: bool = False, out_dir: str | Path = ".", use_file: bool = True,
+                top_images: int | None = None) -> Report:  # fmt: skip
+    """The unit's measures, classes, top images and imported results; plot=True adds the Figure 3 PNG,
+    top_images=N a contact sheet of its N most active images ("natural AM")."""
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
     with db.connect() as conn:
@@ -53,10 +57,19 @@ def unit_report(db: Database, unit_label: str, run: int | None = None, class_nam
             from seldb.reports.unit_plot import plot_unit  # matplotlib only when asked
 
             report.files = plot_unit(conn, r, layer, unit, chosen, out_dir, use_file=use_file)
+        sheet = _top_images_sheet(conn, report, layer, unit, top_images, out_dir) if top_images is not None else None
     why = "as asked" if class_name else "the unit's precision class" if chosen == row["precision_60_class"] else (
         "the unit has no precision class: its CCMAS or informedness class")
-    report.notes = [f"Class of interest: {chosen} ({why})."]
+    report.notes = [f"Class of interest: {chosen} ({why})."] + ([sheet.note] if sheet and sheet.note else [])
     return report
+
+
+def _top_images_sheet(conn: sa.Connection, report: Report, layer: str, unit: int, n: int, out_dir: str | Path):
+    from seldb.am.natural import top_images_sheet  # PIL only when asked
+
+    sheet = top_images_sheet(conn, report.run_id, layer, unit, n, Path(out_dir) / f"{report.stem}-top{n}.png")
+    report.files += [sheet.path] if sheet.path else []
+    return sheet
 
 
 def _measures(conn: sa.Connection, where: dict, row) -> Section:

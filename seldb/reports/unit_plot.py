@@ -80,18 +80,29 @@ def plot_unit(conn: sa.Connection, run: Run, layer: str, unit: int, class_label:
     unit_label = f"{layer}.{unit}"
     dead = bool(conn.execute(sa.text("SELECT is_dead FROM seldb.unit_measures WHERE run_id = :r AND layer = :l"
                                      " AND unit = :u"), {"r": run.run_id, "l": layer, "u": unit}).scalar())  # fmt: skip
+    from seldb.am import in_reports  # the unit's AM image, when `seldb am` made one
+
+    am = in_reports.latest_image(conn, run.run_id, layer, unit)
     title = f"{unit_label}: {class_label}, {run.name}" + (DEAD_TITLE if dead else "")
-    figure, axes = _draw(points, names, class_index, bins, counts, lines, title)
+    figure, axes = _draw(points, names, class_index, bins, counts, lines, title, am)
     sidecar = _sidecar(run, unit_label, class_label, points, bins, counts, lines, axes)
     sidecar["dead"] = dead
+    if am is not None:
+        sidecar["am_image"] = in_reports.sidecar(am)
     png = Path(out_dir) / f"unit-run{run.run_id}-{safe_name(unit_label)}-{safe_name(class_label)}.png"
     return save(figure, png, sidecar)
 
 
 def _draw(points: Points, names: dict[int, str], class_index: int, bins: Bins, counts: np.ndarray,
-          lines: list[Line], title: str):  # fmt: skip
-    figure = new_figure(10.0, 7.2)
-    jitter_ax, hist_ax = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+          lines: list[Line], title: str, am: dict | None = None):  # fmt: skip
+    figure = new_figure(10.0 if am is None else 13.0, 7.2)
+    plots = figure
+    if am is not None:  # the AM image in a panel on the right
+        from seldb.am.in_reports import draw_panel
+
+        plots, side = figure.subfigures(1, 2, width_ratios=[10, 3])
+        draw_panel(side, am)
+    jitter_ax, hist_ax = plots.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     _jitterplot(jitter_ax, points, names, class_index)
     _histogram(hist_ax, bins, counts, names[class_index])
     for ax in (jitter_ax, hist_ax):
