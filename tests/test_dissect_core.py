@@ -15,6 +15,7 @@ from seldb.dissect import dissect
 from seldb.dissect.broden import open_broden
 from seldb.dissect.minibroden import make_mini_broden
 from seldb.dissect.planted import PlantedNet
+from seldb.dissect.tallycsv import tally_rows
 from seldb.dissect.thresholds import ExactPercentile, key_values, sortable_keys
 from seldb.dissect.upsample import resize_maps
 from seldb.errors import InputError
@@ -193,6 +194,19 @@ def test_hand_worked_tally(tmp_path):
     np.testing.assert_allclose(d.scores.iou[0, [1, 2, 3, 5]], expected, rtol=0, atol=1e-9)
     top = result.top_frame().row(0, named=True)
     assert (top["category"], top["label"]) == ("color", "red-c")
+
+
+def test_a_unit_with_no_iou_gets_label_zero_in_tally_csv(tmp_path):
+    # NetDissect-Lite's argmax over all-zero IoUs picks label 0, whose name is '' here; the frames say null
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    root = write_broden(tmp_path / "dead", [(rgb, {"color": [np.full((4, 4), 1)]})], {1: "red-c"},
+                        {"color": {1: 1.0}}, ["color"])
+    maps = np.zeros((1, 2, 4, 4))
+    maps[0, 0, 0, 0] = 1  # unit 0 fires on one pixel, unit 1 never
+    result = dissect(LookupNet(maps), ["maps"], root, quantile=0.1)
+    rows = tally_rows(result, "maps")
+    assert [r[:4] for r in rows] == [[1, "color", "red-c", pytest.approx(1 / 16)], [2, "color", "", 0.0]]
+    assert result.best_frame().filter(unit=1)["label"].to_list() == [None]
 
 
 # ---------------------------------------------------------------- bad input: one line each, nothing left behind

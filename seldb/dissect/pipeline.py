@@ -45,6 +45,8 @@ def dissect(net: torch.nn.Module, layers: list[str], broden_dir, *, quantile: fl
     its (1 - quantile) percentile over every position of every image; workdir: where the temporary map store
     goes (needs images x units x h x w x 4 bytes per layer).
     """
+    if isinstance(layers, str):
+        layers = [layers]
     if not 0 <= quantile < 1:
         raise InputError(f"quantile must be in [0, 1), got {quantile}")
     if batch_size < 1 or chunk_images < 1:
