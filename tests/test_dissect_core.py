@@ -15,10 +15,12 @@ from seldb.dissect import dissect
 from seldb.dissect.broden import open_broden
 from seldb.dissect.minibroden import make_mini_broden
 from seldb.dissect.planted import PlantedNet
-from seldb.dissect.tallycsv import tally_rows
+from seldb.dissect.store import computed_labels
+from seldb.dissect.tallycsv import tally_rows, write_tally_csv
 from seldb.dissect.thresholds import ExactPercentile, key_values, sortable_keys
 from seldb.dissect.upsample import resize_maps
 from seldb.errors import InputError
+from seldb.netdissect import read_tally
 
 pytestmark = pytest.mark.unit
 
@@ -207,6 +209,28 @@ def test_a_unit_with_no_iou_gets_label_zero_in_tally_csv(tmp_path):
     rows = tally_rows(result, "maps")
     assert [r[:4] for r in rows] == [[1, "color", "red-c", pytest.approx(1 / 16)], [2, "color", "", 0.0]]
     assert result.best_frame().filter(unit=1)["label"].to_list() == [None]
+
+
+def test_a_dead_units_empty_label_round_trips_through_read_tally(tmp_path):
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    root = write_broden(tmp_path / "dead", [(rgb, {"color": [np.full((4, 4), 1)]})], {1: "red-c"},
+                        {"color": {1: 1.0}}, ["color"])
+    maps = np.zeros((1, 2, 4, 4))
+    maps[0, 0, 0, 0] = 1
+    result = dissect(LookupNet(maps), ["maps"], root, quantile=0.1)
+    path = write_tally_csv(result, "maps", tmp_path / "tally.csv")
+    read = read_tally(path)
+    assert [(t.unit, t.category, t.label, t.score) for t in read] == [(0, "color", "red-c", pytest.approx(1 / 16)),
+                                                                      (1, "color", "", 0.0)]
+    assert computed_labels(result, "maps") == read  # what `seldb dissect` stores is what the import stores
+
+
+def test_an_empty_label_with_a_score_is_refused(tmp_path):
+    path = tmp_path / "tally.csv"
+    path.write_text("unit,category,label,score,color-label,color-truth,color-activation,color-intersect,color-iou\n"
+                    "1,color,,0.25,,16.0,4.0,1.0,0.25\n")
+    with pytest.raises(InputError, match="line 2: label is empty but score is 0.25"):
+        read_tally(path)
 
 
 # ---------------------------------------------------------------- bad input: one line each, nothing left behind

@@ -15,9 +15,12 @@ same numbers for any torch network, following NetDissect-Lite's definitions
 - `tally`: intersection and union counts per (unit, label), IoU, best labels;
 - `result` / `tallycsv`: the result frames and tally.csv in NetDissect-Lite's layout;
 - `pipeline`: `dissect(net, layers, broden_dir, ...)`, the whole sequence;
-- `planted`: a network whose unit fires exactly on one concept (tests, demo).
+- `planted`: a network whose unit fires exactly on one concept (tests, demo);
+- `network`: the network of `seldb dissect`, resolved as `seldb ingest` does;
+- `store`: the run it joins or makes, its tables, its tally rows (database);
+- `command`: `run_dissect(db, DissectOptions)`, what `db.dissect()` and the CLI call.
 
-torch is imported only by `features`, `pipeline` and `planted`.
+torch is imported only by `features`, `pipeline`, `planted`, `network` and `command`.
 """
 
 from __future__ import annotations

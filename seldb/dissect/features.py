@@ -125,6 +125,22 @@ def iter_maps(net: torch.nn.Module, layers: dict[str, str], broden: Broden, batc
         recorder.close()
 
 
+def map_shapes(net: torch.nn.Module, layers: dict[str, str], broden: Broden, device: str | torch.device = "cpu",
+               preprocess: str = "netdissect") -> dict[str, tuple[int, int, int]]:
+    """Each layer's (units, h, w) from one forward pass on the first image: a layer with no spatial map
+    is refused here, before the whole pass, and a run to join can be checked unit for unit."""
+    normalise = _normalise(preprocess)
+    device = torch.device(device)
+    net.eval().to(device)
+    recorder = MapRecorder(net, layers)
+    try:
+        with torch.no_grad():
+            net(torch.from_numpy(normalise(broden.load_image(broden.images[0])[None])).to(device))
+        return {name: tuple(int(n) for n in maps.shape[1:]) for name, maps in recorder.take().items()}
+    finally:
+        recorder.close()
+
+
 def forward_only(net: torch.nn.Module, broden: Broden, batch_size: int = 64, device: str | torch.device = "cpu",
                  preprocess: str = "netdissect") -> int:
     """The bare forward pass over the same images, decoded the same way (the benchmark's baseline)."""

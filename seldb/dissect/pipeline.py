@@ -43,7 +43,8 @@ def dissect(net: torch.nn.Module, layers: list[str], broden_dir, *, quantile: fl
 
     layers: names as in `layer_aliases` (e.g. seldb's "conv5") or module paths; quantile: a unit's threshold is
     its (1 - quantile) percentile over every position of every image; workdir: where the temporary map store
-    goes (needs images x units x h x w x 4 bytes per layer).
+    goes (needs images x units x h x w x 4 bytes per layer). broden_dir may be a Broden already opened
+    (its categories are then the ones it was opened with).
     """
     if isinstance(layers, str):
         layers = [layers]
@@ -51,7 +52,7 @@ def dissect(net: torch.nn.Module, layers: list[str], broden_dir, *, quantile: fl
         raise InputError(f"quantile must be in [0, 1), got {quantile}")
     if batch_size < 1 or chunk_images < 1:
         raise InputError("batch_size and chunk_images must be at least 1")
-    broden = open_broden(broden_dir, categories)
+    broden = broden_dir if isinstance(broden_dir, Broden) else open_broden(broden_dir, categories)
     modules = resolve(net, layers, layer_aliases)
     percentile = 100 * (1 - quantile)  # NetDissect-Lite's argument to np.percentile
     with tempfile.TemporaryDirectory(prefix="seldb-dissect-", dir=workdir) as tmp:
@@ -138,7 +139,7 @@ def _result(broden: Broden, quantile: float, modules: dict[str, str], stores: di
             best_labels(layer_scores.iou, broden.primary, n_categories), tallies[layer].active_pairs,
         )
     return DissectResult(
-        dataset=str(broden.directory), fingerprint=broden.fingerprint, categories=broden.categories,
+        dataset=str(broden.directory.resolve()), fingerprint=broden.fingerprint, categories=broden.categories,
         n_images=len(broden.images), quantile=quantile, label_names=broden.label_names, primary=broden.primary,
         in_categories=broden.in_categories & broden.label_known, layers=layers,
     )  # fmt: skip
