@@ -61,7 +61,10 @@ def concept_report(db: Database, concept: str, run: int | None = None, units: Se
     rows = _ordered(rows, layers, sort, n)
     title = f"Concept {concept} against all other images (Tables A3-A5): {r.name}"
     section = Section("concept", title, rows.drop("layer", "unit"), BRIEF)
-    return Report("concept", title, r.run_id, [section], qualifier=concept)
+    notes = [f"iou: Network Dissection's IoU of the unit with the label {concept!r} (computed by seldb dissect"
+             " where the layer was dissected, else an imported tally's); above 0.04 it counts as a detector of it."]
+    return Report("concept", title, r.run_id, [section], notes=notes if rows["iou"].is_not_null().any() else [],
+                  qualifier=concept)  # fmt: skip
 
 
 def _ordered(rows: pl.DataFrame, layers: list[str], sort: str | None, n: int | None) -> pl.DataFrame:
