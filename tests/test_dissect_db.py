@@ -165,18 +165,23 @@ def test_tally_csv_is_netdissect_lite_and_imports_to_the_same_rows(migrated_db, 
 
 @pytest.fixture(scope="module")
 def ingested(database_url, tmp_path_factory) -> int:
-    """A class-selectivity run of the planted network (seldb ingest), with concept red-c = class cat."""
+    """A class-selectivity run of the planted network (seldb ingest), with concept red-c = class reds."""
     import seldb
 
-    tree = make_tree(tmp_path_factory.mktemp("tree") / "tree", per_class=3, size=32)
+    # class names no other test uses: concepts resolve class names over every run of the session database
+    tree = make_tree(tmp_path_factory.mktemp("tree") / "tree", classes=("reds", "greens", "blues"), per_class=3,
+                     size=32)  # fmt: skip
     with pytest.MonkeyPatch.context() as mp, seldb.connect(database_url) as db:
         mp.setenv("SELDB_DATABASE_URL", database_url)
         db.upgrade("head")
-        db.add_concept("red-c", ["cat"], replace=True)
+        db.add_concept("red-c", ["reds"], replace=True)
         result = _invoke("ingest", *PLANTED, "--data", tree, "--layers", "planted,pooled", "--all-images",
                          "--workers", 0, "--input-size", 32, "--out", tree.parent / "planted.h5")  # fmt: skip
         assert result.exit_code == 0, result.output
-        yield rows("SELECT max(run_id) AS r FROM seldb.runs")[0]["r"]
+        try:
+            yield rows("SELECT max(run_id) AS r FROM seldb.runs")[0]["r"]
+        finally:  # later imports in the session would each report it skipped
+            db.execute("DELETE FROM seldb_store.concepts WHERE name = 'red-c'", write=True)
 
 
 def test_dissect_joins_the_run_unit_for_unit(migrated_db, ingested, mini, cli):
