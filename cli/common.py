@@ -18,8 +18,9 @@ from rich.markup import escape
 
 from seldb.errors import InputError, SeldbError
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: lines are never broken by rich (a terminal wraps them itself; a pipe or log gets whole lines)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
-from seldb.errors import InputError
+from seldb.errors import InputError, plural
 
 FORMAT = "seldb-activations"
 VERSION = 1
@@ -69,6 +69,8 @@ class ActivationFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a directory; give the activation file (.h5) itself")
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
         try:
@@ -127,7 +129,7 @@ class ActivationFile:
             raise self._fail(
                 "/images/label",
                 f"label {int(labels[bad[0]])} of image {int(bad[0])} is out of range 0..{self.n_classes - 1}"
-                f" ({bad.size} such images)",
+                f" ({plural(bad.size, 'such image')})",
             )
         self.labels = labels.astype(np.int64)
         self.preds = self._optional_rows("/images/pred", integer=True)
@@ -158,7 +160,9 @@ class ActivationFile:
         if ds.ndim != 2:
             raise self._fail(where, f"must be 2-D (images, units), got shape {ds.shape}")
         if ds.shape[0] != self.n_images:
-            raise self._fail(where, f"has {ds.shape[0]} rows but /images/label has {self.n_images}")
+            hint = " (is it stored units x images? layers are images x units: transpose it)" if (
+                ds.shape[1] == self.n_images) else ""
+            raise self._fail(where, f"has {ds.shape[0]} rows but /images/label has {self.n_images}{hint}")
         if ds.shape[1] == 0:
             raise self._fail(where, "is empty: it has no unit")
         if ds.dtype.type not in ACCEPTED_DTYPES:

@@ -31,8 +31,8 @@ import sqlalchemy as sa
 
 from seldb.db.database import Database
 from seldb.db.views import VIEW_NAMES
-from seldb.errors import InputError
-from seldb.reports.source import did_you_mean, frame, resolve_run
+from seldb.errors import InputError, did_you_mean
+from seldb.reports.source import frame, resolve_run
 
 if TYPE_CHECKING:
     from seldb.options import (
@@ -134,6 +134,12 @@ class Seldb(Database):
 
         return list_runs(self)
 
+    def runs_overview(self) -> tuple[list[str], list[tuple]]:
+        """(columns, rows): every run with what tells runs apart, as `seldb runs` prints it."""
+        from seldb.runs import runs_overview
+
+        return runs_overview(self)
+
     def show_run(self, run: int) -> dict:
         from seldb.runs import show_run
 
@@ -153,6 +159,11 @@ class Seldb(Database):
         from seldb.concepts import list_concepts
 
         return list_concepts(self)
+
+    def delete_concept(self, name: str) -> None:
+        from seldb.concepts import delete_concept
+
+        delete_concept(self, name)
 
     def compute_concept(self, name: str, run: int, progress: bool = True) -> int:
         from seldb.concepts import compute_concept
@@ -191,16 +202,16 @@ class Reports:
     def __init__(self, db: Seldb):
         self._db = db
 
-    def correlations(self, run: int | None = None, layer: str | None = None) -> Report:
+    def correlations(self, run: int | None = None, layer: str | None = None, include_dead: bool = False) -> Report:
         from seldb.reports.correlations import correlations_report
 
-        return correlations_report(self._db, run, layer)
+        return correlations_report(self._db, run, layer, include_dead)
 
     def layers(self, run: int | None = None, measures: Sequence[str] | None = None, plot: bool = False,
-               out_dir: str | Path = ".") -> Report:  # fmt: skip
+               out_dir: str | Path = ".", include_dead: bool = False) -> Report:  # fmt: skip
         from seldb.reports.layers import layers_report
 
-        return layers_report(self._db, run, measures, plot=plot, out_dir=out_dir)
+        return layers_report(self._db, run, measures, plot=plot, out_dir=out_dir, include_dead=include_dead)
 
     def top(self, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10,
             lowest: bool = False) -> Report:  # fmt: skip

@@ -35,7 +35,7 @@ from seldb.correlations import correlation_rows
 from seldb.db import schema as s
 from seldb.db.database import Database
 from seldb.db.load import RunWriter, encode_unit_arrays
-from seldb.errors import InputError, SeldbError
+from seldb.errors import InputError, SeldbError, plural
 from seldb.measures import compute_block, compute_concept_block
 from seldb.options import ImportOptions, ImportResult, Provenance
 from seldb.progress import progress_bar
@@ -101,7 +101,7 @@ def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progres
         layer, rows = next(iter(bad.items()))
         raise InputError(
             f"{afile.path}: /layers/{layer}: NaN or infinite activation in image {int(rows[0])}"
-            f" ({rows.size} such images; --nan-policy drop drops them from every layer)"
+            f" ({plural(rows.size, 'such image')}; --nan-policy drop drops them from every layer)"
         )
     return np.unique(np.concatenate(list(bad.values())))
 
@@ -182,8 +182,8 @@ def run_import(db: Database, path: str | os.PathLike, options: ImportOptions | N
             result.timings["total_s"] = round(time.perf_counter() - started, 3)
             writer.update_run(timings=result.timings, row_counts=result.row_counts)
             writer.commit()
-        except BaseException as exc:
-            writer.abort(exc)
+        except BaseException:
+            writer.abort()
             raise
     return result
 
@@ -261,13 +261,29 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
         writer.add_layer(layer_id, layer, info.n_units, info.reduction)
     outputs = _measure_layers(plan, writer, concepts, progress, timings)
     started = time.perf_counter()
-    writer.finish_arrays()
     counts = _write_unit_tables(writer, outputs, concepts)
     timings["copy_s"] += time.perf_counter() - started
     timings = {k: round(v, 3) for k, v in timings.items()}
     counts.update(images=afile.n_images, classes=afile.n_classes)
-    return ImportResult(run_id, counts["units"], int(plan.analysed.sum()), int(plan.dropped.size), skipped, timings,
-                        counts)  # fmt: skip
+    result = ImportResult(run_id, counts["units"], int(plan.analysed.sum()), int(plan.dropped.size), skipped,
+                          timings, counts)  # fmt: skip
+    result.notes = _notes(plan)
+    return result
+
+
+def _notes(plan: _Plan) -> list[str]:
+    """What the user should know about how the file was measured."""
+    n = int(plan.analysed.sum())
+    beyond = [k for k in plan.options.as_json()["top_k"] if k > n]
+    notes = []
+    if beyond:
+        ks = ", ".join(map(str, beyond))
+        notes.append(f"top-k {ks}: more than the {plural(n, 'analysed image')}, so precision at {ks} is over all"
+                     f" {n} (k = N)")  # fmt: skip
+    if plan.dropped.size:
+        notes.append(f"{plural(int(plan.dropped.size), 'image')} with NaN or infinite activations dropped"
+                     " from every layer (listed in the run's dropped_images)")  # fmt: skip
+    return notes
 
 
 def _write_unit_tables(writer: RunWriter, outputs: dict[int, list[_BlockOut]], concepts) -> dict:

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 import seldb
 from seldb.db import schema as s
-from seldb.db.bulk import ArrayCopy, ScalarColumn, copy_rows, encode_block
+from seldb.db.bulk import ScalarColumn, copy_encoded, copy_rows, encode_block
 from seldb.dissect.result import DissectResult, LayerDissection
 from seldb.errors import InputError, NotFound
 from seldb.netdissect import TallyLabel, run_layers, tally_record, unit_labels
@@ -137,13 +137,7 @@ def _copy_iou(cursor, dissection_id: int, d: LayerDissection, numbers: np.ndarra
         ScalarColumn("intersection", "int8", d.scores.intersection[:, numbers].ravel()),
         ScalarColumn("activation", "int8", d.scores.activation[:, numbers].ravel()),
     ]
-    copy = ArrayCopy(cursor, "dissection_iou", [c.name for c in columns])
-    try:
-        copy.write(encode_block(columns))
-    except BaseException as exc:
-        copy.abort(exc)
-        raise
-    copy.finish()
+    copy_encoded(cursor, "dissection_iou", [c.name for c in columns], encode_block(columns))
 
 
 def computed_labels(result: DissectResult, layer: str) -> list[TallyLabel]:

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 
 from seldb import catalogue
 from seldb.db.database import Database
-from seldb.errors import InputError, NotFound, SeldbError
+from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
 from seldb.reports.base import Report, Section
-from seldb.reports.source import Run, did_you_mean, find_unit, frame, resolve_run
+from seldb.reports.source import Run, find_unit, frame, resolve_run
 
 CLASS_COLUMNS = "class, class_key, n, mean, std, sem, min, max, frac_nonzero, ccmas, max_informedness, mi_threshold"
 # what each optional view contributes, when it has rows for the unit
