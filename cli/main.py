@@ -6,7 +6,7 @@ import signal
 
 import typer
 
-from seldb_cli import am_cmds, control_cmds, core_cmds, db_cmds, ingest_cmds, report_cmds
+from seldb_cli import am_cmds, control_cmds, core_cmds, db_cmds, dissect_cmds, ingest_cmds, report_cmds
 from seldb_cli.common import on_sigterm
 
 app = typer.Typer(
@@ -22,7 +22,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for commands in (db_cmds, core_cmds, ingest_cmds, report_cmds, control_cmds, am_cmds):
+for commands in (db_cmds, core_cmds, ingest_cmds, dissect_cmds, report_cmds, control_cmds, am_cmds):
     commands.register(app)
 
 

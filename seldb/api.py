@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from seldb.control.options import ControlOptions, ControlResult
     from seldb.am.request import AMOptions
     from seldb.am.store import AMRow
-    from seldb.options import ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance
+    from seldb.options import (
+        DissectImport, DissectOptions, ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance,
+    )
     from seldb.reports.base import Report
 
 VIEWS: tuple[str, ...] = VIEW_NAMES
@@ -109,6 +111,12 @@ class Seldb(Database):
         from seldb.ingest.pipeline import ingest
 
         return ingest(self, options, notify)
+
+    def dissect(self, options: DissectOptions, notify: Callable[[str], None] | None = None) -> DissectImport:
+        """Network Dissection of a network's layers over a Broden-format dataset, stored (needs torch)."""
+        from seldb.dissect.command import run_dissect
+
+        return run_dissect(self, options, notify)
 
     def import_netdissect(self, path: str | os.PathLike, run: int, layer: str):
         """A NetDissect tally.csv as layer `layer` of run `run`."""

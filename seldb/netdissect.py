@@ -10,9 +10,12 @@ tally.csv (NetDissect and NetDissect-Lite alike): `unit` (1-based), `category`,
 `label`, `score` (the top label's IoU), then for every category `<cat>-label`,
 `<cat>-truth`, `<cat>-activation`, `<cat>-intersect`, `<cat>-iou` (that
 category's best label). seldb stores per unit the top label with its score,
-and each other category's best label with its IoU (score NULL), units 0-based.
-The whole file is checked before anything is written; re-importing a layer
-replaces its rows.
+and each other category's best label with its IoU (score NULL), units
+0-based. A unit whose IoU is 0 with every label has an empty top label with
+score 0 (what NetDissect-Lite writes); it is kept. The whole file is checked
+before anything is written; re-importing a layer replaces its rows, also
+rows that `seldb dissect` computed (seldb.dissect.store writes those through
+the same `unit_labels` rule; the dissection's per-label IoUs stay).
 """
 
 from __future__ import annotations
@@ -88,26 +91,38 @@ def _unit(path: Path, line: int, text: str | None) -> int:
     return unit - 1
 
 
+def unit_labels(top: TallyLabel, best: list[tuple[str, str, float | None]]) -> list[TallyLabel]:
+    """The unit's top label, then each category's best (category, label, iou) that names another label.
+
+    One row per (unit, label), labels compared as seldb.concept_measures matches them (any case): the
+    label's first row (the top label, then the categories in order) is kept; empty labels are skipped.
+    Imported tallies and `seldb dissect` both store a unit's labels through this rule.
+    """
+    labels = [top]
+    for category, label, iou in best:
+        if label and all(label.lower() != known.label.lower() for known in labels):
+            labels.append(TallyLabel(top.unit, category, label, None, iou))
+    return labels
+
+
 def _row_labels(path: Path, line: int, row: dict, categories: list[str]) -> list[TallyLabel]:
     """The unit's top label first, then each other category's best label (one per distinct label)."""
     unit = _unit(path, line, row["unit"])
     category, label = (row["category"] or "").strip(), (row["label"] or "").strip()
-    if not label:
-        raise InputError(f"{path} line {line}: label is empty")
     if categories and category not in categories:
         known = ", ".join(categories)
         raise InputError(f"{path} line {line}: category {category!r} has no columns (categories: {known})")
     score = _number(path, line, "score", row["score"], required=True)
+    if not label and score != 0:
+        # NetDissect-Lite names no label (label 0, '') only where every IoU is 0: a unit that never fired on a label
+        raise InputError(f"{path} line {line}: label is empty but score is {score} (an empty label has score 0)")
     top_iou = _number(path, line, f"{category}-iou", row.get(f"{category}-iou"), required=False)
-    labels = [TallyLabel(unit, category, label, score, score if top_iou is None else top_iou)]
+    top = TallyLabel(unit, category, label, score, score if top_iou is None else top_iou)
+    best = []
     for cat in categories:
         other = (row.get(f"{cat}-label") or "").strip()
-        # one row per (unit, label), labels compared as seldb.concept_measures matches them (any case):
-        # the label's first row (the top label, then the categories in file order) is kept
-        if other and all(other.lower() != known.label.lower() for known in labels):
-            iou = _number(path, line, f"{cat}-iou", row.get(f"{cat}-iou"), required=False)
-            labels.append(TallyLabel(unit, cat, other, None, iou))
-    return labels
+        best.append((cat, other, _number(path, line, f"{cat}-iou", row.get(f"{cat}-iou"), False) if other else None))
+    return unit_labels(top, best)
 
 
 def read_tally(path: str | os.PathLike) -> list[TallyLabel]:
@@ -165,14 +180,16 @@ def import_tally(db: Database, path: str | os.PathLike, run_id: int, layer: str)
             raise InputError(f"{path}: unit {beyond + 1} (1-based) is beyond layer {layer}'s {n_units} units")
         table = s.netdissect
         conn.execute(sa.delete(table).where((table.c.run_id == run_id) & (table.c.layer_id == layer_id)))
-        conn.execute(sa.insert(table), [_record(run_id, layer_id, label) for label in labels])
+        conn.execute(sa.insert(table), [tally_record(run_id, layer_id, label) for label in labels])
         conn.commit()
     return TallyImport(run_id, layer, len({label.unit for label in labels}), len(labels))
 
 
-def _record(run_id: int, layer_id: int, label: TallyLabel) -> dict:
+def tally_record(run_id: int, layer_id: int, label: TallyLabel, dissection_id: int | None = None) -> dict:
+    """One seldb_store.netdissect row: imported, or computed by the dissection `dissection_id`."""
     # NaN is stored as is (the view shows it as NULL): a NULL score would mean "not the top label"
     return {
         "run_id": run_id, "layer_id": layer_id, "unit": label.unit, "category": label.category,
         "label": label.label, "score": label.score, "iou": label.iou,
+        "source": "imported" if dissection_id is None else "computed", "dissection_id": dissection_id,
     }  # fmt: skip

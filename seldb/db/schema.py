@@ -18,6 +18,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     ForeignKeyConstraint,
@@ -238,8 +239,62 @@ layer_class_summary = Table(
     _layer_fk(),
 )
 
-# Network Dissection results imported per unit (issue: reports); the concept
-# view joins `iou` by label, so the table exists from the first revision.
+# Network Dissection computed by seldb (`seldb dissect`, revision 0005): one record per dissected
+# (run, layer), with each unit's threshold indexed by unit (1-based in SQL); the labels of its
+# dataset with their pixel counts; and every (unit, label)'s counts and IoU (the union is
+# activation + truth - intersection). A layer is dissected once: dissecting it again replaces it.
+dissections = Table(
+    "dissections",
+    metadata,
+    Column("dissection_id", BigInteger, Identity(), primary_key=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("dataset", Text, nullable=False),
+    Column("dataset_fingerprint", Text, nullable=False),
+    Column("categories", ARRAY(Text), nullable=False),
+    Column("quantile", F8, nullable=False),
+    Column("n_images", Integer, nullable=False),
+    Column("preprocess", Text, nullable=False),
+    Column("module", Text, nullable=False),
+    Column("thresholds", ARRAY(F8), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("run_id", "layer_id"),
+    _layer_fk(),
+)
+
+
+def _dissection_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["dissection_id"], [f"{STORE}.dissections.dissection_id"], ondelete="CASCADE")
+
+
+dissection_labels = Table(
+    "dissection_labels",
+    metadata,
+    Column("dissection_id", BigInteger, nullable=False),
+    Column("label_number", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("category", Text, nullable=False),  # the label's primary category
+    Column("truth", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dissection_id", "label_number"),
+    _dissection_fk(),
+)
+
+dissection_iou = Table(
+    "dissection_iou",
+    metadata,
+    Column("dissection_id", BigInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("label_number", Integer, nullable=False),
+    Column("iou", F8, nullable=False),
+    Column("intersection", BigInteger, nullable=False),
+    Column("activation", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dissection_id", "unit", "label_number"),
+    _dissection_fk(),
+)
+
+# Network Dissection labels per unit: the top label and each category's best, imported from a
+# tally.csv (source 'imported') or computed by `seldb dissect` (source 'computed', with its
+# dissection_id); the concept view joins `iou` by label.
 netdissect = Table(
     "netdissect",
     metadata,
@@ -250,8 +305,12 @@ netdissect = Table(
     Column("label", Text, nullable=False),
     Column("score", F8),
     Column("iou", F8),
+    Column("source", Text, nullable=False, server_default="imported"),
+    Column("dissection_id", BigInteger),
     PrimaryKeyConstraint("run_id", "layer_id", "unit", "label"),
+    CheckConstraint("source IN ('computed', 'imported')", name="netdissect_source"),
     _layer_fk(),
+    _dissection_fk(),
 )
 
 # Human ratings of activation-maximisation images (`seldb import ratings`, revision 0003): one row

@@ -54,6 +54,7 @@ VIEW_NAMES: tuple[str, ...] = (
     "high_precision_high_false_alarm",
     "concept_measures",
     "netdissect",
+    "unit_label_iou",
     "detector_summary",
     "am_ratings",
     "am_ratings_summary",

@@ -70,7 +70,12 @@ def concept_report(db: Database, concept: str, run: int | None = None, units: Se
     title = f"Concept {concept} against all other images (Tables A3-A5): {r.name}"
     section = Section("concept", title, rows.drop("layer", "unit"), BRIEF)
     order = "network order" if sort == NETWORK_ORDER else f"{sort}, highest first"
-    return Report("concept", title, r.run_id, [section], notes=[f"Units by {order}."], qualifier=concept)
+    notes = [f"Units by {order}."]
+    if rows["iou"].is_not_null().any():
+        notes.append(f"iou: Network Dissection's IoU of the unit with the label {concept!r} (computed by seldb"
+                     " dissect where the layer was dissected, else an imported tally's); above 0.04 it counts as a"
+                     " detector of it.")
+    return Report("concept", title, r.run_id, [section], notes=notes, qualifier=concept)
 
 
 def _ordered(rows: pl.DataFrame, layers: list[str], sort: str, n: int | None) -> pl.DataFrame:

@@ -5,6 +5,8 @@ criterion) beside recall at precision 1, hit rate and false alarms at
 maximum informedness and whether the precision, CCMAS and informedness
 classes agree; above them, one plain-language paragraph whose every number
 is a column of seldb.detector_summary, so the verdict can be checked in SQL.
+Where layers were dissected, the units Network Dissection calls detectors
+(top-label IoU > 0.04) follow with the same measures (seldb.reports.dissection).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from seldb.am import in_reports
 from seldb.db.database import Database
 from seldb.errors import SeldbError
 from seldb.reports.base import Report, Section
+from seldb.reports.dissection import netdissect_detectors
 from seldb.reports.source import Run, by_layer, frame, layer_order, resolve_run
 
 CLAIM_COLUMNS = [
@@ -38,8 +41,13 @@ def detectors_report(db: Database, run: int | None = None, out_dir: str | Path |
         summary = frame(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r", {"r": r.run_id})
         layers = layer_order(conn, r.run_id)
         am_images = in_reports.detector_images(conn, r.run_id)
-    if summary.is_empty():
+        dissected = netdissect_detectors(conn, r.run_id)
+    if summary.is_empty() and dissected is None:
         raise SeldbError(f"{r.name} has no units to judge")
+    extra, extra_notes = ([dissected[0]], [dissected[1]]) if dissected else ([], [])
+    if summary.is_empty():  # a run made by seldb dissect: Network Dissection's verdict only
+        title = f"Object detectors by Network Dissection: {r.name}"
+        return Report("detectors", title, r.run_id, extra, notes=extra_notes)
     overall = summary.filter(pl.col("layer").is_null()).row(0, named=True)
     per_layer = summary.sort(by_layer(layers), nulls_last=True)
     per_layer = per_layer.with_columns(pl.col("layer").fill_null("(all layers)")).drop("run_id", "model")
@@ -50,7 +58,7 @@ def detectors_report(db: Database, run: int | None = None, out_dir: str | Path |
                 ["layer", "n_units", "n_claimed", "pct_claimed", "n_classes_agree", "n_fdr_at_least_half",
                  "median_recall_p1", "median_max_informedness", "median_mi_recall", "median_mi_false_discovery_rate"]),
     ]  # fmt: skip
-    report = Report("detectors", title, r.run_id, sections, notes=[verdict(overall, r)])
+    report = Report("detectors", title, r.run_id, sections + extra, notes=[verdict(overall, r), *extra_notes])
     if am_images.height:
         report.sections.append(Section("am_images", "their activation-maximisation images (seldb am)", am_images))
         grid = out_dir and in_reports.detector_grid(am_images, Path(out_dir) / f"{report.stem}-am.png", title)

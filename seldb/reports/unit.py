@@ -28,7 +28,7 @@ EXTRA_SECTIONS = [
      "concept, n_a, mean_a, mean_not_a, precision_60, precision_100, ccmas, max_informedness, mi_recall,"
      " mi_false_alarm_rate, mi_false_discovery_rate, recall_p1, recall_p95, iou"),
     ("netdissect", "Network Dissection labels", "seldb.netdissect", "is_top DESC, iou DESC NULLS LAST",
-     "category, label, is_top, score, iou"),
+     "category, label, is_top, score, iou, is_detector, source"),
     ("ratings", "human ratings of the AM image", "seldb.am_ratings", "rater",
      "rater, judged_object, label, label_key, matches_top_class, matches_ccmas_class"),
     ("am_images", "activation-maximisation images (seldb am)", "seldb.am_images", "created_at DESC",
@@ -48,7 +48,11 @@ def unit_report(db: Database, unit_label: str, run: int | None = None, class_nam
         layer, unit = find_unit(conn, r, unit_label)
         where = {"r": r.run_id, "l": layer, "u": unit}
         query = "SELECT * FROM seldb.unit_measures WHERE run_id = :r AND layer = :l AND unit = :u"
-        row = conn.execute(sa.text(query), where).mappings().one()
+        row = conn.execute(sa.text(query), where).mappings().one_or_none()
+        if row is None:  # a run made by seldb dissect has units but no class-selectivity measures
+            sections = [s for s in (_extra(conn, where, *spec) for spec in EXTRA_SECTIONS) if s is not None]
+            return Report("unit", f"Unit {layer}.{unit}: {r.name}", r.run_id, sections, qualifier=f"{layer}.{unit}",
+                          notes=[f"{r.name} has no class-selectivity measures (a run made by seldb dissect)."])
         chosen = _class_of_interest(conn, r, where, class_name, row)
         sections = [_measures(conn, where, row)] + _class_sections(conn, where, chosen, n)
         sections += [s for s in (_extra(conn, where, *spec) for spec in EXTRA_SECTIONS) if s is not None]

@@ -1,0 +1,83 @@
+"""`seldb dissect`: a thin wrapper over `db.dissect(DissectOptions(...))` (seldb.dissect.command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from seldb.options import DissectOptions
+from seldb_cli.common import console, database, friendly, split_list, warn
+
+DISSECT_HELP = """Network Dissection: the IoU of every unit of conv layers with every Broden concept.
+
+\b
+Examples:
+  seldb dissect --model alexnet-places --weights alexnet_places365.pth.tar \\
+      --broden ~/broden1_227 --layers conv5 --run 3
+  seldb dissect --model-module my_net.py:build --broden ./broden --layers layer4 \\
+      --quantile 0.005 --categories object,part,scene --tally-csv tally.csv
+
+\b
+Follows NetDissect-Lite: a unit's threshold is its (1 - quantile) percentile
+over every position of every image (exact), its maps are upsampled bilinearly
+to the segmentation size, and IoU = intersection / union per (unit, label).
+With --run, the units join that run's (same model, weights, module and unit
+count); without it, dissect makes a run of its own. Results: seldb.netdissect
+(top label and each category's best, source 'computed') and seldb.unit_label_iou
+(every label). A unit counts as a detector of its top label at IoU > 0.04.
+docs/dissect.md has the definitions and the choices made."""
+
+Opt = typer.Option
+
+
+@friendly
+def dissect_command(
+    broden: Annotated[Path, Opt("--broden", help="Broden-format directory (index.csv, label.csv, category.csv, ...).")],
+    layers: Annotated[str, Opt("--layers", help="Comma-separated conv layers (paper names or module names).")],
+    model: Annotated[Optional[str], Opt("--model", help="Registry name (see `seldb models`).")] = None,
+    weights: Annotated[Optional[Path], Opt("--weights", help="Weights file (.pth, .pth.tar, state dict).")] = None,
+    arch: Annotated[Optional[str], Opt(
+        "--arch", help="Any torchvision architecture (with --weights and --num-classes).")] = None,
+    num_classes: Annotated[Optional[int], Opt("--num-classes", help="Outputs of --arch's last layer.")] = None,
+    model_module: Annotated[Optional[str], Opt(
+        "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module.")] = None,
+    run: Annotated[Optional[int], Opt(
+        "--run", help="Join this run's units (same model and layer); default: a run of its own.")] = None,
+    quantile: Annotated[float, Opt("--quantile", help="Threshold: each unit's top quantile of activations.")] = 0.005,
+    categories: Annotated[Optional[str], Opt(
+        "--categories", help="Comma-separated categories (default: all of category.csv).")] = None,
+    preprocess: Annotated[str, Opt(
+        "--preprocess", help="netdissect (NetDissect-Lite's, default), torchvision, caffe or plain.")] = "netdissect",
+    device: Annotated[Optional[str], Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
+    batch_size: Annotated[int, Opt("--batch-size", help="Images per forward pass.")] = 64,
+    tally_csv: Annotated[Optional[Path], Opt(
+        "--tally-csv", help="Also write NetDissect-Lite's tally.csv (several layers: FILE_<layer>.csv).")] = None,
+    workdir: Annotated[Optional[Path], Opt(
+        "--workdir", help="Directory for the temporary map store (images x units x h x w x 4 bytes).")] = None,
+    quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    options = DissectOptions(
+        broden=broden, layers=split_list(layers) or [], model=model, weights=weights, arch=arch,
+        num_classes=num_classes, model_module=model_module, run=run, quantile=quantile,
+        categories=split_list(categories), preprocess=preprocess, device=device, batch_size=batch_size,
+        tally_csv=tally_csv, workdir=workdir, progress=not quiet,
+    )  # fmt: skip
+    with database() as db:
+        done = db.dissect(options, notify=warn)
+    made = "a run of its own" if done.created_run else "joined unit for unit"
+    console.print(f"run {done.run_id} ({made}): {done.n_images} images, {done.n_labels} labels,"
+                  f" quantile {done.quantile:g}", highlight=False)
+    for layer, units in done.layers.items():
+        again = " (replacing its earlier dissection or tally)" if layer in done.replaced else ""
+        console.print(f"  {layer}: {units} units, {done.detectors[layer]} with top-label IoU > 0.04{again}",
+                      highlight=False)
+    for path in done.tally_csv:
+        console.print(f"tally.csv: {path}", highlight=False)
+    console.print(f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top'
+                  ' ORDER BY iou DESC LIMIT 10"', highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dissect", help=DISSECT_HELP, no_args_is_help=True)(dissect_command)

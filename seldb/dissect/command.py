@@ -1,0 +1,103 @@
+"""`seldb dissect` as one library call: DissectOptions in, a stored dissection (DissectImport) out.
+
+This module only sequences the others, cheapest check first, so that bad
+input costs one line and writes nothing: the options, the Broden-format
+dataset (every file named in index.csv must exist), the network and its
+weights, the layers (one image through the network: each must give a
+spatial map), the run to join; then the dissection (seldb.dissect.pipeline,
+the long part, which writes only its temporary map store), then one
+transaction for the database (seldb.dissect.store) and last the tally.csv
+files. A PNG whose pixels name a label missing from label.csv is found while
+the tally decodes it, still before anything is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Callable
+
+from seldb.db.database import Database
+from seldb.dissect.broden import open_broden
+from seldb.dissect.features import PREPROCESS_KINDS, map_shapes
+from seldb.dissect.network import load_network
+from seldb.dissect.pipeline import dissect
+from seldb.dissect.result import DissectResult
+from seldb.dissect.store import check_run, create_run, n_detectors, refresh_statistics, store_layer
+from seldb.dissect.tallycsv import write_tally_csv
+from seldb.errors import InputError
+from seldb.ingest.runner import resolve_device
+from seldb.options import DissectImport, DissectOptions
+
+log = logging.getLogger("seldb.dissect")
+
+
+def tally_paths(tally_csv: str | Path | None, layers: list[str]) -> dict[str, Path]:
+    """Where each layer's tally.csv goes: FILE for one layer, FILE_<layer>.csv beside it for several."""
+    if tally_csv is None:
+        return {}
+    path = Path(tally_csv)
+    if len(layers) == 1:
+        return {layers[0]: path}
+    safe = {layer: "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in layer) for layer in layers}
+    return {layer: path.with_name(f"{path.stem}_{safe[layer]}{path.suffix or '.csv'}") for layer in layers}
+
+
+def _check_options(options: DissectOptions) -> None:
+    if not options.layers:
+        raise InputError("--layers is required: the conv layers to dissect, e.g. conv5")
+    if not 0 <= options.quantile < 1:
+        raise InputError(f"--quantile must be in [0, 1), got {options.quantile}")
+    if options.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {options.batch_size}")
+    if options.preprocess not in PREPROCESS_KINDS:
+        raise InputError(f"--preprocess must be one of {', '.join(PREPROCESS_KINDS)}, got {options.preprocess!r}")
+    for path in tally_paths(options.tally_csv, list(options.layers)).values():
+        if path.is_dir() or not path.parent.is_dir():
+            raise InputError(f"--tally-csv {path}: {'is a directory' if path.is_dir() else 'no such directory'}")
+
+
+def run_dissect(db: Database, options: DissectOptions, notify: Callable[[str], None] | None = None) -> DissectImport:
+    """Dissect options.layers of the network over options.broden and store it; see the module docstring."""
+    notify = notify or log.warning
+    started = time.perf_counter()
+    _check_options(options)
+    broden = open_broden(options.broden, list(options.categories) if options.categories else None)
+    network = load_network(options)
+    for note in network.notes:
+        notify(note)
+    device = resolve_device(options.device)
+    shapes = map_shapes(network.net, network.modules, broden, device, options.preprocess)
+    if options.run is not None:  # refuse before the long pass; checked again when storing
+        with db.connect() as conn:
+            check_run(conn, options.run, network.identity(), shapes)
+    result = dissect(network.net, list(network.modules), broden, quantile=options.quantile,
+                     batch_size=options.batch_size, device=device, preprocess=options.preprocess,
+                     layer_aliases=network.modules, workdir=options.workdir, progress=options.progress)  # fmt: skip
+    dissected = time.perf_counter()
+    stored = _store(db, options, result, network.identity(), shapes)
+    stored.tally_csv = [write_tally_csv(result, layer, path)
+                        for layer, path in tally_paths(options.tally_csv, list(result.layers)).items()]
+    stored.timings = {"dissect_s": round(dissected - started, 3), "store_s": round(time.perf_counter() - dissected, 3)}
+    return stored
+
+
+def _store(db: Database, options: DissectOptions, result: DissectResult, identity: dict, shapes: dict) -> DissectImport:
+    with db.connect() as conn:
+        if options.run is None:
+            run_id, layer_ids = create_run(conn, result, identity, options.preprocess)
+        else:
+            run_id, layer_ids = options.run, check_run(conn, options.run, identity, shapes)
+        ids, replaced = {}, []
+        for layer in result.layers:
+            ids[layer], again = store_layer(conn, run_id, layer_ids[layer], result, layer, options.preprocess)
+            replaced += [layer] if again else []
+        refresh_statistics(conn)
+        conn.commit()
+    return DissectImport(
+        run_id=run_id, created_run=options.run is None, n_images=result.n_images, quantile=result.quantile,
+        layers={layer: d.n_units for layer, d in result.layers.items()}, n_labels=len(result.label_numbers()),
+        detectors={layer: n_detectors(result, layer) for layer in result.layers}, dissection_ids=ids,
+        replaced=replaced,
+    )  # fmt: skip
