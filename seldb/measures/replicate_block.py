@@ -1,7 +1,7 @@
 """Replicates of every scalar measure for a block of units.
 
-`block_replicates` lays a block out once (`prepare_block`, one `UnitOrder`
-per unit), then walks the replicates in chunks small enough that a chunk's
+`block_replicates` lays a block out once (`prepare_block`), sorts each unit
+once (`UnitOrder`) for every kind of replicate, then walks the replicates in chunks small enough that a chunk's
 draws and one unit's (elements x replicates) arrays stay within a fixed
 budget, whatever the number of replicates. Each chunk's draws are generated
 from their own per-replicate seeds, so the numbers are the same for any
@@ -21,7 +21,7 @@ from seldb.measures.replicates import BOOTSTRAP, PERMUTATION, Draws
 from seldb.measures.resample_top import Context
 from seldb.measures.resample_unit import CLASS_OF, OWN_CLASS_MEASURES, VALUE_MEASURES, bootstrap_unit, permutation_unit
 
-CHUNK_ELEMENTS = 1 << 21  # images x replicates per chunk: ~8 MB per int32 array
+CHUNK_ELEMENTS = 1 << 22  # images x replicates per chunk: 4 MB of uint8 draws, 16 MB per int32 array
 
 
 @dataclass
@@ -56,45 +56,53 @@ def block_replicates(
     values: np.ndarray,
     labels: np.ndarray,
     n_classes: int,
-    kind: str,
-    n_replicates: int,
-    seed: int,
+    draws: dict[str, np.ndarray],
     *,
     point_classes: list[dict] | None = None,
     image_index: np.ndarray | None = None,
     p_levels=(1.0, 0.95),
-) -> Replicates:
-    """values (images, units), labels (images,). `point_classes[u]`: unit u's point-estimate class
-    columns (e.g. {"mi_class": 3}), for the bootstrap's own-class values."""
-    if kind not in (BOOTSTRAP, PERMUTATION):
-        raise InputError(f"unknown replicate kind {kind!r}: expected {BOOTSTRAP!r} or {PERMUTATION!r}")
-    if n_replicates < 1:
-        raise InputError(f"the number of {kind} replicates must be at least 1, got {n_replicates}")
+) -> dict[str, Replicates]:
+    """values (images, units), labels (images,); draws: kind -> `Draws(labels, ...).matrix(kind, R)`.
+    `point_classes[u]`: unit u's point-estimate class columns (e.g. {"mi_class": 3}), for the
+    bootstrap's own-class values. Each unit is sorted once for every kind."""
+    for kind in draws:
+        if kind not in (BOOTSTRAP, PERMUTATION):
+            raise InputError(f"unknown replicate kind {kind!r}: expected {BOOTSTRAP!r} or {PERMUTATION!r}")
     block = prepare_block(values, labels, n_classes, image_index)
-    draws = Draws(labels, n_classes, seed)
+    for kind, matrix in draws.items():
+        if matrix.ndim != 2 or matrix.shape[1] != block.n_images or matrix.shape[0] < 1:
+            raise InputError(f"{kind} draws have shape {matrix.shape}, expected (replicates, {block.n_images})")
     ctx = Context(block.n_images, block.class_n, (60, 100), tuple(p_levels))
     rank = rs.image_rank(block)
-    orders = [rs.unit_order(block, u, rank) for u in range(block.n_units)]
-    consts = [rs.class_order_constants(ctx, o) for o in orders] if kind == BOOTSTRAP else None
-    out = _empty(kind, block.n_units, n_replicates)
-    step = chunk_size(block.n_images, n_replicates)
-    for lo in range(0, n_replicates, step):
-        reps = range(lo, min(n_replicates, lo + step))
-        if kind == BOOTSTRAP:
-            copies = np.stack([draws.bootstrap_block(r) for r in reps])  # (R, N)
-        else:
-            relabelled = np.stack([draws.permutation_block(r) for r in reps]).astype(np.int16)  # (R, N)
-        for u, order in enumerate(orders):
-            if kind == BOOTSTRAP:
-                point = point_classes[u] if point_classes else None
-                got = bootstrap_unit(ctx, block, order, consts[u], copies, point)
-            else:
-                got = permutation_unit(ctx, block, order, relabelled)
-            cols = slice(reps.start, reps.stop)
-            for name, v in got.values.items():
-                out.values[name][u, cols] = v
-            for name, v in got.classes.items():
-                out.classes[name][u, cols] = v
-            for name, v in got.own.items():
-                out.own[name][u, cols] = v
+    out = {kind: _empty(kind, block.n_units, matrix.shape[0]) for kind, matrix in draws.items()}
+    for u in range(block.n_units):
+        order = rs.unit_order(block, u, rank)
+        consts = rs.class_order_constants(ctx, order) if BOOTSTRAP in draws else None
+        point = point_classes[u] if point_classes else None
+        for kind, matrix in draws.items():
+            step = chunk_size(block.n_images, matrix.shape[0])
+            for lo in range(0, matrix.shape[0], step):
+                chunk = matrix[lo : lo + step]
+                if kind == BOOTSTRAP:
+                    got = bootstrap_unit(ctx, block, order, consts, chunk, point)
+                else:
+                    got = permutation_unit(ctx, block, order, chunk)
+                _store(out[kind], u, slice(lo, lo + chunk.shape[0]), got)
     return out
+
+
+def _store(out: Replicates, unit: int, cols: slice, got) -> None:
+    for name, v in got.values.items():
+        out.values[name][unit, cols] = v
+    for name, v in got.classes.items():
+        out.classes[name][unit, cols] = v
+    for name, v in got.own.items():
+        out.own[name][unit, cols] = v
+
+
+def replicates_for(values, labels, n_classes: int, kind: str, n_replicates: int, seed: int, **options) -> Replicates:
+    """block_replicates of one kind with the draws made here (for one-off use and tests)."""
+    if n_replicates < 1:
+        raise InputError(f"the number of {kind} replicates must be at least 1, got {n_replicates}")
+    draws = Draws(labels, n_classes, seed).matrix(kind, n_replicates)
+    return block_replicates(values, labels, n_classes, {kind: draws}, **options)[kind]

@@ -96,3 +96,16 @@ class Draws:
         out = np.empty(self.n_images, dtype=np.int64)
         out[self.order] = self.permutation_block(replicate)
         return out
+
+    def matrix(self, kind: str, n_replicates: int) -> np.ndarray:
+        """All replicates of a kind as one (replicates, images) array in class-contiguous order:
+        copies as uint8 (wider only if some image is drawn 256 times or more), labels as int16."""
+        if kind == BOOTSTRAP:
+            rows = [self.bootstrap_block(r) for r in range(n_replicates)]
+            widest = max((int(row.max()) for row in rows), default=0)
+            return np.stack(rows).astype(np.uint8 if widest < 256 else np.int32)
+        if kind == PERMUTATION:
+            if self.n_classes > np.iinfo(np.int16).max:
+                raise InputError(f"permutations support at most {np.iinfo(np.int16).max} classes, got {self.n_classes}")
+            return np.stack([self.permutation_block(r) for r in range(n_replicates)]).astype(np.int16)
+        raise InputError(f"unknown replicate kind {kind!r}: expected {BOOTSTRAP!r} or {PERMUTATION!r}")

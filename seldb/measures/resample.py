@@ -179,8 +179,13 @@ def bootstrap_informedness(ctx: Context, order: UnitOrder, consts: ClassOrderCon
     after[:, has_after] = cb[:, order.class_bounds[1:][has_after] - 1]  # equal to `before` for an empty class
     floor = ctx.class_n[None, :] - (after - before)
     tp = cb - np.repeat(before, lens, axis=1)
-    score = tp * consts.slope_tp
-    score -= selected * consts.slope_selected
+    score = tp.astype(np.float64)  # one conversion, then in place: mixed int/float ops are slow
+    score *= consts.slope_tp
+    penalty = selected.astype(np.float64)
+    penalty *= consts.slope_selected
+    with np.errstate(invalid="ignore"):  # one analysed class: inf - inf, and informedness is NULL anyway
+        score -= penalty
+    del penalty
     np.subtract(score, 4.0, out=score, where=tp == 0)  # no copy of the class yet: not a candidate
     best = score.max(axis=1) if order.size else np.full(rows, -np.inf)
     above_wins, floor_class = _mi_pick(ctx, best, floor)
@@ -229,8 +234,13 @@ def permutation_informedness(ctx: Context, order: UnitOrder, lab: np.ndarray):
     with np.errstate(divide="ignore"):
         not_c = 1.0 / (ctx.n_images - ctx.class_n.astype(np.float64))
         slope_tp = 1.0 / ctx.class_n.astype(np.float64) + not_c
-    score = tp * slope_tp[cls]
-    score -= selected * not_c[cls]
+    per_row = counts.ravel()
+    score = tp.astype(np.float64)  # one conversion, then in place: mixed int/float ops are slow
+    score *= np.repeat(np.tile(slope_tp, rows), per_row).reshape(rows, m)
+    penalty = selected.astype(np.float64)
+    penalty *= np.repeat(np.tile(not_c, rows), per_row).reshape(rows, m)
+    with np.errstate(invalid="ignore"):  # one analysed class: inf - inf, and informedness is NULL anyway
+        score -= penalty
     best = score.max(axis=1)
     above_wins, floor_class = _mi_pick(ctx, best, floor)
     chosen = _near_first(score, best, lambda r, p: order.group[by_class[r, p]] * k + cls[r, p])
@@ -255,7 +265,8 @@ def ccmas_from_sums(ctx: Context, sums: np.ndarray, fixed_class: int | None = No
     n = ctx.class_n[present].astype(np.float64)
     s = sums[:, present]
     means = s / n
-    mean_not = (s.sum(axis=1)[:, None] - s) / (ctx.n_images - n)
+    with np.errstate(divide="ignore", invalid="ignore"):  # one analysed class: no notc
+        mean_not = (s.sum(axis=1)[:, None] - s) / (ctx.n_images - n)
     best = means.max(axis=1)
     near = (best[:, None] - means) <= TIE * np.maximum(np.abs(best)[:, None], np.abs(means))
     pick = near.argmax(axis=1)
@@ -263,13 +274,13 @@ def ccmas_from_sums(ctx: Context, sums: np.ndarray, fixed_class: int | None = No
     rows_nan = np.full(sums.shape[0], np.nan)
     if present.size < 2:
         return rows_nan, present[pick], rows_nan, (rows_nan if fixed_class is not None else None)
-    values = _ccmas_value(means, mean_not)
     others = (means.sum(axis=1) - means[r, pick]) / (present.size - 1)
     morcos = _ccmas_value(means[r, pick], others)
     own = None
     if fixed_class is not None:
-        own = values[:, int(np.searchsorted(present, fixed_class))]
-    return values[r, pick], present[pick], morcos, own
+        at = int(np.searchsorted(present, fixed_class))
+        own = _ccmas_value(means[:, at], mean_not[:, at])
+    return _ccmas_value(means[r, pick], mean_not[r, pick]), present[pick], morcos, own
 
 
 def class_sums_bootstrap(ctx: Context, order: UnitOrder, consts: ClassOrderConstants, wb, floor) -> np.ndarray:
@@ -277,7 +288,9 @@ def class_sums_bootstrap(ctx: Context, order: UnitOrder, consts: ClassOrderConst
     sums = floor * order.floor_value
     filled = np.flatnonzero(np.diff(order.class_bounds))
     if filled.size:
-        sums[:, filled] += np.add.reduceat(wb * consts.value, order.class_bounds[filled], axis=1)
+        weighted = wb.astype(np.float64)
+        weighted *= consts.value
+        sums[:, filled] += np.add.reduceat(weighted, order.class_bounds[filled], axis=1)
     return sums
 
 

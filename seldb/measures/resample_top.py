@@ -107,17 +107,28 @@ def topk_winner(ctx: Context, pre: Prefix, scaled: np.ndarray, floor_first) -> n
     best = scaled.max(axis=1)
     winners = scaled == best[:, None]
     cls = winners.argmax(axis=1)
-    for r in np.flatnonzero(winners.sum(axis=1) > 1):
-        cls[r] = _earliest_class(pre, r, np.flatnonzero(winners[r]), floor_first)
+    tied = np.flatnonzero(winners.sum(axis=1) > 1)
+    if tied.size == 0:
+        return cls
+    first = _first_positions(pre, tied, ctx.n_classes)  # (tied, K), L where a class has no copy above the floor
+    first = np.where(winners[tied], first, np.iinfo(np.int64).max)
+    cls[tied] = first.argmin(axis=1)
+    at_floor = first.min(axis=1) == pre.value.size  # every tied winner only at the floor
+    for row in np.flatnonzero(at_floor):
+        r = tied[row]
+        cls[r] = min(np.flatnonzero(winners[r]), key=lambda c: floor_first(r, int(c)))
     return cls
 
 
-def _earliest_class(pre: Prefix, r: int, classes: np.ndarray, floor_first) -> int:
-    """Among `classes`, the one whose first copy comes first (activation desc, image index asc)."""
-    present = (pre.weight[r] > 0) & np.isin(pre.label[r], classes)
-    if present.any():
-        return int(pre.label[r, present.argmax()])
-    return int(min(classes, key=lambda c: floor_first(r, int(c))))  # all of them only at the floor
+def _first_positions(pre: Prefix, rows: np.ndarray, n_classes: int) -> np.ndarray:
+    """Position in the prefix of each class's first copy, for the given rows (L when none)."""
+    length = pre.value.size
+    first = np.full((rows.size, n_classes), length, dtype=np.int64)
+    r, pos = np.nonzero(pre.weight[rows] > 0)
+    key = r * n_classes + pre.label[rows][r, pos]
+    unique, at = np.unique(key, return_index=True)  # row-major: the first occurrence is the earliest
+    first.ravel()[unique] = pos[at]
+    return first
 
 
 def _pick(value: np.ndarray, ok: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ from seldb.errors import InputError
 from seldb.measures import chance
 from seldb.measures.engine import compute_block
 from seldb.measures.replicate_block import Replicates, block_replicates
-from seldb.measures.replicates import BOOTSTRAP, PERMUTATION
+from seldb.measures.replicates import BOOTSTRAP, PERMUTATION, Draws
 from seldb.measures.resample_unit import CLASS_OF, VALUE_MEASURES
 
 
@@ -69,7 +69,7 @@ def _point_classes(point: pl.DataFrame) -> list[dict]:
     return [{c: (-1 if row[c] is None else row[c]) for c in columns} for row in point.iter_rows(named=True)]
 
 
-def _run_block(values, labels, n_classes, units, options: UncertaintyOptions, image_index, point) -> _BlockOut:
+def _run_block(values, labels, n_classes, units, options: UncertaintyOptions, image_index, point, draws) -> _BlockOut:
     block = np.asarray(values[:, units[0] : units[-1] + 1])
     if point is None:
         point = compute_block(block, labels, n_classes, p_levels=options.p_levels, image_index=image_index).units
@@ -78,13 +78,10 @@ def _run_block(values, labels, n_classes, units, options: UncertaintyOptions, im
             (pl.col("unit") - int(units[0])).alias("unit"))  # fmt: skip
         if point.height != units.size:
             raise InputError(f"point estimates lack units {units[0]}..{units[-1]}")
-    common = dict(image_index=image_index, p_levels=options.p_levels)
-    boot = perm = None
-    if options.bootstrap:
-        boot = block_replicates(block, labels, n_classes, BOOTSTRAP, options.bootstrap, options.seed,
-                                point_classes=_point_classes(point), **common)  # fmt: skip
-    if options.permutations:
-        perm = block_replicates(block, labels, n_classes, PERMUTATION, options.permutations, options.seed, **common)
+    wanted = {kind: matrix for kind, matrix in draws.items() if matrix is not None}
+    got = block_replicates(block, labels, n_classes, wanted, point_classes=_point_classes(point),
+                           image_index=image_index, p_levels=options.p_levels)  # fmt: skip
+    boot, perm = got.get(BOOTSTRAP), got.get(PERMUTATION)
     return _BlockOut(units, point, boot, perm)
 
 
@@ -116,7 +113,10 @@ def measure_uncertainty(
     if labels.shape != (values.shape[0],):
         raise InputError(f"labels have shape {labels.shape}, expected ({values.shape[0]},) to match the activations")
     blocks = [np.arange(a, min(n_units, a + options.block_units)) for a in range(0, n_units, options.block_units)]
-    run = lambda units: _run_block(values, labels, n_classes, units, options, image_index, point)
+    made = Draws(labels, n_classes, options.seed)
+    draws = {BOOTSTRAP: made.matrix(BOOTSTRAP, options.bootstrap) if options.bootstrap else None,
+             PERMUTATION: made.matrix(PERMUTATION, options.permutations) if options.permutations else None}  # fmt: skip
+    run = lambda units: _run_block(values, labels, n_classes, units, options, image_index, point, draws)
     if options.workers > 1:
         with ThreadPoolExecutor(options.workers) as pool:
             outs = list(pool.map(run, blocks))
