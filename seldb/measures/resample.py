@@ -180,10 +180,10 @@ def bootstrap_informedness(ctx: Context, order: UnitOrder, consts: ClassOrderCon
     floor = ctx.class_n[None, :] - (after - before)
     tp = cb - np.repeat(before, lens, axis=1)
     score = tp.astype(np.float64)  # one conversion, then in place: mixed int/float ops are slow
-    score *= consts.slope_tp
     penalty = selected.astype(np.float64)
-    penalty *= consts.slope_selected
-    with np.errstate(invalid="ignore"):  # one analysed class: inf - inf, and informedness is NULL anyway
+    with np.errstate(invalid="ignore"):  # one analysed class: 0 * inf, and informedness is NULL anyway
+        score *= consts.slope_tp
+        penalty *= consts.slope_selected
         score -= penalty
     del penalty
     np.subtract(score, 4.0, out=score, where=tp == 0)  # no copy of the class yet: not a candidate
