@@ -23,6 +23,7 @@ import torch
 import torchvision
 from PIL import Image
 
+from seldb.ingest.hooks import LayerRecorder
 from seldb.ingest.loader import ImageListDataset, make_loader
 from seldb.ingest.pipeline import IngestOptions, default_workers, prepare
 from seldb.ingest.runner import record_activations
@@ -41,8 +42,7 @@ def make_images(root: Path, n: int, classes: int = 10, size=(320, 240)) -> Path:
 
 def bare(opts: IngestOptions) -> float:
     """Seconds for DataLoader + forward only, with the very loader the runner uses."""
-    prepared = prepare(opts, notify=lambda message: None)
-    prepared.recorder.close()  # no hooks
+    prepared = prepare(opts, notify=lambda message: None)  # no hooks: the recorder exists only while recording
     s, net, device = prepared.image_set, prepared.net, prepared.cfg.device
     loader = make_loader(ImageListDataset(s.root, s.paths, s.labels, prepared.transform),
                          opts.batch_size, prepared.cfg.workers, pin_memory=device.startswith("cuda"))
@@ -58,12 +58,11 @@ def bare(opts: IngestOptions) -> float:
 def ingest(opts: IngestOptions) -> float:
     """Seconds for the runner alone (hooks, chunked writes, resume record); model setup excluded as for bare."""
     p = prepare(IngestOptions(**{**opts.__dict__, "force": True}), notify=lambda message: None)
-    started = time.perf_counter()
-    record_activations(p.net, p.recorder, p.image_set, p.transform, p.layer_spec, p.cfg)
-    _sync(p.cfg.device)
-    elapsed = time.perf_counter() - started
-    p.recorder.close()
-    return elapsed
+    with LayerRecorder(p.net, p.layers, p.reduce) as recorder:
+        started = time.perf_counter()
+        record_activations(p.net, recorder, p.image_set, p.transform, p.layer_spec, p.cfg)
+        _sync(p.cfg.device)
+        return time.perf_counter() - started
 
 
 def _sync(device: str) -> None:

@@ -1,18 +1,19 @@
 """`seldb import-h5`, `seldb runs ...` and `seldb concept ...`.
 
-Each command parses its arguments, calls one seldb function and prints.
+Each command parses its arguments, calls one method of the database handle and prints.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from seldb_cli.common import confirmed, console, err_console, friendly
+from seldb.options import ON_DUPLICATE, ImportOptions
+from seldb_cli.common import confirmed, console, database, err_console, friendly, int_list, split_list
 
 IMPORT_HELP = """\
 Import an activation file (HDF5, seldb format v1) as a new run: compute every selectivity
@@ -27,46 +28,52 @@ Examples:
   seldb import-h5 acts.h5 --nan-policy drop      # drop images with NaN/inf activations
 
 By default only correctly classified images are analysed when the file has /images/pred.
-The same file with the same options is imported once; --force imports it again.
+The same file with the same options is imported once: --on-duplicate reuse returns that run,
+replace imports it anew in its place, and --force adds another run beside it.
 """
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
-def _int_list(text: str, option: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise typer.BadParameter(f"{option} takes comma-separated integers, e.g. 60,100") from None
+def print_import(result, verb: str = "imported") -> None:
+    """What an import did, in one or two lines (import-h5 and ingest alike)."""
+    for name in result.skipped_concepts:
+        err_console.print(f"concept {name!r} skipped: not all of its classes are in this run", highlight=False)
+    if result.reused:
+        console.print(f"run {result.run_id}: already imported with these options (reused):"
+                      f" {result.n_units} units, {result.n_images_analysed} images analysed", highlight=False)
+        return
+    t = result.timings
+    replaced = f", replacing run {', '.join(map(str, result.replaced))}" if result.replaced else ""
+    console.print(
+        f"run {result.run_id} {verb}{replaced}: {result.n_units} units, {result.n_images_analysed} images analysed"
+        f" in {t['total_s']:.1f} s (validate {t['validate_s']:.1f} s; read {t['read_s']:.1f} s,"
+        f" measures {t['measures_s']:.1f} s, COPY {t['copy_s']:.1f} s)",
+        highlight=False,
+    )
 
 
 @friendly
 def import_h5_cmd(
-    file: Path = typer.Argument(..., help="The activation file (.h5)."),
-    model: Optional[str] = typer.Option(None, help="Model name to record (default: the file's `model` attribute)."),
-    dataset: Optional[str] = typer.Option(None, help="Image set name to record (default: the file's `dataset`)."),
-    layers: Optional[str] = typer.Option(None, help="Comma-separated layers to import (default: all)."),
-    all_images: bool = typer.Option(False, "--all-images", help="Analyse every image, not only correct ones."),
-    bins: int = typer.Option(32, help="Histogram bins per (unit, class)."),
-    top_k: str = typer.Option("60,100", "--top-k", help="k values for top-k precision (60 and 100 always)."),
-    nan_policy: str = typer.Option("error", "--nan-policy", help="'error' (default) or 'drop' images with NaN/inf."),
-    force: bool = typer.Option(False, "--force", help="Import again even if this file and options are in a run."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    file: Annotated[Path, typer.Argument(help="The activation file (.h5).")],
+    model: Annotated[Optional[str], typer.Option(help="Model name to record (default: the file's `model`).")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Image set name to record (default: the file's `dataset`).")] = None,
+    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers to import (default: all).")] = None,
+    all_images: Annotated[bool, typer.Option("--all-images", help="Analyse every image, not only correct ones.")] = False,
+    bins: Annotated[int, typer.Option(help="Histogram bins per (unit, class).")] = 32,
+    top_k: Annotated[str, typer.Option("--top-k", help="k values for top-k precision (60 and 100 always).")] = "60,100",
+    nan_policy: Annotated[str, typer.Option("--nan-policy", help="'error' (default) or 'drop' images with NaN/inf.")] = "error",
+    on_duplicate: Annotated[str, typer.Option(
+        "--on-duplicate", help=f"When this file was imported with these options: {', '.join(ON_DUPLICATE)}.")] = "error",
+    force: Annotated[bool, typer.Option("--force", help="Import again as another run (--on-duplicate new).")] = False,
+    quiet: Quiet = False,
 ) -> None:
-    from seldb.importer import run_import
-
-    result = run_import(
-        file, force=force, progress=not quiet, model=model, dataset=dataset,
-        layers=[name.strip() for name in layers.split(",") if name.strip()] if layers else None,
-        all_images=all_images, bins=bins, top_k=_int_list(top_k, "--top-k"), nan_policy=nan_policy,
+    options = ImportOptions(
+        model=model, dataset=dataset, layers=split_list(layers), all_images=all_images, bins=bins,
+        top_k=int_list(top_k, "--top-k") or (), nan_policy=nan_policy, on_duplicate="new" if force else on_duplicate,
     )  # fmt: skip
-    for name in result.skipped_concepts:
-        err_console.print(f"concept {name!r} skipped: not all of its classes are in this run", highlight=False)
-    t = result.timings
-    console.print(
-        f"run {result.run_id}: {result.n_units} units, {result.n_images_analysed} images analysed "
-        f"in {t['total_s']:.1f} s (validate {t['validate_s']:.1f} s; read {t['read_s']:.1f} s, measures {t['measures_s']:.1f} s, "
-        f"COPY {t['copy_s']:.1f} s)",
-        highlight=False,
-    )
+    with database() as db:
+        result = db.import_h5(file, options, progress=not quiet)
+    print_import(result)
     console.print(f'next: seldb sql "SELECT * FROM seldb.unit_measures WHERE run_id = {result.run_id} LIMIT 10"')
 
 
@@ -79,9 +86,8 @@ def runs_list(ctx: typer.Context) -> None:
     """List runs (`seldb runs`); `seldb runs show ID`, `seldb runs delete ID`."""
     if ctx.invoked_subcommand:
         return
-    from seldb.runs import list_runs
-
-    rows = list_runs()
+    with database() as db:
+        rows = db.list_runs()
     if not rows:
         console.print("no run yet: `seldb demo`, `seldb ingest` or `seldb import-h5 FILE` make one")
         return
@@ -94,26 +100,24 @@ def runs_list(ctx: typer.Context) -> None:
 
 @runs_app.command("show")
 @friendly
-def runs_show(run_id: int = typer.Argument(..., help="The run id (see `seldb runs`).")) -> None:
+def runs_show(run_id: Annotated[int, typer.Argument(help="The run id (see `seldb runs`).")]) -> None:
     """Everything recorded about one run: provenance, options, counts, timings."""
-    from seldb.runs import show_run
-
-    record = show_run(run_id)
+    with database() as db:
+        record = db.show_run(run_id)
     console.print_json(json.dumps(record, default=str))
 
 
 @runs_app.command("delete")
 @friendly
 def runs_delete(
-    run_id: int = typer.Argument(..., help="The run id (see `seldb runs`)."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask (never asked without a terminal)."),
+    run_id: Annotated[int, typer.Argument(help="The run id (see `seldb runs`).")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (never asked without a terminal).")] = False,
 ) -> None:
     """Delete a run and everything measured in it."""
-    from seldb.runs import delete_run
-
     if not confirmed(f"delete run {run_id} and all its measures?", yes):
         raise typer.Exit(1)
-    delete_run(run_id)
+    with database() as db:
+        db.delete_run(run_id)
     console.print(f"run {run_id} deleted")
 
 
@@ -127,18 +131,17 @@ concept_app = typer.Typer(
 @concept_app.command("add")
 @friendly
 def concept_add(
-    name: str = typer.Argument(..., help="Concept name, e.g. bus."),
-    classes: str = typer.Option(..., "--classes", help="Comma-separated class keys or names."),
-    replace: bool = typer.Option(False, "--replace", help="Overwrite an existing concept of this name."),
+    name: Annotated[str, typer.Argument(help="Concept name, e.g. bus.")],
+    classes: Annotated[str, typer.Option("--classes", help="Comma-separated class keys or names.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing concept of this name.")] = False,
 ) -> None:
     """Define a concept, e.g. `seldb concept add bus --classes n04146614,n04487081,n03769881`.
 
     Every later import measures it in each run that has all of its classes;
     `seldb concept compute NAME --run ID` adds it to an existing run.
     """
-    from seldb.concepts import add_concept
-
-    stored = add_concept(name, classes.split(","), replace=replace)
+    with database() as db:
+        stored = db.add_concept(name, split_list(classes) or [], replace=replace)
     console.print(f"concept {name}: {', '.join(stored)}", highlight=False)
 
 
@@ -146,10 +149,10 @@ def concept_add(
 @friendly
 def concept_list() -> None:
     """List the concepts and their classes."""
-    from seldb.concepts import list_concepts
-
+    with database() as db:
+        concepts = db.list_concepts()
     table = Table("concept", "classes")
-    for c in list_concepts():
+    for c in concepts:
         table.add_row(c["name"], ", ".join(c["classes"]))
     console.print(table)
 
@@ -157,14 +160,13 @@ def concept_list() -> None:
 @concept_app.command("compute")
 @friendly
 def concept_compute(
-    name: str = typer.Argument(..., help="The concept."),
-    run: int = typer.Option(..., "--run", help="The run (its activation file must still be there)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    name: Annotated[str, typer.Argument(help="The concept.")],
+    run: Annotated[int, typer.Option("--run", help="The run (its activation file must still be there).")],
+    quiet: Quiet = False,
 ) -> None:
     """Measure a concept for an existing run, from the run's activation file."""
-    from seldb.concepts import compute_concept
-
-    rows = compute_concept(name, run, progress=not quiet)
+    with database() as db:
+        rows = db.compute_concept(name, run, progress=not quiet)
     console.print(f"concept {name}: {rows} units measured in run {run}")
 
 

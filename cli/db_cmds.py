@@ -1,18 +1,18 @@
-"""`seldb db ...` (schema migrations, which database) and `seldb sql` (ask the views).
+"""`seldb db ...` (schema migrations, which database, the embedded server) and `seldb sql` (ask the views).
 
-Thin commands over seldb.db.migrate, seldb.db.engine and seldb.query; the only
-logic here is how results are printed.
+Thin commands over the database handle and seldb.db.server; the only logic
+here is how results are printed.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
-from seldb_cli.common import confirmed, console, err_console, friendly
-from seldb_cli.output import PRINTERS as _PRINTERS
-from seldb_cli.output import OutputFormat
+from seldb_cli.common import confirmed, console, database, err_console, friendly
+from seldb_cli.output import PRINTERS, OutputFormat
 
 SQL_EXAMPLES = """\
 Examples:
@@ -52,37 +52,38 @@ def register(app: typer.Typer) -> None:
     app.command("sql", epilog=SQL_EXAMPLES)(sql_cmd)
 
 
+def _print_migration(done) -> None:
+    if done.before == done.after:
+        console.print(f"database at revision {done.after or 'none'} (nothing to do)", highlight=False)
+    else:
+        console.print(f"database at revision {done.after or 'none'} (was {done.before or 'none'})", highlight=False)
+
+
 @friendly
 def upgrade_cmd(
-    revision: str = typer.Argument("head", help="Target revision; default: the newest (head)."),
+    revision: Annotated[str, typer.Argument(help="Target revision; default: the newest (head).")] = "head",
 ) -> None:
     """Upgrade the database schema (tables and views) to REVISION.
 
     Example: seldb db upgrade
     """
-    from seldb.db import migrate
-
-    before = migrate.current()
-    after = migrate.upgrade(revision)
-    console.print(f"database at revision {after or 'none'} (was {before or 'none'})", highlight=False)
+    with database() as db:
+        _print_migration(db.upgrade(revision))
 
 
 @friendly
 def downgrade_cmd(
-    revision: str = typer.Argument(..., help="Target revision, e.g. 0001, or 'base' for an empty database."),
-    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. 0001, or 'base' for an empty database.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Downgrade the database schema to REVISION ('base' deletes every stored run).
 
     Examples: seldb db downgrade 0001     seldb db downgrade base --yes
     """
-    from seldb.db import migrate
-
     if not confirmed(f"Downgrade the database to {revision}? Data in dropped tables is lost", yes):
         raise typer.Exit(1)
-    before = migrate.current()
-    after = migrate.downgrade(revision)
-    console.print(f"database at revision {after or 'none'} (was {before or 'none'})", highlight=False)
+    with database() as db:
+        _print_migration(db.downgrade(revision))
 
 
 @friendly
@@ -91,9 +92,8 @@ def current_cmd() -> None:
 
     Example: seldb db current
     """
-    from seldb.db import migrate
-
-    at, head = migrate.current(), migrate.head()
+    with database() as db:
+        at, head = db.revision()
     if at == head:
         console.print(f"{at} (head)", highlight=False)
     elif at is None:
@@ -104,14 +104,14 @@ def current_cmd() -> None:
 
 @friendly
 def url_cmd(
-    libpq: bool = typer.Option(False, "--libpq", help="Print it in the postgresql:// form psql accepts."),
+    libpq: Annotated[bool, typer.Option("--libpq", help="Print it in the postgresql:// form psql accepts.")] = False,
 ) -> None:
     """Print the URL of the database seldb uses, password masked.
 
     Starts the embedded server when SELDB_DATABASE_URL is unset.
     Example: psql "$(seldb db url --libpq)"  (for the embedded server, which has no password)
     """
-    from seldb.db.engine import database_url, to_libpq_url
+    from seldb.db.server import database_url, to_libpq_url
     from seldb.settings import mask_url
 
     url = database_url()
@@ -120,21 +120,20 @@ def url_cmd(
 
 @friendly
 def sql_cmd(
-    sql: str = typer.Argument(..., help="The SQL to run; '-' reads it from standard input."),
-    output: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="How to print the rows."),
-    write: bool = typer.Option(False, "--write", help="Allow changes (the SQL runs read-only otherwise)."),
+    sql: Annotated[str, typer.Argument(help="The SQL to run; '-' reads it from standard input.")],
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="How to print the rows.")] = OutputFormat.table,
+    write: Annotated[bool, typer.Option("--write", help="Allow changes (the SQL runs read-only otherwise).")] = False,
 ) -> None:
     """Run SQL against the seldb database and print the rows.
 
     Runs read-only unless --write is given. Several statements may be given at
     once; the rows of the last one that returns rows are printed.
     """
-    from seldb.query import run_sql
-
     if sql == "-":
         sql = sys.stdin.read()
-    columns, rows = run_sql(sql, write=write)
+    with database() as db:
+        columns, rows = db.execute(sql, write=write)
     if not columns:
         err_console.print("done (the statement returned no rows)", highlight=False)
         return
-    _PRINTERS[output](columns, rows)
+    PRINTERS[output](columns, rows)

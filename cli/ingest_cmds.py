@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich import box
 from rich.table import Table
 
-from seldb.errors import InputError
-from seldb_cli.common import console, err_console, friendly
+from seldb.options import ON_DUPLICATE, IngestOptions
+from seldb_cli.common import console, database, err_console, friendly, int_list, split_list, warn
+from seldb_cli.core_cmds import print_import
 
 INGEST_HELP = """Run a network over an image set, record every unit's activations, compute every measure, load the run.
 
@@ -33,57 +34,53 @@ stopped. `seldb models` lists the models and their default layers.
 `seldb import-h5 FILE` re-measures a finished file with other --bins/--top-k."""
 
 
-def _split(text: Optional[str]) -> Optional[list[str]]:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
-
-
-def _warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+Opt = typer.Option
 
 
 @friendly
 def ingest_command(
-    data: Path = typer.Option(..., "--data", help="Image directory: class folders, or flat with a label file."),
-    model: Optional[str] = typer.Option(None, "--model", help="Registry name (see `seldb models`)."),
-    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file (.pth, .pth.tar, state dict)."),
-    arch: Optional[str] = typer.Option(
-        None, "--arch", help="Any torchvision architecture (with --weights and --num-classes)."),
-    num_classes: Optional[int] = typer.Option(None, "--num-classes", help="Outputs of --arch's last layer."),
-    model_module: Optional[str] = typer.Option(None, "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module."),
-    layers: Optional[str] = typer.Option(None, "--layers", help="Comma-separated layer or module names."),
-    reduce: str = typer.Option("max", "--reduce", help="Per-image reduction of conv maps: max or mean."),
-    limit_per_class: Optional[int] = typer.Option(None, "--limit-per-class", help="First N images of every class."),
-    all_images: bool = typer.Option(False, "--all-images", help="Analyse every image, not only correct ones."),
-    batch_size: int = typer.Option(64, "--batch-size", help="Images per forward pass."),
-    workers: Optional[int] = typer.Option(
-        None, "--workers", help="DataLoader worker processes (default: cores - 1, at most 8)."),
-    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda or cuda:N (default: cuda when available)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Activation file to write (default: DATA.MODEL.h5)."),
-    class_names: Optional[Path] = typer.Option(None, "--class-names", help="Class file: a key, then optionally a name, per line."),
-    val_ground_truth: Optional[Path] = typer.Option(
-        None, "--val-ground-truth", help="ImageNet val labels: Caffe's val.txt or Kaggle's LOC_val_solution.csv."),
-    places_list: Optional[Path] = typer.Option(None, "--places-list", help="List file: `path class_index` per line."),
-    input_size: Optional[int] = typer.Option(None, "--input-size", help="Crop size in pixels (default 224)."),
-    preprocess: Optional[str] = typer.Option(None, "--preprocess", help="Override: torchvision, caffe or plain."),
-    bins: int = typer.Option(32, "--bins", help="Histogram bins per unit."),
-    top_k: str = typer.Option("60,100", "--top-k", help="Precision at these k (comma-separated)."),
-    force: bool = typer.Option(
-        False, "--force", help="Start the activation file over, and import even if already imported."),
+    data: Annotated[Path, Opt("--data", help="Image directory: class folders, or flat with a label file.")],
+    model: Annotated[Optional[str], Opt("--model", help="Registry name (see `seldb models`).")] = None,
+    weights: Annotated[Optional[Path], Opt("--weights", help="Weights file (.pth, .pth.tar, state dict).")] = None,
+    arch: Annotated[Optional[str], Opt(
+        "--arch", help="Any torchvision architecture (with --weights and --num-classes).")] = None,
+    num_classes: Annotated[Optional[int], Opt("--num-classes", help="Outputs of --arch's last layer.")] = None,
+    model_module: Annotated[Optional[str], Opt(
+        "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module.")] = None,
+    layers: Annotated[Optional[str], Opt("--layers", help="Comma-separated layer or module names.")] = None,
+    reduce: Annotated[str, Opt("--reduce", help="Per-image reduction of conv maps: max or mean.")] = "max",
+    limit_per_class: Annotated[Optional[int], Opt("--limit-per-class", help="First N images of every class.")] = None,
+    all_images: Annotated[bool, Opt("--all-images", help="Analyse every image, not only correct ones.")] = False,
+    batch_size: Annotated[int, Opt("--batch-size", help="Images per forward pass.")] = 64,
+    workers: Annotated[Optional[int], Opt(
+        "--workers", help="DataLoader worker processes (default: cores - 1, at most 8).")] = None,
+    device: Annotated[Optional[str], Opt("--device", help="cpu, cuda or cuda:N (default: cuda when available).")] = None,
+    out: Annotated[Optional[Path], Opt("--out", help="Activation file to write (default: DATA.MODEL.h5).")] = None,
+    class_names: Annotated[Optional[Path], Opt(
+        "--class-names", help="Class file: a key, then optionally a name, per line.")] = None,
+    val_ground_truth: Annotated[Optional[Path], Opt(
+        "--val-ground-truth", help="ImageNet val labels: Caffe's val.txt or Kaggle's LOC_val_solution.csv.")] = None,
+    places_list: Annotated[Optional[Path], Opt("--places-list", help="List file: `path class_index` per line.")] = None,
+    input_size: Annotated[Optional[int], Opt("--input-size", help="Crop size in pixels (default 224).")] = None,
+    preprocess: Annotated[Optional[str], Opt("--preprocess", help="Override: torchvision, caffe or plain.")] = None,
+    bins: Annotated[int, Opt("--bins", help="Histogram bins per unit.")] = 32,
+    top_k: Annotated[str, Opt("--top-k", help="Precision at these k (comma-separated).")] = "60,100",
+    on_duplicate: Annotated[str, Opt("--on-duplicate", help=(
+        f"When this recording was imported before: {', '.join(ON_DUPLICATE)} (default reuse: a rerun of a "
+        "finished ingest shows its run)."))] = "reuse",
+    force: Annotated[bool, Opt(
+        "--force", help="Record the activation file anew and import it as another run.")] = False,
 ) -> None:
-    from seldb.ingest import ingest  # torch is imported only by this command
-
+    options = IngestOptions(
+        data=data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
+        layers=split_list(layers), reduce=reduce, limit_per_class=limit_per_class, all_images=all_images,
+        batch_size=batch_size, workers=workers, device=device, out=out, class_names=class_names,
+        val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
+        bins=bins, top_k=int_list(top_k, "--top-k") or (), force=force, on_duplicate=on_duplicate,
+    )  # fmt: skip
     try:
-        ks = [int(k) for k in _split(top_k) or []]
-    except ValueError:
-        raise InputError(f"--top-k takes comma-separated integers, got {top_k!r}") from None
-    try:
-        result = ingest(
-            data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
-            layers=_split(layers), reduce=reduce, limit_per_class=limit_per_class, all_images=all_images,
-            batch_size=batch_size, workers=workers, device=device, out=out, class_names=class_names,
-            val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
-            bins=bins, top_k=ks, force=force, notify=_warn,
-        )
+        with database() as db:
+            result = db.ingest(options, notify=warn)
     except KeyboardInterrupt:  # the chunks written so far are kept: say so instead of "nothing was written"
         err_console.print("interrupted: the activation file keeps every finished chunk;"
                           " run the same command again to continue", highlight=False)
@@ -95,8 +92,10 @@ def _print_ingest(result) -> None:
     layers = ", ".join(f"{name} ({units} units)" for name, units in result.layers.items())
     correct = "" if result.n_correct is None else f", {result.n_correct} classified correctly"
     skipped = f", {len(result.skipped)} unreadable skipped" if result.skipped else ""
-    console.print(f"run {result.run_id}: {result.n_images} images{correct}{skipped}; layers {layers}", highlight=False)
+    recorded = "already recorded" if result.recording_reused else "recorded"
+    console.print(f"{result.n_images} images {recorded}{correct}{skipped}; layers {layers}", highlight=False)
     console.print(f"activation file: {result.out}", highlight=False)
+    print_import(result.imported)
     console.print(f'next: seldb sql "SELECT * FROM seldb.unit_measures WHERE run_id = {result.run_id}'
                   ' ORDER BY precision_60 DESC LIMIT 10"', highlight=False)
 
@@ -116,9 +115,8 @@ def models_command() -> None:
 
 @friendly
 def demo_command(
-    data_dir: Optional[Path] = typer.Option(
-        None, "--data-dir", help="seldb data directory (embedded database and demo files); default SELDB_DATA_DIR."
-    ),
+    data_dir: Annotated[Optional[Path], Opt(
+        "--data-dir", help="seldb data directory (embedded database and demo files); default SELDB_DATA_DIR.")] = None,
 ) -> None:
     """Offline demo: train a small CNN on 5,000 MNIST digits, ingest it, show a cross-measure view.
 
@@ -131,7 +129,8 @@ def demo_command(
         os.environ[DATA_DIR_ENV] = str(data_dir.expanduser().resolve())
     from seldb.demo import run_demo
 
-    result = run_demo(notify=_warn)
+    with database() as db:
+        result = run_demo(db, notify=warn)
     table = Table(title=f"run {result.run_id}: {result.title}", box=box.SIMPLE_HEAD)
     for column in result.columns:
         table.add_column(column, overflow="fold")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seldb_cli import core_cmds, db_cmds
+from seldb_cli import core_cmds, db_cmds, ingest_cmds, report_cmds
 
 app = typer.Typer(
     name="seldb",
@@ -19,17 +19,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-db_cmds.register(app)
-core_cmds.register(app)
-
-for _optional in ("ingest_cmds", "report_cmds"):
-    try:
-        module = __import__(f"seldb_cli.{_optional}", fromlist=["register"])
-    except ModuleNotFoundError as exc:  # a command group not built yet
-        if exc.name != f"seldb_cli.{_optional}":
-            raise
-        continue
-    module.register(app)
+for commands in (db_cmds, core_cmds, ingest_cmds, report_cmds):
+    commands.register(app)
 
 
 def main() -> None:

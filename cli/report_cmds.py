@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from seldb_cli.common import console, err_console, friendly
+from seldb_cli.common import console, database, err_console, friendly, split_list
 from seldb_cli.output import OutputFormat, print_rich, rich_table, short_float
 
 report_app = typer.Typer(
@@ -36,10 +36,6 @@ Run = Annotated[Optional[int], typer.Option("--run", help="Run id (default: the 
 Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")]
 Out = Annotated[Optional[Path], typer.Option("--out", help="Also write the report (and plots) into this directory.")]
 CLASS_HELP = "Class of interest: name or key, any case (default: the unit's precision class)."
-
-
-def _split(text: Optional[str]) -> Optional[list[str]]:
-    return [part.strip() for part in text.split(",") if part.strip()] if text else None
 
 
 def _emit(report, fmt: OutputFormat, out: Optional[Path]) -> None:
@@ -76,9 +72,8 @@ def correlations_cmd(
 
     Example: seldb report correlations --layer fc6 --format markdown
     """
-    from seldb.reports.correlations import correlations_report
-
-    _emit(correlations_report(run, layer), fmt, out)
+    with database() as db:
+        _emit(db.reports.correlations(run, layer), fmt, out)
 
 
 @report_app.command("layers")
@@ -94,9 +89,8 @@ def layers_cmd(
 
     Example: seldb report layers --measure ccmas,max_informedness --plot --out figures/
     """
-    from seldb.reports.layers import layers_report
-
-    _emit(layers_report(run, _split(measure), plot=plot, out_dir=out or Path(".")), fmt, out)
+    with database() as db:
+        _emit(db.reports.layers(run, split_list(measure), plot=plot, out_dir=out or Path(".")), fmt, out)
 
 
 @report_app.command("top")
@@ -115,9 +109,8 @@ def top_cmd(
     The terminal table shows the main columns; csv, json and markdown have every column.
     Example: seldb report top --measure precision_60 --n 20
     """
-    from seldb.reports.top import top_report
-
-    _emit(top_report(run, _split(measure), n=n, lowest=lowest), fmt, out)
+    with database() as db:
+        _emit(db.reports.top(run, split_list(measure), n=n, lowest=lowest), fmt, out)
 
 
 @report_app.command("unit")
@@ -138,9 +131,8 @@ def unit_cmd(
     Without the file it uses the quantised histograms in the database; the plot and its sidecar say which.
     Example: seldb report unit fc6.1199 --class "monarch" --plot --out figures/
     """
-    from seldb.reports.unit import unit_report
-
-    report = unit_report(unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db)
+    with database() as db:
+        report = db.reports.unit(unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db)
     _emit(report, fmt, out)
 
 
@@ -159,27 +151,24 @@ def concept_cmd(
 
     Example: seldb report concept bus --units fc6.1199,fc8.779
     """
-    from seldb.reports.concept import concept_report
-
-    _emit(concept_report(concept, run, _split(units), sort=sort, n=n), fmt, out)
+    with database() as db:
+        _emit(db.reports.concept(concept, run, split_list(units), sort=sort, n=n), fmt, out)
 
 
 @report_app.command("detectors")
 @friendly
 def detectors_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None) -> None:
     """Units the precision criterion (> 0.75) calls object detectors, how good they are, and a verdict."""
-    from seldb.reports.detectors import detectors_report
-
-    _emit(detectors_report(run), fmt, out)
+    with database() as db:
+        _emit(db.reports.detectors(run), fmt, out)
 
 
 @report_app.command("ratings")
 @friendly
 def ratings_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None) -> None:
     """Human ratings of AM images per layer (Table 1), from `seldb import ratings`."""
-    from seldb.reports.ratings import ratings_report
-
-    _emit(ratings_report(run), fmt, out)
+    with database() as db:
+        _emit(db.reports.ratings(run), fmt, out)
 
 
 @import_app.command("netdissect")
@@ -194,9 +183,8 @@ def import_netdissect_cmd(
     The IoU then shows in seldb.netdissect and in seldb.concept_measures' `iou` column.
     Example: seldb import netdissect result/tally.csv --run 3 --layer conv5
     """
-    from seldb.netdissect import import_tally
-
-    done = import_tally(file, run, layer)
+    with database() as db:
+        done = db.import_netdissect(file, run, layer)
     console.print(f"run {done.run_id}, layer {done.layer}: {done.n_units} units, {done.n_labels} labels imported")
     console.print(f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top LIMIT 10"',
                   soft_wrap=True)
@@ -214,9 +202,8 @@ def import_ratings_cmd(
 
     Example: seldb import ratings am_ratings.csv --run 3 --synonyms synonyms.txt
     """
-    from seldb.ratings import import_ratings
-
-    done = import_ratings(file, run, synonyms=synonyms, replace=replace)
+    with database() as db:
+        done = db.import_ratings(file, run, synonyms=synonyms, replace=replace)
     console.print(f"run {done.run_id}: {done.n_ratings} ratings of {done.n_units} units by {done.n_raters} raters")
     console.print(f"next: seldb report ratings --run {done.run_id}")
 

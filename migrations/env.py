@@ -2,7 +2,7 @@
 
 seldb.db.migrate passes an open connection in `config.attributes`; plain
 `alembic` (alembic.ini in the repo root) has no URL in its ini, so the URL
-comes from seldb.db.engine.database_url() (SELDB_DATABASE_URL or the embedded
+comes from seldb.db.server.database_url() (SELDB_DATABASE_URL or the embedded
 server). Every run takes a transaction-scoped advisory lock first, so two
 processes auto-upgrading the same fresh database run one after the other and
 the second finds nothing left to do.
@@ -15,16 +15,13 @@ from logging.config import fileConfig
 import sqlalchemy as sa
 from alembic import context
 
-from seldb.db.engine import database_url
-from seldb.db.migrate import MIGRATION_ONLY_INDEXES, VERSION_TABLE, VERSION_TABLE_SCHEMA
+from seldb.db.migrate import MIGRATION_LOCK_KEY, MIGRATION_ONLY_INDEXES, VERSION_TABLE, VERSION_TABLE_SCHEMA
+from seldb.db.server import database_url
 from seldb.db.schema import STORE, metadata
 
 config = context.config
 if config.config_file_name is not None and config.get_section("loggers"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
-
-# Any constant works as long as every seldb uses the same one: "seldb" in ASCII.
-MIGRATION_LOCK_KEY = 0x73656C6462
 
 
 def include_name(name, type_, parent_names) -> bool:

@@ -25,6 +25,7 @@ VERSION = 1
 ACCEPTED_DTYPES = (np.float16, np.float32, np.float64)
 REDUCTIONS = ("max", "mean", "none")
 TILE = (1024, 128)  # images x units: cheap to write by rows, cheap to read by units
+ELEMENTS_PER_BLOCK = 12_000_000  # images x units held per block: bounds memory whatever the file
 
 _str = h5py.string_dtype("utf-8")
 
@@ -40,6 +41,22 @@ class LayerInfo:
 
 def _decode(values) -> list[str]:
     return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def block_size(n_images: int, cells_per_unit: int = 1, chunk_units: int | None = None) -> int:
+    """Units per block: ~ELEMENTS_PER_BLOCK activations, and as many per-unit result cells
+    (e.g. classes x histogram bins).
+
+    Blocks follow the file's tiles: a block narrower than a tile divides its
+    width, a wider one is a whole number of tiles, so no block straddles two.
+    """
+    step = min(ELEMENTS_PER_BLOCK // max(n_images, 1), ELEMENTS_PER_BLOCK // max(cells_per_unit, 1))
+    step = int(np.clip(step, 1, 256))
+    if chunk_units and chunk_units > step:
+        step = chunk_units // -(-chunk_units // step)
+    elif chunk_units:
+        step -= step % chunk_units
+    return step
 
 
 class ActivationFile:
@@ -175,6 +192,17 @@ class ActivationFile:
             return ds[sel]
         except (OSError, ValueError) as exc:
             raise self._fail(f"/layers/{layer}", f"cannot be read (truncated or damaged file?): {exc}") from None
+
+    def unit_blocks(self, layer: str, n_rows: int, cells_per_unit: int = 1) -> list[tuple[int, int]]:
+        """(first, last + 1) units of each block of a layer when n_rows images are read per unit.
+
+        Makes the layer cheap to read by blocks first (see ensure_unit_readable).
+        """
+        self.ensure_unit_readable(layer, block_size(n_rows, cells_per_unit))
+        chunks = self.dataset_of(layer).chunks
+        step = block_size(n_rows, cells_per_unit, chunks[1] if chunks else None)
+        units = self.layers[layer].n_units
+        return [(u0, min(units, u0 + step)) for u0 in range(0, units, step)]
 
     def nonfinite_rows(self, layers: Sequence[str], on_rows: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
         """Rows (images) holding NaN or +-inf, per layer; reads each layer once by rows."""

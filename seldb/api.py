@@ -1,91 +1,232 @@
-"""The notebook API: `db = seldb.connect()`, then one method per view, each a polars frame.
+"""The handle on one seldb database: `db = seldb.connect(url)`, then every operation is a method.
 
     import seldb
     db = seldb.connect()                      # SELDB_DATABASE_URL, or the embedded server
-    units = db.unit_measures()                # the latest complete run
+    db.import_h5("acts.h5")                   # -> ImportResult
+    units = db.unit_measures()                # the latest run, as a polars frame
     db.unit_class_stats(run=3, unit_label="fc6.1199")
     db.detector_claims(run="all", layer="fc8")
     db.sql("SELECT ... WHERE run_id = :r", r=3)
+    db.reports.top(measure=["precision_60"], n=5).section("by_precision_60").frame
 
-Methods are named after the views of schema seldb (views.md) and take
-`run` (None: the latest complete run; "all": every run) plus equality
-filters on the view's columns (`class_=` for the column `class`; a list
-means "any of"). Filtering happens in PostgreSQL, so asking for one unit of
-a 1000-class run reads one unit. Every value comes from a view, as in the
-reports.
+Query methods are named after the views of schema seldb and take `run`
+(None: the latest run; "all": every run) plus equality filters on the view's
+columns (`class_=` for the column `class`; a list means "any of"). Filtering
+happens in PostgreSQL, so asking for one unit of a 1000-class run reads one
+unit. Every value comes from a view, as in the reports.
+
+A handle owns its connections (close it, or use it in a `with` block, to
+release them); two handles on two databases never mix. The CLI builds one
+per command.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import polars as pl
 import sqlalchemy as sa
 
-from seldb.db.engine import connect as _connect
-from seldb.db.engine import ensure_schema
-from seldb.db.views import ALL_VIEW_NAMES
+from seldb.db.database import Database
+from seldb.db.views import VIEW_NAMES
 from seldb.errors import InputError
 from seldb.reports.source import did_you_mean, frame, resolve_run
 
-# views added with revision 0003 (reports); listed here too until seldb.db.views lists them
-VIEWS: tuple[str, ...] = ALL_VIEW_NAMES
+if TYPE_CHECKING:
+    from seldb.options import ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance
+    from seldb.reports.base import Report
+
+VIEWS: tuple[str, ...] = VIEW_NAMES
 ALL_RUNS = "all"
 
 
-class Seldb:
-    """A handle on one seldb database; see the module docstring. One method per view."""
-
-    def __init__(self, url: str | None = None):
-        self.url = ensure_schema(url)  # a fresh database gets its tables and views first
-        self._columns: dict[str, list[str]] = {}
-
-    def __repr__(self) -> str:
-        from seldb.settings import mask_url
-
-        return f"<seldb {mask_url(self.url)}>"
+class Seldb(Database):
+    """A seldb database and everything seldb does with it; see the module docstring."""
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(VIEWS))
 
+    # -- queries ----------------------------------------------------------
     def views(self) -> list[str]:
         """The views this API has a method for."""
         return list(VIEWS)
 
     def latest_run(self) -> int:
-        """The id of the newest complete run."""
-        with _connect(self.url) as conn:
+        """The id of the latest run."""
+        with self.connect() as conn:
             return resolve_run(conn, None).run_id
 
     def sql(self, query: str, **params: Any) -> pl.DataFrame:
-        """Any SELECT, with :name parameters, as a polars frame."""
-        with _connect(self.url) as conn:
-            return frame(conn, query, params)
+        """One read-only SELECT, with :name parameters, as a polars frame (writes: `execute`)."""
+        with self.connect() as conn:
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            try:
+                return frame(conn, query, params)
+            except sa.exc.DBAPIError as exc:
+                from seldb.query import describe_error
+
+                raise InputError(describe_error(exc.orig, write=False, api=True)) from None
+
+    def execute(self, sql: str, write: bool = False) -> tuple[list[str], list[tuple]]:
+        """`seldb sql`: any SQL text (several statements allowed), read-only unless write=True;
+        returns the columns and rows of the last statement that returned rows."""
+        from seldb.query import run_sql
+
+        return run_sql(self, sql, write=write)
 
     def view(self, name: str, run: int | str | None = None, **filters: Any) -> pl.DataFrame:
         """Rows of seldb.<name> for `run` (None: latest, "all": every run), filtered by column equality."""
         if name not in VIEWS:
             raise InputError(f"no view {name!r}{did_you_mean(name, list(VIEWS))}")
-        with _connect(self.url) as conn:
-            columns = self._view_columns(conn, name)
+        with self.connect() as conn:
+            columns = _view_columns(conn, name)
             clauses, params = [], {}
-            if name == "runs" and run not in (None, ALL_RUNS):  # seldb.runs lists runs of any status
-                params["run_id"] = int(run)
-                clauses.append("run_id = :run_id")
-            elif name != "runs" and run != ALL_RUNS and "run_id" in columns:
-                params["run_id"] = resolve_run(conn, run).run_id
+            if name == "runs" and run is None:
+                pass  # seldb.runs lists every run unless one is asked for
+            elif run != ALL_RUNS and "run_id" in columns:
+                params["run_id"] = resolve_run(conn, None if run is None else int(run)).run_id
                 clauses.append("run_id = :run_id")
             for i, (key, value) in enumerate(filters.items()):
                 clauses.append(_clause(name, key.rstrip("_"), columns, value, f"p{i}", params))
             where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
             return frame(conn, f"SELECT * FROM seldb.{name}{where}", params)
 
-    def _view_columns(self, conn: sa.Connection, name: str) -> list[str]:
-        if name not in self._columns:
-            self._columns[name] = list(conn.execute(sa.text(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'seldb'"
-                " AND table_name = :v ORDER BY ordinal_position"), {"v": name}).scalars())  # fmt: skip
-        return self._columns[name]
+    # -- loading ----------------------------------------------------------
+    def import_h5(self, path: str | os.PathLike, options: ImportOptions | None = None,
+                  provenance: Provenance | None = None, progress: bool = True) -> ImportResult:  # fmt: skip
+        """Import an activation file as a run (see seldb.importer.ImportOptions)."""
+        from seldb.importer import run_import
+
+        return run_import(self, path, options, provenance, progress)
+
+    def ingest(self, options: IngestOptions, notify: Callable[[str], None] | None = None) -> IngestResult:
+        """Run a network over an image set, record its activations, import them (needs torch)."""
+        from seldb.ingest.pipeline import ingest
+
+        return ingest(self, options, notify)
+
+    def import_netdissect(self, path: str | os.PathLike, run: int, layer: str):
+        """A NetDissect tally.csv as layer `layer` of run `run`."""
+        from seldb.netdissect import import_tally
+
+        return import_tally(self, path, run, layer)
+
+    def import_ratings(self, path: str | os.PathLike, run: int, synonyms: str | os.PathLike | None = None,
+                       replace: bool = False):  # fmt: skip
+        """Human ratings of activation-maximisation images (the paper's Table 1)."""
+        from seldb.ratings import import_ratings
+
+        return import_ratings(self, path, run, synonyms, replace)
+
+    # -- runs and concepts --------------------------------------------------
+    def list_runs(self) -> list[dict]:
+        from seldb.runs import list_runs
+
+        return list_runs(self)
+
+    def show_run(self, run: int) -> dict:
+        from seldb.runs import show_run
+
+        return show_run(self, run)
+
+    def delete_run(self, run: int) -> None:
+        from seldb.runs import delete_run
+
+        delete_run(self, run)
+
+    def add_concept(self, name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
+        from seldb.concepts import add_concept
+
+        return add_concept(self, name, classes, replace)
+
+    def list_concepts(self) -> list[dict]:
+        from seldb.concepts import list_concepts
+
+        return list_concepts(self)
+
+    def compute_concept(self, name: str, run: int, progress: bool = True) -> int:
+        from seldb.concepts import compute_concept
+
+        return compute_concept(self, name, run, progress)
+
+    # -- reports and schema -------------------------------------------------
+    @property
+    def reports(self) -> Reports:
+        """The paper's tables and figures: db.reports.top(...), .layers(...), .unit("fc6.1199"), ..."""
+        return Reports(self)
+
+    def upgrade(self, revision: str = "head"):
+        """Migrate the schema to `revision`; returns what was done (before, after)."""
+        from seldb.db import migrate
+
+        self.forget_schema()
+        return migrate.migrate(revision, self.url)
+
+    def downgrade(self, revision: str):
+        from seldb.db import migrate
+
+        self.forget_schema()
+        return migrate.migrate(revision, self.url, down=True)
+
+    def revision(self) -> tuple[str | None, str]:
+        """(the database's schema revision, the one this seldb needs)."""
+        from seldb.db import migrate
+
+        return migrate.current(self.url), migrate.head()
+
+
+class Reports:
+    """The reports of one handle; each returns a seldb.reports.base.Report."""
+
+    def __init__(self, db: Seldb):
+        self._db = db
+
+    def correlations(self, run: int | None = None, layer: str | None = None) -> Report:
+        from seldb.reports.correlations import correlations_report
+
+        return correlations_report(self._db, run, layer)
+
+    def layers(self, run: int | None = None, measures: Sequence[str] | None = None, plot: bool = False,
+               out_dir: str | Path = ".") -> Report:  # fmt: skip
+        from seldb.reports.layers import layers_report
+
+        return layers_report(self._db, run, measures, plot=plot, out_dir=out_dir)
+
+    def top(self, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10,
+            lowest: bool = False) -> Report:  # fmt: skip
+        from seldb.reports.top import top_report
+
+        return top_report(self._db, run, measures, n=n, lowest=lowest)
+
+    def unit(self, unit_label: str, run: int | None = None, class_name: str | None = None, n: int = 10,
+             plot: bool = False, out_dir: str | Path = ".", use_file: bool = True) -> Report:  # fmt: skip
+        from seldb.reports.unit import unit_report
+
+        return unit_report(self._db, unit_label, run, class_name, n=n, plot=plot, out_dir=out_dir, use_file=use_file)
+
+    def concept(self, concept: str, run: int | None = None, units: Sequence[str] | None = None,
+                sort: str | None = None, n: int | None = None) -> Report:  # fmt: skip
+        from seldb.reports.concept import concept_report
+
+        return concept_report(self._db, concept, run, units, sort=sort, n=n)
+
+    def detectors(self, run: int | None = None) -> Report:
+        from seldb.reports.detectors import detectors_report
+
+        return detectors_report(self._db, run)
+
+    def ratings(self, run: int | None = None) -> Report:
+        from seldb.reports.ratings import ratings_report
+
+        return ratings_report(self._db, run)
+
+
+def _view_columns(conn: sa.Connection, name: str) -> list[str]:
+    return list(conn.execute(sa.text(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'seldb'"
+        " AND table_name = :v ORDER BY ordinal_position"), {"v": name}).scalars())  # fmt: skip
 
 
 def _clause(view: str, column: str, columns: list[str], value: Any, key: str, params: dict) -> str:
@@ -106,7 +247,7 @@ def _view_method(name: str):
     method.__name__ = name
     method.__doc__ = (
         f"Rows of the view seldb.{name} as a polars frame.\n\n"
-        "run: a run id, None for the latest complete run, or 'all'. Other keyword arguments are\n"
+        "run: a run id, None for the latest run, or 'all'. Other keyword arguments are\n"
         "equality filters on the view's columns (a list means any of; `class_` for `class`)."
     )
     return method
@@ -117,5 +258,5 @@ for _name in VIEWS:
 
 
 def connect(url: str | None = None) -> Seldb:
-    """A handle on the seldb database (SELDB_DATABASE_URL, else the embedded server, unless `url`)."""
+    """A handle on the seldb database at `url` (default: SELDB_DATABASE_URL, else the embedded server)."""
     return Seldb(url)

@@ -14,9 +14,13 @@ from typing import Sequence
 import numpy as np
 import sqlalchemy as sa
 
+from seldb.activations import ActivationFile
+from seldb.blockwise import measure_blocks, plan_blocks
 from seldb.db import schema as s
-from seldb.db.engine import connect_checked
+from seldb.db.database import Database
+from seldb.db.load import RunWriter
 from seldb.errors import InputError, NotFound, SeldbError
+from seldb.measures import compute_concept_block
 
 
 def _known_classes(conn: sa.Connection) -> list[tuple[str, str | None]]:
@@ -33,12 +37,12 @@ def _canonical(identifier: str, known: list[tuple[str, str | None]]) -> str:
     return keys[0] if keys else identifier
 
 
-def add_concept(name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
+def add_concept(db: Database, name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
     """Store a concept; returns the classes as stored (keys where known)."""
     classes = [c.strip() for c in classes if c.strip()]
     if not name.strip() or not classes:
         raise InputError("a concept needs a name and at least one class")
-    with connect_checked() as conn:
+    with db.connect() as conn:
         known = _known_classes(conn)
         stored = list(dict.fromkeys(_canonical(c, known) for c in classes))
         existing = conn.execute(sa.select(s.concepts.c.concept_id).where(s.concepts.c.name == name)).first()
@@ -51,8 +55,8 @@ def add_concept(name: str, classes: Sequence[str], replace: bool = False) -> lis
     return stored
 
 
-def list_concepts() -> list[dict]:
-    with connect_checked() as conn:
+def list_concepts(db: Database) -> list[dict]:
+    with db.connect() as conn:
         rows = conn.execute(sa.select(s.concepts.c.name, s.concepts.c.classes).order_by(s.concepts.c.name))
         return [{"name": name, "classes": list(classes)} for name, classes in rows]
 
@@ -81,15 +85,9 @@ def resolve_for_run(conn: sa.Connection, names, keys) -> tuple[list[tuple[int, s
     return found, skipped
 
 
-def compute_concept(name: str, run_id: int, progress: bool = True) -> int:
+def compute_concept(db: Database, name: str, run_id: int, progress: bool = True) -> int:
     """Measure a concept for an existing run from its activation file; returns rows written."""
-    from seldb.activations import ActivationFile
-    from seldb.db.load import RunWriter
-    from seldb.importer import unit_blocks
-    from seldb.measures import compute_concept_block
-    from seldb.progress import progress_bar
-
-    with connect_checked() as conn:
+    with db.connect() as conn:
         concept = conn.execute(sa.select(s.concepts).where(s.concepts.c.name == name)).first()
         if concept is None:
             raise NotFound(f"no concept {name!r} (seldb concept list shows them)")
@@ -101,28 +99,33 @@ def compute_concept(name: str, run_id: int, progress: bool = True) -> int:
         analysed = np.array(conn.execute(
             sa.select(s.run_images.c.analysed).where(s.run_images.c.run_id == run_id).order_by(s.run_images.c.image_index)
         ).scalars().all(), dtype=bool)  # fmt: skip
-        layers = conn.execute(
-            sa.select(s.run_layers.c.layer_id, s.run_layers.c.name).where(s.run_layers.c.run_id == run_id)
-        ).all()
+        layers = list(conn.execute(
+            sa.select(s.run_layers.c.name).where(s.run_layers.c.run_id == run_id).order_by(s.run_layers.c.layer_id)
+        ).scalars())  # fmt: skip
         with ActivationFile(run.source_file) as afile:
             indices = resolve(concept.classes, afile.class_names, afile.class_keys)
             if indices is None:
                 raise SeldbError(f"run {run_id} lacks (or has ambiguous) classes of concept {name!r}: {concept.classes}")
-            rows = np.flatnonzero(analysed)
-            writer = RunWriter(conn)
-            writer.run_id = run_id
-            conn.execute(sa.delete(s.concept_measures).where(
-                (s.concept_measures.c.run_id == run_id) & (s.concept_measures.c.concept_id == concept.concept_id)))
-            written = 0
-            total = sum(afile.layers[layer].n_units for _, layer in layers)
-            with progress_bar(progress, total, f"concept {name}") as bar:
-                for layer_id, layer in layers:
-                    for u0, u1 in unit_blocks(afile, layer, rows.size, 2, 1):
-                        values = afile.read_units(layer, u0, u1)[rows]
-                        frame = compute_concept_block(values, afile.labels[rows], afile.n_classes, indices)
-                        frame = frame.with_columns(unit=frame["unit"] + u0)
-                        writer.add_concept_measures(layer_id, concept.concept_id, frame)
-                        written += frame.height
-                        bar.advance(frame.height)
-            conn.commit()
+            written = _measure_into(RunWriter.for_run(conn, run_id), afile, layers, analysed, concept, indices, progress)
+        conn.commit()
+    return written
+
+
+def _measure_into(writer: RunWriter, afile: ActivationFile, layers: list[str], analysed: np.ndarray, concept,
+                  indices: list[int], progress: bool) -> int:  # fmt: skip
+    """Replace the concept's rows of the run with a fresh measurement, block by block."""
+    table = s.concept_measures
+    writer.conn.execute(sa.delete(table).where(
+        (table.c.run_id == writer.run_id) & (table.c.concept_id == concept.concept_id)))  # fmt: skip
+    rows = np.flatnonzero(analysed)
+
+    def measure(block, values, labels):
+        frame = compute_concept_block(values, labels, afile.n_classes, indices)
+        return frame.with_columns(unit=frame["unit"] + block.first)
+
+    written = 0
+    blocks = plan_blocks(afile, layers, rows.size)
+    for done in measure_blocks(afile, blocks, rows, measure, progress=progress, label=f"concept {concept.name}"):
+        writer.add_concept_measures(done.block.layer_id, concept.concept_id, done.result)
+        written += done.result.height
     return written

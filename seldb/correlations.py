@@ -15,11 +15,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-MEASURES = [
-    "precision_60", "precision_100", "n_classes_top100", "ccmas", "ccmas2", "recall_p1", "recall_p95",
-    "max_informedness", "mi_recall", "mi_specificity", "mi_false_discovery_rate",
-]  # fmt: skip
-
+from seldb import catalogue
 
 def _finite(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
@@ -44,9 +40,11 @@ def correlate(a: np.ndarray, b: np.ndarray) -> dict:
 
 
 def correlation_rows(units: pl.DataFrame, layer_id: int | None) -> list[dict]:
-    """One row per pair of MEASURES over the given units (layer_id None = all layers)."""
-    columns = {m: units[m].cast(pl.Float64).fill_null(np.nan).to_numpy() for m in MEASURES}
+    """One row per pair of the catalogue's correlated measures, (a, b) in report order, over the given
+    units (layer_id None = all layers)."""
+    measures = catalogue.correlated()
+    columns = {m: units[m].cast(pl.Float64).fill_null(np.nan).to_numpy() for m in measures}
     return [
         {"layer_id": layer_id, "measure_a": a, "measure_b": b, **correlate(columns[a], columns[b])}
-        for a, b in itertools.combinations(MEASURES, 2)
+        for a, b in itertools.combinations(measures, 2)
     ]

@@ -22,7 +22,11 @@ from typing import Callable
 
 import numpy as np
 
+from seldb.db.database import Database
 from seldb.errors import SeldbError
+from seldb.options import IngestOptions
+from seldb.query import run_sql
+from seldb.settings import get_settings
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 LAYERS = ("conv1", "conv2", "fc1")
@@ -139,25 +143,10 @@ def train(images: np.ndarray, labels: np.ndarray, path: Path) -> None:
         torch.set_num_threads(threads)
 
 
-def _existing_run(activation_file: Path) -> int | None:
-    """A complete run already loaded from this activation file (a rerun of the demo)."""
-    import sqlalchemy as sa
-
-    from seldb.db.engine import connect_checked
-
-    with connect_checked() as conn:
-        return conn.execute(
-            sa.text("SELECT max(run_id) FROM seldb.runs WHERE source_file = :f AND status = 'complete'"),
-            {"f": str(activation_file.resolve())},
-        ).scalar()
-
-
-def run_demo(work_dir: Path | None = None, notify: Callable[[str], None] | None = None,
-             progress: bool = True) -> DemoResult:
+def run_demo(db: Database, work_dir: Path | None = None, notify: Callable[[str], None] | None = None,
+             progress: bool = True) -> DemoResult:  # fmt: skip
     """Digits -> trained CNN -> seldb ingest -> the cross-measure view; reuses what a former run left."""
-    from seldb.ingest.pipeline import IngestOptions, load_recorded, record
-    from seldb.query import run_sql
-    from seldb.settings import get_settings
+    from seldb.ingest.pipeline import ingest  # torch: only when the demo runs
 
     started = time.perf_counter()
     work = Path(work_dir) if work_dir else get_settings().data_dir / "demo"
@@ -170,12 +159,10 @@ def run_demo(work_dir: Path | None = None, notify: Callable[[str], None] | None 
         data=work / "digits", model_module="seldb.demo:build_network", name="digit-cnn",
         weights=weights, layers=LAYERS, preprocess="plain", input_size=28, class_names=work / "classes.txt",
         batch_size=250, workers=0, device="cpu", out=work / "digits.digit-cnn.h5", progress=progress,
+        on_duplicate="reuse",
     )
-    prepared, recorded = record(opts, notify)
-    run_id = _existing_run(recorded.out) if recorded.reused else None
-    if run_id is None:
-        run_id = load_recorded(opts, prepared, recorded, notify).run_id
-    columns, rows = run_sql(QUERY.format(run_id=run_id))
+    run_id = ingest(db, opts, notify).run_id  # a rerun finds its recording and its run again
+    columns, rows = run_sql(db, QUERY.format(run_id=run_id))
     title = f"digit-cnn on {len(images)} {source}: most selective units by precision_60"
-    return DemoResult(run_id, title, columns, rows, NEXT_STEPS.format(run_id=run_id, top_unit=f"{rows[0][0]}.{rows[0][1]}"), source,
-                      time.perf_counter() - started)
+    next_steps = NEXT_STEPS.format(run_id=run_id, top_unit=f"{rows[0][0]}.{rows[0][1]}")
+    return DemoResult(run_id, title, columns, rows, next_steps, source, time.perf_counter() - started)

@@ -1,19 +1,24 @@
 """Import an activation file: validate, compute every measure, load one run.
 
 The flow is one-directional: the file is validated completely before the
-database is touched, then blocks of units are read and measured on worker
-threads (numpy and polars release the GIL) while the main thread streams the
-finished blocks into one binary COPY. Everything lands in one transaction.
+database is touched, then blocks of units are measured on worker threads
+(seldb.blockwise) while the calling thread streams the finished blocks into
+one binary COPY. Everything lands in one transaction, so a run is visible
+only when complete.
+
+Whether the same file with the same options may be imported again is decided
+under a transaction-level advisory lock on the file's fingerprint, so two
+imports of one file at once give one run, whatever `on_duplicate` says.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Sequence
@@ -25,53 +30,17 @@ import sqlalchemy as sa
 import seldb
 from seldb import concepts as concept_store
 from seldb.activations import ActivationFile
+from seldb.blockwise import Measured, UnitBlock, measure_blocks, plan_blocks
 from seldb.correlations import correlation_rows
 from seldb.db import schema as s
-from seldb.db.engine import connect_checked
+from seldb.db.database import Database
 from seldb.db.load import RunWriter, encode_unit_arrays
 from seldb.errors import InputError, SeldbError
 from seldb.measures import compute_block, compute_concept_block
+from seldb.options import ImportOptions, ImportResult, Provenance
 from seldb.progress import progress_bar
-
-ELEMENTS_PER_BLOCK = 12_000_000  # images x units held per block: bounds memory whatever the file
-
-
-@dataclass
-class ImportOptions:
-    model: str | None = None
-    dataset: str | None = None
-    layers: Sequence[str] | None = None
-    all_images: bool = False
-    bins: int = 32
-    top_k: Sequence[int] = (60, 100)
-    nan_policy: str = "error"
-
-    def validate(self) -> None:
-        if self.bins < 1:
-            raise InputError(f"--bins must be at least 1, got {self.bins}")
-        if not self.top_k or any(int(k) < 1 for k in self.top_k):
-            raise InputError(f"--top-k takes positive integers, got {list(self.top_k)}")
-        if self.nan_policy not in ("error", "drop"):
-            raise InputError(f"--nan-policy is 'error' or 'drop', got {self.nan_policy!r}")
-
-    def as_json(self) -> dict:
-        return {
-            "model": self.model, "dataset": self.dataset,
-            "layers": list(self.layers) if self.layers else None, "all_images": self.all_images,
-            "bins": self.bins, "top_k": sorted({int(k) for k in self.top_k} | {60, 100}),
-            "nan_policy": self.nan_policy,
-        }  # fmt: skip
-
-
-@dataclass
-class ImportResult:
-    run_id: int
-    n_units: int
-    n_images_analysed: int
-    skipped_concepts: list[str] = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
-    row_counts: dict = field(default_factory=dict)
-
+from seldb.runs import run_summary
+from seldb.summaries import ClassSummary
 
 def file_sha256(path: Path, progress: bool = False) -> str:
     digest = hashlib.sha256()
@@ -159,18 +128,18 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
         raise
 
 
-def _refuse_duplicate(conn: sa.Connection, plan: _Plan) -> None:
-    existing = conn.execute(
-        sa.select(s.runs.c.run_id).where(s.runs.c.fingerprint == plan.fingerprint).order_by(s.runs.c.run_id)
-    ).first()
-    if existing:
-        raise SeldbError(
-            f"{plan.afile.path} was already imported with these options as run {existing[0]}"
-            " (--force imports it again)"
-        )
+def _lock_fingerprint(conn: sa.Connection, fingerprint: str) -> None:
+    """Serialise imports of the same file and options until this transaction ends."""
+    key = int(fingerprint[:15], 16)  # 60 bits: a bigint advisory-lock key
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _run_header(plan: _Plan, provenance: dict | None) -> dict:
+def _existing_runs(conn: sa.Connection, fingerprint: str) -> list[int]:
+    query = sa.select(s.runs.c.run_id).where(s.runs.c.fingerprint == fingerprint).order_by(s.runs.c.run_id)
+    return list(conn.execute(query).scalars())
+
+
+def _run_header(plan: _Plan, provenance: Provenance) -> dict:
     afile, options = plan.afile, plan.options
     return dict(
         model=options.model or afile.model,
@@ -180,57 +149,36 @@ def _run_header(plan: _Plan, provenance: dict | None) -> dict:
         n_images_total=afile.n_images,
         n_images_analysed=int(plan.analysed.sum()),
         only_correct=afile.preds is not None and not options.all_images,
-        n_dropped=int(plan.dropped.size) + len((provenance or {}).get("skipped_images", [])),
+        n_dropped=int(plan.dropped.size) + len(provenance.skipped_images),
         bins=options.bins,
         top_k=options.as_json()["top_k"],
         seldb_version=seldb.__version__,
-        options={**options.as_json(), **(provenance or {})},
+        options={**options.as_json(), **provenance.as_json()},
         fingerprint=plan.fingerprint,
         dropped_images={"nonfinite_rows": plan.dropped.tolist()} if plan.dropped.size else None,
     )
 
 
-def block_size(n_images: int, n_classes: int = 1, bins: int = 1, chunk_units: int | None = None) -> int:
-    """Units per block: ~ELEMENTS_PER_BLOCK activations, and as many (class, bin) cells.
-
-    Blocks follow the file's tiles: a block narrower than a tile divides its
-    width, a wider one is a whole number of tiles, so no block straddles two.
-    """
-    step = min(ELEMENTS_PER_BLOCK // max(n_images, 1), ELEMENTS_PER_BLOCK // max(n_classes * bins, 1))
-    step = int(np.clip(step, 1, 256))
-    if chunk_units and chunk_units > step:
-        step = chunk_units // -(-chunk_units // step)
-    elif chunk_units:
-        step -= step % chunk_units
-    return step
-
-
-def unit_blocks(afile: ActivationFile, layer: str, n_rows: int, n_classes: int, bins: int) -> list[tuple[int, int]]:
-    """The (first, last + 1) units of each block of a layer, repacking row-chunked files first."""
-    afile.ensure_unit_readable(layer, block_size(n_rows, n_classes, bins))
-    chunks = afile.dataset_of(layer).chunks
-    step = block_size(n_rows, n_classes, bins, chunks[1] if chunks else None)
-    units = afile.layers[layer].n_units
-    return [(u0, min(units, u0 + step)) for u0 in range(0, units, step)]
-
-
-def import_h5(path: str | os.PathLike, *, force: bool = False, provenance: dict | None = None,
-              progress: bool = True, **options) -> int:
-    """Import an activation file as a new run and return its run_id (see run_import)."""
-    return run_import(path, force=force, provenance=provenance, progress=progress, **options).run_id
-
-
-def run_import(path: str | os.PathLike, *, force: bool = False, provenance: dict | None = None,
-               progress: bool = True, **options) -> ImportResult:
+def run_import(db: Database, path: str | os.PathLike, options: ImportOptions | None = None,
+               provenance: Provenance | None = None, progress: bool = True) -> ImportResult:  # fmt: skip
     """Validate `path`, compute every measure and load one run in one transaction."""
     started = time.perf_counter()
-    plan = plan_import(path, ImportOptions(**options), progress)
-    with plan.afile, connect_checked() as conn:
-        if not force:
-            _refuse_duplicate(conn, plan)
+    options = options or ImportOptions()
+    plan = plan_import(path, options, progress)
+    with plan.afile, db.connect() as conn:
+        _lock_fingerprint(conn, plan.fingerprint)
+        existing = _existing_runs(conn, plan.fingerprint)
+        if existing and options.on_duplicate == "error":
+            raise SeldbError(f"{plan.afile.path} was already imported with these options as run {existing[-1]}"
+                             " (--on-duplicate reuse returns it, replace imports it anew, --force adds another run)")
+        if existing and options.on_duplicate == "reuse":
+            return _reused(conn, existing[-1])
         writer = RunWriter(conn)
         try:
-            result = _load(plan, writer, provenance, progress)
+            if existing and options.on_duplicate == "replace":
+                conn.execute(sa.delete(s.runs).where(s.runs.c.run_id.in_(existing)))
+            result = _load(plan, writer, provenance or Provenance(), progress)
+            result.replaced = existing if options.on_duplicate == "replace" else []
             result.timings["total_s"] = round(time.perf_counter() - started, 3)
             writer.update_run(timings=result.timings, row_counts=result.row_counts)
             writer.commit()
@@ -240,72 +188,66 @@ def run_import(path: str | os.PathLike, *, force: bool = False, provenance: dict
     return result
 
 
+def _reused(conn: sa.Connection, run_id: int) -> ImportResult:
+    run = run_summary(conn, run_id)
+    dropped = len((run["dropped_images"] or {}).get("nonfinite_rows", []))
+    return ImportResult(run_id, run["n_units"], run["n_images_analysed"], dropped, [], dict(run["timings"] or {}),
+                        dict(run["row_counts"] or {}), reused=True)  # fmt: skip
+
+
 @dataclass
 class _BlockOut:
     units: pl.DataFrame
     precision_k: pl.DataFrame
     concepts: list[tuple[int, pl.DataFrame]]
     arrays: bytes
-    read_s: float
-    measures_s: float
+    class_summary: ClassSummary
 
 
-def _measure_block(plan: _Plan, layer: str, layer_id: int, u0: int, u1: int, run_id: int, concepts) -> _BlockOut:
-    afile, options = plan.afile, plan.options
-    rows = plan.rows_by_class
-    started = time.perf_counter()
-    values = afile.read_units(layer, u0, u1)[rows]
-    read = time.perf_counter()
-    labels = afile.labels[rows]
-    result = compute_block(values, labels, afile.n_classes, top_k=options.top_k, bins=options.bins, image_index=rows)
-    shift = pl.col("unit") + u0
-    concept_frames = [
-        (cid, compute_concept_block(values, labels, afile.n_classes, classes).with_columns(shift))
-        for cid, _, classes in concepts
-    ]
-    arrays = encode_unit_arrays(run_id, layer_id, u0, result)
-    extra_k = result.precision_k.filter(~pl.col("k").is_in([60, 100]))
-    return _BlockOut(result.units.with_columns(shift), extra_k.with_columns(shift), concept_frames, arrays,
-                     read - started, time.perf_counter() - read)  # fmt: skip
+def _block_measurer(plan: _Plan, run_id: int, concepts):
+    """The per-block work of an import: every measure, the concepts, the COPY bytes of the arrays."""
+    rows, options, n_classes = plan.rows_by_class, plan.options, plan.afile.n_classes
+    class_n = np.bincount(plan.afile.labels[rows], minlength=n_classes)
+    every_k = options.as_json()["top_k"]  # the ks asked for, and 60 and 100 always
+
+    def measure(block: UnitBlock, values: np.ndarray, labels: np.ndarray) -> _BlockOut:
+        result = compute_block(values, labels, n_classes, top_k=every_k, bins=options.bins, image_index=rows)
+        shift = pl.col("unit") + block.first
+        concept_frames = [
+            (cid, compute_concept_block(values, labels, n_classes, classes).with_columns(shift))
+            for cid, _, classes in concepts
+        ]
+        arrays = encode_unit_arrays(run_id, block.layer_id, block.first, result)
+        summary = ClassSummary.of_block(result, result.units, class_n)
+        return _BlockOut(result.units.with_columns(shift), result.precision_k.with_columns(shift), concept_frames,
+                         arrays, summary)  # fmt: skip
+
+    return measure
 
 
 def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, timings: dict) -> dict[int, list]:
-    """Measure every block on two worker threads; stream their arrays into the COPY in order."""
+    """Measure every block on worker threads; stream their arrays into the COPY in order."""
     afile = plan.afile
-    n_rows = int(plan.analysed.sum())
+    blocks = plan_blocks(afile, plan.layers, plan.rows_by_class.size, afile.n_classes * plan.options.bins)
     outputs: dict[int, list[_BlockOut]] = {}
-    total = sum(afile.layers[name].n_units for name in plan.layers)
-    pool = ThreadPoolExecutor(2)
-    try:
-        with progress_bar(progress, total, "measuring units") as bar:
-            pending = []
-            for layer_id, layer in enumerate(plan.layers):
-                for u0, u1 in unit_blocks(afile, layer, n_rows, afile.n_classes, plan.options.bins):
-                    pending.append((layer_id, pool.submit(
-                        _measure_block, plan, layer, layer_id, u0, u1, writer.run_id, concepts)))
-                    while len(pending) > 2:
-                        _drain(pending.pop(0), writer, outputs, bar, timings)
-            while pending:
-                _drain(pending.pop(0), writer, outputs, bar, timings)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: stop queued blocks, let running ones end
+    measure = _block_measurer(plan, writer.run_id, concepts)
+    for done in measure_blocks(afile, blocks, plan.rows_by_class, measure, progress=progress):
+        _collect(done, writer, outputs, timings)
     return outputs
 
 
-def _drain(item, writer: RunWriter, outputs: dict, bar, timings: dict) -> None:
-    layer_id, future = item
-    out: _BlockOut = future.result()
+def _collect(done: Measured[_BlockOut], writer: RunWriter, outputs: dict, timings: dict) -> None:
+    out = done.result
     started = time.perf_counter()
     writer.write_arrays(out.arrays)
     timings["copy_s"] += time.perf_counter() - started
-    timings["read_s"] += out.read_s
-    timings["measures_s"] += out.measures_s
+    timings["read_s"] += done.read_s
+    timings["measures_s"] += done.measure_s
     out.arrays = b""
-    outputs.setdefault(layer_id, []).append(out)
-    bar.advance(out.units.height)
+    outputs.setdefault(done.block.layer_id, []).append(out)
 
 
-def _load(plan: _Plan, writer: RunWriter, provenance: dict | None, progress: bool) -> ImportResult:
+def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool) -> ImportResult:
     afile = plan.afile
     timings = {"validate_s": plan.validate_s, "read_s": 0.0, "measures_s": 0.0, "copy_s": 0.0}
     run_id = writer.create_run(_run_header(plan, provenance))
@@ -324,26 +266,36 @@ def _load(plan: _Plan, writer: RunWriter, provenance: dict | None, progress: boo
     timings["copy_s"] += time.perf_counter() - started
     timings = {k: round(v, 3) for k, v in timings.items()}
     counts.update(images=afile.n_images, classes=afile.n_classes)
-    return ImportResult(run_id, counts["units"], int(plan.analysed.sum()), skipped, timings, counts)
+    return ImportResult(run_id, counts["units"], int(plan.analysed.sum()), int(plan.dropped.size), skipped, timings,
+                        counts)  # fmt: skip
 
 
 def _write_unit_tables(writer: RunWriter, outputs: dict[int, list[_BlockOut]], concepts) -> dict:
-    all_units, counts = [], {"units": 0, "concept_rows": 0, "precision_k_rows": 0}
+    all_units, counts = [], {"units": 0, "concept_rows": 0, "precision_k_rows": 0, "dead_units": 0}
     correlations = []
     for layer_id, blocks in outputs.items():
         units = pl.concat([b.units for b in blocks])
         writer.add_unit_measures(layer_id, units)
-        extra = pl.concat([b.precision_k for b in blocks])
-        if extra.height:
-            writer.add_precision_k(layer_id, extra)
+        every_k = pl.concat([b.precision_k for b in blocks])
+        writer.add_precision_k(layer_id, every_k)
         for cid, _, _ in concepts:
             frame = pl.concat([f for b in blocks for c, f in b.concepts if c == cid])
             writer.add_concept_measures(layer_id, cid, frame)
             counts["concept_rows"] += frame.height
-        correlations += correlation_rows(units, layer_id)
+        writer.add_class_summary(functools.reduce(ClassSummary.merge, [b.class_summary for b in blocks]).rows(
+            writer.run_id, layer_id))  # fmt: skip
+        correlations += _both_correlations(units, layer_id)
         all_units.append(units)
         counts["units"] += units.height
-        counts["precision_k_rows"] += extra.height
-    correlations += correlation_rows(pl.concat(all_units), None)
+        counts["dead_units"] += int(units["is_dead"].sum())
+        counts["precision_k_rows"] += every_k.height
+    correlations += _both_correlations(pl.concat(all_units), None)
     writer.add_correlations(correlations)
     return counts
+
+
+def _both_correlations(units: pl.DataFrame, layer_id: int | None) -> list[dict]:
+    """Correlations without the dead units (what reports show by default) and with them."""
+    live = units.filter(~pl.col("is_dead"))
+    return [*(dict(row, includes_dead=False) for row in correlation_rows(live, layer_id)),
+            *(dict(row, includes_dead=True) for row in correlation_rows(units, layer_id))]  # fmt: skip

@@ -17,14 +17,15 @@ from typing import Any
 
 import psycopg
 
-from seldb.db.engine import ensure_schema, to_libpq_url
+from seldb.db.database import Database
+from seldb.db.server import one_line, to_libpq_url
 from seldb.errors import SeldbError
 from seldb.settings import mask_url
 
 READ_ONLY_SQLSTATE = "25006"  # read_only_sql_transaction
 
 
-def run_sql(sql: str, write: bool = False, url: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+def run_sql(db: Database, sql: str, write: bool = False) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Execute `sql`; return (column names, rows) of its last result with rows.
 
     Statements without a result (SET, INSERT without RETURNING, ...) give
@@ -33,20 +34,20 @@ def run_sql(sql: str, write: bool = False, url: str | None = None) -> tuple[list
     """
     if not sql.strip():
         raise SeldbError("no SQL given")
-    url = ensure_schema(url)  # a fresh database gets its views before the query needs them
+    db.ensure_schema()  # a fresh database gets its views before the query needs them
     options = "" if write else "-c default_transaction_read_only=on"
     try:
-        conn = psycopg.connect(to_libpq_url(url), options=options)
+        conn = psycopg.connect(to_libpq_url(db.url), options=options)
     except psycopg.OperationalError as exc:
-        raise SeldbError(f"cannot connect to {mask_url(url)}: {_first_line(str(exc))}") from exc
+        raise SeldbError(f"cannot connect to {mask_url(db.url)}: {one_line(exc)}") from exc
     with conn:  # commits on success, rolls back on an exception
         try:
-            return _execute(conn, sql)
+            return _last_result(conn, sql)
         except psycopg.Error as exc:
-            raise SeldbError(_describe(exc, write)) from exc
+            raise SeldbError(describe_error(exc, write)) from exc
 
 
-def _execute(conn: psycopg.Connection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def _last_result(conn: psycopg.Connection, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     columns: list[str] = []
     rows: list[tuple[Any, ...]] = []
     with conn.cursor() as cursor:
@@ -60,15 +61,11 @@ def _execute(conn: psycopg.Connection, sql: str) -> tuple[list[str], list[tuple[
     return columns, rows
 
 
-def _describe(exc: psycopg.Error, write: bool) -> str:
+def describe_error(exc: psycopg.Error, write: bool, api: bool = False) -> str:
     """PostgreSQL's own message in one line, with a hint where seldb can give one."""
-    message = exc.diag.message_primary or _first_line(str(exc))
+    message = exc.diag.message_primary or one_line(exc)
     if exc.sqlstate == READ_ONLY_SQLSTATE and not write:
-        return f"{message}: queries are read-only unless writes are allowed (`seldb sql --write`)"
+        how = "db.execute(sql, write=True)" if api else "`seldb sql --write`"
+        return f"{message}: queries are read-only unless writes are allowed ({how})"
     position = exc.diag.statement_position
     return f"{message} (at character {position})" if position else message
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else "unknown error"

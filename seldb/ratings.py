@@ -25,7 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from seldb.db import schema as s
-from seldb.db.engine import connect_checked
+from seldb.db.database import Database
 from seldb.errors import InputError, SeldbError
 from seldb.netdissect import run_layers
 
@@ -155,12 +155,12 @@ def _check_units(path: Path, run_id: int, ratings: list[Rating], layers: dict[st
                              f" (layer {r.layer} has units 0..{layers[r.layer][1] - 1})")  # fmt: skip
 
 
-def import_ratings(path: str | os.PathLike, run_id: int, synonyms: str | os.PathLike | None = None,
+def import_ratings(db: Database, path: str | os.PathLike, run_id: int, synonyms: str | os.PathLike | None = None,
                    replace: bool = False) -> RatingsImport:  # fmt: skip
     """Store a ratings CSV in run `run_id`; replace=True drops the run's earlier ratings first."""
     path = Path(path)
     ratings = read_ratings(path)
-    with connect_checked() as conn:
+    with db.connect() as conn:
         layers = run_layers(conn, run_id)
         _check_units(path, run_id, ratings, layers)
         names = list(conn.execute(sa.select(s.run_classes.c.name).where(s.run_classes.c.run_id == run_id)).scalars())

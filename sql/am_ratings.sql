@@ -19,9 +19,10 @@ SELECT
     c_top.label AS top_class,
     c_ccmas.label AS ccmas_class,
     ar.label_key = lower(c_top.name) AS matches_top_class,
-    ar.label_key = lower(c_ccmas.name) AS matches_ccmas_class
+    ar.label_key = lower(c_ccmas.name) AS matches_ccmas_class,
+    ar.run_id || ':' || l.name || '.' || ar.unit AS unit_key
 FROM seldb_store.am_ratings AS ar
-JOIN seldb_store.runs AS r ON r.run_id = ar.run_id AND r.status = 'complete'
+JOIN seldb_store.runs AS r ON r.run_id = ar.run_id
 JOIN seldb_store.run_layers AS l ON l.run_id = ar.run_id AND l.layer_id = ar.layer_id
 LEFT JOIN seldb_store.unit_arrays AS a ON a.run_id = ar.run_id AND a.layer_id = ar.layer_id AND a.unit = ar.unit
 LEFT JOIN seldb_store.run_images AS i ON i.run_id = a.run_id AND i.image_index = a.top_image[1]

@@ -20,6 +20,8 @@ SELECT
     m.mi_recall,
     m.mi_false_alarm_rate,
     m.mi_false_discovery_rate,
-    COALESCE(m.precision_60_class = m.ccmas_class AND m.ccmas_class = m.mi_class, false) AS classes_agree
+    COALESCE(m.precision_60_class = m.ccmas_class AND m.ccmas_class = m.mi_class, false) AS classes_agree,
+    m.is_dead,
+    m.unit_key
 FROM seldb.unit_measures AS m
 WHERE m.precision_60 > 0.75;

@@ -18,6 +18,7 @@ SELECT
     m.mi_precision,
     m.mi_false_alarm_rate,
     m.mi_false_discovery_rate,
-    m.recall_p1
+    m.recall_p1,
+    m.unit_key
 FROM seldb.unit_measures AS m
 WHERE m.precision_60 > 0.75 AND m.mi_false_discovery_rate >= 0.5;

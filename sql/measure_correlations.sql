@@ -1,18 +1,8 @@
--- seldb.measure_correlations: the pairwise correlations the importer computed
--- (scipy: PostgreSQL has no t distribution for the p-values); layer NULL means
--- all layers of the run together.
+-- seldb.measure_correlations: one row per (run, layer, pair of measures) over
+-- the live units (the paper's Table A2; dead units would add ties that make
+-- correlations look stronger than they are). Layer NULL: all layers together.
+-- seldb.measure_correlations_with_dead keeps the dead units.
 CREATE OR REPLACE VIEW seldb.measure_correlations AS
-SELECT
-    mc.run_id,
-    r.model,
-    l.name AS layer,
-    mc.measure_a,
-    mc.measure_b,
-    mc.n_units,
-    NULLIF(mc.pearson_r, 'NaN') AS pearson_r,
-    NULLIF(mc.pearson_p, 'NaN') AS pearson_p,
-    NULLIF(mc.spearman_rho, 'NaN') AS spearman_rho,
-    NULLIF(mc.spearman_p, 'NaN') AS spearman_p
-FROM seldb_store.measure_correlations AS mc
-JOIN seldb_store.runs AS r ON r.run_id = mc.run_id AND r.status = 'complete'
-LEFT JOIN seldb_store.run_layers AS l ON l.run_id = mc.run_id AND l.layer_id = mc.layer_id;
+SELECT run_id, model, layer, measure_a, measure_b, n_units, pearson_r, pearson_p, spearman_rho, spearman_p
+FROM seldb.measure_correlations_variants
+WHERE NOT includes_dead;

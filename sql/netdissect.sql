@@ -25,8 +25,9 @@ SELECT
     m.mi_class,
     m.mi_recall,
     m.mi_false_alarm_rate,
-    m.mi_false_discovery_rate
+    m.mi_false_discovery_rate,
+    nd.run_id || ':' || l.name || '.' || nd.unit AS unit_key
 FROM seldb_store.netdissect AS nd
-JOIN seldb_store.runs AS r ON r.run_id = nd.run_id AND r.status = 'complete'
+JOIN seldb_store.runs AS r ON r.run_id = nd.run_id
 JOIN seldb_store.run_layers AS l ON l.run_id = nd.run_id AND l.layer_id = nd.layer_id
 LEFT JOIN seldb.unit_measures AS m ON m.run_id = nd.run_id AND m.layer = l.name AND m.unit = nd.unit;

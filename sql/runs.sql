@@ -1,8 +1,9 @@
--- seldb.runs: one row per run (views.md). The only view that also lists runs
--- still loading or failed, so that `status` tells what happened to them; every
--- other view shows complete runs only. row_counts, timings (validate, read,
--- measures, COPY, total seconds) and dropped_images (NaN/inf rows, unreadable
--- images) complete the provenance of an import.
+-- seldb.runs: one row per run (views.md). A run is loaded in one transaction,
+-- so every run here is complete (`status` is always 'complete'). After the
+-- columns of views.md and the import's record as JSON (row_counts, timings,
+-- dropped_images), the same record as plain columns a BI tool can chart:
+-- where the run came from, the options that tell runs apart, and the import's
+-- timings in seconds.
 CREATE OR REPLACE VIEW seldb.runs AS
 SELECT
     r.run_id,
@@ -20,8 +21,28 @@ SELECT
     r.seldb_version,
     r.options,
     r.status,
-    -- beyond views.md (views only ever gain columns): the import's record
     r.row_counts,
     r.timings,
-    r.dropped_images
-FROM seldb_store.runs AS r;
+    r.dropped_images,
+    COALESCE(r.options ->> 'source', 'seldb import-h5') AS source,
+    array_to_string(r.top_k, ',') AS top_k_list,
+    l.layers,
+    l.n_layers,
+    l.n_units,
+    (r.options ->> 'all_images')::boolean AS all_images,
+    r.options ->> 'nan_policy' AS nan_policy,
+    COALESCE(jsonb_array_length(r.dropped_images -> 'nonfinite_rows'), 0) AS n_dropped_nonfinite,
+    COALESCE((r.options ->> 'n_skipped')::integer, 0) AS n_skipped_images,
+    (r.row_counts ->> 'dead_units')::integer AS n_dead_units,
+    (r.timings ->> 'validate_s')::double precision AS validate_s,
+    (r.timings ->> 'read_s')::double precision AS read_s,
+    (r.timings ->> 'measures_s')::double precision AS measures_s,
+    (r.timings ->> 'copy_s')::double precision AS copy_s,
+    (r.timings ->> 'total_s')::double precision AS total_s
+FROM seldb_store.runs AS r
+LEFT JOIN LATERAL (
+    SELECT string_agg(rl.name, ',' ORDER BY rl.layer_id) AS layers, count(*)::integer AS n_layers,
+           sum(rl.n_units)::integer AS n_units
+    FROM seldb_store.run_layers AS rl
+    WHERE rl.run_id = r.run_id
+) AS l ON true;

@@ -21,9 +21,9 @@ SELECT
     a.hist_width AS bin_width,
     a.n_bins,
     x.n_zero,
-    x.counts
+    x.counts,
+    a.run_id || ':' || l.name || '.' || a.unit AS unit_key
 FROM seldb_store.unit_arrays AS a
-JOIN seldb_store.runs AS r ON r.run_id = a.run_id AND r.status = 'complete'
 JOIN seldb_store.run_layers AS l ON l.run_id = a.run_id AND l.layer_id = a.layer_id
 CROSS JOIN LATERAL (
     SELECT

@@ -11,9 +11,9 @@ SELECT
     t.image_index,
     i.path AS image_path,
     c.label AS class,
-    NULLIF(t.activation, 'NaN') AS activation
+    NULLIF(t.activation, 'NaN') AS activation,
+    a.run_id || ':' || l.name || '.' || a.unit AS unit_key
 FROM seldb_store.unit_arrays AS a
-JOIN seldb_store.runs AS r ON r.run_id = a.run_id AND r.status = 'complete'
 JOIN seldb_store.run_layers AS l ON l.run_id = a.run_id AND l.layer_id = a.layer_id
 CROSS JOIN LATERAL unnest(a.top_image, a.top_activation) WITH ORDINALITY AS t(image_index, activation, rank)
 LEFT JOIN seldb_store.run_images AS i ON i.run_id = a.run_id AND i.image_index = t.image_index

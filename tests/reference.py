@@ -212,6 +212,8 @@ def reference_unit(a, y, K, top_k=(60, 100), p_levels=(1.0, 0.95), bins=32):
     ths = _thresholds(vals)
     counts = {t: _counts_ge(vals, labels, t, K) for t in ths}
     out = {"n_images": N}
+    out["n_distinct_values"] = len(ths)  # the distinct activation values
+    out["is_dead"] = len(ths) == 1  # never above its lowest value
 
     # --- CCMAS --------------------------------------------------------------
     means = {c: _mean(by_class[c]) for c in present}

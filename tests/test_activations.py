@@ -31,11 +31,20 @@ def test_round_trip_in_batches(tmp_path):
 
 
 def test_truncate_drops_a_partial_batch(tmp_path):
-    with ActivationWriter(tmp_path / "t.h5", model="m", dataset="d", class_names=["a"],
-                          layers={"l": (2, "none")}) as writer:  # fmt: skip
-        writer.append([0, 0, 0], {"l": np.ones((3, 2), np.float32)})
+    path = tmp_path / "t.h5"
+    first = np.array([[1.0, 2.0]], np.float32)
+    with ActivationWriter(path, model="m", dataset="d", class_names=["a", "b"], layers={"l": (2, "none")},
+                          with_pred=True, with_path=True) as writer:  # fmt: skip
+        writer.append([1], {"l": first}, preds=[1], paths=["kept.jpg"])
+        writer.append([0, 0], {"l": np.full((2, 2), 9.0, np.float32)}, preds=[0, 1], paths=["x.jpg", "y.jpg"])
         writer.truncate(1)
         assert writer.n_written == 1
+    with h5py.File(path, "r") as h5:  # every row-indexed dataset lost the partial batch, nothing else
+        assert {name: ds.shape[0] for name, ds in [*h5["images"].items(), *h5["layers"].items()]} == {
+            "label": 1, "pred": 1, "path": 1, "l": 1}  # fmt: skip
+    with ActivationFile(path) as afile:
+        np.testing.assert_array_equal(afile.read_units("l", 0, 2), first)
+        assert afile.labels.tolist() == [1] and afile.preds.tolist() == [1] and afile.paths == ["kept.jpg"]
 
 
 def test_row_chunked_layer_is_repacked_to_tiles(tmp_path):
@@ -87,10 +96,10 @@ def test_tiles_wider_than_blocks_stay_in_the_chunk_cache(tmp_path):
 
 
 def test_blocks_bound_memory_and_divide_the_tiles():
-    from seldb.importer import ELEMENTS_PER_BLOCK, block_size
+    from seldb.activations import ELEMENTS_PER_BLOCK, block_size
 
-    assert block_size(100_000, 1000, 32) == ELEMENTS_PER_BLOCK // 100_000
-    assert block_size(721_536, 1000, 32, chunk_units=128) == 16  # divides 128: no block straddles two tiles
-    assert block_size(1000, 21_841, 32) * 21_841 * 32 <= ELEMENTS_PER_BLOCK  # ImageNet-21k: histograms bound it
-    assert block_size(10, 2, 32) == 256
-    assert block_size(90_000, 1000, 32, chunk_units=128) == 128  # whole tiles
+    assert block_size(100_000, 1000 * 32) == ELEMENTS_PER_BLOCK // 100_000
+    assert block_size(721_536, 1000 * 32, chunk_units=128) == 16  # divides 128: no block straddles two tiles
+    assert block_size(1000, 21_841 * 32) * 21_841 * 32 <= ELEMENTS_PER_BLOCK  # ImageNet-21k: histograms bound it
+    assert block_size(10, 2 * 32) == 256
+    assert block_size(90_000, 1000 * 32, chunk_units=128) == 128  # whole tiles

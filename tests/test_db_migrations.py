@@ -13,11 +13,21 @@ import sqlalchemy as sa
 
 from seldb.db import migrate
 from seldb.db import schema as s
-from seldb.db.engine import connect_checked, database_url, get_engine, stop_embedded
+from seldb.db.database import Database
+from seldb.db.server import database_url, stop_embedded
 from seldb.db.views import READER_ROLE, VIEW_NAMES
 from seldb.errors import SeldbError
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def get_engine(url: str) -> sa.Engine:
+    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+def connect_checked(url: str):
+    """A connection through seldb's own Database (schema checked first)."""
+    return Database(url).connect()
 
 
 # --------------------------------------------------------------------------- migrations
@@ -157,7 +167,7 @@ def test_embedded_server_is_started_once_and_reused(monkeypatch):
         with connect_checked(url) as conn:
             assert conn.scalar(sa.text("SELECT count(*) FROM seldb.runs")) == 0
         other_process = subprocess.run(
-            [sys.executable, "-c", "from seldb.db.engine import database_url; print(database_url())"],
+            [sys.executable, "-c", "from seldb.db.server import database_url; print(database_url())"],
             env={**os.environ}, capture_output=True, text=True, timeout=120, check=True,
         )  # fmt: skip
         assert other_process.stdout.strip() == url  # the server outlives the process that started it

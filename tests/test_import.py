@@ -1,7 +1,7 @@
 """import-h5 end to end: the views against the brute-force reference, and atomicity.
 
 A small activation file (ties, exact zeros, negatives, an imbalanced and an
-empty class, a planted localist unit) goes through `run_import` into a real
+empty class, a planted localist unit) goes through `seldb.connect().import_h5` into a real
 PostgreSQL; every column of seldb.unit_measures and the per-class views is
 compared with tests/reference.py, computed independently from the same arrays.
 """
@@ -12,11 +12,10 @@ import math
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 
 from reference import reference_concept, reference_unit
 from seldb.activations import write_activation_file
-from seldb.importer import run_import
+from support import import_file, rows
 
 pytestmark = pytest.mark.db
 
@@ -51,13 +50,6 @@ def small_file(tmp_path):
     return path, values, labels, preds
 
 
-def _rows(sql: str, **params) -> list[dict]:
-    from seldb.db.engine import connect
-
-    with connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
-
-
 def _close(got, want) -> bool:
     if got is None or want is None:
         return got is None and want is None
@@ -75,17 +67,17 @@ def each_server_db(fresh_database_url, monkeypatch):
 
 def test_unit_measures_view_matches_reference(each_server_db, small_file):
     path, values, labels, preds = small_file
-    result = run_import(path, progress=False, top_k=(10, 60, 100))
+    result = import_file(path, progress=False, top_k=(10, 60, 100))
     analysed = preds == labels
-    labels_of = {r["class_index"]: r["label"] for r in _rows("SELECT * FROM seldb_store.run_classes WHERE run_id=:r", r=result.run_id)}
+    labels_of = {r["class_index"]: r["label"] for r in rows("SELECT * FROM seldb_store.run_classes WHERE run_id=:r", r=result.run_id)}
     assert labels_of[1] == "crane (n002)" and labels_of[3] == "crane (n004)"  # shared names get their key
-    view = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r ORDER BY layer, unit", r=result.run_id)
+    view = rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r ORDER BY layer, unit", r=result.run_id)
     assert [r["unit_label"] for r in view] == ["conv5.0", "conv5.1", "conv5.2", "fc6.0", "fc6.1", "fc6.2"]
     problems = []
     for column, row in enumerate(view):
         want = reference_unit(values[analysed, column].astype(np.float64), labels[analysed], K, top_k=(10, 60, 100))
         for name, got in row.items():
-            if name in ("run_id", "model", "dataset", "layer", "unit", "unit_label"):
+            if name in ("run_id", "model", "dataset", "layer", "unit", "unit_label", "unit_key"):
                 continue
             expected = want[name]
             if name.endswith("_class") and expected is not None:
@@ -93,7 +85,7 @@ def test_unit_measures_view_matches_reference(each_server_db, small_file):
             if not _close(got, expected):
                 problems.append(f"{row['unit_label']}.{name}: view {got!r} != reference {expected!r}")
     assert not problems, "\n".join(problems)
-    extra = _rows("SELECT * FROM seldb.unit_precision_k WHERE run_id = :r AND k = 10 ORDER BY layer, unit", r=result.run_id)
+    extra = rows("SELECT * FROM seldb.unit_precision_k WHERE run_id = :r AND k = 10 ORDER BY layer, unit", r=result.run_id)
     assert len(extra) == 6
     for column, row in enumerate(extra):
         precision, cls = reference_unit(values[analysed, column], labels[analysed], K, top_k=(10,))["precision_k"][10]
@@ -102,22 +94,25 @@ def test_unit_measures_view_matches_reference(each_server_db, small_file):
 
 def test_per_class_views_match_reference(migrated_db, small_file):
     path, values, labels, preds = small_file
-    run_id = run_import(path, force=True, progress=False, layers=["fc6"], all_images=True).run_id
+    run_id = import_file(path, force=True, progress=False, layers=["fc6"], all_images=True).run_id
     for unit in range(3):
         want = reference_unit(values[:, 3 + unit].astype(np.float64), labels, K)
-        stats = _rows("SELECT * FROM seldb.unit_class_stats WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
+        stats = rows("SELECT * FROM seldb.unit_class_stats WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
                       r=run_id, u=f"fc6.{unit}")  # fmt: skip
         assert len(stats) == K
+        assert [g["class_index"] for g in stats] == [e["class_index"] for e in want["class_stats"]] == list(range(K))
         for got, exp in zip(stats, want["class_stats"]):
             for name in ("n", "mean", "std", "sem", "min", "max", "n_nonzero", "frac_nonzero", "ccmas",
                          "max_informedness", "mi_threshold"):  # fmt: skip
                 assert _close(got[name], exp[name]), (unit, got["class_index"], name, got[name], exp[name])
-        hists = _rows("SELECT * FROM seldb.unit_histograms WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
+        hists = rows("SELECT * FROM seldb.unit_histograms WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
                       r=run_id, u=f"fc6.{unit}")  # fmt: skip
+        assert [g["class_index"] for g in hists] == [e["class_index"] for e in want["histograms"]] == list(range(K))
         for got, exp in zip(hists, want["histograms"]):
             assert got["counts"] == exp["counts"] and got["n_zero"] == exp["n_zero"]
             assert got["n_bins"] == exp["n_bins"] and _close(got["bin_width"], exp["bin_width"])
-        top = _rows("SELECT * FROM seldb.unit_top_images WHERE run_id=:r AND unit_label=:u ORDER BY rank",
+            assert _close(got["bin_lo"], exp["bin_lo"])
+        top = rows("SELECT * FROM seldb.unit_top_images WHERE run_id=:r AND unit_label=:u ORDER BY rank",
                     r=run_id, u=f"fc6.{unit}")  # fmt: skip
         assert [t["image_index"] for t in top] == [t["image_index"] for t in want["top_images"]]
         assert top[0]["image_path"] == f"img/{top[0]['image_index']}.jpg"
@@ -131,8 +126,8 @@ def test_worked_examples_through_the_database(migrated_db, tmp_path):
     a[:, 2], a[:100, 2] = 0.8, 0.9
     path = write_activation_file(tmp_path / "worked.h5", class_names=[f"c{i}" for i in range(10)], labels=labels,
                                  layers={"ex": a})  # fmt: skip
-    run_id = run_import(path, progress=False).run_id
-    a_, b_, c_ = _rows("SELECT * FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)
+    run_id = import_file(path, progress=False).run_id
+    a_, b_, c_ = rows("SELECT * FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)
     assert a_["ccmas"] == pytest.approx(1, abs=1e-12)
     assert a_["precision_100"] == pytest.approx((1 + 99 * 99 / 999) / 100, abs=1e-12)
     assert a_["precision_100_class"] == "c0" and a_["localist_margin"] == 0 and a_["is_localist"] is False
@@ -146,27 +141,26 @@ def test_worked_examples_through_the_database(migrated_db, tmp_path):
     assert c_["max_informedness"] == 1
 
 
-def test_concepts_measured_at_import_and_on_demand(migrated_db, small_file):
-    from seldb.concepts import add_concept, compute_concept
+def test_concepts_measured_at_import_and_on_demand(db, small_file):
     from seldb.errors import SeldbError
 
     path, values, labels, preds = small_file
-    run_id = run_import(path, force=True, progress=False, layers=["conv5"]).run_id
+    run_id = import_file(path, force=True, progress=False, layers=["conv5"]).run_id
     with pytest.raises(SeldbError, match="ambiguous.*n002, n004"):
-        add_concept("birds", ["crane"])
-    assert add_concept("pets", ["cat", "n003"]) == ["n001", "n003"]
+        db.add_concept("birds", ["crane"])
+    assert db.add_concept("pets", ["cat", "n003"]) == ["n001", "n003"]
     with pytest.raises(SeldbError, match="exists already"):
-        add_concept("pets", ["cat"])
-    add_concept("ghost", ["n999"])  # in no run: skipped, and said so
-    written = compute_concept("pets", run_id, progress=False)
+        db.add_concept("pets", ["cat"])
+    db.add_concept("ghost", ["n999"])  # in no run: skipped, and said so
+    written = db.compute_concept("pets", run_id, progress=False)
     assert written == 3
-    second = run_import(path, force=True, progress=False, layers=["conv5"], bins=8)
+    second = import_file(path, force=True, progress=False, layers=["conv5"], bins=8)
     assert "ghost" in second.skipped_concepts
     analysed = preds == labels
     for rid in (run_id, second.run_id):
-        rows = _rows("SELECT * FROM seldb.concept_measures WHERE run_id=:r AND concept='pets' ORDER BY unit", r=rid)
-        assert len(rows) == 3
-        for unit, row in enumerate(rows):
+        found = rows("SELECT * FROM seldb.concept_measures WHERE run_id=:r AND concept='pets' ORDER BY unit", r=rid)
+        assert len(found) == 3
+        for unit, row in enumerate(found):
             want = reference_concept(values[analysed, unit], labels[analysed], K, {0, 2})
             for name, expected in want.items():
                 if name != "precision_k":
@@ -178,6 +172,28 @@ def test_layer_names_are_data_not_sql(migrated_db, tmp_path):
     rng = np.random.default_rng(1)
     path = write_activation_file(tmp_path / "odd.h5", class_names=["a", "b"], labels=rng.integers(0, 2, 50),
                                  layers={name: rng.random((50, 2)).astype(np.float32)})  # fmt: skip
-    run_id = run_import(path, progress=False, layers=[name]).run_id
-    assert _rows("SELECT unit_label FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)[0][
+    run_id = import_file(path, progress=False, layers=[name]).run_id
+    assert rows("SELECT unit_label FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)[0][
         "unit_label"] == name + ".0"
+
+
+def test_concept_commands(migrated_db, small_file, cli):
+    path, values, labels, preds = small_file
+    imported = cli("import-h5", path, "-q", "--force", "--layers", "fc6")
+    assert imported.exit_code == 0, imported.output
+    run_id = rows("SELECT max(run_id) AS r FROM seldb.runs")[0]["r"]
+    added = cli("concept", "add", "cli-dogs", "--classes", "dog, n001")
+    assert added.exit_code == 0 and "concept cli-dogs: n003, n001" in added.stdout, added.output
+    listed = cli("concept", "list")
+    assert listed.exit_code == 0 and "cli-dogs" in listed.stdout and "n003, n001" in listed.stdout
+    computed = cli("concept", "compute", "cli-dogs", "--run", run_id, "-q")
+    assert computed.exit_code == 0 and f"concept cli-dogs: 3 units measured in run {run_id}" in computed.stdout
+    analysed = preds == labels
+    found = rows("SELECT * FROM seldb.concept_measures WHERE run_id = :r AND concept = 'cli-dogs' ORDER BY unit",
+                 r=run_id)  # fmt: skip
+    assert len(found) == 3
+    for unit, row in enumerate(found):
+        want = reference_concept(values[analysed, 3 + unit], labels[analysed], K, {0, 2})
+        assert all(_close(row[name], value) for name, value in want.items() if name != "precision_k"), unit
+    again = cli("concept", "add", "cli-dogs", "--classes", "dog")
+    assert again.exit_code == 1 and "exists already" in again.stderr

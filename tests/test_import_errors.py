@@ -5,11 +5,11 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from seldb.activations import write_activation_file
 from seldb_cli.main import app
+from support import import_file, rows
 
 pytestmark = pytest.mark.db
 
@@ -17,10 +17,7 @@ TABLES = ["runs", "run_classes", "run_images", "run_layers", "unit_measures", "u
 
 
 def _counts() -> dict[str, int]:
-    from seldb.db.engine import connect
-
-    with connect() as conn:
-        return {t: conn.execute(sa.text(f"SELECT count(*) FROM seldb_store.{t}")).scalar() for t in TABLES}
+    return {t: rows(f"SELECT count(*) AS n FROM seldb_store.{t}")[0]["n"] for t in TABLES}
 
 
 def _good(path, n=60, units=4, **changes):
@@ -81,9 +78,7 @@ def test_nan_policy_drop_records_the_count(migrated_db, tmp_path):
     path = _edit(_good(tmp_path / "nan.h5"), _nan)
     result = CliRunner().invoke(app, ["import-h5", str(path), "--nan-policy", "drop", "-q"])
     assert result.exit_code == 0, result.output
-    from seldb.runs import latest_run_id, show_run
-
-    run = show_run(latest_run_id())
+    run = rows("SELECT n_dropped, n_images_analysed FROM seldb.runs ORDER BY run_id DESC LIMIT 1")[0]
     assert run["n_dropped"] == 1 and run["n_images_analysed"] == 59
 
 
@@ -102,10 +97,11 @@ def test_same_file_same_options_is_refused_unless_forced(migrated_db, tmp_path):
 @pytest.mark.parametrize("exception", [KeyboardInterrupt, RuntimeError])
 def test_interrupted_import_leaves_no_trace(exception, migrated_db, tmp_path, monkeypatch):
     """Ctrl-C or a failure after some blocks were COPYed rolls the whole run back."""
+    import seldb.activations
     import seldb.importer as importer
 
     path = _good(tmp_path / "big.h5", n=200, units=40)
-    monkeypatch.setattr(importer, "ELEMENTS_PER_BLOCK", 200 * 8)  # 5 blocks of 8 units
+    monkeypatch.setattr(seldb.activations, "ELEMENTS_PER_BLOCK", 200 * 8)  # 5 blocks of 8 units
     real = importer.encode_unit_arrays
     calls = []
 
@@ -118,17 +114,18 @@ def test_interrupted_import_leaves_no_trace(exception, migrated_db, tmp_path, mo
     monkeypatch.setattr(importer, "encode_unit_arrays", failing)
     before = _counts()
     with pytest.raises(exception):
-        importer.run_import(path, progress=False)
+        import_file(path)
     assert len(calls) >= 3
     assert _counts() == before
 
 
 def test_runs_list_show_delete(migrated_db, tmp_path):
     path = _good(tmp_path / "r.h5")
-    CliRunner().invoke(app, ["import-h5", str(path), "-q", "--force"])
-    from seldb.runs import latest_run_id
-
-    run_id = latest_run_id()
+    before = {r["run_id"] for r in rows("SELECT run_id FROM seldb.runs")}
+    imported = CliRunner().invoke(app, ["import-h5", str(path), "-q", "--force"])
+    assert imported.exit_code == 0, imported.output
+    (run_id,) = {r["run_id"] for r in rows("SELECT run_id FROM seldb.runs")} - before
+    assert f"run {run_id} imported" in imported.output
     listing = CliRunner().invoke(app, ["runs"])
     assert listing.exit_code == 0 and str(run_id) in listing.output
     shown = CliRunner().invoke(app, ["runs", "show", str(run_id)])

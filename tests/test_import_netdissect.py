@@ -61,7 +61,11 @@ def test_tally_imports_and_joins_iou_with_precision_and_ccmas(migrated_db, toy, 
 
 
 def test_reimport_replaces_the_layer(migrated_db, toy, cli, tmp_path):  # noqa: F811
-    cli("import", "netdissect", write_tally(tmp_path / "a.csv"), "--run", toy.run_id, "--layer", "conv2")
+    first = cli("import", "netdissect", write_tally(tmp_path / "a.csv", TALLY[:2]), "--run", toy.run_id,
+                "--layer", "conv2")  # conv2 has 8 units: TALLY's unit 10 is beyond it
+    assert first.exit_code == 0, first.output
+    before = _rows("SELECT unit FROM seldb.netdissect WHERE run_id = :r AND layer = 'conv2'", r=toy.run_id)
+    assert {r["unit"] for r in before} == {0, 2}  # the whole first tally landed
     result = cli("import", "netdissect", write_tally(tmp_path / "b.csv", TALLY[:1]), "--run", toy.run_id,
                  "--layer", "conv2")  # fmt: skip
     assert result.exit_code == 0, result.output

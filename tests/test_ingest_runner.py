@@ -101,7 +101,7 @@ def test_kill_and_resume_is_bit_for_bit(tree, weights, tmp_path):
         assert np.array_equal(first[key], second[key]), key
     assert resumed.skipped == whole.skipped
     _, again = record(options(tree, weights, tmp_path / "resumed.h5"))
-    assert again.reused
+    assert again.reused  # the recording was complete: no inference ran
 
 
 def test_resume_with_other_options_is_refused(tree, weights, tmp_path):

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from test_ratings import write_ratings
 from test_reports import CONCEPT, toy  # noqa: F401  (the module's imported toy run)
 
 pytestmark = pytest.mark.db
@@ -21,17 +22,39 @@ def _one_error_line(result, *fragments: str) -> None:
         assert fragment in lines[0], lines[0]
 
 
-def test_every_report_in_every_format(migrated_db, toy, cli):  # noqa: F811
+REPORTS = {  # CLI arguments -> the library call that makes the same report
+    ("correlations",): lambda db, run: db.reports.correlations(run),
+    ("layers",): lambda db, run: db.reports.layers(run),
+    ("top", "--n", "3"): lambda db, run: db.reports.top(run, n=3),
+    ("unit", "fc6.0"): lambda db, run: db.reports.unit("fc6.0", run),
+    ("concept", CONCEPT): lambda db, run: db.reports.concept(CONCEPT, run),
+    ("detectors",): lambda db, run: db.reports.detectors(run),
+    ("ratings",): lambda db, run: db.reports.ratings(run),
+}
+
+
+def test_every_report_in_every_format(db, toy, cli, tmp_path):  # noqa: F811
+    """The CLI prints, in each format, exactly the report the library makes from the views
+    (whose numbers test_reports checks against independent computations)."""
     run = toy.run_id
-    for args in (["correlations"], ["layers"], ["top", "--n", "3"], ["unit", "fc6.0"], ["concept", CONCEPT],
-                 ["detectors"]):  # fmt: skip
+    imported = cli("import", "ratings", write_ratings(tmp_path / "r.csv"), "--run", run, "--replace")
+    assert imported.exit_code == 0, imported.output
+    for args, make in REPORTS.items():
+        report = make(db, run)
+        assert report.run_id == run and all(section.frame.height for section in report.sections), args
         table = cli("report", *args, "--run", run)
         assert table.exit_code == 0, table.output
-        parsed = json.loads(cli("report", *args, "--run", run, "-f", "json").stdout)
-        assert parsed["run_id"] == run and parsed["tables"]
-        markdown = cli("report", *args, "--run", run, "--format", "markdown").stdout
-        assert markdown.startswith("# ") and "| --- |" in markdown
-        assert cli("report", *args, "--run", run, "-f", "csv").exit_code == 0
+        assert " ".join(report.title.split()) in " ".join(table.stdout.split())  # however the terminal wraps it
+        for fmt in ("json", "markdown", "csv"):
+            printed = cli("report", *args, "--run", run, "--format", fmt)
+            assert printed.exit_code == 0, printed.output
+            assert printed.stdout == report.to_text(fmt), (args, fmt)
+        parsed = json.loads(report.to_text("json"))
+        assert parsed["run_id"] == run
+        assert {name: len(rows) for name, rows in parsed["tables"].items()} == {
+            section.name: section.frame.height for section in report.sections}  # fmt: skip
+    ratings = json.loads(cli("report", "ratings", "--run", run, "-f", "json").stdout)["tables"]["ratings"]
+    assert {row["layer"] for row in ratings} == {"conv1", "conv2", "fc6"}  # the layers rated in RATINGS
 
 
 def test_csv_is_plain_csv_and_the_verdict_goes_to_stderr(migrated_db, toy, cli):  # noqa: F811
@@ -46,6 +69,7 @@ def test_csv_is_plain_csv_and_the_verdict_goes_to_stderr(migrated_db, toy, cli):
 
 def test_table_shows_whole_values_when_piped(migrated_db, toy, cli):  # noqa: F811
     result = cli("report", "top", "--run", toy.run_id, "--measure", "mi_false_discovery_rate", "--n", "2")
+    assert result.exit_code == 0, result.output
     assert "mi_false_discovery_rate" in result.stdout and "…" not in result.stdout
 
 

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sqlalchemy as sa
 from scipy import stats
 
 from seldb.activations import write_activation_file
 from seldb.errors import InputError, NotFound
-from seldb.importer import run_import
+from support import import_file
+from support import rows as _rows
 
 pytestmark = pytest.mark.db
 
@@ -61,33 +61,23 @@ def make_file(path: Path, seed: int = 4) -> tuple[dict[str, np.ndarray], np.ndar
     return layers, labels, preds
 
 
-def _rows(sql: str, **params) -> list[dict]:
-    from seldb.db.engine import connect
-
-    with connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
-
-
 @pytest.fixture(scope="module")
 def toy(database_url, tmp_path_factory) -> Toy:
     """The toy file imported once (with a concept measured), into the session database."""
-    from seldb.concepts import add_concept
-    from seldb.db import migrate
-    from seldb.query import run_sql
-    from seldb.runs import delete_run
+    import seldb
 
     path = tmp_path_factory.mktemp("reports") / "toy.h5"
-    with pytest.MonkeyPatch.context() as mp:
+    with pytest.MonkeyPatch.context() as mp, seldb.connect(database_url) as db:
         mp.setenv("SELDB_DATABASE_URL", database_url)
-        migrate.upgrade("head", database_url)
+        db.upgrade("head")
         layers, labels, preds = make_file(path)
-        add_concept(CONCEPT, KEYS[:3], replace=True)
-        run_id = run_import(path, force=True, progress=False).run_id
+        db.add_concept(CONCEPT, KEYS[:3], replace=True)
+        run_id = import_file(path, force=True).run_id
         try:
             yield Toy(run_id, path, layers, labels, preds == labels)
         finally:  # other tests share this database: leave them no run and no concept of ours
-            delete_run(run_id)
-            run_sql(f"DELETE FROM seldb_store.concepts WHERE name = '{CONCEPT}'", write=True)
+            db.delete_run(run_id)
+            db.execute(f"DELETE FROM seldb_store.concepts WHERE name = '{CONCEPT}'", write=True)
 
 
 def _close(got, want, rel=1e-9) -> bool:
@@ -99,11 +89,13 @@ def _close(got, want, rel=1e-9) -> bool:
 # --------------------------------------------------------------------------- correlations
 
 
-def test_correlations_match_scipy_on_unit_measures(migrated_db, toy):
-    from seldb.correlations import MEASURES
-    from seldb.reports.correlations import ALL_LABEL, correlations_report
+def test_correlations_match_scipy_on_unit_measures(db, toy):
+    # views.md's list for seldb.measure_correlations, in its order (the pairs follow it)
+    MEASURES = ["precision_60", "precision_100", "n_classes_top100", "ccmas", "ccmas2", "recall_p1", "recall_p95",
+                "max_informedness", "mi_recall", "mi_specificity", "mi_false_discovery_rate"]  # fmt: skip
+    from seldb.reports.correlations import ALL_LABEL
 
-    report = correlations_report(toy.run_id)
+    report = db.reports.correlations(toy.run_id)
     got = {(r["layer"], r["measure_a"], r["measure_b"]): r for r in report.sections[0].frame.iter_rows(named=True)}
     units = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)
     assert len(got) == (len(LAYERS) + 1) * len(MEASURES) * (len(MEASURES) - 1) // 2
@@ -124,23 +116,23 @@ def test_correlations_match_scipy_on_unit_measures(migrated_db, toy):
             assert _close(row["spearman_p"], spearman.pvalue, rel=1e-6), (layer, a, b)
 
 
-def test_correlations_of_one_layer_and_of_all_layers(migrated_db, toy):
-    from seldb.reports.correlations import ALL_LABEL, correlations_report
+def test_correlations_of_one_layer_and_of_all_layers(db, toy):
+    from seldb.reports.correlations import ALL_LABEL
 
-    assert set(correlations_report(toy.run_id, "conv2").sections[0].frame["layer"]) == {"conv2"}
-    assert set(correlations_report(toy.run_id, "all").sections[0].frame["layer"]) == {ALL_LABEL}
+    assert set(db.reports.correlations(toy.run_id, "conv2").sections[0].frame["layer"]) == {"conv2"}
+    assert set(db.reports.correlations(toy.run_id, "all").sections[0].frame["layer"]) == {ALL_LABEL}
     with pytest.raises(NotFound, match="no layer 'fc9'.*conv1, conv2, fc6"):
-        correlations_report(toy.run_id, "fc9")
+        db.reports.correlations(toy.run_id, "fc9")
 
 
 # --------------------------------------------------------------------------- layers
 
 
-def test_layer_summary_matches_numpy(migrated_db, toy):
-    from seldb.reports.layers import MEASURES, layers_report
+def test_layer_summary_matches_numpy(db, toy):
+    from seldb.catalogue import summarised
 
-    frame = layers_report(toy.run_id).sections[0].frame
-    assert frame.height == len(LAYERS) * len(MEASURES)
+    frame = db.reports.layers(toy.run_id).sections[0].frame
+    assert frame.height == len(LAYERS) * len(summarised())
     assert frame["layer"].to_list()[: len(LAYERS)] == LAYERS  # network order within a measure
     units = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)
     for row in frame.iter_rows(named=True):
@@ -158,10 +150,8 @@ def test_layer_summary_matches_numpy(migrated_db, toy):
             assert _close(row[name], expected), (row["layer"], row["measure"], name, row[name], expected)
 
 
-def test_layers_plot_writes_a_box_plot_per_measure(migrated_db, toy, tmp_path):
-    from seldb.reports.layers import layers_report
-
-    report = layers_report(toy.run_id, ["max_informedness", "ccmas"], plot=True, out_dir=tmp_path)
+def test_layers_plot_writes_a_box_plot_per_measure(db, toy, tmp_path):
+    report = db.reports.layers(toy.run_id, ["max_informedness", "ccmas"], plot=True, out_dir=tmp_path)
     pngs = sorted(p.name for p in report.files if p.suffix == ".png")
     assert pngs == [f"layers-run{toy.run_id}-ccmas.png", f"layers-run{toy.run_id}-max_informedness.png"]
     meta = json.loads((tmp_path / f"layers-run{toy.run_id}-ccmas.json").read_text())
@@ -169,7 +159,7 @@ def test_layers_plot_writes_a_box_plot_per_measure(migrated_db, toy, tmp_path):
     assert [layer["layer"] for layer in meta["layers"]] == LAYERS
     assert _png_shape(tmp_path / pngs[0])[0] > 300
     with pytest.raises(InputError, match="unknown measure 'ccmass'.*did you mean 'ccmas'"):
-        layers_report(toy.run_id, ["ccmass"])
+        db.reports.layers(toy.run_id, ["ccmass"])
 
 
 def _png_shape(path: Path) -> tuple[int, ...]:
@@ -181,21 +171,17 @@ def _png_shape(path: Path) -> tuple[int, ...]:
 # --------------------------------------------------------------------------- unit plot
 
 
-def test_unit_plot_from_the_file_and_from_the_database_alone(migrated_db, toy, tmp_path):
-    from seldb.reports.unit import unit_report
-
-    from seldb.runs import delete_run
-
+def test_unit_plot_from_the_file_and_from_the_database_alone(db, toy, tmp_path):
     copy = shutil.copy(toy.path, tmp_path / "copy.h5")  # a run of its own whose file we may delete
-    run_id = run_import(copy, force=True, progress=False).run_id
+    run_id = import_file(copy, force=True).run_id
     try:
-        exact = unit_report("fc6.0", run_id, plot=True, out_dir=tmp_path / "exact")
+        exact = db.reports.unit("fc6.0", run_id, plot=True, out_dir=tmp_path / "exact")
         Path(copy).unlink()
-        quantised = unit_report("fc6.0", run_id, plot=True, out_dir=tmp_path / "db")
+        quantised = db.reports.unit("fc6.0", run_id, plot=True, out_dir=tmp_path / "db")
         mi = _rows("SELECT mi_threshold FROM seldb.unit_class_stats WHERE run_id = :r AND unit_label = 'fc6.0'"
                    " AND class = 'school bus'", r=run_id)[0]["mi_threshold"]  # fmt: skip
     finally:
-        delete_run(run_id)
+        db.delete_run(run_id)
     metas = [json.loads(next(p for p in r.files if p.suffix == ".json").read_text()) for r in (exact, quantised)]
     assert [m["source"] for m in metas] == ["activation_file", "database_histograms"]
     assert "is not there" in metas[1]["source_note"]
@@ -217,10 +203,8 @@ def test_unit_plot_from_the_file_and_from_the_database_alone(migrated_db, toy, t
         assert _png_shape(png)[:2] == (864, 1200)
 
 
-def test_unit_report_shows_the_views_rows(migrated_db, toy):
-    from seldb.reports.unit import unit_report
-
-    report = unit_report("conv2.3", toy.run_id, class_name="MONARCH", n=5)
+def test_unit_report_shows_the_views_rows(db, toy):
+    report = db.reports.unit("conv2.3", toy.run_id, class_name="MONARCH", n=5)
     row = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r AND unit_label = 'conv2.3'", r=toy.run_id)[0]
     measures = {r["measure"]: r for r in report.section("measures").frame.iter_rows(named=True)}
     assert measures["max_informedness"]["value"] == row["max_informedness"]
@@ -230,43 +214,37 @@ def test_unit_report_shows_the_views_rows(migrated_db, toy):
     assert report.section("top_images").frame["rank"].to_list() == [1, 2, 3, 4, 5]
     assert report.section("concepts").frame["concept"].to_list() == [CONCEPT]
     with pytest.raises(NotFound, match="no class 'monarc'.*did you mean 'monarch'"):
-        unit_report("conv2.3", toy.run_id, class_name="monarc")
+        db.reports.unit("conv2.3", toy.run_id, class_name="monarc")
     with pytest.raises(NotFound, match="layer conv2 has units 0..7"):
-        unit_report("conv2.8", toy.run_id)
+        db.reports.unit("conv2.8", toy.run_id)
 
 
 # --------------------------------------------------------------------------- top, concept, detectors
 
 
-def test_top_units_by_a_measure(migrated_db, toy):
-    from seldb.reports.top import top_report
-
-    frame = top_report(toy.run_id, ["recall_p1"], n=4).section("by_recall_p1").frame
+def test_top_units_by_a_measure(db, toy):
+    frame = db.reports.top(toy.run_id, ["recall_p1"], n=4).section("by_recall_p1").frame
     values = sorted((u["recall_p1"] for u in _rows(
         "SELECT recall_p1 FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)), reverse=True)  # fmt: skip
     assert frame["recall_p1"].to_list() == values[:4]
     assert frame.columns[:3] == ["rank", "unit_label", "recall_p1"] and "mi_false_discovery_rate" in frame.columns
-    lowest = top_report(toy.run_id, ["recall_p1"], n=2, lowest=True).sections[0].frame
+    lowest = db.reports.top(toy.run_id, ["recall_p1"], n=2, lowest=True).sections[0].frame
     assert lowest["recall_p1"].to_list() == sorted(values)[:2]
 
 
-def test_concept_report(migrated_db, toy):
-    from seldb.reports.concept import concept_report
-
-    frame = concept_report(CONCEPT, toy.run_id).sections[0].frame
+def test_concept_report(db, toy):
+    frame = db.reports.concept(CONCEPT, toy.run_id).sections[0].frame
     assert frame.height == 24 and frame["unit_label"].to_list()[:2] == ["conv1.0", "conv1.1"]
-    some = concept_report(CONCEPT, toy.run_id, units=["fc6.0", "conv1.2"]).sections[0].frame
+    some = db.reports.concept(CONCEPT, toy.run_id, units=["fc6.0", "conv1.2"]).sections[0].frame
     assert some["unit_label"].to_list() == ["conv1.2", "fc6.0"]
-    best = concept_report(CONCEPT, toy.run_id, sort="precision_60", n=1).sections[0].frame
+    best = db.reports.concept(CONCEPT, toy.run_id, sort="precision_60", n=1).sections[0].frame
     assert best["unit_label"].to_list() == ["fc6.0"] and best["iou"].to_list() == [None]
     with pytest.raises(NotFound, match="no concept 'r4_buss'"):
-        concept_report("r4_buss", toy.run_id)
+        db.reports.concept("r4_buss", toy.run_id)
 
 
-def test_detectors_report_counts_agree_with_the_claims(migrated_db, toy):
-    from seldb.reports.detectors import detectors_report
-
-    report = detectors_report(toy.run_id)
+def test_detectors_report_counts_agree_with_the_claims(db, toy):
+    report = db.reports.detectors(toy.run_id)
     claims = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r AND precision_60 > 0.75", r=toy.run_id)
     assert report.section("claims").frame["unit_label"].to_list()[0] == "fc6.0"
     assert report.section("claims").frame.height == len(claims) > 0
@@ -279,24 +257,18 @@ def test_detectors_report_counts_agree_with_the_claims(migrated_db, toy):
     assert per_layer["n_claimed"].to_list()[-1] == len(claims)
 
 
-def test_unknown_run(migrated_db, toy):
-    from seldb.reports.detectors import detectors_report
-
+def test_unknown_run(db, toy):
     with pytest.raises(NotFound, match="^no run 987654 "):
-        detectors_report(987654)
+        db.reports.detectors(987654)
 
 
-def test_default_run_is_the_latest_complete_one(migrated_db, toy):
-    from seldb.reports.detectors import detectors_report
-
-    latest = _rows("SELECT max(run_id) AS r FROM seldb.runs WHERE status = 'complete'")[0]["r"]
-    assert detectors_report().run_id == latest
+def test_default_run_is_the_latest_one(db, toy):
+    latest = _rows("SELECT max(run_id) AS r FROM seldb.runs")[0]["r"]
+    assert db.reports.detectors().run_id == latest
 
 
-def test_report_files(migrated_db, toy, tmp_path):
-    from seldb.reports.unit import unit_report
-
-    report = unit_report("fc6.1", toy.run_id)
+def test_report_files(db, toy, tmp_path):
+    report = db.reports.unit("fc6.1", toy.run_id)
     stem = f"unit-run{toy.run_id}-fc6.1"
     csvs = report.save(tmp_path, "csv")
     assert {p.name for p in csvs} >= {f"{stem}-measures.csv", f"{stem}-top_images.csv", f"{stem}.txt"}
@@ -310,8 +282,8 @@ def test_reader_role_can_select_the_new_views(migrated_db, toy):
     """Revision 0003's views are granted to seldb_reader like revision 0002's."""
     import psycopg
 
-    from seldb.db.views import REPORT_VIEW_NAMES as REPORT_VIEWS
-    from seldb.db.engine import to_libpq_url
+    from seldb.db.views import VIEW_NAMES as REPORT_VIEWS
+    from seldb.db.server import to_libpq_url
 
     with psycopg.connect(to_libpq_url(migrated_db), autocommit=True) as conn:
         conn.execute("SET ROLE seldb_reader")

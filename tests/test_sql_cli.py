@@ -5,38 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from seldb.db import migrate
-from seldb.query import run_sql
-
-
-
-
-# --------------------------------------------------------------------------- seldb sql and seldb db
-
-
-@pytest.fixture
-def cli():
-    """`seldb db` and `seldb sql` on an app of their own (other command groups may be unfinished)."""
-    from seldb_cli import db_cmds
-
-    app = typer.Typer()
-    db_cmds.register(app)
-    runner = CliRunner()
-    return lambda *args, **kw: runner.invoke(app, list(args), **kw)
 
 
 @pytest.mark.db
-def test_run_sql_returns_columns_and_rows(migrated_db):
-    columns, rows = run_sql("SELECT 1 AS one, 'a%' LIKE 'a%%' AS percent_is_plain; SELECT 2 AS two")
+def test_run_sql_returns_columns_and_rows(db):
+    columns, rows = db.execute("SELECT 1 AS one, 'a%' LIKE 'a%%' AS percent_is_plain; SELECT 2 AS two")
     assert (columns, rows) == (["two"], [(2,)])
-    assert run_sql("SET work_mem = '8MB'") == ([], [])
+    assert db.execute("SET work_mem = '8MB'") == ([], [])
 
 
 @pytest.mark.db
-def test_sql_is_read_only_unless_write(migrated_db, cli):
+def test_sql_is_read_only_unless_write(db, cli):
     insert = "INSERT INTO seldb_store.concepts(name, classes) VALUES ('cli-probe', '{a}')"
     for sql in (insert, f"COMMIT; {insert}"):  # a COMMIT inside the text does not escape read-only
         refused = cli("sql", sql)
@@ -45,9 +26,9 @@ def test_sql_is_read_only_unless_write(migrated_db, cli):
         assert len(refused.stderr.strip().splitlines()) == 1
     try:
         assert cli("sql", "--write", insert).exit_code == 0
-        assert run_sql("SELECT classes FROM seldb_store.concepts WHERE name = 'cli-probe'")[1] == [(["a"],)]
+        assert db.execute("SELECT classes FROM seldb_store.concepts WHERE name = 'cli-probe'")[1] == [(["a"],)]
     finally:
-        run_sql("DELETE FROM seldb_store.concepts WHERE name = 'cli-probe'", write=True)
+        db.execute("DELETE FROM seldb_store.concepts WHERE name = 'cli-probe'", write=True)
 
 
 @pytest.mark.db

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 from seldb.db import schema as s
-from seldb.db.engine import get_engine
 from seldb.db.views import VIEW_NAMES
 
 NAN = float("nan")
@@ -127,11 +126,11 @@ def _insert_extras(conn: sa.Connection, run_id: int) -> None:
 
 @pytest.fixture
 def tiny(db_conn):
-    """The hand-made run (complete) and a copy still loading, visible to db_conn only."""
+    """The hand-made run and a bare second run, visible to db_conn only."""
     run_id = _insert_run(db_conn, "complete")
-    loading_id = _insert_run(db_conn, "loading")
+    other_id = _insert_run(db_conn, "complete")
     _insert_extras(db_conn, run_id)
-    return db_conn, run_id, loading_id
+    return db_conn, run_id, other_id
 
 
 def _rows(conn: sa.Connection, sql: str, **params) -> list[dict]:
@@ -155,24 +154,24 @@ def _assert_rows(got: list[dict], wanted: list[dict]) -> None:
 
 
 @pytest.mark.db
-def test_runs_lists_every_run_and_the_others_complete_runs_only(tiny):
-    conn, run_id, loading_id = tiny
+def test_runs_lists_every_run_and_the_views_keep_runs_apart(tiny):
+    conn, run_id, other_id = tiny
     runs = _rows(conn, "SELECT run_id, status, top_k, options FROM seldb.runs WHERE run_id IN (:a, :b) ORDER BY run_id",
-                 a=run_id, b=loading_id)
-    assert [(r["run_id"], r["status"]) for r in runs] == [(run_id, "complete"), (loading_id, "loading")]
+                 a=run_id, b=other_id)
+    assert [(r["run_id"], r["status"]) for r in runs] == [(run_id, "complete"), (other_id, "complete")]
     assert runs[0]["top_k"] == [60, 100, 10] and runs[0]["options"] == {"reduction": "max"}
-    for view in VIEW_NAMES:
-        if view != "runs":
-            assert not _rows(conn, f"SELECT 1 FROM seldb.{view} WHERE run_id = :r", r=loading_id), view
+    for view in ("concept_measures", "netdissect", "unit_precision_k", "measure_correlations_with_dead"):
+        assert _rows(conn, f"SELECT 1 FROM seldb.{view} WHERE run_id = :r", r=run_id), view
+        assert not _rows(conn, f"SELECT 1 FROM seldb.{view} WHERE run_id = :r", r=other_id), view
 
 
 @pytest.mark.db
 def test_layers(tiny):
     conn, run_id, _ = tiny
     got = _rows(conn, "SELECT * FROM seldb.layers WHERE run_id = :r ORDER BY layer", r=run_id)
-    assert got == [
-        dict(run_id=run_id, layer="conv1", n_units=2, reduction="max"),
-        dict(run_id=run_id, layer="fc", n_units=1, reduction="none"),
+    assert got == [  # no unit of the hand-made run is marked dead
+        dict(run_id=run_id, layer="conv1", n_units=2, reduction="max", layer_index=0, n_dead_units=0),
+        dict(run_id=run_id, layer="fc", n_units=1, reduction="none", layer_index=1, n_dead_units=0),
     ]
 
 
@@ -279,12 +278,14 @@ def test_layer_summary_matches_numpy(tiny):
 @pytest.mark.db
 def test_measure_correlations(tiny):
     conn, run_id, _ = tiny
-    got = _rows(conn, "SELECT * FROM seldb.measure_correlations WHERE run_id = :r ORDER BY layer NULLS FIRST", r=run_id)
-    _assert_rows(got, [
+    query = "SELECT * FROM seldb.{} WHERE run_id = :r ORDER BY layer NULLS FIRST"
+    with_dead = _rows(conn, query.format("measure_correlations_with_dead"), r=run_id)
+    _assert_rows(with_dead, [  # the hand-made rows were stored as over every unit (includes_dead's default)
         dict(model="tinynet", layer=None, measure_a="ccmas", measure_b="precision_60", n_units=2, pearson_r=-1.0,
              pearson_p=None, spearman_rho=-1.0, spearman_p=None),
         dict(model="tinynet", layer="conv1", measure_a="ccmas", measure_b="precision_60", n_units=2),
     ])  # fmt: skip
+    assert _rows(conn, query.format("measure_correlations"), r=run_id) == []  # no live-unit rows stored
 
 
 @pytest.mark.db
@@ -361,16 +362,15 @@ CONTAINS_COLUMNS = {  # views.md names these columns without fixing an order
 
 
 @pytest.mark.db
-def test_views_have_the_columns_of_views_md(migrated_db):
-    with get_engine(migrated_db).connect() as conn:
-        columns = {
-            view: conn.scalars(
-                sa.text("SELECT column_name FROM information_schema.columns "
-                        "WHERE table_schema = 'seldb' AND table_name = :v ORDER BY ordinal_position"),
-                {"v": view},
-            ).all()
-            for view in VIEW_NAMES
-        }  # fmt: skip
+def test_views_have_the_columns_of_views_md(db_conn):
+    columns = {
+        view: db_conn.scalars(
+            sa.text("SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = 'seldb' AND table_name = :v ORDER BY ordinal_position"),
+            {"v": view},
+        ).all()
+        for view in VIEW_NAMES
+    }  # fmt: skip
     for view, spec in SPEC_COLUMNS.items():
         assert columns[view][: len(spec.split())] == spec.split(), view
     for view, spec in CONTAINS_COLUMNS.items():

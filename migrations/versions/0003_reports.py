@@ -8,13 +8,15 @@ Adds the table seldb_store.am_ratings (`seldb import ratings`) and four
 views: seldb.netdissect (imported Network Dissection tallies beside the
 unit's measures), seldb.detector_summary (the counts behind `seldb report
 detectors`), seldb.am_ratings and seldb.am_ratings_summary (the paper's
-Table 1). As in 0002, the view definitions are the current sql/ files; the
-reader role gets SELECT on the new views like on the others.
+Table 1). As in 0002, the views are created as they were at this revision,
+from the frozen copy beside this file (0003_reports.sql); the reader role gets
+SELECT on the new views like on the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -27,8 +29,9 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 S = "seldb_store"
+FROZEN = Path(__file__).with_suffix(".sql")
 # creation order: a view comes after the views it reads
-NEW_VIEWS = ("netdissect", "detector_summary", "am_ratings", "am_ratings_summary")
+VIEWS = ("netdissect", "detector_summary", "am_ratings", "am_ratings_summary")
 
 
 def upgrade() -> None:
@@ -47,17 +50,17 @@ def upgrade() -> None:
         ),
         schema=S,
     )
-    execute = _execute()
-    for name in NEW_VIEWS:
-        execute(views.view_sql(name).rstrip().rstrip(";"))  # alembic --sql adds its own ";"
+    create_views(_execute())
+
+
+def create_views(execute: views.Execute) -> None:
+    """This revision's views and grants (also what a downgrade to it restores)."""
+    execute(FROZEN.read_text(encoding="utf-8").rstrip().rstrip(";"))
     views.grant_reader(execute)
 
 
 def downgrade() -> None:
-    execute = _execute()
-    for name in reversed(NEW_VIEWS):
-        # no CASCADE, as in 0002: a user's own view on these stops the downgrade instead of vanishing
-        execute(f"DROP VIEW IF EXISTS {views.VIEW_SCHEMA}.{name}")
+    views.drop_views(_execute(), VIEWS)  # no CASCADE, as in 0002: a user's own view on these stops the downgrade
     op.drop_table("am_ratings", schema=S)
 
 

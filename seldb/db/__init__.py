@@ -1,10 +1,12 @@
-"""seldb's PostgreSQL: engine and embedded server, schema, migrations, views.
+"""seldb's PostgreSQL: which server, one database handle, schema, migrations, views, bulk loading.
 
-Library code connects with `connect_checked()`, which makes sure the database
-is at the schema revision this seldb needs (a fresh one is upgraded to it).
-Migrations are in seldb.db.migrate (imported on demand: alembic is slow to import).
+Library code connects through a `Database` (seldb.db.database; the `Seldb`
+handle is one), which makes sure the schema is at the revision this seldb
+needs. Migrations are in seldb.db.migrate (imported on demand: alembic is slow
+to import).
 """
 
-from seldb.db.engine import connect, connect_checked, database_url, dispose_engines, ensure_schema, get_engine
+from seldb.db.database import Database
+from seldb.db.server import database_url
 
-__all__ = ["connect", "connect_checked", "database_url", "dispose_engines", "ensure_schema", "get_engine"]
+__all__ = ["Database", "database_url"]

@@ -15,12 +15,12 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
+from seldb import catalogue
 from seldb.db import schema as s
 from seldb.db.bulk import ArrayColumn, ArrayCopy, ScalarColumn, copy_rows, encode_block
 from seldb.measures import BlockResult
 
 ARRAY_COLUMNS = [column.name for column in s.unit_arrays.columns]  # the order encode_unit_arrays writes
-_PG_TYPE = {sa.Integer: "int4", sa.Boolean: "bool", s.F8: "float8", sa.SmallInteger: "int2", sa.BigInteger: "int8"}
 
 
 def encode_unit_arrays(run_id: int, layer_id: int, first_unit: int, result: BlockResult) -> bytes:
@@ -50,10 +50,6 @@ def encode_unit_arrays(run_id: int, layer_id: int, first_unit: int, result: Bloc
     return b"".join(chunks)
 
 
-def _pg_types(table: sa.Table, names: Sequence[str]) -> list[str]:
-    return [_PG_TYPE[type(table.c[name].type)] for name in names]
-
-
 def _frame_rows(frame: pl.DataFrame, prefix: tuple, names: Sequence[str]):
     for row in frame.select(names).iter_rows():
         yield prefix + row
@@ -62,11 +58,16 @@ def _frame_rows(frame: pl.DataFrame, prefix: tuple, names: Sequence[str]):
 class RunWriter:
     """The open transaction of one run; `commit` makes it visible, anything else discards it."""
 
-    def __init__(self, conn: sa.Connection):
+    def __init__(self, conn: sa.Connection, run_id: int | None = None):
         self.conn = conn
         self._cursor = conn.connection.driver_connection.cursor()
         self._arrays: ArrayCopy | None = None
-        self.run_id: int | None = None
+        self.run_id = run_id  # set by create_run, or given to add to an existing run
+
+    @classmethod
+    def for_run(cls, conn: sa.Connection, run_id: int) -> "RunWriter":
+        """A writer adding rows to an existing run (e.g. a concept measured later)."""
+        return cls(conn, run_id)
 
     def create_run(self, header: dict) -> int:
         values = dict(header)
@@ -106,10 +107,7 @@ class RunWriter:
             self._arrays = None
 
     def add_unit_measures(self, layer_id: int, units: pl.DataFrame) -> None:
-        names = [name for name, _ in s.UNIT_MEASURE_COLUMNS]
-        copy_rows(self._cursor, "unit_measures", ["run_id", "layer_id", "unit", *names],
-                  ["int8", "int2", "int4", *_pg_types(s.unit_measures, names)],
-                  _frame_rows(units, (self.run_id, layer_id), ["unit", *names]))  # fmt: skip
+        self._copy_measures("unit_measures", catalogue.UNIT_MEASURES, units, (self.run_id, layer_id))
 
     def add_precision_k(self, layer_id: int, frame: pl.DataFrame) -> None:
         copy_rows(self._cursor, "unit_precision_k", ["run_id", "layer_id", "unit", "k", "precision", "class_index"],
@@ -117,10 +115,21 @@ class RunWriter:
                   _frame_rows(frame, (self.run_id, layer_id), ["unit", "k", "precision", "class_index"]))  # fmt: skip
 
     def add_concept_measures(self, layer_id: int, concept_id: int, frame: pl.DataFrame) -> None:
-        names = [name for name, _ in s.CONCEPT_MEASURE_COLUMNS]
-        copy_rows(self._cursor, "concept_measures", ["run_id", "layer_id", "concept_id", "unit", *names],
-                  ["int8", "int2", "int4", "int4", *_pg_types(s.concept_measures, names)],
-                  _frame_rows(frame, (self.run_id, layer_id, concept_id), ["unit", *names]))  # fmt: skip
+        self._copy_measures("concept_measures", catalogue.CONCEPT_MEASURES, frame, (self.run_id, layer_id, concept_id))
+
+    def _copy_measures(self, table: str, measures, frame: pl.DataFrame, key: tuple) -> None:
+        """COPY a frame of catalogue measures (one row per unit) behind the key columns."""
+        key_columns = ["run_id", "layer_id", "concept_id"][: len(key)]
+        names = [m.name for m in measures]
+        copy_rows(self._cursor, table, [*key_columns, "unit", *names],
+                  [*["int8", "int2", "int4"][: len(key)], "int4", *[m.stored_type for m in measures]],
+                  _frame_rows(frame, key, ["unit", *names]))  # fmt: skip
+
+    def add_class_summary(self, rows: list[tuple]) -> None:
+        columns = [column.name for column in s.layer_class_summary.columns]
+        copy_rows(self._cursor, "layer_class_summary", columns,
+                  ["int8", "int2", "int4", "int4", "int4", *["float8"] * len(s.SUMMARY_FLOAT_COLUMNS),
+                   *["int4"] * len(s.SUMMARY_COUNT_COLUMNS), "int8"], rows)  # fmt: skip
 
     def add_correlations(self, rows: list[dict]) -> None:
         if rows:

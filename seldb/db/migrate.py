@@ -13,7 +13,10 @@ alembic-managed application.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,10 +28,13 @@ from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 
-from seldb.db.engine import connect, database_url, forget_checked
+from seldb.db.server import database_url, one_line
 from seldb.errors import SeldbError
 from seldb.settings import mask_url
 
+# Taken by every migration (here and in env.py, for plain `alembic`): any constant works as long as
+# every seldb uses the same one; "seldb" in ASCII.
+MIGRATION_LOCK_KEY = 0x73656C6462
 VERSION_TABLE = "seldb_alembic_version"
 VERSION_TABLE_SCHEMA = "public"
 MIGRATIONS_PACKAGE = "seldb_migrations"
@@ -60,9 +66,24 @@ def head() -> str:
     return script.get_current_head()
 
 
+@contextlib.contextmanager
+def _connect(url: str) -> Iterator[Connection]:
+    """A connection of its own (migrations are rare: no pool), unreachable server as one line."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        try:
+            conn = engine.connect()
+        except sa.exc.OperationalError as exc:
+            raise SeldbError(f"cannot connect to {mask_url(url)}: {one_line(exc.orig or exc)}") from exc
+        with conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
 def current(url: str | None = None) -> str | None:
     """The database's revision, None for a database seldb never touched (or downgraded to base)."""
-    with connect(url) as conn:
+    with _connect(url or database_url()) as conn:
         return _current(conn)
 
 
@@ -73,29 +94,43 @@ def _current(conn: Connection) -> str | None:
     return context.get_current_revision()
 
 
+@dataclass(frozen=True)
+class Migration:
+    """What one upgrade or downgrade did: the revisions before and after (None: no seldb schema)."""
+
+    before: str | None
+    after: str | None
+
+
 def upgrade(rev: str = "head", url: str | None = None) -> str | None:
     """Upgrade the database to `rev`; returns the revision it is at afterwards."""
-    return _run(command.upgrade, rev, url)
+    return migrate(rev, url).after
 
 
 def downgrade(rev: str, url: str | None = None) -> str | None:
     """Downgrade the database to `rev` ("base" drops everything seldb created except the role)."""
-    return _run(command.downgrade, rev, url)
+    return migrate(rev, url, down=True).after
 
 
-def _run(alembic_command, rev: str, url: str | None) -> str | None:
+def migrate(rev: str, url: str | None = None, down: bool = False) -> Migration:
+    """Up- or downgrade to `rev`, reporting the revision found under the migration lock.
+
+    The lock is taken before the revision is read, so of two processes
+    upgrading at once the second reports the revision the first left (its
+    own upgrade had nothing to do), not the one both saw before.
+    """
     url = url or database_url()
     try:
-        with connect(url) as conn:
+        with _connect(url) as conn:
             with conn.begin():  # one transaction: PostgreSQL DDL is transactional
-                alembic_command(alembic_config(url, conn), rev)
-            return _current(conn)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                before = _current(conn)
+                (command.downgrade if down else command.upgrade)(alembic_config(url, conn), rev)
+                return Migration(before, _current(conn))
     except (CommandError, RevisionError) as exc:  # unknown or unreachable revision
         raise SeldbError(f"alembic: {exc}") from exc
     except sa.exc.DBAPIError as exc:  # e.g. a user who may not create schemas or the reader role
         raise SeldbError(f"migrating {mask_url(url)} to {rev} failed: {_db_message(exc)}") from exc
-    finally:
-        forget_checked(url)
 
 
 def _db_message(exc: sa.exc.DBAPIError) -> str:
@@ -109,7 +144,7 @@ def _db_message(exc: sa.exc.DBAPIError) -> str:
 def ensure_current(url: str | None = None) -> None:
     """Upgrade a fresh database to head; refuse one at any other revision."""
     url = url or database_url()
-    with connect(url) as conn:
+    with _connect(url) as conn:
         at = _current(conn)
         has_store = conn.exec_driver_sql("SELECT to_regnamespace('seldb_store') IS NOT NULL").scalar()
     wanted = head()

@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 
+from seldb import catalogue
+
 STORE = "seldb_store"
 VIEWS = "seldb"
 
@@ -113,35 +115,15 @@ run_layers = Table(
     _run_fk(),
 )
 
-UNIT_MEASURE_COLUMNS: list[tuple[str, object]] = [
-    ("n_images", Integer),
-    ("ccmas", F8),
-    ("ccmas_class", Integer),
-    ("ccmas2", F8),
-    ("ccmas2_class", Integer),
-    ("ccmas_morcos", F8),
-    ("precision_60", F8),
-    ("precision_60_class", Integer),
-    ("precision_100", F8),
-    ("precision_100_class", Integer),
-    ("n_classes_top100", Integer),
-    ("localist_margin", F8),
-    ("is_localist", Boolean),
-    ("recall_p1", F8),
-    ("recall_p1_class", Integer),
-    ("recall_p1_threshold", F8),
-    ("recall_p95", F8),
-    ("recall_p95_class", Integer),
-    ("recall_p95_threshold", F8),
-    ("max_informedness", F8),
-    ("mi_class", Integer),
-    ("mi_threshold", F8),
-    ("mi_recall", F8),
-    ("mi_specificity", F8),
-    ("mi_false_alarm_rate", F8),
-    ("mi_false_discovery_rate", F8),
-    ("mi_precision", F8),
-]
+_COLUMN_TYPES = {"float8": F8, "int4": Integer, "bool": Boolean}
+SUMMARY_FLOAT_COLUMNS = ("mean_of_means", "sd_of_means", "max_of_means", "mean_frac_nonzero", "max_class_informedness")
+SUMMARY_COUNT_COLUMNS = ("n_ccmas_class", "n_precision_60_class", "n_mi_class", "n_claimed")
+
+
+def measure_columns(measures: tuple[catalogue.Measure, ...]) -> list[Column]:
+    """Storage columns of catalogue measures (a class is stored as its index)."""
+    return [Column(m.name, _COLUMN_TYPES[m.stored_type]) for m in measures]
+
 
 unit_measures = Table(
     "unit_measures",
@@ -149,7 +131,7 @@ unit_measures = Table(
     Column("run_id", BigInteger, nullable=False),
     Column("layer_id", SmallInteger, nullable=False),
     Column("unit", Integer, nullable=False),
-    *[Column(name, type_) for name, type_ in UNIT_MEASURE_COLUMNS],
+    *measure_columns(catalogue.UNIT_MEASURES),
     PrimaryKeyConstraint("run_id", "layer_id", "unit"),
     _layer_fk(),
 )
@@ -208,27 +190,6 @@ concepts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-CONCEPT_MEASURE_COLUMNS: list[tuple[str, object]] = [
-    ("n_a", Integer),
-    ("n_not_a", Integer),
-    ("mean_a", F8),
-    ("mean_not_a", F8),
-    ("sem_a", F8),
-    ("sem_not_a", F8),
-    ("frac_nonzero_a", F8),
-    ("frac_nonzero_not_a", F8),
-    ("precision_60", F8),
-    ("precision_100", F8),
-    ("ccmas", F8),
-    ("max_informedness", F8),
-    ("mi_threshold", F8),
-    ("mi_recall", F8),
-    ("mi_false_alarm_rate", F8),
-    ("mi_false_discovery_rate", F8),
-    ("recall_p1", F8),
-    ("recall_p95", F8),
-]
-
 concept_measures = Table(
     "concept_measures",
     metadata,
@@ -236,13 +197,14 @@ concept_measures = Table(
     Column("layer_id", SmallInteger, nullable=False),
     Column("unit", Integer, nullable=False),
     Column("concept_id", Integer, nullable=False),
-    *[Column(name, type_) for name, type_ in CONCEPT_MEASURE_COLUMNS],
+    *measure_columns(catalogue.CONCEPT_MEASURES),
     PrimaryKeyConstraint("run_id", "layer_id", "unit", "concept_id"),
     _layer_fk(),
     ForeignKeyConstraint(["concept_id"], [f"{STORE}.concepts.concept_id"], ondelete="CASCADE"),
 )
 
-# Computed at import (scipy) because PostgreSQL has no t distribution for p-values.
+# Computed at import (scipy) because PostgreSQL has no t distribution for p-values; with and
+# without the dead units (includes_dead).
 measure_correlations = Table(
     "measure_correlations",
     metadata,
@@ -255,7 +217,25 @@ measure_correlations = Table(
     Column("pearson_p", F8),
     Column("spearman_rho", F8),
     Column("spearman_p", F8),
+    Column("includes_dead", Boolean, nullable=False, server_default="true"),
     _run_fk(),
+)
+
+# Per (run, layer, class), over the layer's live units, computed at import (seldb/summaries.py)
+# so that whole-run aggregates a BI tool asks for are instant (revision 0004).
+layer_class_summary = Table(
+    "layer_class_summary",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("class_index", Integer, nullable=False),
+    Column("n_units", Integer, nullable=False),
+    Column("n_live_units", Integer, nullable=False),
+    *[Column(name, F8) for name in SUMMARY_FLOAT_COLUMNS],
+    *[Column(name, Integer, nullable=False) for name in SUMMARY_COUNT_COLUMNS],
+    Column("n_zero", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_id", "layer_id", "class_index"),
+    _layer_fk(),
 )
 
 # Network Dissection results imported per unit (issue: reports); the concept

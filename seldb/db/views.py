@@ -2,7 +2,10 @@
 
 The view definitions are the sql/*.sql files (package `seldb_sql`, one
 `CREATE OR REPLACE VIEW` per file, spec: views.md), read with importlib.resources
-so that they work from an installed wheel. Migrations call these helpers with
+so that they work from an installed wheel. Where a view lists the measures of
+seldb.catalogue, its file holds a marker such as `{{unit_measure_columns}}`
+that `view_sql` expands from the catalogue, so a new measure reaches the
+views without anyone editing them. Migrations call these helpers with
 an `Execute` function: `executor(op.get_bind())`, which sends the SQL through
 the raw psycopg cursor so that a `%` in a view definition is never taken for a
 parameter placeholder, or `op.execute` when alembic writes SQL instead of
@@ -21,6 +24,8 @@ from importlib import resources
 
 from sqlalchemy.engine import Connection
 
+from seldb import catalogue
+from seldb.db.columns import comment_statements
 from seldb.db.schema import VIEWS as VIEW_SCHEMA
 
 Execute = Callable[[str], None]
@@ -32,24 +37,77 @@ VIEW_NAMES: tuple[str, ...] = (
     "runs",
     "layers",
     "unit_measures",
+    "latest_unit_measures",
     "unit_precision_k",
     "unit_class_stats",
     "unit_histograms",
+    "unit_histogram_bins",
     "unit_top_images",
+    "layer_summary_variants",
     "layer_summary",
+    "layer_summary_with_dead",
+    "layer_class_summary",
+    "measure_correlations_variants",
     "measure_correlations",
+    "measure_correlations_with_dead",
     "detector_claims",
     "high_precision_high_false_alarm",
     "concept_measures",
+    "netdissect",
+    "detector_summary",
+    "am_ratings",
+    "am_ratings_summary",
 )
-# Added by revision 0003, which creates them itself after their table: reports and imports.
-REPORT_VIEW_NAMES: tuple[str, ...] = ("netdissect", "detector_summary", "am_ratings", "am_ratings_summary")
-ALL_VIEW_NAMES: tuple[str, ...] = VIEW_NAMES + REPORT_VIEW_NAMES
 
 
 def view_sql(name: str) -> str:
-    """The CREATE OR REPLACE VIEW statement of one view, from sql/<name>.sql."""
-    return resources.files(SQL_PACKAGE).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    """The CREATE OR REPLACE VIEW statement of one view, from sql/<name>.sql, markers expanded."""
+    text = resources.files(SQL_PACKAGE).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+    for marker, expand in MARKERS.items():
+        if "{{" + marker + "}}" in text:
+            text = text.replace("{{" + marker + "}}", expand())
+    if "{{" in text:
+        raise ValueError(f"sql/{name}.sql: unknown marker {text[text.index('{{'):].split('}}')[0]}}}}}")
+    return text
+
+
+def _select_list(measures, alias: str) -> str:
+    """Each measure as the view shows it: NaN as NULL, class indexes as the class's label."""
+    items = []
+    for m in measures:
+        if m.type == "class":
+            items.append(f"c_{m.name}.label AS {m.name}")
+        elif m.type == "float8":
+            items.append(f"NULLIF({alias}.{m.name}, 'NaN') AS {m.name}")
+        else:
+            items.append(f"{alias}.{m.name}")
+    return ",\n    ".join(items)
+
+
+def _class_joins(measures, alias: str) -> str:
+    """One LEFT JOIN on run_classes' primary key per class column (PostgreSQL drops those a query does not use)."""
+    return "\n".join(
+        f"LEFT JOIN seldb_store.run_classes AS c_{m.name}"
+        f" ON c_{m.name}.run_id = {alias}.run_id AND c_{m.name}.class_index = {alias}.{m.name}"
+        for m in measures if m.type == "class"
+    )  # fmt: skip
+
+
+def _summary_values() -> str:
+    """The (measure, value) rows layer_summary unpivots, one per summarised measure."""
+    by_name = catalogue.by_name()
+    return ",\n        ".join(
+        f"('{name}', m.{name}" + ("::double precision)" if by_name[name].type != "float8" else ")")
+        for name in catalogue.summarised()
+    )
+
+
+MARKERS = {
+    "unit_measure_columns": lambda: _select_list(catalogue.UNIT_MEASURES, "m"),
+    "unit_measure_class_joins": lambda: _class_joins(catalogue.UNIT_MEASURES, "m"),
+    "layer_summary_values": _summary_values,
+    "concept_measure_columns": lambda: _select_list(catalogue.CONCEPT_MEASURES, "cm"),
+}
 
 
 def executor(conn: Connection) -> Execute:
@@ -62,24 +120,45 @@ def executor(conn: Connection) -> Execute:
     return execute
 
 
-def create_views(execute: Execute) -> None:
-    """Create or replace schema seldb, every view, and the reader's grants."""
+def all_views_sql() -> str:
+    """Every view as sql/ and the catalogue define it now, in creation order: what a revision that
+    changes the views freezes for the revision before it (see docs/architecture.md)."""
+    return "\n".join(view_sql(name).rstrip() + "\n" for name in VIEW_NAMES)
+
+
+def create_views(execute: Execute, columns_of: Callable[[str], list[str]] | None = None) -> None:
+    """Create or replace schema seldb, every view (as sql/ defines it now), their comments, and the
+    reader's grants. `columns_of(view)` lists a view's columns for the column comments (see
+    `column_lister`); without it (alembic --sql) only the views get comments."""
     execute(f"CREATE SCHEMA IF NOT EXISTS {VIEW_SCHEMA}")
     for name in VIEW_NAMES:
         execute(view_sql(name).rstrip().rstrip(";"))  # alembic --sql adds its own ";"
+        for statement in comment_statements(name, columns_of(name) if columns_of else []):
+            execute(statement)
     grant_reader(execute)
 
 
-def drop_views(execute: Execute) -> None:
-    """Drop every view (dependents first) and schema seldb.
+def column_lister(conn: Connection) -> Callable[[str], list[str]]:
+    """The columns of a view of schema seldb, as conn's transaction sees them (views just created too)."""
 
-    No CASCADE: if someone built their own objects on the views or in the
-    schema, the downgrade stops and says so instead of deleting their work.
+    def columns_of(view: str) -> list[str]:
+        with conn.connection.driver_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
+                " ORDER BY ordinal_position", (VIEW_SCHEMA, view))  # fmt: skip
+            return [row[0] for row in cursor.fetchall()]
+
+    return columns_of
+
+
+def drop_views(execute: Execute, names: tuple[str, ...] = VIEW_NAMES) -> None:
+    """Drop views, dependents first (`names` in creation order).
+
+    No CASCADE: if someone built their own objects on the views, the
+    downgrade stops and says so instead of deleting their work.
     """
-    revoke_reader(execute)
-    for name in reversed(VIEW_NAMES):
+    for name in reversed(names):
         execute(f"DROP VIEW IF EXISTS {VIEW_SCHEMA}.{name}")
-    execute(f"DROP SCHEMA IF EXISTS {VIEW_SCHEMA}")
 
 
 def ensure_reader_role(execute: Execute) -> None:

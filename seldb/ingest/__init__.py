@@ -1,23 +1,27 @@
-"""seldb.ingest: run a torch network over an image set into an activation file.
+"""seldb.ingest: run a torch network over an image set into an activation file, then import it.
 
 Modules, one job each: `models` (registry), `weights` (checkpoint layouts),
 `classes` and `imagesets` (what the images are), `preprocess`, `loader`
 (decoding, skipping bad files), `hooks` (recording layers), `state` and
-`runner` (chunked, resumable writing), `pipeline` (the sequence, then the
+`runner` (chunked, resumable recording), `pipeline` (the sequence, then the
 import). torch is imported only when one of those is used, so `import seldb`
-and `seldb models` stay light.
+and `seldb models` stay light:
+
+    from seldb.ingest import IngestOptions
+    result = seldb.connect().ingest(IngestOptions(data="images/", model="alexnet-imagenet"))
 """
 
 from __future__ import annotations
 
+from seldb.options import IngestOptions, IngestResult
 
-def ingest(data, **options):
-    """Run `seldb ingest` from Python: ingest(DATA_DIR, model="alexnet-imagenet", ...) -> IngestResult."""
-    from seldb.ingest.pipeline import IngestOptions
-    from seldb.ingest.pipeline import ingest as _ingest
 
-    notify = options.pop("notify", None)
-    return _ingest(IngestOptions(data=data, **options), notify=notify)
+def __getattr__(name: str):
+    if name == "ingest":  # torch comes with it
+        from seldb.ingest.pipeline import ingest
+
+        return ingest
+    raise AttributeError(f"module 'seldb.ingest' has no attribute {name!r}")
 
 
 def list_models() -> list[dict]:
@@ -27,4 +31,4 @@ def list_models() -> list[dict]:
     return _list()
 
 
-__all__ = ["ingest", "list_models"]
+__all__ = ["IngestOptions", "IngestResult", "ingest", "list_models"]

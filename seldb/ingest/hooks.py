@@ -45,7 +45,11 @@ def _valid_listing(net: torch.nn.Module, aliases: dict[str, str]) -> str:
 
 
 class LayerRecorder:
-    """Hooks on the requested modules; `take()` returns one (batch, units) tensor per layer."""
+    """Hooks on the requested modules; `take()` returns one (batch, units) tensor per layer.
+
+    Use it as a context manager (or call close()): the hooks stay on the
+    network until then, and a network with stale hooks records forever.
+    """
 
     def __init__(self, net: torch.nn.Module, layers: dict[str, str], reduce: str = "max"):
         if reduce not in REDUCTIONS:
@@ -87,3 +91,9 @@ class LayerRecorder:
         for handle in self._handles:
             handle.remove()
         self._handles = []
+
+    def __enter__(self) -> "LayerRecorder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -15,52 +15,24 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 
+from seldb.db.database import Database
 from seldb.errors import InputError
+from seldb.importer import run_import
+from seldb.options import IngestOptions, IngestResult, Provenance
 from seldb.ingest.classes import ClassList, imagenet_classes, read_class_file
 from seldb.ingest.hooks import REDUCTIONS, LayerRecorder, resolve_layers
 from seldb.ingest.imagesets import ImageSet, open_image_set
 from seldb.ingest.models import ModelSpec, build_network, resolve_spec
 from seldb.ingest.preprocess import KINDS, describe, make_transform
-from seldb.ingest.runner import RunConfig, RunResult, record_activations, resolve_device
+from seldb.ingest.runner import RecordConfig, Recording, record_activations, resolve_device
 from seldb.ingest.state import IngestState
 from seldb.ingest.weights import file_sha256, hub_weights, load_weights
 
 log = logging.getLogger("seldb.ingest")
-
-
-@dataclass
-class IngestOptions:
-    """Every option of `seldb ingest`; the CLI fills this one-to-one."""
-
-    data: str | Path
-    model: str | None = None
-    weights: str | Path | None = None
-    arch: str | None = None
-    num_classes: int | None = None
-    model_module: str | None = None
-    layers: Sequence[str] | None = None
-    reduce: str = "max"
-    limit_per_class: int | None = None
-    all_images: bool = False
-    batch_size: int = 64
-    workers: int | None = None
-    device: str | None = None
-    out: str | Path | None = None
-    class_names: str | Path | None = None
-    val_ground_truth: str | Path | None = None
-    places_list: str | Path | None = None
-    input_size: int | None = None
-    preprocess: str | None = None  # override the model's: torchvision | caffe | plain
-    name: str | None = None  # model name recorded in the run (default: registry name, arch or module)
-    bins: int = 32
-    top_k: Sequence[int] = (60, 100)
-    force: bool = False
-    progress: bool = True
-    chunk_images: int | None = None
 
 
 @dataclass
@@ -69,24 +41,13 @@ class Prepared:
 
     spec: ModelSpec
     net: torch.nn.Module
-    recorder: LayerRecorder
+    layers: dict[str, str]  # recorded name -> module name
+    reduce: str
     image_set: ImageSet
     transform: Callable
     layer_spec: dict[str, tuple[int, str]]
-    cfg: RunConfig
+    cfg: RecordConfig
     notes: list[str] = field(default_factory=list)
-
-
-@dataclass
-class IngestResult:
-    run_id: int | None
-    out: Path
-    n_images: int
-    n_correct: int | None  # None when the classes are the data set's (nothing compared)
-    skipped: list[dict]
-    layers: dict[str, int]  # layer -> units
-    resumed_at: int
-    reused: bool
 
 
 def default_workers() -> int:
@@ -112,15 +73,15 @@ def _load_net(spec: ModelSpec, weights: str | Path | None) -> tuple[torch.nn.Mod
     return net, {"path": str(path), "sha256": file_sha256(path)}, notes
 
 
-def _probe(net: torch.nn.Module, recorder: LayerRecorder, input_size: int) -> tuple[dict, int]:
-    """Units per layer and number of outputs, from one forward pass on a blank image."""
-    with torch.inference_mode():
+def _probe(net: torch.nn.Module, layers: dict[str, str], reduce: str, input_size: int) -> tuple[dict, int]:
+    """(units, reduction) per layer and the number of outputs, from one forward pass on a blank image."""
+    with torch.inference_mode(), LayerRecorder(net, layers, reduce) as recorder:
         try:
             logits = net(torch.zeros(1, 3, input_size, input_size))
         except RuntimeError as exc:
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise InputError(f"the model cannot run on {input_size}x{input_size} input: {first}") from None
-    values = recorder.take()
+        values = recorder.take()
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
         raise InputError("the model's forward must return a (batch, classes) tensor of scores")
     return {name: (int(v.shape[1]), recorder.reductions[name]) for name, v in values.items()}, int(logits.shape[1])
@@ -166,19 +127,19 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
     spec, class_file, preprocess, device = _check_options(opts)
     net, weights, notes = _load_net(spec, opts.weights)
     layers = resolve_layers(net, list(opts.layers or spec.info.default_layers), spec.info.layer_aliases)
-    recorder = LayerRecorder(net, layers, opts.reduce)
     input_size = opts.input_size or 224
-    layer_spec, n_outputs = _probe(net, recorder, input_size)
+    layer_spec, n_outputs = _probe(net, layers, opts.reduce, input_size)
     image_set = open_image_set(
         opts.data, model_classes=_model_classes(spec, n_outputs, class_file), class_file=class_file,
         val_ground_truth=opts.val_ground_truth, places_list=opts.places_list, limit_per_class=opts.limit_per_class,
     )
     if not image_set.mapped:
         note = (f"the classes of {image_set.root} do not map onto {spec.name}'s outputs: using the data set's"
-                f" {len(image_set.classes)} classes; no prediction is compared and every image is analysed")
+                f" {len(image_set.classes)} classes; no prediction is compared and every image is analysed"
+                " (--class-names FILE names the model's outputs if they are the same classes)")
         notify(note)
         notes.append(note)
-    fingerprint = {
+    identity = {
         "model": spec.name, "arch": spec.arch, "num_outputs": n_outputs, "weights": weights,
         "model_module": opts.model_module, "layers": ", ".join(layers), "reduce": opts.reduce,
         "preprocess": describe(preprocess, input_size), "batch_size": opts.batch_size,
@@ -186,36 +147,34 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
         "images": f"{len(image_set)} images, digest {_images_digest(image_set)}",
         "limit_per_class": opts.limit_per_class, "classes_mapped": image_set.mapped,
     }
-    cfg = RunConfig(
+    cfg = RecordConfig(
         out=Path(opts.out) if opts.out else default_out(Path(opts.data), opts.name or spec.name),
         model_name=opts.name or spec.name,
-        fingerprint=fingerprint, batch_size=opts.batch_size,
+        identity=identity, batch_size=opts.batch_size,
         workers=default_workers() if opts.workers is None else opts.workers, device=device,
         chunk_images=opts.chunk_images, force=opts.force, progress=opts.progress,
     )
     net.to(device)
     transform = make_transform(preprocess, input_size)
-    return Prepared(spec, net, recorder, image_set, transform, layer_spec, cfg, image_set.notes + notes)
+    return Prepared(spec, net, layers, opts.reduce, image_set, transform, layer_spec, cfg, image_set.notes + notes)
 
 
 def record(
     opts: IngestOptions,
     notify: Callable[[str], None] | None = None,
     on_chunk: Callable[[IngestState], None] | None = None,
-) -> tuple[Prepared, RunResult]:
+) -> tuple[Prepared, Recording]:
     """Write (or finish, or reuse) the activation file; no database involved."""
     prepared = prepare(opts, notify)
-    try:
+    with LayerRecorder(prepared.net, prepared.layers, prepared.reduce) as recorder:
         result = record_activations(
-            prepared.net, prepared.recorder, prepared.image_set, prepared.transform,
+            prepared.net, recorder, prepared.image_set, prepared.transform,
             prepared.layer_spec, prepared.cfg, on_chunk=on_chunk,
         )
-    finally:
-        prepared.recorder.close()
     return prepared, result
 
 
-def _check_analysable(prepared: Prepared, result: RunResult, all_images: bool) -> None:
+def _check_analysable(prepared: Prepared, result: Recording, all_images: bool) -> None:
     if result.rows == 0:
         first = result.skipped[0] if result.skipped else {"path": "?", "reason": "?"}
         raise InputError(f"none of the {len(result.skipped)} images could be read"
@@ -227,55 +186,49 @@ def _check_analysable(prepared: Prepared, result: RunResult, all_images: bool) -
         )
 
 
-def _provenance(prepared: Prepared, result: RunResult, workers: int) -> dict:
+def _provenance(prepared: Prepared, result: Recording) -> Provenance:
     device = prepared.cfg.device
-    return {
-        "source": "seldb ingest",
+    details = {
         "ingest": {
-            **prepared.cfg.fingerprint,
-            "layer_modules": prepared.recorder.layers,  # what each recorded name is, e.g. conv5 = features.11
-            "reductions": prepared.recorder.reductions,
-            "workers": workers,
+            **prepared.cfg.identity,
+            "layer_modules": prepared.layers,  # what each recorded name is, e.g. conv5 = features.11
+            "reductions": {name: reduction for name, (_, reduction) in prepared.layer_spec.items()},
+            "workers": prepared.cfg.workers,
             "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
             "torch": torch.__version__,
             "resumed_at_rows": result.resumed_at,
             "activation_file": str(result.out.resolve()),
         },
-        "skipped_images": result.skipped,
-        "n_skipped": len(result.skipped),
         "notes": prepared.notes,
     }
+    return Provenance("seldb ingest", details, list(result.skipped))
 
 
-def load_recorded(opts: IngestOptions, prepared: Prepared, result: RunResult,
-                  notify: Callable[[str], None] | None = None) -> IngestResult:
+def load_recorded(db: Database, opts: IngestOptions, prepared: Prepared, result: Recording,
+                  notify: Callable[[str], None] | None = None) -> IngestResult:  # fmt: skip
     """Compute every measure from a recorded activation file and load the run (one transaction)."""
-    from seldb.importer import import_h5  # the database side; only needed once the file is complete
-
     notify = notify or log.warning
     _check_analysable(prepared, result, opts.all_images)
     if result.skipped:
         first = result.skipped[0]
         notify(f"{len(result.skipped)} unreadable image(s) skipped and listed in the run's record"
                f" (first: {first['path']}: {first['reason']})")
-    run_id = import_h5(
-        result.out, model=prepared.cfg.model_name, dataset=prepared.image_set.name, layers=None,
-        all_images=opts.all_images, bins=opts.bins, top_k=tuple(opts.top_k), force=opts.force,
-        provenance=_provenance(prepared, result, prepared.cfg.workers), progress=opts.progress,
-    )
+    options = opts.import_options(prepared.cfg.model_name, prepared.image_set.name)
+    imported = run_import(db, result.out, options, _provenance(prepared, result), progress=opts.progress)
     return IngestResult(
-        run_id=run_id, out=result.out, n_images=result.rows,
+        out=result.out, n_images=result.rows,
         n_correct=result.n_correct if prepared.image_set.mapped else None, skipped=result.skipped,
         layers={name: units for name, (units, _) in prepared.layer_spec.items()},
-        resumed_at=result.resumed_at, reused=result.reused,
+        resumed_at=result.resumed_at, recording_reused=result.reused, imported=imported,
     )
 
 
 def ingest(
+    db: Database,
     opts: IngestOptions,
     notify: Callable[[str], None] | None = None,
     on_chunk: Callable[[IngestState], None] | None = None,
 ) -> IngestResult:
     """`seldb ingest`: record the activations (resumable), then measure and load the run."""
     prepared, result = record(opts, notify, on_chunk)
-    return load_recorded(opts, prepared, result, notify)
+    return load_recorded(db, opts, prepared, result, notify)

@@ -1,4 +1,4 @@
-"""The run: batched inference that writes the activation file chunk by chunk.
+"""Recording: batched inference that writes the activation file chunk by chunk.
 
 Images flow DataLoader -> network (hooks reduce each recorded layer) -> a
 chunk buffer -> ActivationWriter. A chunk is a whole number of batches
@@ -33,10 +33,10 @@ TILE_ROWS = 1024
 
 
 @dataclass
-class RunConfig:
+class RecordConfig:
     out: Path
     model_name: str
-    fingerprint: dict
+    identity: dict  # the options a resume must agree with (seldb.ingest.state)
     batch_size: int = 64
     workers: int = 0
     device: str = "cpu"
@@ -46,7 +46,7 @@ class RunConfig:
 
 
 @dataclass
-class RunResult:
+class Recording:
     out: Path
     rows: int
     n_correct: int
@@ -82,31 +82,31 @@ def record_activations(
     image_set: ImageSet,
     transform: Callable,
     layer_spec: dict[str, tuple[int, str]],
-    cfg: RunConfig,
+    cfg: RecordConfig,
     on_chunk: Callable[[IngestState], None] | None = None,
-) -> RunResult:
+) -> Recording:
     """Run the network over the image set into cfg.out, resuming a killed run of the same options."""
     writer, state = _open_output(cfg, image_set, layer_spec)
     resumed_at = state.rows
     if writer is None:
-        return RunResult(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at, reused=True)
+        return Recording(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at, reused=True)
     try:
         _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chunk)
         state.complete = True
         state.save(cfg.out)
     finally:
         writer.close()
-    return RunResult(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at)
+    return Recording(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at)
 
 
-def _writer(cfg: RunConfig, image_set: ImageSet, layer_spec, mode: str) -> ActivationWriter:
+def _writer(cfg: RecordConfig, image_set: ImageSet, layer_spec, mode: str) -> ActivationWriter:
     return ActivationWriter(
         cfg.out, model=cfg.model_name, dataset=image_set.name, class_names=image_set.classes.names,
         class_keys=image_set.classes.keys, layers=layer_spec, with_pred=image_set.mapped, with_path=True, mode=mode,
     )
 
 
-def _open_output(cfg: RunConfig, image_set: ImageSet, layer_spec) -> tuple[ActivationWriter | None, IngestState]:
+def _open_output(cfg: RecordConfig, image_set: ImageSet, layer_spec) -> tuple[ActivationWriter | None, IngestState]:
     """A writer positioned where the run continues, or None when the file is already complete."""
     out = cfg.out
     if cfg.force:
@@ -116,7 +116,7 @@ def _open_output(cfg: RunConfig, image_set: ImageSet, layer_spec) -> tuple[Activ
     if state is None and out.exists():
         raise InputError(f"{out} exists and is not a partial ingest: choose another --out, or --force to overwrite")
     if state is not None:
-        differences = state.differences(cfg.fingerprint)
+        differences = state.differences(cfg.identity)
         if differences and state.complete:
             raise InputError(f"{out} was written with other options ({'; '.join(differences)}):"
                              " choose another --out, or --force to overwrite it")
@@ -134,7 +134,7 @@ def _open_output(cfg: RunConfig, image_set: ImageSet, layer_spec) -> tuple[Activ
                 log.warning("%s is damaged (%s); starting over", out, exc)
                 out.unlink(missing_ok=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    state = IngestState(fingerprint=cfg.fingerprint)
+    state = IngestState(identity=cfg.identity)
     state.save(out)  # before the file: a kill in between leaves a record, never an orphan file
     return _writer(cfg, image_set, layer_spec, "w"), state
 

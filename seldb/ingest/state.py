@@ -3,7 +3,8 @@
 An ingest over 700,000 images runs for hours; killing it must not cost the
 hours. After every chunk the runner flushes the activation file and then
 writes this record (atomically), so the record never claims rows that are not
-on disk. It also holds the options fingerprint: resuming with other options
+on disk. It also holds the recording's identity (the options that must
+agree): resuming with other options
 would splice two different runs into one file, so that is refused, naming the
 options that differ.
 """
@@ -24,7 +25,7 @@ def state_path(out: Path) -> Path:
 
 @dataclass
 class IngestState:
-    fingerprint: dict
+    identity: dict  # the options that must agree for a resume (model, weights, layers, images, ...)
     rows: int = 0  # rows of the activation file that are complete
     next_index: int = 0  # position in the image list where the next chunk starts
     n_correct: int = 0
@@ -37,7 +38,10 @@ class IngestState:
         if not path.is_file():
             return None
         try:
-            return cls(**json.loads(path.read_text(encoding="utf-8")))
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if "fingerprint" in record:  # the name seldb 0.1's records used
+                record["identity"] = record.pop("fingerprint")
+            return cls(**record)
         except (ValueError, TypeError) as exc:
             raise InputError(f"{path}: unreadable resume record ({exc}); pass --force to start over") from None
 
@@ -47,13 +51,13 @@ class IngestState:
         tmp.write_text(json.dumps(asdict(self), indent=1), encoding="utf-8")
         os.replace(tmp, path)  # atomic: a kill leaves the old record or the new one
 
-    def differences(self, fingerprint: dict) -> list[str]:
+    def differences(self, identity: dict) -> list[str]:
         """'option: before -> now' for every option that differs."""
-        keys = dict.fromkeys([*self.fingerprint, *fingerprint])
+        keys = dict.fromkeys([*self.identity, *identity])
         return [
-            f"{k}: {_show(self.fingerprint.get(k))} -> {_show(fingerprint.get(k))}"
+            f"{k}: {_show(self.identity.get(k))} -> {_show(identity.get(k))}"
             for k in keys
-            if self.fingerprint.get(k) != fingerprint.get(k)
+            if self.identity.get(k) != identity.get(k)
         ]
 
 

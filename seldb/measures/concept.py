@@ -12,17 +12,13 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
+from seldb import catalogue
 from seldb.measures.block import prepare_block
 from seldb.measures.classstats import class_stats
-from seldb.measures.engine import DEFAULT_K, _nan_to_null, _sweep_and_counts, p_name
+from seldb.measures.compute import DEFAULT_K, P_LEVELS, _nan_to_null, _sweep_and_counts, p_name
 from seldb.measures.unit import class_ccmas
 
 A, NOT_A = 1, 0
-CONCEPT_COLUMNS = [
-    "unit", "n_a", "n_not_a", "mean_a", "mean_not_a", "sem_a", "sem_not_a", "frac_nonzero_a", "frac_nonzero_not_a",
-    "precision_60", "precision_100", "ccmas", "max_informedness", "mi_threshold", "mi_recall",
-    "mi_false_alarm_rate", "mi_false_discovery_rate", "recall_p1", "recall_p95",
-]  # fmt: skip
 
 
 def compute_concept_block(
@@ -32,13 +28,12 @@ def compute_concept_block(
     concept_classes: Sequence[int],
     *,
     top_k: Sequence[int] = DEFAULT_K,
-    p_levels: Sequence[float] = (1.0, 0.95),
 ) -> pl.DataFrame:
     """One row per unit: the concept's measures (views.md, seldb.concept_measures)."""
     in_a = np.isin(np.asarray(labels), np.asarray(list(concept_classes), dtype=np.int64)).astype(np.int64)
     block = prepare_block(values, in_a, 2)
     stats = class_stats(block)
-    swept, counts = _sweep_and_counts(block, top_k, p_levels)
+    swept, counts = _sweep_and_counts(block, top_k, P_LEVELS)
     n_a, n_not = int(stats.n[A]), int(stats.n[NOT_A])
     with np.errstate(divide="ignore", invalid="ignore"):
         tp, selected = swept.mi_tp[:, A], swept.mi_selected[:, A]
@@ -61,9 +56,9 @@ def compute_concept_block(
         columns["mi_recall"] = tp / n_a
         columns["mi_false_alarm_rate"] = (selected - tp) / n_not if n_not else np.nan
         columns["mi_false_discovery_rate"] = (selected - tp) / selected
-        for p in p_levels:
+        for p in P_LEVELS:
             recall = swept.recall_p[p][0][:, A]
             columns[p_name(p)] = np.where(recall < 0, 0.0, recall)
     frame = _nan_to_null(pl.DataFrame({k: np.broadcast_to(v, (block.n_units,)) for k, v in columns.items()}))
     ccmas = class_ccmas(pl.col("mean_a"), pl.col("mean_not_a")).alias("ccmas")
-    return frame.with_columns(ccmas).select(CONCEPT_COLUMNS)
+    return frame.with_columns(ccmas).select("unit", *catalogue.names(catalogue.CONCEPT_MEASURES))

@@ -107,6 +107,14 @@ class KthCode:
     offsets: np.ndarray
     floor_code: np.ndarray
 
+    def n_distinct(self) -> np.ndarray:
+        """Distinct activation values per unit: the distinct codes above the floor, plus the floor."""
+        n_units = self.offsets.size - 1
+        unit_of = np.repeat(np.arange(n_units), np.diff(self.offsets))
+        new_value = np.ones(self.codes.size, dtype=bool)
+        new_value[1:] = (self.codes[1:] != self.codes[:-1]) | (unit_of[1:] != unit_of[:-1])
+        return np.bincount(unit_of[new_value], minlength=n_units) + 1
+
     def __call__(self, k: int) -> np.ndarray:
         above = np.diff(self.offsets)
         index = np.minimum(self.offsets[:-1] + k - 1, np.maximum(self.offsets[1:] - 1, 0))

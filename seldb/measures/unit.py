@@ -9,9 +9,34 @@ applying measures.md's tie rules; the engine joins them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import polars as pl
 
 from seldb.measures.sweep import TIE  # measures.md's tie tolerance, one definition
+
+
+@dataclass(frozen=True)
+class Producer:
+    """A function (classes, n_images) -> one row per unit, and the catalogue columns it fills."""
+
+    columns: tuple[str, ...]
+    compute: Callable[[pl.DataFrame, int], pl.DataFrame]
+
+
+# Every per-unit column of seldb.catalogue.UNIT_MEASURES comes from exactly one producer (a test checks).
+PRODUCERS: list[Producer] = []
+
+
+def produces(*columns: str):
+    """Register a per-unit measure function as the source of catalogue `columns`."""
+
+    def register(compute: Callable[[pl.DataFrame, int], pl.DataFrame]):
+        PRODUCERS.append(Producer(columns, compute))
+        return compute
+
+    return register
 
 
 def class_ccmas(mean: pl.Expr, mean_not: pl.Expr) -> pl.Expr:
@@ -145,3 +170,57 @@ def localist(classes: pl.DataFrame) -> pl.DataFrame:
     return top.join(others, on="unit", how="left").select(
         "unit", margin, (pl.col("top_min") > pl.col("other_max")).alias("is_localist")
     )
+
+
+# -- The per-unit columns of seldb.catalogue.UNIT_MEASURES, each from one function. --
+
+
+@produces("n_images")
+def _n_images(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return classes.select("unit").unique().with_columns(n_images=pl.lit(n_images, dtype=pl.Int32))
+
+
+@produces("ccmas", "ccmas_class", "ccmas2", "ccmas2_class", "ccmas_morcos")
+def _ccmas(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return ccmas(classes)
+
+
+@produces("precision_60", "precision_60_class")
+def _precision_60(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return precision_k(classes, 60)
+
+
+@produces("precision_100", "precision_100_class")
+def _precision_100(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return precision_k(classes, 100)
+
+
+@produces("n_classes_top100")
+def _n_classes_top100(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return n_classes_top(classes, 100)
+
+
+@produces("localist_margin", "is_localist")
+def _localist(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return localist(classes)
+
+
+@produces("recall_p1", "recall_p1_class", "recall_p1_threshold")
+def _recall_p1(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return recall_at_precision(classes, "recall_p1")
+
+
+@produces("recall_p95", "recall_p95_class", "recall_p95_threshold")
+def _recall_p95(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    return recall_at_precision(classes, "recall_p95")
+
+
+@produces("n_distinct_values", "is_dead")
+def _distinct_values(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
+    """A dead unit never rises above its lowest value: one distinct value over every image."""
+    per_unit = classes.group_by("unit").agg(pl.col("n_distinct").first().cast(pl.Int32).alias("n_distinct_values"))
+    return per_unit.with_columns(is_dead=pl.col("n_distinct_values") == 1)
+
+
+produces("max_informedness", "mi_class", "mi_threshold", "mi_recall", "mi_specificity", "mi_false_alarm_rate",
+         "mi_false_discovery_rate", "mi_precision")(max_informedness)

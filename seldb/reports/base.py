@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from seldb.errors import InputError
-from seldb.reports import render
+import seldb.reports.render as render
 
 FILE_FORMATS = ("csv", "json", "markdown")
 

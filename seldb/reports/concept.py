@@ -12,37 +12,44 @@ from typing import Sequence
 
 import polars as pl
 
+from seldb import catalogue
 from seldb.concepts import list_concepts
-from seldb.db.engine import connect_checked
+from seldb.db.database import Database
 from seldb.errors import InputError, NotFound, SeldbError
 from seldb.reports.base import Report, Section
 from seldb.reports.source import by_layer, did_you_mean, find_unit, frame, layer_order, resolve_run
 
-COLUMNS = [
-    "unit_label", "layer", "unit", "n_a", "n_not_a", "mean_a", "sem_a", "mean_not_a", "sem_not_a",
-    "frac_nonzero_a", "frac_nonzero_not_a", "precision_60", "precision_100", "ccmas", "max_informedness",
-    "mi_threshold", "mi_recall", "mi_false_alarm_rate", "mi_false_discovery_rate", "recall_p1", "recall_p95", "iou",
-]  # fmt: skip
-SORTABLE = COLUMNS[3:]
+
+
+def columns() -> list[str]:
+    """What the report reads from seldb.concept_measures (the catalogue's concept measures and the IoU)."""
+    return ["unit_label", "layer", "unit", *catalogue.names(catalogue.CONCEPT_MEASURES), "iou"]
+
+
+def sortable() -> list[str]:
+    return columns()[3:]
+
+
 BRIEF = [
     "unit_label", "mean_a", "mean_not_a", "precision_60", "precision_100", "ccmas", "max_informedness",
     "mi_recall", "mi_false_alarm_rate", "recall_p1", "iou",
 ]  # fmt: skip
 
 
-def concept_report(concept: str, run: int | None = None, units: Sequence[str] | None = None,
+def concept_report(db: Database, concept: str, run: int | None = None, units: Sequence[str] | None = None,
                    sort: str | None = None, n: int | None = None) -> Report:  # fmt: skip
     """The concept's measures for every unit of the run (or `units`), optionally the n best by `sort`."""
-    names = [c["name"] for c in list_concepts()]
+    names = [c["name"] for c in list_concepts(db)]
     if concept not in names:
         hint = did_you_mean(concept, names) or f"; known: {', '.join(names) or 'none yet (seldb concept add)'}"
         raise NotFound(f"no concept {concept!r}{hint}")
-    if sort is not None and sort not in SORTABLE:
-        raise InputError(f"cannot sort by {sort!r}{did_you_mean(sort, SORTABLE)}; columns: {', '.join(SORTABLE)}")
-    with connect_checked() as conn:
+    if sort is not None and sort not in sortable():
+        known = sortable()
+        raise InputError(f"cannot sort by {sort!r}{did_you_mean(sort, known)}; columns: {', '.join(known)}")
+    with db.connect() as conn:
         r = resolve_run(conn, run)
         pairs = [find_unit(conn, r, label) for label in units or []]
-        query = f"SELECT {', '.join(COLUMNS)} FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
+        query = f"SELECT {', '.join(columns())} FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
         rows = frame(conn, query, {"r": r.run_id, "c": concept})
         layers = layer_order(conn, r.run_id)
     if rows.is_empty():

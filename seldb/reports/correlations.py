@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from seldb.correlations import MEASURES
-from seldb.db.engine import connect_checked
+from seldb import catalogue
+from seldb.db.database import Database
 from seldb.reports.base import Report, Section
 from seldb.reports.source import by_layer, check_layer, frame, layer_order, resolve_run
 
@@ -20,9 +20,9 @@ ALL_LABEL = "(all layers)"  # how the view's NULL layer is shown
 COLUMNS = ["layer", "measure_a", "measure_b", "n_units", "pearson_r", "pearson_p", "spearman_rho", "spearman_p"]
 
 
-def correlations_report(run: int | None = None, layer: str | None = None) -> Report:
+def correlations_report(db: Database, run: int | None = None, layer: str | None = None) -> Report:
     """Every pair's correlations in the run; `layer` picks one layer, or "all" the all-layer rows."""
-    with connect_checked() as conn:
+    with db.connect() as conn:
         r = resolve_run(conn, run)
         where, params = "run_id = :r", {"r": r.run_id}
         if layer == ALL_LAYERS:
@@ -40,7 +40,7 @@ def correlations_report(run: int | None = None, layer: str | None = None) -> Rep
 
 def _ordered(rows: pl.DataFrame, layers: list[str]) -> pl.DataFrame:
     """Layers in network order, the all-layer rows last; pairs in views.md's measure order."""
-    ranks = {name: i for i, name in enumerate(MEASURES)}
+    ranks = {name: i for i, name in enumerate(catalogue.correlated())}
 
     def by_measure(column: str) -> pl.Expr:
         return pl.col(column).replace_strict(ranks, default=len(ranks), return_dtype=pl.Int32)

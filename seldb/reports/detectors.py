@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from seldb.db.engine import connect_checked
+from seldb.db.database import Database
 from seldb.errors import SeldbError
 from seldb.reports.base import Report, Section
 from seldb.reports.source import Run, by_layer, frame, layer_order, resolve_run
@@ -25,9 +25,9 @@ CLAIM_COLUMNS = [
 GOOD_MEDIAN_INFORMEDNESS = 0.8
 
 
-def detectors_report(run: int | None = None) -> Report:
+def detectors_report(db: Database, run: int | None = None) -> Report:
     """The claimed detectors of a run, per-layer counts, and a verdict paragraph."""
-    with connect_checked() as conn:
+    with db.connect() as conn:
         r = resolve_run(conn, run)
         claims = frame(conn, f"SELECT {', '.join(CLAIM_COLUMNS)} FROM seldb.detector_claims WHERE run_id = :r"
                              " ORDER BY precision_60 DESC, max_informedness DESC, layer, unit", {"r": r.run_id})

@@ -13,22 +13,18 @@ from typing import Sequence
 
 import polars as pl
 
-from seldb.db.engine import connect_checked
+from seldb import catalogue
+from seldb.db.database import Database
 from seldb.errors import InputError
 from seldb.reports.base import Report, Section
 from seldb.reports.source import by_layer, did_you_mean, frame, layer_order, resolve_run
 
-# The order of seldb.layer_summary's measures (sql/layer_summary.sql), used to sort rows and plots
-MEASURES = [
-    "precision_60", "precision_100", "n_classes_top100", "ccmas", "ccmas2", "ccmas_morcos", "localist_margin",
-    "recall_p1", "recall_p1_threshold", "recall_p95", "recall_p95_threshold", "max_informedness", "mi_threshold",
-    "mi_recall", "mi_specificity", "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision",
-]  # fmt: skip
 COLUMNS = ["layer", "measure", "n_units", "mean", "sem", "median", "q25", "q75", "min", "max"]
 
 
-def check_measures(measures: Sequence[str] | None, known: Sequence[str] = MEASURES) -> list[str]:
-    """The measures asked for, in view order; an unknown name is one InputError line."""
+def check_measures(measures: Sequence[str] | None, known: Sequence[str] | None = None) -> list[str]:
+    """The measures asked for, in report order (default: seldb.layer_summary's); an unknown name is one line."""
+    known = catalogue.summarised() if known is None else known
     if not measures:
         return list(known)
     for name in measures:
@@ -38,6 +34,7 @@ def check_measures(measures: Sequence[str] | None, known: Sequence[str] = MEASUR
 
 
 def layers_report(
+    db: Database,
     run: int | None = None,
     measures: Sequence[str] | None = None,
     plot: bool = False,
@@ -45,7 +42,7 @@ def layers_report(
 ) -> Report:
     """Per layer and measure: n, mean, sem, median, quartiles, min, max; plot=True adds box plots."""
     wanted = check_measures(measures)
-    with connect_checked() as conn:
+    with db.connect() as conn:
         r = resolve_run(conn, run)
         rows = frame(
             conn,

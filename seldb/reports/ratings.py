@@ -8,15 +8,15 @@ no ratings yet.
 
 from __future__ import annotations
 
-from seldb.db.engine import connect_checked
+from seldb.db.database import Database
 from seldb.errors import SeldbError
 from seldb.reports.base import Report, Section
 from seldb.reports.source import by_layer, frame, layer_order, resolve_run
 
 
-def ratings_report(run: int | None = None) -> Report:
+def ratings_report(db: Database, run: int | None = None) -> Report:
     """Table 1 per layer: % yes, % units >= 80% yes, label agreement, class matches, Fleiss' kappa."""
-    with connect_checked() as conn:
+    with db.connect() as conn:
         r = resolve_run(conn, run)
         rows = frame(conn, "SELECT * FROM seldb.am_ratings_summary WHERE run_id = :r", {"r": r.run_id})
         layers = layer_order(conn, r.run_id)

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 import polars as pl
 import sqlalchemy as sa
 
-from seldb.errors import NotFound, SeldbError
+from seldb.errors import NotFound
+from seldb.runs import latest_run_id
 
 # PostgreSQL type OIDs -> polars types, for typed (also empty) frames
 _PG_TYPES: dict[int, Any] = {
@@ -67,21 +68,11 @@ class Run:
 
 
 def resolve_run(conn: sa.Connection, run: int | None) -> Run:
-    """The run to report on: `run`, or the newest complete run when None."""
-    if run is None:
-        row = conn.execute(sa.text(
-            "SELECT run_id, model, dataset FROM seldb.runs WHERE status = 'complete' ORDER BY run_id DESC LIMIT 1"
-        )).first()  # fmt: skip
-        if row is None:
-            raise NotFound("no run yet: make one with `seldb demo`, `seldb ingest` or `seldb import-h5 FILE`")
-        return Run(int(row.run_id), row.model, row.dataset)
-    row = conn.execute(
-        sa.text("SELECT run_id, model, dataset, status FROM seldb.runs WHERE run_id = :r"), {"r": int(run)}
-    ).first()
+    """The run to report on: `run`, or the latest run when None."""
+    run_id = latest_run_id(conn) if run is None else int(run)
+    row = conn.execute(sa.text("SELECT run_id, model, dataset FROM seldb.runs WHERE run_id = :r"), {"r": run_id}).first()
     if row is None:
         raise NotFound(f"no run {run} (seldb runs lists them)")
-    if row.status != "complete":
-        raise SeldbError(f"run {run} is {row.status}, not complete: nothing to report")
     return Run(int(row.run_id), row.model, row.dataset)
 
 

@@ -12,18 +12,13 @@ from typing import Sequence
 
 import polars as pl
 
-from seldb.db.engine import connect_checked
+from seldb import catalogue
+from seldb.db.database import Database
 from seldb.errors import InputError
 from seldb.reports.base import Report, Section
 from seldb.reports.layers import check_measures
 from seldb.reports.source import frame, resolve_run
 
-# Numeric columns of seldb.unit_measures a unit can be ranked by
-RANKABLE = [
-    "precision_60", "precision_100", "n_classes_top100", "ccmas", "ccmas2", "ccmas_morcos", "localist_margin",
-    "recall_p1", "recall_p95", "max_informedness", "mi_recall", "mi_specificity", "mi_false_alarm_rate",
-    "mi_false_discovery_rate", "mi_precision",
-]  # fmt: skip
 DEFAULT_MEASURES = ["precision_60", "ccmas", "recall_p1", "max_informedness"]
 BRIEF = [
     "rank", "unit_label", "precision_60", "precision_60_class", "ccmas", "ccmas_class", "recall_p1",
@@ -31,13 +26,13 @@ BRIEF = [
 ]  # fmt: skip
 
 
-def top_report(run: int | None = None, measures: Sequence[str] | None = None, n: int = 10,
+def top_report(db: Database, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10,
                lowest: bool = False) -> Report:  # fmt: skip
     """The n units with the highest (lowest=True: lowest) value of each measure; NULLs never rank."""
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
-    wanted = check_measures(measures, RANKABLE) if measures else DEFAULT_MEASURES
-    with connect_checked() as conn:
+    wanted = check_measures(measures, catalogue.rankable()) if measures else DEFAULT_MEASURES
+    with db.connect() as conn:
         r = resolve_run(conn, run)
         sections = [_top_units(conn, r.run_id, m, n, lowest) for m in wanted]
     which = "lowest" if lowest else "top"
@@ -46,7 +41,7 @@ def top_report(run: int | None = None, measures: Sequence[str] | None = None, n:
 
 
 def _top_units(conn, run_id: int, measure: str, n: int, lowest: bool) -> Section:
-    # `measure` is one of RANKABLE (checked), so it is safe to splice into the SQL
+    # `measure` is a rankable catalogue measure (checked), so it is safe to splice into the SQL
     direction = "ASC" if lowest else "DESC"
     rows = frame(
         conn,

@@ -15,22 +15,12 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from seldb.db.engine import connect_checked
+from seldb import catalogue
+from seldb.db.database import Database
 from seldb.errors import InputError, NotFound, SeldbError
 from seldb.reports.base import Report, Section
 from seldb.reports.source import Run, did_you_mean, find_unit, frame, resolve_run
 
-# (measure, its class column, its threshold column) in the order the report lists them
-MEASURE_ROWS = [
-    ("n_images", None, None), ("precision_60", "precision_60_class", None),
-    ("precision_100", "precision_100_class", None), ("n_classes_top100", None, None),
-    ("ccmas", "ccmas_class", None), ("ccmas2", "ccmas2_class", None), ("ccmas_morcos", "ccmas_class", None),
-    ("localist_margin", None, None), ("is_localist", None, None),
-    ("recall_p1", "recall_p1_class", "recall_p1_threshold"), ("recall_p95", "recall_p95_class", "recall_p95_threshold"),
-    ("max_informedness", "mi_class", "mi_threshold"), ("mi_recall", "mi_class", "mi_threshold"),
-    ("mi_specificity", "mi_class", "mi_threshold"), ("mi_false_alarm_rate", "mi_class", "mi_threshold"),
-    ("mi_false_discovery_rate", "mi_class", "mi_threshold"), ("mi_precision", "mi_class", "mi_threshold"),
-]  # fmt: skip
 CLASS_COLUMNS = "class, class_key, n, mean, std, sem, min, max, frac_nonzero, ccmas, max_informedness, mi_threshold"
 # what each optional view contributes, when it has rows for the unit
 EXTRA_SECTIONS = [
@@ -44,12 +34,12 @@ EXTRA_SECTIONS = [
 ]  # fmt: skip
 
 
-def unit_report(unit_label: str, run: int | None = None, class_name: str | None = None, n: int = 10,
+def unit_report(db: Database, unit_label: str, run: int | None = None, class_name: str | None = None, n: int = 10,
                 plot: bool = False, out_dir: str | Path = ".", use_file: bool = True) -> Report:  # fmt: skip
     """The unit's measures, classes, top images and imported results; plot=True adds the Figure 3 PNG."""
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
-    with connect_checked() as conn:
+    with db.connect() as conn:
         r = resolve_run(conn, run)
         layer, unit = find_unit(conn, r, unit_label)
         where = {"r": r.run_id, "l": layer, "u": unit}
@@ -72,11 +62,12 @@ def unit_report(unit_label: str, run: int | None = None, class_name: str | None 
 def _measures(conn: sa.Connection, where: dict, row) -> Section:
     """unit_measures' row as (measure, value, class, threshold) rows, then any extra top-k precision."""
     records = []
-    for measure, class_col, threshold_col in MEASURE_ROWS:
-        value = row[measure]
+    for m in catalogue.values():  # each measure with the class and threshold it refers to
+        value = row[m.name]
         records.append({
-            "measure": measure, "value": None if value is None else float(value),
-            "class": row[class_col] if class_col else None, "threshold": row[threshold_col] if threshold_col else None,
+            "measure": m.name, "value": None if value is None else float(value),
+            "class": row[m.class_column] if m.class_column else None,
+            "threshold": row[m.threshold_column] if m.threshold_column else None,
         })  # fmt: skip
     extra = conn.execute(sa.text(
         "SELECT k, precision, class FROM seldb.unit_precision_k WHERE run_id = :r AND layer = :l AND unit = :u"

@@ -2,9 +2,10 @@
 
 `compute_block` runs the three vectorised passes over a block of units
 (class statistics, the threshold sweep, top-k counts), lays their per-class
-results out as one long polars frame and lets the measure functions of
-`seldb.measures.unit` reduce it per unit. The result keeps the numpy arrays
-for the bulk loader and offers polars frames for everyone else.
+results out as one long polars frame and lets the registered measure
+functions of `seldb.measures.unit` (one per group of catalogue columns)
+reduce it per unit. The result keeps the numpy arrays for the bulk loader and
+offers polars frames for everyone else.
 """
 
 from __future__ import annotations
@@ -16,21 +17,15 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
-from seldb.measures import unit as m
+from seldb import catalogue
+import seldb.measures.unit as m
 from seldb.measures.block import Block, prepare_block
 from seldb.measures.classstats import ClassStats, Histograms, class_stats, histograms
 from seldb.measures.sweep import Sweep, sweep
 from seldb.measures.topk import TopImages, TopKCounts, top_images, topk_counts
 
-UNIT_COLUMNS = [
-    "n_images", "ccmas", "ccmas_class", "ccmas2", "ccmas2_class", "ccmas_morcos",
-    "precision_60", "precision_60_class", "precision_100", "precision_100_class", "n_classes_top100",
-    "localist_margin", "is_localist",
-    "recall_p1", "recall_p1_class", "recall_p1_threshold", "recall_p95", "recall_p95_class", "recall_p95_threshold",
-    "max_informedness", "mi_class", "mi_threshold", "mi_recall", "mi_specificity",
-    "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision",
-]  # fmt: skip
-DEFAULT_K = (60, 100)
+DEFAULT_K = catalogue.DEFAULT_TOP_K
+P_LEVELS = catalogue.P_LEVELS
 
 
 def p_name(p: float) -> str:
@@ -49,6 +44,7 @@ def _class_frame(block: Block, stats: ClassStats, swept: Sweep, counts: list[Top
         "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_classes),
         "class_index": np.tile(np.arange(n_classes, dtype=np.int32), n_units),
         "n": np.tile(stats.n, n_units),
+        "n_distinct": np.repeat(swept.kth_code.n_distinct(), n_classes),
     }
     for name in ("sum", "mean", "min", "max", "first_at_max"):
         columns[name] = getattr(stats, name).ravel()
@@ -142,7 +138,6 @@ def compute_block(
     n_classes: int,
     *,
     top_k: Sequence[int] = DEFAULT_K,
-    p_levels: Sequence[float] = (1.0, 0.95),
     bins: int = 32,
     image_index: np.ndarray | None = None,
     n_top_images: int = 100,
@@ -154,34 +149,24 @@ def compute_block(
     """
     block = prepare_block(values, labels, n_classes, image_index)
     stats = class_stats(block)
-    swept, counts = _sweep_and_counts(block, top_k, p_levels)
-    classes = _class_frame(block, stats, swept, counts, p_levels)
-    ks = [c.k_requested for c in counts]
-    parts = [
-        m.ccmas(classes),
-        *[m.precision_k(classes, k) for k in DEFAULT_K],
-        m.n_classes_top(classes, 100),
-        m.localist(classes),
-        *[m.recall_at_precision(classes, p_name(p)) for p in p_levels],
-        m.max_informedness(classes, block.n_images),
-    ]
+    swept, counts = _sweep_and_counts(block, top_k, P_LEVELS)
+    classes = _class_frame(block, stats, swept, counts, P_LEVELS)
     units = pl.DataFrame({"unit": np.arange(block.n_units, dtype=np.int32)})
-    for part in parts:
-        units = units.join(part, on="unit", how="left")
-    units = units.with_columns(n_images=pl.lit(block.n_images, dtype=pl.Int32))
+    for producer in m.PRODUCERS:
+        units = units.join(producer.compute(classes, block.n_images).select("unit", *producer.columns), on="unit",
+                           how="left")  # fmt: skip
     precision = pl.concat(
         [m.precision_k(classes, k).select("unit", pl.lit(k).alias("k"), pl.col(f"precision_{k}").alias("precision"),
-                                          pl.col(f"precision_{k}_class").alias("class_index")) for k in ks
-         if k in set(top_k)]
+                                          pl.col(f"precision_{k}_class").alias("class_index"))
+         for k in sorted(set(top_k))]
     ).sort("unit", "k")  # fmt: skip
     class_ccmas = classes["ccmas"].fill_null(np.nan).to_numpy().reshape(block.n_units, n_classes)
     return BlockResult(
-        units=units.select("unit", *[c for c in UNIT_COLUMNS if c in units.columns], *[
-            c for c in units.columns if c not in UNIT_COLUMNS and c != "unit"]),
+        units=units.select("unit", *catalogue.names()),
         precision_k=precision,
         class_ccmas=class_ccmas,
         stats=stats,
         swept=swept,
         hist=histograms(block, bins),
         top=top_images(block, swept.kth_code, n_top_images),
-    )  # fmt: skip
+    )

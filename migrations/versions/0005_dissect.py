@@ -1,0 +1,25 @@
+"""Network Dissection computed by seldb (issue 12).
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-30
+
+Tables only: the views of this release are created by revision 0009, last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0005"
+down_revision: str | Sequence[str] | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

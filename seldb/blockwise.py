@@ -1,0 +1,103 @@
+"""Measuring an activation file block by block: worker threads compute, the caller writes, in order.
+
+An import and a concept measured later for an old run do the same thing:
+read blocks of units (the analysed images only), compute something per
+block, and hand each result to the database writer in file order. This
+module is that loop, once: blocks are read and measured on worker threads
+(numpy and polars release the GIL) while the caller's own loop body - the
+COPY into PostgreSQL - runs on the calling thread, so reading, measuring
+and loading overlap. At most `workers + 1` blocks are in flight, which bounds
+memory whatever the file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Generic, Iterator, Sequence, TypeVar
+
+import numpy as np
+
+from seldb.activations import ActivationFile
+from seldb.progress import progress_bar
+
+T = TypeVar("T")
+WORKERS = 2
+
+
+@dataclass(frozen=True)
+class UnitBlock:
+    """Units first..stop-1 of one layer (layer_id: the layer's position in the run)."""
+
+    layer_id: int
+    layer: str
+    first: int
+    stop: int
+
+    @property
+    def n_units(self) -> int:
+        return self.stop - self.first
+
+
+@dataclass
+class Measured(Generic[T]):
+    block: UnitBlock
+    result: T
+    read_s: float
+    measure_s: float
+
+
+def plan_blocks(afile: ActivationFile, layers: Sequence[str], n_rows: int, cells_per_unit: int = 1) -> list[UnitBlock]:
+    """Every block of every layer, in file order (layer_id = position in `layers`)."""
+    return [
+        UnitBlock(layer_id, layer, u0, u1)
+        for layer_id, layer in enumerate(layers)
+        for u0, u1 in afile.unit_blocks(layer, n_rows, cells_per_unit)
+    ]
+
+
+def measure_blocks(
+    afile: ActivationFile,
+    blocks: Sequence[UnitBlock],
+    rows: np.ndarray,
+    measure: Callable[[UnitBlock, np.ndarray, np.ndarray], T],
+    *,
+    workers: int = WORKERS,
+    progress: bool = False,
+    label: str = "measuring units",
+) -> Iterator[Measured[T]]:
+    """measure(block, values (len(rows), units), labels) for every block, yielded in block order.
+
+    `rows` are the image rows to read (e.g. the analysed images grouped by
+    class); their labels come with them. Stopping the iteration (an error or
+    Ctrl-C in the caller) cancels the blocks not yet started.
+    """
+    labels = afile.labels[rows]
+
+    def task(block: UnitBlock) -> Measured[T]:
+        started = time.perf_counter()
+        values = afile.read_units(block.layer, block.first, block.stop)[rows]
+        read = time.perf_counter()
+        result = measure(block, values, labels)
+        return Measured(block, result, read - started, time.perf_counter() - read)
+
+    pool = ThreadPoolExecutor(max(1, workers))
+    pending: deque[Future] = deque()
+    try:
+        with progress_bar(progress, sum(b.n_units for b in blocks), label) as bar:
+            for block in blocks:
+                pending.append(pool.submit(task, block))
+                if len(pending) > workers:
+                    yield _done(pending.popleft(), bar)
+            while pending:
+                yield _done(pending.popleft(), bar)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # let running blocks end, drop queued ones
+
+
+def _done(future: Future, bar) -> Measured:
+    measured = future.result()
+    bar.advance(measured.block.n_units)
+    return measured

@@ -1,0 +1,146 @@
+"""The options and results of seldb's entry points, as typed data.
+
+`import-h5` takes ImportOptions and a Provenance and returns an ImportResult;
+`ingest` takes IngestOptions and returns an IngestResult that carries the
+import's result. They live here, apart from the code that uses them, so that
+the CLI and notebooks can build them without importing numpy, torch or a
+database driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+from seldb.catalogue import DEFAULT_TOP_K
+from seldb.errors import InputError
+
+OnDuplicate = Literal["error", "reuse", "replace", "new"]
+ON_DUPLICATE = ("error", "reuse", "replace", "new")
+
+
+@dataclass
+class ImportOptions:
+    """What to import and how; all but on_duplicate make up the run's fingerprint.
+
+    on_duplicate, when this file was imported with these options before:
+    "error" refuses, naming the run; "reuse" returns that run; "replace"
+    deletes it and imports anew (in one transaction); "new" imports another
+    run beside it (`--force`).
+    """
+
+    model: str | None = None
+    dataset: str | None = None
+    layers: Sequence[str] | None = None
+    all_images: bool = False
+    bins: int = 32
+    top_k: Sequence[int] = DEFAULT_TOP_K
+    nan_policy: str = "error"
+    on_duplicate: OnDuplicate = "error"
+
+    def validate(self) -> None:
+        if self.bins < 1:
+            raise InputError(f"--bins must be at least 1, got {self.bins}")
+        if not self.top_k or any(int(k) < 1 for k in self.top_k):
+            raise InputError(f"--top-k takes positive integers, got {list(self.top_k)}")
+        if self.nan_policy not in ("error", "drop"):
+            raise InputError(f"--nan-policy is 'error' or 'drop', got {self.nan_policy!r}")
+        if self.on_duplicate not in ON_DUPLICATE:
+            raise InputError(f"--on-duplicate is one of {', '.join(ON_DUPLICATE)}, got {self.on_duplicate!r}")
+
+    def as_json(self) -> dict:
+        """The options that define a run (stored with it and hashed into its fingerprint)."""
+        return {
+            "model": self.model, "dataset": self.dataset,
+            "layers": list(self.layers) if self.layers else None, "all_images": self.all_images,
+            "bins": self.bins, "top_k": sorted({int(k) for k in self.top_k} | set(DEFAULT_TOP_K)),
+            "nan_policy": self.nan_policy,
+        }  # fmt: skip
+
+
+@dataclass
+class Provenance:
+    """Where the activation file came from, stored with the run.
+
+    `details` go into the run's options as they are; `skipped_images`
+    (images the producer could not read, {"path", "reason"} each) count as
+    dropped and are listed in the run's record.
+    """
+
+    source: str = "seldb import-h5"
+    details: dict = field(default_factory=dict)
+    skipped_images: list[dict] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        record = {"source": self.source, **self.details}
+        if self.skipped_images:
+            record.update(skipped_images=self.skipped_images, n_skipped=len(self.skipped_images))
+        return record
+
+
+@dataclass
+class ImportResult:
+    run_id: int
+    n_units: int
+    n_images_analysed: int
+    n_dropped_nonfinite: int = 0  # images dropped for NaN/inf (--nan-policy drop)
+    skipped_concepts: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    row_counts: dict = field(default_factory=dict)
+    reused: bool = False  # the file was imported before: this is that run (on_duplicate="reuse")
+    replaced: list[int] = field(default_factory=list)  # runs deleted for this one (on_duplicate="replace")
+
+
+
+@dataclass
+class IngestOptions:
+    """Every option of `seldb ingest`; the CLI fills this one-to-one."""
+
+    data: str | Path
+    model: str | None = None
+    weights: str | Path | None = None
+    arch: str | None = None
+    num_classes: int | None = None
+    model_module: str | None = None
+    layers: Sequence[str] | None = None
+    reduce: str = "max"
+    limit_per_class: int | None = None
+    all_images: bool = False
+    batch_size: int = 64
+    workers: int | None = None
+    device: str | None = None
+    out: str | Path | None = None
+    class_names: str | Path | None = None
+    val_ground_truth: str | Path | None = None
+    places_list: str | Path | None = None
+    input_size: int | None = None
+    preprocess: str | None = None  # override the model's: torchvision | caffe | plain
+    name: str | None = None  # model name recorded in the run (default: registry name, arch or module)
+    bins: int = 32
+    top_k: Sequence[int] = DEFAULT_TOP_K
+    force: bool = False  # record the activation file anew (and import it as another run)
+    on_duplicate: OnDuplicate = "reuse"  # the same recording imported before: see ImportOptions
+    progress: bool = True
+    chunk_images: int | None = None
+
+    def import_options(self, model_name: str, dataset: str) -> ImportOptions:
+        """How the recorded file is imported: every layer, this ingest's analysis options."""
+        return ImportOptions(model=model_name, dataset=dataset, all_images=self.all_images, bins=self.bins,
+                             top_k=tuple(self.top_k), on_duplicate="new" if self.force else self.on_duplicate)
+
+
+@dataclass
+class IngestResult:
+    out: Path
+    n_images: int
+    n_correct: int | None  # None when the classes are the data set's (nothing compared)
+    skipped: list[dict]
+    layers: dict[str, int]  # layer -> units
+    resumed_at: int
+    recording_reused: bool  # the activation file was complete already: no inference ran
+    imported: ImportResult  # the run (imported now, or reused: imported.reused)
+
+    @property
+    def run_id(self) -> int:
+        return self.imported.run_id
