@@ -17,7 +17,7 @@ import numpy as np
 from seldb.measures import resample as rs
 from seldb.measures import resample_top as top
 from seldb.measures.block import Block
-from seldb.measures.engine import p_name
+from seldb.measures.compute import p_name
 from seldb.measures.resample_top import Context
 
 VALUE_MEASURES = (

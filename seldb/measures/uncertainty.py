@@ -19,7 +19,7 @@ import polars as pl
 
 from seldb.errors import InputError
 from seldb.measures import chance
-from seldb.measures.engine import compute_block
+from seldb.measures.compute import compute_block
 from seldb.measures.replicate_block import Replicates, block_replicates
 from seldb.measures.replicates import BOOTSTRAP, PERMUTATION, Draws
 from seldb.measures.resample_unit import CLASS_OF, VALUE_MEASURES
@@ -33,7 +33,6 @@ class UncertaintyOptions:
     level: float = 0.95
     block_units: int = 32
     workers: int = 1
-    p_levels: tuple[float, ...] = (1.0, 0.95)
 
     def check(self) -> "UncertaintyOptions":
         chance.check_level(self.level)
@@ -42,8 +41,6 @@ class UncertaintyOptions:
                 raise InputError(f"--{name} must be a positive number, got {getattr(self, name)}")
         if self.seed < 0:
             raise InputError(f"--seed must be a non-negative integer, got {self.seed}")
-        if tuple(self.p_levels) != (1.0, 0.95):
-            raise InputError("uncertainty covers recall at precision 1 and 0.95 only (the views' columns)")
         return self
 
 
@@ -72,7 +69,7 @@ def _point_classes(point: pl.DataFrame) -> list[dict]:
 def _run_block(values, labels, n_classes, units, options: UncertaintyOptions, image_index, point, draws) -> _BlockOut:
     block = np.asarray(values[:, units[0] : units[-1] + 1])
     if point is None:
-        point = compute_block(block, labels, n_classes, p_levels=options.p_levels, image_index=image_index).units
+        point = compute_block(block, labels, n_classes, image_index=image_index).units
     else:
         point = point.filter(pl.col("unit").is_in(units.tolist())).sort("unit").with_columns(
             (pl.col("unit") - int(units[0])).alias("unit"))  # fmt: skip
@@ -80,7 +77,7 @@ def _run_block(values, labels, n_classes, units, options: UncertaintyOptions, im
             raise InputError(f"point estimates lack units {units[0]}..{units[-1]}")
     wanted = {kind: matrix for kind, matrix in draws.items() if matrix is not None}
     got = block_replicates(block, labels, n_classes, wanted, point_classes=_point_classes(point),
-                           image_index=image_index, p_levels=options.p_levels)  # fmt: skip
+                           image_index=image_index)  # fmt: skip
     boot, perm = got.get(BOOTSTRAP), got.get(PERMUTATION)
     return _BlockOut(units, point, boot, perm)
 
