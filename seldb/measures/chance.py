@@ -47,6 +47,23 @@ def percentile_interval(replicates: np.ndarray, level: float) -> tuple[np.ndarra
     return lo, hi, used
 
 
+def optimism_interval(estimate: np.ndarray, optimism: np.ndarray, level: float, bounds=(0.0, 1.0)):
+    """Interval for a maximum over thresholds and classes, corrected for its selection bias.
+
+    optimism[u, r] = replicate r's maximum minus the original sample's value at the class and
+    threshold replicate r chose (Efron's bootstrap optimism: how much a choice made on a sample
+    overstates that choice's value). Its distribution stands in for that of (estimate - population
+    value), so the interval is [estimate - q_hi, estimate - q_lo] of the optimism (a basic
+    bootstrap interval with the optimism as its root), clipped to the measure's range. Also
+    returns the mean optimism (the estimated bias) and the replicates used."""
+    level = check_level(level)
+    (q_lo, q_hi), used = rowwise_quantiles(optimism, [(1 - level) / 2, (1 + level) / 2])
+    with np.errstate(invalid="ignore"):
+        bias = np.where(used > 0, np.nansum(optimism, axis=1) / np.maximum(used, 1), np.nan)
+    lo, hi = np.clip(estimate - q_hi, *bounds), np.clip(estimate - q_lo, *bounds)
+    return lo, hi, bias, used
+
+
 def class_stability(point_class: np.ndarray, replicate_classes: np.ndarray) -> np.ndarray:
     """Share of replicates whose class equals the point estimate's; NaN where the point has none."""
     same = (replicate_classes == point_class[:, None]).mean(axis=1)

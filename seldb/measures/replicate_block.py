@@ -10,7 +10,7 @@ block size, chunk size or thread count.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +19,10 @@ from seldb.measures import resample as rs
 from seldb.measures.block import prepare_block
 from seldb.measures.replicates import BOOTSTRAP, PERMUTATION, Draws
 from seldb.measures.resample_top import Context
-from seldb.measures.resample_unit import CLASS_OF, OWN_CLASS_MEASURES, VALUE_MEASURES, bootstrap_unit, permutation_unit
+from seldb.measures.resample_pass import engine as pick_engine
+from seldb.measures.resample_unit import (
+    CLASS_OF, OPTIMISM_MEASURES, OWN_CLASS_MEASURES, VALUE_MEASURES, bootstrap_unit, permutation_unit,
+)  # fmt: skip
 
 CHUNK_ELEMENTS = 1 << 22  # images x replicates per chunk: 4 MB of uint8 draws, 16 MB per int32 array
 
@@ -32,6 +35,7 @@ class Replicates:
     values: dict[str, np.ndarray]
     classes: dict[str, np.ndarray]
     own: dict[str, np.ndarray]  # bootstrap only: the point estimate's class's own value
+    optimism: dict[str, np.ndarray] = field(default_factory=dict)  # bootstrap only: see ReplicateMeasures
 
     @property
     def n_replicates(self) -> int:
@@ -49,6 +53,7 @@ def _empty(kind: str, n_units: int, n_replicates: int) -> Replicates:
         {m: np.full((n_units, n_replicates), np.nan) for m in VALUE_MEASURES},
         {c: np.full((n_units, n_replicates), -1, dtype=np.int64) for c in class_columns},
         {m: np.full((n_units, n_replicates), np.nan) for m in OWN_CLASS_MEASURES} if kind == BOOTSTRAP else {},
+        {m: np.full((n_units, n_replicates), np.nan) for m in OPTIMISM_MEASURES} if kind == BOOTSTRAP else {},
     )
 
 
@@ -61,10 +66,13 @@ def block_replicates(
     point_classes: list[dict] | None = None,
     image_index: np.ndarray | None = None,
     p_levels=(1.0, 0.95),
+    engine: str | None = None,
 ) -> dict[str, Replicates]:
     """values (images, units), labels (images,); draws: kind -> `Draws(labels, ...).matrix(kind, R)`.
     `point_classes[u]`: unit u's point-estimate class columns (e.g. {"mi_class": 3}), for the
-    bootstrap's own-class values. Each unit is sorted once for every kind."""
+    bootstrap's own-class values. Each unit is sorted once for every kind. `engine`: numpy or
+    numba (default: numba when installed, see resample_pass.engine)."""
+    engine = pick_engine(engine)
     for kind in draws:
         if kind not in (BOOTSTRAP, PERMUTATION):
             raise InputError(f"unknown replicate kind {kind!r}: expected {BOOTSTRAP!r} or {PERMUTATION!r}")
@@ -77,16 +85,16 @@ def block_replicates(
     out = {kind: _empty(kind, block.n_units, matrix.shape[0]) for kind, matrix in draws.items()}
     for u in range(block.n_units):
         order = rs.unit_order(block, u, rank)
-        consts = rs.class_order_constants(ctx, order) if BOOTSTRAP in draws else None
+        consts = rs.class_order_constants(ctx, order) if BOOTSTRAP in draws and engine == "numpy" else None
         point = point_classes[u] if point_classes else None
         for kind, matrix in draws.items():
-            step = chunk_size(block.n_images, matrix.shape[0])
+            step = matrix.shape[0] if engine == "numba" else chunk_size(block.n_images, matrix.shape[0])
             for lo in range(0, matrix.shape[0], step):
                 chunk = matrix[lo : lo + step]
                 if kind == BOOTSTRAP:
-                    got = bootstrap_unit(ctx, block, order, consts, chunk, point)
+                    got = bootstrap_unit(ctx, block, order, consts, chunk, point, engine)
                 else:
-                    got = permutation_unit(ctx, block, order, chunk)
+                    got = permutation_unit(ctx, block, order, chunk, engine)
                 _store(out[kind], u, slice(lo, lo + chunk.shape[0]), got)
     return out
 
@@ -98,6 +106,8 @@ def _store(out: Replicates, unit: int, cols: slice, got) -> None:
         out.classes[name][unit, cols] = v
     for name, v in got.own.items():
         out.own[name][unit, cols] = v
+    for name, v in got.optimism.items():
+        out.optimism[name][unit, cols] = v
 
 
 def replicates_for(values, labels, n_classes: int, kind: str, n_replicates: int, seed: int, **options) -> Replicates:

@@ -101,11 +101,18 @@ class Draws:
         """All replicates of a kind as one (replicates, images) array in class-contiguous order:
         copies as uint8 (wider only if some image is drawn 256 times or more), labels as int16."""
         if kind == BOOTSTRAP:
-            rows = [self.bootstrap_block(r) for r in range(n_replicates)]
-            widest = max((int(row.max()) for row in rows), default=0)
-            return np.stack(rows).astype(np.uint8 if widest < 256 else np.int32)
+            out = np.empty((n_replicates, self.n_images), dtype=np.uint8)
+            for r in range(n_replicates):
+                row = self.bootstrap_block(r)
+                if row.max(initial=0) > 255:  # an image drawn 256 times or more: a class of 256+ images
+                    return np.stack([self.bootstrap_block(i) for i in range(n_replicates)])
+                out[r] = row
+            return out
         if kind == PERMUTATION:
             if self.n_classes > np.iinfo(np.int16).max:
                 raise InputError(f"permutations support at most {np.iinfo(np.int16).max} classes, got {self.n_classes}")
-            return np.stack([self.permutation_block(r) for r in range(n_replicates)]).astype(np.int16)
+            out = np.empty((n_replicates, self.n_images), dtype=np.int16)
+            for r in range(n_replicates):
+                out[r] = self.permutation_block(r)
+            return out
         raise InputError(f"unknown replicate kind {kind!r}: expected {BOOTSTRAP!r} or {PERMUTATION!r}")

@@ -99,9 +99,10 @@ class Informedness:
     cls: np.ndarray  # (R,) -1 when undefined
     tp: np.ndarray  # (R,) at the chosen (class, threshold)
     selected: np.ndarray  # (R,)
+    group: np.ndarray | None = None  # (R,) tie group of the chosen threshold, -1: the lowest activation
 
 
-def _mi_pick(ctx: Context, best: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mi_pick(ctx: Context, best: np.ndarray, floor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whether the best above the floor wins over the floor runs (informedness 0 at the lowest
     threshold, so they win only when nothing above comes within 1e-12), and the floor's class."""
     floor_here = (floor > 0) & ctx.present[None, :]
@@ -110,18 +111,19 @@ def _mi_pick(ctx: Context, best: np.ndarray, floor: np.ndarray) -> tuple[np.ndar
     return above_wins, np.where(floor_any, floor_here.argmax(axis=1), -1)
 
 
-def _finish_mi(ctx: Context, rows, above_wins, floor_class, cls, tp, selected) -> Informedness:
+def finish_mi(ctx: Context, rows, above_wins, floor_class, cls, tp, selected, group=None) -> Informedness:
     """Value and counts at the pick, with the engine's formula (bit-identical to compute_block)."""
+    group = None if group is None else np.where(above_wins, group, -1)
     cls = np.where(above_wins, cls, floor_class)
     n_c = np.where(cls >= 0, ctx.class_n[np.maximum(cls, 0)], 0)
     tp = np.where(above_wins, tp, n_c).astype(np.int64)
     selected = np.where(above_wins, selected, ctx.n_images).astype(np.int64)
     if ctx.n_present < 2:
         nan = np.full(rows, np.nan)
-        return Informedness(nan, np.full(rows, -1), nan, nan)
+        return Informedness(nan, np.full(rows, -1), nan, nan, group)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = tp / n_c.astype(np.float64) - (selected - tp) / (ctx.n_images - n_c).astype(np.float64)
-    return Informedness(np.where(cls >= 0, value, np.nan), cls, tp, selected)
+    return Informedness(np.where(cls >= 0, value, np.nan), cls, tp, selected, group)
 
 
 def _near_first(score: np.ndarray, best: np.ndarray, key_of) -> np.ndarray:
@@ -188,13 +190,14 @@ def bootstrap_informedness(ctx: Context, order: UnitOrder, consts: ClassOrderCon
     del penalty
     np.subtract(score, 4.0, out=score, where=tp == 0)  # no copy of the class yet: not a candidate
     best = score.max(axis=1) if order.size else np.full(rows, -np.inf)
-    above_wins, floor_class = _mi_pick(ctx, best, floor)
+    above_wins, floor_class = mi_pick(ctx, best, floor)
     chosen = _near_first(score, best, lambda r, p: consts.group[p] * ctx.n_classes + consts.label[p])
     r, pos = np.arange(rows), np.maximum(chosen, 0)
     if order.size:
-        mi = _finish_mi(ctx, rows, above_wins, floor_class, consts.label[pos], tp[r, pos], selected[r, pos])
+        mi = finish_mi(ctx, rows, above_wins, floor_class, consts.label[pos], tp[r, pos], selected[r, pos],
+                       consts.group[pos])  # fmt: skip
     else:
-        mi = _finish_mi(ctx, rows, np.zeros(rows, dtype=bool), floor_class, pos, pos, pos)
+        mi = finish_mi(ctx, rows, np.zeros(rows, dtype=bool), floor_class, pos, pos, pos, pos)
     return mi, (score, tp, selected), wb, floor, cum
 
 
@@ -203,14 +206,23 @@ def class_max_informedness(ctx: Context, order: UnitOrder, score, tp, selected, 
     engine's formula at the class's best candidate (`score` only ranks)."""
     lo, hi = order.class_bounds[cls], order.class_bounds[cls + 1]
     rows = score.shape[0]
+    if hi == lo:
+        none = np.zeros(rows, dtype=np.int64)
+        return own_informedness(ctx, cls, none, none, np.zeros(rows, dtype=bool), floor)
+    r, pos = np.arange(rows), lo + score[:, lo:hi].argmax(axis=1)
+    return own_informedness(ctx, cls, tp[r, pos], selected[r, pos], np.ones(rows, dtype=bool), floor)
+
+
+def own_informedness(ctx: Context, cls: int, tp, selected, has, floor) -> np.ndarray:
+    """Informedness of class `cls` at its best candidate (tp, selected; has: a candidate exists),
+    or 0 at the lowest activation when that is higher; -inf when the class has neither."""
+    rows = floor.shape[0]
     if ctx.n_present < 2:
         return np.full(rows, np.nan)
-    own = np.full(rows, -np.inf)
-    if hi > lo:
-        r, pos = np.arange(rows), lo + score[:, lo:hi].argmax(axis=1)
-        n_c = float(ctx.class_n[cls])
-        value = tp[r, pos] / n_c - (selected[r, pos] - tp[r, pos]) / (ctx.n_images - n_c)
-        own = np.where(tp[r, pos] > 0, value, -np.inf)
+    n_c = float(ctx.class_n[cls])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = tp / n_c - (selected - tp) / (ctx.n_images - n_c)
+    own = np.where(has & (tp > 0), value, -np.inf)
     return np.where(floor[:, cls] > 0, np.maximum(own, 0.0), own)
 
 
@@ -222,9 +234,9 @@ def permutation_informedness(ctx: Context, order: UnitOrder, lab: np.ndarray):
     counts = np.bincount(flat, minlength=rows * k).reshape(rows, k)
     floor = ctx.class_n[None, :] - counts
     if m == 0:
-        above_wins, floor_class = _mi_pick(ctx, np.full(rows, -np.inf), floor)
+        above_wins, floor_class = mi_pick(ctx, np.full(rows, -np.inf), floor)
         zero = np.zeros(rows, dtype=np.int64)
-        return _finish_mi(ctx, rows, above_wins, floor_class, zero, zero, zero), floor, None, counts
+        return finish_mi(ctx, rows, above_wins, floor_class, zero, zero, zero), floor, None, counts
     by_class = np.argsort(lab, axis=1, kind="stable")  # radix sort of 16-bit labels
     starts = np.cumsum(counts, axis=1) - counts
     cls = np.repeat(np.tile(np.arange(k, dtype=np.int16), rows), counts.ravel()).reshape(rows, m)
@@ -242,11 +254,31 @@ def permutation_informedness(ctx: Context, order: UnitOrder, lab: np.ndarray):
     with np.errstate(invalid="ignore"):  # one analysed class: inf - inf, and informedness is NULL anyway
         score -= penalty
     best = score.max(axis=1)
-    above_wins, floor_class = _mi_pick(ctx, best, floor)
+    above_wins, floor_class = mi_pick(ctx, best, floor)
     chosen = _near_first(score, best, lambda r, p: order.group[by_class[r, p]] * k + cls[r, p])
     r, pos = np.arange(rows), np.maximum(chosen, 0)
-    mi = _finish_mi(ctx, rows, above_wins, floor_class, cls[r, pos].astype(np.int64), tp[r, pos], selected[r, pos])
+    mi = finish_mi(ctx, rows, above_wins, floor_class, cls[r, pos].astype(np.int64), tp[r, pos], selected[r, pos])
     return mi, floor, by_class, counts
+
+
+def sample_informedness(ctx: Context, order: UnitOrder, mi: Informedness) -> np.ndarray:
+    """Informedness of the original images (every image once) at each replicate's chosen class and
+    threshold (mi.cls, mi.group; group -1: the lowest activation, where informedness is 0)."""
+    cls, group = np.maximum(mi.cls, 0), np.maximum(mi.group, 0)
+    if order.size == 0:
+        tp, selected = ctx.class_n[cls], np.full(cls.size, ctx.n_images)
+    else:
+        n_groups = int(order.group[-1]) + 1
+        key = order.label[order.by_class].astype(np.int64) * n_groups + order.group[order.by_class]
+        tp = np.searchsorted(key, cls * n_groups + group, side="right") - order.class_bounds[cls]
+        group_end = np.flatnonzero(np.append(order.group[1:] != order.group[:-1], True))
+        selected = group_end[group] + 1
+        at_floor = mi.group < 0
+        tp, selected = np.where(at_floor, ctx.class_n[cls], tp), np.where(at_floor, ctx.n_images, selected)
+    n_c = ctx.class_n[cls].astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = tp / n_c - (selected - tp) / (ctx.n_images - n_c)
+    return np.where(mi.cls >= 0, value, np.nan)
 
 
 # --- CCMAS --------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from seldb.measures import resample as rs
 from seldb.measures import resample_top as top
 from seldb.measures.block import Block
 from seldb.measures.compute import p_name
+from seldb.measures.resample_pass import bootstrap_pass, permutation_pass
 from seldb.measures.resample_top import Context
 
 VALUE_MEASURES = (
@@ -31,6 +32,7 @@ CLASS_OF = {
     "max_informedness": "mi_class", "mi_recall": "mi_class", "mi_specificity": "mi_class",
     "mi_false_alarm_rate": "mi_class", "mi_false_discovery_rate": "mi_class", "mi_precision": "mi_class",
 }  # fmt: skip
+OPTIMISM_MEASURES = ("max_informedness",)
 OWN_CLASS_MEASURES = ("precision_60", "precision_100", "ccmas", "recall_p1", "recall_p95", "max_informedness")
 
 
@@ -39,6 +41,9 @@ class ReplicateMeasures:
     values: dict[str, np.ndarray]  # measure -> (R,) float, NaN where the measure is NULL
     classes: dict[str, np.ndarray]  # class column -> (R,) int, -1 where NULL
     own: dict[str, np.ndarray] = field(default_factory=dict)  # measure -> (R,) value of a fixed class
+    # measure -> (R,) replicate value minus the original sample's value at the replicate's own choice
+    # of class and threshold (the bootstrap estimate of a maximum's selection bias, Efron's optimism)
+    optimism: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _informedness_values(ctx: Context, mi: rs.Informedness) -> dict[str, np.ndarray]:
@@ -80,92 +85,60 @@ def _top_measures(ctx: Context, pre, floor_value, floor_first, class_min_above, 
     return values, classes, own
 
 
-def _bootstrap_class_min(order: rs.UnitOrder, wb: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Lowest activation among a class's copies above the floor, per replicate (NaN: none)."""
-    lo, hi = order.class_bounds[classes], order.class_bounds[classes + 1]
-    lens = hi - lo
-    out = np.full(classes.size, np.nan)
-    if lens.sum() == 0:
-        return out
-    offsets = np.cumsum(lens) - lens
-    rep = np.repeat(np.arange(classes.size), lens)
-    pos = np.repeat(lo, lens) + np.arange(lens.sum()) - np.repeat(offsets, lens)
-    candidate = np.where(wb[rep, pos] > 0, pos, -1)
-    filled = lens > 0
-    last = np.maximum.reduceat(candidate, offsets[filled])
-    out[filled] = np.where(last >= 0, order.value[order.by_class[np.maximum(last, 0)]], np.nan)
-    return out
-
-
 def _fixed_classes(point: dict | None) -> dict[str, int]:
     if not point:
         return {}
     return {name: int(c) for name, c in point.items() if c is not None and c >= 0}
 
 
-def bootstrap_unit(ctx: Context, block: Block, order: rs.UnitOrder, consts, copies: np.ndarray, point=None):
+def bootstrap_unit(ctx: Context, block: Block, order: rs.UnitOrder, consts, copies: np.ndarray, point=None,
+                   engine: str = "numpy") -> ReplicateMeasures:  # fmt: skip
     """copies: (R, N) copies of each block column. `point`: the point estimate's class columns."""
     fixed = _fixed_classes(point)
-    w = np.take(copies, order.cols, axis=1).astype(np.int32)
-    mi, scored, wb, floor, cum = rs.bootstrap_informedness(ctx, order, consts, w)
-    length = _prefix_length(order, cum.min(axis=0), ctx.prefix_weight())
+    swept = bootstrap_pass(ctx, order, consts, copies, fixed.get("mi_class"), engine)
     rows = copies.shape[0]
-    above_total = ctx.n_images - floor.sum(axis=1)
-    labels = np.broadcast_to(order.label, (rows, order.size))
-    pre = rs.make_prefix(order, w, labels, floor, above_total, length)
+    length = swept.prefix_length
+    w = np.take(copies, order.cols[:length], axis=1).astype(np.int32)
+    above_total = ctx.n_images - swept.floor.sum(axis=1)
+    labels = np.broadcast_to(order.label[:length], (rows, length))
+    pre = rs.make_prefix(order, w, labels, swept.floor, above_total, length)
     floor_labels = block.labels[order.floor_cols]
 
     def floor_first(r: int, c: int) -> int:
         at = order.floor_cols[(floor_labels == c) & (copies[r, order.floor_cols] > 0)]
         return int(block.image_index[at].min()) if at.size else np.iinfo(np.int64).max
 
-    values, classes, own = _top_measures(
-        ctx, pre, order.floor_value, floor_first, lambda cls: _bootstrap_class_min(order, wb, cls), fixed
-    )
-    values.update(_informedness_values(ctx, mi))
-    classes["mi_class"] = mi.cls
-    if "mi_class" in fixed:
-        own["max_informedness"] = rs.class_max_informedness(ctx, order, *scored, floor, fixed["mi_class"])
-    sums = rs.class_sums_bootstrap(ctx, order, consts, wb, floor)
+    values, classes, own = _top_measures(ctx, pre, order.floor_value, floor_first,
+                                         lambda cls: swept.class_low[np.arange(rows), cls], fixed)  # fmt: skip
+    values.update(_informedness_values(ctx, swept.mi))
+    classes["mi_class"] = swept.mi.cls
+    if swept.own_mi is not None:
+        own["max_informedness"] = swept.own_mi
     values["ccmas"], classes["ccmas_class"], values["ccmas_morcos"], own_ccmas = rs.ccmas_from_sums(
-        ctx, sums, fixed.get("ccmas_class")
+        ctx, swept.sums, fixed.get("ccmas_class")
     )
     if own_ccmas is not None:
         own["ccmas"] = own_ccmas
-    return ReplicateMeasures(values, classes, own)
+    optimism = {"max_informedness": swept.mi.value - rs.sample_informedness(ctx, order, swept.mi)}
+    return ReplicateMeasures(values, classes, own, optimism)
 
 
-def _prefix_length(order: rs.UnitOrder, min_cum: np.ndarray, reach: int) -> int:
-    """Elements (whole tie groups) so that every replicate's prefix holds `reach` copies."""
-    if order.size == 0:
-        return 0
-    first = min(int(np.searchsorted(min_cum, reach)), order.size - 1)
-    return int(order.group_last[first]) + 1
-
-
-def permutation_unit(ctx: Context, block: Block, order: rs.UnitOrder, labels: np.ndarray):
+def permutation_unit(ctx: Context, block: Block, order: rs.UnitOrder, labels: np.ndarray,
+                     engine: str = "numpy") -> ReplicateMeasures:  # fmt: skip
     """labels: (R, N) the class of each block column in each replicate."""
-    lab = np.take(labels, order.cols, axis=1)
-    mi, floor, by_class, counts = rs.permutation_informedness(ctx, order, lab)
-    rows = labels.shape[0]
-    length = _prefix_length(order, np.arange(1, order.size + 1), ctx.prefix_weight())
+    swept = permutation_pass(ctx, order, labels, engine)
+    rows, length = labels.shape[0], swept.prefix_length
+    lab = np.take(labels, order.cols[:length], axis=1)
     above_total = np.full(rows, order.size)
-    pre = rs.make_prefix(order, np.ones((rows, length), dtype=np.int64), lab, floor, above_total, length)
+    pre = rs.make_prefix(order, np.ones((rows, length), dtype=np.int64), lab, swept.floor, above_total, length)
 
     def floor_first(r: int, c: int) -> int:
         at = order.floor_cols[labels[r, order.floor_cols] == c]
         return int(block.image_index[at].min()) if at.size else np.iinfo(np.int64).max
 
-    def class_min_above(cls: np.ndarray) -> np.ndarray:
-        r = np.arange(rows)
-        n_above = counts[r, cls]
-        last = (np.cumsum(counts, axis=1)[r, cls] - 1).clip(0)
-        element = by_class[r, last] if by_class is not None else np.zeros(rows, dtype=np.int64)
-        return np.where(n_above > 0, order.value[element] if order.size else np.nan, np.nan)
-
-    values, classes, _ = _top_measures(ctx, pre, order.floor_value, floor_first, class_min_above, {})
-    values.update(_informedness_values(ctx, mi))
-    classes["mi_class"] = mi.cls
-    sums = rs.class_sums_permutation(ctx, order, by_class, counts, floor)
-    values["ccmas"], classes["ccmas_class"], values["ccmas_morcos"], _ = rs.ccmas_from_sums(ctx, sums)
+    values, classes, _ = _top_measures(ctx, pre, order.floor_value, floor_first,
+                                       lambda cls: swept.class_low[np.arange(rows), cls], {})  # fmt: skip
+    values.update(_informedness_values(ctx, swept.mi))
+    classes["mi_class"] = swept.mi.cls
+    values["ccmas"], classes["ccmas_class"], values["ccmas_morcos"], _ = rs.ccmas_from_sums(ctx, swept.sums)
     return ReplicateMeasures(values, classes)

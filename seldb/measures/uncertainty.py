@@ -86,7 +86,7 @@ def _stack(parts: list[Replicates | None]) -> Replicates | None:
     if parts[0] is None:
         return None
     cat = lambda field: {k: np.concatenate([getattr(p, field)[k] for p in parts]) for k in getattr(parts[0], field)}
-    return Replicates(parts[0].kind, cat("values"), cat("classes"), cat("own"))
+    return Replicates(parts[0].kind, cat("values"), cat("classes"), cat("own"), cat("optimism"))
 
 
 def measure_uncertainty(
@@ -140,11 +140,20 @@ def _point_class(estimates: pl.DataFrame, column: str) -> np.ndarray:
 
 
 def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> pl.DataFrame:
-    """unit, measure, estimate, lo, hi, level, replicates, class_stability, class_lo, class_hi."""
+    """unit, measure, estimate, lo, hi, level, replicates, class_stability, class_lo, class_hi,
+    method, bias (docs/uncertainty.md says which measure gets which interval)."""
     parts = []
     units = np.sort(estimates["unit"].to_numpy())
     for measure in VALUE_MEASURES:
-        lo, hi, used = chance.percentile_interval(boot.values[measure], level)
+        estimate = _estimate(estimates, measure)
+        if measure in boot.optimism:
+            method = "optimism"
+            lo, hi, bias, used = chance.optimism_interval(estimate, boot.optimism[measure], level)
+        else:
+            method = "percentile"
+            lo, hi, used = chance.percentile_interval(boot.values[measure], level)
+            with np.errstate(invalid="ignore"):
+                bias = np.nansum(boot.values[measure], axis=1) / np.where(used > 0, used, np.nan) - estimate
         nan = np.full(units.size, np.nan)
         stability, class_lo, class_hi = nan, nan, nan
         if measure in CLASS_OF:
@@ -154,9 +163,9 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
             class_lo, class_hi, _ = chance.percentile_interval(boot.own[measure], level)
         parts.append(pl.DataFrame({
             "unit": units.astype(np.int32), "measure": [measure] * units.size,
-            "estimate": _estimate(estimates, measure), "lo": lo, "hi": hi, "level": np.full(units.size, level),
+            "estimate": estimate, "lo": lo, "hi": hi, "level": np.full(units.size, level),
             "replicates": used.astype(np.int32), "class_stability": stability,
-            "class_lo": class_lo, "class_hi": class_hi,
+            "class_lo": class_lo, "class_hi": class_hi, "method": [method] * units.size, "bias": bias,
         }))  # fmt: skip
     return _nan_to_null(pl.concat(parts))
 
@@ -193,13 +202,13 @@ def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 _INTERVAL_COLUMNS = ["unit", "measure", "estimate", "lo", "hi", "level", "replicates", "class_stability",
-                     "class_lo", "class_hi"]  # fmt: skip
+                     "class_lo", "class_hi", "method", "bias"]  # fmt: skip
 _CHANCE_COLUMNS = ["unit", "measure", "estimate", "direction", "p", "q", "permutations", "null_mean",
                    *chance.NULL_QUANTILES]  # fmt: skip
 
 
 def _empty_intervals() -> pl.DataFrame:
-    return pl.DataFrame(schema={c: (pl.Utf8 if c == "measure" else pl.Float64) for c in _INTERVAL_COLUMNS})
+    return pl.DataFrame(schema={c: (pl.Utf8 if c in ("measure", "method") else pl.Float64) for c in _INTERVAL_COLUMNS})
 
 
 def _empty_chance() -> pl.DataFrame:
