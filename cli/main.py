@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seldb_cli import core_cmds, db_cmds, ingest_cmds, report_cmds
+from seldb_cli import core_cmds, db_cmds, ingest_cmds, report_cmds, uncertainty_cmds
 
 app = typer.Typer(
     name="seldb",
@@ -19,7 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for commands in (db_cmds, core_cmds, ingest_cmds, report_cmds):
+for commands in (db_cmds, core_cmds, ingest_cmds, report_cmds, uncertainty_cmds):
     commands.register(app)
 
 

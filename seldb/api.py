@@ -120,6 +120,15 @@ class Seldb(Database):
 
         return import_ratings(self, path, run, synonyms, replace)
 
+    def uncertainty(self, run: int, layers: Sequence[str] | None = None, *, bootstrap: int = 200,
+                    permutations: int = 200, seed: int = 0, level: float = 0.95, progress: bool = True):  # fmt: skip
+        """Bootstrap intervals and a chance baseline for the layers of a run (reads its activation
+        file); stored in seldb.unit_measure_intervals / unit_measure_chance / layer_measure_null."""
+        from seldb.run_uncertainty import run_uncertainty
+
+        return run_uncertainty(self, run, layers, bootstrap=bootstrap, permutations=permutations, seed=seed,
+                               level=level, progress=progress)  # fmt: skip
+
     # -- runs and concepts --------------------------------------------------
     def list_runs(self) -> list[dict]:
         from seldb.runs import list_runs

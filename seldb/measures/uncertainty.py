@@ -33,6 +33,7 @@ class UncertaintyOptions:
     level: float = 0.95
     block_units: int = 32
     workers: int = 1
+    engine: str | None = None  # numpy or numba (default: numba when installed)
 
     def check(self) -> "UncertaintyOptions":
         chance.check_level(self.level)
@@ -54,11 +55,25 @@ class UncertaintyResult:
 
 
 @dataclass
-class _BlockOut:
-    units: np.ndarray
-    point: pl.DataFrame
-    boot: Replicates | None
-    perm: Replicates | None
+class BlockUncertainty:
+    """One block of units, summarised as soon as it is measured (units numbered in the layer)."""
+
+    intervals: pl.DataFrame
+    chance: pl.DataFrame  # q-values are added per layer, in `finish_layer`
+    null_values: dict[str, np.ndarray]  # measure -> (units, permutations), for the layer's null summary
+    boot: Replicates | None = None  # kept only when asked for
+    perm: Replicates | None = None
+
+
+def make_draws(labels, n_classes: int, options: UncertaintyOptions) -> dict[str, np.ndarray]:
+    """Every replicate's draws for these analysed images (shared by all units and layers of a run)."""
+    made = Draws(labels, n_classes, options.seed)
+    draws = {}
+    if options.bootstrap:
+        draws[BOOTSTRAP] = made.matrix(BOOTSTRAP, options.bootstrap)
+    if options.permutations:
+        draws[PERMUTATION] = made.matrix(PERMUTATION, options.permutations)
+    return draws
 
 
 def _point_classes(point: pl.DataFrame) -> list[dict]:
@@ -66,24 +81,57 @@ def _point_classes(point: pl.DataFrame) -> list[dict]:
     return [{c: (-1 if row[c] is None else row[c]) for c in columns} for row in point.iter_rows(named=True)]
 
 
-def _run_block(values, labels, n_classes, units, options: UncertaintyOptions, image_index, point, draws) -> _BlockOut:
-    block = np.asarray(values[:, units[0] : units[-1] + 1])
+def block_uncertainty(values: np.ndarray, labels, n_classes: int, draws: dict, options: UncertaintyOptions, *,
+                      first_unit: int = 0, point: pl.DataFrame | None = None, image_index=None,
+                      keep_replicates: bool = False) -> BlockUncertainty:  # fmt: skip
+    """Intervals and per-unit chance rows for a block of units (values: (images, units)).
+    `point`: the block's point estimates (units numbered from 0 in the block), computed if None."""
     if point is None:
-        point = compute_block(block, labels, n_classes, image_index=image_index).units
-    else:
-        point = point.filter(pl.col("unit").is_in(units.tolist())).sort("unit").with_columns(
-            (pl.col("unit") - int(units[0])).alias("unit"))  # fmt: skip
-        if point.height != units.size:
-            raise InputError(f"point estimates lack units {units[0]}..{units[-1]}")
-    wanted = {kind: matrix for kind, matrix in draws.items() if matrix is not None}
-    got = block_replicates(block, labels, n_classes, wanted, point_classes=_point_classes(point),
-                           image_index=image_index)  # fmt: skip
+        point = compute_block(values, labels, n_classes, image_index=image_index).units
+    elif point.height != values.shape[1]:
+        raise InputError(f"point estimates for {point.height} units, activations for {values.shape[1]}")
+    got = block_replicates(values, labels, n_classes, draws, point_classes=_point_classes(point),
+                           image_index=image_index, engine=options.engine)  # fmt: skip
     boot, perm = got.get(BOOTSTRAP), got.get(PERMUTATION)
-    return _BlockOut(units, point, boot, perm)
+    shift = pl.col("unit") + first_unit
+    return BlockUncertainty(
+        intervals=(interval_frame(point, boot, options.level) if boot else _empty_intervals()).with_columns(shift),
+        chance=(chance_frame(point, perm) if perm else _empty_chance()).with_columns(shift),
+        null_values=dict(perm.values) if perm else {},
+        boot=boot if keep_replicates else None,
+        perm=perm if keep_replicates else None,
+    )
+
+
+def finish_layer(blocks: list[BlockUncertainty]) -> UncertaintyResult:
+    """A layer's blocks (in unit order) as one result: BH q-values over the layer's units, and the
+    null distribution pooled over its units and permutations."""
+    chance_rows = _by_measure(pl.concat([b.chance for b in blocks]))
+    if chance_rows.height:
+        chance_rows = pl.concat([
+            part.with_columns(pl.Series("q", chance.bh_qvalues(part["p"].fill_null(np.nan).to_numpy())))
+            for part in chance_rows.partition_by("measure", maintain_order=True)
+        ])  # fmt: skip
+        chance_rows = _nan_to_null(chance_rows).select(_CHANCE_COLUMNS)
+    pooled = {m: np.concatenate([b.null_values[m] for b in blocks]) for m in blocks[0].null_values}
+    return UncertaintyResult(
+        intervals=_by_measure(pl.concat([b.intervals for b in blocks])),
+        chance=chance_rows,
+        layer_null=layer_null_frame(pooled) if pooled else _empty_layer_null(),
+        bootstrap=_stack([b.boot for b in blocks]),
+        permutation=_stack([b.perm for b in blocks]),
+    )
+
+
+def _by_measure(rows: pl.DataFrame) -> pl.DataFrame:
+    """Rows measure by measure (VALUE_MEASURES' order), units ascending: one order for any blocking."""
+    if rows.height == 0:
+        return rows
+    return pl.concat([rows.filter(pl.col("measure") == m).sort("unit") for m in VALUE_MEASURES])
 
 
 def _stack(parts: list[Replicates | None]) -> Replicates | None:
-    if parts[0] is None:
+    if not parts or parts[0] is None:
         return None
     cat = lambda field: {k: np.concatenate([getattr(p, field)[k] for p in parts]) for k in getattr(parts[0], field)}
     return Replicates(parts[0].kind, cat("values"), cat("classes"), cat("own"), cat("optimism"))
@@ -109,26 +157,22 @@ def measure_uncertainty(
     n_units = values.shape[1]
     if labels.shape != (values.shape[0],):
         raise InputError(f"labels have shape {labels.shape}, expected ({values.shape[0]},) to match the activations")
-    blocks = [np.arange(a, min(n_units, a + options.block_units)) for a in range(0, n_units, options.block_units)]
-    made = Draws(labels, n_classes, options.seed)
-    draws = {BOOTSTRAP: made.matrix(BOOTSTRAP, options.bootstrap) if options.bootstrap else None,
-             PERMUTATION: made.matrix(PERMUTATION, options.permutations) if options.permutations else None}  # fmt: skip
-    run = lambda units: _run_block(values, labels, n_classes, units, options, image_index, point, draws)
+    draws = make_draws(labels, n_classes, options)
+
+    def run(first: int) -> BlockUncertainty:
+        stop = min(n_units, first + options.block_units)
+        block_point = None
+        if point is not None:
+            block_point = point.filter(pl.col("unit").is_between(first, stop - 1)).sort("unit").with_columns(
+                pl.col("unit") - first)  # fmt: skip
+        return block_uncertainty(np.asarray(values[:, first:stop]), labels, n_classes, draws, options, first_unit=first,
+                                 point=block_point, image_index=image_index, keep_replicates=keep_replicates)  # fmt: skip
+
+    starts = range(0, n_units, options.block_units)
     if options.workers > 1:
         with ThreadPoolExecutor(options.workers) as pool:
-            outs = list(pool.map(run, blocks))
-    else:
-        outs = [run(units) for units in blocks]
-    estimates = pl.concat([o.point.with_columns(pl.col("unit") + int(o.units[0])) for o in outs])
-    boot, perm = _stack([o.boot for o in outs]), _stack([o.perm for o in outs])
-    result = UncertaintyResult(
-        intervals=interval_frame(estimates, boot, options.level) if boot else _empty_intervals(),
-        chance=chance_frame(estimates, perm) if perm else _empty_chance(),
-        layer_null=layer_null_frame(perm) if perm else _empty_layer_null(),
-    )
-    if keep_replicates:
-        result.bootstrap, result.permutation = boot, perm
-    return result
+            return finish_layer(list(pool.map(run, starts)))
+    return finish_layer([run(first) for first in starts])
 
 
 def _estimate(estimates: pl.DataFrame, measure: str) -> np.ndarray:
@@ -171,7 +215,8 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
 
 
 def chance_frame(estimates: pl.DataFrame, perm: Replicates) -> pl.DataFrame:
-    """unit, measure, estimate, direction, p, q (BH over the layer's units), permutations, null summary."""
+    """unit, measure, estimate, direction, p, q (NaN: set per layer by finish_layer), permutations,
+    null summary."""
     parts = []
     units = np.sort(estimates["unit"].to_numpy())
     for measure in VALUE_MEASURES:
@@ -179,17 +224,17 @@ def chance_frame(estimates: pl.DataFrame, perm: Replicates) -> pl.DataFrame:
         p, used = chance.permutation_p(observed, perm.values[measure], measure)
         parts.append(pl.DataFrame({
             "unit": units.astype(np.int32), "measure": [measure] * units.size, "estimate": observed,
-            "direction": [chance.direction(measure)] * units.size, "p": p, "q": chance.bh_qvalues(p),
+            "direction": [chance.direction(measure)] * units.size, "p": p, "q": np.full(units.size, np.nan),
             "permutations": used.astype(np.int32), **chance.null_summary(perm.values[measure]),
         }))  # fmt: skip
     return _nan_to_null(pl.concat(parts))
 
 
-def layer_null_frame(perm: Replicates) -> pl.DataFrame:
+def layer_null_frame(null_values: dict[str, np.ndarray]) -> pl.DataFrame:
     """Per measure: the null distribution pooled over the layer's units and permutations."""
     rows = []
     for measure in VALUE_MEASURES:
-        pooled = perm.values[measure].ravel()[None, :]
+        pooled = null_values[measure].ravel()[None, :]
         summary = chance.null_summary(pooled)
         rows.append({"measure": measure, "direction": chance.direction(measure),
                      "null_values": int((~np.isnan(pooled)).sum()),
@@ -207,12 +252,16 @@ _CHANCE_COLUMNS = ["unit", "measure", "estimate", "direction", "p", "q", "permut
                    *chance.NULL_QUANTILES]  # fmt: skip
 
 
+_TYPES = {"unit": pl.Int32, "measure": pl.Utf8, "method": pl.Utf8, "direction": pl.Utf8, "replicates": pl.Int32,
+          "permutations": pl.Int32}  # fmt: skip
+
+
 def _empty_intervals() -> pl.DataFrame:
-    return pl.DataFrame(schema={c: (pl.Utf8 if c in ("measure", "method") else pl.Float64) for c in _INTERVAL_COLUMNS})
+    return pl.DataFrame(schema={c: _TYPES.get(c, pl.Float64) for c in _INTERVAL_COLUMNS})
 
 
 def _empty_chance() -> pl.DataFrame:
-    return pl.DataFrame(schema={c: (pl.Utf8 if c in ("measure", "direction") else pl.Float64) for c in _CHANCE_COLUMNS})
+    return pl.DataFrame(schema={c: _TYPES.get(c, pl.Float64) for c in _CHANCE_COLUMNS})
 
 
 def _empty_layer_null() -> pl.DataFrame:
