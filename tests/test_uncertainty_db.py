@@ -147,3 +147,42 @@ def test_bad_input_is_one_line_and_writes_nothing(db, activation_file, cli, tmp_
     result = cli("uncertainty", "--run", str(run), "-q")
     assert result.exit_code == 1 and "is gone" in result.output and len(result.output.strip().splitlines()) == 1
     assert rows("SELECT count(*) AS n FROM seldb.uncertainty_layers WHERE run_id = :r", r=run)[0]["n"] == 0
+
+
+def test_reports_show_intervals_robust_counts_and_the_chance_band(db, activation_file, tmp_path):
+    import json
+
+    run = import_file(activation_file, force=True, bootstrap=30, permutations=199, seed=2).run_id
+    unit = db.reports.unit("conv.0", run=run).section("measures").frame
+    view = pl.DataFrame(rows("SELECT measure, lo, hi FROM seldb.unit_measure_intervals WHERE run_id = :r"
+                             " AND unit_label = 'conv.0'", r=run))  # fmt: skip
+    shown = unit.filter(pl.col("lo").is_not_null()).select("measure", "lo", "hi").unique()  # precision_k: twice
+    assert shown.sort("measure").equals(view.sort("measure"))
+    assert set(unit.filter(pl.col("measure") == "precision_60")["p"]) == {1 / 200}
+
+    top = db.reports.top(run=run, measures=["precision_60"], n=3).section("by_precision_60")
+    assert top.brief[:5] == ["rank", "unit_label", "precision_60", "precision_60_lo", "precision_60_hi"]
+    first = top.frame.row(0, named=True)
+    want = rows("SELECT lo FROM seldb.unit_measure_intervals WHERE run_id = :r AND measure = 'precision_60'"
+                " AND unit_label = :u", r=run, u=first["unit_label"])[0]["lo"]  # fmt: skip
+    assert first["precision_60_lo"] == want
+
+    report = db.reports.detectors(run=run)
+    summary = rows("SELECT n_robust, n_assessed FROM seldb.detector_summary WHERE run_id = :r AND layer IS NULL",
+                   r=run)[0]  # fmt: skip
+    assert f"{summary['n_robust']:,} of the {summary['n_assessed']:,} claims assessed are robust" in report.notes[0]
+    assert "survives" in report.section("claims").frame.columns
+
+    files = db.reports.layers(run=run, measures=["precision_60"], plot=True, out_dir=tmp_path).files
+    sidecar = json.loads(next(p for p in files if p.suffix == ".json").read_text())
+    band = {r["layer"]: r["band_95"] for r in sidecar["chance_band"]["layers"]}
+    null = rows("SELECT layer, null_p95 FROM seldb.layer_measure_null WHERE run_id = :r AND measure = 'precision_60'",
+                r=run)  # fmt: skip
+    assert band == {r["layer"]: r["null_p95"] for r in null}
+
+
+def test_reports_of_a_run_without_uncertainty_are_unchanged(db, activation_file):
+    run = import_file(activation_file, force=True).run_id
+    assert "lo" not in db.reports.unit("conv.0", run=run).section("measures").frame.columns
+    assert "precision_60_lo" not in db.reports.top(run=run, measures=["precision_60"]).section("by_precision_60").brief
+    assert "seldb uncertainty --run" in db.reports.detectors(run=run).notes[0]
