@@ -186,3 +186,23 @@ def test_reports_of_a_run_without_uncertainty_are_unchanged(db, activation_file)
     assert "lo" not in db.reports.unit("conv.0", run=run).section("measures").frame.columns
     assert "precision_60_lo" not in db.reports.top(run=run, measures=["precision_60"]).section("by_precision_60").brief
     assert "seldb uncertainty --run" in db.reports.detectors(run=run).notes[0]
+
+
+def test_import_h5_takes_the_same_options(db, activation_file, cli):
+    result = cli("import-h5", str(activation_file), "--force", "--bootstrap", "12", "--permutations", "9",
+                 "--seed", "3", "--level", "0.9", "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "12 bootstrap + 9 permutation replicates (seed 3, level 0.9)" in result.output
+    run = int(result.output.split()[1])
+    assert rows("SELECT DISTINCT level, replicates FROM seldb.unit_measure_intervals WHERE run_id = :r"
+                " AND measure = 'precision_60'", r=run) == [{"level": 0.9, "replicates": 12}]  # fmt: skip
+    bad = cli("import-h5", str(activation_file), "--force", "--level", "0", "-q")
+    assert bad.exit_code == 1 and "--level must lie strictly between 0 and 1" in bad.output
+
+
+def test_ingest_options_reach_the_import():
+    from seldb.options import IngestOptions
+
+    options = IngestOptions(data=".", bootstrap=7, permutations=8, seed=9, level=0.8).import_options("m", "d")
+    assert (options.bootstrap, options.permutations, options.seed, options.level) == (7, 8, 9, 0.8)
+    assert IngestOptions(data=".").import_options("m", "d").bootstrap == 0

@@ -26,8 +26,9 @@ from seldb.measures.sweep import TIE
 
 
 @njit(nogil=True, cache=True)
-def _bootstrap_sweep(draws, cols, label, group, group_last, value, class_n, slope_tp, slope_sel, reach,
-                     fixed_class, by_class, class_bounds, best_out, pick, own, floor, sums, low, reach_at):  # fmt: skip
+def _bootstrap_sweep(draws, cols, label, group, group_last, value, floor_value, class_n, slope_tp, slope_sel,
+                     reach, fixed_class, by_class, class_bounds, best_out, pick, own, floor, sums, low,
+                     reach_at):  # fmt: skip
     """Per replicate r (draws[r]: copies of each image): every candidate scored as the numpy pass
     scores it (TP * slope_tp - selected * slope_sel, minus 4 where its class has no copy yet),
     their max (best_out), the pick (see _pick), the fixed class's first best candidate (own: TP,
@@ -38,9 +39,11 @@ def _bootstrap_sweep(draws, cols, label, group, group_last, value, class_n, slop
     cum = np.empty(m, dtype=np.int32)
     tp_at = np.empty(m, dtype=np.int32)
     score = np.empty(m, dtype=np.float64)
-    tpc = np.zeros(k, dtype=np.int32)
+    # per class, side by side (one cache line per lookup): copies so far, the two slopes, the sum
+    state = np.zeros((k, 4), dtype=np.float64)
+    state[:, 1], state[:, 2] = slope_tp, slope_sel
     for r in range(rows):
-        row, sums_r, low_r = draws[r], sums[r], low[r]
+        row, low_r = draws[r], low[r]
         total = 0
         for j in range(m):  # the gather alone first: its loads do not wait on the counts
             copies[j] = row[cols[j]]
@@ -48,23 +51,24 @@ def _bootstrap_sweep(draws, cols, label, group, group_last, value, class_n, slop
             total += copies[j]
             cum[j] = total
         reach_at[r] = np.searchsorted(cum, reach)
-        tpc[:] = 0
+        state[:, 0], state[:, 3] = 0.0, 0.0
         best, own_best, own_found = -np.inf, -np.inf, 0
         for j in range(m):
             w, c = copies[j], label[j]
-            tp = tpc[c] + w
-            tpc[c] = tp
-            tp_at[j] = tp
-            s = np.float64(tp) * slope_tp[c]
-            s -= np.float64(cum[group_last[j]]) * slope_sel[c]
+            tp = state[c, 0] + w  # a count, exact in float64
+            state[c, 0] = tp
+            tp_at[j] = np.int32(tp)
+            selected = cum[group_last[j]]
+            s = tp * state[c, 1]
+            s -= np.float64(selected) * state[c, 2]
             if tp == 0:
                 s -= 4.0
             score[j] = s
             best = max(best, s)
-            sums_r[c] += np.float64(w) * value[j]  # no branch: w = 0 adds a zero, as numpy's sum does
+            state[c, 3] += np.float64(w) * value[j]  # no branch: w = 0 adds a zero, as numpy's sum does
             if c == fixed_class and (own_found == 0 or s > own_best):
                 own_best, own_found = s, 1
-                own[r, 0], own[r, 1] = tp, cum[group_last[j]]
+                own[r, 0], own[r, 1] = np.int64(tp), selected
         own[r, 2] = own_found
         best_out[r] = best
         _pick(score, best, label, group, group_last, tp_at, cum, k, pick[r])
@@ -73,41 +77,48 @@ def _bootstrap_sweep(draws, cols, label, group, group_last, value, class_n, slop
                 if copies[by_class[at]] > 0:
                     low_r[c] = value[by_class[at]]
                     break
-        for c in range(k):
-            floor[r, c] = class_n[c] - tpc[c]
+        for c in range(k):  # sums as the numpy pass makes them: the floor's, plus the copies above it
+            floor[r, c] = class_n[c] - np.int64(state[c, 0])
+            sums[r, c] = np.float64(floor[r, c]) * floor_value
+            if class_bounds[c + 1] > class_bounds[c]:
+                sums[r, c] += state[c, 3]
 
 
 @njit(nogil=True, cache=True)
-def _permutation_sweep(draws, cols, group, group_last, value, class_n, slope_tp, slope_sel, best_out, pick,
-                       floor, sums, low):  # fmt: skip
+def _permutation_sweep(draws, cols, group, group_last, value, floor_value, class_n, slope_tp, slope_sel, best_out,
+                       pick, floor, sums, low):  # fmt: skip
     """As _bootstrap_sweep with draws[r] the label of each image (one copy each)."""
     rows, m, k = draws.shape[0], cols.size, class_n.size
     cls = np.empty(m, dtype=np.int32)
     cum = np.arange(1, m + 1).astype(np.int32)
     tp_at = np.empty(m, dtype=np.int32)
     score = np.empty(m, dtype=np.float64)
-    tpc = np.zeros(k, dtype=np.int32)
+    state = np.zeros((k, 4), dtype=np.float64)  # as in _bootstrap_sweep
+    state[:, 1], state[:, 2] = slope_tp, slope_sel
     for r in range(rows):
-        row, sums_r, low_r = draws[r], sums[r], low[r]
-        tpc[:] = 0
+        low_r = low[r]
+        state[:, 0], state[:, 3] = 0.0, 0.0
         best = -np.inf
         for j in range(m):  # the gather alone first: its loads do not wait on the counts
-            cls[j] = row[cols[j]]
+            cls[j] = draws[r, cols[j]]
         for j in range(m):
             c = cls[j]
-            tp = tpc[c] + 1
-            tpc[c] = tp
-            tp_at[j] = tp
-            s = np.float64(tp) * slope_tp[c]
-            s -= np.float64(group_last[j] + 1) * slope_sel[c]
+            tp = state[c, 0] + 1.0
+            state[c, 0] = tp
+            tp_at[j] = np.int32(tp)
+            s = tp * state[c, 1]
+            s -= np.float64(group_last[j] + 1) * state[c, 2]
             score[j] = s
             best = max(best, s)
-            sums_r[c] += value[j]
+            state[c, 3] += value[j]
             low_r[c] = value[j]
         best_out[r] = best
         _pick(score, best, cls, group, group_last, tp_at, cum, k, pick[r])
         for c in range(k):
-            floor[r, c] = class_n[c] - tpc[c]
+            floor[r, c] = class_n[c] - np.int64(state[c, 0])
+            sums[r, c] = np.float64(floor[r, c]) * floor_value
+            if state[c, 0] > 0:
+                sums[r, c] += state[c, 3]
 
 
 @njit(nogil=True, cache=True)
@@ -134,11 +145,11 @@ def _run(ctx: Context, order: rs.UnitOrder, draws: np.ndarray, is_bootstrap: boo
     out = {
         "best": np.empty(rows), "pick": np.empty((rows, 4), dtype=np.int64),
         "own": np.zeros((rows, 3), dtype=np.int64), "floor": np.empty((rows, k), dtype=np.int64),
-        "sums": np.zeros((rows, k)), "low": np.full((rows, k), np.nan), "reach_at": np.zeros(rows, dtype=np.int64),
+        "sums": np.empty((rows, k)), "low": np.full((rows, k), np.nan), "reach_at": np.zeros(rows, dtype=np.int64),
     }  # fmt: skip
     draws = np.ascontiguousarray(draws)
     shared = (order.group.astype(np.int32), order.group_last.astype(np.int32), order.value.astype(np.float64),
-              ctx.class_n.astype(np.int64), slope_tp, slope_sel)  # fmt: skip
+              np.float64(order.floor_value), ctx.class_n.astype(np.int64), slope_tp, slope_sel)  # fmt: skip
     cols = order.cols.astype(np.int64)
     if is_bootstrap:
         _bootstrap_sweep(draws, cols, order.label.astype(np.int32), *shared, ctx.prefix_weight(),
@@ -151,28 +162,23 @@ def _run(ctx: Context, order: rs.UnitOrder, draws: np.ndarray, is_bootstrap: boo
     return out
 
 
-def _finish(ctx: Context, order: rs.UnitOrder, out: dict, filled: np.ndarray, fixed: int | None) -> Pass:
+def _finish(ctx: Context, order: rs.UnitOrder, out: dict, fixed: int | None) -> Pass:
     rows = out["best"].size
     floor, pick = out["floor"], out["pick"]
     above_wins, floor_class = rs.mi_pick(ctx, out["best"], floor)
     above_wins &= pick[:, 0] >= 0
     mi = rs.finish_mi(ctx, rows, above_wins, floor_class, pick[:, 0], pick[:, 1], pick[:, 2], pick[:, 3])
-    sums = floor * order.floor_value
-    sums[filled] += out["sums"][filled]  # as the numpy pass: only classes with copies above the floor
     own = None
     if fixed is not None:
         own_counts = out["own"]
         own = rs.own_informedness(ctx, fixed, own_counts[:, 0], own_counts[:, 1], own_counts[:, 2] > 0, floor)
     first = int(out["reach_at"].max()) if rows else order.size
-    return Pass(mi, floor, sums, out["low"], prefix_length(order, first), own)
+    return Pass(mi, floor, out["sums"], out["low"], prefix_length(order, first), own)
 
 
 def bootstrap_pass_numba(ctx: Context, order: rs.UnitOrder, copies: np.ndarray, fixed: int | None) -> Pass:
-    out = _run(ctx, order, copies, True, fixed)
-    has_elements = np.diff(order.class_bounds) > 0
-    return _finish(ctx, order, out, np.broadcast_to(has_elements, out["floor"].shape), fixed)
+    return _finish(ctx, order, _run(ctx, order, copies, True, fixed), fixed)
 
 
 def permutation_pass_numba(ctx: Context, order: rs.UnitOrder, labels: np.ndarray) -> Pass:
-    out = _run(ctx, order, labels, False, None)
-    return _finish(ctx, order, out, ctx.class_n[None, :] - out["floor"] > 0, None)
+    return _finish(ctx, order, _run(ctx, order, labels, False, None), None)
