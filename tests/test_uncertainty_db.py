@@ -9,6 +9,8 @@ issue's questions in one query, and the same seed must store the same numbers.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 import pytest
@@ -193,7 +195,7 @@ def test_import_h5_takes_the_same_options(db, activation_file, cli):
                  "--seed", "3", "--level", "0.9", "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "12 bootstrap + 9 permutation replicates (seed 3, level 0.9)" in result.output
-    run = int(result.output.split()[1])
+    run = int(re.search(r"run (\d+) imported", result.output).group(1))
     assert rows("SELECT DISTINCT level, replicates FROM seldb.unit_measure_intervals WHERE run_id = :r"
                 " AND measure = 'precision_60'", r=run) == [{"level": 0.9, "replicates": 12}]  # fmt: skip
     bad = cli("import-h5", str(activation_file), "--force", "--level", "0", "-q")
