@@ -16,10 +16,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from seldb.errors import InputError, SeldbError
+from seldb.errors import InputError, SeldbError, Terminated
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: lines are never broken by rich (a terminal wraps them itself; a pipe or log gets whole lines)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -41,7 +42,7 @@ def warn(message: str) -> None:
 
 
 def friendly(func: Callable) -> Callable:
-    """Turn SeldbError and Ctrl-C into one line and an exit code."""
+    """Turn SeldbError, an operating system error, Ctrl-C and SIGTERM into one line and an exit code."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -49,11 +50,24 @@ def friendly(func: Callable) -> Callable:
             return func(*args, **kwargs)
         except SeldbError as exc:
             fail(str(exc))
-        except KeyboardInterrupt:
-            err_console.print("interrupted: nothing was written", highlight=False)
-            sys.exit(130)
+        except OSError as exc:  # a full disk, a permission, a file that vanished: what and where
+            where = f"{exc.filename}: " if exc.filename else ""
+            fail(f"{where}{exc.strerror or exc}; nothing was written")
+        except KeyboardInterrupt as exc:
+            interrupted(exc, "nothing was written")
 
     return wrapper
+
+
+def interrupted(exc: KeyboardInterrupt, what: str) -> None:
+    """One line for Ctrl-C (exit 130) or SIGTERM (exit 143)."""
+    terminated = isinstance(exc, Terminated)
+    err_console.print(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: {what}", highlight=False)
+    sys.exit(143 if terminated else 130)
+
+
+def on_sigterm(signum, frame) -> None:
+    raise Terminated()
 
 
 def confirmed(question: str, yes: bool) -> bool:
@@ -64,9 +78,12 @@ def confirmed(question: str, yes: bool) -> bool:
 
 
 def split_list(text: Optional[str]) -> Optional[list[str]]:
-    """'a, b,,c' -> ['a', 'b', 'c']; None or empty -> None."""
-    parts = [part.strip() for part in text.split(",") if part.strip()] if text else []
-    return parts or None
+    """'a, b,,c' -> ['a', 'b', 'c']; a comma inside a name is written '\\,' ('conv\\,1' -> 'conv,1');
+    None or empty -> None."""
+    if not text:
+        return None
+    parts = [part.replace("\0", ",").strip() for part in text.replace("\\,", "\0").split(",")]
+    return [part for part in parts if part] or None
 
 
 def int_list(text: Optional[str], option: str) -> Optional[list[int]]:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from seldb.options import ON_DUPLICATE, ImportOptions
-from seldb_cli.common import confirmed, console, database, err_console, friendly, int_list, split_list
+from seldb_cli.common import confirmed, console, database, friendly, int_list, split_list, warn
+from seldb_cli.output import Format, OutputFormat, print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed, print_uncertainty
 
 IMPORT_HELP = """\
@@ -38,7 +38,9 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 def print_import(result, verb: str = "imported") -> None:
     """What an import did, in one or two lines (import-h5 and ingest alike)."""
     for name in result.skipped_concepts:
-        err_console.print(f"concept {name!r} skipped: not all of its classes are in this run", highlight=False)
+        warn(f"concept {name!r} skipped: not all of its classes are in this run")
+    for note in result.notes:
+        warn(note)
     if result.reused:
         console.print(f"run {result.run_id}: already imported with these options (reused):"
                       f" {result.n_units} units, {result.n_images_analysed} images analysed", highlight=False)
@@ -64,7 +66,8 @@ def import_h5_cmd(
     file: Annotated[Path, typer.Argument(help="The activation file (.h5).")],
     model: Annotated[Optional[str], typer.Option(help="Model name to record (default: the file's `model`).")] = None,
     dataset: Annotated[Optional[str], typer.Option(help="Image set name to record (default: the file's `dataset`).")] = None,
-    layers: Annotated[Optional[str], typer.Option(help="Comma-separated layers to import (default: all).")] = None,
+    layers: Annotated[Optional[str], typer.Option(
+        help="Comma-separated layers to import (default: all); a comma inside a name is written \\,")] = None,
     all_images: Annotated[bool, typer.Option("--all-images", help="Analyse every image, not only correct ones.")] = False,
     bins: Annotated[int, typer.Option(help="Histogram bins per (unit, class).")] = 32,
     top_k: Annotated[str, typer.Option("--top-k", help="k values for top-k precision (60 and 100 always).")] = "60,100",
@@ -94,20 +97,20 @@ runs_app = typer.Typer(name="runs", help="List, show and delete imported runs.",
 
 @runs_app.callback()
 @friendly
-def runs_list(ctx: typer.Context) -> None:
-    """List runs (`seldb runs`); `seldb runs show ID`, `seldb runs delete ID`."""
+def runs_list(ctx: typer.Context, fmt: Format = OutputFormat.table) -> None:
+    """List runs with what tells them apart: source, layers, options, file.
+
+    `seldb runs show ID` prints everything recorded about one run; `seldb runs delete ID` deletes it.
+    Every column of every run: seldb sql "SELECT * FROM seldb.runs".
+    """
     if ctx.invoked_subcommand:
         return
     with database() as db:
-        rows = db.list_runs()
-    if not rows:
+        columns, rows = db.runs_overview()
+    if not rows and fmt == OutputFormat.table:
         console.print("no run yet: `seldb demo`, `seldb ingest` or `seldb import-h5 FILE` make one")
         return
-    table = Table("run", "model", "dataset", "created", "layers", "units", "images analysed", "only correct")
-    for r in rows:
-        table.add_row(str(r["run_id"]), r["model"], r["dataset"], f"{r['created_at']:%Y-%m-%d %H:%M}",
-                      r["layers"] or "", str(r["n_units"] or 0), str(r["n_images_analysed"]), str(r["only_correct"]))  # fmt: skip
-    console.print(table)
+    print_rows(columns, rows, fmt)
 
 
 @runs_app.command("show")
@@ -159,14 +162,25 @@ def concept_add(
 
 @concept_app.command("list")
 @friendly
-def concept_list() -> None:
+def concept_list(fmt: Format = OutputFormat.table) -> None:
     """List the concepts and their classes."""
     with database() as db:
         concepts = db.list_concepts()
-    table = Table("concept", "classes")
-    for c in concepts:
-        table.add_row(c["name"], ", ".join(c["classes"]))
-    console.print(table)
+    print_rows(["concept", "classes"], [(c["name"], ", ".join(c["class_names"])) for c in concepts], fmt)
+
+
+@concept_app.command("delete")
+@friendly
+def concept_delete(
+    name: Annotated[str, typer.Argument(help="The concept.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask (never asked without a terminal).")] = False,
+) -> None:
+    """Delete a concept and its measures in every run; later imports no longer mention it."""
+    if not confirmed(f"delete concept {name} and its measures in every run?", yes):
+        raise typer.Exit(1)
+    with database() as db:
+        db.delete_concept(name)
+    console.print(f"concept {name} deleted", highlight=False)
 
 
 @concept_app.command("compute")

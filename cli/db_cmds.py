@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from seldb_cli.common import confirmed, console, database, err_console, friendly
-from seldb_cli.output import PRINTERS, OutputFormat
+from seldb_cli.output import Digits, Format, OutputFormat, print_rows
 
 SQL_EXAMPLES = """\
 Examples:
@@ -48,6 +48,8 @@ def register(app: typer.Typer) -> None:
     db_app.command("downgrade")(downgrade_cmd)
     db_app.command("current")(current_cmd)
     db_app.command("url")(url_cmd)
+    db_app.command("status")(status_cmd)
+    db_app.command("stop")(stop_cmd)
     app.add_typer(db_app, name="db")
     app.command("sql", epilog=SQL_EXAMPLES)(sql_cmd)
 
@@ -104,25 +106,55 @@ def current_cmd() -> None:
 
 @friendly
 def url_cmd(
-    libpq: Annotated[bool, typer.Option("--libpq", help="Print it in the postgresql:// form psql accepts.")] = False,
+    sqlalchemy: Annotated[bool, typer.Option(
+        "--sqlalchemy", help="Print the SQLAlchemy form (postgresql+psycopg://) instead.")] = False,
+    libpq: Annotated[bool, typer.Option("--libpq", hidden=True, help="The default form (kept for scripts).")] = False,
 ) -> None:
-    """Print the URL of the database seldb uses, password masked.
+    """Print the URL of the database seldb uses, in the postgresql:// form psql accepts, password masked.
 
     Starts the embedded server when SELDB_DATABASE_URL is unset.
-    Example: psql "$(seldb db url --libpq)"  (for the embedded server, which has no password)
+    Example: psql "$(seldb db url)"  (the embedded server has no password)
     """
     from seldb.db.server import database_url, to_libpq_url
     from seldb.settings import mask_url
 
     url = database_url()
-    console.print(mask_url(to_libpq_url(url) if libpq else url), highlight=False, soft_wrap=True)
+    console.print(mask_url(url if sqlalchemy else to_libpq_url(url)), highlight=False, soft_wrap=True)
+
+
+@friendly
+def status_cmd() -> None:
+    """Which database seldb uses, whether it answers, and its schema revision.
+
+    With SELDB_DATABASE_URL unset, also where the embedded PostgreSQL lives and whether it runs
+    (it keeps running between commands so that each starts at once; `seldb db stop` stops it).
+    """
+    from seldb.db.status import database_status
+
+    for name, value in database_status():
+        console.print(f"{name + ':':<18}{value}", highlight=False, soft_wrap=True)
+
+
+@friendly
+def stop_cmd() -> None:
+    """Stop the embedded PostgreSQL (the next seldb command starts it again)."""
+    from seldb.db.server import stop_embedded
+    from seldb.settings import get_settings
+
+    if get_settings().database_url:
+        console.print("nothing to stop: seldb uses SELDB_DATABASE_URL, not the embedded server", highlight=False)
+        return
+    stopped = stop_embedded()
+    console.print("embedded PostgreSQL stopped" if stopped else "the embedded PostgreSQL was not running",
+                  highlight=False)  # fmt: skip
 
 
 @friendly
 def sql_cmd(
     sql: Annotated[str, typer.Argument(help="The SQL to run; '-' reads it from standard input.")],
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="How to print the rows.")] = OutputFormat.table,
+    output: Format = OutputFormat.table,
     write: Annotated[bool, typer.Option("--write", help="Allow changes (the SQL runs read-only otherwise).")] = False,
+    digits: Digits = 4,
 ) -> None:
     """Run SQL against the seldb database and print the rows.
 
@@ -136,4 +168,4 @@ def sql_cmd(
     if not columns:
         err_console.print("done (the statement returned no rows)", highlight=False)
         return
-    PRINTERS[output](columns, rows)
+    print_rows(columns, rows, output, digits)

@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from seldb.options import ON_DUPLICATE, IngestOptions
-from seldb_cli.common import console, database, err_console, friendly, int_list, split_list, warn
+from seldb_cli.common import console, database, friendly, int_list, interrupted, split_list, warn
 from seldb_cli.core_cmds import print_import
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed
 
@@ -87,10 +87,8 @@ def ingest_command(
     try:
         with database() as db:
             result = db.ingest(options, notify=warn)
-    except KeyboardInterrupt:  # the chunks written so far are kept: say so instead of "nothing was written"
-        err_console.print("interrupted: the activation file keeps every finished chunk;"
-                          " run the same command again to continue", highlight=False)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as exc:  # the chunks written so far are kept: say so instead of "nothing was written"
+        interrupted(exc, "the activation file keeps every finished chunk; run the same command again to continue")
     _print_ingest(result)
 
 

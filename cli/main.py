@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
-from seldb_cli import core_cmds, db_cmds, ingest_cmds, report_cmds, uncertainty_cmds
+from seldb_cli import control_cmds, core_cmds, db_cmds, ingest_cmds, report_cmds, uncertainty_cmds
+from seldb_cli.common import on_sigterm
 
 app = typer.Typer(
     name="seldb",
@@ -19,11 +22,12 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for commands in (db_cmds, core_cmds, ingest_cmds, report_cmds, uncertainty_cmds):
+for commands in (db_cmds, core_cmds, ingest_cmds, report_cmds, control_cmds, uncertainty_cmds):
     commands.register(app)
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, on_sigterm)  # handled like Ctrl-C: cleanup, one line, exit 143
     app()
 
 

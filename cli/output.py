@@ -1,22 +1,22 @@
-"""How commands print rows: a rich table in the terminal, or CSV, JSON, Markdown.
+"""How commands print rows: a plain table on a terminal, or CSV, JSON, Markdown.
 
-Shared by `seldb sql` and `seldb report ...` so that both accept the same
-`--format` values and write the same text (seldb.reports.render decides how
-each value is written). Tables go to stdout and the row count to stderr, so
-piping a table still gives clean data.
+Shared by `seldb sql`, `seldb runs` and `seldb report ...` so that all accept
+the same `--format` and `--digits` and write the same text
+(seldb.reports.render decides how each value is written). Tables go to stdout
+and the row count to stderr, so piping a table still gives clean data. On a
+terminal a table fits its width (one block per row when the columns do not
+fit); in a pipe it keeps its natural width.
 """
 
 from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Any, Callable, Sequence
+from typing import Annotated, Any, Sequence
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+import typer
 
-from seldb.reports.render import short_float, text, to_csv, to_json, to_markdown
+from seldb.reports.render import DIGITS, table_text, to_csv, to_json, to_markdown
 from seldb_cli.common import console, err_console
 
 Rows = Sequence[Sequence[Any]]
@@ -29,51 +29,37 @@ class OutputFormat(str, Enum):
     markdown = "markdown"
 
 
-def rich_table(columns: Sequence[str], rows: Rows, fmt: Callable[[Any], str] = text, title: str | None = None) -> Table:
-    table = Table(*columns, show_edge=False, header_style="bold", title=title, title_justify="left")
-    for row in rows:
-        table.add_row(*["[dim]NULL[/]" if value is None else escape(fmt(value)) for value in row])
-    return table
+Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")]
+Digits = Annotated[int, typer.Option(
+    "--digits", min=1, max=17, help="Significant digits of numbers in tables and Markdown (csv and json: all).")]
 
 
-def print_rich(table: Table) -> None:
-    """A table at its natural width when stdout is not a terminal (a pipe, a log, a test),
-    where squeezing it into 80 columns would only cut every value short."""
-    if console.is_terminal:
-        console.print(table)
-        return
-    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
-    Console(width=max(console.width, natural), file=console.file).print(table)
+def table_width() -> int | None:
+    """The terminal's width, or None (no limit) when stdout is a pipe or a file."""
+    return console.width if console.is_terminal else None
 
 
-def print_table(columns: Sequence[str], rows: Rows, fmt: Callable[[Any], str] = text, title: str | None = None) -> None:
-    print_rich(rich_table(columns, rows, fmt, title))
-    err_console.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
-
-
-def _write(data: str) -> None:
+def write(data: str) -> None:
     sys.stdout.write(data)
     sys.stdout.flush()
 
 
-def _print_csv(columns: Sequence[str], rows: Rows) -> None:
-    _write(to_csv(columns, rows))
+def count_line(n: int) -> None:
+    err_console.print(f"({n} row{'s' if n != 1 else ''})", highlight=False)
 
 
-def _print_json(columns: Sequence[str], rows: Rows) -> None:
-    _write(to_json(columns, rows))
+def print_rows(columns: Sequence[str], rows: Rows, fmt: OutputFormat = OutputFormat.table, digits: int = DIGITS,
+               title: str | None = None) -> None:  # fmt: skip
+    """Rows in the asked format; a table gets its title above it and its row count on stderr."""
+    if fmt == OutputFormat.table:
+        write((f"{title}\n" if title else "") + table_text(columns, rows, table_width(), digits))
+        count_line(len(rows))
+    elif fmt == OutputFormat.csv:
+        write(to_csv(columns, rows))
+    elif fmt == OutputFormat.json:
+        write(to_json(columns, rows))
+    else:
+        write(to_markdown(columns, rows, digits))
 
 
-def _print_markdown(columns: Sequence[str], rows: Rows) -> None:
-    _write(to_markdown(columns, rows, fmt=text))
-
-
-# `seldb sql` prints values as PostgreSQL gave them (full precision), hence `text`
-PRINTERS: dict[OutputFormat, Callable[[Sequence[str], Rows], None]] = {
-    OutputFormat.table: print_table,
-    OutputFormat.csv: _print_csv,
-    OutputFormat.json: _print_json,
-    OutputFormat.markdown: _print_markdown,
-}
-
-__all__ = ["OutputFormat", "PRINTERS", "print_rich", "print_table", "rich_table", "short_float"]
+__all__ = ["Digits", "Format", "OutputFormat", "count_line", "print_rows", "table_width", "write"]

@@ -7,15 +7,14 @@ table, or CSV / JSON / Markdown on stdout) and write its files under --out.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 
-from seldb_cli.common import console, database, err_console, friendly, split_list
-from seldb_cli.output import OutputFormat, print_rich, rich_table, short_float
+from seldb_cli.common import console, database, err_console, friendly, int_list, split_list
+from seldb_cli.output import Digits, Format, OutputFormat, print_rows, write
 
 report_app = typer.Typer(
     name="report",
@@ -33,12 +32,13 @@ import_app = typer.Typer(
 )
 
 Run = Annotated[Optional[int], typer.Option("--run", help="Run id (default: the latest complete run).")]
-Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")]
 Out = Annotated[Optional[Path], typer.Option("--out", help="Also write the report (and plots) into this directory.")]
+IncludeDead = Annotated[bool, typer.Option(
+    "--include-dead", help="Keep the dead units (never above their lowest value), which are left out by default.")]
 CLASS_HELP = "Class of interest: name or key, any case (default: the unit's precision class)."
 
 
-def _emit(report, fmt: OutputFormat, out: Optional[Path]) -> None:
+def _emit(report, fmt: OutputFormat, out: Optional[Path], digits: int = 4) -> None:
     """Print the report in `fmt`, write it under `out`, and list the files written."""
     if fmt == OutputFormat.table:
         console.print(f"[bold]{escape(report.title)}[/]", highlight=False)
@@ -47,14 +47,12 @@ def _emit(report, fmt: OutputFormat, out: Optional[Path]) -> None:
         for section in report.sections:
             columns, rows = section.rows(brief=True)
             title = None if section.title == report.title else section.title
-            print_rich(rich_table(columns, rows, short_float, title=title))
-            err_console.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", highlight=False)
+            print_rows(columns, rows, fmt, digits, title=title)
     else:
         if fmt == OutputFormat.csv:  # CSV has no room for prose: the notes go to stderr
             for note in report.notes:
                 err_console.print(escape(note), highlight=False, soft_wrap=True)
-        sys.stdout.write(report.to_text(fmt.value))
-        sys.stdout.flush()
+        write(report.to_text(fmt.value, digits))
     written = report.save(out, "csv" if fmt == OutputFormat.table else fmt.value) if out else []
     for path in written + report.files:
         err_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
@@ -65,15 +63,17 @@ def _emit(report, fmt: OutputFormat, out: Optional[Path]) -> None:
 def correlations_cmd(
     run: Run = None,
     layer: Annotated[Optional[str], typer.Option(help="One layer, or 'all' for all layers together.")] = None,
+    include_dead: IncludeDead = False,
     fmt: Format = OutputFormat.table,
     out: Out = None,
+    digits: Digits = 4,
 ) -> None:
     """Pearson r and Spearman rho, with p-values, between the measures across units (Table A2).
 
     Example: seldb report correlations --layer fc6 --format markdown
     """
     with database() as db:
-        _emit(db.reports.correlations(run, layer), fmt, out)
+        _emit(db.reports.correlations(run, layer, include_dead), fmt, out, digits)
 
 
 @report_app.command("layers")
@@ -82,15 +82,19 @@ def layers_cmd(
     run: Run = None,
     measure: Annotated[Optional[str], typer.Option(help="Comma-separated measures (default: all).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Write one box-plot PNG per measure (to --out or .).")] = False,
+    include_dead: IncludeDead = False,
     fmt: Format = OutputFormat.table,
     out: Out = None,
+    digits: Digits = 4,
 ) -> None:
     """Per layer and measure: n, mean, sem, median, quartiles, min, max (Figure 2).
 
     Example: seldb report layers --measure ccmas,max_informedness --plot --out figures/
     """
     with database() as db:
-        _emit(db.reports.layers(run, split_list(measure), plot=plot, out_dir=out or Path(".")), fmt, out)
+        report = db.reports.layers(run, split_list(measure), plot=plot, out_dir=out or Path("."),
+                                   include_dead=include_dead)
+        _emit(report, fmt, out, digits)
 
 
 @report_app.command("top")
@@ -102,6 +106,7 @@ def top_cmd(
     lowest: Annotated[bool, typer.Option("--lowest", help="The lowest values instead of the highest.")] = False,
     fmt: Format = OutputFormat.table,
     out: Out = None,
+    digits: Digits = 4,
 ) -> None:
     """The top units per measure with all the other measures beside them (Table A1).
 
@@ -110,7 +115,7 @@ def top_cmd(
     Example: seldb report top --measure precision_60 --n 20
     """
     with database() as db:
-        _emit(db.reports.top(run, split_list(measure), n=n, lowest=lowest), fmt, out)
+        _emit(db.reports.top(run, split_list(measure), n=n, lowest=lowest), fmt, out, digits)
 
 
 @report_app.command("unit")
@@ -124,6 +129,7 @@ def unit_cmd(
     from_db: Annotated[bool, typer.Option("--from-db", help="Plot from the database even if the file is there.")] = False,
     fmt: Format = OutputFormat.table,
     out: Out = None,
+    digits: Digits = 4,
 ) -> None:
     """Everything about one unit; --plot draws it like Figure 3.
 
@@ -133,7 +139,7 @@ def unit_cmd(
     """
     with database() as db:
         report = db.reports.unit(unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db)
-    _emit(report, fmt, out)
+    _emit(report, fmt, out, digits)
 
 
 @report_app.command("concept")
@@ -142,33 +148,58 @@ def concept_cmd(
     concept: Annotated[str, typer.Argument(help="Concept name (see `seldb concept list`).")],
     run: Run = None,
     units: Annotated[Optional[str], typer.Option(help="Comma-separated unit labels (default: every unit).")] = None,
-    sort: Annotated[Optional[str], typer.Option(help="Sort by this column, highest first.")] = None,
+    sort: Annotated[Optional[str], typer.Option(help=(
+        "Sort by this column, highest first, or 'network' for network order (default: the concept's IoU"
+        " where the run has Network Dissection results, else its precision_100)."))] = None,
     n: Annotated[Optional[int], typer.Option("--n", help="Only the first N rows.")] = None,
     fmt: Format = OutputFormat.table,
     out: Out = None,
+    digits: Digits = 4,
 ) -> None:
     """The concept's measures per unit, with Network Dissection IoU where imported (Tables A3-A5).
 
     Example: seldb report concept bus --units fc6.1199,fc8.779
     """
     with database() as db:
-        _emit(db.reports.concept(concept, run, split_list(units), sort=sort, n=n), fmt, out)
+        _emit(db.reports.concept(concept, run, split_list(units), sort=sort, n=n), fmt, out, digits)
 
 
 @report_app.command("detectors")
 @friendly
-def detectors_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None) -> None:
+def detectors_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None, digits: Digits = 4) -> None:
     """Units the precision criterion (> 0.75) calls object detectors, how good they are, and a verdict."""
     with database() as db:
-        _emit(db.reports.detectors(run), fmt, out)
+        _emit(db.reports.detectors(run), fmt, out, digits)
 
 
 @report_app.command("ratings")
 @friendly
-def ratings_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None) -> None:
+def ratings_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None, digits: Digits = 4) -> None:
     """Human ratings of AM images per layer (Table 1), from `seldb import ratings`."""
     with database() as db:
-        _emit(db.reports.ratings(run), fmt, out)
+        _emit(db.reports.ratings(run), fmt, out, digits)
+
+
+@report_app.command("control")
+@friendly
+def control_cmd(
+    runs: Annotated[Optional[str], typer.Option(
+        "--runs", help="Comma-separated control runs (default: the latest run of every control network).")] = None,
+    plot: Annotated[bool, typer.Option(
+        "--plot", help="Write the box plots and the jitterplots of the most selective units (to --out or .).")] = False,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+    digits: Digits = 4,
+) -> None:
+    """The positive control (`seldb control superposition`): selective units per condition and seed, a verdict.
+
+    Counts and shares of localist units, recall at precision 1 >= 0.99 and >= 0.5, max informedness
+    >= 0.99 and precision_60 > 0.75, per condition and seed and as mean +- sd across seeds.
+    Example: seldb report control --plot --out figures/
+    """
+    with database() as db:
+        report = db.reports.control(int_list(runs, "--runs"), plot=plot, out_dir=out or Path("."))
+    _emit(report, fmt, out, digits)
 
 
 @import_app.command("netdissect")

@@ -10,6 +10,7 @@ AlexNet-scale file (24 GB) never has to fit in memory.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
-from seldb.errors import InputError
+from seldb.errors import InputError, plural
 
 FORMAT = "seldb-activations"
 VERSION = 1
@@ -69,14 +70,15 @@ class ActivationFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(f"{self.path}: is a directory; give the activation file (.h5) itself")
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
         try:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
             raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
-        self._repacked: h5py.File | None = None
-        self._repacked_path: str | None = None
+        self._repacked: h5py.File | None = None  # a temporary, already unlinked, tiled copy of row-chunked layers
         self._cached: dict[str, h5py.Dataset] = {}
         try:
             self._load_header()
@@ -127,7 +129,7 @@ class ActivationFile:
             raise self._fail(
                 "/images/label",
                 f"label {int(labels[bad[0]])} of image {int(bad[0])} is out of range 0..{self.n_classes - 1}"
-                f" ({bad.size} such images)",
+                f" ({plural(bad.size, 'such image')})",
             )
         self.labels = labels.astype(np.int64)
         self.preds = self._optional_rows("/images/pred", integer=True)
@@ -158,7 +160,9 @@ class ActivationFile:
         if ds.ndim != 2:
             raise self._fail(where, f"must be 2-D (images, units), got shape {ds.shape}")
         if ds.shape[0] != self.n_images:
-            raise self._fail(where, f"has {ds.shape[0]} rows but /images/label has {self.n_images}")
+            hint = " (is it stored units x images? layers are images x units: transpose it)" if (
+                ds.shape[1] == self.n_images) else ""
+            raise self._fail(where, f"has {ds.shape[0]} rows but /images/label has {self.n_images}{hint}")
         if ds.shape[1] == 0:
             raise self._fail(where, "is empty: it has no unit")
         if ds.dtype.type not in ACCEPTED_DTYPES:
@@ -218,7 +222,7 @@ class ActivationFile:
                 found[layer] = rows
         return found
 
-    def ensure_unit_readable(self, layer: str, block_units: int, budget_bytes: int = 1 << 30) -> None:
+    def ensure_unit_readable(self, layer: str, block_units: int) -> None:
         """Make reading `block_units` columns at a time cost about one pass over the layer.
 
         A layer chunked by whole rows is repacked into a temporary tiled copy
@@ -226,8 +230,7 @@ class ActivationFile:
         block are kept in the chunk cache while their blocks are read.
         """
         info = self.layers[layer]
-        size = self.n_images * info.n_units * info.dtype.itemsize
-        if info.chunks is not None and info.chunks[1] > 2 * block_units and size > budget_bytes:
+        if info.chunks is not None and info.chunks[1] > 2 * block_units:
             self._repack(layer, info)
         self._cache_tile_columns(layer, block_units)
 
@@ -250,10 +253,22 @@ class ActivationFile:
         self._cached[layer] = h5py.Dataset(h5py.h5d.open(parent.id, name, dapl=access))
 
     def _repack(self, layer: str, info: LayerInfo) -> None:
+        """Copy the layer into a temporary tiled file. The file is unlinked as soon as it is open, so
+        that no exit - an error, Ctrl-C, SIGTERM, even SIGKILL - can leave it behind."""
+        need = self.n_images * info.n_units * info.dtype.itemsize
+        tmp = Path(tempfile.gettempdir())
+        free = shutil.disk_usage(tmp).free
+        if free < need * 1.05:
+            raise InputError(f"{self.path}: /layers/{layer} is chunked by rows and must be copied once into a"
+                             f" temporary file of {need / 1e9:.1f} GB, but {tmp} has {free / 1e9:.1f} GB free"
+                             " (set TMPDIR to a roomier directory, or write the layer in tiles)")
         if self._repacked is None:
-            fd, self._repacked_path = tempfile.mkstemp(suffix=".h5", prefix="seldb-repack-")
+            fd, path = tempfile.mkstemp(suffix=".h5", prefix="seldb-repack-")
             os.close(fd)
-            self._repacked = h5py.File(self._repacked_path, "w")
+            try:
+                self._repacked = h5py.File(path, "w")
+            finally:
+                Path(path).unlink(missing_ok=True)
         tile = (min(TILE[0], self.n_images), min(TILE[1], info.n_units))
         out = self._repacked.create_dataset(layer, shape=(self.n_images, info.n_units), dtype=info.dtype, chunks=tile)
         src = self._h5["/layers"][layer]
@@ -269,9 +284,6 @@ class ActivationFile:
                 except Exception:  # closing a damaged file must not hide the real error
                     pass
         self._repacked = None
-        if self._repacked_path:
-            Path(self._repacked_path).unlink(missing_ok=True)
-            self._repacked_path = None
 
     def __enter__(self) -> "ActivationFile":
         return self

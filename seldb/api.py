@@ -31,10 +31,11 @@ import sqlalchemy as sa
 
 from seldb.db.database import Database
 from seldb.db.views import VIEW_NAMES
-from seldb.errors import InputError
-from seldb.reports.source import did_you_mean, frame, resolve_run
+from seldb.errors import InputError, did_you_mean
+from seldb.reports.source import frame, resolve_run
 
 if TYPE_CHECKING:
+    from seldb.control.options import ControlOptions, ControlResult
     from seldb.options import ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance
     from seldb.reports.base import Report
 
@@ -129,11 +130,25 @@ class Seldb(Database):
         return run_uncertainty(self, run, layers, bootstrap=bootstrap, permutations=permutations, seed=seed,
                                level=level, progress=progress)  # fmt: skip
 
+    def control_superposition(self, options: ControlOptions | None = None,
+                              notify: Callable[[str], None] | None = None, progress: bool = True) -> ControlResult:  # fmt: skip
+        """The positive control: recurrent networks with and without superposition, imported as runs (needs torch)."""
+        from seldb.control.importing import control_superposition
+        from seldb.control.options import ControlOptions
+
+        return control_superposition(self, options or ControlOptions(), notify, progress)
+
     # -- runs and concepts --------------------------------------------------
     def list_runs(self) -> list[dict]:
         from seldb.runs import list_runs
 
         return list_runs(self)
+
+    def runs_overview(self) -> tuple[list[str], list[tuple]]:
+        """(columns, rows): every run with what tells runs apart, as `seldb runs` prints it."""
+        from seldb.runs import runs_overview
+
+        return runs_overview(self)
 
     def show_run(self, run: int) -> dict:
         from seldb.runs import show_run
@@ -154,6 +169,11 @@ class Seldb(Database):
         from seldb.concepts import list_concepts
 
         return list_concepts(self)
+
+    def delete_concept(self, name: str) -> None:
+        from seldb.concepts import delete_concept
+
+        delete_concept(self, name)
 
     def compute_concept(self, name: str, run: int, progress: bool = True) -> int:
         from seldb.concepts import compute_concept
@@ -192,16 +212,16 @@ class Reports:
     def __init__(self, db: Seldb):
         self._db = db
 
-    def correlations(self, run: int | None = None, layer: str | None = None) -> Report:
+    def correlations(self, run: int | None = None, layer: str | None = None, include_dead: bool = False) -> Report:
         from seldb.reports.correlations import correlations_report
 
-        return correlations_report(self._db, run, layer)
+        return correlations_report(self._db, run, layer, include_dead)
 
     def layers(self, run: int | None = None, measures: Sequence[str] | None = None, plot: bool = False,
-               out_dir: str | Path = ".") -> Report:  # fmt: skip
+               out_dir: str | Path = ".", include_dead: bool = False) -> Report:  # fmt: skip
         from seldb.reports.layers import layers_report
 
-        return layers_report(self._db, run, measures, plot=plot, out_dir=out_dir)
+        return layers_report(self._db, run, measures, plot=plot, out_dir=out_dir, include_dead=include_dead)
 
     def top(self, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10,
             lowest: bool = False) -> Report:  # fmt: skip
@@ -230,6 +250,11 @@ class Reports:
         from seldb.reports.ratings import ratings_report
 
         return ratings_report(self._db, run)
+
+    def control(self, runs: Sequence[int] | None = None, plot: bool = False, out_dir: str | Path = ".") -> Report:
+        from seldb.reports.control import control_report
+
+        return control_report(self._db, runs, plot=plot, out_dir=out_dir)
 
 
 def _view_columns(conn: sa.Connection, name: str) -> list[str]:

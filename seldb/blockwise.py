@@ -8,13 +8,19 @@ module is that loop, once: blocks are read and measured on worker threads
 COPY into PostgreSQL - runs on the calling thread, so reading, measuring
 and loading overlap. At most `workers + 1` blocks are in flight, which bounds
 memory whatever the file.
+
+The workers are daemon threads of this module's own: when the caller stops
+(Ctrl-C, SIGTERM, an error), it returns at once instead of waiting for the
+blocks being measured, and the process can exit without them.
 """
 
 from __future__ import annotations
 
+import queue
+import signal
+import threading
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
@@ -83,21 +89,43 @@ def measure_blocks(
         result = measure(block, values, labels)
         return Measured(block, result, read - started, time.perf_counter() - read)
 
-    pool = ThreadPoolExecutor(max(1, workers))
-    pending: deque[Future] = deque()
+    futures = [Future() for _ in blocks]
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    for _ in range(max(1, workers)):
+        threading.Thread(target=_work, args=(todo, stop, task), daemon=True, name="seldb-block").start()
     try:
         with progress_bar(progress, sum(b.n_units for b in blocks), label) as bar:
-            for block in blocks:
-                pending.append(pool.submit(task, block))
-                if len(pending) > workers:
-                    yield _done(pending.popleft(), bar)
-            while pending:
-                yield _done(pending.popleft(), bar)
+            ahead = 0
+            for i, block in enumerate(blocks):  # keep `workers + 1` blocks in flight, hand them out in order
+                while ahead < min(len(blocks), i + workers + 1):
+                    todo.put((blocks[ahead], futures[ahead]))
+                    ahead += 1
+                measured = _result(futures[i])
+                bar.advance(measured.block.n_units)
+                yield measured
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # let running blocks end, drop queued ones
+        stop.set()  # workers finish their current block and leave; nobody waits for them
+        for _ in range(max(1, workers)):
+            todo.put(None)
 
 
-def _done(future: Future, bar) -> Measured:
-    measured = future.result()
-    bar.advance(measured.block.n_units)
-    return measured
+def _result(future: Future) -> Measured:
+    """The block's result, waiting in short steps: the calling thread runs Python's signal handlers
+    between them, so Ctrl-C and SIGTERM stop it within a fraction of a second."""
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except TimeoutError:
+            continue
+
+
+def _work(todo: queue.SimpleQueue, stop: threading.Event, task: Callable) -> None:
+    # signals go to the calling thread, which handles them (a worker busy in numpy would not)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    while (item := todo.get()) is not None and not stop.is_set():
+        block, future = item
+        try:
+            future.set_result(task(block))
+        except BaseException as exc:  # handed to the caller, who raises it
+            future.set_exception(exc)

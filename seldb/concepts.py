@@ -19,7 +19,7 @@ from seldb.blockwise import measure_blocks, plan_blocks
 from seldb.db import schema as s
 from seldb.db.database import Database
 from seldb.db.load import RunWriter
-from seldb.errors import InputError, NotFound, SeldbError
+from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
 from seldb.measures import compute_concept_block
 
 
@@ -37,13 +37,32 @@ def _canonical(identifier: str, known: list[tuple[str, str | None]]) -> str:
     return keys[0] if keys else identifier
 
 
+def _check_known(classes: list[str], known: list[tuple[str, str | None]]) -> None:
+    """Every class must be a name or key of some run's class; one line naming the others."""
+    if not known:
+        return  # no run yet: nothing to check against; each later import says whether it can measure it
+    identifiers = {name for name, _ in known} | {key for _, key in known if key}
+    unknown = [c for c in classes if c not in identifiers]
+    if unknown:
+        hints = [f"{c!r}{did_you_mean(c, sorted(identifiers))}" for c in unknown]
+        raise InputError(f"no run has class {', '.join(hints)}: name classes by their name or key"
+                         " (seldb sql \"SELECT DISTINCT class, class_key FROM seldb.layer_class_summary\" lists them)")
+
+
 def add_concept(db: Database, name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
-    """Store a concept; returns the classes as stored (keys where known)."""
-    classes = [c.strip() for c in classes if c.strip()]
+    """Store a concept; returns the classes as stored (keys where known).
+
+    Every class must be known to at least one run (checked, with close matches
+    named), unless there is no run yet.
+    """
+    classes = list(dict.fromkeys(c.strip() for c in classes if c.strip()))
     if not name.strip() or not classes:
         raise InputError("a concept needs a name and at least one class")
+    if len(name.encode("utf-8")) > 512:
+        raise InputError(f"a concept's name takes at most 512 bytes; {name[:40]!r}... has {len(name.encode())}")
     with db.connect() as conn:
         known = _known_classes(conn)
+        _check_known(classes, known)
         stored = list(dict.fromkeys(_canonical(c, known) for c in classes))
         existing = conn.execute(sa.select(s.concepts.c.concept_id).where(s.concepts.c.name == name)).first()
         if existing and not replace:
@@ -56,9 +75,21 @@ def add_concept(db: Database, name: str, classes: Sequence[str], replace: bool =
 
 
 def list_concepts(db: Database) -> list[dict]:
+    """Every concept with its classes as stored (keys) and as people read them ("school bus (n04146614)")."""
     with db.connect() as conn:
+        names = {key: name for name, key in _known_classes(conn) if key}
         rows = conn.execute(sa.select(s.concepts.c.name, s.concepts.c.classes).order_by(s.concepts.c.name))
-        return [{"name": name, "classes": list(classes)} for name, classes in rows]
+        return [{"name": name, "classes": list(classes),
+                 "class_names": [f"{names[c]} ({c})" if c in names else c for c in classes]} for name, classes in rows]
+
+
+def delete_concept(db: Database, name: str) -> None:
+    """Delete a concept and its measures in every run."""
+    with db.connect() as conn:
+        if not conn.execute(sa.delete(s.concepts).where(s.concepts.c.name == name)).rowcount:
+            known = [row.name for row in conn.execute(sa.select(s.concepts.c.name))]
+            raise NotFound(f"no concept {name!r}{did_you_mean(name, known)} (seldb concept list shows them)")
+        conn.commit()
 
 
 def resolve(classes: Sequence[str], names: Sequence[str], keys: Sequence[str | None] | None) -> list[int] | None:
@@ -105,7 +136,8 @@ def compute_concept(db: Database, name: str, run_id: int, progress: bool = True)
         with ActivationFile(run.source_file) as afile:
             indices = resolve(concept.classes, afile.class_names, afile.class_keys)
             if indices is None:
-                raise SeldbError(f"run {run_id} lacks (or has ambiguous) classes of concept {name!r}: {concept.classes}")
+                missing = [c for c in concept.classes if resolve([c], afile.class_names, afile.class_keys) is None]
+                raise SeldbError(f"run {run_id} lacks (or has ambiguous) classes of concept {name!r}: {missing}")
             written = _measure_into(RunWriter.for_run(conn, run_id), afile, layers, analysed, concept, indices, progress)
         conn.commit()
     return written

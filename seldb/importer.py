@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -35,7 +36,7 @@ from seldb.correlations import correlation_rows
 from seldb.db import schema as s
 from seldb.db.database import Database
 from seldb.db.load import RunWriter, encode_unit_arrays
-from seldb.errors import InputError, SeldbError
+from seldb.errors import InputError, SeldbError, plural
 from seldb.measures import compute_block, compute_concept_block
 from seldb.options import ImportOptions, ImportResult, Provenance
 from seldb.progress import progress_bar
@@ -52,15 +53,35 @@ def file_sha256(path: Path, progress: bool = False) -> str:
 
 
 def unique_labels(names: Sequence[str], keys: Sequence[str | None] | None) -> list[str]:
-    """Class names, with the key appended where two classes share a name: "crane (n02012849)"."""
-    counts: dict[str, int] = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
+    """Class names, made unique within the run: where two classes share a name, each gets its key
+    appended, "crane (n02012849)", or its index, "crane (#7)". A made-up label never takes a name
+    another class really has: it gets its index (and, if need be, a count) appended again."""
+    counts = Counter(names)
+    taken = {name for name in names if counts[name] == 1}
     labels = []
     for i, name in enumerate(names):
+        if counts[name] == 1:
+            labels.append(name)
+            continue
         key = keys[i] if keys else None
-        labels.append(name if counts[name] == 1 else f"{name} ({key if key else '#' + str(i)})")
+        label, extra = f"{name} ({key if key else '#' + str(i)})", 1
+        while label in taken:
+            label = f"{name} (#{i})" + (f" ({extra})" if extra > 1 else "")
+            extra += 1
+        taken.add(label)
+        labels.append(label)
     return labels
+
+
+MAX_NAME_BYTES = 512  # layer names are indexed (btree rows hold about 2,700 bytes)
+
+
+def _check_names(afile: ActivationFile, layers: list[str]) -> None:
+    for layer in layers:
+        size = len(layer.encode("utf-8"))
+        if size > MAX_NAME_BYTES:
+            raise InputError(f"{afile.path}: /layers/{layer[:40]}...: the layer's name is {size} bytes; seldb takes"
+                             f" names up to {MAX_NAME_BYTES} bytes (rename the dataset)")
 
 
 @dataclass
@@ -101,7 +122,7 @@ def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progres
         layer, rows = next(iter(bad.items()))
         raise InputError(
             f"{afile.path}: /layers/{layer}: NaN or infinite activation in image {int(rows[0])}"
-            f" ({rows.size} such images; --nan-policy drop drops them from every layer)"
+            f" ({plural(rows.size, 'such image')}; --nan-policy drop drops them from every layer)"
         )
     return np.unique(np.concatenate(list(bad.values())))
 
@@ -112,6 +133,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
     afile = ActivationFile(path)
     try:
         layers = _select_layers(afile, options.layers)
+        _check_names(afile, layers)
         dropped = _dropped_rows(afile, layers, options.nan_policy, progress)
         analysed = np.ones(afile.n_images, dtype=bool)
         if afile.preds is not None and not options.all_images:
@@ -196,8 +218,8 @@ def _import_run(db: Database, path: str | os.PathLike, options: ImportOptions, p
             result.timings["total_s"] = round(time.perf_counter() - started, 3)
             writer.update_run(timings=result.timings, row_counts=result.row_counts)
             writer.commit()
-        except BaseException as exc:
-            writer.abort(exc)
+        except BaseException:
+            writer.abort()
             raise
     return result
 
@@ -275,13 +297,29 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
         writer.add_layer(layer_id, layer, info.n_units, info.reduction)
     outputs = _measure_layers(plan, writer, concepts, progress, timings)
     started = time.perf_counter()
-    writer.finish_arrays()
     counts = _write_unit_tables(writer, outputs, concepts)
     timings["copy_s"] += time.perf_counter() - started
     timings = {k: round(v, 3) for k, v in timings.items()}
     counts.update(images=afile.n_images, classes=afile.n_classes)
-    return ImportResult(run_id, counts["units"], int(plan.analysed.sum()), int(plan.dropped.size), skipped, timings,
-                        counts)  # fmt: skip
+    result = ImportResult(run_id, counts["units"], int(plan.analysed.sum()), int(plan.dropped.size), skipped,
+                          timings, counts)  # fmt: skip
+    result.notes = _notes(plan)
+    return result
+
+
+def _notes(plan: _Plan) -> list[str]:
+    """What the user should know about how the file was measured."""
+    n = int(plan.analysed.sum())
+    beyond = [k for k in plan.options.as_json()["top_k"] if k > n]
+    notes = []
+    if beyond:
+        ks = ", ".join(map(str, beyond))
+        notes.append(f"top-k {ks}: more than the {plural(n, 'analysed image')}, so precision at {ks} is over all"
+                     f" {n} (k = N)")  # fmt: skip
+    if plan.dropped.size:
+        notes.append(f"{plural(int(plan.dropped.size), 'image')} with NaN or infinite activations dropped"
+                     " from every layer (listed in the run's dropped_images)")  # fmt: skip
+    return notes
 
 
 def _write_unit_tables(writer: RunWriter, outputs: dict[int, list[_BlockOut]], concepts) -> dict:

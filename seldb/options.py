@@ -106,6 +106,7 @@ class ImportResult:
     row_counts: dict = field(default_factory=dict)
     reused: bool = False  # the file was imported before: this is that run (on_duplicate="reuse")
     replaced: list[int] = field(default_factory=list)  # runs deleted for this one (on_duplicate="replace")
+    notes: list[str] = field(default_factory=list)  # what the user should know (e.g. a k above N)
     uncertainty: Any = None  # seldb.run_uncertainty.UncertaintyRunResult when bootstrap/permutations were asked for
 
 

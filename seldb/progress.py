@@ -2,7 +2,9 @@
 
 The library reports progress itself (a rich bar with rate and ETA) so every
 front end gets it; `enabled=False` (tests, notebooks, --quiet) turns it into a
-no-op with the same interface.
+no-op with the same interface, and so does a stderr that is not a terminal
+(pipes, logs, CI), where a bar that cannot animate would only leave stale or
+blank lines.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class _Bar:
 
 @contextlib.contextmanager
 def progress_bar(enabled: bool, total: float, description: str, unit: str = "units") -> Iterator[_Bar]:
-    if not enabled:
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
         yield _Bar(None, None)
         return
     counts = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(), _RateColumn(unit))
@@ -61,7 +64,5 @@ def progress_bar(enabled: bool, total: float, description: str, unit: str = "uni
         TextColumn("[bold]{task.description}"), BarColumn(), counts[0], TaskProgressColumn(), counts[1],
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
     )  # fmt: skip
-    console = Console(stderr=True)
-    # Off a terminal (pipes, logs, CI) a bar that cannot animate would only leave a stale line.
-    with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
+    with Progress(*columns, console=console) as progress:
         yield _Bar(progress, progress.add_task(description, total=total))

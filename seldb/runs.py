@@ -34,6 +34,24 @@ def list_runs(db: Database) -> list[dict]:
         return [dict(row._mapping) for row in conn.execute(query)]
 
 
+OVERVIEW = """
+SELECT run_id AS run, model, dataset, to_char(created_at, 'YYYY-MM-DD HH24:MI') AS created, source, layers,
+       n_units AS units, n_images_analysed AS images,
+       concat_ws(', ', CASE WHEN only_correct THEN 'correct only' ELSE 'all images' END, 'bins ' || bins,
+                 'top-k ' || top_k_list, CASE WHEN nan_policy = 'drop' THEN 'NaN dropped' END,
+                 CASE WHEN n_dead_units > 0 THEN n_dead_units || ' dead units' END) AS options,
+       source_file AS file
+FROM seldb.runs ORDER BY run_id
+"""
+
+
+def runs_overview(db: Database) -> tuple[list[str], list[tuple]]:
+    """`seldb runs`: one row per run with what tells runs apart (source, layers, options, file)."""
+    with db.connect() as conn:
+        result = conn.execute(sa.text(OVERVIEW))
+        return list(result.keys()), [tuple(row) for row in result]
+
+
 def latest_run_id(conn: sa.Connection) -> int:
     """The newest run (the highest id): what every "default: the latest run" means."""
     run_id = conn.execute(sa.select(sa.func.max(s.runs.c.run_id))).scalar()

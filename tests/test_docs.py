@@ -37,3 +37,26 @@ def test_every_view_and_column_is_documented_and_commented(db_conn):
         assert view_doc(view) and db_conn.execute(
             sa.text("SELECT obj_description(to_regclass(:v), 'pg_class')"), {"v": f"seldb.{view}"}
         ).scalar() == view_doc(view)  # fmt: skip
+
+
+def test_docs_views_md_is_what_docgen_writes(db_conn):
+    """docs/views.md is generated from the one source; regenerate with `python -m seldb.docgen docs/views.md`."""
+    from pathlib import Path
+
+    from seldb.docgen import view_columns, views_markdown
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "views.md"
+    assert path.read_text(encoding="utf-8") == views_markdown(view_columns(db_conn)), (
+        "docs/views.md is out of date: run `python -m seldb.docgen docs/views.md`")
+
+
+@pytest.mark.unit
+def test_docs_explain_every_measure():
+    """docs/measures.md names every measure of the catalogue (the prose that explains it)."""
+    from pathlib import Path
+
+    from seldb import catalogue
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "measures.md").read_text(encoding="utf-8")
+    missing = [m.name for m in (*catalogue.UNIT_MEASURES, *catalogue.CONCEPT_MEASURES) if f"`{m.name}`" not in text]
+    assert not missing, f"docs/measures.md does not explain {missing}"

@@ -151,11 +151,13 @@ def test_concepts_measured_at_import_and_on_demand(db, small_file):
     assert db.add_concept("pets", ["cat", "n003"]) == ["n001", "n003"]
     with pytest.raises(SeldbError, match="exists already"):
         db.add_concept("pets", ["cat"])
-    db.add_concept("ghost", ["n999"])  # in no run: skipped, and said so
+    with pytest.raises(SeldbError, match="no run has class 'n999'"):
+        db.add_concept("ghost", ["n999"])
+    db.execute("INSERT INTO seldb_store.concepts (name, classes) VALUES ('ghost', '{n999}')", write=True)
     written = db.compute_concept("pets", run_id, progress=False)
     assert written == 3
     second = import_file(path, force=True, progress=False, layers=["conv5"], bins=8)
-    assert "ghost" in second.skipped_concepts
+    assert "ghost" in second.skipped_concepts  # a concept a run cannot measure is named, not an error
     analysed = preds == labels
     for rid in (run_id, second.run_id):
         found = rows("SELECT * FROM seldb.concept_measures WHERE run_id=:r AND concept='pets' ORDER BY unit", r=rid)
@@ -184,8 +186,8 @@ def test_concept_commands(migrated_db, small_file, cli):
     run_id = rows("SELECT max(run_id) AS r FROM seldb.runs")[0]["r"]
     added = cli("concept", "add", "cli-dogs", "--classes", "dog, n001")
     assert added.exit_code == 0 and "concept cli-dogs: n003, n001" in added.stdout, added.output
-    listed = cli("concept", "list")
-    assert listed.exit_code == 0 and "cli-dogs" in listed.stdout and "n003, n001" in listed.stdout
+    listed = cli("concept", "list", "-f", "csv")
+    assert listed.exit_code == 0 and "cli-dogs,\"dog (n003), cat (n001)\"" in listed.stdout
     computed = cli("concept", "compute", "cli-dogs", "--run", run_id, "-q")
     assert computed.exit_code == 0 and f"concept cli-dogs: 3 units measured in run {run_id}" in computed.stdout
     analysed = preds == labels
@@ -197,3 +199,8 @@ def test_concept_commands(migrated_db, small_file, cli):
         assert all(_close(row[name], value) for name, value in want.items() if name != "precision_k"), unit
     again = cli("concept", "add", "cli-dogs", "--classes", "dog")
     assert again.exit_code == 1 and "exists already" in again.stderr
+    typo = cli("concept", "add", "cli-cats", "--classes", "cat,dgo")
+    assert typo.exit_code == 1 and "no run has class 'dgo' (did you mean 'dog'?)" in typo.stderr
+    deleted = cli("concept", "delete", "cli-dogs", "--yes")
+    assert deleted.exit_code == 0 and not rows("SELECT 1 FROM seldb.concept_measures WHERE concept = 'cli-dogs'")
+    assert cli("concept", "delete", "cli-dogs").exit_code == 1

@@ -71,8 +71,9 @@ def toy(database_url, tmp_path_factory) -> Toy:
         mp.setenv("SELDB_DATABASE_URL", database_url)
         db.upgrade("head")
         layers, labels, preds = make_file(path)
-        db.add_concept(CONCEPT, KEYS[:3], replace=True)
         run_id = import_file(path, force=True).run_id
+        db.add_concept(CONCEPT, KEYS[:3], replace=True)  # a concept names classes some run has
+        db.compute_concept(CONCEPT, run_id, progress=False)
         try:
             yield Toy(run_id, path, layers, labels, preds == labels)
         finally:  # other tests share this database: leave them no run and no concept of ours
@@ -233,10 +234,15 @@ def test_top_units_by_a_measure(db, toy):
 
 
 def test_concept_report(db, toy):
-    frame = db.reports.concept(CONCEPT, toy.run_id).sections[0].frame
+    frame = db.reports.concept(CONCEPT, toy.run_id, sort="network").sections[0].frame
     assert frame.height == 24 and frame["unit_label"].to_list()[:2] == ["conv1.0", "conv1.1"]
-    some = db.reports.concept(CONCEPT, toy.run_id, units=["fc6.0", "conv1.2"]).sections[0].frame
+    some = db.reports.concept(CONCEPT, toy.run_id, units=["fc6.0", "conv1.2"], sort="network").sections[0].frame
     assert some["unit_label"].to_list() == ["conv1.2", "fc6.0"]
+    default = db.reports.concept(CONCEPT, toy.run_id)  # no IoU in this run: by the concept's precision_100
+    want = _rows("SELECT unit_label FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
+                 " ORDER BY precision_100 DESC NULLS LAST, unit_label", r=toy.run_id, c=CONCEPT)  # fmt: skip
+    assert default.sections[0].frame["unit_label"].to_list() == [w["unit_label"] for w in want]
+    assert default.notes == ["Units by precision_100, highest first."]
     best = db.reports.concept(CONCEPT, toy.run_id, sort="precision_60", n=1).sections[0].frame
     assert best["unit_label"].to_list() == ["fc6.0"] and best["iou"].to_list() == [None]
     with pytest.raises(NotFound, match="no concept 'r4_buss'"):
@@ -291,3 +297,40 @@ def test_reader_role_can_select_the_new_views(migrated_db, toy):
             conn.execute(f"SELECT * FROM seldb.{view} LIMIT 1").fetchall()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT * FROM seldb_store.am_ratings")
+
+
+# --------------------------------------------------------------------------- dead units
+
+
+def test_dead_units_are_flagged_and_left_out_of_summaries(db, tmp_path, cli):
+    rng = np.random.default_rng(8)
+    labels = rng.integers(0, 3, 90)
+    values = np.maximum(rng.normal(size=(90, 6)) + np.eye(3)[labels][:, [0, 1, 2, 0, 1, 2]], 0)
+    values[:, 1] = 0.0  # dead at 0 (a ReLU that never fires)
+    values[:, 4] = 0.3  # dead at a constant
+    path = write_activation_file(tmp_path / "dead.h5", class_names=["a", "b", "c"], labels=labels,
+                                 layers={"fc": values.astype(np.float32)})  # fmt: skip
+    run_id = import_file(path, force=True).run_id
+    units = {r["unit"]: r for r in _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r", r=run_id)}
+    assert [u for u, r in sorted(units.items()) if r["is_dead"]] == [1, 4]
+    assert units[1]["n_distinct_values"] == units[4]["n_distinct_values"] == 1
+    live = [r for u, r in sorted(units.items()) if not r["is_dead"]]
+    summary = _rows("SELECT * FROM seldb.layer_summary WHERE run_id = :r AND measure = 'max_informedness'", r=run_id)[0]
+    assert (summary["n_units"], summary["n_dead"]) == (4, 2)
+    assert summary["mean"] == pytest.approx(np.mean([r["max_informedness"] for r in live]), rel=1e-12)
+    every = _rows("SELECT * FROM seldb.layer_summary_with_dead WHERE run_id = :r AND measure = 'max_informedness'",
+                  r=run_id)[0]  # fmt: skip
+    assert every["n_units"] == 6 and every["min"] == 0.0  # a dead unit's informedness is 0 (at its floor)
+    pair = "measure_a = 'precision_60' AND measure_b = 'max_informedness' AND layer IS NULL"
+    corr = _rows(f"SELECT * FROM seldb.measure_correlations WHERE run_id = :r AND {pair}", r=run_id)[0]
+    want = stats.pearsonr([r["precision_60"] for r in live], [r["max_informedness"] for r in live]).statistic
+    assert corr["n_units"] == 4 and corr["pearson_r"] == pytest.approx(want, rel=1e-9)
+    assert _rows(f"SELECT n_units FROM seldb.measure_correlations_with_dead WHERE run_id = :r AND {pair}",
+                 r=run_id)[0]["n_units"] == 6  # fmt: skip
+    shown = cli("report", "layers", "--run", run_id, "--measure", "ccmas", "-f", "csv")
+    assert shown.exit_code == 0 and "2 dead units (never above their lowest value: fc 2) left out" in shown.stderr
+    kept = db.reports.layers(run_id, ["max_informedness"], include_dead=True)
+    assert kept.sections[0].frame["n_units"].to_list() == [6] and "included" in kept.notes[0]
+    plot = db.reports.unit("fc.1", run_id, class_name="a", plot=True, out_dir=tmp_path)
+    sidecar = json.loads(next(p for p in plot.files if p.suffix == ".json").read_text())
+    assert sidecar["dead"] is True

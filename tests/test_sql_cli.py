@@ -65,6 +65,12 @@ def test_db_commands(fresh_database_url, monkeypatch, cli):
     head = migrate.head()
     assert "none: empty database" in cli("db", "current").stdout
     assert cli("db", "upgrade").stdout.strip() == f"database at revision {head} (was none)"
+    assert cli("db", "upgrade").stdout.strip() == f"database at revision {head} (nothing to do)"
+    status = cli("db", "status")
+    assert status.exit_code == 0, status.output
+    lines = dict(line.split(":", 1) for line in status.stdout.splitlines())
+    assert lines["schema revision"].strip() == f"{head} (head)" and lines["database"].strip() == "SELDB_DATABASE_URL"
+    assert lines["reachable"].strip().startswith("yes, PostgreSQL")
     assert cli("db", "current").stdout.strip() == f"{head} (head)"
     # Without a terminal (scripts, CI) there is nobody to ask: it proceeds as with --yes.
     assert cli("db", "downgrade", "0001").stdout.strip() == f"database at revision 0001 (was {head})"
@@ -77,5 +83,6 @@ def test_db_commands(fresh_database_url, monkeypatch, cli):
 @pytest.mark.unit
 def test_db_url_masks_the_password(monkeypatch, cli):
     monkeypatch.setenv("SELDB_DATABASE_URL", "postgres://me:hunter2@db.example:5432/sel")
-    assert cli("db", "url").stdout.strip() == "postgresql+psycopg://me:***@db.example:5432/sel"
+    assert cli("db", "url").stdout.strip() == "postgresql://me:***@db.example:5432/sel"  # what psql takes
     assert cli("db", "url", "--libpq").stdout.strip() == "postgresql://me:***@db.example:5432/sel"
+    assert cli("db", "url", "--sqlalchemy").stdout.strip() == "postgresql+psycopg://me:***@db.example:5432/sel"

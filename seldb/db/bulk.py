@@ -85,24 +85,17 @@ def encode_block(columns: Sequence[ArrayColumn | ScalarColumn]) -> bytes:
     return rows.tobytes()
 
 
-class ArrayCopy:
-    """One open `COPY ... FROM STDIN (FORMAT BINARY)` fed block by block."""
+def copy_encoded(cursor, table: str, column_names: Sequence[str], tuples: bytes) -> None:
+    """One `COPY ... FROM STDIN (FORMAT BINARY)` statement of tuples made by encode_block.
 
-    def __init__(self, cursor, table: str, column_names: Sequence[str]):
-        names = ", ".join(f'"{c}"' for c in column_names)
-        self._ctx = cursor.copy(f"COPY {STORE}.{table} ({names}) FROM STDIN (FORMAT BINARY)")
-        self._copy = self._ctx.__enter__()
-        self._copy.write(HEADER)
-
-    def write(self, data: bytes) -> None:
-        self._copy.write(data)
-
-    def finish(self) -> None:
-        self._copy.write(TRAILER)
-        self._ctx.__exit__(None, None, None)
-
-    def abort(self, exc: BaseException) -> None:
-        self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+    One statement per block of units, so that no statement lasts longer than
+    the COPY of one block, whatever a server's statement_timeout.
+    """
+    names = ", ".join(f'"{c}"' for c in column_names)
+    with cursor.copy(f"COPY {STORE}.{table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(HEADER)
+        copy.write(tuples)
+        copy.write(TRAILER)
 
 
 def copy_rows(cursor, table: str, column_names: Sequence[str], pg_types: Sequence[str], rows: Iterable[tuple]) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -45,7 +46,8 @@ class Database:
     @contextlib.contextmanager
     def connect(self) -> Iterator[Connection]:
         """A connection to a database at this seldb's schema revision; commit explicitly
-        (the connection is rolled back when the block ends)."""
+        (the connection is rolled back when the block ends). A database error in the block (a lost
+        connection, a timeout, a full disk) becomes one SeldbError line."""
         self.ensure_schema()
         with self.connect_unchecked() as conn:
             yield conn
@@ -57,8 +59,12 @@ class Database:
             conn = self.engine.connect()
         except sa.exc.OperationalError as exc:
             raise SeldbError(f"cannot connect to {mask_url(self.url)}: {one_line(exc.orig or exc)}") from exc
-        with conn:
+        try:
             yield conn
+        except (sa.exc.DBAPIError, psycopg.Error) as exc:
+            raise SeldbError(describe_error(exc, self.url)) from exc
+        finally:
+            _close_quietly(conn)
 
     def ensure_schema(self) -> None:
         """Check once that the database is at head; a fresh one is upgraded, another refused."""
@@ -83,3 +89,32 @@ class Database:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _close_quietly(conn: Connection) -> None:
+    """Close (rolling back); a connection the server already dropped cannot roll back, and its
+    second error must not hide the first."""
+    try:
+        conn.close()
+    except (sa.exc.DBAPIError, psycopg.Error):
+        conn.invalidate()
+
+
+LOST = ("08", "57P")  # connection exceptions; the server shut down or is starting
+OUT_OF_RESOURCES = "53"  # disk full, out of memory, too many connections
+
+
+def describe_error(exc: BaseException, url: str) -> str:
+    """One line on what the database said, and that nothing was changed (the transaction rolled back)."""
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    diag = getattr(orig, "diag", None)
+    message = (getattr(diag, "message_primary", None) or one_line(orig)).rstrip(".")
+    where = mask_url(url)
+    if sqlstate.startswith(LOST) or sqlstate == "25P03" or (not sqlstate and isinstance(orig, psycopg.OperationalError)):
+        return f"lost the connection to {where} ({message}): nothing was written; run the command again"
+    if sqlstate == "57014":  # query_canceled: statement_timeout, or cancelled by an administrator
+        return f"the database cancelled a statement ({message}) at {where}: nothing was written"
+    if sqlstate.startswith(OUT_OF_RESOURCES):
+        return f"the database at {where} is out of resources ({message}): nothing was written"
+    return f"the database at {where} refused: {message}"

@@ -1,10 +1,18 @@
 """Writing one run into the store, inside one transaction.
 
 A run becomes visible in the views only when its transaction commits, so an
-error or Ctrl-C at any point leaves no trace of it. `RunWriter` owns that
-transaction: it inserts the run's header rows, streams the per-unit arrays
-of every block into one open binary COPY while the measures are still being
-computed, and COPYs the small per-unit tables at the end.
+error, a lost connection or Ctrl-C at any point leaves no trace of it.
+`RunWriter` owns that transaction: it inserts the run's header rows, COPYs
+the per-unit arrays of every block as soon as the block is measured (one
+short statement per block), and COPYs the small per-unit tables at the end.
+
+The transaction lasts as long as the measuring does (an hour at AlexNet
+scale), while each statement stays short. A server's own limits would cut it
+short, so the writer sets, for this transaction only (SET LOCAL): no
+statement_timeout (a COPY at the end writes every unit's measures at once),
+no idle_in_transaction_session_timeout (the session waits, idle, while a
+block is measured) and no lock_timeout (a second import of the same file
+waits for the first to commit, then finds its run).
 """
 
 from __future__ import annotations
@@ -13,11 +21,12 @@ from typing import Sequence
 
 import numpy as np
 import polars as pl
+import psycopg
 import sqlalchemy as sa
 
 from seldb import catalogue
 from seldb.db import schema as s
-from seldb.db.bulk import ArrayColumn, ArrayCopy, ScalarColumn, copy_rows, encode_block
+from seldb.db.bulk import ArrayColumn, ScalarColumn, copy_encoded, copy_rows, encode_block
 from seldb.measures import BlockResult
 
 ARRAY_COLUMNS = [column.name for column in s.unit_arrays.columns]  # the order encode_unit_arrays writes
@@ -61,8 +70,9 @@ class RunWriter:
     def __init__(self, conn: sa.Connection, run_id: int | None = None):
         self.conn = conn
         self._cursor = conn.connection.driver_connection.cursor()
-        self._arrays: ArrayCopy | None = None
         self.run_id = run_id  # set by create_run, or given to add to an existing run
+        for setting in ("statement_timeout", "idle_in_transaction_session_timeout", "lock_timeout"):
+            conn.exec_driver_sql(f"SET LOCAL {setting} = 0")
 
     @classmethod
     def for_run(cls, conn: sa.Connection, run_id: int) -> "RunWriter":
@@ -97,14 +107,8 @@ class RunWriter:
         )
 
     def write_arrays(self, data: bytes) -> None:
-        if self._arrays is None:
-            self._arrays = ArrayCopy(self._cursor, "unit_arrays", ARRAY_COLUMNS)
-        self._arrays.write(data)
-
-    def finish_arrays(self) -> None:
-        if self._arrays is not None:
-            self._arrays.finish()
-            self._arrays = None
+        """One block's per-unit arrays (tuples from encode_unit_arrays)."""
+        copy_encoded(self._cursor, "unit_arrays", ARRAY_COLUMNS, data)
 
     def add_unit_measures(self, layer_id: int, units: pl.DataFrame) -> None:
         self._copy_measures("unit_measures", catalogue.UNIT_MEASURES, units, (self.run_id, layer_id))
@@ -139,14 +143,12 @@ class RunWriter:
         self.conn.execute(sa.update(s.runs).where(s.runs.c.run_id == self.run_id).values(**values))
 
     def commit(self) -> None:
-        self.finish_arrays()
         self.conn.commit()
 
-    def abort(self, exc: BaseException) -> None:
-        if self._arrays is not None:
-            try:
-                self._arrays.abort(exc)
-            except Exception:  # the COPY may already be broken; the rollback below still runs
-                pass
-            self._arrays = None
-        self.conn.rollback()
+    def abort(self) -> None:
+        """Roll back; on a connection that is already gone there is nothing to roll back (the server
+        discarded the transaction), and a second error must not hide the first."""
+        try:
+            self.conn.rollback()
+        except (sa.exc.DBAPIError, psycopg.Error):
+            pass

@@ -61,6 +61,8 @@ VIEW_NAMES: tuple[str, ...] = (
     "detector_summary",
     "am_ratings",
     "am_ratings_summary",
+    "control_runs",
+    "control_units",
 )
 
 

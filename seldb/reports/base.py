@@ -65,8 +65,8 @@ class Report:
                 return section
         raise KeyError(name)
 
-    def to_text(self, fmt: str) -> str:
-        """The whole report as CSV (sections one after the other), JSON or Markdown."""
+    def to_text(self, fmt: str, digits: int = render.DIGITS) -> str:
+        """The whole report as CSV (sections one after the other), JSON or Markdown (floats to `digits`)."""
         if fmt == "csv":
             if len(self.sections) == 1:
                 return render.to_csv(*self.sections[0].rows())
@@ -74,7 +74,7 @@ class Report:
         if fmt == "json":
             return json.dumps(self._as_dict(), indent=2, allow_nan=False) + "\n"
         if fmt == "markdown":
-            return self._markdown()
+            return self._markdown(digits)
         raise InputError(f"unknown format {fmt!r}: use one of {', '.join(FILE_FORMATS)}")
 
     def _as_dict(self) -> dict:
@@ -85,11 +85,11 @@ class Report:
             "files": [str(p) for p in self.files],
         }  # fmt: skip
 
-    def _markdown(self) -> str:
+    def _markdown(self, digits: int) -> str:
         parts = [f"# {self.title}\n"] + [f"{note}\n" for note in self.notes]
         for s in self.sections:
             heading = "" if s.title == self.title else f"## {s.title}\n\n"
-            parts.append(heading + render.to_markdown(*s.rows()))
+            parts.append(heading + render.to_markdown(*s.rows(), digits=digits))
         return "\n".join(parts)
 
     def save(self, out_dir: str | Path, fmt: str = "csv") -> list[Path]:

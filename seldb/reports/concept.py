@@ -15,9 +15,9 @@ import polars as pl
 from seldb import catalogue
 from seldb.concepts import list_concepts
 from seldb.db.database import Database
-from seldb.errors import InputError, NotFound, SeldbError
+from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
 from seldb.reports.base import Report, Section
-from seldb.reports.source import by_layer, did_you_mean, find_unit, frame, layer_order, resolve_run
+from seldb.reports.source import by_layer, find_unit, frame, layer_order, resolve_run
 
 
 
@@ -26,8 +26,11 @@ def columns() -> list[str]:
     return ["unit_label", "layer", "unit", *catalogue.names(catalogue.CONCEPT_MEASURES), "iou"]
 
 
+NETWORK_ORDER = "network"  # --sort network: layers in network order, units in order
+
+
 def sortable() -> list[str]:
-    return columns()[3:]
+    return [*columns()[3:], NETWORK_ORDER]
 
 
 BRIEF = [
@@ -38,7 +41,11 @@ BRIEF = [
 
 def concept_report(db: Database, concept: str, run: int | None = None, units: Sequence[str] | None = None,
                    sort: str | None = None, n: int | None = None) -> Report:  # fmt: skip
-    """The concept's measures for every unit of the run (or `units`), optionally the n best by `sort`."""
+    """The concept's measures for every unit of the run (or `units`), optionally the n best.
+
+    Sorted by `sort` (highest first; "network" for network order); by default as the paper's Tables
+    A3-A5: by the concept's Network Dissection IoU where the run has one, else by its precision_100.
+    """
     names = [c["name"] for c in list_concepts(db)]
     if concept not in names:
         hint = did_you_mean(concept, names) or f"; known: {', '.join(names) or 'none yet (seldb concept add)'}"
@@ -58,15 +65,17 @@ def concept_report(db: Database, concept: str, run: int | None = None, units: Se
     if pairs:
         wanted = pl.DataFrame(pairs, schema={"layer": pl.String, "unit": rows.schema["unit"]}, orient="row")
         rows = rows.join(wanted, on=["layer", "unit"], how="semi")
+    sort = sort or ("iou" if rows["iou"].is_not_null().any() else "precision_100")
     rows = _ordered(rows, layers, sort, n)
     title = f"Concept {concept} against all other images (Tables A3-A5): {r.name}"
     section = Section("concept", title, rows.drop("layer", "unit"), BRIEF)
-    return Report("concept", title, r.run_id, [section], qualifier=concept)
+    order = "network order" if sort == NETWORK_ORDER else f"{sort}, highest first"
+    return Report("concept", title, r.run_id, [section], notes=[f"Units by {order}."], qualifier=concept)
 
 
-def _ordered(rows: pl.DataFrame, layers: list[str], sort: str | None, n: int | None) -> pl.DataFrame:
-    if sort:
-        rows = rows.sort(sort, descending=True, nulls_last=True)
-    else:
+def _ordered(rows: pl.DataFrame, layers: list[str], sort: str, n: int | None) -> pl.DataFrame:
+    if sort == NETWORK_ORDER:
         rows = rows.sort(by_layer(layers), pl.col("unit"))
+    else:
+        rows = rows.sort([sort, "unit_label"], descending=[True, False], nulls_last=True)
     return rows.head(n) if n else rows

@@ -13,15 +13,17 @@ import polars as pl
 from seldb import catalogue
 from seldb.db.database import Database
 from seldb.reports.base import Report, Section
-from seldb.reports.source import by_layer, check_layer, frame, layer_order, resolve_run
+from seldb.reports.source import by_layer, check_layer, dead_note, frame, layer_order, resolve_run
 
 ALL_LAYERS = "all"  # --layer all: only the rows over every layer together
 ALL_LABEL = "(all layers)"  # how the view's NULL layer is shown
 COLUMNS = ["layer", "measure_a", "measure_b", "n_units", "pearson_r", "pearson_p", "spearman_rho", "spearman_p"]
 
 
-def correlations_report(db: Database, run: int | None = None, layer: str | None = None) -> Report:
-    """Every pair's correlations in the run; `layer` picks one layer, or "all" the all-layer rows."""
+def correlations_report(db: Database, run: int | None = None, layer: str | None = None,
+                        include_dead: bool = False) -> Report:  # fmt: skip
+    """Every pair's correlations over the run's live units (every unit with include_dead); `layer` picks
+    one layer, or "all" the all-layer rows."""
     with db.connect() as conn:
         r = resolve_run(conn, run)
         where, params = "run_id = :r", {"r": r.run_id}
@@ -30,12 +32,14 @@ def correlations_report(db: Database, run: int | None = None, layer: str | None 
         elif layer is not None:
             where += " AND layer = :l"
             params["l"] = check_layer(conn, r, layer)
-        rows = frame(conn, f"SELECT {', '.join(COLUMNS)} FROM seldb.measure_correlations WHERE {where}", params)
+        view = "measure_correlations_with_dead" if include_dead else "measure_correlations"
+        rows = frame(conn, f"SELECT {', '.join(COLUMNS)} FROM seldb.{view} WHERE {where}", params)
         order = layer_order(conn, r.run_id)
+        notes = dead_note(conn, r.run_id, include_dead)
     rows = _ordered(rows, order)
     scope = {None: "per layer and over all layers", ALL_LAYERS: "over all layers"}.get(layer, f"layer {layer}")
     title = f"Correlations between measures across units, {scope}: {r.name}"
-    return Report("correlations", title, r.run_id, [Section("correlations", title, rows)])
+    return Report("correlations", title, r.run_id, [Section("correlations", title, rows)], notes=notes)
 
 
 def _ordered(rows: pl.DataFrame, layers: list[str]) -> pl.DataFrame:

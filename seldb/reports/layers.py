@@ -15,10 +15,10 @@ import polars as pl
 
 from seldb import catalogue
 from seldb.db.database import Database
-from seldb.errors import InputError
+from seldb.errors import InputError, did_you_mean
 from seldb.reports.base import Report, Section
 from seldb.reports.intervals import chance_band
-from seldb.reports.source import by_layer, did_you_mean, frame, layer_order, resolve_run
+from seldb.reports.source import by_layer, dead_note, frame, layer_order, resolve_run
 
 COLUMNS = ["layer", "measure", "n_units", "mean", "sem", "median", "q25", "q75", "min", "max"]
 
@@ -40,22 +40,26 @@ def layers_report(
     measures: Sequence[str] | None = None,
     plot: bool = False,
     out_dir: str | Path = ".",
+    include_dead: bool = False,
 ) -> Report:
-    """Per layer and measure: n, mean, sem, median, quartiles, min, max; plot=True adds box plots."""
+    """Per layer and measure: n, mean, sem, median, quartiles, min, max over the live units (every unit
+    with include_dead); plot=True adds box plots."""
     wanted = check_measures(measures)
+    view = "layer_summary_with_dead" if include_dead else "layer_summary"
     with db.connect() as conn:
         r = resolve_run(conn, run)
         rows = frame(
             conn,
-            f"SELECT {', '.join(COLUMNS)} FROM seldb.layer_summary WHERE run_id = :r AND measure = ANY(:m)",
+            f"SELECT {', '.join(COLUMNS)} FROM seldb.{view} WHERE run_id = :r AND measure = ANY(:m)",
             {"r": r.run_id, "m": wanted},
         )
         layers = layer_order(conn, r.run_id)
+        notes = dead_note(conn, r.run_id, include_dead)
         band = chance_band(conn, r.run_id, wanted) if plot else None
     by_measure = pl.col("measure").replace_strict({m: i for i, m in enumerate(wanted)}, return_dtype=pl.Int32)
     rows = rows.sort(by_measure, by_layer(layers))
     title = f"Measures per layer (Figure 2): {r.name}"
-    report = Report("layers", title, r.run_id, [Section("layers", title, rows)])
+    report = Report("layers", title, r.run_id, [Section("layers", title, rows)], notes=notes)
     if plot:
         from seldb.reports.layer_plot import plot_layer_boxes  # matplotlib only when asked
 

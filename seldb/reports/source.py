@@ -10,7 +10,6 @@ PostgreSQL's, so an empty result still has typed columns.
 from __future__ import annotations
 
 import decimal
-import difflib
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -18,7 +17,7 @@ from typing import Any, Mapping
 import polars as pl
 import sqlalchemy as sa
 
-from seldb.errors import NotFound
+from seldb.errors import NotFound, did_you_mean, plural  # noqa: F401  (did_you_mean: re-exported)
 from seldb.runs import latest_run_id
 
 # PostgreSQL type OIDs -> polars types, for typed (also empty) frames
@@ -93,6 +92,20 @@ def by_layer(layers: list[str]) -> pl.Expr:
                                           return_dtype=pl.Int32)  # fmt: skip
 
 
+def dead_note(conn: sa.Connection, run_id: int, include_dead: bool) -> list[str]:
+    """The sentence saying how many dead units a summary left out (or kept); [] when there are none."""
+    rows = conn.execute(sa.text("SELECT layer, n_dead_units FROM seldb.layers WHERE run_id = :r AND n_dead_units > 0"
+                                " ORDER BY layer_index"), {"r": run_id}).all()  # fmt: skip
+    if not rows:
+        return []
+    total = sum(n for _, n in rows)
+    per_layer = ", ".join(f"{layer} {n}" for layer, n in rows)
+    what = f"{plural(total, 'dead unit')} (never above their lowest value: {per_layer})"
+    if include_dead:
+        return [f"{what} included, as asked."]
+    return [f"{what} left out; --include-dead keeps them."]
+
+
 def check_layer(conn: sa.Connection, run: Run, layer: str) -> str:
     layers = layer_order(conn, run.run_id)
     if layer not in layers:
@@ -120,8 +133,3 @@ def find_unit(conn: sa.Connection, run: Run, label: str) -> tuple[str, int]:
     if unit >= n_units:
         raise NotFound(f"no unit {label!r} in {run.name}: layer {layer} has units 0..{n_units - 1}")
     return layer, unit
-
-
-def did_you_mean(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from seldb import catalogue
 from seldb.db.database import Database
-from seldb.errors import InputError, NotFound, SeldbError
+from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
 from seldb.reports.base import Report, Section
 from seldb.reports.intervals import unit_uncertainty
-from seldb.reports.source import Run, did_you_mean, find_unit, frame, resolve_run
+from seldb.reports.source import Run, find_unit, frame, resolve_run
 
 CLASS_COLUMNS = "class, class_key, n, mean, std, sem, min, max, frac_nonzero, ccmas, max_informedness, mi_threshold"
 # what each optional view contributes, when it has rows for the unit
@@ -90,8 +90,9 @@ def _class_of_interest(conn: sa.Connection, run: Run, where: dict, class_name: s
         "SELECT class FROM seldb.unit_class_stats WHERE run_id = :r AND layer = :l AND unit = :u"
         " AND (lower(class) = lower(:c) OR lower(class_key) = lower(:c)) ORDER BY class_index"),
         {**where, "c": class_name.strip()}).scalars().all()  # fmt: skip
-    if len(found) == 1:
-        return found[0]
+    exact = [label for label in found if label == class_name.strip()]  # a case-sensitive match settles it
+    if len(found) == 1 or len(exact) == 1:
+        return found[0] if len(found) == 1 else exact[0]
     if found:
         raise InputError(f"class {class_name!r} is ambiguous in {run.name}: {', '.join(found)}")
     labels = conn.execute(sa.text("SELECT DISTINCT class FROM seldb.unit_class_stats WHERE run_id = :r"

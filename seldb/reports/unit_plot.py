@@ -25,6 +25,7 @@ from seldb.reports.unit_points import FILE, Bins, Points, exact_points, histogra
 
 TOP_K = 60  # the precision criterion's k (Zhou et al. 2015)
 MAX_CLASS_TICKS = 30  # name the classes on the y axis up to this many
+DEAD_TITLE = "\nDEAD UNIT: never above its lowest value; no threshold separates any image"
 
 
 @dataclass
@@ -77,8 +78,12 @@ def plot_unit(conn: sa.Connection, run: Run, layer: str, unit: int, class_label:
     counts = _class_counts(points, histograms, bins, class_index)
     lines = _thresholds(conn, run, layer, unit, class_label)
     unit_label = f"{layer}.{unit}"
-    figure, axes = _draw(points, names, class_index, bins, counts, lines, f"{unit_label}: {class_label}, {run.name}")
+    dead = bool(conn.execute(sa.text("SELECT is_dead FROM seldb.unit_measures WHERE run_id = :r AND layer = :l"
+                                     " AND unit = :u"), {"r": run.run_id, "l": layer, "u": unit}).scalar())  # fmt: skip
+    title = f"{unit_label}: {class_label}, {run.name}" + (DEAD_TITLE if dead else "")
+    figure, axes = _draw(points, names, class_index, bins, counts, lines, title)
     sidecar = _sidecar(run, unit_label, class_label, points, bins, counts, lines, axes)
+    sidecar["dead"] = dead
     png = Path(out_dir) / f"unit-run{run.run_id}-{safe_name(unit_label)}-{safe_name(class_label)}.png"
     return save(figure, png, sidecar)
 

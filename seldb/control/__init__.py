@@ -1,0 +1,31 @@
+"""The paper's positive control: grandmother cells in a small recurrent network.
+
+Bowers et al. (2014, 2016) found hidden units selective for one letter or
+word in recurrent networks of immediate serial recall that had to hold
+several words at once, and not when the words came one at a time. This
+package trains that pair of networks (`run_control`, needs torch), writes
+their hidden activations as ordinary activation files, summarises the
+measures per condition (`summarize_control`, `plot_control_boxes`) and plants
+units of known selectivity (`planted_units`) to check the measures
+themselves. docs/control.md is the user's page.
+"""
+
+from __future__ import annotations
+
+from seldb.control.analysis import ControlSummary, plot_control_boxes, summarize_control
+from seldb.control.options import ControlOptions, ControlResult, TrainConfig
+from seldb.control.planted import classify, planted_units, write_planted_file
+
+_NEEDS_TORCH = {"run_control": "seldb.control.run", "ControlNetwork": "seldb.control.run"}
+
+__all__ = ["ControlOptions", "ControlResult", "ControlSummary", "TrainConfig", "classify", "planted_units",
+           "plot_control_boxes", "summarize_control", "write_planted_file", *_NEEDS_TORCH]  # fmt: skip
+
+
+def __getattr__(name: str):
+    """torch is imported only when the networks are asked for (it is an optional extra)."""
+    if name in _NEEDS_TORCH:
+        import importlib
+
+        return getattr(importlib.import_module(_NEEDS_TORCH[name]), name)
+    raise AttributeError(f"module 'seldb.control' has no attribute {name!r}")

@@ -1,0 +1,127 @@
+"""Recording a trained recall network as ordinary seldb activation files.
+
+The network recalls a fixed, seeded set of lists; the hidden layer is kept at
+every step, since at every step at least one word is held: the word just
+presented, or the word to be recalled. Under superposition the recall steps
+(the memory period) hold every word of the list not yet recalled, with single
+words only the one. One row per step, one column per hidden unit, labelled
+with the word the step is about (seldb.control.steps checks what labelling
+by every held word would change). The same rows are written once per class
+space: the word, and the letter in each slot (a row holds one label per
+file, so each slot is its own file). Each file's /images/pred is the
+network's own answer at that step, so importing with the default filter
+analyses the steps the network got right, as the paper analysed correctly
+classified images; /images/path names the list, phase and position of each
+step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seldb.activations import write_activation_file
+from seldb.control.model import RecallNet
+from seldb.control.task import LAYER, ENCODE, ClassSpace, Vocabulary, build_trials, class_spaces, sample_lists
+from seldb.control.train import RECORD_STREAM, one_thread, stream
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One row per recorded step, lists in order and each list step by step."""
+
+    hidden: np.ndarray  # (rows, units) float32
+    words: np.ndarray  # (rows,) the word the step is about: presented (encode) or to be recalled
+    pred_words: np.ndarray  # (rows,) the vocabulary word the network's output makes most probable
+    pred_letters: np.ndarray  # (rows, slots) the letter the output names in each slot
+    phase: np.ndarray  # (rows,) ENCODE or RECALL
+    position: np.ndarray  # (rows,) the list position the step is about, 0-based
+    list_words: np.ndarray  # (rows, longest list) the step's whole list, padded with -1
+    paths: list[str]  # "list0007/L3/recall2": list, its length, phase and 1-based position
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.hidden.shape[0])
+
+    @property
+    def length(self) -> np.ndarray:
+        """(rows,) the length of each step's list."""
+        return (self.list_words >= 0).sum(axis=1)
+
+
+def recording_lists(vocab: Vocabulary, lengths, per_length: int, seed: int) -> list[np.ndarray]:
+    rng = stream(seed, RECORD_STREAM)
+    return [sample_lists(rng, per_length, n, vocab.n_words) for n in lengths]
+
+
+def _most_probable_word(logits: torch.Tensor, vocab: Vocabulary) -> np.ndarray:
+    """Vocabulary word with the highest joint probability of its letters, per step."""
+    log_p = torch.log_softmax(logits, dim=-1)  # (steps, batch, slots, letters)
+    slots = torch.arange(vocab.n_slots)
+    letters = torch.from_numpy(vocab.letters_of)  # (words, slots)
+    scores = log_p[..., slots, letters].sum(-1)  # (steps, batch, words)
+    return scores.argmax(-1).numpy()
+
+
+def _record_batch(model: RecallNet, vocab: Vocabulary, lists: np.ndarray, condition: str, first_list: int,
+                  longest: int) -> Recording:  # fmt: skip
+    trials = build_trials(vocab, lists, condition)
+    with torch.no_grad():
+        logits, hidden = model(torch.from_numpy(trials.inputs))
+    steps, batch = trials.words.shape
+    phase = np.where(trials.phase == ENCODE, "encode", "recall")
+    paths = [f"list{first_list + b:05d}/L{lists.shape[1]}/{phase[t]}{trials.position[t] + 1}"
+             for b in range(batch) for t in range(steps)]  # fmt: skip
+    padded = np.full((batch, longest), -1, np.int64)
+    padded[:, : lists.shape[1]] = lists
+    return Recording(
+        hidden=_list_major(hidden.numpy()).astype(np.float32),
+        words=_list_major(trials.words),
+        pred_words=_list_major(_most_probable_word(logits, vocab)),
+        pred_letters=_list_major(logits.argmax(-1).numpy()),
+        phase=np.tile(trials.phase, batch),
+        position=np.tile(trials.position, batch),
+        list_words=np.repeat(padded, steps, axis=0),
+        paths=paths,
+    )
+
+
+def _list_major(steps_first: np.ndarray) -> np.ndarray:
+    """(steps, batch, ...) -> (batch * steps, ...): rows go list by list, each list step by step."""
+    swapped = np.swapaxes(steps_first, 0, 1)
+    return swapped.reshape(swapped.shape[0] * swapped.shape[1], *swapped.shape[2:])
+
+
+def record_network(model: RecallNet, vocab: Vocabulary, condition: str, lists_by_length: list[np.ndarray]) -> Recording:
+    """Hidden activations at every step of every list, lists in the order given."""
+    parts, first = [], 0
+    longest = max(lists.shape[1] for lists in lists_by_length)
+    with one_thread():
+        for lists in lists_by_length:
+            parts.append(_record_batch(model, vocab, lists, condition, first, longest))
+            first += len(lists)
+    arrays = {name: np.concatenate([getattr(p, name) for p in parts])
+              for name in ("hidden", "words", "pred_words", "pred_letters", "phase", "position", "list_words")}
+    return Recording(**arrays, paths=[path for p in parts for path in p.paths])
+
+
+def spaces_of(rec: Recording, vocab: Vocabulary) -> dict[str, ClassSpace]:
+    return class_spaces(vocab, rec.words, rec.pred_words, rec.pred_letters)
+
+
+def write_recording(rec: Recording, vocab: Vocabulary, out_dir: Path, model_name: str, stem: str) -> dict[str, Path]:
+    """One activation file per class space: {space: path}; `stem` prefixes the file names."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, space in spaces_of(rec, vocab).items():
+        files[name] = write_activation_file(
+            out_dir / f"{stem}_{name}.h5",
+            class_names=space.names, class_keys=space.keys,
+            labels=space.labels.astype(np.int32), preds=space.answers.astype(np.int32),
+            layers={LAYER: rec.hidden}, paths=rec.paths,
+            model=model_name, dataset=f"control-{name}",
+        )  # fmt: skip
+    return files
