@@ -14,6 +14,7 @@ import typer
 from seldb.options import ON_DUPLICATE, ImportOptions
 from seldb_cli.common import confirmed, console, database, friendly, int_list, split_list, warn
 from seldb_cli.output import Format, OutputFormat, print_rows
+from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed, print_uncertainty
 
 IMPORT_HELP = """\
 Import an activation file (HDF5, seldb format v1) as a new run: compute every selectivity
@@ -43,7 +44,13 @@ def print_import(result, verb: str = "imported") -> None:
     if result.reused:
         console.print(f"run {result.run_id}: already imported with these options (reused):"
                       f" {result.n_units} units, {result.n_images_analysed} images analysed", highlight=False)
-        return
+    else:
+        _print_imported(result, verb)
+    if getattr(result, "uncertainty", None) is not None:
+        print_uncertainty(result.uncertainty)
+
+
+def _print_imported(result, verb: str) -> None:
     t = result.timings
     replaced = f", replacing run {', '.join(map(str, result.replaced))}" if result.replaced else ""
     console.print(
@@ -69,10 +76,15 @@ def import_h5_cmd(
         "--on-duplicate", help=f"When this file was imported with these options: {', '.join(ON_DUPLICATE)}.")] = "error",
     force: Annotated[bool, typer.Option("--force", help="Import again as another run (--on-duplicate new).")] = False,
     quiet: Quiet = False,
+    bootstrap: Bootstrap = 0,
+    permutations: Permutations = 0,
+    seed: Seed = 0,
+    level: Level = 0.95,
 ) -> None:
     options = ImportOptions(
         model=model, dataset=dataset, layers=split_list(layers), all_images=all_images, bins=bins,
         top_k=int_list(top_k, "--top-k") or (), nan_policy=nan_policy, on_duplicate="new" if force else on_duplicate,
+        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level,
     )  # fmt: skip
     with database() as db:
         result = db.import_h5(file, options, progress=not quiet)

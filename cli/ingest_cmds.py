@@ -13,6 +13,7 @@ from rich.table import Table
 from seldb.options import ON_DUPLICATE, IngestOptions
 from seldb_cli.common import console, database, friendly, int_list, interrupted, split_list, warn
 from seldb_cli.core_cmds import print_import
+from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed
 
 INGEST_HELP = """Run a network over an image set, record every unit's activations, compute every measure, load the run.
 
@@ -70,6 +71,10 @@ def ingest_command(
         "finished ingest shows its run)."))] = "reuse",
     force: Annotated[bool, Opt(
         "--force", help="Record the activation file anew and import it as another run.")] = False,
+    bootstrap: Bootstrap = 0,
+    permutations: Permutations = 0,
+    seed: Seed = 0,
+    level: Level = 0.95,
 ) -> None:
     options = IngestOptions(
         data=data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
@@ -77,6 +82,7 @@ def ingest_command(
         batch_size=batch_size, workers=workers, device=device, out=out, class_names=class_names,
         val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
         bins=bins, top_k=int_list(top_k, "--top-k") or (), force=force, on_duplicate=on_duplicate,
+        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level,
     )  # fmt: skip
     try:
         with database() as db:

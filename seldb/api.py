@@ -147,6 +147,15 @@ class Seldb(Database):
 
         return write_sheet(self, units, out, run, seed)
 
+    def uncertainty(self, run: int, layers: Sequence[str] | None = None, *, bootstrap: int = 200,
+                    permutations: int = 200, seed: int = 0, level: float = 0.95, progress: bool = True):  # fmt: skip
+        """Bootstrap intervals and a chance baseline for the layers of a run (reads its activation
+        file); stored in seldb.unit_measure_intervals / unit_measure_chance / layer_measure_null."""
+        from seldb.run_uncertainty import run_uncertainty
+
+        return run_uncertainty(self, run, layers, bootstrap=bootstrap, permutations=permutations, seed=seed,
+                               level=level, progress=progress)  # fmt: skip
+
     def control_superposition(self, options: ControlOptions | None = None,
                               notify: Callable[[str], None] | None = None, progress: bool = True) -> ControlResult:  # fmt: skip
         """The positive control: recurrent networks with and without superposition, imported as runs (needs torch)."""

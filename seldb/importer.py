@@ -183,9 +183,23 @@ def _run_header(plan: _Plan, provenance: Provenance) -> dict:
 
 def run_import(db: Database, path: str | os.PathLike, options: ImportOptions | None = None,
                provenance: Provenance | None = None, progress: bool = True) -> ImportResult:  # fmt: skip
-    """Validate `path`, compute every measure and load one run in one transaction."""
-    started = time.perf_counter()
+    """Validate `path`, compute every measure and load one run in one transaction; then, when
+    options.bootstrap or options.permutations ask for them, the run's intervals and chance
+    baseline (seldb.run_uncertainty, a transaction of their own)."""
     options = options or ImportOptions()
+    result = _import_run(db, path, options, provenance, progress)
+    if options.bootstrap or options.permutations:
+        from seldb.run_uncertainty import run_uncertainty
+
+        result.uncertainty = run_uncertainty(
+            db, result.run_id, bootstrap=options.bootstrap, permutations=options.permutations, seed=options.seed,
+            level=options.level, progress=progress, verify_file=result.reused)  # fmt: skip
+    return result
+
+
+def _import_run(db: Database, path: str | os.PathLike, options: ImportOptions, provenance: Provenance | None,
+                progress: bool) -> ImportResult:  # fmt: skip
+    started = time.perf_counter()
     plan = plan_import(path, options, progress)
     with plan.afile, db.connect() as conn:
         _lock_fingerprint(conn, plan.fingerprint)

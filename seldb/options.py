@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 from seldb.catalogue import DEFAULT_TOP_K
 from seldb.errors import InputError
@@ -38,8 +38,15 @@ class ImportOptions:
     top_k: Sequence[int] = DEFAULT_TOP_K
     nan_policy: str = "error"
     on_duplicate: OnDuplicate = "error"
+    # Intervals and chance baseline computed after the import (seldb uncertainty); 0 = off. Not part
+    # of the fingerprint: they add to a run, they do not change its measures.
+    bootstrap: int = 0
+    permutations: int = 0
+    seed: int = 0
+    level: float = 0.95
 
     def validate(self) -> None:
+        check_uncertainty(self.bootstrap, self.permutations, self.seed, self.level)
         if self.bins < 1:
             raise InputError(f"--bins must be at least 1, got {self.bins}")
         if not self.top_k or any(int(k) < 1 for k in self.top_k):
@@ -57,6 +64,15 @@ class ImportOptions:
             "bins": self.bins, "top_k": sorted({int(k) for k in self.top_k} | set(DEFAULT_TOP_K)),
             "nan_policy": self.nan_policy,
         }  # fmt: skip
+
+
+def check_uncertainty(bootstrap: int, permutations: int, seed: int, level: float) -> None:
+    """One-line errors for the options of `seldb uncertainty` (and the same on import-h5/ingest)."""
+    for name, value in (("bootstrap", bootstrap), ("permutations", permutations), ("seed", seed)):
+        if int(value) < 0:
+            raise InputError(f"--{name} must be 0 or more, got {value}")
+    if not 0.0 < float(level) < 1.0:
+        raise InputError(f"--level must lie strictly between 0 and 1, got {level}")
 
 
 @dataclass
@@ -91,6 +107,7 @@ class ImportResult:
     reused: bool = False  # the file was imported before: this is that run (on_duplicate="reuse")
     replaced: list[int] = field(default_factory=list)  # runs deleted for this one (on_duplicate="replace")
     notes: list[str] = field(default_factory=list)  # what the user should know (e.g. a k above N)
+    uncertainty: Any = None  # seldb.run_uncertainty.UncertaintyRunResult when bootstrap/permutations were asked for
 
 
 
@@ -124,11 +141,17 @@ class IngestOptions:
     on_duplicate: OnDuplicate = "reuse"  # the same recording imported before: see ImportOptions
     progress: bool = True
     chunk_images: int | None = None
+    bootstrap: int = 0  # intervals and chance baseline after the import (see ImportOptions); 0 = off
+    permutations: int = 0
+    seed: int = 0
+    level: float = 0.95
 
     def import_options(self, model_name: str, dataset: str) -> ImportOptions:
         """How the recorded file is imported: every layer, this ingest's analysis options."""
         return ImportOptions(model=model_name, dataset=dataset, all_images=self.all_images, bins=self.bins,
-                             top_k=tuple(self.top_k), on_duplicate="new" if self.force else self.on_duplicate)
+                             top_k=tuple(self.top_k), on_duplicate="new" if self.force else self.on_duplicate,
+                             bootstrap=self.bootstrap, permutations=self.permutations, seed=self.seed,
+                             level=self.level)  # fmt: skip
 
 
 @dataclass

@@ -5,6 +5,8 @@
 -- alarms. The numbers behind the verdict of `seldb report detectors`.
 -- n_fdr_at_least_half: claimed units wrong at least half the time they fire
 -- at their best informedness threshold (mi_false_discovery_rate >= 0.5).
+-- n_robust: claims that survive resampling and chance (detector_claims.survives),
+-- out of n_assessed claims whose layer has intervals and a chance baseline.
 CREATE OR REPLACE VIEW seldb.detector_summary AS
 WITH units AS (
     SELECT m.run_id, m.model, m.layer, count(*)::integer AS n_units
@@ -25,7 +27,9 @@ claims AS (
         max(d.max_informedness) AS max_max_informedness,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY d.mi_recall) AS median_mi_recall,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY d.mi_false_alarm_rate) AS median_mi_false_alarm_rate,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY d.mi_false_discovery_rate) AS median_mi_false_discovery_rate
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY d.mi_false_discovery_rate) AS median_mi_false_discovery_rate,
+        count(d.survives)::integer AS n_assessed,
+        count(*) FILTER (WHERE d.survives)::integer AS n_robust
     FROM seldb.detector_claims AS d
     GROUP BY GROUPING SETS ((d.run_id, d.layer), (d.run_id))
 )
@@ -45,6 +49,8 @@ SELECT
     c.max_max_informedness,
     c.median_mi_recall,
     c.median_mi_false_alarm_rate,
-    c.median_mi_false_discovery_rate
+    c.median_mi_false_discovery_rate,
+    COALESCE(c.n_assessed, 0) AS n_assessed,
+    COALESCE(c.n_robust, 0) AS n_robust
 FROM units AS u
 LEFT JOIN claims AS c ON c.run_id = u.run_id AND c.layer IS NOT DISTINCT FROM u.layer;

@@ -361,3 +361,72 @@ am_images = Table(
     PrimaryKeyConstraint(*AM_IMAGE_KEY),
     _layer_fk(),
 )
+
+
+# Bootstrap intervals and chance baselines (`seldb uncertainty`, revision 0007): which layers of a
+# run have them and with which settings; computing a layer again replaces its rows (the
+# foreign keys cascade from uncertainty_layers).
+uncertainty_layers = Table(
+    "uncertainty_layers",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("bootstrap", Integer, nullable=False),
+    Column("permutations", Integer, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("level", F8, nullable=False),
+    Column("engine", Text, nullable=False),
+    Column("seldb_version", Text, nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("seconds", F8),
+    PrimaryKeyConstraint("run_id", "layer_id"),
+    _layer_fk(),
+)
+
+
+def _uncertainty_fk() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(["run_id", "layer_id"], [f"{STORE}.uncertainty_layers.run_id",
+                                f"{STORE}.uncertainty_layers.layer_id"], ondelete="CASCADE")  # fmt: skip
+
+
+NULL_SUMMARY_COLUMNS = ("null_mean", "null_p01", "null_p05", "null_p95", "null_p99")
+# One row per (unit, measure): the bootstrap interval (NULL without bootstrap) and the chance
+# baseline (NULL without permutations) of one scalar measure.
+unit_measure_uncertainty = Table(
+    "unit_measure_uncertainty",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("measure", Text, nullable=False),
+    Column("estimate", F8),
+    Column("lo", F8),
+    Column("hi", F8),
+    Column("replicates", Integer),
+    Column("class_stability", F8),
+    Column("class_lo", F8),
+    Column("class_hi", F8),
+    Column("method", Text),
+    Column("bias", F8),
+    Column("direction", Text),
+    Column("p", F8),
+    Column("q", F8),
+    Column("permutations", Integer),
+    *[Column(name, F8) for name in NULL_SUMMARY_COLUMNS],
+    PrimaryKeyConstraint("run_id", "layer_id", "unit", "measure"),
+    _uncertainty_fk(),
+)
+
+# One row per (layer, measure): the null distribution pooled over the layer's units and permutations.
+layer_measure_null = Table(
+    "layer_measure_null",
+    metadata,
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("measure", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("null_values", BigInteger, nullable=False),
+    *[Column(name, F8) for name in NULL_SUMMARY_COLUMNS],
+    PrimaryKeyConstraint("run_id", "layer_id", "measure"),
+    _uncertainty_fk(),
+)

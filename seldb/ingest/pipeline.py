@@ -22,7 +22,7 @@ import torch
 from seldb.db.database import Database
 from seldb.errors import InputError
 from seldb.importer import run_import
-from seldb.options import IngestOptions, IngestResult, Provenance
+from seldb.options import IngestOptions, IngestResult, Provenance, check_uncertainty
 from seldb.ingest.classes import ClassList, imagenet_classes, read_class_file
 from seldb.ingest.hooks import REDUCTIONS, LayerRecorder, resolve_layers
 from seldb.ingest.imagesets import ImageSet, open_image_set
@@ -113,6 +113,7 @@ def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, st
         raise InputError(f"--batch-size must be at least 1, got {opts.batch_size}")
     if opts.reduce not in REDUCTIONS:
         raise InputError(f"--reduce must be one of {', '.join(REDUCTIONS)}, got {opts.reduce!r}")
+    check_uncertainty(opts.bootstrap, opts.permutations, opts.seed, opts.level)
     spec = resolve_spec(opts.model, arch=opts.arch, num_classes=opts.num_classes, model_module=opts.model_module)
     preprocess = opts.preprocess or spec.preprocess
     if preprocess not in KINDS:

@@ -25,6 +25,7 @@ from seldb.reports.source import Run, by_layer, frame, layer_order, resolve_run
 CLAIM_COLUMNS = [
     "unit_label", "precision_60", "precision_60_class", "recall_p1", "max_informedness", "mi_recall",
     "mi_false_alarm_rate", "mi_false_discovery_rate", "ccmas", "ccmas_class", "mi_class", "classes_agree",
+    "precision_60_lo", "precision_60_q", "survives",
 ]  # fmt: skip
 # A verdict of "good detectors" needs both: the typical claimed unit separates its class well
 # (median max informedness >= 0.8) and fewer than half the claimed units are wrong half the time.
@@ -56,7 +57,8 @@ def detectors_report(db: Database, run: int | None = None, out_dir: str | Path |
         Section("claims", "units with precision_60 > 0.75", claims),
         Section("per_layer", "counts per layer (seldb.detector_summary)", per_layer,
                 ["layer", "n_units", "n_claimed", "pct_claimed", "n_classes_agree", "n_fdr_at_least_half",
-                 "median_recall_p1", "median_max_informedness", "median_mi_recall", "median_mi_false_discovery_rate"]),
+                 "median_recall_p1", "median_max_informedness", "median_mi_recall", "median_mi_false_discovery_rate",
+                 "n_robust"]),
     ]  # fmt: skip
     report = Report("detectors", title, r.run_id, sections + extra, notes=[verdict(overall, r), *extra_notes])
     if am_images.height:
@@ -93,4 +95,14 @@ def verdict(s: dict, run: Run) -> str:
         f"and {_pct(s['median_mi_false_discovery_rate'])} of the images it fires for belong to other classes; "
         f"{s['n_fdr_at_least_half']:,} of the {claimed:,} are wrong at least half the time they fire. "
         f"Precision, CCMAS and informedness name the same class for {s['n_classes_agree']:,} of them."
+        + robustness(s, run)
     )
+
+
+def robustness(s: dict, run: Run) -> str:
+    """The sentence on how many claims survive resampling and chance (seldb uncertainty)."""
+    if not s.get("n_assessed"):
+        return (f" Whether the claims survive resampling and chance is not known yet"
+                f" (seldb uncertainty --run {run.run_id}).")  # fmt: skip
+    return (f" {s['n_robust']:,} of the {s['n_assessed']:,} claims assessed are robust: precision_60's lower"
+            " bound stays above 0.75 and its q-value against shuffled labels is below 0.05.")

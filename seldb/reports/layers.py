@@ -17,6 +17,7 @@ from seldb import catalogue
 from seldb.db.database import Database
 from seldb.errors import InputError, did_you_mean
 from seldb.reports.base import Report, Section
+from seldb.reports.intervals import chance_band
 from seldb.reports.source import by_layer, dead_note, frame, layer_order, resolve_run
 
 COLUMNS = ["layer", "measure", "n_units", "mean", "sem", "median", "q25", "q75", "min", "max"]
@@ -54,6 +55,7 @@ def layers_report(
         )
         layers = layer_order(conn, r.run_id)
         notes = dead_note(conn, r.run_id, include_dead)
+        band = chance_band(conn, r.run_id, wanted) if plot else None
     by_measure = pl.col("measure").replace_strict({m: i for i, m in enumerate(wanted)}, return_dtype=pl.Int32)
     rows = rows.sort(by_measure, by_layer(layers))
     title = f"Measures per layer (Figure 2): {r.name}"
@@ -61,5 +63,5 @@ def layers_report(
     if plot:
         from seldb.reports.layer_plot import plot_layer_boxes  # matplotlib only when asked
 
-        report.files = plot_layer_boxes(rows, layers, wanted, Path(out_dir), r)
+        report.files = plot_layer_boxes(rows, layers, wanted, Path(out_dir), r, band)
     return report

@@ -16,6 +16,7 @@ from seldb import catalogue
 from seldb.db.database import Database
 from seldb.errors import InputError
 from seldb.reports.base import Report, Section
+from seldb.reports.intervals import ranked_interval
 from seldb.reports.layers import check_measures
 from seldb.reports.source import frame, resolve_run
 
@@ -50,7 +51,8 @@ def _top_units(conn, run_id: int, measure: str, n: int, lowest: bool) -> Section
         {"r": run_id, "n": n},
     )
     rows = rows.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int32))
-    first = ["rank", "unit_label", measure]
+    rows = ranked_interval(conn, run_id, measure, rows)  # <measure>_lo/_hi when seldb uncertainty ran
+    first = ["rank", "unit_label", measure, *[c for c in (f"{measure}_lo", f"{measure}_hi") if c in rows.columns]]
     rows = rows.select(first + [c for c in rows.columns if c not in first])
     brief = list(dict.fromkeys(first + BRIEF))
     word = "lowest" if lowest else "highest"

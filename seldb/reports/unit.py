@@ -19,6 +19,7 @@ from seldb import catalogue
 from seldb.db.database import Database
 from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
 from seldb.reports.base import Report, Section
+from seldb.reports.intervals import unit_uncertainty
 from seldb.reports.source import Run, find_unit, frame, resolve_run
 
 CLASS_COLUMNS = "class, class_key, n, mean, std, sem, min, max, frac_nonzero, ccmas, max_informedness, mi_threshold"
@@ -91,7 +92,8 @@ def _measures(conn: sa.Connection, where: dict, row) -> Section:
         " ORDER BY k"), where)  # fmt: skip
     records += [{"measure": f"precision_{k}", "value": p, "class": c, "threshold": None} for k, p, c in extra]
     schema = {"measure": pl.String, "value": pl.Float64, "class": pl.String, "threshold": pl.Float64}
-    return Section("measures", "measures", pl.DataFrame(records, schema=schema))
+    measures = unit_uncertainty(conn, where, pl.DataFrame(records, schema=schema))  # intervals, when computed
+    return Section("measures", "measures", measures)
 
 
 def _class_of_interest(conn: sa.Connection, run: Run, where: dict, class_name: str | None, row) -> str:

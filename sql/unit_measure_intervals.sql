@@ -1,0 +1,29 @@
+-- seldb.unit_measure_intervals: one row per (unit, measure) of the layers with
+-- bootstrap replicates: the point estimate, its interval at `level`, how many
+-- replicates it rests on and how often they picked the point estimate's class.
+-- E.g. units called detectors whose precision may well be a fluke:
+--   SELECT * FROM seldb.unit_measure_intervals
+--   WHERE measure = 'precision_60' AND estimate > 0.75 AND lo < 0.5;
+CREATE OR REPLACE VIEW seldb.unit_measure_intervals AS
+SELECT
+    u.run_id,
+    l.name AS layer,
+    u.unit,
+    l.name || '.' || u.unit AS unit_label,
+    u.measure,
+    u.estimate,
+    u.lo,
+    u.hi,
+    s.level,
+    u.replicates,
+    u.class_stability,
+    u.class_lo,
+    u.class_hi,
+    u.method,
+    u.bias,
+    s.seed,
+    u.run_id || ':' || l.name || '.' || u.unit AS unit_key
+FROM seldb_store.unit_measure_uncertainty AS u
+JOIN seldb_store.uncertainty_layers AS s ON s.run_id = u.run_id AND s.layer_id = u.layer_id
+JOIN seldb_store.run_layers AS l ON l.run_id = u.run_id AND l.layer_id = u.layer_id
+WHERE s.bootstrap > 0;
