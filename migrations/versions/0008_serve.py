@@ -1,4 +1,4 @@
-"""The recurrent positive control (issue 11).
+"""Tables of `seldb serve`: the rating study (issue 14).
 
 Revision ID: 0008
 Revises: 0007
