@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich import box
-from rich.table import Table
 
 from seldb.options import ON_DUPLICATE, IngestOptions
 from seldb_cli.common import console, database, friendly, int_list, interrupted, split_list, warn
 from seldb_cli.core_cmds import print_import
+from seldb_cli.output import print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed
 
 INGEST_HELP = """Run a network over an image set, record every unit's activations, compute every measure, load the run.
@@ -135,12 +134,7 @@ def demo_command(
 
     with database() as db:
         result = run_demo(db, notify=warn)
-    table = Table(title=f"run {result.run_id}: {result.title}", box=box.SIMPLE_HEAD)
-    for column in result.columns:
-        table.add_column(column, overflow="fold")
-    for row in result.rows:
-        table.add_row(*("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    console.print(table)
+    print_rows(result.columns, result.rows, digits=3, title=f"run {result.run_id}: {result.title}")
     console.print(result.next_steps, highlight=False)
     if result.am_images:
         console.print(f"AM images of the most selective fc1 units: {result.am_images[0].parent}", highlight=False)
