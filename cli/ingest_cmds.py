@@ -9,7 +9,10 @@ from typing import Annotated, Optional
 import typer
 
 from seldb.options import ON_DUPLICATE, IngestOptions
-from seldb_cli.common import console, database, friendly, int_list, interrupted, split_list, warn
+from seldb_cli.common import (
+    Arch, ModelModule, ModelName, NumClasses, Weights, console,
+    database, friendly, int_list, interrupted, split_list, warn,
+)
 from seldb_cli.core_cmds import print_import
 from seldb_cli.output import print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed
@@ -40,13 +43,11 @@ Opt = typer.Option
 @friendly
 def ingest_command(
     data: Annotated[Path, Opt("--data", help="Image directory: class folders, or flat with a label file.")],
-    model: Annotated[Optional[str], Opt("--model", help="Registry name (see `seldb models`).")] = None,
-    weights: Annotated[Optional[Path], Opt("--weights", help="Weights file (.pth, .pth.tar, state dict).")] = None,
-    arch: Annotated[Optional[str], Opt(
-        "--arch", help="Any torchvision architecture (with --weights and --num-classes).")] = None,
-    num_classes: Annotated[Optional[int], Opt("--num-classes", help="Outputs of --arch's last layer.")] = None,
-    model_module: Annotated[Optional[str], Opt(
-        "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module.")] = None,
+    model: ModelName = None,
+    weights: Weights = None,
+    arch: Arch = None,
+    num_classes: NumClasses = None,
+    model_module: ModelModule = None,
     layers: Annotated[Optional[str], Opt("--layers", help="Comma-separated layer or module names.")] = None,
     reduce: Annotated[str, Opt("--reduce", help="Per-image reduction of conv maps: max or mean.")] = "max",
     limit_per_class: Annotated[Optional[int], Opt("--limit-per-class", help="First N images of every class.")] = None,
