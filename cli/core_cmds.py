@@ -17,8 +17,9 @@ from seldb_cli.output import Format, OutputFormat, print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed, print_uncertainty
 
 IMPORT_HELP = """\
-Import an activation file (HDF5, seldb format v1) as a new run: compute every selectivity
-measure for every unit and load it into PostgreSQL in one transaction.
+Import an activation file (HDF5) as a new run: every measure of every unit, in one transaction.
+
+The file format is docs/activations.md (seldb format v1).
 
 Examples:
 
