@@ -104,7 +104,7 @@ def _class_joins(measures, alias: str) -> str:
 def _summary_values() -> str:
     """The (measure, value) rows layer_summary unpivots, one per summarised measure."""
     by_name = catalogue.by_name()
-    return ",\n        ".join(
+    return ",\n            ".join(
         f"('{name}', m.{name}" + ("::double precision)" if by_name[name].type != "float8" else ")")
         for name in catalogue.summarised()
     )
