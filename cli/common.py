@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from typing import Callable, Iterator, Optional
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -19,6 +20,15 @@ from rich.markup import escape
 from seldb.errors import InputError, SeldbError, Terminated
 
 # soft_wrap: lines are never broken by rich (a terminal wraps them itself; a pipe or log gets whole lines)
+# Which network a command runs (seldb ingest, seldb dissect): one spelling of each option
+ModelName = Annotated[Optional[str], typer.Option("--model", help="Registry name (see `seldb models`).")]
+Weights = Annotated[Optional[Path], typer.Option("--weights", help="Weights file (.pth, .pth.tar, state dict).")]
+Arch = Annotated[Optional[str], typer.Option(
+    "--arch", help="Any torchvision architecture (with --weights and --num-classes).")]
+NumClasses = Annotated[Optional[int], typer.Option("--num-classes", help="Outputs of --arch's last layer.")]
+ModelModule = Annotated[Optional[str], typer.Option(
+    "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module.")]
+
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 

@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from seldb.options import DissectOptions
-from seldb_cli.common import console, database, friendly, split_list, warn
+from seldb_cli.common import (
+    Arch, ModelModule, ModelName, NumClasses, Weights, console, database, friendly, split_list, warn,
+)
 
 DISSECT_HELP = """Network Dissection: the IoU of every unit of conv layers with every Broden concept.
 
@@ -36,13 +38,11 @@ Opt = typer.Option
 def dissect_command(
     broden: Annotated[Path, Opt("--broden", help="Broden-format directory (index.csv, label.csv, category.csv, ...).")],
     layers: Annotated[str, Opt("--layers", help="Comma-separated conv layers (paper names or module names).")],
-    model: Annotated[Optional[str], Opt("--model", help="Registry name (see `seldb models`).")] = None,
-    weights: Annotated[Optional[Path], Opt("--weights", help="Weights file (.pth, .pth.tar, state dict).")] = None,
-    arch: Annotated[Optional[str], Opt(
-        "--arch", help="Any torchvision architecture (with --weights and --num-classes).")] = None,
-    num_classes: Annotated[Optional[int], Opt("--num-classes", help="Outputs of --arch's last layer.")] = None,
-    model_module: Annotated[Optional[str], Opt(
-        "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module.")] = None,
+    model: ModelName = None,
+    weights: Weights = None,
+    arch: Arch = None,
+    num_classes: NumClasses = None,
+    model_module: ModelModule = None,
     run: Annotated[Optional[int], Opt(
         "--run", help="Join this run's units (same model and layer); default: a run of its own.")] = None,
     quantile: Annotated[float, Opt("--quantile", help="Threshold: each unit's top quantile of activations.")] = 0.005,

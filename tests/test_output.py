@@ -9,7 +9,6 @@ import pytest
 
 from seldb.reports.render import table_text
 
-pytestmark = pytest.mark.unit
 
 COLUMNS = ["run_id", "unit_label", "precision_60", "precision_60_class", "mi_false_discovery_rate", "ccmas",
            "recall_p1_threshold", "is_localist", "note"]  # fmt: skip
@@ -45,6 +44,7 @@ def _shown(value, digits: int) -> str:
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("width", [80, 120, 200])
 @pytest.mark.parametrize("digits", [2, 4, 9])
 def test_nothing_is_cut_at_any_width(width, digits):
@@ -62,6 +62,7 @@ def test_nothing_is_cut_at_any_width(width, digits):
     assert "…" not in text
 
 
+@pytest.mark.unit
 def test_a_table_that_fits_is_a_grid_and_one_that_does_not_is_blocks():
     small = table_text(["unit_label", "ccmas"], [("fc6.1", 0.123456), ("fc6.20", None)], width=80)
     assert small.splitlines() == [" unit_label │  ccmas", "────────────┼───────", " fc6.1      │ 0.1235",
@@ -72,7 +73,8 @@ def test_a_table_that_fits_is_a_grid_and_one_that_does_not_is_blocks():
     assert table_text(COLUMNS, ROWS, width=None).count("\n") == 4  # a pipe: one line per row, any width
 
 
-def test_cli_tables_fit_the_terminal(cli, monkeypatch):
+@pytest.mark.db
+def test_cli_tables_fit_the_terminal(migrated_db, cli, monkeypatch):
     import seldb_cli.output
 
     monkeypatch.setattr(seldb_cli.output, "table_width", lambda: 80)

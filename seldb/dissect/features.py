@@ -14,6 +14,7 @@ normalisations of seldb's model registry without their resize and crop.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -113,16 +114,10 @@ def iter_maps(net: torch.nn.Module, layers: dict[str, str], broden: Broden, batc
               ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """(first image index, {layer: (batch, units, h, w) float32}) for consecutive batches of broden.images."""
     normalise = _normalise(preprocess)
-    device = torch.device(device)
-    net.eval().to(device)
-    recorder = MapRecorder(net, layers)
-    try:
-        with torch.no_grad():
-            for start, rgb in image_batches(broden, batch_size):
-                net(torch.from_numpy(normalise(rgb)).to(device))
-                yield start, recorder.take()
-    finally:
-        recorder.close()
+    with _recording(net, layers, device) as (recorder, device):
+        for start, rgb in image_batches(broden, batch_size):
+            net(torch.from_numpy(normalise(rgb)).to(device))
+            yield start, recorder.take()
 
 
 def map_shapes(net: torch.nn.Module, layers: dict[str, str], broden: Broden, device: str | torch.device = "cpu",
@@ -130,13 +125,20 @@ def map_shapes(net: torch.nn.Module, layers: dict[str, str], broden: Broden, dev
     """Each layer's (units, h, w) from one forward pass on the first image: a layer with no spatial map
     is refused here, before the whole pass, and a run to join can be checked unit for unit."""
     normalise = _normalise(preprocess)
+    with _recording(net, layers, device) as (recorder, device):
+        net(torch.from_numpy(normalise(broden.load_image(broden.images[0])[None])).to(device))
+        return {name: tuple(int(n) for n in maps.shape[1:]) for name, maps in recorder.take().items()}
+
+
+@contextlib.contextmanager
+def _recording(net: torch.nn.Module, layers: dict[str, str], device: str | torch.device):
+    """The network in eval mode on `device`, without gradients, with hooks that exist only here."""
     device = torch.device(device)
     net.eval().to(device)
     recorder = MapRecorder(net, layers)
     try:
         with torch.no_grad():
-            net(torch.from_numpy(normalise(broden.load_image(broden.images[0])[None])).to(device))
-        return {name: tuple(int(n) for n in maps.shape[1:]) for name, maps in recorder.take().items()}
+            yield recorder, device
     finally:
         recorder.close()
 

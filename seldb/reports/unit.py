@@ -89,7 +89,7 @@ def _measures(conn: sa.Connection, where: dict, row) -> Section:
         })  # fmt: skip
     extra = conn.execute(sa.text(
         "SELECT k, precision, class FROM seldb.unit_precision_k WHERE run_id = :r AND layer = :l AND unit = :u"
-        " ORDER BY k"), where)  # fmt: skip
+        " AND NOT k = ANY(:shown) ORDER BY k"), {**where, "shown": list(catalogue.DEFAULT_TOP_K)})  # fmt: skip
     records += [{"measure": f"precision_{k}", "value": p, "class": c, "threshold": None} for k, p, c in extra]
     schema = {"measure": pl.String, "value": pl.Float64, "class": pl.String, "threshold": pl.Float64}
     measures = unit_uncertainty(conn, where, pl.DataFrame(records, schema=schema))  # intervals, when computed
