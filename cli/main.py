@@ -7,7 +7,7 @@ import signal
 import typer
 
 from seldb_cli import (
-    am_cmds, control_cmds, core_cmds, db_cmds, dissect_cmds, ingest_cmds, report_cmds, uncertainty_cmds,
+    am_cmds, control_cmds, core_cmds, db_cmds, dissect_cmds, ingest_cmds, report_cmds, serve_cmds, uncertainty_cmds,
 )
 from seldb_cli.common import on_sigterm
 
@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-COMMANDS = (db_cmds, core_cmds, ingest_cmds, dissect_cmds, report_cmds, control_cmds, am_cmds, uncertainty_cmds)
+COMMANDS = (db_cmds, core_cmds, ingest_cmds, dissect_cmds, report_cmds, control_cmds, am_cmds, uncertainty_cmds,
+            serve_cmds)
 for commands in COMMANDS:
     commands.register(app)
 

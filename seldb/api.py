@@ -42,6 +42,8 @@ if TYPE_CHECKING:
         DissectImport, DissectOptions, ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance,
     )
     from seldb.reports.base import Report
+    from seldb.serve.server import ServeOptions
+    from seldb.studies import Study
 
 VIEWS: tuple[str, ...] = VIEW_NAMES
 ALL_RUNS = "all"
@@ -163,6 +165,25 @@ class Seldb(Database):
         from seldb.control.options import ControlOptions
 
         return control_superposition(self, options or ControlOptions(), notify, progress)
+
+    # -- the web app and its rating studies ------------------------------------
+    def serve(self, options: ServeOptions | None = None, notify: Callable[[str], None] = print,
+              warn: Callable[[str], None] = print) -> None:  # fmt: skip
+        """`seldb serve`: the local web app on this handle, until interrupted (seldb.serve.server)."""
+        from seldb.serve.server import ServeOptions, serve
+
+        serve(self, options or ServeOptions(), notify, warn)
+
+    def add_study(self, key: str | os.PathLike, name: str | None = None, run: int | None = None) -> Study:
+        """Register a rating sheet (seldb am sheet's key.json) as a study asked at /rate/<name>."""
+        from seldb.studies import add_study
+
+        return add_study(self, key, name, run)
+
+    def list_studies(self) -> list[dict]:
+        from seldb.studies import list_studies
+
+        return list_studies(self)
 
     # -- runs and concepts --------------------------------------------------
     def list_runs(self) -> list[dict]:

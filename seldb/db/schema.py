@@ -430,3 +430,43 @@ layer_measure_null = Table(
     PrimaryKeyConstraint("run_id", "layer_id", "measure"),
     _uncertainty_fk(),
 )
+
+# Rating studies (`seldb study add`, revision 0008): a blinded rating sheet (`seldb am sheet`)
+# registered so that `seldb serve` asks raters its items at /rate/<name>. One row per study (name,
+# run, the sheet id and seed of key.json) and one per item (its number on the sheet, its place in
+# the sheet's order, the unit it stands for, and the AM images shown with their sha256). The
+# answers go to am_ratings, like those of `seldb import ratings`.
+STUDY_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+rating_studies = Table(
+    "rating_studies",
+    metadata,
+    Column("study_id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("sheet", Text, nullable=False),
+    Column("seed", BigInteger),
+    Column("key_path", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("name"),
+    UniqueConstraint("sheet"),
+    CheckConstraint(f"name ~ '{STUDY_NAME_PATTERN}'", name="rating_studies_name"),
+    _run_fk(),
+)
+
+rating_study_items = Table(
+    "rating_study_items",
+    metadata,
+    Column("study_id", BigInteger, nullable=False),
+    Column("item", Text, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("layer_id", SmallInteger, nullable=False),
+    Column("unit", Integer, nullable=False),
+    Column("images", ARRAY(Text), nullable=False),
+    Column("sha256", ARRAY(Text), nullable=False),
+    PrimaryKeyConstraint("study_id", "item"),
+    UniqueConstraint("study_id", "position"),
+    UniqueConstraint("study_id", "layer_id", "unit"),
+    ForeignKeyConstraint(["study_id"], [f"{STORE}.rating_studies.study_id"], ondelete="CASCADE"),
+    _layer_fk(),
+)

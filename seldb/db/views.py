@@ -65,6 +65,9 @@ VIEW_NAMES: tuple[str, ...] = (
     "control_runs",
     "control_units",
     "am_images",
+    "rating_studies",
+    "rating_study_items",
+    "rating_study_progress",
 )
 
 
