@@ -33,32 +33,41 @@ class RawBatch:
     """What the workers send: JPEG bytes, or an image they preprocessed themselves, per position."""
 
     positions: list[int]
-    payloads: list[torch.Tensor]  # 1-D uint8 file bytes (is_jpeg) or a preprocessed (3, S, S) tensor
-    is_jpeg: list[bool]
+    jpeg_blob: torch.Tensor  # the batch's JPEG files end to end (one shared-memory block, not one per file)
+    jpeg_spans: dict[int, tuple[int, int]]  # index in positions -> (start, end) in jpeg_blob
+    preprocessed: dict[int, torch.Tensor]  # index in positions -> (3, S, S) tensor from the PIL path
     labels: list[int]
     failed: list[tuple[int, str]]
 
 
 class RawImageDataset(ImageListDataset):
-    """The image list, as JPEG bytes where the file is a JPEG (decoded later), else as the PIL path gives it."""
+    """The image list, as file bytes where the file is a JPEG (decoded later), else as the PIL path gives it."""
 
     def __getitem__(self, i: int):
         position = self.start + i
         try:
             data = (self.root / self.paths[position]).read_bytes()
         except OSError:
-            return (*super().__getitem__(i), False)  # the PIL path words the reason as the CPU path does
+            return super().__getitem__(i)  # the PIL path words the reason as the CPU path does
         if not data.startswith(JPEG_MAGIC):
-            return (*super().__getitem__(i), False)
-        return position, torch.frombuffer(bytearray(data), dtype=torch.uint8), self.labels[position], None, True
+            return super().__getitem__(i)
+        return position, data, self.labels[position], None
 
 
 def raw_collate(items) -> RawBatch:
     good = [item for item in items if item[1] is not None]
+    spans, preprocessed, offset = {}, {}, 0
+    for k, (_, payload, _, _) in enumerate(good):
+        if isinstance(payload, bytes):
+            spans[k] = (offset, offset + len(payload))
+            offset += len(payload)
+        else:
+            preprocessed[k] = payload
+    blob = bytearray(b"".join(item[1] for k, item in enumerate(good) if k in spans))
     return RawBatch(
-        positions=[item[0] for item in good], payloads=[item[1] for item in good],
-        is_jpeg=[item[4] for item in good], labels=[item[2] for item in good],
-        failed=[(item[0], item[3]) for item in items if item[1] is None],
+        positions=[item[0] for item in good], jpeg_blob=torch.frombuffer(blob, dtype=torch.uint8) if blob else
+        torch.empty(0, dtype=torch.uint8), jpeg_spans=spans, preprocessed=preprocessed,
+        labels=[item[2] for item in good], failed=[(item[0], item[3]) for item in items if item[1] is None],
     )  # fmt: skip
 
 
@@ -70,39 +79,39 @@ class BatchDecoder:
         self.preprocess = TensorPreprocess(kind, input_size)
 
     def __call__(self, raw: RawBatch) -> Batch:
-        from torchvision.io import ImageReadMode, decode_jpeg
-
-        jpegs = [k for k, is_jpeg in enumerate(raw.is_jpeg) if is_jpeg]
-        decoded: dict[int, torch.Tensor] = {}
-        if jpegs:
+        files = {k: raw.jpeg_blob[start:end] for k, (start, end) in raw.jpeg_spans.items()}
+        decoded: dict[int, torch.Tensor | str] = {}
+        if files:
+            if self.device.type == "cuda":
+                # nvJPEG works on a stream of its own that does not wait for ours: let ours finish first, or
+                # it may decode into memory queued kernels still read (pytorch/vision PR 9606)
+                torch.cuda.current_stream(self.device).synchronize()
             try:
-                images = decode_jpeg([raw.payloads[k] for k in jpegs], mode=ImageReadMode.RGB, device=self.device)
-                decoded = dict(zip(jpegs, self.preprocess(images)))
+                decoded = dict(zip(files, self.preprocess(self._decode(list(files.values())))))
             except RuntimeError:  # one bad file fails the whole call: decode one by one
-                decoded = self._one_by_one(raw, jpegs, decode_jpeg, ImageReadMode.RGB)
-        keep, images, failed = [], [], list(raw.failed)
-        for k, position in enumerate(raw.positions):
-            image = decoded.get(k) if raw.is_jpeg[k] else raw.payloads[k].to(self.device, non_blocking=True)
-            if isinstance(image, str):
-                failed.append((position, image))
-            else:
-                keep.append(k)
-                images.append(image)
+                decoded = {k: self._one(raw.positions[k], data) for k, data in files.items()}
+        for k, tensor in raw.preprocessed.items():
+            decoded[k] = tensor.to(self.device, non_blocking=True)
+        keep = [k for k in range(len(raw.positions)) if not isinstance(decoded[k], str)]
+        failed = raw.failed + [(raw.positions[k], decoded[k]) for k in decoded if isinstance(decoded[k], str)]
         return Batch(
-            positions=[raw.positions[k] for k in keep], images=torch.stack(images) if images else None,
+            positions=[raw.positions[k] for k in keep],
+            images=torch.stack([decoded[k] for k in keep]) if keep else None,
             labels=[raw.labels[k] for k in keep], failed=sorted(failed),
         )  # fmt: skip
 
-    def _one_by_one(self, raw: RawBatch, jpegs: list[int], decode_jpeg, mode) -> dict:
-        """Per image: the device decoder, else the PIL path (which also words the reason for a bad file)."""
-        out: dict[int, torch.Tensor | str] = {}
-        for k in jpegs:
-            try:
-                out[k] = self.preprocess([decode_jpeg(raw.payloads[k], mode=mode, device=self.device)])[0]
-            except RuntimeError:
-                _, tensor, _, reason = ImageListDataset.__getitem__(self.dataset, raw.positions[k] - self.dataset.start)
-                out[k] = reason if tensor is None else tensor.to(self.device)
-        return out
+    def _decode(self, files: list[torch.Tensor]) -> list[torch.Tensor]:
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        return decode_jpeg(files, mode=ImageReadMode.RGB, device=self.device)
+
+    def _one(self, position: int, data: torch.Tensor) -> torch.Tensor | str:
+        """One image: the device decoder, else the PIL path (which also words the reason for a bad file)."""
+        try:
+            return self.preprocess(self._decode([data]))[0]
+        except RuntimeError:
+            _, tensor, _, reason = ImageListDataset.__getitem__(self.dataset, position - self.dataset.start)
+            return reason if tensor is None else tensor.to(self.device)
 
 
 def device_loader(dataset: RawImageDataset, batch_size: int, workers: int) -> DataLoader:
