@@ -35,8 +35,12 @@ def measured(stdout: str) -> dict[tuple[str, str], tuple[float, float | None]]:
     return rows
 
 
-def check_report(stdout: str, models: list[str], gpu_decoder: str) -> None:
+def check_report(stdout: str, models: list[str], gpu_decoder: str, end_to_end: bool) -> None:
     rows = measured(stdout)
+    command = [(what, rate) for (arch, what), (rate, _) in rows.items() if what.startswith("seldb ingest")]
+    assert len(command) == end_to_end and "FAILED" not in stdout, stdout
+    if end_to_end:
+        assert command[0][0].startswith("seldb ingest command, ") and command[0][1] > 0
     for arch in models:
         forward = rows[arch, "forward (bare, batch on device)"][0]
         for decoder in ("cpu", gpu_decoder):
@@ -44,17 +48,19 @@ def check_report(stdout: str, models: list[str], gpu_decoder: str) -> None:
             ingest, ratio = rows[arch, f"ingest --decode-on {decoder}"]
             assert min(forward, decode, ingest) > 0
             assert ratio == pytest.approx(ingest / min(forward, decode), rel=0.03)  # rates print rounded
-    assert len(rows) == 5 * len(models), stdout
+    assert len(rows) == 5 * len(models) + end_to_end, stdout
     assert "target ingest >= 90% of min(forward, decode): met on" in stdout
 
 
 @pytest.mark.slow
-def test_dry_run_on_cpu_through_the_shell_script():
-    result = run(["bash", "benchmarks/gpu_check.sh", "--images", "16", "--batch-size", "8", "--repeats", "1"],
-                 GPU_CHECK_DEVICE="cpu", GPU_CHECK_PYTHON=sys.executable)
+@pytest.mark.db
+def test_dry_run_on_cpu_through_the_shell_script(migrated_db):
+    """Every line of the CUDA run, on the CPU; `seldb ingest` itself into the test database (SELDB_DATABASE_URL)."""
+    result = run(["bash", "benchmarks/gpu_check.sh", "--images", "16", "--batch-size", "8", "--repeats", "1",
+                  "--end-to-end"], GPU_CHECK_DEVICE="cpu", GPU_CHECK_PYTHON=sys.executable)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "cpu (dry run)" in result.stdout and "16 JPEGs 160x120 -> crop 64" in result.stdout
-    check_report(result.stdout, ["alexnet", "vgg16"], "cuda (run on cpu)")
+    check_report(result.stdout, ["alexnet", "vgg16"], "cuda (run on cpu)", end_to_end=True)
 
 
 @pytest.mark.unit
@@ -69,4 +75,4 @@ def test_short_run_on_cuda():
     result = run([sys.executable, "benchmarks/gpu_check.py", "--device", "cuda", "--models", "alexnet",
                   "--images", "512", "--repeats", "1"])
     assert result.returncode == 0, result.stderr[-3000:]
-    check_report(result.stdout, ["alexnet"], "cuda")
+    check_report(result.stdout, ["alexnet"], "cuda", end_to_end=True)
