@@ -131,13 +131,13 @@ def decode_rate(prepared, args, decode_device: str | None) -> float:
     return len(prepared.image_set) / best
 
 
-def ingest_rate(prepared, args, decode_device: str | None, work: Path) -> float:
+def ingest_rate(prepared, args, decode_device: str | None, out: Path) -> float:
     """Images/s of seldb's recording step, written to a throwaway activation file."""
     from seldb.ingest.hooks import LayerRecorder
     from seldb.ingest.runner import record_activations
 
     p = prepared
-    cfg = dataclasses.replace(p.cfg, decode_device=decode_device, force=True, out=work / "check.h5")
+    cfg = dataclasses.replace(p.cfg, decode_device=decode_device, force=True, out=out)
     best = float("inf")
     for _ in range(args.repeats):
         with LayerRecorder(p.net, p.layers, p.reduce) as recorder:
@@ -145,8 +145,19 @@ def ingest_rate(prepared, args, decode_device: str | None, work: Path) -> float:
             record_activations(p.net, recorder, p.image_set, p.transform, p.layer_spec, cfg)
             _sync(cfg.device)
             best = min(best, time.perf_counter() - started)
-    cfg.out.unlink(missing_ok=True)
     return len(p.image_set) / best
+
+
+def difference(pil: Path, tensor: Path) -> str:
+    """Per layer, the largest |activation difference| between the two decoders, relative to the layer's largest."""
+    import h5py
+
+    parts = []
+    with h5py.File(pil, "r") as a, h5py.File(tensor, "r") as b:
+        for layer in a["layers"]:
+            x, y = a["layers"][layer][()], b["layers"][layer][()]
+            parts.append(f"{layer} {np.abs(x - y).max():.2g} ({np.abs(x - y).max() / np.abs(x).max():.2%})")
+    return "max |difference| of activations, GPU-path decoding vs PIL: " + ", ".join(parts) + " of each layer's max"
 
 
 def prepare_model(arch: str, args, data: Path, work: Path):
@@ -165,21 +176,24 @@ def prepare_model(arch: str, args, data: Path, work: Path):
     return prepare(opts, notify=lambda message: None)
 
 
-def check_model(arch: str, args, data: Path, work: Path, gpu_decoder: str) -> list[tuple]:
+def check_model(arch: str, args, data: Path, work: Path, gpu_decoder: str) -> tuple[list[tuple], str]:
     prepared = prepare_model(arch, args, data, work)
     n_warm = min(len(prepared.image_set), 4 * args.batch_size)
     subset = dataclasses.replace(prepared.image_set, paths=prepared.image_set.paths[:n_warm],
                                  labels=prepared.image_set.labels[:n_warm])
     warm = argparse.Namespace(**{**vars(args), "repeats": 1})
-    ingest_rate(dataclasses.replace(prepared, image_set=subset), warm, None, work)  # warm-up: cuDNN, workers, files
+    ingest_rate(dataclasses.replace(prepared, image_set=subset), warm, None, work / "warm.h5")  # cuDNN, workers, files
     forward = forward_rate(prepared, args)
     rows = [(arch, "forward (bare, batch on device)", forward, None)]
     for label, decode_device in (("cpu", None), (gpu_decoder, args.device)):
         decode = decode_rate(prepared, args, decode_device)
         rows.append((arch, f"decode+preprocess --decode-on {label}", decode, None))
-        ingest = ingest_rate(prepared, args, decode_device, work)
+        ingest = ingest_rate(prepared, args, decode_device, work / f"{arch}-{label.split()[0]}.h5")
         rows.append((arch, f"ingest --decode-on {label}", ingest, ingest / min(forward, decode)))
-    return rows
+    note = difference(work / f"{arch}-cpu.h5", work / f"{arch}-{gpu_decoder.split()[0]}.h5")
+    for path in work.glob("*.h5"):
+        path.unlink()
+    return rows, note
 
 
 def end_to_end(args, data: Path, work: Path) -> tuple[str, str, float, None]:
@@ -236,9 +250,11 @@ def main(argv=None) -> int:
         print(f"generated {args.images} JPEGs in {time.perf_counter() - started:.1f} s", flush=True)
         rows = []
         for arch in args.models.split(","):
-            for row in check_model(arch, args, data, work, gpu_decoder):
+            measured, note = check_model(arch, args, data, work, gpu_decoder)
+            for row in measured:
                 print(_line(*row), flush=True)
                 rows.append(row)
+            print(f"{arch:<8} {note}", flush=True)
         if args.end_to_end and "alexnet" in args.models.split(","):
             rows.append(end_to_end(args, data, work))
             print(_line(*rows[-1]), flush=True)
