@@ -6,8 +6,9 @@
 #   benchmarks/gpu_check.sh --images 16384 --workers 15   # arguments go to benchmarks/gpu_check.py
 #
 # It installs seldb with its torch and test extras into a virtual environment of its own
-# (GPU_CHECK_VENV, default /tmp/seldb-gpu-check-venv; reused when it exists). GPU_CHECK_PYTHON=PATH
-# uses that interpreter as it is instead (no venv, no install).
+# (GPU_CHECK_VENV, default /tmp/seldb-gpu-check-venv; reused when it exists), made with python3 or
+# GPU_CHECK_BASE_PYTHON (3.11 or newer). GPU_CHECK_PYTHON=PATH uses that interpreter as it is instead
+# (no venv, no install).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,7 +22,12 @@ fi
 python=${GPU_CHECK_PYTHON:-}
 if [[ -z $python ]]; then
     venv=${GPU_CHECK_VENV:-/tmp/seldb-gpu-check-venv}
-    [[ -x $venv/bin/python ]] || python3 -m venv "$venv"
+    base=${GPU_CHECK_BASE_PYTHON:-python3}
+    if ! "$base" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "gpu_check: seldb needs Python 3.11 or newer; $base is not (GPU_CHECK_BASE_PYTHON=python3.11 picks another)" >&2
+        exit 2
+    fi
+    [[ -x $venv/bin/python ]] || "$base" -m venv "$venv"
     echo "gpu_check: installing seldb[torch,test] into $venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[torch,test]"
     python=$venv/bin/python

@@ -6,7 +6,9 @@ chunk buffer -> ActivationWriter. A chunk is a whole number of batches
 flushed and the resume record saved, in that order. Running the same command
 again after a kill truncates the file to the recorded rows and restarts at
 the recorded position with the same batch boundaries, so on CPU the result is
-bit-identical to an uninterrupted run.
+bit-identical to an uninterrupted run. With `decode_device` set, the workers
+only read the files and the main process decodes the JPEGs on that device
+(seldb.ingest.device_decode); the rest is the same.
 """
 
 from __future__ import annotations
