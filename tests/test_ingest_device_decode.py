@@ -121,6 +121,26 @@ def test_decode_on_cuda_without_cuda_is_one_clear_error(tree, weights, tmp_path,
     assert not (tmp_path / "y.h5").exists()
 
 
+class Killed(Exception):
+    """Stands in for a kill between two chunks."""
+
+
+def test_a_recording_does_not_resume_with_the_other_decoder(tree, weights, tmp_path, monkeypatch):
+    """Decoders give slightly different pixels: a file begun with one must not be finished with the other."""
+    import seldb.ingest.pipeline as pipeline
+
+    out = tmp_path / "mixed.h5"
+    with monkeypatch.context() as patched:  # "cuda", decoded on the CPU: the same path without a GPU
+        patched.setattr(pipeline, "resolve_decode_device", lambda decode_on, device: "cpu")
+        with pytest.raises(Killed):
+            record(options(tree, weights, out, decode_on="cuda"), notify=lambda m: None,
+                   on_chunk=lambda state: (_ for _ in ()).throw(Killed()))
+    with pytest.raises(InputError, match=r"started with other options \(decode_on: cpu -> null\)"):
+        record(options(tree, weights, out), notify=lambda m: None)
+    _, whole = record(options(tree, weights, out, force=True), notify=lambda m: None)
+    assert whole.rows == 21 and whole.resumed_at == 0
+
+
 def test_decode_on_takes_only_cpu_or_cuda(tree, weights, tmp_path):
     with pytest.raises(InputError, match="--decode-on must be cpu, cuda or cuda:N, got 'gpu'"):
         record(options(tree, weights, tmp_path / "x.h5", decode_on="gpu"))
