@@ -88,7 +88,7 @@ class BatchDecoder:
                 torch.cuda.current_stream(self.device).synchronize()
             try:
                 decoded = dict(zip(files, self.preprocess(self._decode(list(files.values())))))
-            except RuntimeError:  # one bad file fails the whole call: decode one by one
+            except (RuntimeError, ValueError):  # one bad file fails the whole call: decode one by one
                 decoded = {k: self._one(raw.positions[k], data) for k, data in files.items()}
         for k, tensor in raw.preprocessed.items():
             decoded[k] = tensor.to(self.device, non_blocking=True)
@@ -109,7 +109,7 @@ class BatchDecoder:
         """One image: the device decoder, else the PIL path (which also words the reason for a bad file)."""
         try:
             return self.preprocess(self._decode([data]))[0]
-        except RuntimeError:
+        except (RuntimeError, ValueError):
             _, tensor, _, reason = ImageListDataset.__getitem__(self.dataset, position - self.dataset.start)
             return reason if tensor is None else tensor.to(self.device)
 
