@@ -158,3 +158,21 @@ def test_decoding_on_cuda_matches_the_pil_path(tree, weights, tmp_path):
     for key in pil:
         if key.startswith("layers/"):
             np.testing.assert_allclose(gpu[key], pil[key], rtol=0, atol=0.05 * np.abs(pil[key]).max(), err_msg=key)
+
+
+def test_a_batch_of_only_bad_or_non_jpeg_files(tmp_path):
+    """The decoder's edge cases: nothing decodable (images None), and no JPEG at all (PIL tensors only)."""
+    from seldb.ingest.device_decode import BatchDecoder, RawImageDataset, raw_collate
+
+    root = make_tree(tmp_path / "data", classes=("a",), per_class=2, size=40)
+    corrupt_jpeg(root / "a" / "img000.jpg")
+    Image.open(root / "a" / "img001.jpg").save(root / "a" / "img002.png")
+    paths, labels = ["a/img000.jpg", "a/img002.png"], [0, 0]
+    transform = make_transform("torchvision", 32)
+    dataset = RawImageDataset(root, paths, labels, transform)
+    decode = BatchDecoder(dataset, "torchvision", 32, "cpu")
+    bad = decode(raw_collate([dataset[0]]))
+    assert bad.images is None and bad.positions == [] and bad.failed[0][0] == 0
+    assert bad.failed[0][1].startswith("UnidentifiedImageError")
+    png = decode(raw_collate([dataset[1]]))
+    assert png.positions == [1] and torch.equal(png.images[0], transform(Image.open(root / paths[1]).convert("RGB")))
