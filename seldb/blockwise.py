@@ -84,7 +84,7 @@ def measure_blocks(
 
     def task(block: UnitBlock) -> Measured[T]:
         started = time.perf_counter()
-        values = afile.read_units(block.layer, block.first, block.stop)[rows]
+        values = afile.read_unit_rows(block.layer, block.first, block.stop, rows)
         read = time.perf_counter()
         result = measure(block, values, labels)
         return Measured(block, result, read - started, time.perf_counter() - read)
