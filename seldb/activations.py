@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -27,7 +28,8 @@ VERSION = 1
 ACCEPTED_DTYPES = (np.float16, np.float32, np.float64)
 REDUCTIONS = ("max", "mean", "none")
 TILE = (1024, 128)  # images x units: cheap to write by rows, cheap to read by units
-ELEMENTS_PER_BLOCK = 12_000_000  # images x units held per block: bounds memory whatever the file
+ELEMENTS_PER_BLOCK = 3_000_000  # images x units per block: bounds memory; small blocks reuse freed memory
+# (numpy's arrays under ~32 MB are recycled by malloc; bigger ones are mapped and faulted in anew each time)
 
 _str = h5py.string_dtype("utf-8")
 
@@ -83,6 +85,8 @@ class ActivationFile:
             raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
         self._unit_major: dict[str, UnitMajorCopy] = {}  # layers copied units-first into unlinked temporary files
         self._plans: dict[tuple[str, int], tuple[np.ndarray, list]] = {}
+        self._plan_lock = threading.Lock()  # blocks are read on worker threads: one plan per selection
+        self._steps: dict[str, int] = {}  # units per block of each unit-major layer, as unit_blocks planned them
         self._cached: dict[str, h5py.Dataset] = {}
         try:
             self._load_header()
@@ -210,9 +214,14 @@ class ActivationFile:
         if copy is None:
             return self.read_units(layer, u0, u1)[rows]
         key = (layer, id(rows))
-        if key not in self._plans or self._plans[key][0] is not rows:
-            self._plans[key] = (rows, copy.plan(rows))  # one plan per row selection (keeps `rows` alive)
-        return copy.read(u0, u1, self._plans[key][1], len(rows)).T
+        with self._plan_lock:
+            if key not in self._plans or self._plans[key][0] is not rows:
+                self._plans[key] = (rows, copy.plan(rows))  # one plan per row selection (keeps `rows` alive)
+        plan, step = self._plans[key][1], self._steps.get(layer)
+        if step and u0 % step == 0 and u1 - u0 <= step:
+            group = copy.group_units(step, len(rows))
+            return copy.read_grouped(u0, u1, plan, len(rows), group).T
+        return copy.read(u0, u1, plan, len(rows)).T
 
     def _read(self, ds: h5py.Dataset, sel, layer: str) -> np.ndarray:
         try:
@@ -228,6 +237,8 @@ class ActivationFile:
         self.ensure_unit_readable(layer, block_size(n_rows, cells_per_unit))
         chunks = None if layer in self._unit_major else self.dataset_of(layer).chunks
         step = block_size(n_rows, cells_per_unit, chunks[1] if chunks else None)
+        if layer in self._unit_major:
+            self._steps[layer] = step
         units = self.layers[layer].n_units
         return [(u0, min(units, u0 + step)) for u0 in range(0, units, step)]
 

@@ -20,10 +20,23 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from dataclasses import dataclass, field
 
 import numpy as np
 
-PANEL_BYTES = 96 << 20  # one row block of a layer in memory (twice: as read and transposed)
+PANEL_BYTES = 128 << 20  # one row block of a layer in memory (twice: as read and transposed)
+GROUP_BYTES = 64 << 20  # units read at once: blocks are small (cheap to measure), reads should not be
+
+
+@dataclass
+class _Group:
+    """Units read once for several consecutive blocks; dropped when every block has taken its units."""
+
+    ready: threading.Event = field(default_factory=threading.Event)
+    values: np.ndarray | None = None
+    error: BaseException | None = None
+    served: int = 0
 
 
 def panel_rows(n_units: int, itemsize: int, chunk_rows: int = 1) -> int:
@@ -40,6 +53,8 @@ class UnitMajorCopy:
         self.rows_per_panel = rows_per_panel
         self._file = tempfile.TemporaryFile(prefix="seldb-unit-major-")  # unlinked from the start
         self._fd = self._file.fileno()
+        self._lock = threading.Lock()
+        self._groups: dict[tuple[int, int], _Group] = {}
 
     @staticmethod
     def bytes_needed(n_rows: int, n_units: int, dtype) -> int:
@@ -98,5 +113,36 @@ class UnitMajorCopy:
             out[:, where] = panel[:, local]
         return out
 
+    def group_units(self, block_units: int, n_out: int) -> int:
+        """Units per read: a whole number of blocks, about GROUP_BYTES."""
+        return block_units * max(1, GROUP_BYTES // max(1, block_units * n_out * self.dtype.itemsize))
+
+    def read_grouped(self, u0: int, u1: int, plan, n_out: int, group: int) -> np.ndarray:
+        """Like read, for a block within one group of `group` units: the first block of a group reads
+        the whole group (one bigger read per panel); the others, on any thread, take their slice."""
+        g = u0 // group
+        key, stop = (id(plan), g), min(self.n_units, (g + 1) * group)
+        with self._lock:
+            entry = self._groups.get(key)
+            owner = entry is None
+            if owner:
+                entry = self._groups[key] = _Group()
+        if owner:
+            try:
+                entry.values = self.read(g * group, stop, plan, n_out)
+            except BaseException as exc:
+                entry.error = exc
+            finally:
+                entry.ready.set()
+        entry.ready.wait()
+        with self._lock:
+            entry.served += u1 - u0
+            if entry.served >= stop - g * group or entry.error is not None:
+                self._groups.pop(key, None)
+        if entry.error is not None:
+            raise entry.error
+        return entry.values[u0 - g * group : u1 - g * group]
+
     def close(self) -> None:
+        self._groups.clear()
         self._file.close()

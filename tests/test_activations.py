@@ -83,6 +83,11 @@ def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, monkeypat
             got = afile.read_unit_rows("x", u0, u1, rows)
             np.testing.assert_array_equal(got, values[rows, u0:u1])
         np.testing.assert_array_equal(afile.read_units("x", 0, 600), values)
+        monkeypatch.setattr(seldb.unitmajor, "GROUP_BYTES", 3 * 5 * 250 * 4)  # groups of 3 blocks of 5 units
+        afile._steps["x"] = 5
+        for u0 in range(0, 600, 5):
+            np.testing.assert_array_equal(afile.read_unit_rows("x", u0, u0 + 5, rows), values[rows, u0:u0 + 5])
+        assert not copy._groups  # every group was dropped once its blocks had their units
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float64])
@@ -123,7 +128,8 @@ def test_blocks_bound_memory_and_divide_the_tiles():
     from seldb.activations import ELEMENTS_PER_BLOCK, block_size
 
     assert block_size(100_000, 1000 * 32) == ELEMENTS_PER_BLOCK // 100_000
-    assert block_size(721_536, 1000 * 32, chunk_units=128) == 16  # divides 128: no block straddles two tiles
+    assert block_size(721_536, 1000 * 32, chunk_units=128) == 4  # divides 128: no block straddles two tiles
     assert block_size(1000, 21_841 * 32) * 21_841 * 32 <= ELEMENTS_PER_BLOCK  # ImageNet-21k: histograms bound it
     assert block_size(10, 2 * 32) == 256
-    assert block_size(90_000, 1000 * 32, chunk_units=128) == 128  # whole tiles
+    assert block_size(90_000, 1000 * 32, chunk_units=128) == 32  # a quarter of a tile
+    assert block_size(10_000, 1000 * 32, chunk_units=64) == 64  # whole tiles
