@@ -28,8 +28,8 @@ VERSION = 1
 ACCEPTED_DTYPES = (np.float16, np.float32, np.float64)
 REDUCTIONS = ("max", "mean", "none")
 TILE = (1024, 128)  # images x units: cheap to write by rows, cheap to read by units
-ELEMENTS_PER_BLOCK = 3_000_000  # images x units per block: bounds memory; small blocks reuse freed memory
-# (numpy's arrays under ~32 MB are recycled by malloc; bigger ones are mapped and faulted in anew each time)
+ELEMENTS_PER_BLOCK = 24_000_000  # images x units per block: bounds memory whatever the file (the measures
+# then work through a block in smaller chunks of units, see seldb.measures.compute)
 
 _str = h5py.string_dtype("utf-8")
 
@@ -186,12 +186,24 @@ class ActivationFile:
             return self._cached[layer]
         return self._h5["/layers"][layer]
 
-    def row_blocks(self, layer: str, rows_per_block: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (first_row, block) over all images, for row-wise passes (blocks of whole chunks)."""
+    def row_blocks(self, layer: str, rows_per_block: int | None = None,
+                   reuse: bool = False) -> Iterator[tuple[int, np.ndarray]]:  # fmt: skip
+        """Yield (first_row, block) over all images, for row-wise passes (blocks of whole chunks).
+
+        With `reuse`, every block is read into the same buffer (valid until the next one): a pass
+        over a big layer then allocates, and page-faults in, one block's memory rather than all.
+        """
         ds = self.dataset_of(layer)
         step = rows_per_block or self._panel_rows(layer)
+        buffer = None
         for r0 in range(0, self.n_images, step):
-            yield r0, self._read(ds, np.s_[r0 : r0 + step, :], layer)
+            r1 = min(self.n_images, r0 + step)
+            if not reuse:
+                yield r0, self._read(ds, np.s_[r0:r1, :], layer)
+                continue
+            if buffer is None:
+                buffer = np.empty((step, ds.shape[1]), dtype=ds.dtype)
+            yield r0, self._read(ds, np.s_[r0:r1, :], layer, out=buffer[: r1 - r0])
 
     def _panel_rows(self, layer: str) -> int:
         info = self.layers[layer]
@@ -223,10 +235,13 @@ class ActivationFile:
             return copy.read_grouped(u0, u1, plan, len(rows), group).T
         return copy.read(u0, u1, plan, len(rows)).T
 
-    def _read(self, ds: h5py.Dataset, sel, layer: str) -> np.ndarray:
+    def _read(self, ds: h5py.Dataset, sel, layer: str, out: np.ndarray | None = None) -> np.ndarray:
         try:
-            return ds[sel]
-        except (OSError, ValueError) as exc:
+            if out is None:
+                return ds[sel]
+            ds.read_direct(out, sel)
+            return out
+        except (OSError, ValueError, TypeError) as exc:
             raise self._fail(f"/layers/{layer}", f"cannot be read (truncated or damaged file?): {exc}") from None
 
     def unit_blocks(self, layer: str, n_rows: int, cells_per_unit: int = 1) -> list[tuple[int, int]]:
@@ -254,7 +269,7 @@ class ActivationFile:
         for layer in layers:
             target = self._start_copy(layer, required=not self._tiled(layer)) if copy else None
             bad = []
-            for r0, block in self.row_blocks(layer):
+            for r0, block in self.row_blocks(layer, reuse=True):
                 bad.append(r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)))
                 if target is not None:
                     target.write(r0, block)
@@ -281,7 +296,7 @@ class ActivationFile:
             return
         if not self._tiled(layer, block_units):
             target = self._start_copy(layer, required=True)
-            for r0, block in self.row_blocks(layer):
+            for r0, block in self.row_blocks(layer, reuse=True):
                 target.write(r0, block)
             return
         self._cache_tile_columns(layer, block_units)

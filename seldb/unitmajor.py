@@ -53,6 +53,7 @@ class UnitMajorCopy:
         self.rows_per_panel = rows_per_panel
         self._file = tempfile.TemporaryFile(prefix="seldb-unit-major-")  # unlinked from the start
         self._fd = self._file.fileno()
+        self._panel: np.ndarray | None = None  # the transposing buffer of write()
         self._lock = threading.Lock()
         self._groups: dict[tuple[int, int], _Group] = {}
 
@@ -65,11 +66,23 @@ class UnitMajorCopy:
 
     def write(self, r0: int, rows: np.ndarray) -> None:
         """Store rows r0.. (images x units, r0 a multiple of rows_per_panel) as one panel."""
-        panel = np.ascontiguousarray(rows.T, dtype=self.dtype)
+        panel = self._transposed(rows)
         view, offset = memoryview(panel).cast("B"), self._offset(r0)
         while view.nbytes:  # a regular file writes everything at once, but pwrite may stop short
             done = os.pwrite(self._fd, view, offset)
             view, offset = view[done:], offset + done
+
+    def _transposed(self, rows: np.ndarray, tile: int = 256) -> np.ndarray:
+        """rows.T into a buffer kept from panel to panel, tile by tile (a plain transposed copy
+        walks memory with a stride of a whole row, and would allocate the panel anew each time)."""
+        n, units = rows.shape
+        if self._panel is None or self._panel.size < rows.size:
+            self._panel = np.empty(rows.size, dtype=self.dtype)
+        panel = self._panel[: rows.size].reshape(units, n)
+        for r0 in range(0, n, tile):
+            for u0 in range(0, units, tile):
+                panel[u0 : u0 + tile, r0 : r0 + tile] = rows[r0 : r0 + tile, u0 : u0 + tile].T
+        return panel
 
     def _read_panel(self, p: int, u0: int, u1: int, out: np.ndarray) -> np.ndarray:
         r0 = p * self.rows_per_panel
@@ -145,4 +158,5 @@ class UnitMajorCopy:
 
     def close(self) -> None:
         self._groups.clear()
+        self._panel = None
         self._file.close()

@@ -128,8 +128,8 @@ def test_blocks_bound_memory_and_divide_the_tiles():
     from seldb.activations import ELEMENTS_PER_BLOCK, block_size
 
     assert block_size(100_000, 1000 * 32) == ELEMENTS_PER_BLOCK // 100_000
-    assert block_size(721_536, 1000 * 32, chunk_units=128) == 4  # divides 128: no block straddles two tiles
+    assert block_size(721_536, 1000 * 32, chunk_units=128) == 32  # divides 128: no block straddles two tiles
     assert block_size(1000, 21_841 * 32) * 21_841 * 32 <= ELEMENTS_PER_BLOCK  # ImageNet-21k: histograms bound it
     assert block_size(10, 2 * 32) == 256
-    assert block_size(90_000, 1000 * 32, chunk_units=128) == 32  # a quarter of a tile
-    assert block_size(10_000, 1000 * 32, chunk_units=64) == 64  # whole tiles
+    assert block_size(90_000, 1000 * 32, chunk_units=128) == 256  # whole tiles
+    assert block_size(200_000, 1000 * 32, chunk_units=128) == 64  # half a tile
