@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 from seldb.errors import InputError, plural
-from seldb.unitmajor import UnitMajorCopy, panel_rows
+from seldb.unitmajor import Buffers, UnitMajorCopy, panel_rows
 
 FORMAT = "seldb-activations"
 VERSION = 1
@@ -86,7 +86,6 @@ class ActivationFile:
         self._unit_major: dict[str, UnitMajorCopy] = {}  # layers copied units-first into unlinked temporary files
         self._plans: dict[tuple[str, int], tuple[np.ndarray, list]] = {}
         self._plan_lock = threading.Lock()  # blocks are read on worker threads: one plan per selection
-        self._steps: dict[str, int] = {}  # units per block of each unit-major layer, as unit_blocks planned them
         self._cached: dict[str, h5py.Dataset] = {}
         try:
             self._load_header()
@@ -216,11 +215,13 @@ class ActivationFile:
         ds = self.dataset_of(layer)
         return self._read(ds, np.s_[:, u0:u1], layer)
 
-    def read_unit_rows(self, layer: str, u0: int, u1: int, rows: np.ndarray) -> np.ndarray:
+    def read_unit_rows(self, layer: str, u0: int, u1: int, rows: np.ndarray,
+                       buffers: Buffers | None = None) -> np.ndarray:  # fmt: skip
         """Units u0..u1-1 at image rows `rows` (in that order), shape (len(rows), u1 - u0).
 
         From a unit-major copy the result is the transpose of a (units, rows)
-        array, which is the layout the measures want (no copy needed there).
+        array, which is the layout the measures want (no copy needed there);
+        with `buffers` it lies in their memory, valid until they are used again.
         """
         copy = self._unit_major.get(layer)
         if copy is None:
@@ -229,11 +230,7 @@ class ActivationFile:
         with self._plan_lock:
             if key not in self._plans or self._plans[key][0] is not rows:
                 self._plans[key] = (rows, copy.plan(rows))  # one plan per row selection (keeps `rows` alive)
-        plan, step = self._plans[key][1], self._steps.get(layer)
-        if step and u0 % step == 0 and u1 - u0 <= step:
-            group = copy.group_units(step, len(rows))
-            return copy.read_grouped(u0, u1, plan, len(rows), group).T
-        return copy.read(u0, u1, plan, len(rows)).T
+        return copy.read(u0, u1, self._plans[key][1], len(rows), buffers).T
 
     def _read(self, ds: h5py.Dataset, sel, layer: str, out: np.ndarray | None = None) -> np.ndarray:
         try:
@@ -252,8 +249,6 @@ class ActivationFile:
         self.ensure_unit_readable(layer, block_size(n_rows, cells_per_unit))
         chunks = None if layer in self._unit_major else self.dataset_of(layer).chunks
         step = block_size(n_rows, cells_per_unit, chunks[1] if chunks else None)
-        if layer in self._unit_major:
-            self._steps[layer] = step
         units = self.layers[layer].n_units
         return [(u0, min(units, u0 + step)) for u0 in range(0, units, step)]
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from seldb.activations import ActivationFile
 from seldb.progress import progress_bar
+from seldb.unitmajor import Buffers
 
 T = TypeVar("T")
 WORKERS = 2
@@ -97,19 +98,26 @@ def measure_blocks(
     workers: int = WORKERS,
     progress: bool = False,
     label: str = "measuring units",
+    reuse_buffers: bool = False,
 ) -> Iterator[Measured[T]]:
     """measure(block, values (len(rows), units), labels) for every block, yielded in block order.
 
     `rows` are the image rows to read (e.g. the analysed images grouped by
     class); their labels come with them. Stopping the iteration (an error or
-    Ctrl-C in the caller) cancels the blocks not yet started.
+    Ctrl-C in the caller) cancels the blocks not yet started. With
+    `reuse_buffers`, each worker reads its blocks into the same memory: for a
+    `measure` that keeps nothing of `values` once it returns.
     """
     labels = afile.labels[rows]
     recycle_freed_memory()
+    local = threading.local()
 
     def task(block: UnitBlock) -> Measured[T]:
         started = time.perf_counter()
-        values = afile.read_unit_rows(block.layer, block.first, block.stop, rows)
+        buffers = None
+        if reuse_buffers:
+            buffers = local.__dict__.setdefault("buffers", Buffers())
+        values = afile.read_unit_rows(block.layer, block.first, block.stop, rows, buffers)
         read = time.perf_counter()
         result = measure(block, values, labels)
         return Measured(block, result, read - started, time.perf_counter() - read)

@@ -291,7 +291,7 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
     blocks = plan_blocks(afile, plan.layers, plan.rows_by_class.size, afile.n_classes * plan.options.bins)
     outputs: dict[int, list[_BlockOut]] = {}
     measure = _block_measurer(plan, writer.run_id, concepts)
-    for done in measure_blocks(afile, blocks, plan.rows_by_class, measure, progress=progress):
+    for done in measure_blocks(afile, blocks, plan.rows_by_class, measure, progress=progress, reuse_buffers=True):
         _collect(done, writer, outputs, timings)
     return outputs
 

@@ -20,23 +20,28 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
-from dataclasses import dataclass, field
 
 import numpy as np
 
 PANEL_BYTES = 128 << 20  # one row block of a layer in memory (twice: as read and transposed)
-GROUP_BYTES = 64 << 20  # units read at once: blocks are small (cheap to measure), reads should not be
 
 
-@dataclass
-class _Group:
-    """Units read once for several consecutive blocks; dropped when every block has taken its units."""
+class Buffers:
+    """Arrays kept by one thread from block to block (its blocks are read into the same memory).
 
-    ready: threading.Event = field(default_factory=threading.Event)
-    values: np.ndarray | None = None
-    error: BaseException | None = None
-    served: int = 0
+    Arrays beyond ~32 MB are mapped afresh by malloc at each allocation and
+    page-faulted in, zeroed, by the kernel: system time. A caller that is
+    done with a block's values before it reads the next passes its Buffers.
+    """
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def take(self, name: str, size: int, dtype) -> np.ndarray:
+        array = self._arrays.get(name)
+        if array is None or array.size < size or array.dtype != dtype:
+            array = self._arrays[name] = np.empty(size, dtype=dtype)
+        return array[:size]
 
 
 def panel_rows(n_units: int, itemsize: int, chunk_rows: int = 1) -> int:
@@ -54,8 +59,6 @@ class UnitMajorCopy:
         self._file = tempfile.TemporaryFile(prefix="seldb-unit-major-")  # unlinked from the start
         self._fd = self._file.fileno()
         self._panel: np.ndarray | None = None  # the transposing buffer of write()
-        self._lock = threading.Lock()
-        self._groups: dict[tuple[int, int], _Group] = {}
 
     @staticmethod
     def bytes_needed(n_rows: int, n_units: int, dtype) -> int:
@@ -117,46 +120,16 @@ class UnitMajorCopy:
                 plan.append((p, where, local))
         return plan
 
-    def read(self, u0: int, u1: int, plan, n_out: int) -> np.ndarray:
-        """Units u0..u1-1 at the planned rows: an array (units, len(rows))."""
-        out = np.empty((u1 - u0, n_out), dtype=self.dtype)
-        scratch = np.empty((u1 - u0) * min(self.rows_per_panel, self.n_rows), dtype=self.dtype)
+    def read(self, u0: int, u1: int, plan, n_out: int, buffers: Buffers | None = None) -> np.ndarray:
+        """Units u0..u1-1 at the planned rows: an array (units, len(rows)), in `buffers` when given."""
+        buffers = buffers or Buffers()
+        out = buffers.take("values", (u1 - u0) * n_out, self.dtype).reshape(u1 - u0, n_out)
+        scratch = buffers.take("panel", (u1 - u0) * min(self.rows_per_panel, self.n_rows), self.dtype)
         for p, where, local in plan:
             panel = self._read_panel(p, u0, u1, scratch)
             out[:, where] = panel[:, local]
         return out
 
-    def group_units(self, block_units: int, n_out: int) -> int:
-        """Units per read: a whole number of blocks, about GROUP_BYTES."""
-        return block_units * max(1, GROUP_BYTES // max(1, block_units * n_out * self.dtype.itemsize))
-
-    def read_grouped(self, u0: int, u1: int, plan, n_out: int, group: int) -> np.ndarray:
-        """Like read, for a block within one group of `group` units: the first block of a group reads
-        the whole group (one bigger read per panel); the others, on any thread, take their slice."""
-        g = u0 // group
-        key, stop = (id(plan), g), min(self.n_units, (g + 1) * group)
-        with self._lock:
-            entry = self._groups.get(key)
-            owner = entry is None
-            if owner:
-                entry = self._groups[key] = _Group()
-        if owner:
-            try:
-                entry.values = self.read(g * group, stop, plan, n_out)
-            except BaseException as exc:
-                entry.error = exc
-            finally:
-                entry.ready.set()
-        entry.ready.wait()
-        with self._lock:
-            entry.served += u1 - u0
-            if entry.served >= stop - g * group or entry.error is not None:
-                self._groups.pop(key, None)
-        if entry.error is not None:
-            raise entry.error
-        return entry.values[u0 - g * group : u1 - g * group]
-
     def close(self) -> None:
-        self._groups.clear()
         self._panel = None
         self._file.close()

@@ -83,11 +83,13 @@ def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, monkeypat
             got = afile.read_unit_rows("x", u0, u1, rows)
             np.testing.assert_array_equal(got, values[rows, u0:u1])
         np.testing.assert_array_equal(afile.read_units("x", 0, 600), values)
-        monkeypatch.setattr(seldb.unitmajor, "GROUP_BYTES", 3 * 5 * 250 * 4)  # groups of 3 blocks of 5 units
-        afile._steps["x"] = 5
-        for u0 in range(0, 600, 5):
-            np.testing.assert_array_equal(afile.read_unit_rows("x", u0, u0 + 5, rows), values[rows, u0:u0 + 5])
-        assert not copy._groups  # every group was dropped once its blocks had their units
+        from seldb.unitmajor import Buffers
+
+        buffers = Buffers()
+        for u0 in range(0, 600, 5):  # one thread's blocks, read into the same memory
+            got = afile.read_unit_rows("x", u0, u0 + 5, rows, buffers)
+            np.testing.assert_array_equal(got, values[rows, u0:u0 + 5])
+        assert np.shares_memory(got, buffers.take("values", 1, np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float64])
