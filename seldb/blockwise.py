@@ -75,9 +75,12 @@ def recycle_freed_memory() -> None:
         mallopt = libc.mallopt
     except (OSError, AttributeError):
         return
-    m_trim_threshold, m_mmap_threshold = -1, -3
+    m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest: allocations up to 32 MB come from the heap
     mallopt(m_trim_threshold, 1 << 30)
+    # one heap for every thread: a thread's own arena is made of 64 MB heaps, each unmapped as soon as it
+    # is free, whatever the trim threshold (the workers allocate few, big arrays: no lock contention)
+    mallopt(m_arena_max, 1)
 
 
 def plan_blocks(afile: ActivationFile, layers: Sequence[str], n_rows: int, cells_per_unit: int = 1) -> list[UnitBlock]:

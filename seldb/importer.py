@@ -260,7 +260,7 @@ class _BlockOut:
     units: pl.DataFrame
     precision_k: pl.DataFrame
     concepts: list[tuple[int, pl.DataFrame]]
-    arrays: bytes
+    arrays: list[bytes]
     class_summary: ClassSummary
 
 
@@ -303,7 +303,7 @@ def _collect(done: Measured[_BlockOut], writer: RunWriter, outputs: dict, timing
     timings["copy_s"] += time.perf_counter() - started
     timings["read_s"] += done.read_s
     timings["measures_s"] += done.measure_s
-    out.arrays = b""
+    out.arrays = []
     outputs.setdefault(done.block.layer_id, []).append(out)
 
 

@@ -114,7 +114,7 @@ def test_chunks_of_units_give_the_block_bit_for_bit(monkeypatch):
     def everything():
         r = compute_block(values, labels, K, top_k=(5, 60, 100), bins=6, image_index=np.arange(400)[::-1].copy())
         return pickle.dumps([r.units.to_dicts(), r.precision_k.to_dicts(), r.class_stats.to_dicts(),
-                             r.histograms.to_dicts(), r.top_images.to_dicts(), encode_unit_arrays(1, 0, 0, r)])
+                             r.histograms.to_dicts(), r.top_images.to_dicts(), b"".join(encode_unit_arrays(1, 0, 0, r))])
 
     whole = everything()
     for chunk in (400, 400 * 5, 1):  # one unit per chunk, five, the last chunk short
