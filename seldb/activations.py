@@ -313,7 +313,7 @@ class ActivationFile:
     def _start_copy(self, layer: str, required: bool) -> UnitMajorCopy | None:
         """Room for the layer's unit-major copy, or None when it is optional and TMPDIR lacks room."""
         info = self.layers[layer]
-        need = UnitMajorCopy.bytes_needed(self.n_images, info.n_units, info.dtype)
+        need = UnitMajorCopy.bytes_needed(self.n_images, info.n_units, info.dtype, self._panel_rows(layer))
         tmp = Path(tempfile.gettempdir())
         free = shutil.disk_usage(tmp).free
         if free < need * 1.05 + (1 << 30):

@@ -10,10 +10,11 @@ every chunk again for every block.
 So the layer is read once, sequentially, by big row blocks (the pass that
 checks for NaN does it), and each row block is written transposed as one
 "panel" (units x rows) to a temporary file. A block of units is then one
-contiguous read per panel. The file is created unlinked (O_TMPFILE, or
-unlinked at once), so no exit - an error, Ctrl-C, even SIGKILL - leaves it
-behind. Reads are pread() into ordinary memory, not mmap: mapped pages would
-count in the resident size the import promises to bound.
+contiguous read per panel. The file is unlinked as soon as it is open, so
+no exit - an error, Ctrl-C, even SIGKILL - leaves it behind. Reads and
+writes are direct I/O where the filesystem allows it, into ordinary memory
+(not mmap: mapped pages would count in the resident size the import
+promises to bound).
 """
 
 from __future__ import annotations
@@ -24,6 +25,37 @@ import tempfile
 import numpy as np
 
 PANEL_BYTES = 128 << 20  # one row block of a layer in memory (twice: as read and transposed)
+ALIGN = 4096  # direct I/O moves whole, aligned blocks of the disk
+
+
+def _aligned(nbytes: int, dtype) -> np.ndarray:
+    """An empty array whose memory starts on an ALIGN boundary (direct I/O needs it)."""
+    raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    return raw[start : start + nbytes].view(dtype)
+
+
+def _round_up(nbytes: int) -> int:
+    return -(-nbytes // ALIGN) * ALIGN
+
+
+def _open_unlinked() -> tuple[int, bool]:
+    """A temporary file no path leads to, for direct I/O when the filesystem takes it.
+
+    Direct I/O moves the copy between our memory and the disk without the
+    page cache: no kernel copy of every byte (system time), and no other
+    process's cached files evicted for a file read once.
+    """
+    fd, path = tempfile.mkstemp(prefix="seldb-unit-major-")
+    try:
+        try:
+            direct = os.open(path, os.O_RDWR | getattr(os, "O_DIRECT", 0))
+        except OSError:  # tmpfs and some others refuse O_DIRECT: buffered I/O then
+            return fd, False
+        os.close(fd)
+        return direct, hasattr(os, "O_DIRECT")
+    finally:
+        os.unlink(path)
 
 
 class Buffers:
@@ -40,7 +72,7 @@ class Buffers:
     def take(self, name: str, size: int, dtype) -> np.ndarray:
         array = self._arrays.get(name)
         if array is None or array.size < size or array.dtype != dtype:
-            array = self._arrays[name] = np.empty(size, dtype=dtype)
+            array = self._arrays[name] = _aligned(size * np.dtype(dtype).itemsize, dtype)
         return array[:size]
 
 
@@ -51,54 +83,62 @@ def panel_rows(n_units: int, itemsize: int, chunk_rows: int = 1) -> int:
 
 
 class UnitMajorCopy:
-    """Panels of rows [r0, r0 + rows) stored units x rows, one after the other."""
+    """Panels of rows [r0, r0 + rows) stored units x rows, one after the other.
+
+    Each unit's row of a panel is padded to a multiple of ALIGN bytes, so that
+    every read and write starts and ends on a disk block (direct I/O).
+    """
 
     def __init__(self, n_rows: int, n_units: int, dtype: np.dtype, rows_per_panel: int):
         self.n_rows, self.n_units, self.dtype = n_rows, n_units, np.dtype(dtype)
         self.rows_per_panel = rows_per_panel
-        self._file = tempfile.TemporaryFile(prefix="seldb-unit-major-")  # unlinked from the start
-        self._fd = self._file.fileno()
+        n_panels = -(-n_rows // rows_per_panel)
+        widths = [min(rows_per_panel, n_rows - p * rows_per_panel) for p in range(n_panels)]
+        self._stride = [_round_up(w * self.dtype.itemsize) for w in widths]  # bytes per unit, per panel
+        self._start = np.concatenate([[0], np.cumsum([n_units * st for st in self._stride])]).tolist()
+        self._fd, self.direct = _open_unlinked()
         self._panel: np.ndarray | None = None  # the transposing buffer of write()
 
     @staticmethod
-    def bytes_needed(n_rows: int, n_units: int, dtype) -> int:
-        return n_rows * n_units * np.dtype(dtype).itemsize
-
-    def _offset(self, r0: int) -> int:
-        return r0 * self.n_units * self.dtype.itemsize
+    def bytes_needed(n_rows: int, n_units: int, dtype, rows_per_panel: int) -> int:
+        n_panels = -(-n_rows // rows_per_panel)
+        return n_rows * n_units * np.dtype(dtype).itemsize + n_panels * n_units * ALIGN  # data, at most the padding
 
     def write(self, r0: int, rows: np.ndarray) -> None:
         """Store rows r0.. (images x units, r0 a multiple of rows_per_panel) as one panel."""
-        panel = self._transposed(rows)
-        view, offset = memoryview(panel).cast("B"), self._offset(r0)
+        p = r0 // self.rows_per_panel
+        panel = self._transposed(rows, self._stride[p] // self.dtype.itemsize)
+        view, offset = memoryview(panel).cast("B"), self._start[p]
         while view.nbytes:  # a regular file writes everything at once, but pwrite may stop short
             done = os.pwrite(self._fd, view, offset)
             view, offset = view[done:], offset + done
 
-    def _transposed(self, rows: np.ndarray, tile: int = 256) -> np.ndarray:
-        """rows.T into a buffer kept from panel to panel, tile by tile (a plain transposed copy
-        walks memory with a stride of a whole row, and would allocate the panel anew each time)."""
+    def _transposed(self, rows: np.ndarray, stride: int, tile: int = 256) -> np.ndarray:
+        """rows.T, each unit's row padded to `stride` values, into a buffer kept from panel to panel,
+        tile by tile (a plain transposed copy walks memory a whole row apart at every value)."""
         n, units = rows.shape
-        if self._panel is None or self._panel.size < rows.size:
-            self._panel = np.empty(rows.size, dtype=self.dtype)
-        panel = self._panel[: rows.size].reshape(units, n)
+        if self._panel is None or self._panel.size < units * stride:
+            self._panel = _aligned(units * stride * self.dtype.itemsize, self.dtype)
+        panel = self._panel[: units * stride].reshape(units, stride)
         for r0 in range(0, n, tile):
+            r1 = min(n, r0 + tile)
             for u0 in range(0, units, tile):
-                panel[u0 : u0 + tile, r0 : r0 + tile] = rows[r0 : r0 + tile, u0 : u0 + tile].T
+                panel[u0 : u0 + tile, r0:r1] = rows[r0:r1, u0 : u0 + tile].T
+        panel[:, n:] = 0
         return panel
 
     def _read_panel(self, p: int, u0: int, u1: int, out: np.ndarray) -> np.ndarray:
-        r0 = p * self.rows_per_panel
-        width = min(self.rows_per_panel, self.n_rows - r0)
-        panel = out[: (u1 - u0) * width].reshape(u1 - u0, width)
-        offset = self._offset(r0) + u0 * width * self.dtype.itemsize
+        stride = self._stride[p] // self.dtype.itemsize
+        width = min(self.rows_per_panel, self.n_rows - p * self.rows_per_panel)
+        panel = out[: (u1 - u0) * stride].reshape(u1 - u0, stride)
+        offset = self._start[p] + u0 * self._stride[p]
         view = memoryview(panel).cast("B")
         while view.nbytes:
             done = os.preadv(self._fd, [view], offset)
             if done == 0:
                 raise OSError(f"temporary copy of the layer ended early at byte {offset}")
             view, offset = view[done:], offset + done
-        return panel
+        return panel[:, :width]
 
     def plan(self, rows: np.ndarray) -> list[tuple[int, np.ndarray | slice, np.ndarray | slice]]:
         """For reading `rows` (in that order): per panel, the output positions and the panel's columns
@@ -124,7 +164,7 @@ class UnitMajorCopy:
         """Units u0..u1-1 at the planned rows: an array (units, len(rows)), in `buffers` when given."""
         buffers = buffers or Buffers()
         out = buffers.take("values", (u1 - u0) * n_out, self.dtype).reshape(u1 - u0, n_out)
-        scratch = buffers.take("panel", (u1 - u0) * min(self.rows_per_panel, self.n_rows), self.dtype)
+        scratch = buffers.take("panel", (u1 - u0) * max(self._stride) // self.dtype.itemsize, self.dtype)
         for p, where, local in plan:
             panel = self._read_panel(p, u0, u1, scratch)
             out[:, where] = panel[:, local]
@@ -132,4 +172,6 @@ class UnitMajorCopy:
 
     def close(self) -> None:
         self._panel = None
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1

@@ -61,9 +61,15 @@ def test_row_chunked_layer_is_copied_units_first(tmp_path):
         np.testing.assert_array_equal(afile.read_units("x", 130, 200), values[:, 130:200])
 
 
+@pytest.mark.parametrize("direct", [True, False])
 @pytest.mark.parametrize("layout", [{}, {"chunks": (8, 600)}, {"chunks": (64, 16), "compression": "gzip"}])
-def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, monkeypatch):
+def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, direct, monkeypatch):
+    import os
+
     import seldb.unitmajor
+
+    if not direct:  # as on a filesystem without direct I/O: the same aligned layout, through the page cache
+        monkeypatch.delattr(os, "O_DIRECT", raising=False)
 
     monkeypatch.setattr(seldb.unitmajor, "PANEL_BYTES", 70 * 600 * 4)  # several panels, the last one short
     rng = np.random.default_rng(5)
@@ -77,7 +83,7 @@ def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, monkeypat
     with ActivationFile(path) as afile:
         assert afile.nonfinite_rows(["x"], copy=True)["x"].tolist() == [17]
         copy = afile._unit_major["x"]
-        assert copy.rows_per_panel < 300 and 300 % copy.rows_per_panel
+        assert copy.rows_per_panel < 300 and 300 % copy.rows_per_panel and copy.direct == (direct and hasattr(os, "O_DIRECT"))
         rows = rng.permutation(300)[:250]
         for u0, u1 in [(0, 1), (5, 77), (590, 600)]:
             got = afile.read_unit_rows("x", u0, u1, rows)
