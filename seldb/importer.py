@@ -137,7 +137,7 @@ def _select_layers(afile: ActivationFile, layers: Sequence[str] | None) -> list[
 
 
 def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progress: bool) -> np.ndarray:
-    with progress_bar(progress, afile.n_images * len(layers), "checking for NaN/inf", "rows") as bar:
+    with progress_bar(progress, afile.n_images * len(layers), "checking for NaN/inf, copying units-first", "rows") as bar:
         bad = afile.nonfinite_rows(layers, on_rows=bar.advance, copy=True)  # and the unit-major copies
     if not bad:
         return np.empty(0, dtype=np.int64)
