@@ -81,6 +81,7 @@ class ActivationFile:
             raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
         self._unit_major: dict[str, UnitMajorCopy] = {}  # layers copied units-first into unlinked temporary files
         self._plans: dict[tuple[str, int], tuple[np.ndarray, list]] = {}
+        self._all_rows: np.ndarray | None = None
         self._plan_lock = threading.Lock()  # blocks are read on worker threads: one plan per selection
         self._cached: dict[str, h5py.Dataset] = {}
         try:
@@ -207,7 +208,9 @@ class ActivationFile:
     def read_units(self, layer: str, u0: int, u1: int) -> np.ndarray:
         """All images' activations of units u0..u1-1, shape (n_images, u1 - u0)."""
         if layer in self._unit_major:
-            return self.read_unit_rows(layer, u0, u1, np.arange(self.n_images))
+            if self._all_rows is None:  # one array, so that its reading plan is made once
+                self._all_rows = np.arange(self.n_images)
+            return self.read_unit_rows(layer, u0, u1, self._all_rows)
         ds = self.dataset_of(layer)
         return self._read(ds, np.s_[:, u0:u1], layer)
 
