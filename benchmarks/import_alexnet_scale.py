@@ -1,13 +1,17 @@
-"""Benchmark: `seldb import-h5` end to end on an AlexNet-scale activation file.
+"""Benchmark: `seldb import-h5` end to end at AlexNet scale, beside a numpy baseline.
 
-Makes a synthetic file like AlexNet's conv5 + fc6 + fc7 (256 + 4096 + 4096 =
-8,448 units) over 100,000 images of 1,000 classes with ~80% exact zeros (as
-after fc6's ReLU), then times `seldb import-h5` as a separate process into a
-fresh database and reads its peak RSS. The per-phase split (read, measures,
-COPY) comes from the run's own record. Usage:
+Makes (once, kept under --dir) a synthetic file like AlexNet's conv5 + fc6 +
+fc7 (8,448 units) over --images images of 1,000 classes with ~80% exact zeros
+(see alexnet_file.py), in the --layout asked for; then times `seldb import-h5`
+as a separate process into a fresh database and, with --baseline, the per-unit
+numpy baseline (baseline_numpy.py) on the same file. For each: wall, user and
+system CPU seconds and peak RSS (of that process alone, from wait4), and the
+ratio. The per-phase split (read, measures, COPY) comes from the run's record.
 
-    python benchmarks/import_alexnet_scale.py [--images 100000] [--keep FILE]
-        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+    python benchmarks/import_alexnet_scale.py [--images 100000] [--layout contiguous]
+        [--dtype float32] [--baseline] [--dir /tmp] [--database-url URL]
+
+--images 721536 is the paper's scale (a 24 GB file; see import_paper_scale.py).
 """
 
 from __future__ import annotations
@@ -15,37 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
-import numpy as np
-
-from seldb.activations import ActivationWriter
-
-LAYERS = {"conv5": 256, "fc6": 4096, "fc7": 4096}
-
-
-def make_file(path: Path, n_images: int, n_classes: int, zero_fraction: float, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, n_classes, n_images)
-    preds = np.where(rng.random(n_images) < 0.9, labels, rng.integers(0, n_classes, n_images))
-    spec = {name: (units, "max" if name.startswith("conv") else "none") for name, units in LAYERS.items()}
-    names = [f"class{c:04d}" for c in range(n_classes)]
-    keys = [f"n{c:08d}" for c in range(n_classes)]
-    with ActivationWriter(path, model="alexnet-synthetic", dataset="synthetic-100k", class_names=names,
-                          class_keys=keys, layers=spec, with_pred=True) as writer:  # fmt: skip
-        for r0 in range(0, n_images, 4096):
-            r1 = min(n_images, r0 + 4096)
-            acts = {}
-            for name, units in LAYERS.items():
-                values = rng.gamma(1.5, 1.0, (r1 - r0, units)).astype(np.float32)
-                values[rng.random((r1 - r0, units)) < zero_fraction] = 0.0
-                acts[name] = values
-            writer.append(labels[r0:r1], acts, preds=preds[r0:r1])
+sys.path.insert(0, str(Path(__file__).parent))
+from alexnet_file import LAYOUTS, file_for  # noqa: E402
 
 
 def fresh_database(server_url: str) -> str:
@@ -57,34 +38,65 @@ def fresh_database(server_url: str) -> str:
     return server_url.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_database(server_url: str, url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+
+
+def timed(command: list[str], env: dict | None = None) -> dict:
+    """Run a command; its wall time, CPU times and peak RSS (this child only)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{command[:4]} failed with {process.returncode}")
+    return {"wall_s": round(time.perf_counter() - started, 1), "user_s": round(usage.ru_utime, 1),
+            "sys_s": round(usage.ru_stime, 1), "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),
+            "load_before": os.getloadavg()[0]}  # fmt: skip
+
+
+def import_once(path: Path, server_url: str) -> dict:
+    url = fresh_database(server_url)
+    env = dict(os.environ, SELDB_DATABASE_URL=url)
+    try:
+        subprocess.run([sys.executable, "-m", "seldb_cli.main", "db", "upgrade"], env=env, check=True)
+        load = os.getloadavg()[0]
+        result = timed([sys.executable, "-m", "seldb_cli.main", "import-h5", str(path), "--force", "-q"], env)
+        result["load_before"] = load
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            result["timings"], result["row_counts"] = conn.execute(
+                "SELECT timings, row_counts FROM seldb_store.runs ORDER BY run_id DESC").fetchone()  # fmt: skip
+    finally:
+        drop_database(server_url, url)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=100_000)
-    parser.add_argument("--classes", type=int, default=1000)
-    parser.add_argument("--zeros", type=float, default=0.8)
-    parser.add_argument("--keep", type=Path, default=Path("/tmp/seldb_bench_alexnet.h5"))
+    parser.add_argument("--layout", choices=LAYOUTS, default="contiguous")
+    parser.add_argument("--dtype", choices=["float16", "float32", "float64"], default="float32")
+    parser.add_argument("--baseline", action="store_true", help="also run the numpy baseline on the same file")
+    parser.add_argument("--dir", type=Path, default=Path("/tmp"), help="where the benchmark file is made and kept")
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
 
-    if not args.keep.exists():
-        started = time.perf_counter()
-        make_file(args.keep, args.images, args.classes, args.zeros)
-        print(f"made {args.keep} ({args.keep.stat().st_size / 1e9:.2f} GB) in {time.perf_counter() - started:.0f} s")
-    url = fresh_database(args.database_url)
-    env = dict(os.environ, SELDB_DATABASE_URL=url)
-    subprocess.run([sys.executable, "-m", "seldb_cli.main", "db", "upgrade"], env=env, check=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "seldb_cli.main", "import-h5", str(args.keep), "--force", "-q"],
-                   env=env, check=True)  # fmt: skip
-    wall = time.perf_counter() - started
-    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e6
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        timings, counts = conn.execute("SELECT timings, row_counts FROM seldb_store.runs ORDER BY run_id DESC").fetchone()
-        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()[0]
-    print(json.dumps({"wall_s": round(wall, 1), "peak_rss_gb": round(peak_gb, 2), "timings": timings,
-                      "row_counts": counts, "database_size": size, "database": url}, indent=2))  # fmt: skip
+    path = file_for(args.dir, args.images, args.layout, args.dtype)
+    report = {"file": str(path), "file_gb": round(path.stat().st_size / 1e9, 2),
+              "made_or_found_s": round(time.perf_counter() - started, 1), "cpus": os.cpu_count()}  # fmt: skip
+    report["seldb"] = import_once(path, args.database_url)
+    if args.baseline:
+        report["baseline"] = timed([sys.executable, str(Path(__file__).parent / "baseline_numpy.py"), str(path)])
+        report["speedup"] = round(report["baseline"]["wall_s"] / report["seldb"]["wall_s"], 2)
+    seldb = report["seldb"]
+    report["seldb_sys_over_user"] = round(seldb["sys_s"] / max(seldb["user_s"], 1e-9), 3)
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -19,16 +20,14 @@ from typing import Callable, Iterator, Sequence
 import h5py
 import numpy as np
 
+from seldb.activation_writer import FORMAT, TILE, VERSION, ActivationWriter, write_activation_file  # noqa: F401
 from seldb.errors import InputError, plural
+from seldb.unitmajor import Buffers, UnitMajorCopy, panel_rows
 
-FORMAT = "seldb-activations"
-VERSION = 1
 ACCEPTED_DTYPES = (np.float16, np.float32, np.float64)
 REDUCTIONS = ("max", "mean", "none")
-TILE = (1024, 128)  # images x units: cheap to write by rows, cheap to read by units
-ELEMENTS_PER_BLOCK = 12_000_000  # images x units held per block: bounds memory whatever the file
-
-_str = h5py.string_dtype("utf-8")
+ELEMENTS_PER_BLOCK = 24_000_000  # images x units per block: bounds memory whatever the file (the measures
+# then work through a block in smaller chunks of units, see seldb.measures.compute)
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,10 @@ class ActivationFile:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
             raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
-        self._repacked: h5py.File | None = None  # a temporary, already unlinked, tiled copy of row-chunked layers
+        self._unit_major: dict[str, UnitMajorCopy] = {}  # layers copied units-first into unlinked temporary files
+        self._plans: dict[tuple[str, int], tuple[np.ndarray, list]] = {}
+        self._all_rows: np.ndarray | None = None
+        self._plan_lock = threading.Lock()  # blocks are read on worker threads: one plan per selection
         self._cached: dict[str, h5py.Dataset] = {}
         try:
             self._load_header()
@@ -178,25 +180,64 @@ class ActivationFile:
     def dataset_of(self, layer: str) -> h5py.Dataset:
         if layer in self._cached:
             return self._cached[layer]
-        if self._repacked is not None and layer in self._repacked:
-            return self._repacked[layer]
         return self._h5["/layers"][layer]
 
-    def row_blocks(self, layer: str, rows_per_block: int = 8192) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (first_row, block) over all images, for row-wise passes."""
+    def row_blocks(self, layer: str, rows_per_block: int | None = None,
+                   reuse: bool = False) -> Iterator[tuple[int, np.ndarray]]:  # fmt: skip
+        """Yield (first_row, block) over all images, for row-wise passes (blocks of whole chunks).
+
+        With `reuse`, every block is read into the same buffer (valid until the next one): a pass
+        over a big layer then allocates, and page-faults in, one block's memory rather than all.
+        """
         ds = self.dataset_of(layer)
-        for r0 in range(0, self.n_images, rows_per_block):
-            yield r0, self._read(ds, np.s_[r0 : r0 + rows_per_block, :], layer)
+        step = rows_per_block or self._panel_rows(layer)
+        buffer = None
+        for r0 in range(0, self.n_images, step):
+            r1 = min(self.n_images, r0 + step)
+            if not reuse:
+                yield r0, self._read(ds, np.s_[r0:r1, :], layer)
+                continue
+            if buffer is None:
+                buffer = np.empty((step, ds.shape[1]), dtype=ds.dtype)
+            yield r0, self._read(ds, np.s_[r0:r1, :], layer, out=buffer[: r1 - r0])
+
+    def _panel_rows(self, layer: str) -> int:
+        info = self.layers[layer]
+        return panel_rows(info.n_units, info.dtype.itemsize, info.chunks[0] if info.chunks else 1)
 
     def read_units(self, layer: str, u0: int, u1: int) -> np.ndarray:
         """All images' activations of units u0..u1-1, shape (n_images, u1 - u0)."""
+        if layer in self._unit_major:
+            if self._all_rows is None:  # one array, so that its reading plan is made once
+                self._all_rows = np.arange(self.n_images)
+            return self.read_unit_rows(layer, u0, u1, self._all_rows)
         ds = self.dataset_of(layer)
         return self._read(ds, np.s_[:, u0:u1], layer)
 
-    def _read(self, ds: h5py.Dataset, sel, layer: str) -> np.ndarray:
+    def read_unit_rows(self, layer: str, u0: int, u1: int, rows: np.ndarray,
+                       buffers: Buffers | None = None) -> np.ndarray:  # fmt: skip
+        """Units u0..u1-1 at image rows `rows` (in that order), shape (len(rows), u1 - u0).
+
+        From a unit-major copy the result is the transpose of a (units, rows)
+        array, which is the layout the measures want (no copy needed there);
+        with `buffers` it lies in their memory, valid until they are used again.
+        """
+        copy = self._unit_major.get(layer)
+        if copy is None:
+            return self.read_units(layer, u0, u1)[rows]
+        key = (layer, id(rows))
+        with self._plan_lock:
+            if key not in self._plans or self._plans[key][0] is not rows:
+                self._plans[key] = (rows, copy.plan(rows))  # one plan per row selection (keeps `rows` alive)
+        return copy.read(u0, u1, self._plans[key][1], len(rows), buffers).T
+
+    def _read(self, ds: h5py.Dataset, sel, layer: str, out: np.ndarray | None = None) -> np.ndarray:
         try:
-            return ds[sel]
-        except (OSError, ValueError) as exc:
+            if out is None:
+                return ds[sel]
+            ds.read_direct(out, sel)
+            return out
+        except (OSError, ValueError, TypeError) as exc:
             raise self._fail(f"/layers/{layer}", f"cannot be read (truncated or damaged file?): {exc}") from None
 
     def unit_blocks(self, layer: str, n_rows: int, cells_per_unit: int = 1) -> list[tuple[int, int]]:
@@ -205,18 +246,27 @@ class ActivationFile:
         Makes the layer cheap to read by blocks first (see ensure_unit_readable).
         """
         self.ensure_unit_readable(layer, block_size(n_rows, cells_per_unit))
-        chunks = self.dataset_of(layer).chunks
+        chunks = None if layer in self._unit_major else self.dataset_of(layer).chunks
         step = block_size(n_rows, cells_per_unit, chunks[1] if chunks else None)
         units = self.layers[layer].n_units
         return [(u0, min(units, u0 + step)) for u0 in range(0, units, step)]
 
-    def nonfinite_rows(self, layers: Sequence[str], on_rows: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
-        """Rows (images) holding NaN or +-inf, per layer; reads each layer once by rows."""
+    def nonfinite_rows(self, layers: Sequence[str], on_rows: Callable[[int], None] | None = None,
+                       copy: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+        """Rows (images) holding NaN or +-inf, per layer; reads each layer once by rows.
+
+        With `copy`, the same pass writes each layer's unit-major copy (see
+        seldb.unitmajor), so that blocks of units are then read alike from
+        every layout; a tiled layer is read in place when TMPDIR has no room.
+        """
         found: dict[str, np.ndarray] = {}
         for layer in layers:
+            target = self._start_copy(layer, required=not self._tiled(layer)) if copy else None
             bad = []
-            for r0, block in self.row_blocks(layer):
+            for r0, block in self.row_blocks(layer, reuse=True):
                 bad.append(r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)))
+                if target is not None:
+                    target.write(r0, block)
                 if on_rows:
                     on_rows(block.shape[0])
             rows = np.concatenate(bad) if bad else np.empty(0, np.int64)
@@ -224,16 +274,25 @@ class ActivationFile:
                 found[layer] = rows
         return found
 
+    def _tiled(self, layer: str, block_units: int = 128) -> bool:
+        chunks = self.layers[layer].chunks
+        return chunks is not None and chunks[1] <= 2 * block_units
+
     def ensure_unit_readable(self, layer: str, block_units: int) -> None:
         """Make reading `block_units` columns at a time cost about one pass over the layer.
 
-        A layer chunked by whole rows is repacked into a temporary tiled copy
-        (else every block would read the whole layer); tiles wider than a
-        block are kept in the chunk cache while their blocks are read.
+        A layer not tiled (contiguous, chunked by rows or wide chunks) is copied
+        units-first into a temporary file, in one sequential pass (else every
+        block would read the whole layer, or make a small read per image); tiles
+        wider than a block are kept in the chunk cache while their blocks are read.
         """
-        info = self.layers[layer]
-        if info.chunks is not None and info.chunks[1] > 2 * block_units:
-            self._repack(layer, info)
+        if layer in self._unit_major:
+            return
+        if not self._tiled(layer, block_units):
+            target = self._start_copy(layer, required=True)
+            for r0, block in self.row_blocks(layer, reuse=True):
+                target.write(r0, block)
+            return
         self._cache_tile_columns(layer, block_units)
 
     def _cache_tile_columns(self, layer: str, block_units: int, readers: int = 2) -> None:
@@ -254,38 +313,38 @@ class ActivationFile:
         access.set_chunk_cache(max(521, 10 * nbytes // chunk_bytes + 1), nbytes, 0.0)
         self._cached[layer] = h5py.Dataset(h5py.h5d.open(parent.id, name, dapl=access))
 
-    def _repack(self, layer: str, info: LayerInfo) -> None:
-        """Copy the layer into a temporary tiled file. The file is unlinked as soon as it is open, so
-        that no exit - an error, Ctrl-C, SIGTERM, even SIGKILL - can leave it behind."""
-        need = self.n_images * info.n_units * info.dtype.itemsize
+    def _start_copy(self, layer: str, required: bool) -> UnitMajorCopy | None:
+        """Room for the layer's unit-major copy, or None when it is optional and TMPDIR lacks room."""
+        info = self.layers[layer]
+        need = UnitMajorCopy.bytes_needed(self.n_images, info.n_units, info.dtype, self._panel_rows(layer))
         tmp = Path(tempfile.gettempdir())
         free = shutil.disk_usage(tmp).free
-        if free < need * 1.05:
-            raise InputError(f"{self.path}: /layers/{layer} is chunked by rows and must be copied once into a"
-                             f" temporary file of {need / 1e9:.1f} GB, but {tmp} has {free / 1e9:.1f} GB free"
-                             " (set TMPDIR to a roomier directory, or write the layer in tiles)")
-        if self._repacked is None:
-            fd, path = tempfile.mkstemp(suffix=".h5", prefix="seldb-repack-")
-            os.close(fd)
-            try:
-                self._repacked = h5py.File(path, "w")
-            finally:
-                Path(path).unlink(missing_ok=True)
-        tile = (min(TILE[0], self.n_images), min(TILE[1], info.n_units))
-        out = self._repacked.create_dataset(layer, shape=(self.n_images, info.n_units), dtype=info.dtype, chunks=tile)
-        src = self._h5["/layers"][layer]
-        for r0 in range(0, self.n_images, 4096):
-            out[r0 : r0 + 4096] = self._read(src, np.s_[r0 : r0 + 4096, :], layer)
+        if free < need * 1.05 + (1 << 30):
+            if not required:
+                return None
+            layout = f"chunked {info.chunks}" if info.chunks else "contiguous"
+            raise InputError(f"{self.path}: /layers/{layer} is stored by rows ({layout}) and must be copied once into"
+                             f" a temporary file of {need / 1e9:.1f} GB, but {tmp} has {free / 1e9:.1f} GB free"
+                             " (set TMPDIR to a roomier directory, or write the layer in tiles of 1024 x 128)")
+        return self._repack(layer, info)
+
+    def _repack(self, layer: str, info: LayerInfo) -> UnitMajorCopy:
+        """An empty unit-major copy of the layer, in a temporary file that is unlinked from the start,
+        so that no exit - an error, Ctrl-C, SIGTERM, even SIGKILL - can leave it behind."""
+        copy = UnitMajorCopy(self.n_images, info.n_units, info.dtype, self._panel_rows(layer))
+        self._unit_major[layer] = copy
+        return copy
 
     def close(self) -> None:
         self._cached.clear()
-        for handle in (self._h5, self._repacked):
-            if handle is not None:
-                try:
-                    handle.close()
-                except Exception:  # closing a damaged file must not hide the real error
-                    pass
-        self._repacked = None
+        self._plans.clear()
+        for copy in self._unit_major.values():
+            copy.close()
+        self._unit_major.clear()
+        try:
+            self._h5.close()
+        except Exception:  # closing a damaged file must not hide the real error
+            pass
 
     def __enter__(self) -> "ActivationFile":
         return self
@@ -293,121 +352,3 @@ class ActivationFile:
     def __exit__(self, *exc) -> None:
         self.close()
 
-
-class ActivationWriter:
-    """Writes an activation file by rows of images, as a network produces them.
-
-    Datasets are resizable and tiled, so a run can stop and resume: `n_written`
-    tells how many rows are on disk and `truncate` drops a partial tail.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        *,
-        model: str,
-        dataset: str,
-        class_names: Sequence[str],
-        layers: dict[str, tuple[int, str]],
-        class_keys: Sequence[str] | None = None,
-        with_pred: bool = False,
-        with_path: bool = False,
-        dtype=np.float32,
-        mode: str = "w",
-    ):
-        self.path = Path(path)
-        self._h5 = h5py.File(self.path, mode)
-        h5 = self._h5
-        if mode == "w" or "classes" not in h5:
-            h5.attrs["format"] = FORMAT
-            h5.attrs["version"] = VERSION
-            h5.attrs["model"] = model
-            h5.attrs["dataset"] = dataset
-            h5.create_dataset("/classes/name", data=np.array(list(class_names), dtype=object), dtype=_str)
-            if class_keys is not None:
-                h5.create_dataset("/classes/key", data=np.array(list(class_keys), dtype=object), dtype=_str)
-            h5.create_dataset("/images/label", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(65536,))
-            if with_pred:
-                h5.create_dataset("/images/pred", shape=(0,), maxshape=(None,), dtype=np.int32, chunks=(65536,))
-            if with_path:
-                h5.create_dataset("/images/path", shape=(0,), maxshape=(None,), dtype=_str, chunks=(4096,))
-            for name, (n_units, reduction) in layers.items():
-                tile = (TILE[0], min(TILE[1], n_units))
-                ds = h5.create_dataset(
-                    f"/layers/{name}", shape=(0, n_units), maxshape=(None, n_units), dtype=dtype, chunks=tile
-                )
-                ds.attrs["reduction"] = reduction
-
-    @property
-    def n_written(self) -> int:
-        return int(self._h5["/images/label"].shape[0])
-
-    def _grow(self, name: str, values) -> None:
-        ds = self._h5[name]
-        n = ds.shape[0]
-        ds.resize(n + len(values), axis=0)
-        ds[n:] = values
-
-    def append(self, labels, activations: dict[str, np.ndarray], preds=None, paths=None) -> None:
-        """Append a batch of images; layers first, labels last, so rows count only when complete."""
-        n = len(labels)
-        for name, values in activations.items():
-            if values.shape[0] != n:
-                raise ValueError(f"layer {name}: {values.shape[0]} rows for {n} labels")
-            self._grow(f"/layers/{name}", values)
-        if preds is not None:
-            self._grow("/images/pred", np.asarray(preds))
-        if paths is not None:
-            self._grow("/images/path", np.array(list(paths), dtype=object))
-        self._grow("/images/label", np.asarray(labels))
-
-    def truncate(self, n_rows: int) -> None:
-        """Cut every row-indexed dataset to n_rows (drops a half-written batch)."""
-        for group in ("images", "layers"):
-            for ds in self._h5[group].values():
-                if ds.shape[0] > n_rows:
-                    ds.resize(n_rows, axis=0)
-
-    def flush(self) -> None:
-        self._h5.flush()
-
-    def close(self) -> None:
-        self._h5.close()
-
-    def __enter__(self) -> "ActivationWriter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def write_activation_file(
-    path: str | os.PathLike,
-    *,
-    class_names: Sequence[str],
-    labels: np.ndarray,
-    layers: dict[str, np.ndarray],
-    reductions: dict[str, str] | None = None,
-    class_keys: Sequence[str] | None = None,
-    preds: np.ndarray | None = None,
-    paths: Sequence[str] | None = None,
-    model: str = "model",
-    dataset: str = "dataset",
-) -> Path:
-    """Write a whole activation file from in-memory arrays (tests, small tools)."""
-    reductions = reductions or {}
-    spec = {name: (values.shape[1], reductions.get(name, "none")) for name, values in layers.items()}
-    dtype = next(iter(layers.values())).dtype if layers else np.float32
-    with ActivationWriter(
-        path,
-        model=model,
-        dataset=dataset,
-        class_names=class_names,
-        class_keys=class_keys,
-        layers=spec,
-        with_pred=preds is not None,
-        with_path=paths is not None,
-        dtype=dtype,
-    ) as writer:
-        writer.append(labels, layers, preds=preds, paths=paths)
-    return Path(path)

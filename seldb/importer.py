@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import os
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -50,6 +51,28 @@ def file_sha256(path: Path, progress: bool = False) -> str:
             digest.update(chunk)
             bar.advance(len(chunk))
     return digest.hexdigest()
+
+
+class _Background:
+    """A function run on a daemon thread (so that Ctrl-C never waits for it); `result` joins it."""
+
+    def __init__(self, fn, *args):
+        self._result, self._error = None, None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="seldb-sha256")
+        self._thread.start()
+
+    def _run(self, fn, args) -> None:
+        try:
+            self._result = fn(*args)
+        except BaseException as exc:  # raised again by result(), on the caller's thread
+            self._error = exc
+
+    def result(self):
+        while self._thread.is_alive():  # short waits: the caller's thread keeps handling signals
+            self._thread.join(0.1)
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def unique_labels(names: Sequence[str], keys: Sequence[str | None] | None) -> list[str]:
@@ -114,8 +137,8 @@ def _select_layers(afile: ActivationFile, layers: Sequence[str] | None) -> list[
 
 
 def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progress: bool) -> np.ndarray:
-    with progress_bar(progress, afile.n_images * len(layers), "checking for NaN/inf", "rows") as bar:
-        bad = afile.nonfinite_rows(layers, on_rows=bar.advance)
+    with progress_bar(progress, afile.n_images * len(layers), "checking for NaN/inf, copying units-first", "rows") as bar:
+        bad = afile.nonfinite_rows(layers, on_rows=bar.advance, copy=True)  # and the unit-major copies
     if not bad:
         return np.empty(0, dtype=np.int64)
     if policy == "error":
@@ -134,6 +157,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
     try:
         layers = _select_layers(afile, options.layers)
         _check_names(afile, layers)
+        sha = _Background(file_sha256, afile.path)  # reads the file beside the pass below
         dropped = _dropped_rows(afile, layers, options.nan_policy, progress)
         analysed = np.ones(afile.n_images, dtype=bool)
         if afile.preds is not None and not options.all_images:
@@ -142,7 +166,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
         if not analysed.any():
             hint = " (none is correctly classified; --all-images analyses every image)" if afile.preds is not None else ""
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
-        sha = file_sha256(afile.path, progress)
+        sha = sha.result()
         fingerprint = hashlib.sha256(json.dumps([sha, options.as_json()], sort_keys=True).encode()).hexdigest()
         return _Plan(afile, options, layers, analysed, dropped, sha, fingerprint, time.perf_counter() - started)
     except BaseException:
@@ -236,7 +260,7 @@ class _BlockOut:
     units: pl.DataFrame
     precision_k: pl.DataFrame
     concepts: list[tuple[int, pl.DataFrame]]
-    arrays: bytes
+    arrays: list[bytes]
     class_summary: ClassSummary
 
 
@@ -267,7 +291,7 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
     blocks = plan_blocks(afile, plan.layers, plan.rows_by_class.size, afile.n_classes * plan.options.bins)
     outputs: dict[int, list[_BlockOut]] = {}
     measure = _block_measurer(plan, writer.run_id, concepts)
-    for done in measure_blocks(afile, blocks, plan.rows_by_class, measure, progress=progress):
+    for done in measure_blocks(afile, blocks, plan.rows_by_class, measure, progress=progress, reuse_buffers=True):
         _collect(done, writer, outputs, timings)
     return outputs
 
@@ -279,7 +303,7 @@ def _collect(done: Measured[_BlockOut], writer: RunWriter, outputs: dict, timing
     timings["copy_s"] += time.perf_counter() - started
     timings["read_s"] += done.read_s
     timings["measures_s"] += done.measure_s
-    out.arrays = b""
+    out.arrays = []
     outputs.setdefault(done.block.layer_id, []).append(out)
 
 

@@ -47,7 +47,7 @@ def test_truncate_drops_a_partial_batch(tmp_path):
         assert afile.labels.tolist() == [1] and afile.preds.tolist() == [1] and afile.paths == ["kept.jpg"]
 
 
-def test_row_chunked_layer_is_repacked_to_tiles(tmp_path):
+def test_row_chunked_layer_is_copied_units_first(tmp_path):
     rng = np.random.default_rng(1)
     values = rng.random((300, 600)).astype(np.float32)
     path = tmp_path / "rows.h5"
@@ -57,8 +57,45 @@ def test_row_chunked_layer_is_repacked_to_tiles(tmp_path):
         h5.create_dataset("/layers/x", data=values, chunks=(8, 600))  # a whole row per chunk
     with ActivationFile(path) as afile:
         afile.ensure_unit_readable("x", block_units=64)
-        assert afile.dataset_of("x").chunks[1] <= 128
+        assert "x" in afile._unit_major
         np.testing.assert_array_equal(afile.read_units("x", 130, 200), values[:, 130:200])
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("layout", [{}, {"chunks": (8, 600)}, {"chunks": (64, 16), "compression": "gzip"}])
+def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, direct, monkeypatch):
+    import os
+
+    import seldb.unitmajor
+
+    if not direct:  # as on a filesystem without direct I/O: the same aligned layout, through the page cache
+        monkeypatch.delattr(os, "O_DIRECT", raising=False)
+
+    monkeypatch.setattr(seldb.unitmajor, "PANEL_BYTES", 70 * 600 * 4)  # several panels, the last one short
+    rng = np.random.default_rng(5)
+    values = rng.random((300, 600)).astype(np.float32)
+    values[17, 3] = np.nan
+    path = write_activation_file(tmp_path / "u.h5", class_names=["a"], labels=np.zeros(300, int),
+                                 layers={"x": values[:, :1]})  # fmt: skip
+    with h5py.File(path, "a") as h5:
+        del h5["/layers/x"]
+        h5.create_dataset("/layers/x", data=values, **layout)
+    with ActivationFile(path) as afile:
+        assert afile.nonfinite_rows(["x"], copy=True)["x"].tolist() == [17]
+        copy = afile._unit_major["x"]
+        assert copy.rows_per_panel < 300 and 300 % copy.rows_per_panel and copy.direct == (direct and hasattr(os, "O_DIRECT"))
+        rows = rng.permutation(300)[:250]
+        for u0, u1 in [(0, 1), (5, 77), (590, 600)]:
+            got = afile.read_unit_rows("x", u0, u1, rows)
+            np.testing.assert_array_equal(got, values[rows, u0:u1])
+        np.testing.assert_array_equal(afile.read_units("x", 0, 600), values)
+        from seldb.unitmajor import Buffers
+
+        buffers = Buffers()
+        for u0 in range(0, 600, 5):  # one thread's blocks, read into the same memory
+            got = afile.read_unit_rows("x", u0, u0 + 5, rows, buffers)
+            np.testing.assert_array_equal(got, values[rows, u0:u0 + 5])
+        assert np.shares_memory(got, buffers.take("values", 1, np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float64])
@@ -99,7 +136,8 @@ def test_blocks_bound_memory_and_divide_the_tiles():
     from seldb.activations import ELEMENTS_PER_BLOCK, block_size
 
     assert block_size(100_000, 1000 * 32) == ELEMENTS_PER_BLOCK // 100_000
-    assert block_size(721_536, 1000 * 32, chunk_units=128) == 16  # divides 128: no block straddles two tiles
+    assert block_size(721_536, 1000 * 32, chunk_units=128) == 32  # divides 128: no block straddles two tiles
     assert block_size(1000, 21_841 * 32) * 21_841 * 32 <= ELEMENTS_PER_BLOCK  # ImageNet-21k: histograms bound it
     assert block_size(10, 2 * 32) == 256
-    assert block_size(90_000, 1000 * 32, chunk_units=128) == 128  # whole tiles
+    assert block_size(90_000, 1000 * 32, chunk_units=128) == 256  # whole tiles
+    assert block_size(200_000, 1000 * 32, chunk_units=128) == 64  # half a tile

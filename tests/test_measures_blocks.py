@@ -87,3 +87,58 @@ def test_distinct_values_and_dead_units(seed):
         got = units.row(u, named=True)
         assert (got["n_distinct_values"], got["is_dead"]) == (want["n_distinct_values"], want["is_dead"]), u
     assert units["is_dead"].to_list()[:2] == [True, True]
+
+
+def _tie_heavy_block(rng, n=400, units=24, K=9):
+    labels = rng.integers(0, K, n)
+    labels[labels == 4] = 5  # a class without images
+    values = (rng.integers(0, 7, (n, units)) / 4).astype(np.float32)  # few distinct values: ties everywhere
+    values[rng.random((n, units)) < 0.7] = 0.0  # ReLU zeros: the floor
+    values[:, 0] = 1.5  # constant
+    values[:, 1] = -values[:, 1] - 0.5  # a negative floor, no zeros
+    values[:7, 2] = -0.0  # negative zeros are zeros
+    values[:, 3] = 0.0  # dead
+    return values, labels, K
+
+
+@pytest.mark.unit
+def test_chunks_of_units_give_the_block_bit_for_bit(monkeypatch):
+    """compute_block runs its numpy passes over chunks of units; any chunking must give the same bytes."""
+    import pickle
+
+    import seldb.measures.compute as compute
+    from seldb.db.load import encode_unit_arrays
+
+    values, labels, K = _tie_heavy_block(np.random.default_rng(41))
+
+    def everything():
+        r = compute_block(values, labels, K, top_k=(5, 60, 100), bins=6, image_index=np.arange(400)[::-1].copy())
+        return pickle.dumps([r.units.to_dicts(), r.precision_k.to_dicts(), r.class_stats.to_dicts(),
+                             r.histograms.to_dicts(), r.top_images.to_dicts(), b"".join(encode_unit_arrays(1, 0, 0, r))])
+
+    whole = everything()
+    for chunk in (400, 400 * 5, 1):  # one unit per chunk, five, the last chunk short
+        monkeypatch.setattr(compute, "CHUNK_ELEMENTS", chunk)
+        assert everything() == whole, chunk
+
+
+@pytest.mark.unit
+def test_floor_counted_per_class_matches_counting_every_image():
+    """Zeros (a unit's floor) are counted per class, not visited: histograms and zero counts by brute force."""
+    values, labels, K = _tie_heavy_block(np.random.default_rng(42))
+    bins = 6
+    result = compute_block(values, labels, K, bins=bins)
+    x = values.astype(np.float64) + 0.0
+    for u in range(values.shape[1]):
+        a = x[:, u]
+        lo, hi = a.min(), a.max()
+        for c in range(K):
+            mine = a[labels == c]
+            assert result.stats.n_zero[u, c] == np.sum(mine == 0) and result.stats.n_nonzero[u, c] == np.sum(mine > 0)
+            if hi == lo:
+                want = np.zeros(bins, int)
+                want[0] = mine.size
+            else:
+                w = (hi - lo) / bins
+                want = np.bincount(np.minimum(bins - 1, np.floor((mine - lo) / w).astype(int)), minlength=bins)
+            assert result.hist.counts[u, c].tolist() == want.tolist(), (u, c)

@@ -138,7 +138,7 @@ def test_short_server_timeouts_do_not_stop_an_import(fresh_database_url, monkeyp
 
 RUNNER = """
 import os, signal, sys, time
-import seldb.activations, seldb.importer
+import seldb.activations, seldb.importer, seldb.unitmajor
 HOOK, SIG = sys.argv[1], int(sys.argv[2])
 def hooked(module, name):
     real = getattr(module, name)
@@ -152,14 +152,11 @@ def hooked(module, name):
 if HOOK == "validate":
     hooked(seldb.importer, "file_sha256")
 elif HOOK == "repack":
-    real_read = seldb.activations.ActivationFile._read
-    calls = []
-    def read(self, ds, sel, layer):
-        calls.append(1)
-        if len(calls) == 3:  # inside the copy loop: the temporary file exists and holds rows
-            os.kill(os.getpid(), SIG); time.sleep(5)
-        return real_read(self, ds, sel, layer)
-    seldb.activations.ActivationFile._read = read
+    real_write = seldb.unitmajor.UnitMajorCopy.write
+    def write(self, *args, **kwargs):
+        real_write(self, *args, **kwargs)  # inside the copy pass: the temporary file exists and holds rows
+        os.kill(os.getpid(), SIG); time.sleep(5)
+    seldb.unitmajor.UnitMajorCopy.write = write
 elif HOOK == "measure":
     hooked(seldb.importer, "compute_block")
 elif HOOK == "copy":

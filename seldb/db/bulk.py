@@ -85,7 +85,7 @@ def encode_block(columns: Sequence[ArrayColumn | ScalarColumn]) -> bytes:
     return rows.tobytes()
 
 
-def copy_encoded(cursor, table: str, column_names: Sequence[str], tuples: bytes) -> None:
+def copy_encoded(cursor, table: str, column_names: Sequence[str], tuples: bytes | Sequence[bytes]) -> None:
     """One `COPY ... FROM STDIN (FORMAT BINARY)` statement of tuples made by encode_block.
 
     One statement per block of units, so that no statement lasts longer than
@@ -94,7 +94,8 @@ def copy_encoded(cursor, table: str, column_names: Sequence[str], tuples: bytes)
     names = ", ".join(f'"{c}"' for c in column_names)
     with cursor.copy(f"COPY {STORE}.{table} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.write(HEADER)
-        copy.write(tuples)
+        for piece in [tuples] if isinstance(tuples, (bytes, bytearray, memoryview)) else tuples:
+            copy.write(piece)
         copy.write(TRAILER)
 
 

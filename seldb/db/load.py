@@ -32,31 +32,41 @@ from seldb.measures import BlockResult
 ARRAY_COLUMNS = [column.name for column in s.unit_arrays.columns]  # the order encode_unit_arrays writes
 
 
-def encode_unit_arrays(run_id: int, layer_id: int, first_unit: int, result: BlockResult) -> bytes:
-    """COPY tuples of seldb_store.unit_arrays for one block (NaN = NULL inside arrays)."""
+ENCODE_BYTES = 16 << 20  # tuples encoded at once: memory malloc recycles from block to block
+
+
+def encode_unit_arrays(run_id: int, layer_id: int, first_unit: int, result: BlockResult) -> list[bytes]:
+    """COPY tuples of seldb_store.unit_arrays for one block (NaN = NULL inside arrays), in pieces of
+    about ENCODE_BYTES (a block's tuples are ~50 MB at 1,000 classes; in one piece they would be
+    mapped and page-faulted in anew for every block)."""
     stats, hist, top = result.stats, result.hist, result.top
     per_class = {
         "mean": stats.mean, "std": stats.std, "min": stats.min, "max": stats.max,
         "ccmas": result.class_ccmas, "mi": result.swept.mi, "mi_threshold": result.swept.mi_threshold,
         "n_nonzero": stats.n_nonzero, "n_zero": stats.n_zero,
     }  # fmt: skip
-    chunks = []
+    n_classes = stats.mean.shape[1]
+    per_unit = n_classes * (len(per_class) * 16 + hist.counts.shape[2] * 8) + top.image_index.shape[1] * 24 + 256
+    step = max(1, ENCODE_BYTES // per_unit)
+    pieces = []
     for n_bins in np.unique(hist.n_bins):  # a constant unit has one bin per class
-        rows = np.flatnonzero(hist.n_bins == n_bins)
-        columns = [
-            ScalarColumn("run_id", "int8", np.full(rows.size, run_id)),
-            ScalarColumn("layer_id", "int2", np.full(rows.size, layer_id)),
-            ScalarColumn("unit", "int4", first_unit + rows),
-            *[ArrayColumn(name, kind, per_class[name][rows]) for name, kind in s.UNIT_ARRAY_COLUMNS],
-            ScalarColumn("hist_lo", "float8", hist.lo[rows]),
-            ScalarColumn("hist_width", "float8", hist.width[rows]),
-            ScalarColumn("n_bins", "int4", np.full(rows.size, n_bins)),
-            ArrayColumn("hist_counts", "int4", hist.counts[rows][:, :, :n_bins]),
-            ArrayColumn("top_image", "int4", top.image_index[rows]),
-            ArrayColumn("top_activation", "float8", top.activation[rows]),
-        ]
-        chunks.append(encode_block(columns))
-    return b"".join(chunks)
+        group = np.flatnonzero(hist.n_bins == n_bins)
+        for i in range(0, group.size, step):
+            rows = group[i : i + step]
+            columns = [
+                ScalarColumn("run_id", "int8", np.full(rows.size, run_id)),
+                ScalarColumn("layer_id", "int2", np.full(rows.size, layer_id)),
+                ScalarColumn("unit", "int4", first_unit + rows),
+                *[ArrayColumn(name, kind, per_class[name][rows]) for name, kind in s.UNIT_ARRAY_COLUMNS],
+                ScalarColumn("hist_lo", "float8", hist.lo[rows]),
+                ScalarColumn("hist_width", "float8", hist.width[rows]),
+                ScalarColumn("n_bins", "int4", np.full(rows.size, n_bins)),
+                ArrayColumn("hist_counts", "int4", hist.counts[rows, :, :n_bins]),
+                ArrayColumn("top_image", "int4", top.image_index[rows]),
+                ArrayColumn("top_activation", "float8", top.activation[rows]),
+            ]
+            pieces.append(encode_block(columns))
+    return pieces
 
 
 def _frame_rows(frame: pl.DataFrame, prefix: tuple, names: Sequence[str]):
@@ -106,8 +116,8 @@ class RunWriter:
             )
         )
 
-    def write_arrays(self, data: bytes) -> None:
-        """One block's per-unit arrays (tuples from encode_unit_arrays)."""
+    def write_arrays(self, data: bytes | list[bytes]) -> None:
+        """One block's per-unit arrays (tuples from encode_unit_arrays), in one COPY."""
         copy_encoded(self._cursor, "unit_arrays", ARRAY_COLUMNS, data)
 
     def add_unit_measures(self, layer_id: int, units: pl.DataFrame) -> None:

@@ -15,6 +15,7 @@ Every measure needs the same two things: the activations grouped by class
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -45,6 +46,38 @@ class Block:
         """Indices of classes with at least one analysed image."""
         return np.flatnonzero(self.class_n > 0)
 
+    @cached_property
+    def floor_code(self) -> np.ndarray:
+        """(U,) code of each unit's lowest activation (largest code)."""
+        return self.desc_codes.max(axis=1)
+
+    @cached_property
+    def above(self) -> np.ndarray:
+        """Flat indices (row-major in `values`) of the activations above their unit's lowest value.
+
+        After a ReLU most activations are the floor (exact zeros); every
+        measure counts those per class instead of visiting them one by one.
+        """
+        return np.flatnonzero(self.desc_codes != self.floor_code[:, None])
+
+    @cached_property
+    def above_cell(self) -> np.ndarray:
+        """unit * K + class of each of `above`."""
+        unit = self.above // self.n_images
+        return unit * self.n_classes + self.labels[self.above - unit * self.n_images]
+
+    @cached_property
+    def floor_per_class(self) -> np.ndarray:
+        """(U, K) images of each class at their unit's lowest value."""
+        above = np.bincount(self.above_cell, minlength=self.n_units * self.n_classes)
+        return self.class_n[None, :] - above.reshape(self.n_units, self.n_classes)
+
+    def floor_counted(self, above_mask: np.ndarray, floor_mask: np.ndarray) -> np.ndarray:
+        """(U, K) count of images where a predicate holds: above_mask over `above`, floor_mask (U,) at the floor."""
+        size = self.n_units * self.n_classes
+        counts = np.bincount(self.above_cell[above_mask], minlength=size).reshape(self.n_units, self.n_classes)
+        return counts + self.floor_per_class * floor_mask[:, None]
+
 
 class CodeBook:
     """Maps (unit, code) back to the activation value the code stands for."""
@@ -68,14 +101,24 @@ class CodeBook:
 
 
 def _float32_desc_codes(x32: np.ndarray) -> np.ndarray:
-    """Order-preserving integer codes of float32 values, largest value first."""
-    bits = x32.view(np.uint32)
-    asc = np.where(bits & np.uint32(0x80000000), ~bits, bits | np.uint32(0x80000000))
-    return (_U32 - asc).astype(np.int64)
+    """Order-preserving integer codes of float32 values, largest value first.
+
+    The code is 0xFFFFFFFF minus the usual ascending key (sign bit flipped for
+    positives, all bits for negatives): 0x7FFFFFFF - bits for a positive
+    value, bits (as unsigned) for a negative one, computed in one int64 pass.
+    """
+    bits = x32.view(np.int32)
+    codes = np.subtract(np.int64(0x7FFFFFFF), bits, dtype=np.int64)
+    negative = bits < 0
+    if negative.any():
+        codes[negative] = bits[negative].astype(np.int64) + (1 << 32)
+    return codes
 
 
 def _as_float32_if_exact(x: np.ndarray) -> np.ndarray | None:
-    if x.dtype in (np.float16, np.float32):
+    if x.dtype == np.float32:
+        return x
+    if x.dtype == np.float16:
         return x.astype(np.float32)
     x32 = x.astype(np.float32)
     return x32 if np.array_equal(x32.astype(x.dtype), x) else None

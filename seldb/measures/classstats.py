@@ -47,6 +47,7 @@ def class_stats(block: Block) -> ClassStats:
     with np.errstate(divide="ignore", invalid="ignore"):
         std = np.where(n >= 2, np.sqrt(squares / (n - 1)), np.nan)
     maxima = np.maximum.reduceat(x, starts, axis=1)
+    above, floor = x.ravel()[block.above], x.min(axis=1)  # the floor's images are counted, not visited
     at_max = x == np.repeat(maxima, block.class_n[present], axis=1)
     first = np.minimum.reduceat(np.where(at_max, block.image_index[None, :], np.iinfo(np.int64).max), starts, axis=1)
     return ClassStats(
@@ -56,8 +57,8 @@ def class_stats(block: Block) -> ClassStats:
         std=_expand(block, std, np.nan),
         min=_expand(block, np.minimum.reduceat(x, starts, axis=1), np.nan),
         max=_expand(block, maxima, np.nan),
-        n_nonzero=_expand(block, np.add.reduceat(x > 0, starts, axis=1, dtype=np.int64), 0),
-        n_zero=_expand(block, np.add.reduceat(x == 0, starts, axis=1, dtype=np.int64), 0),
+        n_nonzero=block.floor_counted(above > 0, floor > 0),
+        n_zero=block.floor_counted(above == 0, floor == 0),
         first_at_max=_expand(block, first, -1),
     )
 
@@ -67,24 +68,30 @@ class Histograms:
     lo: np.ndarray  # (U,) unit minimum
     width: np.ndarray  # (U,) bin width, 0 when the unit is constant
     n_bins: np.ndarray  # (U,) B, or 1 for a constant unit
-    counts: np.ndarray  # (U, K, B); a constant unit uses bin 0 only
+    counts: np.ndarray  # (U, K, B) int32; a constant unit uses bin 0 only
 
 
 def histograms(block: Block, bins: int) -> Histograms:
-    """Equal-width bins over [unit min, unit max], exactly as measures.md item 7."""
+    """Equal-width bins over [unit min, unit max], exactly as measures.md item 7.
+
+    The unit's lowest value always falls in bin 0, so only the activations
+    above it are binned one by one; the floor's images are added per class.
+    """
     x = block.values
     lo, hi = x.min(axis=1), x.max(axis=1)
     width = (hi - lo) / bins
     constant = hi == lo
+    unit = block.above // block.n_images
     with np.errstate(divide="ignore", invalid="ignore"):
-        index = np.floor((x - lo[:, None]) / np.where(constant, 1.0, width)[:, None])
-    index = np.minimum(bins - 1, index.astype(np.int64))
-    index[constant] = 0
-    flat = (np.arange(block.n_units)[:, None] * block.n_classes + block.labels[None, :]) * bins + index
-    counts = np.bincount(flat.ravel(), minlength=block.n_units * block.n_classes * bins)
+        index = np.floor((x.ravel()[block.above] - lo[unit]) / np.where(constant, 1.0, width)[unit])
+    index = np.minimum(bins - 1, index.astype(np.int64))  # a constant unit has nothing above its floor
+    counts = np.bincount(block.above_cell * bins + index, minlength=block.n_units * block.n_classes * bins)
+    counts = counts.reshape(block.n_units, block.n_classes, bins)
+    counts[:, :, 0] += block.floor_per_class
+    counts = counts.astype(np.int32)  # half the memory (a block's counts reach units x classes x bins)
     return Histograms(
         lo=lo,
         width=np.where(constant, 0.0, width),
         n_bins=np.where(constant, 1, bins),
-        counts=counts.reshape(block.n_units, block.n_classes, bins),
+        counts=counts,
     )

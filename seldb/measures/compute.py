@@ -38,13 +38,14 @@ def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns([pl.col(c).fill_nan(None) for c in floats])
 
 
-def _class_frame(block: Block, stats: ClassStats, swept: Sweep, counts: list[TopKCounts], p_levels) -> pl.DataFrame:
-    n_units, n_classes = block.n_units, block.n_classes
+def _class_frame(parts: "_Parts", p_levels) -> pl.DataFrame:
+    stats, swept, counts = parts.stats, parts.swept, parts.counts
+    n_units, n_classes = stats.sum.shape
     columns = {
         "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_classes),
         "class_index": np.tile(np.arange(n_classes, dtype=np.int32), n_units),
         "n": np.tile(stats.n, n_units),
-        "n_distinct": np.repeat(swept.kth_code.n_distinct(), n_classes),
+        "n_distinct": np.repeat(parts.n_distinct, n_classes),
     }
     for name in ("sum", "mean", "min", "max", "first_at_max"):
         columns[name] = getattr(stats, name).ravel()
@@ -59,7 +60,7 @@ def _class_frame(block: Block, stats: ClassStats, swept: Sweep, counts: list[Top
         columns[f"tie_size_{c.k_requested}"] = np.repeat(c.tie_size, n_classes)
         columns[f"k_{c.k_requested}"] = np.full(n_units * n_classes, c.k)
     frame = _nan_to_null(pl.DataFrame(columns))
-    return m.with_class_ccmas(frame, block.n_images)
+    return m.with_class_ccmas(frame, parts.n_images)
 
 
 @dataclass
@@ -132,6 +133,49 @@ def _sweep_and_counts(block: Block, top_k, p_levels) -> tuple[Sweep, list[TopKCo
     return swept, counts
 
 
+CHUNK_ELEMENTS = 3_000_000  # images x units per numpy pass: arrays malloc recycles (under ~32 MB)
+
+
+@dataclass
+class _Parts:
+    """What the numpy passes give for some units: per-class arrays, histograms, top images."""
+
+    n_images: int
+    stats: ClassStats
+    swept: Sweep  # kth_code and runs only while one chunk: they are not merged
+    counts: list[TopKCounts]
+    hist: Histograms
+    top: TopImages
+    n_distinct: np.ndarray
+
+    @classmethod
+    def merge(cls, chunks: list["_Parts"]) -> "_Parts":
+        if len(chunks) == 1:
+            return chunks[0]
+
+        def cat(objects, kind, shared=()):
+            fields = kind.__dataclass_fields__
+            return kind(**{f: getattr(objects[0], f) if f in shared else np.concatenate([getattr(o, f) for o in objects])
+                           for f in fields})  # fmt: skip
+
+        first = chunks[0]
+        sweeps = [c.swept for c in chunks]
+        recall_p = {p: tuple(np.concatenate([s.recall_p[p][i] for s in sweeps]) for i in (0, 1)) for p in first.swept.recall_p}
+        swept = Sweep(None, *[np.concatenate([getattr(s, f) for s in sweeps]) for f in ("mi", "mi_threshold", "mi_tp",
+                      "mi_selected")], recall_p=recall_p, runs=None)  # fmt: skip
+        counts = [cat([c.counts[i] for c in chunks], TopKCounts, ("k_requested", "k")) for i in range(len(first.counts))]
+        return cls(first.n_images, cat([c.stats for c in chunks], ClassStats, ("n",)), swept, counts,
+                   cat([c.hist for c in chunks], Histograms), cat([c.top for c in chunks], TopImages),
+                   np.concatenate([c.n_distinct for c in chunks]))  # fmt: skip
+
+
+def _numpy_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images) -> _Parts:
+    block = prepare_block(values, labels, n_classes, image_index)
+    swept, counts = _sweep_and_counts(block, top_k, P_LEVELS)
+    return _Parts(block.n_images, class_stats(block), swept, counts, histograms(block, bins),
+                  top_images(block, swept.kth_code, n_top_images), swept.kth_code.n_distinct())  # fmt: skip
+
+
 def compute_block(
     values: np.ndarray,
     labels: np.ndarray,
@@ -145,28 +189,32 @@ def compute_block(
     """All measures for a block: values (images, units), labels (images,) in 0..K-1.
 
     `image_index` names each row (default 0..N-1): it orders ties and is what
-    top images report.
+    top images report. The numpy passes run over chunks of units small enough
+    for malloc to recycle their arrays (big ones are mapped and page-faulted
+    in anew each time: system time); the rules in polars, whose cost is per
+    call, run once for the whole block.
     """
-    block = prepare_block(values, labels, n_classes, image_index)
-    stats = class_stats(block)
-    swept, counts = _sweep_and_counts(block, top_k, P_LEVELS)
-    classes = _class_frame(block, stats, swept, counts, P_LEVELS)
-    units = pl.DataFrame({"unit": np.arange(block.n_units, dtype=np.int32)})
+    step = max(1, CHUNK_ELEMENTS // max(1, values.shape[0]))
+    parts = _Parts.merge([_numpy_passes(values[:, u0 : u0 + step], labels, n_classes, top_k, bins, image_index,
+                                        n_top_images) for u0 in range(0, max(1, values.shape[1]), step)])  # fmt: skip
+    n_units = parts.stats.sum.shape[0]
+    classes = _class_frame(parts, P_LEVELS)
+    units = pl.DataFrame({"unit": np.arange(n_units, dtype=np.int32)})
     for producer in m.PRODUCERS:
-        units = units.join(producer.compute(classes, block.n_images).select("unit", *producer.columns), on="unit",
+        units = units.join(producer.compute(classes, parts.n_images).select("unit", *producer.columns), on="unit",
                            how="left")  # fmt: skip
     precision = pl.concat(
         [m.precision_k(classes, k).select("unit", pl.lit(k).alias("k"), pl.col(f"precision_{k}").alias("precision"),
                                           pl.col(f"precision_{k}_class").alias("class_index"))
          for k in sorted(set(top_k))]
     ).sort("unit", "k")  # fmt: skip
-    class_ccmas = classes["ccmas"].fill_null(np.nan).to_numpy().reshape(block.n_units, n_classes)
+    class_ccmas = classes["ccmas"].fill_null(np.nan).to_numpy().reshape(n_units, n_classes)
     return BlockResult(
         units=units.select("unit", *catalogue.names()),
         precision_k=precision,
         class_ccmas=class_ccmas,
-        stats=stats,
-        swept=swept,
-        hist=histograms(block, bins),
-        top=top_images(block, swept.kth_code, n_top_images),
+        stats=parts.stats,
+        swept=parts.swept,
+        hist=parts.hist,
+        top=parts.top,
     )

@@ -48,21 +48,18 @@ class Runs:
     selected: np.ndarray  # images with activation >= this run's activation
 
 
-def _floor_runs(block: Block, at_floor: np.ndarray, floor_code: np.ndarray) -> Runs:
+def _floor_runs(block: Block) -> Runs:
     """Runs of each unit's lowest activation, counted rather than sorted.
 
     The lowest value is often shared by most images (exact zeros after a
     ReLU); sorting them is the slowest part of a sweep and tells nothing that
     a count per class does not.
     """
-    present = block.present
-    per_class = np.zeros((block.n_units, block.n_classes), dtype=np.int64)
-    per_class[:, present] = np.add.reduceat(at_floor, block.class_start[present], axis=1, dtype=np.int64)
-    counts = per_class.ravel()
+    counts = block.floor_per_class.ravel()
     cell = np.flatnonzero(counts)
     unit = cell // block.n_classes
     full = np.full(cell.size, block.n_images, dtype=np.int64)
-    return Runs(unit, cell % block.n_classes, floor_code[unit], counts[cell], full)
+    return Runs(unit, cell % block.n_classes, block.floor_code[unit], counts[cell], full)
 
 
 def _sorted_runs(block: Block) -> tuple[Runs, "KthCode"]:
@@ -71,10 +68,12 @@ def _sorted_runs(block: Block) -> tuple[Runs, "KthCode"]:
     if int(block.desc_codes.max(initial=0)) >= 2 ** (53 - class_bits):
         raise ValueError("too many classes to pack beside 32-bit activation codes")
     scale = float(1 << class_bits)
-    floor_code = block.desc_codes.max(axis=1)
-    at_floor = block.desc_codes == floor_code[:, None]
-    keys = (block.desc_codes.astype(np.float64) * scale + block.labels[None, :])[~at_floor]
-    offsets = np.concatenate([[0], np.cumsum(block.n_images - at_floor.sum(axis=1))])
+    above = block.above
+    keys = block.desc_codes.ravel()[above].astype(np.float64)
+    keys *= scale
+    keys += block.above_cell % block.n_classes
+    per_unit = np.bincount(above // block.n_images, minlength=block.n_units)
+    offsets = np.concatenate([[0], np.cumsum(per_unit)])
     for u in range(block.n_units):
         keys[offsets[u] : offsets[u + 1]].sort()
     codes = np.floor(keys / scale)
@@ -94,9 +93,9 @@ def _sorted_runs(block: Block) -> tuple[Runs, "KthCode"]:
     unit = unit_of[run_starts]
     selected = group_ends[group_of[run_starts]] - offsets[unit]
     sorted_runs = Runs(unit, cls[run_starts], codes[run_starts], np.diff(np.append(run_starts, codes.size)), selected)
-    floor = _floor_runs(block, at_floor, floor_code)
+    floor = _floor_runs(block)
     runs = Runs(*[np.concatenate([getattr(sorted_runs, f), getattr(floor, f)]) for f in Runs.__dataclass_fields__])
-    return runs, KthCode(codes, offsets, floor_code)
+    return runs, KthCode(codes, offsets, block.floor_code)
 
 
 @dataclass
@@ -171,14 +170,17 @@ def sweep(block: Block, p_levels=(1.0, 0.95)) -> Sweep:
         informedness = tp / n_c - (selected - tp) / np.where(n_not_c > 0, n_not_c, np.nan)
     shape = (block.n_units, block.n_classes)
     seg_unit, seg_cls = unit[starts], cls[starts]
-    thresholds = block.decode.values(unit, runs.code[order])
+    code = runs.code[order]
+
+    def thresholds(picked: np.ndarray) -> np.ndarray:  # decoded only where a maximum was found
+        return block.decode.values(unit[picked], code[picked])
 
     pick = _best_per_segment(informedness, starts)
     has = pick < informedness.size
     pick_ok = np.where(has, pick, 0)
     result = dict(
         mi=_scatter(shape, seg_unit, seg_cls, np.where(has, informedness[pick_ok], np.nan)),
-        mi_threshold=_scatter(shape, seg_unit, seg_cls, np.where(has, thresholds[pick_ok], np.nan)),
+        mi_threshold=_scatter(shape, seg_unit, seg_cls, np.where(has, thresholds(pick_ok), np.nan)),
         mi_tp=_scatter(shape, seg_unit, seg_cls, np.where(has, tp[pick_ok], np.nan)),
         mi_selected=_scatter(shape, seg_unit, seg_cls, np.where(has, selected[pick_ok], np.nan)),
     )
@@ -192,6 +194,6 @@ def sweep(block: Block, p_levels=(1.0, 0.95)) -> Sweep:
         pick_ok = np.where(has, pick, 0)
         recall_p[p] = (
             _scatter(shape, seg_unit, seg_cls, np.where(has, recall[pick_ok], -1.0)),
-            _scatter(shape, seg_unit, seg_cls, np.where(has, thresholds[pick_ok], np.nan)),
+            _scatter(shape, seg_unit, seg_cls, np.where(has, thresholds(pick_ok), np.nan)),
         )
     return Sweep(kth_code, recall_p=recall_p, runs=runs, **result)

@@ -27,11 +27,13 @@ class TopKCounts:
 def topk_counts(block: Block, kth: KthCode, runs: Runs, k: int) -> TopKCounts:
     requested, k = k, min(k, block.n_images)
     kth_code = kth(k)
-    run_kth = kth_code[runs.unit]
-    cell = runs.unit * block.n_classes + runs.cls
+    top = np.flatnonzero(runs.code <= kth_code[runs.unit])  # the few runs at or above the k-th value
+    unit, code, length = runs.unit[top], runs.code[top], runs.length[top]
+    run_kth = kth_code[unit]
+    cell = unit * block.n_classes + runs.cls[top]
     size = block.n_units * block.n_classes
-    above = np.bincount(cell, weights=runs.length * (runs.code < run_kth), minlength=size)
-    tied = np.bincount(cell, weights=runs.length * (runs.code == run_kth), minlength=size)
+    above = np.bincount(cell, weights=length * (code < run_kth), minlength=size)
+    tied = np.bincount(cell, weights=length * (code == run_kth), minlength=size)
     above = above.astype(np.int64).reshape(block.n_units, block.n_classes)
     tied = tied.astype(np.int64).reshape(block.n_units, block.n_classes)
     tie_size = tied.sum(axis=1)
