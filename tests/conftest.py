@@ -188,3 +188,16 @@ def _cuda_available() -> bool:
     except ImportError:
         return False
     return bool(torch.cuda.is_available())
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A two-node Ray cluster on 127.0.0.1 (tests/ray_cluster.py), shared by the Ray tests, torn down at the end."""
+    pytest.importorskip("ray")
+    from ray_cluster import LocalCluster
+
+    cluster = LocalCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()
