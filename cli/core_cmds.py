@@ -41,7 +41,7 @@ every node (shared storage); --ship-blocks reads them here and sends them instea
 back here and are loaded in one transaction: the rows are the same as with the local engine.
 """
 Engine = Annotated[str, typer.Option(
-    "--engine", help="Where to measure: 'local' (threads of this process) or 'ray' (tasks on a Ray cluster).")]
+    "--engine", help="Where to run: 'local' (this machine) or 'ray' (tasks on a Ray cluster, see docs/ray.md).")]
 Address = Annotated[Optional[str], typer.Option(
     "--address", help="--engine ray: the cluster's head, HOST:PORT as `ray start --head` prints it (default:"
     " RAY_ADDRESS, else a Ray started on this machine for this command).")]

@@ -162,13 +162,18 @@ class IngestOptions:
     permutations: int = 0
     seed: int = 0
     level: float = 0.95
+    # "ray": Ray Data batch inference on the cluster at `address` (docs/ray.md), and the import on it
+    # too; `actors` model replicas (default: one per GPU with --device cuda, else one per two CPUs).
+    engine: str = "local"
+    address: str | None = None
+    actors: int | None = None
 
     def import_options(self, model_name: str, dataset: str) -> ImportOptions:
         """How the recorded file is imported: every layer, this ingest's analysis options."""
         return ImportOptions(model=model_name, dataset=dataset, all_images=self.all_images, bins=self.bins,
                              top_k=tuple(self.top_k), on_duplicate="new" if self.force else self.on_duplicate,
                              bootstrap=self.bootstrap, permutations=self.permutations, seed=self.seed,
-                             level=self.level)  # fmt: skip
+                             level=self.level, engine=self.engine, address=self.address)  # fmt: skip
 
 
 @dataclass
