@@ -102,9 +102,10 @@ class LocalCluster:
         for node in reversed(self.nodes):
             if node.poll() is None:
                 node.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5  # a node that takes longer is killed: nothing of it is kept anyway
         for node in self.nodes:
             try:
-                node.wait(timeout=20)
+                node.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
             _kill_session(node.pid)

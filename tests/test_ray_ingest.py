@@ -1,6 +1,6 @@
 """ingest --engine ray (Ray Data: decoding tasks, a model actor pool) on a two-node Ray cluster:
 the activation file equals the local runner's (values, labels, predictions, paths, order, skipped
-images), an interrupted run resumes to the same file, and the whole ingest loads the same rows.
+images), an interrupted run resumes to that same file, and a whole ingest (uninterrupted) loads the same rows.
 
 The local runner is the reference: tests/test_ingest_runner.py checks its values against a separate
 forward pass.
@@ -57,15 +57,7 @@ def assert_same_file(want: Path, got: Path) -> None:
         assert first[key].dtype == second[key].dtype and np.array_equal(first[key], second[key]), key
 
 
-def test_ray_recording_equals_local(tree, weights, tmp_path, ray_cluster):
-    _, local = record(options(tree, weights, tmp_path / "local.h5"))
-    _, remote = record(options(tree, weights, tmp_path / "ray.h5", engine="ray", address=ray_cluster.address))
-    assert remote.rows == local.rows == 26 and not remote.reused
-    assert remote.skipped == local.skipped == [{"path": "dog/img004.jpg", "reason": local.skipped[0]["reason"]}]
-    assert_same_file(local.out, remote.out)
-
-
-def test_ray_recording_resumes_after_an_interruption(tree, weights, tmp_path, ray_cluster):
+def test_ray_recording_equals_local_and_resumes(tree, weights, tmp_path, ray_cluster):
     _, local = record(options(tree, weights, tmp_path / "local.h5"))
     calls = []
 
@@ -78,7 +70,8 @@ def test_ray_recording_resumes_after_an_interruption(tree, weights, tmp_path, ra
     with pytest.raises(Killed):
         record(on_ray, on_chunk=stop_after_two)
     _, resumed = record(on_ray)
-    assert resumed.resumed_at == calls[-1] > 0
+    assert resumed.resumed_at == calls[-1] > 0 and resumed.rows == local.rows == 26
+    assert resumed.skipped == local.skipped == [{"path": "dog/img004.jpg", "reason": local.skipped[0]["reason"]}]
     assert_same_file(local.out, resumed.out)
     _, again = record(on_ray)
     assert again.reused  # complete: nothing runs
