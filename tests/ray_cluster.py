@@ -48,7 +48,7 @@ def _is_free(port: int) -> bool:
 
 
 class LocalCluster:
-    """`ray start --head` plus one `ray start --address` node, on 127.0.0.1."""
+    """`ray start --head` plus `ray start --address` nodes (one by default), on 127.0.0.1."""
 
     def __init__(self, cpus_per_node: int = 1) -> None:
         self.temp_dir = Path(tempfile.mkdtemp(prefix="seldb-ray-", dir="/tmp"))
@@ -72,12 +72,13 @@ class LocalCluster:
         self.nodes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                                            start_new_session=True))  # fmt: skip
 
-    def start(self, timeout: float = 90.0) -> "LocalCluster":
+    def start(self, nodes: int = 2, timeout: float = 90.0) -> "LocalCluster":
         self._start("--head", "--port", str(self.port), "--include-dashboard", "false",
                     "--dashboard-port", str(free_port()))  # fmt: skip
         self._wait(1, timeout)
-        self._start("--address", self.address)
-        self._wait(2, timeout)
+        for n in range(2, nodes + 1):
+            self._start("--address", self.address)
+            self._wait(n, timeout)
         return self
 
     def _wait(self, n_nodes: int, timeout: float) -> None:

@@ -49,6 +49,9 @@ def _decode(row: dict, root: str, transform: Callable) -> dict:
     return {"start": start, "payload": pickle.dumps(payload, protocol=5)}
 
 
+DECODE_BYTES_PER_IMAGE = 4 << 20
+
+
 class _Forward:
     """Ray Data actor: the network with its layer recorder; one decoded batch in, activations out."""
 
@@ -100,7 +103,11 @@ def _pipeline(ray, net, layers, reduce, image_set: ImageSet, transform, cfg: Rec
              for s in range(start, n, size)]  # fmt: skip
     n_actors, gpus = _actors(ray, cfg.device, actors)
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * n_actors)))
-    ds = ds.map(_decode, fn_kwargs={"root": str(image_set.root), "transform": transform}, num_cpus=1)
+    # memory (about a decoded image and its tensor per image) also keeps the decoding tasks apart from
+    # the actors: Ray Data fuses operators with equal resource requests, and one process would then
+    # decode and run the network in turn
+    ds = ds.map(_decode, fn_kwargs={"root": str(image_set.root), "transform": transform}, num_cpus=1,
+                memory=cfg.batch_size * DECODE_BYTES_PER_IMAGE)
     pool = ray.data.ActorPoolStrategy(size=n_actors)  # the network, put into the object store once
     return ds.map(_Forward, fn_constructor_args=(net.cpu(), layers, reduce, cfg.device), compute=pool,
                   num_gpus=gpus, num_cpus=0 if gpus else 1)  # fmt: skip
