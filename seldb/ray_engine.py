@@ -12,8 +12,8 @@ What travels: the measure function, the analysed rows and their labels go
 into the object store once; then per block either nothing but its position
 (each worker opens the file by path: the file must be on storage every node
 sees at the same path) or, with `ship_blocks`, the block's values read by the
-driver. At most `in_flight` blocks are submitted ahead of the one the driver
-waits for, which bounds memory on both sides.
+driver. At most `in_flight` blocks are submitted and not yet collected,
+which bounds memory on both sides.
 
 Ray is an optional extra: it is imported only here, lazily, and a missing
 package or an unreachable cluster is one SeldbError line.
@@ -182,7 +182,7 @@ def measure_blocks(
         path = None if ship_blocks else str(afile.path.resolve())
         shared = ray.put(_Shared(path, afile.path.stat().st_size, rows, afile.labels[rows], measure))
         task = ray.remote(_run_block).options(max_retries=MAX_RETRIES, num_cpus=1)
-        ahead = max(1, in_flight or default_in_flight(ray))
+        ahead = max(1, in_flight or default_in_flight(ray))  # blocks submitted and not yet collected
         refs: list = [None] * len(blocks)
         reads = [0.0] * len(blocks)
 
@@ -198,7 +198,7 @@ def measure_blocks(
             with progress_bar(progress, sum(b.n_units for b in blocks), label) as bar:
                 submitted = 0
                 for i, block in enumerate(blocks):
-                    while submitted < min(len(blocks), i + ahead + 1):
+                    while submitted < min(len(blocks), i + ahead):
                         submit(submitted)
                         submitted += 1
                     measured = _result(ray, refs[i], block)
