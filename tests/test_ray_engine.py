@@ -155,3 +155,31 @@ def test_missing_ray_is_one_line(monkeypatch, blocky_file, migrated_db, cli):
 def test_import_seldb_does_not_import_ray():
     code = "import sys, seldb, seldb.importer, seldb.options, seldb_cli.main; print('ray' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+
+
+@pytest.mark.unit
+def test_a_worker_without_the_file_says_shared_storage_or_ship_blocks(blocky_file, tmp_path):
+    from seldb import ray_engine
+    from seldb.errors import InputError
+
+    with pytest.raises(InputError, match=r"missing\.h5: No such file or directory on Ray node .*same path \(shared"
+                                         r" storage\); --ship-blocks sends the blocks"):  # fmt: skip
+        ray_engine._open(str(tmp_path / "missing.h5"), 100)
+    size = blocky_file.stat().st_size
+    with pytest.raises(InputError, match=rf"has {size} bytes, on the driver {size + 1}: not the same file"):
+        ray_engine._open(str(blocky_file), size + 1)
+    assert list(ray_engine._open(str(blocky_file), size).layers) == ["conv5", "fc6"]  # the right file opens
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("options, message", [
+    (dict(engine="spark"), "--engine is one of local, ray, got 'spark'"),
+    (dict(address="10.0.0.5:6379"), "--address is an option of --engine ray"),
+    (dict(ship_blocks=True), "--ship-blocks is an option of --engine ray"),
+])  # fmt: skip
+def test_engine_options_are_checked(options, message):
+    from seldb.errors import InputError
+    from seldb.options import ImportOptions
+
+    with pytest.raises(InputError, match=message):
+        ImportOptions(**options).validate()
