@@ -41,6 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ray_cluster import LocalCluster  # noqa: E402
 
 
+# A block's results (histograms and per-class arrays of 1,000 classes) are ~100 MB: room for the blocks in flight
+OBJECT_STORE_BYTES = 1536 << 20
+
+
 def make_file(path: Path, n_images: int, n_units: int, n_classes: int, zeros: float, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, n_classes, n_images)
@@ -107,7 +111,7 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)  # fmt: skip
         wall = {"local": timed_import(args.keep, env)}
         for name, nodes, extra in (("ray-1", 1, ()), ("ray-2", 2, ()), ("ray-2-ship", 2, ("--ship-blocks",))):
-            cluster = LocalCluster(cpus_per_node=1)
+            cluster = LocalCluster(cpus_per_node=1, object_store_bytes=OBJECT_STORE_BYTES)
             try:
                 cluster.start(nodes=nodes)
                 wall[name] = timed_import(args.keep, env, "--engine", "ray", "--address", cluster.address, *extra)
