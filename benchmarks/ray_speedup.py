@@ -86,6 +86,14 @@ def timed_import(path: Path, env: dict, *extra: str) -> float:
     return time.perf_counter() - started
 
 
+def last_timings(url: str) -> dict:
+    """The phases of the last run, as the run's record has them (measures_s: summed over the workers)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT timings FROM seldb_store.runs ORDER BY run_id DESC LIMIT 1").fetchone()[0]
+
+
 def load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
@@ -110,11 +118,13 @@ def main() -> None:
         subprocess.run([sys.executable, "-m", "seldb_cli.main", "db", "upgrade"], env=env, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
         wall = {"local": timed_import(args.keep, env)}
+        phases = {"local": last_timings(url)}
         for name, nodes, extra in (("ray-1", 1, ()), ("ray-2", 2, ()), ("ray-2-ship", 2, ("--ship-blocks",))):
             cluster = LocalCluster(cpus_per_node=1, object_store_bytes=OBJECT_STORE_BYTES)
             try:
                 cluster.start(nodes=nodes)
                 wall[name] = timed_import(args.keep, env, "--engine", "ray", "--address", cluster.address, *extra)
+                phases[name] = last_timings(url)
             finally:
                 cluster.stop()
     finally:
@@ -123,6 +133,7 @@ def main() -> None:
     report["wall_s"] = {k: round(v, 1) for k, v in wall.items()}
     report["speed_vs_local"] = {k: round(wall["local"] / v, 2) for k, v in wall.items()}
     report["speed_vs_ray_1"] = {k: round(wall["ray-1"] / v, 2) for k, v in wall.items() if k.startswith("ray")}
+    report["phases"] = phases
     print(json.dumps(report, indent=2))
 
 
