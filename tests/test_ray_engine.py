@@ -22,8 +22,8 @@ from seldb.activations import write_activation_file
 from seldb.db import schema as s
 from support import import_file, rows
 
-NAMES = ["cat", "dog", "crane", "bus", "owl"]
-KEYS = ["n001", "n002", "n003", "n004", "n005"]
+NAMES = ["tabby", "beagle", "heron", "tram", "owl"]  # names and keys no other test file uses
+KEYS = ["r9001", "r9002", "r9003", "r9004", "r9005"]
 pytestmark = pytest.mark.ray
 RUN_FIELDS_THAT_DIFFER = {"run_id", "created_at", "timings", "options"}
 
@@ -78,8 +78,10 @@ def assert_same_rows(db, reference: int, other: int, also_differ: set[str] = fro
 
 
 @pytest.fixture
-def concept(db):
-    db.add_concept("ray-test-animals", ["cat", "dog", "owl"])
+def concept(db, blocky_file):
+    """A concept over the file's classes (a concept names classes some run has: one is imported first)."""
+    import_file(blocky_file, force=True)
+    db.add_concept("ray-test-animals", ["tabby", "beagle", "owl"])
     yield
     db.delete_concept("ray-test-animals")
 
