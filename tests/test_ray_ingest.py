@@ -86,3 +86,16 @@ def test_ray_ingest_loads_the_local_rows(db, tree, weights, tmp_path, ray_cluste
                                address=ray_cluster.address, on_duplicate="new"))  # fmt: skip
     assert remote.run_id != local.run_id and not remote.recording_reused
     assert_same_rows(db, local.run_id, remote.run_id, also_differ={"source_file"}, concepts=False)
+
+
+def test_images_missing_on_the_nodes_is_one_error_not_skipped_images(weights, tmp_path, ray_cluster):
+    """A data directory the nodes cannot see would make every image 'unreadable': it stops the run instead."""
+    from seldb.errors import InputError
+    from seldb.ingest.pipeline import _record_on_ray, prepare
+
+    data = make_tree(tmp_path / "data", per_class=2)
+    opts = options(data, weights, tmp_path / "gone.h5", engine="ray", address=ray_cluster.address)
+    prepared = prepare(opts)
+    data.rename(tmp_path / "elsewhere")  # what the nodes see: no such directory
+    with pytest.raises(InputError, match=r"/data: no such directory on Ray node .* \(shared storage\)"):
+        _record_on_ray(opts, prepared, None)

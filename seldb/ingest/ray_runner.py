@@ -22,12 +22,13 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import socket
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from seldb.errors import InputError
+from seldb.errors import InputError, SeldbError
 from seldb.ingest.imagesets import ImageSet
 from seldb.ingest.loader import ImageListDataset, collate
 from seldb.ingest.runner import RecordConfig, Recording, TILE_ROWS, _Chunk, _commit, _open_output
@@ -39,6 +40,9 @@ def _decode(row: dict, root: str, transform: Callable) -> dict:
     """Ray Data task: one batch descriptor -> the batch decoded and preprocessed, as the local runner forms it
     (an unreadable image is skipped with its reason, as there)."""
     paths, labels, start = [str(p) for p in row["paths"]], [int(x) for x in row["labels"]], int(row["start"])
+    if not Path(root).is_dir():  # else every image would be skipped as unreadable, and the run recorded so
+        raise InputError(f"{root}: no such directory on Ray node {socket.gethostname()}: with --engine ray every"
+                         " node reads the images at the same path (shared storage)")  # fmt: skip
     dataset = ImageListDataset(Path(root), paths, labels, transform)
     batch = collate([dataset[i] for i in range(len(paths))])
     payload = {
@@ -94,8 +98,10 @@ def _pipeline(ray, net, layers, reduce, image_set: ImageSet, transform, cfg: Rec
     """The dataset of the batches from image `start` on, decoded and run through the network, in order."""
     import ray.data
 
-    logging.getLogger("ray.data").setLevel(logging.ERROR)  # its per-operator reports would bury seldb's lines
+    # Ray Data's reports would bury seldb's lines; its errors still reach the driver, as exceptions
+    logging.getLogger("ray.data").setLevel(logging.CRITICAL)
     context = ray.data.DataContext.get_current()
+    context.raise_original_map_exception = True  # a task's InputError reaches _rows as itself
     context.execution_options.preserve_order = True  # rows come back in image order
     context.enable_progress_bars = False  # seldb shows its own
     n, size = len(image_set.paths), cfg.batch_size
@@ -137,7 +143,7 @@ def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordCon
     chunk = _Chunk()
     label = cfg.model_name + " on Ray" + (f" (resumed at image {state.next_index})" if state.next_index else "")
     with progress_bar(cfg.progress, len(image_set.paths) - state.next_index, label, unit="images") as bar:
-        for row in ds.iter_rows():
+        for row in _rows(ds):
             done = pickle.loads(row["payload"])
             _add(chunk, done, image_set)
             chunk.batches += 1
@@ -150,6 +156,28 @@ def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordCon
                     on_chunk(state)
         if chunk.batches:
             _commit(chunk, writer, state, cfg, image_set)
+
+
+def _rows(ds):
+    """The dataset's rows; a SeldbError raised in a task or actor comes out as itself (one line)."""
+    try:
+        yield from ds.iter_rows()
+    except Exception as exc:
+        cause = seldb_cause(exc)
+        if cause is None:
+            raise
+        raise cause from None
+
+
+def seldb_cause(exc: BaseException) -> SeldbError | None:
+    """The SeldbError inside Ray's wrappers (RayTaskError.cause, UserCodeException's __cause__), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, SeldbError):
+            return exc
+        seen.add(id(exc))
+        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    return None
 
 
 def _add(chunk: _Chunk, done: dict, image_set: ImageSet) -> None:
