@@ -23,7 +23,8 @@ ENGINES = ("local", "ray")
 
 @dataclass
 class ImportOptions:
-    """What to import and how; all but on_duplicate make up the run's fingerprint.
+    """What to import and how; what as_json() holds makes up the run's fingerprint (not on_duplicate,
+    the uncertainty options or the engine: they do not change the run's measures).
 
     on_duplicate, when this file was imported with these options before:
     "error" refuses, naming the run; "reuse" returns that run; "replace"

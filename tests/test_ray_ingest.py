@@ -99,3 +99,22 @@ def test_images_missing_on_the_nodes_is_one_error_not_skipped_images(weights, tm
     data.rename(tmp_path / "elsewhere")  # what the nodes see: no such directory
     with pytest.raises(InputError, match=r"/data: no such directory on Ray node .* \(shared storage\)"):
         _record_on_ray(opts, prepared, None)
+
+
+@pytest.mark.db
+def test_cli_unreachable_cluster_is_one_line(migrated_db, tree, weights, tmp_path, cli):
+    from ray_cluster import free_port
+
+    result = cli("ingest", "--data", tree, "--arch", "resnet18", "--num-classes", 3, "--weights", weights,
+                 "--out", tmp_path / "x.h5", "--engine", "ray", "--address", f"127.0.0.1:{free_port()}")  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("error: cannot reach the Ray cluster at 127.0.0.1:")
+    assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.unit
+def test_actors_need_the_ray_engine(tree, weights, tmp_path):
+    from seldb.errors import InputError
+
+    with pytest.raises(InputError, match="--actors is a positive number of model replicas with --engine ray"):
+        record(options(tree, weights, tmp_path / "a.h5", actors=2))
