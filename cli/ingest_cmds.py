@@ -65,6 +65,9 @@ def ingest_command(
     workers: Annotated[Optional[int], Opt(
         "--workers", help="DataLoader worker processes (default: cores - 1, at most 8).")] = None,
     device: Annotated[Optional[str], Opt("--device", help="cpu, cuda or cuda:N (default: cuda when available).")] = None,
+    decode_on: Annotated[str, Opt("--decode-on", help=(
+        "Where JPEGs are decoded: cpu (DataLoader workers) or cuda (in batches on the GPU; "
+        "see docs/gpu.md)."))] = "cpu",
     out: Annotated[Optional[Path], Opt("--out", help="Activation file to write (default: DATA.MODEL.h5).")] = None,
     class_names: Annotated[Optional[Path], Opt(
         "--class-names", help="Class file: a key, then optionally a name, per line.")] = None,
@@ -93,7 +96,7 @@ def ingest_command(
     options = IngestOptions(
         data=data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
         layers=split_list(layers), reduce=reduce, limit_per_class=limit_per_class, all_images=all_images,
-        batch_size=batch_size, workers=workers, device=device, out=out, class_names=class_names,
+        batch_size=batch_size, workers=workers, device=device, decode_on=decode_on, out=out, class_names=class_names,
         val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
         bins=bins, top_k=int_list(top_k, "--top-k") or (), force=force, on_duplicate=on_duplicate,
         bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, engine=engine, address=address,

@@ -146,6 +146,7 @@ class IngestOptions:
     batch_size: int = 64
     workers: int | None = None
     device: str | None = None
+    decode_on: str = "cpu"  # "cuda": JPEGs decoded in batches on the GPU (seldb.ingest.device_decode)
     out: str | Path | None = None
     class_names: str | Path | None = None
     val_ground_truth: str | Path | None = None

@@ -134,6 +134,27 @@ def migrated_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
+def own_migrated_db(pg_server: ThrowawayServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated database of this test's own, for tests whose assertions depend on every run in it
+    (concepts resolve class names across all runs of a database)."""
+    from seldb.db import migrate
+
+    url = pg_server.create_database()
+    monkeypatch.setenv("SELDB_DATABASE_URL", url)
+    migrate.upgrade("head", url)
+    return url
+
+
+@pytest.fixture
+def own_db(own_migrated_db: str):
+    """A `seldb.connect()` handle on a database of this test's own."""
+    import seldb
+
+    with seldb.connect(own_migrated_db) as handle:
+        yield handle
+
+
+@pytest.fixture
 def db(migrated_db: str):
     """A `seldb.connect()` handle on the migrated database, closed after the test."""
     import seldb

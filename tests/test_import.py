@@ -141,9 +141,10 @@ def test_worked_examples_through_the_database(migrated_db, tmp_path):
     assert c_["max_informedness"] == 1
 
 
-def test_concepts_measured_at_import_and_on_demand(db, small_file):
+def test_concepts_measured_at_import_and_on_demand(own_db, small_file):
     from seldb.errors import SeldbError
 
+    db = own_db  # concepts resolve class names across every run of a database: no other test's runs here
     path, values, labels, preds = small_file
     run_id = import_file(path, force=True, progress=False, layers=["conv5"]).run_id
     with pytest.raises(SeldbError, match="ambiguous.*n002, n004"):
@@ -179,7 +180,7 @@ def test_layer_names_are_data_not_sql(migrated_db, tmp_path):
         "unit_label"] == name + ".0"
 
 
-def test_concept_commands(migrated_db, small_file, cli):
+def test_concept_commands(own_migrated_db, small_file, cli):
     path, values, labels, preds = small_file
     imported = cli("import-h5", path, "-q", "--force", "--layers", "fc6")
     assert imported.exit_code == 0, imported.output

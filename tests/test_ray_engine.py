@@ -78,23 +78,23 @@ def assert_same_rows(db, reference: int, other: int, also_differ: set[str] = fro
 
 
 @pytest.fixture
-def concept(db, blocky_file):
+def concept(own_db, blocky_file):
     """A concept over the file's classes (a concept names classes some run has: one is imported first)."""
     import_file(blocky_file, force=True)
-    db.add_concept("ray-test-animals", ["tabby", "beagle", "owl"])
+    own_db.add_concept("ray-test-animals", ["r9001", "r9002", "r9005"])  # by key: names may recur in other runs
     yield
-    db.delete_concept("ray-test-animals")
+    own_db.delete_concept("ray-test-animals")
 
 
 @pytest.mark.db
 @pytest.mark.slow
 @pytest.mark.parametrize("ship_blocks", [False, True], ids=["workers-read-the-file", "driver-ships-blocks"])
-def test_ray_rows_equal_local_rows(db, concept, blocky_file, ray_cluster, ship_blocks):
+def test_ray_rows_equal_local_rows(own_db, concept, blocky_file, ray_cluster, ship_blocks):
     local = import_file(blocky_file, force=True, top_k=(5, 60, 100))
     remote = import_file(blocky_file, force=True, top_k=(5, 60, 100), engine="ray", address=ray_cluster.address,
                          ship_blocks=ship_blocks)  # fmt: skip
     assert remote.n_units == local.n_units == 900
-    assert_same_rows(db, local.run_id, remote.run_id)
+    assert_same_rows(own_db, local.run_id, remote.run_id)
     record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=remote.run_id)[0]["options"]
     assert record["engine"] == {"name": "ray", "address": ray_cluster.address, "ship_blocks": ship_blocks}
 
@@ -122,7 +122,7 @@ def _dies_on_first_attempt(real_measurer, marker: str, victim_first_unit: int):
 
 @pytest.mark.db
 @pytest.mark.slow
-def test_killed_worker_is_retried_with_the_same_rows(db, concept, blocky_file, ray_cluster, tmp_path, monkeypatch):
+def test_killed_worker_is_retried_with_the_same_rows(own_db, concept, blocky_file, ray_cluster, tmp_path, monkeypatch):
     import seldb.importer
 
     local = import_file(blocky_file, force=True)
@@ -132,7 +132,7 @@ def test_killed_worker_is_retried_with_the_same_rows(db, concept, blocky_file, r
     remote = import_file(blocky_file, force=True, engine="ray", address=ray_cluster.address)
     assert marker.exists(), "no worker was killed: the test did not test anything"
     assert int(marker.read_text()) != os.getpid()  # the worker died, not this driver
-    assert_same_rows(db, local.run_id, remote.run_id)
+    assert_same_rows(own_db, local.run_id, remote.run_id)
 
 
 @pytest.mark.db

@@ -2,7 +2,8 @@
 
 Modules, one job each: `models` (registry), `weights` (checkpoint layouts),
 `classes` and `imagesets` (what the images are), `preprocess`, `loader`
-(decoding, skipping bad files), `hooks` (recording layers), `state` and
+(decoding, skipping bad files), `device_decode` (JPEGs decoded on the GPU),
+`hooks` (recording layers), `state` and
 `runner` (chunked, resumable recording), `pipeline` (the sequence, then the
 import). torch is imported only when one of those is used, so `import seldb`
 and `seldb models` stay light:

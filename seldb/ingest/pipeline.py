@@ -29,7 +29,7 @@ from seldb.ingest.hooks import REDUCTIONS, LayerRecorder, resolve_layers
 from seldb.ingest.imagesets import ImageSet, open_image_set
 from seldb.ingest.models import ModelSpec, build_network, resolve_spec
 from seldb.ingest.preprocess import KINDS, describe, make_transform
-from seldb.ingest.runner import RecordConfig, Recording, record_activations, resolve_device
+from seldb.ingest.runner import RecordConfig, Recording, record_activations, resolve_decode_device, resolve_device
 from seldb.ingest.state import IngestState
 from seldb.ingest.weights import file_sha256, hub_weights, load_weights
 
@@ -109,8 +109,8 @@ def _images_digest(image_set: ImageSet) -> str:
     return digest.hexdigest()[:16]
 
 
-def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, str, str]:
-    """The cheap checks, before any weights are read: spec, class file, preprocessing, device."""
+def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, str, str, str | None]:
+    """The cheap checks, before any weights are read: spec, class file, preprocessing, devices."""
     if opts.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {opts.batch_size}")
     if opts.reduce not in REDUCTIONS:
@@ -126,7 +126,10 @@ def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, st
     if not Path(opts.data).is_dir():
         raise InputError(f"{opts.data}: data directory not found")
     class_file = read_class_file(opts.class_names) if opts.class_names else None
-    return spec, class_file, preprocess, _device(opts)
+    if opts.engine == "ray" and opts.decode_on not in (None, "", "cpu"):
+        raise InputError("--decode-on cuda is an option of the local engine: with --engine ray, CPU tasks decode the images")
+    decode_device = resolve_decode_device(opts.decode_on, opts.device)
+    return spec, class_file, preprocess, _device(opts), decode_device
 
 
 def _device(opts: IngestOptions) -> str:
@@ -142,7 +145,7 @@ def _device(opts: IngestOptions) -> str:
 def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) -> Prepared:
     """Resolve model, weights, layers and image set; fail early on any bad input."""
     notify = notify or log.warning
-    spec, class_file, preprocess, device = _check_options(opts)
+    spec, class_file, preprocess, device, decode_device = _check_options(opts)
     net, weights, notes = _load_net(spec, opts.weights)
     layers = resolve_layers(net, list(opts.layers or spec.info.default_layers), spec.info.layer_aliases)
     input_size = opts.input_size or 224
@@ -165,12 +168,14 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
         "images": f"{len(image_set)} images, digest {_images_digest(image_set)}",
         "limit_per_class": opts.limit_per_class, "classes_mapped": image_set.mapped,
     }
+    if decode_device is not None:  # other decoders give slightly other pixels: a resume must not mix them
+        identity["decode_on"] = decode_device.split(":")[0]
     cfg = RecordConfig(
         out=Path(opts.out) if opts.out else default_out(Path(opts.data), opts.name or spec.name),
         model_name=opts.name or spec.name,
         identity=identity, batch_size=opts.batch_size,
         workers=default_workers() if opts.workers is None else opts.workers, device=device,
-        chunk_images=opts.chunk_images, force=opts.force, progress=opts.progress,
+        chunk_images=opts.chunk_images, force=opts.force, progress=opts.progress, decode_device=decode_device,
     )
     if opts.engine != "ray":  # Ray's actors move their copy of the network
         net.to(device)

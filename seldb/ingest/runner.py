@@ -6,7 +6,9 @@ chunk buffer -> ActivationWriter. A chunk is a whole number of batches
 flushed and the resume record saved, in that order. Running the same command
 again after a kill truncates the file to the recorded rows and restarts at
 the recorded position with the same batch boundaries, so on CPU the result is
-bit-identical to an uninterrupted run.
+bit-identical to an uninterrupted run. With `decode_device` set, the workers
+only read the files and the main process decodes the JPEGs on that device
+(seldb.ingest.device_decode); the rest is the same.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ class RecordConfig:
     workers: int = 0
     device: str = "cpu"
     chunk_images: int | None = None  # default: the batches filling about one 1,024-row tile
+    # None: workers decode with PIL; a device ("cuda", "cpu"): workers read bytes, the main process
+    # decodes JPEGs there in batches (seldb.ingest.device_decode)
+    decode_device: str | None = None
     force: bool = False
     progress: bool = True
 
@@ -74,6 +79,20 @@ def resolve_device(device: str | None) -> str:
     if not device.startswith(("cpu", "cuda")):
         raise InputError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
     return device
+
+
+def resolve_decode_device(decode_on: str | None, device: str | None) -> str | None:
+    """None for decoding with PIL in the workers (--decode-on cpu), else the CUDA device JPEGs are decoded on."""
+    if decode_on in (None, "", "cpu"):
+        return None
+    if not decode_on.startswith("cuda"):
+        raise InputError(f"--decode-on must be cpu, cuda or cuda:N, got {decode_on!r}")
+    if not torch.cuda.is_available():
+        raise InputError(f"--decode-on {decode_on}: CUDA is not available here (torch {torch.__version__});"
+                         " use --decode-on cpu (the default)")
+    if decode_on == "cuda" and device and device.startswith("cuda:"):
+        return device  # the network's GPU: the decoded batch need not move again
+    return decode_on
 
 
 def record_activations(
@@ -141,13 +160,13 @@ def _open_output(cfg: RecordConfig, image_set: ImageSet, layer_spec) -> tuple[Ac
 
 def _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chunk) -> None:
     per_chunk = max(1, math.ceil((cfg.chunk_images or TILE_ROWS) / cfg.batch_size))
-    dataset = ImageListDataset(image_set.root, image_set.paths, image_set.labels, transform, start=state.next_index)
-    loader = make_loader(dataset, cfg.batch_size, cfg.workers, pin_memory=cfg.device.startswith("cuda"))
+    loader, to_batch = _source(image_set, transform, cfg, state.next_index)
     chunk = _Chunk()
     label = cfg.model_name + (f" (resumed at image {state.next_index})" if state.next_index else "")
-    with progress_bar(cfg.progress, len(dataset), label, unit="images") as bar:
+    with progress_bar(cfg.progress, len(loader.dataset), label, unit="images") as bar:
         with torch.inference_mode():
-            for batch in loader:
+            for item in loader:
+                batch = to_batch(item)
                 _forward_into(chunk, net, recorder, batch, image_set, cfg.device)
                 chunk.batches += 1
                 chunk.end = max(batch.positions + [p for p, _ in batch.failed]) + 1
@@ -159,6 +178,22 @@ def _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chun
                         on_chunk(state)
             if chunk.batches:
                 _commit(chunk, writer, state, cfg, image_set)
+
+
+def _source(image_set: ImageSet, transform, cfg: RecordConfig, start: int):
+    """(loader, item -> Batch): PIL decoding in the workers, or JPEG decoding on cfg.decode_device."""
+    s = image_set
+    if cfg.decode_device is not None:
+        from seldb.ingest.device_decode import make_device_source
+
+        return make_device_source(s.root, s.paths, s.labels, transform, start, cfg.batch_size, cfg.workers,
+                                  cfg.decode_device)
+    dataset = ImageListDataset(s.root, s.paths, s.labels, transform, start=start)
+    return make_loader(dataset, cfg.batch_size, cfg.workers, pin_memory=cfg.device.startswith("cuda")), _same
+
+
+def _same(batch: Batch) -> Batch:
+    return batch
 
 
 def _forward_into(chunk: _Chunk, net, recorder, batch: Batch, image_set: ImageSet, device: str) -> None:
