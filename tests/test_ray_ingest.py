@@ -118,3 +118,11 @@ def test_actors_need_the_ray_engine(tree, weights, tmp_path):
 
     with pytest.raises(InputError, match="--actors is a positive number of model replicas with --engine ray"):
         record(options(tree, weights, tmp_path / "a.h5", actors=2))
+
+
+@pytest.mark.unit
+def test_gpu_decoding_is_a_local_engine_option(tree, weights, tmp_path):
+    from seldb.errors import InputError
+
+    with pytest.raises(InputError, match="--decode-on cuda is an option of the local engine"):
+        record(options(tree, weights, tmp_path / "a.h5", engine="ray", decode_on="cuda"))
