@@ -46,6 +46,8 @@ MAX_RETRIES = 3  # a task whose worker process or node dies is run again, up to 
 def import_ray():
     """The ray module, or one line saying how to install it."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine unless asked
+    # a Ray call after the session closed (a Ray Data thread winding down) must fail, not start a Ray here
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     try:
         import ray
     except ImportError:
@@ -206,9 +208,9 @@ def measure_blocks(
                     measured.read_s += reads[i]
                     bar.advance(block.n_units)
                     yield measured
-        finally:
+        finally:  # the blocks not collected are cancelled (unless the session is gone, and they with it)
             for ref in refs:
-                if ref is not None:
+                if ref is not None and ray.is_initialized():
                     ray.cancel(ref)
 
 

@@ -19,6 +19,7 @@ and predictions come back here. The network is put into the object store once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import pickle
@@ -142,8 +143,11 @@ def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordCon
     per_chunk = max(1, math.ceil((cfg.chunk_images or TILE_ROWS) / cfg.batch_size))
     chunk = _Chunk()
     label = cfg.model_name + " on Ray" + (f" (resumed at image {state.next_index})" if state.next_index else "")
-    with progress_bar(cfg.progress, len(image_set.paths) - state.next_index, label, unit="images") as bar:
-        for row in _rows(ds):
+    # closing: an interruption (Ctrl-C, on_chunk raising) stops Ray Data's executor here and now, before
+    # the session closes; left to the garbage collector, its threads would outlive the connection
+    with progress_bar(cfg.progress, len(image_set.paths) - state.next_index, label, unit="images") as bar, \
+            contextlib.closing(_rows(ds)) as rows:
+        for row in rows:
             done = pickle.loads(row["payload"])
             _add(chunk, done, image_set)
             chunk.batches += 1
