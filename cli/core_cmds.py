@@ -29,10 +29,22 @@ Examples:
 
   seldb import-h5 acts.h5 --nan-policy drop      # drop images with NaN/inf activations
 
+  seldb import-h5 /shared/acts.h5 --engine ray --address 10.0.0.5:6379   # on a Ray cluster
+
 By default only correctly classified images are analysed when the file has /images/pred.
 The same file with the same options is imported once: --on-duplicate reuse returns that run,
 replace imports it anew in its place, and --force adds another run beside it.
+
+--engine ray measures the blocks of units as tasks on a Ray cluster (pip install 'seldb[ray]';
+docs/ray.md): each worker reads its blocks from the file, which must then be at the same path on
+every node (shared storage); --ship-blocks reads them here and sends them instead. The results come
+back here and are loaded in one transaction: the rows are the same as with the local engine.
 """
+Engine = Annotated[str, typer.Option(
+    "--engine", help="Where to run: 'local' (this machine) or 'ray' (tasks on a Ray cluster, see docs/ray.md).")]
+Address = Annotated[Optional[str], typer.Option(
+    "--address", help="--engine ray: the cluster's head, HOST:PORT as `ray start --head` prints it (default:"
+    " RAY_ADDRESS, else a Ray started on this machine for this command).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
@@ -81,11 +93,17 @@ def import_h5_cmd(
     permutations: Permutations = 0,
     seed: Seed = 0,
     level: Level = 0.95,
+    engine: Engine = "local",
+    address: Address = None,
+    ship_blocks: Annotated[bool, typer.Option("--ship-blocks", help=(
+        "--engine ray: read the blocks here and send them to the workers (the file need not be on storage the"
+        " nodes share; this machine's disk and network then bound the speed)."))] = False,
 ) -> None:
     options = ImportOptions(
         model=model, dataset=dataset, layers=split_list(layers), all_images=all_images, bins=bins,
         top_k=int_list(top_k, "--top-k") or (), nan_policy=nan_policy, on_duplicate="new" if force else on_duplicate,
-        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level,
+        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, engine=engine, address=address,
+        ship_blocks=ship_blocks,
     )  # fmt: skip
     with database() as db:
         result = db.import_h5(file, options, progress=not quiet)

@@ -12,7 +12,7 @@ from seldb_cli.common import (
     Arch, ModelModule, ModelName, NumClasses, Weights, console,
     database, friendly, int_list, interrupted, split_list, warn,
 )
-from seldb_cli.core_cmds import print_import
+from seldb_cli.core_cmds import Address, Engine, print_import
 from seldb_cli.output import print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed
 
@@ -28,12 +28,22 @@ Examples:
   seldb ingest --arch resnet50 --num-classes 10 --weights mine.pth \\
       --data ./images --layers layer3,layer4
   seldb ingest --model-module my_net.py:build --data ./images --layers conv2
+  seldb ingest --model alexnet-imagenet --data /shared/imagenet/val \
+      --val-ground-truth val.txt --engine ray --address 10.0.0.5:6379 --device cuda
 
 \b
 The activation file (default: DATA.MODEL.h5 beside the data directory) is
 written in chunks: after an interruption, the same command continues where it
 stopped. `seldb models` lists the models and their default layers.
-`seldb import-h5 FILE` re-measures a finished file with other --bins/--top-k."""
+`seldb import-h5 FILE` re-measures a finished file with other --bins/--top-k.
+
+\b
+--engine ray runs it on a Ray cluster (pip install 'seldb[ray]'; docs/ray.md):
+CPU tasks decode the images, a pool of model actors (one GPU each with
+--device cuda) runs the network, and this machine writes the same activation
+file in image order, then imports it on the cluster. The data directory and
+the activation file must be at the same path on every node (shared storage).
+An interrupted run continues with either engine."""
 
 
 Opt = typer.Option
@@ -77,6 +87,11 @@ def ingest_command(
     permutations: Permutations = 0,
     seed: Seed = 0,
     level: Level = 0.95,
+    engine: Engine = "local",
+    address: Address = None,
+    actors: Annotated[Optional[int], Opt("--actors", help=(
+        "--engine ray: model replicas (default: one per GPU of the cluster with --device cuda, else one per"
+        " two CPUs)."))] = None,
 ) -> None:
     options = IngestOptions(
         data=data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
@@ -84,7 +99,8 @@ def ingest_command(
         batch_size=batch_size, workers=workers, device=device, decode_on=decode_on, out=out, class_names=class_names,
         val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
         bins=bins, top_k=int_list(top_k, "--top-k") or (), force=force, on_duplicate=on_duplicate,
-        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level,
+        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, engine=engine, address=address,
+        actors=actors,
     )  # fmt: skip
     try:
         with database() as db:

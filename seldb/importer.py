@@ -13,6 +13,7 @@ imports of one file at once give one run, whatever `on_duplicate` says.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -199,7 +200,7 @@ def _run_header(plan: _Plan, provenance: Provenance) -> dict:
         bins=options.bins,
         top_k=options.as_json()["top_k"],
         seldb_version=seldb.__version__,
-        options={**options.as_json(), **provenance.as_json()},
+        options={**options.as_json(), **provenance.as_json(), **_engine_record(options)},
         fingerprint=plan.fingerprint,
         dropped_images={"nonfinite_rows": plan.dropped.tolist()} if plan.dropped.size else None,
     )
@@ -211,7 +212,8 @@ def run_import(db: Database, path: str | os.PathLike, options: ImportOptions | N
     options.bootstrap or options.permutations ask for them, the run's intervals and chance
     baseline (seldb.run_uncertainty, a transaction of their own)."""
     options = options or ImportOptions()
-    result = _import_run(db, path, options, provenance, progress)
+    with _engine_session(options):
+        result = _import_run(db, path, options, provenance, progress)
     if options.bootstrap or options.permutations:
         from seldb.run_uncertainty import run_uncertainty
 
@@ -291,9 +293,35 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
     blocks = plan_blocks(afile, plan.layers, plan.rows_by_class.size, afile.n_classes * plan.options.bins)
     outputs: dict[int, list[_BlockOut]] = {}
     measure = _block_measurer(plan, writer.run_id, concepts)
-    for done in measure_blocks(afile, blocks, plan.rows_by_class, measure, progress=progress, reuse_buffers=True):
+    for done in _engine(plan.options)(afile, blocks, plan.rows_by_class, measure, progress=progress):
         _collect(done, writer, outputs, timings)
     return outputs
+
+
+def _engine_session(options: ImportOptions):
+    """For --engine ray, the connection to the cluster, made before any work (an unreachable one fails
+    at once) and closed after the import; nothing for the local engine."""
+    if options.engine != "ray":
+        return contextlib.nullcontext()
+    from seldb import ray_engine
+
+    return ray_engine.connect(options.address)
+
+
+def _engine(options: ImportOptions):
+    """measure_blocks of the chosen engine: threads here, or tasks on a Ray cluster (same contract)."""
+    if options.engine != "ray":
+        return functools.partial(measure_blocks, reuse_buffers=True)
+    from seldb import ray_engine
+
+    return functools.partial(ray_engine.measure_blocks, address=options.address, ship_blocks=options.ship_blocks)
+
+
+def _engine_record(options: ImportOptions) -> dict:
+    """How the run was computed, in its record (not its fingerprint: every engine gives the same rows)."""
+    if options.engine != "ray":
+        return {}
+    return {"engine": {"name": "ray", "address": options.address, "ship_blocks": options.ship_blocks}}
 
 
 def _collect(done: Measured[_BlockOut], writer: RunWriter, outputs: dict, timings: dict) -> None:

@@ -18,11 +18,13 @@ from seldb.errors import InputError
 
 OnDuplicate = Literal["error", "reuse", "replace", "new"]
 ON_DUPLICATE = ("error", "reuse", "replace", "new")
+ENGINES = ("local", "ray")
 
 
 @dataclass
 class ImportOptions:
-    """What to import and how; all but on_duplicate make up the run's fingerprint.
+    """What to import and how; what as_json() holds makes up the run's fingerprint (not on_duplicate,
+    the uncertainty options or the engine: they do not change the run's measures).
 
     on_duplicate, when this file was imported with these options before:
     "error" refuses, naming the run; "reuse" returns that run; "replace"
@@ -44,9 +46,17 @@ class ImportOptions:
     permutations: int = 0
     seed: int = 0
     level: float = 0.95
+    # Where the blocks are measured (docs/ray.md): "local" threads, or "ray" tasks on the cluster at
+    # `address` (None: RAY_ADDRESS, else a Ray of this process's own), each worker reading its blocks
+    # from the file, or receiving them from this process (ship_blocks). Not part of the fingerprint:
+    # every engine gives the same rows.
+    engine: str = "local"
+    address: str | None = None
+    ship_blocks: bool = False
 
     def validate(self) -> None:
         check_uncertainty(self.bootstrap, self.permutations, self.seed, self.level)
+        check_engine(self.engine, self.address, self.ship_blocks)
         if self.bins < 1:
             raise InputError(f"--bins must be at least 1, got {self.bins}")
         if not self.top_k or any(int(k) < 1 for k in self.top_k):
@@ -64,6 +74,14 @@ class ImportOptions:
             "bins": self.bins, "top_k": sorted({int(k) for k in self.top_k} | set(DEFAULT_TOP_K)),
             "nan_policy": self.nan_policy,
         }  # fmt: skip
+
+
+def check_engine(engine: str, address: str | None, ship_blocks: bool = False) -> None:
+    """One-line errors for --engine, --address and --ship-blocks."""
+    if engine not in ENGINES:
+        raise InputError(f"--engine is one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine != "ray" and (address or ship_blocks):
+        raise InputError(f"{'--address' if address else '--ship-blocks'} is an option of --engine ray")
 
 
 def check_uncertainty(bootstrap: int, permutations: int, seed: int, level: float) -> None:
@@ -146,13 +164,18 @@ class IngestOptions:
     permutations: int = 0
     seed: int = 0
     level: float = 0.95
+    # "ray": Ray Data batch inference on the cluster at `address` (docs/ray.md), and the import on it
+    # too; `actors` model replicas (default: one per GPU with --device cuda, else one per two CPUs).
+    engine: str = "local"
+    address: str | None = None
+    actors: int | None = None
 
     def import_options(self, model_name: str, dataset: str) -> ImportOptions:
         """How the recorded file is imported: every layer, this ingest's analysis options."""
         return ImportOptions(model=model_name, dataset=dataset, all_images=self.all_images, bins=self.bins,
                              top_k=tuple(self.top_k), on_duplicate="new" if self.force else self.on_duplicate,
                              bootstrap=self.bootstrap, permutations=self.permutations, seed=self.seed,
-                             level=self.level)  # fmt: skip
+                             level=self.level, engine=self.engine, address=self.address)  # fmt: skip
 
 
 @dataclass

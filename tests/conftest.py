@@ -209,3 +209,17 @@ def _cuda_available() -> bool:
     except ImportError:
         return False
     return bool(torch.cuda.is_available())
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A two-node Ray cluster on 127.0.0.1 (tests/ray_cluster.py), shared by the Ray tests, torn down at the end."""
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # read when ray is imported: see seldb.ray_engine
+    pytest.importorskip("ray")
+    from ray_cluster import LocalCluster
+
+    cluster = LocalCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

@@ -9,6 +9,7 @@ wrong with the input is found before the first image is decoded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -22,7 +23,7 @@ import torch
 from seldb.db.database import Database
 from seldb.errors import InputError
 from seldb.importer import run_import
-from seldb.options import IngestOptions, IngestResult, Provenance, check_uncertainty
+from seldb.options import IngestOptions, IngestResult, Provenance, check_engine, check_uncertainty
 from seldb.ingest.classes import ClassList, imagenet_classes, read_class_file
 from seldb.ingest.hooks import REDUCTIONS, LayerRecorder, resolve_layers
 from seldb.ingest.imagesets import ImageSet, open_image_set
@@ -50,6 +51,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     preprocess: str = ""  # the preprocessing kind (seldb.ingest.preprocess.KINDS)
     input_size: int = 0
+    engine: str = "local"  # where the network runs: here, or Ray actors (seldb.ingest.ray_runner)
 
 
 def default_workers() -> int:
@@ -114,6 +116,9 @@ def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, st
     if opts.reduce not in REDUCTIONS:
         raise InputError(f"--reduce must be one of {', '.join(REDUCTIONS)}, got {opts.reduce!r}")
     check_uncertainty(opts.bootstrap, opts.permutations, opts.seed, opts.level)
+    check_engine(opts.engine, opts.address)
+    if opts.actors is not None and (opts.engine != "ray" or opts.actors < 1):
+        raise InputError(f"--actors is a positive number of model replicas with --engine ray, got {opts.actors}")
     spec = resolve_spec(opts.model, arch=opts.arch, num_classes=opts.num_classes, model_module=opts.model_module)
     preprocess = opts.preprocess or spec.preprocess
     if preprocess not in KINDS:
@@ -121,8 +126,20 @@ def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, st
     if not Path(opts.data).is_dir():
         raise InputError(f"{opts.data}: data directory not found")
     class_file = read_class_file(opts.class_names) if opts.class_names else None
+    if opts.engine == "ray" and opts.decode_on not in (None, "", "cpu"):
+        raise InputError("--decode-on cuda is an option of the local engine: with --engine ray, CPU tasks decode the images")
     decode_device = resolve_decode_device(opts.decode_on, opts.device)
-    return spec, class_file, preprocess, resolve_device(opts.device), decode_device
+    return spec, class_file, preprocess, _device(opts), decode_device
+
+
+def _device(opts: IngestOptions) -> str:
+    """The device the network runs on; with --engine ray, the Ray actors' (this machine may have no GPU)."""
+    if opts.engine != "ray":
+        return resolve_device(opts.device)
+    device = opts.device if opts.device not in (None, "", "auto") else "cpu"
+    if not device.startswith(("cpu", "cuda")):
+        raise InputError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
+    return "cuda" if device.startswith("cuda") else "cpu"  # each actor has its own GPU
 
 
 def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) -> Prepared:
@@ -160,10 +177,11 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
         workers=default_workers() if opts.workers is None else opts.workers, device=device,
         chunk_images=opts.chunk_images, force=opts.force, progress=opts.progress, decode_device=decode_device,
     )
-    net.to(device)
+    if opts.engine != "ray":  # Ray's actors move their copy of the network
+        net.to(device)
     transform = make_transform(preprocess, input_size)
     return Prepared(spec, net, layers, opts.reduce, image_set, transform, layer_spec, cfg, image_set.notes + notes,
-                    preprocess, input_size)
+                    preprocess, input_size, opts.engine)
 
 
 def record(
@@ -173,12 +191,23 @@ def record(
 ) -> tuple[Prepared, Recording]:
     """Write (or finish, or reuse) the activation file; no database involved."""
     prepared = prepare(opts, notify)
+    if opts.engine == "ray":
+        return prepared, _record_on_ray(opts, prepared, on_chunk)
     with LayerRecorder(prepared.net, prepared.layers, prepared.reduce) as recorder:
         result = record_activations(
             prepared.net, recorder, prepared.image_set, prepared.transform,
             prepared.layer_spec, prepared.cfg, on_chunk=on_chunk,
         )
     return prepared, result
+
+
+def _record_on_ray(opts: IngestOptions, prepared: Prepared, on_chunk) -> Recording:
+    from seldb import ray_engine
+    from seldb.ingest.ray_runner import record_on_ray
+
+    with ray_engine.connect(opts.address) as ray:
+        return record_on_ray(ray, prepared.net, prepared.layers, prepared.reduce, prepared.image_set,
+                             prepared.transform, prepared.layer_spec, prepared.cfg, on_chunk, opts.actors)
 
 
 def _check_analysable(prepared: Prepared, result: Recording, all_images: bool) -> None:
@@ -201,7 +230,8 @@ def _provenance(prepared: Prepared, result: Recording) -> Provenance:
             "layer_modules": prepared.layers,  # what each recorded name is, e.g. conv5 = features.11
             "reductions": {name: reduction for name, (_, reduction) in prepared.layer_spec.items()},
             "workers": prepared.cfg.workers,
-            "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
+            "device_name": _device_name(device, prepared.engine),
+            "engine": prepared.engine,
             "torch": torch.__version__,
             "resumed_at_rows": result.resumed_at,
             "activation_file": str(result.out.resolve()),
@@ -212,6 +242,12 @@ def _provenance(prepared: Prepared, result: Recording) -> Provenance:
         "notes": prepared.notes,
     }
     return Provenance("seldb ingest", details, list(result.skipped))
+
+
+def _device_name(device: str, engine: str) -> str:
+    if not device.startswith("cuda"):
+        return "cpu"
+    return torch.cuda.get_device_name(device) if engine != "ray" else "cuda (a GPU per Ray actor)"
 
 
 def load_recorded(db: Database, opts: IngestOptions, prepared: Prepared, result: Recording,
@@ -240,5 +276,16 @@ def ingest(
     on_chunk: Callable[[IngestState], None] | None = None,
 ) -> IngestResult:
     """`seldb ingest`: record the activations (resumable), then measure and load the run."""
-    prepared, result = record(opts, notify, on_chunk)
-    return load_recorded(db, opts, prepared, result, notify)
+    with _engine_session(opts):
+        prepared, result = record(opts, notify, on_chunk)
+        return load_recorded(db, opts, prepared, result, notify)
+
+
+def _engine_session(opts: IngestOptions):
+    """--engine ray: one connection to the cluster for the recording and the import."""
+    if opts.engine != "ray":
+        return contextlib.nullcontext()
+    from seldb import ray_engine
+
+    check_engine(opts.engine, opts.address)
+    return ray_engine.connect(opts.address)
