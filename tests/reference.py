@@ -342,7 +342,6 @@ def reference_unit(a, y, K, top_k=(60, 100), p_levels=(1.0, 0.95), bins=32):
 def reference_concept(a, y, K, concept_classes, top_k=(60, 100), p_levels=(1.0, 0.95)):
     vals, labels = _prepare(a, y, K)
     A = {int(c) for c in concept_classes}
-    N = len(vals)
     inA = [c in A for c in labels]
     xa = [v for v, m in zip(vals, inA) if m]
     xn = [v for v, m in zip(vals, inA) if not m]
