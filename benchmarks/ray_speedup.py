@@ -29,7 +29,6 @@ import platform
 import subprocess
 import sys
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,6 +38,9 @@ from seldb.activations import ActivationWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ray_cluster import LocalCluster  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from import_alexnet_scale import drop_database, fresh_database  # noqa: E402
 
 
 # A block's results (histograms and per-class arrays of 1,000 classes) are ~100 MB: room for the blocks in flight
@@ -61,22 +63,6 @@ def make_file(path: Path, n_images: int, n_units: int, n_classes: int, zeros: fl
                 values[rng.random((r1 - r0, units)) < zeros] = 0.0
                 acts[name] = values
             writer.append(labels[r0:r1], acts, preds=preds[r0:r1])
-
-
-def fresh_database(server_url: str) -> str:
-    import psycopg
-
-    name = f"seldb_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return server_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(server_url: str, url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
 
 def timed_import(path: Path, env: dict, *extra: str) -> float:

@@ -32,7 +32,7 @@ import numpy as np
 from seldb.errors import InputError, SeldbError
 from seldb.ingest.imagesets import ImageSet
 from seldb.ingest.loader import ImageListDataset, collate
-from seldb.ingest.runner import RecordConfig, Recording, TILE_ROWS, _Chunk, _commit, _open_output
+from seldb.ingest.runner import RecordConfig, Recording, TILE_ROWS, _Chunk, _commit, _commit_full, _open_output
 from seldb.ingest.state import IngestState
 from seldb.progress import progress_bar
 
@@ -153,11 +153,7 @@ def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordCon
             chunk.batches += 1
             chunk.end = min(int(row["start"]) + cfg.batch_size, len(image_set.paths))
             bar.advance(len(done["positions"]) + len(done["failed"]))
-            if chunk.batches == per_chunk:
-                _commit(chunk, writer, state, cfg, image_set)
-                chunk = _Chunk()
-                if on_chunk:
-                    on_chunk(state)
+            chunk = _commit_full(chunk, per_chunk, writer, state, cfg, image_set, on_chunk)
         if chunk.batches:
             _commit(chunk, writer, state, cfg, image_set)
 

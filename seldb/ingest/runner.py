@@ -171,13 +171,19 @@ def _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chun
                 chunk.batches += 1
                 chunk.end = max(batch.positions + [p for p, _ in batch.failed]) + 1
                 bar.advance(len(batch.positions) + len(batch.failed))
-                if chunk.batches == per_chunk:
-                    _commit(chunk, writer, state, cfg, image_set)
-                    chunk = _Chunk()
-                    if on_chunk:
-                        on_chunk(state)
+                chunk = _commit_full(chunk, per_chunk, writer, state, cfg, image_set, on_chunk)
             if chunk.batches:
                 _commit(chunk, writer, state, cfg, image_set)
+
+
+def _commit_full(chunk: _Chunk, per_chunk: int, writer, state, cfg, image_set, on_chunk) -> _Chunk:
+    """Commit the chunk once it holds per_chunk batches; returns the chunk to fill next."""
+    if chunk.batches < per_chunk:
+        return chunk
+    _commit(chunk, writer, state, cfg, image_set)
+    if on_chunk:
+        on_chunk(state)
+    return _Chunk()
 
 
 def _source(image_set: ImageSet, transform, cfg: RecordConfig, start: int):
