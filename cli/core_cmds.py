@@ -35,7 +35,7 @@ By default only correctly classified images are analysed when the file has /imag
 The same file with the same options is imported once: --on-duplicate reuse returns that run,
 replace imports it anew in its place, and --force adds another run beside it.
 
---engine ray measures the blocks of units as tasks on a Ray cluster (pip install 'seldb[ray]';
+--engine ray measures the blocks of units as tasks on a Ray cluster (pip install 'seldb\\[ray]';
 docs/ray.md): each worker reads its blocks from the file, which must then be at the same path on
 every node (shared storage); --ship-blocks reads them here and sends them instead. The results come
 back here and are loaded in one transaction: the rows are the same as with the local engine.

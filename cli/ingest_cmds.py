@@ -38,7 +38,7 @@ stopped. `seldb models` lists the models and their default layers.
 `seldb import-h5 FILE` re-measures a finished file with other --bins/--top-k.
 
 \b
---engine ray runs it on a Ray cluster (pip install 'seldb[ray]'; docs/ray.md):
+--engine ray runs it on a Ray cluster (pip install 'seldb\\[ray]'; docs/ray.md):
 CPU tasks decode the images, a pool of model actors (one GPU each with
 --device cuda) runs the network, and this machine writes the same activation
 file in image order, then imports it on the cluster. The data directory and
