@@ -137,7 +137,7 @@ def measure_blocks(
                 while ahead < min(len(blocks), i + workers + 1):
                     todo.put((blocks[ahead], futures[ahead]))
                     ahead += 1
-                measured = _result(futures[i])
+                measured = wait(futures[i])
                 bar.advance(measured.block.n_units)
                 yield measured
     finally:
@@ -146,8 +146,8 @@ def measure_blocks(
             todo.put(None)
 
 
-def _result(future: Future) -> Measured:
-    """The block's result, waiting in short steps: the calling thread runs Python's signal handlers
+def wait(future: Future[T]) -> T:
+    """The future's result, waiting in short steps: the calling thread runs Python's signal handlers
     between them, so Ctrl-C and SIGTERM stop it within a fraction of a second."""
     while True:
         try:
@@ -156,12 +156,33 @@ def _result(future: Future) -> Measured:
             continue
 
 
-def _work(todo: queue.SimpleQueue, stop: threading.Event, task: Callable) -> None:
+def in_background(fn: Callable[..., T], *args) -> Future[T]:
+    """fn(*args) on a daemon thread like the block workers' (signals masked, never waited for at
+    exit); `wait` gives its result or raises its error."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        _mask_signals()
+        _settle(future, fn, *args)
+
+    threading.Thread(target=run, daemon=True, name="seldb-background").start()
+    return future
+
+
+def _mask_signals() -> None:
     # signals go to the calling thread, which handles them (a worker busy in numpy would not)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+def _settle(future: Future, fn: Callable, *args) -> None:
+    try:
+        future.set_result(fn(*args))
+    except BaseException as exc:  # handed to the caller, who raises it
+        future.set_exception(exc)
+
+
+def _work(todo: queue.SimpleQueue, stop: threading.Event, task: Callable) -> None:
+    _mask_signals()
     while (item := todo.get()) is not None and not stop.is_set():
         block, future = item
-        try:
-            future.set_result(task(block))
-        except BaseException as exc:  # handed to the caller, who raises it
-            future.set_exception(exc)
+        _settle(future, task, block)

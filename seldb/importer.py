@@ -18,7 +18,6 @@ import functools
 import hashlib
 import json
 import os
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ import sqlalchemy as sa
 import seldb
 from seldb import concepts as concept_store
 from seldb.activations import ActivationFile
-from seldb.blockwise import Measured, UnitBlock, measure_blocks, plan_blocks
+from seldb.blockwise import Measured, UnitBlock, in_background, measure_blocks, plan_blocks, wait
 from seldb.correlations import correlation_rows
 from seldb.db import schema as s
 from seldb.db.database import Database
@@ -52,28 +51,6 @@ def file_sha256(path: Path, progress: bool = False) -> str:
             digest.update(chunk)
             bar.advance(len(chunk))
     return digest.hexdigest()
-
-
-class _Background:
-    """A function run on a daemon thread (so that Ctrl-C never waits for it); `result` joins it."""
-
-    def __init__(self, fn, *args):
-        self._result, self._error = None, None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True, name="seldb-sha256")
-        self._thread.start()
-
-    def _run(self, fn, args) -> None:
-        try:
-            self._result = fn(*args)
-        except BaseException as exc:  # raised again by result(), on the caller's thread
-            self._error = exc
-
-    def result(self):
-        while self._thread.is_alive():  # short waits: the caller's thread keeps handling signals
-            self._thread.join(0.1)
-        if self._error is not None:
-            raise self._error
-        return self._result
 
 
 def unique_labels(names: Sequence[str], keys: Sequence[str | None] | None) -> list[str]:
@@ -158,7 +135,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
     try:
         layers = _select_layers(afile, options.layers)
         _check_names(afile, layers)
-        sha = _Background(file_sha256, afile.path)  # reads the file beside the pass below
+        sha = in_background(file_sha256, afile.path)  # reads the file beside the pass below
         dropped = _dropped_rows(afile, layers, options.nan_policy, progress)
         analysed = np.ones(afile.n_images, dtype=bool)
         if afile.preds is not None and not options.all_images:
@@ -167,7 +144,7 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
         if not analysed.any():
             hint = " (none is correctly classified; --all-images analyses every image)" if afile.preds is not None else ""
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
-        sha = sha.result()
+        sha = wait(sha)
         fingerprint = hashlib.sha256(json.dumps([sha, options.as_json()], sort_keys=True).encode()).hexdigest()
         return _Plan(afile, options, layers, analysed, dropped, sha, fingerprint, time.perf_counter() - started)
     except BaseException:
