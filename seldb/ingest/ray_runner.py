@@ -27,12 +27,12 @@ import socket
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from seldb.errors import InputError, SeldbError
 from seldb.ingest.imagesets import ImageSet
 from seldb.ingest.loader import ImageListDataset, collate
-from seldb.ingest.runner import RecordConfig, Recording, TILE_ROWS, _Chunk, _commit, _commit_full, _open_output
+from seldb.ingest.runner import (
+    RecordConfig, Recording, TILE_ROWS, _Chunk, _commit, _commit_full, _open_output, add_to_chunk, forward_batch,
+)
 from seldb.ingest.state import IngestState
 from seldb.progress import progress_bar
 
@@ -75,11 +75,8 @@ class _Forward:
         payload["acts"], payload["preds"] = {}, None
         if images is not None:
             with self.torch.inference_mode():
-                logits = self.net(self.torch.from_numpy(images).to(self.device))
-            if not isinstance(logits, self.torch.Tensor) or logits.ndim != 2:
-                raise InputError("the model's forward must return a (batch, classes) tensor of scores")
-            payload["acts"] = {name: v.float().cpu().numpy() for name, v in self.recorder.take().items()}
-            payload["preds"] = logits.argmax(dim=1).cpu().numpy()
+                payload["acts"], payload["preds"] = forward_batch(
+                    self.net, self.recorder, self.torch.from_numpy(images), self.device)
         return {"start": row["start"], "payload": pickle.dumps(payload, protocol=5)}
 
 
@@ -181,11 +178,4 @@ def seldb_cause(exc: BaseException) -> SeldbError | None:
 
 
 def _add(chunk: _Chunk, done: dict, image_set: ImageSet) -> None:
-    chunk.skipped += [{"path": image_set.paths[p], "reason": reason} for p, reason in done["failed"]]
-    if not done["positions"]:
-        return
-    for name, values in done["acts"].items():
-        chunk.acts.setdefault(name, []).append(values)
-    chunk.preds.append(np.asarray(done["preds"]))
-    chunk.labels += done["labels"]
-    chunk.paths += [image_set.paths[p] for p in done["positions"]]
+    add_to_chunk(chunk, image_set, done["failed"], done["positions"], done["labels"], done["acts"], done["preds"])

@@ -203,17 +203,29 @@ def _same(batch: Batch) -> Batch:
 
 
 def _forward_into(chunk: _Chunk, net, recorder, batch: Batch, image_set: ImageSet, device: str) -> None:
-    chunk.skipped += [{"path": image_set.paths[p], "reason": reason} for p, reason in batch.failed]
-    if batch.images is None:
-        return
-    logits = net(batch.images.to(device, non_blocking=True))
+    acts, preds = forward_batch(net, recorder, batch.images, device) if batch.images is not None else ({}, None)
+    add_to_chunk(chunk, image_set, batch.failed, batch.positions, batch.labels, acts, preds)
+
+
+def forward_batch(net, recorder: LayerRecorder, images: torch.Tensor, device: str) -> tuple[dict, np.ndarray]:
+    """The recorded layers' activations (float32) and the predicted classes of one batch of images."""
+    logits = net(images.to(device, non_blocking=True))
     if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
         raise InputError("the model's forward must return a (batch, classes) tensor of scores")
-    for name, values in recorder.take().items():
-        chunk.acts.setdefault(name, []).append(values.float().cpu().numpy())
-    chunk.preds.append(logits.argmax(dim=1).cpu().numpy())
-    chunk.labels += batch.labels
-    chunk.paths += [image_set.paths[p] for p in batch.positions]
+    acts = {name: values.float().cpu().numpy() for name, values in recorder.take().items()}
+    return acts, logits.argmax(dim=1).cpu().numpy()
+
+
+def add_to_chunk(chunk: _Chunk, image_set: ImageSet, failed, positions, labels, acts: dict, preds) -> None:
+    """One batch's results (and its unreadable images) added to the chunk being filled."""
+    chunk.skipped += [{"path": image_set.paths[p], "reason": reason} for p, reason in failed]
+    if not positions:
+        return
+    for name, values in acts.items():
+        chunk.acts.setdefault(name, []).append(values)
+    chunk.preds.append(np.asarray(preds))
+    chunk.labels += labels
+    chunk.paths += [image_set.paths[p] for p in positions]
 
 
 def _commit(chunk: _Chunk, writer: ActivationWriter, state: IngestState, cfg, image_set) -> None:
