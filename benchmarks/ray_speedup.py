@@ -37,7 +37,7 @@ import numpy as np
 from seldb.activations import ActivationWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from ray_cluster import LocalCluster  # noqa: E402
+from ray_cluster import CLUSTER_ENV, LocalCluster  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_alexnet_scale import drop_database, fresh_database  # noqa: E402
@@ -96,7 +96,7 @@ def main() -> None:
     if not args.keep.exists():
         make_file(args.keep, args.images, args.units, args.classes, 0.8)
     url = fresh_database(args.database_url)
-    env = dict(os.environ, SELDB_DATABASE_URL=url, RAY_USAGE_STATS_ENABLED="0")
+    env = dict(os.environ, SELDB_DATABASE_URL=url, **CLUSTER_ENV)  # the drivers agree with the cluster
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="minutes"), "cpus": os.cpu_count(),
               "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "load_before": load(),
               "file": f"{args.images} images x {args.units} units, {args.classes} classes"}  # fmt: skip

@@ -36,6 +36,10 @@ import pytest
 import sqlalchemy as sa
 
 TEST_URL_ENV = "SELDB_TEST_DATABASE_URL"
+# Ray reads these when it is imported, and its test clusters need the drivers to agree with them (see
+# tests/ray_cluster.py); set before any test can import ray. No auto-connect: a stray Ray call after a
+# session ends must fail, not start a local Ray (which would also write ~/.ray/auth_token).
+os.environ.update(RAY_ENABLE_AUTO_CONNECT="0", RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
 SEED = 20200415
 
 
@@ -214,7 +218,6 @@ def _cuda_available() -> bool:
 @pytest.fixture(scope="session")
 def ray_cluster():
     """A two-node Ray cluster on 127.0.0.1 (tests/ray_cluster.py), shared by the Ray tests, torn down at the end."""
-    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")  # read when ray is imported: see seldb.ray_engine
     pytest.importorskip("ray")
     from ray_cluster import LocalCluster
 

@@ -21,6 +21,10 @@ import time
 from pathlib import Path
 
 OBJECT_STORE_BYTES = 200 * 1024 * 1024  # enough for the tests' blocks; a benchmark passes more
+# For nodes and drivers alike. Left unset, Ray turns token authentication on as soon as ~/.ray/auth_token
+# exists - and any local `ray.init()` without an address writes that file - so a cluster started after it
+# would refuse drivers that do not send the token. These clusters listen on 127.0.0.1 and live for one run.
+CLUSTER_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
 
 
 def free_port() -> int:
@@ -56,7 +60,7 @@ class LocalCluster:
         self.address = f"127.0.0.1:{self.port}"
         self.cpus, self.object_store_bytes = cpus_per_node, object_store_bytes
         self.nodes: list[subprocess.Popen] = []
-        self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        self.env = {**os.environ, **CLUSTER_ENV}
 
     def _start(self, *args: str) -> None:
         workers = free_port_range()
