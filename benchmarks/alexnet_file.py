@@ -32,15 +32,23 @@ def _layout(layout: str, units: int) -> dict:
     }[layout]
 
 
-def make_file(path: Path, n_images: int, layout: str = "contiguous", dtype: str = "float32", n_classes: int = 1000,
-              zero_fraction: float = 0.8, seed: int = 0) -> None:  # fmt: skip
+def make_file(
+    path: Path,
+    n_images: int,
+    layout: str = "contiguous",
+    dtype: str = "float32",
+    n_classes: int = 1000,
+    zero_fraction: float = 0.8,
+    seed: int = 0,
+) -> None:
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, n_classes, n_images)
     preds = np.where(rng.random(n_images) < 0.9, labels, rng.integers(0, n_classes, n_images))
     tmp = path.with_suffix(".partial")
     with h5py.File(tmp, "w") as h5:
-        h5.attrs.update(format="seldb-activations", version=1, model="alexnet-synthetic",
-                        dataset=f"synthetic-{n_images}")  # fmt: skip
+        h5.attrs.update(
+            format="seldb-activations", version=1, model="alexnet-synthetic", dataset=f"synthetic-{n_images}"
+        )
         h5["/classes/name"] = np.array([f"class{c:04d}" for c in range(n_classes)], dtype=object)
         h5["/classes/key"] = np.array([f"n{c:08d}" for c in range(n_classes)], dtype=object)
         h5["/images/label"] = labels.astype(np.int32)

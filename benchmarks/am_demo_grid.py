@@ -69,15 +69,30 @@ def main() -> None:
         precision, klass = precision_60(acts[layer], labels)
         for unit in picks[layer]:
             started = time.perf_counter()
-            am = generate(net, resolve_layer(net, layer), unit, steps=args.steps, size=28, seed=0, preprocess="plain",
-                          method="fft-gray", layer_name=layer, threads=1)  # fmt: skip
+            am = generate(
+                net,
+                resolve_layer(net, layer),
+                unit,
+                steps=args.steps,
+                size=28,
+                seed=0,
+                preprocess="plain",
+                method="fft-gray",
+                layer_name=layer,
+                threads=1,
+            )
             best = float(acts[layer][:, unit].max())
             reached = am.activation.as_recorded(REDUCTION[layer])
-            print(f"{layer}.{unit}: p60 {precision[unit]:.2f} {DIGIT_NAMES[klass[unit]]:<5} AM {reached:8.3f}"
-                  f" dataset max {best:8.3f} {'beats' if am.exceeds(best, REDUCTION[layer]) else 'DOES NOT beat'}"
-                  f" the dataset ({time.perf_counter() - started:.2f} s)"
-                  + (f"; spatial mean: AM {am.activation.mean:.3f}, dataset max {conv_means[:, unit].max():.3f}"
-                     if layer == "conv2" else ""))  # fmt: skip
+            print(
+                f"{layer}.{unit}: p60 {precision[unit]:.2f} {DIGIT_NAMES[klass[unit]]:<5} AM {reached:8.3f}"
+                f" dataset max {best:8.3f} {'beats' if am.exceeds(best, REDUCTION[layer]) else 'DOES NOT beat'}"
+                f" the dataset ({time.perf_counter() - started:.2f} s)"
+                + (
+                    f"; spatial mean: AM {am.activation.mean:.3f}, dataset max {conv_means[:, unit].max():.3f}"
+                    if layer == "conv2"
+                    else ""
+                )
+            )
             tiles.append(am.image)
             captions.append([f"{layer}.{unit}", f"{DIGIT_NAMES[klass[unit]]} {precision[unit]:.2f}"])
     title = f"demo digit CNN, fft-gray, {args.steps} steps, seed 0; under each: unit, top-60 class, precision"

@@ -40,8 +40,18 @@ def build(arch: str) -> tuple[torch.nn.Module, dict[str, str]]:
 
 def timed(net, module, layer, unit, size, prep, steps, device, threads) -> float:
     started = time.perf_counter()
-    generate(net, module, unit, steps=steps, size=size, seed=0, preprocess=prep, device=device, layer_name=layer,
-             threads=threads)  # fmt: skip
+    generate(
+        net,
+        module,
+        unit,
+        steps=steps,
+        size=size,
+        seed=0,
+        preprocess=prep,
+        device=device,
+        layer_name=layer,
+        threads=threads,
+    )
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter() - started
@@ -63,15 +73,17 @@ def main() -> None:
         arch, layer, unit, size, prep = MODELS[name]
         net, aliases = build(arch)
         module = resolve_layer(net, layer, aliases)
-        short, long = (args.steps if arch != "demo" else (args.full_steps // 4, args.full_steps))
+        short, long = args.steps if arch != "demo" else (args.full_steps // 4, args.full_steps)
         timed(net, module, layer, unit, size, prep, 1, args.device, threads)  # warm-up: allocator, kernels
         t_short = timed(net, module, layer, unit, size, prep, short, args.device, threads)
         t_long = timed(net, module, layer, unit, size, prep, long, args.device, threads)
         per_step = (t_long - t_short) / (long - short)
         fixed = max(0.0, t_short - short * per_step)
         per_image = fixed + per_step * args.full_steps
-        print(f"{name:<12} {layer:<8} {size:>4} {per_step:>8.3f} {fixed:>8.2f} {per_image:>9.1f}"
-              + ("" if long == args.full_steps else f"  (projected from {short} and {long} steps)"))
+        print(
+            f"{name:<12} {layer:<8} {size:>4} {per_step:>8.3f} {fixed:>8.2f} {per_image:>9.1f}"
+            + ("" if long == args.full_steps else f"  (projected from {short} and {long} steps)")
+        )
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def run(path: str) -> np.ndarray:
         n_classes = len(h5["/classes/name"])
         n_c = np.bincount(labels, minlength=n_classes)
         results = []
-        for name, ds in h5["/layers"].items():
+        for _name, ds in h5["/layers"].items():
             layer = np.ascontiguousarray(ds[()][keep].T, dtype=np.float64)  # one read, then units x images
             results += [unit_measures(layer[u], labels, n_c, n_classes) for u in range(layer.shape[0])]
             del layer

@@ -26,25 +26,24 @@ QUERIES = {
     "runs": "SELECT count(*), sum(n_units) FROM seldb.runs",
     "layers": "SELECT layer, n_units, n_dead_units FROM seldb.layers WHERE run_id = {r}",
     "unit_measures": "SELECT layer, count(*), avg(precision_60), avg(max_informedness) FROM seldb.unit_measures"
-                     " WHERE run_id = {r} GROUP BY layer",
+    " WHERE run_id = {r} GROUP BY layer",
     "latest_unit_measures": "SELECT layer, count(*), avg(recall_p1) FROM seldb.latest_unit_measures GROUP BY layer",
-    "unit_precision_k": "SELECT k, count(*), avg(precision) FROM seldb.unit_precision_k WHERE run_id = {r}"
-                        " GROUP BY k",
+    "unit_precision_k": "SELECT k, count(*), avg(precision) FROM seldb.unit_precision_k WHERE run_id = {r} GROUP BY k",
     "unit_class_stats": "SELECT layer, count(*) FROM seldb.unit_class_stats WHERE run_id = {r} GROUP BY layer",
     "unit_histograms": "SELECT layer, count(*) FROM seldb.unit_histograms WHERE run_id = {r} GROUP BY layer",
     "unit_histogram_bins": "SELECT count(*) FROM seldb.unit_histogram_bins WHERE run_id = {r}",
     "unit_top_images": "SELECT layer, count(*), avg(activation) FROM seldb.unit_top_images WHERE run_id = {r}"
-                       " GROUP BY layer",
+    " GROUP BY layer",
     "layer_class_summary": "SELECT layer, avg(mean_of_means), sum(n_claimed) FROM seldb.layer_class_summary"
-                           " WHERE run_id = {r} GROUP BY layer",
-}  # fmt: skip
+    " WHERE run_id = {r} GROUP BY layer",
+}
 EXTRA = {  # the per-class averages a BI user may try first, and where the summary answers them
     "unit_class_stats: avg(mean) by layer": "SELECT layer, avg(mean) FROM seldb.unit_class_stats"
-                                            " WHERE run_id = {r} GROUP BY layer",
+    " WHERE run_id = {r} GROUP BY layer",
     "unit_class_stats: one unit": "SELECT * FROM seldb.unit_class_stats WHERE run_id = {r} AND unit_label = 'fc6.1199'",
     "unit_histogram_bins: one unit": "SELECT * FROM seldb.unit_histogram_bins WHERE run_id = {r}"
-                                     " AND unit_label = 'fc6.1199'",
-}  # fmt: skip
+    " AND unit_label = 'fc6.1199'",
+}
 
 
 def timed(conn: sa.Connection, sql: str, repeats: int = 3) -> float:
@@ -65,7 +64,8 @@ def main() -> None:
         run = args.run or conn.exec_driver_sql("SELECT run_id FROM seldb.runs ORDER BY n_units DESC LIMIT 1").scalar()
         units, classes = conn.exec_driver_sql(
             f"SELECT n_units, (SELECT count(*) FROM seldb_store.run_classes WHERE run_id = {run})"
-            f" FROM seldb.runs WHERE run_id = {run}").one()  # fmt: skip
+            f" FROM seldb.runs WHERE run_id = {run}"
+        ).one()
         print(f"run {run}: {units:,} units x {classes:,} classes")
         print(f"{'view / query':<48} {'seconds':>8}")
         for name in VIEW_NAMES:
@@ -86,7 +86,9 @@ def main() -> None:
     started = time.perf_counter()
     table_text(columns, rows, width=120)
     blocks_s = time.perf_counter() - started
-    print(f"render {len(rows):,} rows: csv {csv_s:.2f} s, table {table_s:.2f} s, blocks at 120 columns {blocks_s:.2f} s")
+    print(
+        f"render {len(rows):,} rows: csv {csv_s:.2f} s, table {table_s:.2f} s, blocks at 120 columns {blocks_s:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -28,8 +28,18 @@ import torch
 from seldb.control import ControlOptions, summarize_control
 from seldb.control.options import DEFAULT_HIDDEN, DEFAULT_SEEDS
 
-COLUMNS = ["condition", "class_space", "n_seeds", "n_units_mean", "n_localist_mean", "n_localist_sd",
-           "n_recall_p1_099_mean", "n_recall_p1_050_mean", "n_mi_099_mean", "n_precision_60_075_mean"]  # fmt: skip
+COLUMNS = [
+    "condition",
+    "class_space",
+    "n_seeds",
+    "n_units_mean",
+    "n_localist_mean",
+    "n_localist_sd",
+    "n_recall_p1_099_mean",
+    "n_recall_p1_050_mean",
+    "n_mi_099_mean",
+    "n_precision_60_075_mean",
+]
 
 
 def through_the_database(options: ControlOptions) -> tuple[dict, object]:
@@ -38,8 +48,18 @@ def through_the_database(options: ControlOptions) -> tuple[dict, object]:
     with seldb.connect() as db:
         result = db.control_superposition(options, notify=print, progress=False)
         report = db.reports.control(result.run_ids)
-    networks = [{"model": n.model, "seed": n.seed, "epochs": n.epochs, "criterion_reached": n.criterion_reached,
-                 "accuracy": n.accuracy, "train_seconds": n.train_seconds, "runs": n.runs} for n in result.networks]
+    networks = [
+        {
+            "model": n.model,
+            "seed": n.seed,
+            "epochs": n.epochs,
+            "criterion_reached": n.criterion_reached,
+            "accuracy": n.accuracy,
+            "train_seconds": n.train_seconds,
+            "runs": n.runs,
+        }
+        for n in result.networks
+    ]
     summary = report.section("across_seeds").frame
     return {"networks": networks, "across_seeds": summary.to_dicts(), "notes": report.notes}, summary
 
@@ -63,7 +83,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the numbers here")
     args = ap.parse_args()
     load_before = os.getloadavg()
-    print(f"torch {torch.__version__}, {os.cpu_count()} cores, load average {load_before[0]:.1f} (training uses 1 thread)")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} cores, load average {load_before[0]:.1f} (training uses 1 thread)"
+    )
     with tempfile.TemporaryDirectory(prefix="seldb-control-") as tmp:
         options = ControlOptions(args.seeds, args.hidden, args.cell, args.out or Path(tmp))
         started = time.perf_counter()
@@ -74,12 +96,27 @@ def main() -> None:
     print(summary.select([c for c in COLUMNS if c in summary.columns]))
     print("\n\n".join(record["notes"]))
     load_after = os.getloadavg()
-    print(f"{seconds:.1f} s end to end ({args.seeds} seed(s), hidden {args.hidden}, {args.cell}, "
-          f"{'no database' if args.no_db else 'into PostgreSQL'}); load average {load_before[0]:.1f} -> {load_after[0]:.1f}")
+    print(
+        f"{seconds:.1f} s end to end ({args.seeds} seed(s), hidden {args.hidden}, {args.cell}, "
+        f"{'no database' if args.no_db else 'into PostgreSQL'}); "
+        f"load average {load_before[0]:.1f} -> {load_after[0]:.1f}"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"seeds": args.seeds, "hidden": args.hidden, "cell": args.cell,
-                                         "database": not args.no_db, "seconds": seconds,
-                                         "load_average": [load_before, load_after], **record}, indent=2, default=str))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "seeds": args.seeds,
+                    "hidden": args.hidden,
+                    "cell": args.cell,
+                    "database": not args.no_db,
+                    "seconds": seconds,
+                    "load_average": [load_before, load_after],
+                    **record,
+                },
+                indent=2,
+                default=str,
+            )
+        )
 
 
 if __name__ == "__main__":

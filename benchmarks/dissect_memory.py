@@ -78,11 +78,12 @@ def run(args) -> None:
         done = time.perf_counter()
         size = store.path.stat().st_size
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.images} images x {UNITS} x {H} x {W}: map store {size / 1e9:.2f} GB on disk;"
-          f" peak RSS {peak:.0f} MB")
-    print(f"maps + store + pass 1 {forward - started:.1f} s, pass 2 {second - forward:.1f} s,"
-          f" tally {done - second:.1f} s (wall); {tallies['conv5'].active_pairs / (args.images * UNITS):.1%}"
-          " of (image, unit) pairs above threshold")
+    print(f"{args.images} images x {UNITS} x {H} x {W}: map store {size / 1e9:.2f} GB on disk; peak RSS {peak:.0f} MB")
+    print(
+        f"maps + store + pass 1 {forward - started:.1f} s, pass 2 {second - forward:.1f} s,"
+        f" tally {done - second:.1f} s (wall); {tallies['conv5'].active_pairs / (args.images * UNITS):.1%}"
+        " of (image, unit) pairs above threshold"
+    )
 
 
 def main() -> None:

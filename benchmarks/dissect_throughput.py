@@ -44,36 +44,49 @@ def run(args) -> None:
     torch.manual_seed(0)
     net = torchvision.models.alexnet(weights=None).eval()
     with tempfile.TemporaryDirectory() as tmp:
-        mini, made = timed(lambda: make_mini_broden(Path(tmp) / "broden", n_images=args.images, image_size=227,
-                                                    seg_size=113, seed=0))
+        mini, made = timed(
+            lambda: make_mini_broden(Path(tmp) / "broden", n_images=args.images, image_size=227, seg_size=113, seed=0)
+        )
         broden = open_broden(mini.directory)
         modules = resolve(net, [args.layer], ARCHS["alexnet"].layer_aliases)
-        print(f"{args.images} images 227x227 (segmentations 113x113) made in {made[0]:.1f} s;"
-              f" alexnet {args.layer} = {modules[args.layer]}; torch threads {torch.get_num_threads()}")
+        print(
+            f"{args.images} images 227x227 (segmentations 113x113) made in {made[0]:.1f} s;"
+            f" alexnet {args.layer} = {modules[args.layer]}; torch threads {torch.get_num_threads()}"
+        )
         forward_only(net, broden, args.batch_size)  # warm-up (allocator, page cache of the images)
         _, bare = timed(lambda: forward_only(net, broden, args.batch_size))
         percentile = 100 * (1 - args.quantile)
         work = Path(tmp) / "work"
         work.mkdir()
-        (stores, passes), forward = timed(lambda: _forward(net, modules, broden, work, percentile, args.batch_size,
-                                                           "cpu", "netdissect", False))
-        thresholds, second = timed(lambda: {layer: _thresholds(stores[layer], passes[layer], args.chunk)
-                                            for layer in modules})
+        (stores, passes), forward = timed(
+            lambda: _forward(net, modules, broden, work, percentile, args.batch_size, "cpu", "netdissect", False)
+        )
+        thresholds, second = timed(
+            lambda: {layer: _thresholds(stores[layer], passes[layer], args.chunk) for layer in modules}
+        )
         (tallies, truth), tally = timed(lambda: _tally(broden, stores, thresholds, args.chunk, False))
         result = _result(broden, args.quantile, modules, stores, thresholds, tallies, truth)
     n = args.images
     d = result.layers[args.layer]
     total = tuple(f + s + t for f, s, t in zip(forward, second, tally))
     print(f"{'':28} {'wall s':>8} {'images/s':>9} {'CPU s':>8} {'images/CPU s':>12}")
-    for name, (wall, cpu) in [("bare forward pass", bare), ("dissect, all phases", total),
-                              ("  forward + store + pass 1", forward), ("  percentile pass 2", second),
-                              ("  tally", tally)]:
+    for name, (wall, cpu) in [
+        ("bare forward pass", bare),
+        ("dissect, all phases", total),
+        ("  forward + store + pass 1", forward),
+        ("  percentile pass 2", second),
+        ("  tally", tally),
+    ]:
         print(f"{name:28} {wall:8.2f} {n / wall:9.1f} {cpu:8.2f} {n / cpu:12.1f}")
     for kind, i in (("wall", 0), ("CPU", 1)):
-        print(f"added to the bare forward pass ({kind}): {total[i] - bare[i]:.2f} s ="
-              f" {(total[i] - bare[i]) / bare[i]:.2f} x the forward pass itself")
-    print(f"quantile {args.quantile}: {d.active_pairs / (n * d.n_units):.1%} of (image, unit) pairs exceed the"
-          f" threshold; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"added to the bare forward pass ({kind}): {total[i] - bare[i]:.2f} s ="
+            f" {(total[i] - bare[i]) / bare[i]:.2f} x the forward pass itself"
+        )
+    print(
+        f"quantile {args.quantile}: {d.active_pairs / (n * d.n_units):.1%} of (image, unit) pairs exceed the"
+        f" threshold; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+    )
 
 
 def main() -> None:

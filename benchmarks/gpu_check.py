@@ -42,23 +42,37 @@ LAYERS = {"alexnet": "conv5,fc6,fc7", "vgg16": "conv5_3,fc6,fc7"}  # the paper's
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", default=os.environ.get("GPU_CHECK_DEVICE", "cuda"),
-                        help="cuda, cuda:N, or cpu for a dry run with tiny sizes (env GPU_CHECK_DEVICE)")
+    parser.add_argument(
+        "--device",
+        default=os.environ.get("GPU_CHECK_DEVICE", "cuda"),
+        help="cuda, cuda:N, or cpu for a dry run with tiny sizes (env GPU_CHECK_DEVICE)",
+    )
     parser.add_argument("--models", default="alexnet,vgg16")
     parser.add_argument("--images", type=int, help="JPEGs to generate (cuda 8192, cpu 48)")
     parser.add_argument("--image-size", default=None, help="WxH of the JPEGs (cuda 500x375 like ImageNet, cpu 160x120)")
     parser.add_argument("--input-size", type=int, help="crop size (cuda 224, cpu 64)")
     parser.add_argument("--batch-size", type=int, help="images per batch (cuda 256, cpu 8)")
-    parser.add_argument("--workers", type=int, help="DataLoader workers (default: seldb ingest's, cores - 1, at most 8)")
+    parser.add_argument(
+        "--workers", type=int, help="DataLoader workers (default: seldb ingest's, cores - 1, at most 8)"
+    )
     parser.add_argument("--repeats", type=int, help="passes per measurement, best kept (cuda 2, cpu 1)")
-    parser.add_argument("--end-to-end", action=argparse.BooleanOptionalAction, default=None,
-                        help="also time the `seldb ingest` command itself for alexnet, measures and load included"
-                        " (cuda: on, cpu: off); SELDB_DATABASE_URL, else an embedded server in a temporary directory")
+    parser.add_argument(
+        "--end-to-end",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time the `seldb ingest` command itself for alexnet, measures and load included"
+        " (cuda: on, cpu: off); SELDB_DATABASE_URL, else an embedded server in a temporary directory",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a line misses the target")
     args = parser.parse_args(argv)
     dry = args.device == "cpu"
-    defaults = dict(images=48 if dry else 8192, image_size="160x120" if dry else "500x375",
-                    input_size=64 if dry else 224, batch_size=8 if dry else 256, repeats=1 if dry else 2)
+    defaults = dict(
+        images=48 if dry else 8192,
+        image_size="160x120" if dry else "500x375",
+        input_size=64 if dry else 224,
+        batch_size=8 if dry else 256,
+        repeats=1 if dry else 2,
+    )
     defaults["end_to_end"] = not dry
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -170,17 +184,28 @@ def prepare_model(arch: str, args, data: Path, work: Path):
     torch.manual_seed(0)
     weights = work / f"{arch}-random.pth"
     torch.save(torchvision.models.get_model(arch, weights=None).state_dict(), weights)
-    opts = IngestOptions(data=data, arch=arch, num_classes=1000, weights=weights, layers=LAYERS[arch].split(","),
-                         batch_size=args.batch_size, workers=args.workers, device=args.device,
-                         input_size=args.input_size, out=work / "check.h5", progress=False)  # fmt: skip
+    opts = IngestOptions(
+        data=data,
+        arch=arch,
+        num_classes=1000,
+        weights=weights,
+        layers=LAYERS[arch].split(","),
+        batch_size=args.batch_size,
+        workers=args.workers,
+        device=args.device,
+        input_size=args.input_size,
+        out=work / "check.h5",
+        progress=False,
+    )
     return prepare(opts, notify=lambda message: None)
 
 
 def check_model(arch: str, args, data: Path, work: Path, gpu_decoder: str) -> tuple[list[tuple], str]:
     prepared = prepare_model(arch, args, data, work)
     n_warm = min(len(prepared.image_set), 4 * args.batch_size)
-    subset = dataclasses.replace(prepared.image_set, paths=prepared.image_set.paths[:n_warm],
-                                 labels=prepared.image_set.labels[:n_warm])
+    subset = dataclasses.replace(
+        prepared.image_set, paths=prepared.image_set.paths[:n_warm], labels=prepared.image_set.labels[:n_warm]
+    )
     warm = argparse.Namespace(**{**vars(args), "repeats": 1})
     ingest_rate(dataclasses.replace(prepared, image_set=subset), warm, None, work / "warm.h5")  # cuDNN, workers, files
     forward = forward_rate(prepared, args)
@@ -201,10 +226,32 @@ def end_to_end(args, data: Path, work: Path) -> tuple[str, str, float, None]:
     from seldb.db.server import stop_embedded
 
     weights, data_dir = work / "alexnet-random.pth", work / "seldb-data"
-    command = [sys.executable, "-c", "from seldb_cli.main import main; main()", "ingest", "--arch", "alexnet",
-               "--num-classes", "1000", "--weights", str(weights), "--data", str(data), "--layers", LAYERS["alexnet"],
-               "--device", args.device, "--batch-size", str(args.batch_size), "--workers", str(args.workers),
-               "--input-size", str(args.input_size), "--out", str(work / "end-to-end.h5")]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from seldb_cli.main import main; main()",
+        "ingest",
+        "--arch",
+        "alexnet",
+        "--num-classes",
+        "1000",
+        "--weights",
+        str(weights),
+        "--data",
+        str(data),
+        "--layers",
+        LAYERS["alexnet"],
+        "--device",
+        args.device,
+        "--batch-size",
+        str(args.batch_size),
+        "--workers",
+        str(args.workers),
+        "--input-size",
+        str(args.input_size),
+        "--out",
+        str(work / "end-to-end.h5"),
+    ]
     env = {**os.environ, "SELDB_DATA_DIR": str(data_dir), "PYTHONWARNINGS": "ignore"}
     started = time.perf_counter()
     try:
@@ -227,8 +274,10 @@ def header(args) -> str:
     if args.workers is None:
         args.workers = default_workers()
     where = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu (dry run)"
-    return (f"seldb gpu_check: {where}, torch {torch.__version__}; {args.images} JPEGs {args.image_size}"
-            f" -> crop {args.input_size}; batch {args.batch_size}, {args.workers} workers, best of {args.repeats}")
+    return (
+        f"seldb gpu_check: {where}, torch {torch.__version__}; {args.images} JPEGs {args.image_size}"
+        f" -> crop {args.input_size}; batch {args.batch_size}, {args.workers} workers, best of {args.repeats}"
+    )
 
 
 def main(argv=None) -> int:
@@ -236,8 +285,11 @@ def main(argv=None) -> int:
     import torch
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"gpu_check: no CUDA device (torch {torch.__version__}, built for CUDA {torch.version.cuda});"
-              " GPU_CHECK_DEVICE=cpu runs the dry run", file=sys.stderr)
+        print(
+            f"gpu_check: no CUDA device (torch {torch.__version__}, built for CUDA {torch.version.cuda});"
+            " GPU_CHECK_DEVICE=cpu runs the dry run",
+            file=sys.stderr,
+        )
         return 2
     width, height = (int(v) for v in args.image_size.lower().split("x"))
     # on the CPU the tensor path of --decode-on cuda runs on the CPU: the same code, no GPU
@@ -260,8 +312,10 @@ def main(argv=None) -> int:
             print(_line(*rows[-1]), flush=True)
     ratios = [ratio for *_, ratio in rows if ratio is not None]
     met = sum(ratio >= TARGET for ratio in ratios)
-    print(f"target ingest >= {TARGET:.0%} of min(forward, decode): met on {met} of {len(ratios)} lines;"
-          f" {time.perf_counter() - started:.0f} s in all")
+    print(
+        f"target ingest >= {TARGET:.0%} of min(forward, decode): met on {met} of {len(ratios)} lines;"
+        f" {time.perf_counter() - started:.0f} s in all"
+    )
     return 1 if args.strict and met < len(ratios) else 0
 
 

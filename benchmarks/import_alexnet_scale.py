@@ -53,9 +53,13 @@ def timed(command: list[str], env: dict | None = None) -> dict:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise SystemExit(f"{command[:4]} failed with {process.returncode}")
-    return {"wall_s": round(time.perf_counter() - started, 1), "user_s": round(usage.ru_utime, 1),
-            "sys_s": round(usage.ru_stime, 1), "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),
-            "load_before": os.getloadavg()[0]}  # fmt: skip
+    return {
+        "wall_s": round(time.perf_counter() - started, 1),
+        "user_s": round(usage.ru_utime, 1),
+        "sys_s": round(usage.ru_stime, 1),
+        "peak_rss_gb": round(usage.ru_maxrss / 1e6, 2),
+        "load_before": os.getloadavg()[0],
+    }
 
 
 def import_once(path: Path, server_url: str) -> dict:
@@ -70,7 +74,8 @@ def import_once(path: Path, server_url: str) -> dict:
 
         with psycopg.connect(url) as conn:
             result["timings"], result["row_counts"] = conn.execute(
-                "SELECT timings, row_counts FROM seldb_store.runs ORDER BY run_id DESC").fetchone()  # fmt: skip
+                "SELECT timings, row_counts FROM seldb_store.runs ORDER BY run_id DESC"
+            ).fetchone()
     finally:
         drop_database(server_url, url)
     return result
@@ -88,8 +93,12 @@ def main() -> None:
 
     started = time.perf_counter()
     path = file_for(args.dir, args.images, args.layout, args.dtype)
-    report = {"file": str(path), "file_gb": round(path.stat().st_size / 1e9, 2),
-              "made_or_found_s": round(time.perf_counter() - started, 1), "cpus": os.cpu_count()}  # fmt: skip
+    report = {
+        "file": str(path),
+        "file_gb": round(path.stat().st_size / 1e9, 2),
+        "made_or_found_s": round(time.perf_counter() - started, 1),
+        "cpus": os.cpu_count(),
+    }
     report["seldb"] = import_once(path, args.database_url)
     if args.baseline:
         report["baseline"] = timed([sys.executable, str(Path(__file__).parent / "baseline_numpy.py"), str(path)])

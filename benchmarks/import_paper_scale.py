@@ -42,17 +42,23 @@ def main() -> None:
         started = time.perf_counter()
         path = file_for(args.dir, n_images, args.layout)
         made = round(time.perf_counter() - started, 1)
-        result = {"images": n_images, "file_gb": round(path.stat().st_size / 1e9, 2), "made_or_found_s": made,
-                  **import_once(path, args.database_url)}  # fmt: skip
+        result = {
+            "images": n_images,
+            "file_gb": round(path.stat().st_size / 1e9, 2),
+            "made_or_found_s": made,
+            **import_once(path, args.database_url),
+        }
         results.append(result)
         print(json.dumps(result), flush=True)
     base = results[0]
     for r in results:
         r["time_ratio"] = round(r["wall_s"] / base["wall_s"], 2)
         r["images_ratio"] = round(r["images"] / base["images"], 2)
-        print(f"{r['images']:>8} images: {r['wall_s']:7.1f} s wall (x{r['time_ratio']} for x{r['images_ratio']} images),"
-              f" user {r['user_s']} s, sys {r['sys_s']} s, peak RSS {r['peak_rss_gb']} GB,"
-              f" load {r['load_before']:.1f}; phases {r['timings']}")  # fmt: skip
+        print(
+            f"{r['images']:>8} images: {r['wall_s']:7.1f} s wall (x{r['time_ratio']} for x{r['images_ratio']} images),"
+            f" user {r['user_s']} s, sys {r['sys_s']} s, peak RSS {r['peak_rss_gb']} GB,"
+            f" load {r['load_before']:.1f}; phases {r['timings']}"
+        )
     print(f"cpus {os.cpu_count()}")
 
 

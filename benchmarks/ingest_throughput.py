@@ -44,8 +44,12 @@ def bare(opts: IngestOptions) -> float:
     """Seconds for DataLoader + forward only, with the very loader the runner uses."""
     prepared = prepare(opts, notify=lambda message: None)  # no hooks: the recorder exists only while recording
     s, net, device = prepared.image_set, prepared.net, prepared.cfg.device
-    loader = make_loader(ImageListDataset(s.root, s.paths, s.labels, prepared.transform),
-                         opts.batch_size, prepared.cfg.workers, pin_memory=device.startswith("cuda"))
+    loader = make_loader(
+        ImageListDataset(s.root, s.paths, s.labels, prepared.transform),
+        opts.batch_size,
+        prepared.cfg.workers,
+        pin_memory=device.startswith("cuda"),
+    )
     started = time.perf_counter()
     with torch.inference_mode():
         for batch in loader:
@@ -71,8 +75,16 @@ def _sync(device: str) -> None:
 
 
 def measure(device: str, args, data: Path, weights: Path, work: Path) -> list[tuple]:
-    opts = IngestOptions(data=data, model="alexnet-imagenet", weights=weights, batch_size=args.batch_size,
-                         workers=args.workers, device=device, out=work / f"bench-{device}.h5", progress=False)
+    opts = IngestOptions(
+        data=data,
+        model="alexnet-imagenet",
+        weights=weights,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        device=device,
+        out=work / f"bench-{device}.h5",
+        progress=False,
+    )
     n = args.images
     ingest(IngestOptions(**{**opts.__dict__, "limit_per_class": 2 * args.batch_size // 10 + 1}))  # warm-up
     best = {"bare": float("inf"), "ingest": float("inf")}

@@ -29,7 +29,7 @@ import platform
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +42,6 @@ from ray_cluster import CLUSTER_ENV, LocalCluster  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_alexnet_scale import drop_database, fresh_database  # noqa: E402
 
-
 # A block's results (histograms and per-class arrays of 1,000 classes) are ~100 MB: room for the blocks in flight
 OBJECT_STORE_BYTES = 1536 << 20
 
@@ -53,8 +52,14 @@ def make_file(path: Path, n_images: int, n_units: int, n_classes: int, zeros: fl
     preds = np.where(rng.random(n_images) < 0.9, labels, rng.integers(0, n_classes, n_images))
     layers = {"fc6": n_units // 2, "fc7": n_units - n_units // 2}
     names = [f"class{c:04d}" for c in range(n_classes)]
-    with ActivationWriter(path, model="synthetic", dataset="synthetic", class_names=names,
-                          layers={k: (v, "none") for k, v in layers.items()}, with_pred=True) as writer:  # fmt: skip
+    with ActivationWriter(
+        path,
+        model="synthetic",
+        dataset="synthetic",
+        class_names=names,
+        layers={k: (v, "none") for k, v in layers.items()},
+        with_pred=True,
+    ) as writer:
         for r0 in range(0, n_images, 4096):
             r1 = min(n_images, r0 + 4096)
             acts = {}
@@ -67,8 +72,12 @@ def make_file(path: Path, n_images: int, n_units: int, n_classes: int, zeros: fl
 
 def timed_import(path: Path, env: dict, *extra: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "seldb_cli.main", "import-h5", str(path), "--force", "-q", *extra],
-                   env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "seldb_cli.main", "import-h5", str(path), "--force", "-q", *extra],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
@@ -97,12 +106,17 @@ def main() -> None:
         make_file(args.keep, args.images, args.units, args.classes, 0.8)
     url = fresh_database(args.database_url)
     env = dict(os.environ, SELDB_DATABASE_URL=url, **CLUSTER_ENV)  # the drivers agree with the cluster
-    report = {"date": datetime.now(timezone.utc).isoformat(timespec="minutes"), "cpus": os.cpu_count(),
-              "machine": f"{platform.machine()} {platform.processor() or ''}".strip(), "load_before": load(),
-              "file": f"{args.images} images x {args.units} units, {args.classes} classes"}  # fmt: skip
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="minutes"),
+        "cpus": os.cpu_count(),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "load_before": load(),
+        "file": f"{args.images} images x {args.units} units, {args.classes} classes",
+    }
     try:
-        subprocess.run([sys.executable, "-m", "seldb_cli.main", "db", "upgrade"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "seldb_cli.main", "db", "upgrade"], env=env, check=True, stdout=subprocess.DEVNULL
+        )
         wall = {"local": timed_import(args.keep, env)}
         phases = {"local": last_timings(url)}
         for name, nodes, extra in (("ray-1", 1, ()), ("ray-2", 2, ()), ("ray-2-ship", 2, ("--ship-blocks",))):

@@ -36,8 +36,11 @@ def demo_run(db) -> tuple[int, str]:
     if runs.is_empty():
         sys.exit("no demo run in this database: run `seldb demo` first")
     run_id = int(runs["run_id"][0])
-    top = db.sql("SELECT unit_label FROM seldb.unit_measures WHERE run_id = :r AND layer = 'fc1'"
-                 " ORDER BY precision_60 DESC, max_informedness DESC LIMIT 1", r=run_id)  # fmt: skip
+    top = db.sql(
+        "SELECT unit_label FROM seldb.unit_measures WHERE run_id = :r AND layer = 'fc1'"
+        " ORDER BY precision_60 DESC, max_informedness DESC LIMIT 1",
+        r=run_id,
+    )
     return run_id, top["unit_label"][0]
 
 
@@ -65,7 +68,8 @@ def shoot(driver, url: str, out: Path, height: int, ready) -> None:
 def loaded(element_id: str):
     return lambda d: d.execute_script(
         "const i = document.getElementById(arguments[0]); return i !== null && i.complete && i.naturalWidth > 0;",
-        element_id)  # fmt: skip
+        element_id,
+    )
 
 
 def main() -> None:
@@ -87,16 +91,29 @@ def main() -> None:
         query = urlencode({"filter": FILTER, "sort": "precision_60", "order": "desc"})
         with browser_support.running(create_app(db, "127.0.0.1", Path(scratch) / "cache")) as site:
             with browser_support.chromium() as driver:
-                shoot(driver, f"{site}/runs/{run_id}/units?{query}", args.out / "serve-units.png", 900,
-                      lambda d: d.find_elements("id", "units"))  # fmt: skip
-                shoot(driver, f"{site}/runs/{run_id}/unit/{unit}", args.out / "serve-unit.png", 1500,
-                      loaded("unit-plot"))  # fmt: skip
+                shoot(
+                    driver,
+                    f"{site}/runs/{run_id}/units?{query}",
+                    args.out / "serve-units.png",
+                    900,
+                    lambda d: d.find_elements("id", "units"),
+                )
+                shoot(
+                    driver, f"{site}/runs/{run_id}/unit/{unit}", args.out / "serve-unit.png", 1500, loaded("unit-plot")
+                )
                 driver.get(f"{site}/rate/{STUDY}")
                 driver.find_element("id", "rater").send_keys("screenshot")
                 driver.find_element("id", "begin").click()
-                shoot(driver, driver.current_url, args.out / "serve-rate.png", 760,
-                      lambda d: d.execute_script("return [...document.querySelectorAll('img.rate-image')]"
-                                                 ".every(i => i.complete && i.naturalWidth > 0)"))  # fmt: skip
+                shoot(
+                    driver,
+                    driver.current_url,
+                    args.out / "serve-rate.png",
+                    760,
+                    lambda d: d.execute_script(
+                        "return [...document.querySelectorAll('img.rate-image')]"
+                        ".every(i => i.complete && i.naturalWidth > 0)"
+                    ),
+                )
 
 
 if __name__ == "__main__":

@@ -70,8 +70,7 @@ def uncertainty_pass(afile: ActivationFile, blocks, rows, workers: int, options:
     draws = make_draws(afile.labels[rows], n_classes, options)
 
     def measure(block, values, labels):
-        return block_uncertainty(values, labels, n_classes, draws, options, first_unit=block.first,
-                                 image_index=rows)  # fmt: skip
+        return block_uncertainty(values, labels, n_classes, draws, options, first_unit=block.first, image_index=rows)
 
     parts = [done.result for done in measure_blocks(afile, blocks, rows, measure, workers=workers)]
     return finish_layer(parts).intervals.height
@@ -93,29 +92,42 @@ def main() -> None:
     engine = pick_engine(args.engine)
     values, labels = make_layer(args.images, args.units, args.classes, args.zeros)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        path = write_activation_file(Path(tmp) / "bench.h5", class_names=[f"c{i}" for i in range(args.classes)],
-                                     labels=labels, layers={"fc6": values})  # fmt: skip
+        path = write_activation_file(
+            Path(tmp) / "bench.h5",
+            class_names=[f"c{i}" for i in range(args.classes)],
+            labels=labels,
+            layers={"fc6": values},
+        )
         del values
         with ActivationFile(path) as afile:
             rows = np.arange(afile.n_images)
             rows = rows[np.argsort(afile.labels[rows], kind="stable")]  # as the import reads them
             blocks = plan_blocks(afile, ["fc6"], rows.size, afile.n_classes * BINS)
-            options = UncertaintyOptions(bootstrap=args.bootstrap, permutations=args.permutations, seed=0,
-                                         engine=engine).check()  # fmt: skip
-            uncertainty_pass(afile, blocks[:1], rows, 1, UncertaintyOptions(bootstrap=2, permutations=2,
-                                                                           engine=engine))  # compile, warm caches
+            options = UncertaintyOptions(
+                bootstrap=args.bootstrap, permutations=args.permutations, seed=0, engine=engine
+            ).check()
+            uncertainty_pass(
+                afile, blocks[:1], rows, 1, UncertaintyOptions(bootstrap=2, permutations=2, engine=engine)
+            )  # compile, warm caches
             _, point_wall, point_cpu = timed(lambda: point_pass(afile, blocks, rows, args.workers))
             _, unc_wall, unc_cpu = timed(lambda: uncertainty_pass(afile, blocks, rows, args.workers, options))
     report = {
-        "date": date.today().isoformat(), "machine": f"{platform.processor() or platform.machine()},"
-        f" {__import__('os').cpu_count()} cores", "engine": engine, "workers": args.workers,
-        "units": args.units, "images": args.images, "classes": args.classes, "blocks": len(blocks),
-        "bootstrap": args.bootstrap, "permutations": args.permutations,
+        "date": date.today().isoformat(),
+        "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+        "engine": engine,
+        "workers": args.workers,
+        "units": args.units,
+        "images": args.images,
+        "classes": args.classes,
+        "blocks": len(blocks),
+        "bootstrap": args.bootstrap,
+        "permutations": args.permutations,
         "point_estimates": {"wall_s": round(point_wall, 1), "cpu_s": round(point_cpu, 1)},
         "uncertainty": {"wall_s": round(unc_wall, 1), "cpu_s": round(unc_cpu, 1)},
-        "ratio_wall": round(unc_wall / point_wall, 2), "ratio_cpu": round(unc_cpu / point_cpu, 2),
+        "ratio_wall": round(unc_wall / point_wall, 2),
+        "ratio_cpu": round(unc_cpu / point_cpu, 2),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
-    }  # fmt: skip
+    }
     print(json.dumps(report, indent=2))
 
 

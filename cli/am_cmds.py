@@ -8,14 +8,14 @@ what it does to its unit beside the unit's best dataset image.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
-from seldb_cli.common import console, database, err_console, friendly, split_list, warn
-from seldb_cli.output import table_width, write
 
 from seldb.reports.render import table_text
+from seldb_cli.common import console, database, err_console, friendly, split_list, warn
+from seldb_cli.output import table_width, write
 
 Opt = typer.Option
 AM_HELP = """Activation maximisation: an image of what each unit responds to, made from the run's own network.
@@ -33,7 +33,7 @@ same options reuses them; --force makes them again. Needs a run made by
 `seldb ingest` (it records the network). See docs/am.md for the method."""
 
 am_app = typer.Typer(name="am", help=AM_HELP, invoke_without_command=True)
-Run = Annotated[Optional[int], Opt("--run", help="Run id (default: the latest run).")]
+Run = Annotated[int | None, Opt("--run", help="Run id (default: the latest run).")]
 COLUMNS = ["unit", "activation", "dataset max", "above", "reference", "path"]
 
 
@@ -42,21 +42,22 @@ COLUMNS = ["unit", "activation", "dataset max", "above", "reference", "path"]
 def am_command(
     ctx: typer.Context,
     run: Run = None,
-    units: Annotated[Optional[str], Opt("--units", help="Comma-separated unit labels, e.g. fc8.1,fc8.7.")] = None,
-    top: Annotated[Optional[int], Opt("--top", help="Or the N live units with the highest --by.")] = None,
+    units: Annotated[str | None, Opt("--units", help="Comma-separated unit labels, e.g. fc8.1,fc8.7.")] = None,
+    top: Annotated[int | None, Opt("--top", help="Or the N live units with the highest --by.")] = None,
     by: Annotated[str, Opt("--by", help="The measure --top ranks by.")] = "precision_60",
-    layer: Annotated[Optional[str], Opt("--layer", help="With --top: only this layer.")] = None,
+    layer: Annotated[str | None, Opt("--layer", help="With --top: only this layer.")] = None,
     steps: Annotated[int, Opt("--steps", help="Optimisation steps.")] = 512,
     seed: Annotated[int, Opt("--seed", help="Seed of the starting image and the random transforms.")] = 0,
-    size: Annotated[Optional[int], Opt("--size", help="Image side in pixels (default: the run's input size).")] = None,
+    size: Annotated[int | None, Opt("--size", help="Image side in pixels (default: the run's input size).")] = None,
     method: Annotated[str, Opt("--method", help="fft-decorrelated (colour) or fft-gray (grey data).")] = (
-        "fft-decorrelated"),
+        "fft-decorrelated"
+    ),
     pre_relu: Annotated[bool, Opt("--pre-relu", help="Maximise the layer's pre-ReLU output instead.")] = False,
-    device: Annotated[Optional[str], Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
-    out: Annotated[Optional[Path], Opt("--out", help="Directory for new PNGs (default: <data dir>/am/run<ID>).")] = (
-        None),
-    threads: Annotated[Optional[int], Opt(
-        "--threads", help="CPU threads (the CPU bytes depend on it; recorded). Default: torch's.")] = None,
+    device: Annotated[str | None, Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
+    out: Annotated[Path | None, Opt("--out", help="Directory for new PNGs (default: <data dir>/am/run<ID>).")] = (None),
+    threads: Annotated[
+        int | None, Opt("--threads", help="CPU threads (the CPU bytes depend on it; recorded). Default: torch's.")
+    ] = None,
     force: Annotated[bool, Opt("--force", help="Make the images again, replacing row and file.")] = False,
     quiet: Annotated[bool, Opt("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -64,21 +65,41 @@ def am_command(
         return
     from seldb.am.request import AMOptions
 
-    options = AMOptions(run=run, units=tuple(split_list(units) or ()), top=top, by=by, layer=layer, steps=steps,
-                        seed=seed, size=size, method=method, pre_relu=pre_relu, device=device, out=out, force=force,
-                        threads=threads)
+    options = AMOptions(
+        run=run,
+        units=tuple(split_list(units) or ()),
+        top=top,
+        by=by,
+        layer=layer,
+        steps=steps,
+        seed=seed,
+        size=size,
+        method=method,
+        pre_relu=pre_relu,
+        device=device,
+        out=out,
+        force=force,
+        threads=threads,
+    )
     with database() as db:
         made = db.activation_maximisation(options, progress=not quiet, notify=warn)
-    rows = [(r.unit_label, r.activation, r.dataset_max, _above(r.exceeds_dataset_max), r.reference_activation,
-             str(r.path)) for r in made]  # fmt: skip
+    rows = [
+        (r.unit_label, r.activation, r.dataset_max, _above(r.exceeds_dataset_max), r.reference_activation, str(r.path))
+        for r in made
+    ]
     write(table_text(COLUMNS, rows, table_width()))
     reused = sum(r.reused for r in made)
-    err_console.print(f"({len(made)} image{'s' if len(made) != 1 else ''}, {len(made) - reused} made,"
-                      f" {reused} reused)", highlight=False)
+    err_console.print(
+        f"({len(made)} image{'s' if len(made) != 1 else ''}, {len(made) - reused} made, {reused} reused)",
+        highlight=False,
+    )
     below = [r.unit_label for r in made if r.exceeds_dataset_max is False]
     if below:
-        console.print(escape(f"not driven above their highest dataset activation: {', '.join(below)}"),
-                      highlight=False, soft_wrap=True)
+        console.print(
+            escape(f"not driven above their highest dataset activation: {', '.join(below)}"),
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _above(exceeds: bool | None) -> str:
@@ -91,7 +112,7 @@ def sheet_command(
     units: Annotated[str, Opt("--units", help="Comma-separated unit labels to rate.")],
     out: Annotated[Path, Opt("--out", help="Directory for index.html and key.json.")],
     run: Run = None,
-    seed: Annotated[Optional[int], Opt("--seed", help="Seed of the page's order (default: drawn, recorded).")] = None,
+    seed: Annotated[int | None, Opt("--seed", help="Seed of the page's order (default: drawn, recorded).")] = None,
 ) -> None:
     """The blinded rating page (no unit ids, measures or classes; a seeded random order) and its key.
 
@@ -100,8 +121,11 @@ def sheet_command(
     """
     with database() as db:
         sheet = db.am_sheet(split_list(units) or [], out, run, seed)
-    console.print(f"wrote {sheet.html} ({sheet.n_items} units, sheet {sheet.sheet_id}, seed {sheet.seed})",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"wrote {sheet.html} ({sheet.n_items} units, sheet {sheet.sheet_id}, seed {sheet.seed})",
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(f"wrote {sheet.key} (keep it from the raters)", highlight=False, soft_wrap=True)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -21,20 +22,23 @@ from seldb.errors import InputError, SeldbError, Terminated
 
 # soft_wrap: lines are never broken by rich (a terminal wraps them itself; a pipe or log gets whole lines)
 # Which network a command runs (seldb ingest, seldb dissect): one spelling of each option
-ModelName = Annotated[Optional[str], typer.Option("--model", help="Registry name (see `seldb models`).")]
-Weights = Annotated[Optional[Path], typer.Option("--weights", help="Weights file (.pth, .pth.tar, state dict).")]
-Arch = Annotated[Optional[str], typer.Option(
-    "--arch", help="Any torchvision architecture (with --weights and --num-classes).")]
-NumClasses = Annotated[Optional[int], typer.Option("--num-classes", help="Outputs of --arch's last layer.")]
-ModelModule = Annotated[Optional[str], typer.Option(
-    "--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module.")]
+ModelName = Annotated[str | None, typer.Option("--model", help="Registry name (see `seldb models`).")]
+Weights = Annotated[Path | None, typer.Option("--weights", help="Weights file (.pth, .pth.tar, state dict).")]
+Arch = Annotated[
+    str | None, typer.Option("--arch", help="Any torchvision architecture (with --weights and --num-classes).")
+]
+NumClasses = Annotated[int | None, typer.Option("--num-classes", help="Outputs of --arch's last layer.")]
+ModelModule = Annotated[
+    str | None,
+    typer.Option("--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module."),
+]
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextlib.contextmanager
-def database() -> Iterator["seldb.api.Seldb"]:  # noqa: F821
+def database() -> Iterator[seldb.api.Seldb]:  # noqa: F821
     """The command's one handle on the database (SELDB_DATABASE_URL or the embedded server)."""
     import seldb
 
@@ -87,7 +91,7 @@ def confirmed(question: str, yes: bool) -> bool:
     return typer.confirm(question)
 
 
-def split_list(text: Optional[str]) -> Optional[list[str]]:
+def split_list(text: str | None) -> list[str] | None:
     """'a, b,,c' -> ['a', 'b', 'c']; a comma inside a name is written '\\,' ('conv\\,1' -> 'conv,1');
     None or empty -> None."""
     if not text:
@@ -96,7 +100,7 @@ def split_list(text: Optional[str]) -> Optional[list[str]]:
     return [part for part in parts if part] or None
 
 
-def int_list(text: Optional[str], option: str) -> Optional[list[int]]:
+def int_list(text: str | None, option: str) -> list[int] | None:
     """'60,100' -> [60, 100], or one InputError line naming the option."""
     try:
         return [int(part) for part in split_list(text) or []] or None

@@ -27,23 +27,28 @@ Each network is trained until 95% of the evaluation lists are recalled exactly; 
 Examples:
   seldb control superposition --seeds 1
   seldb control superposition --cell lstm --out control-lstm
-  seldb report control --plot --out figures/"""
+  seldb report control --plot --out figures/"""  # noqa: E501 (typer rewraps the paragraphs)
 
 
 @control_app.command("superposition", help=SUPERPOSITION_HELP)
 @friendly
 def superposition_cmd(
-    seeds: Annotated[int, typer.Option(help="Networks per condition, seeds --first-seed, --first-seed + 1, ...")] = DEFAULT_SEEDS,
+    seeds: Annotated[
+        int, typer.Option(help="Networks per condition, seeds --first-seed, --first-seed + 1, ...")
+    ] = DEFAULT_SEEDS,
     hidden: Annotated[int, typer.Option(help="Hidden units of the recurrent layer.")] = DEFAULT_HIDDEN,
     cell: Annotated[str, typer.Option(help="rnn (logistic recurrent units) or lstm.")] = "rnn",
     out: Annotated[Path, typer.Option(help="Directory for the activation files.")] = Path(DEFAULT_OUT),
     first_seed: Annotated[int, typer.Option("--first-seed", help="The first seed.")] = 0,
-    on_duplicate: Annotated[str, typer.Option(
-        "--on-duplicate", help=f"A file imported before with these options: {', '.join(ON_DUPLICATE)}.")] = "reuse",
+    on_duplicate: Annotated[
+        str,
+        typer.Option("--on-duplicate", help=f"A file imported before with these options: {', '.join(ON_DUPLICATE)}."),
+    ] = "reuse",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no line per network.")] = False,
 ) -> None:
-    options = ControlOptions(seeds=seeds, hidden=hidden, cell=cell, out=out, first_seed=first_seed,
-                             on_duplicate=on_duplicate)  # fmt: skip
+    options = ControlOptions(
+        seeds=seeds, hidden=hidden, cell=cell, out=out, first_seed=first_seed, on_duplicate=on_duplicate
+    )
     options.validate()  # one line for a bad option before the database is opened
     with database() as db:
         result = db.control_superposition(options, notify=None if quiet else _say, progress=not quiet)
@@ -51,8 +56,9 @@ def superposition_cmd(
         runs = ", ".join(f"{space} {run}" for space, run in net.runs.items())
         reused = " (reused)" if net.reused else ""
         console.print(f"{net.model} seed {net.seed}: runs {runs}{reused}", highlight=False)
-    console.print(f"{len(result.run_ids)} runs in {result.seconds:.0f} s; activation files in {result.out}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"{len(result.run_ids)} runs in {result.seconds:.0f} s; activation files in {result.out}", highlight=False
+    )
     console.print("next: seldb report control --plot --out figures/", highlight=False)
 
 

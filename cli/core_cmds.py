@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -40,11 +40,20 @@ docs/ray.md): each worker reads its blocks from the file, which must then be at 
 every node (shared storage); --ship-blocks reads them here and sends them instead. The results come
 back here and are loaded in one transaction: the rows are the same as with the local engine.
 """
-Engine = Annotated[str, typer.Option(
-    "--engine", help="Where to run: 'local' (this machine) or 'ray' (tasks on a Ray cluster, see docs/ray.md).")]
-Address = Annotated[Optional[str], typer.Option(
-    "--address", help="--engine ray: the cluster's head, HOST:PORT as `ray start --head` prints it (default:"
-    " RAY_ADDRESS, else a Ray started on this machine for this command).")]
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine", help="Where to run: 'local' (this machine) or 'ray' (tasks on a Ray cluster, see docs/ray.md)."
+    ),
+]
+Address = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="--engine ray: the cluster's head, HOST:PORT as `ray start --head` prints it (default:"
+        " RAY_ADDRESS, else a Ray started on this machine for this command).",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
 
@@ -55,8 +64,11 @@ def print_import(result, verb: str = "imported") -> None:
     for note in result.notes:
         warn(note)
     if result.reused:
-        console.print(f"run {result.run_id}: already imported with these options (reused):"
-                      f" {result.n_units} units, {result.n_images_analysed} images analysed", highlight=False)
+        console.print(
+            f"run {result.run_id}: already imported with these options (reused):"
+            f" {result.n_units} units, {result.n_images_analysed} images analysed",
+            highlight=False,
+        )
     else:
         _print_imported(result, verb)
     if getattr(result, "uncertainty", None) is not None:
@@ -77,16 +89,28 @@ def _print_imported(result, verb: str) -> None:
 @friendly
 def import_h5_cmd(
     file: Annotated[Path, typer.Argument(help="The activation file (.h5).")],
-    model: Annotated[Optional[str], typer.Option(help="Model name to record (default: the file's `model`).")] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Image set name to record (default: the file's `dataset`).")] = None,
-    layers: Annotated[Optional[str], typer.Option(
-        help="Comma-separated layers to import (default: all); a comma inside a name is written \\,")] = None,
-    all_images: Annotated[bool, typer.Option("--all-images", help="Analyse every image, not only correct ones.")] = False,
+    model: Annotated[str | None, typer.Option(help="Model name to record (default: the file's `model`).")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Image set name to record (default: the file's `dataset`).")
+    ] = None,
+    layers: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated layers to import (default: all); a comma inside a name is written \\,"),
+    ] = None,
+    all_images: Annotated[
+        bool, typer.Option("--all-images", help="Analyse every image, not only correct ones.")
+    ] = False,
     bins: Annotated[int, typer.Option(help="Histogram bins per (unit, class).")] = 32,
     top_k: Annotated[str, typer.Option("--top-k", help="k values for top-k precision (60 and 100 always).")] = "60,100",
-    nan_policy: Annotated[str, typer.Option("--nan-policy", help="'error' (default) or 'drop' images with NaN/inf.")] = "error",
-    on_duplicate: Annotated[str, typer.Option(
-        "--on-duplicate", help=f"When this file was imported with these options: {', '.join(ON_DUPLICATE)}.")] = "error",
+    nan_policy: Annotated[
+        str, typer.Option("--nan-policy", help="'error' (default) or 'drop' images with NaN/inf.")
+    ] = "error",
+    on_duplicate: Annotated[
+        str,
+        typer.Option(
+            "--on-duplicate", help=f"When this file was imported with these options: {', '.join(ON_DUPLICATE)}."
+        ),
+    ] = "error",
     force: Annotated[bool, typer.Option("--force", help="Import again as another run (--on-duplicate new).")] = False,
     quiet: Quiet = False,
     bootstrap: Bootstrap = 0,
@@ -95,16 +119,34 @@ def import_h5_cmd(
     level: Level = 0.95,
     engine: Engine = "local",
     address: Address = None,
-    ship_blocks: Annotated[bool, typer.Option("--ship-blocks", help=(
-        "--engine ray: read the blocks here and send them to the workers (the file need not be on storage the"
-        " nodes share; this machine's disk and network then bound the speed)."))] = False,
+    ship_blocks: Annotated[
+        bool,
+        typer.Option(
+            "--ship-blocks",
+            help=(
+                "--engine ray: read the blocks here and send them to the workers (the file need not be on storage the"
+                " nodes share; this machine's disk and network then bound the speed)."
+            ),
+        ),
+    ] = False,
 ) -> None:
     options = ImportOptions(
-        model=model, dataset=dataset, layers=split_list(layers), all_images=all_images, bins=bins,
-        top_k=int_list(top_k, "--top-k") or (), nan_policy=nan_policy, on_duplicate="new" if force else on_duplicate,
-        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, engine=engine, address=address,
+        model=model,
+        dataset=dataset,
+        layers=split_list(layers),
+        all_images=all_images,
+        bins=bins,
+        top_k=int_list(top_k, "--top-k") or (),
+        nan_policy=nan_policy,
+        on_duplicate="new" if force else on_duplicate,
+        bootstrap=bootstrap,
+        permutations=permutations,
+        seed=seed,
+        level=level,
+        engine=engine,
+        address=address,
         ship_blocks=ship_blocks,
-    )  # fmt: skip
+    )
     with database() as db:
         result = db.import_h5(file, options, progress=not quiet)
     print_import(result)

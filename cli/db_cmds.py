@@ -106,8 +106,9 @@ def current_cmd() -> None:
 
 @friendly
 def url_cmd(
-    sqlalchemy: Annotated[bool, typer.Option(
-        "--sqlalchemy", help="Print the SQLAlchemy form (postgresql+psycopg://) instead.")] = False,
+    sqlalchemy: Annotated[
+        bool, typer.Option("--sqlalchemy", help="Print the SQLAlchemy form (postgresql+psycopg://) instead.")
+    ] = False,
     libpq: Annotated[bool, typer.Option("--libpq", hidden=True, help="The default form (kept for scripts).")] = False,
 ) -> None:
     """Print the URL of the database seldb uses, in the postgresql:// form psql accepts, password masked.
@@ -145,8 +146,9 @@ def stop_cmd() -> None:
         console.print("nothing to stop: seldb uses SELDB_DATABASE_URL, not the embedded server", highlight=False)
         return
     stopped = stop_embedded()
-    console.print("embedded PostgreSQL stopped" if stopped else "the embedded PostgreSQL was not running",
-                  highlight=False)  # fmt: skip
+    console.print(
+        "embedded PostgreSQL stopped" if stopped else "the embedded PostgreSQL was not running", highlight=False
+    )
 
 
 @friendly

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from seldb.options import DissectOptions
 from seldb_cli.common import (
-    Arch, ModelModule, ModelName, NumClasses, Weights, console, database, friendly, split_list, warn,
+    Arch,
+    ModelModule,
+    ModelName,
+    NumClasses,
+    Weights,
+    console,
+    database,
+    friendly,
+    split_list,
+    warn,
 )
 
 DISSECT_HELP = """Network Dissection: the IoU of every unit of conv layers with every Broden concept.
@@ -43,40 +52,66 @@ def dissect_command(
     arch: Arch = None,
     num_classes: NumClasses = None,
     model_module: ModelModule = None,
-    run: Annotated[Optional[int], Opt(
-        "--run", help="Join this run's units (same model and layer); default: a run of its own.")] = None,
+    run: Annotated[
+        int | None, Opt("--run", help="Join this run's units (same model and layer); default: a run of its own.")
+    ] = None,
     quantile: Annotated[float, Opt("--quantile", help="Threshold: each unit's top quantile of activations.")] = 0.005,
-    categories: Annotated[Optional[str], Opt(
-        "--categories", help="Comma-separated categories (default: all of category.csv).")] = None,
-    preprocess: Annotated[str, Opt(
-        "--preprocess", help="netdissect (NetDissect-Lite's, default), torchvision, caffe or plain.")] = "netdissect",
-    device: Annotated[Optional[str], Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
+    categories: Annotated[
+        str | None, Opt("--categories", help="Comma-separated categories (default: all of category.csv).")
+    ] = None,
+    preprocess: Annotated[
+        str, Opt("--preprocess", help="netdissect (NetDissect-Lite's, default), torchvision, caffe or plain.")
+    ] = "netdissect",
+    device: Annotated[str | None, Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
     batch_size: Annotated[int, Opt("--batch-size", help="Images per forward pass.")] = 64,
-    tally_csv: Annotated[Optional[Path], Opt(
-        "--tally-csv", help="Also write NetDissect-Lite's tally.csv (several layers: FILE_<layer>.csv).")] = None,
-    workdir: Annotated[Optional[Path], Opt(
-        "--workdir", help="Directory for the temporary map store (images x units x h x w x 4 bytes).")] = None,
+    tally_csv: Annotated[
+        Path | None,
+        Opt("--tally-csv", help="Also write NetDissect-Lite's tally.csv (several layers: FILE_<layer>.csv)."),
+    ] = None,
+    workdir: Annotated[
+        Path | None,
+        Opt("--workdir", help="Directory for the temporary map store (images x units x h x w x 4 bytes)."),
+    ] = None,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     options = DissectOptions(
-        broden=broden, layers=split_list(layers) or [], model=model, weights=weights, arch=arch,
-        num_classes=num_classes, model_module=model_module, run=run, quantile=quantile,
-        categories=split_list(categories), preprocess=preprocess, device=device, batch_size=batch_size,
-        tally_csv=tally_csv, workdir=workdir, progress=not quiet,
-    )  # fmt: skip
+        broden=broden,
+        layers=split_list(layers) or [],
+        model=model,
+        weights=weights,
+        arch=arch,
+        num_classes=num_classes,
+        model_module=model_module,
+        run=run,
+        quantile=quantile,
+        categories=split_list(categories),
+        preprocess=preprocess,
+        device=device,
+        batch_size=batch_size,
+        tally_csv=tally_csv,
+        workdir=workdir,
+        progress=not quiet,
+    )
     with database() as db:
         done = db.dissect(options, notify=warn)
     made = "a run of its own" if done.created_run else "joined unit for unit"
-    console.print(f"run {done.run_id} ({made}): {done.n_images} images, {done.n_labels} labels,"
-                  f" quantile {done.quantile:g}", highlight=False)
+    console.print(
+        f"run {done.run_id} ({made}): {done.n_images} images, {done.n_labels} labels, quantile {done.quantile:g}",
+        highlight=False,
+    )
     for layer, units in done.layers.items():
         again = " (replacing its earlier dissection or tally)" if layer in done.replaced else ""
-        console.print(f"  {layer}: {units} units, {done.detectors[layer]} with top-label IoU > 0.04{again}",
-                      highlight=False)
+        console.print(
+            f"  {layer}: {units} units, {done.detectors[layer]} with top-label IoU > 0.04{again}", highlight=False
+        )
     for path in done.tally_csv:
         console.print(f"tally.csv: {path}", highlight=False)
-    console.print(f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top'
-                  ' ORDER BY iou DESC LIMIT 10"', highlight=False, soft_wrap=True)
+    console.print(
+        f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top'
+        ' ORDER BY iou DESC LIMIT 10"',
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from seldb.options import ON_DUPLICATE, IngestOptions
 from seldb_cli.common import (
-    Arch, ModelModule, ModelName, NumClasses, Weights, console,
-    database, friendly, int_list, interrupted, split_list, warn,
+    Arch,
+    ModelModule,
+    ModelName,
+    NumClasses,
+    Weights,
+    console,
+    database,
+    friendly,
+    int_list,
+    interrupted,
+    split_list,
+    warn,
 )
 from seldb_cli.core_cmds import Address, Engine, print_import
 from seldb_cli.output import print_rows
@@ -57,51 +67,100 @@ def ingest_command(
     arch: Arch = None,
     num_classes: NumClasses = None,
     model_module: ModelModule = None,
-    layers: Annotated[Optional[str], Opt("--layers", help="Comma-separated layer or module names.")] = None,
+    layers: Annotated[str | None, Opt("--layers", help="Comma-separated layer or module names.")] = None,
     reduce: Annotated[str, Opt("--reduce", help="Per-image reduction of conv maps: max or mean.")] = "max",
-    limit_per_class: Annotated[Optional[int], Opt("--limit-per-class", help="First N images of every class.")] = None,
+    limit_per_class: Annotated[int | None, Opt("--limit-per-class", help="First N images of every class.")] = None,
     all_images: Annotated[bool, Opt("--all-images", help="Analyse every image, not only correct ones.")] = False,
     batch_size: Annotated[int, Opt("--batch-size", help="Images per forward pass.")] = 64,
-    workers: Annotated[Optional[int], Opt(
-        "--workers", help="DataLoader worker processes (default: cores - 1, at most 8).")] = None,
-    device: Annotated[Optional[str], Opt("--device", help="cpu, cuda or cuda:N (default: cuda when available).")] = None,
-    decode_on: Annotated[str, Opt("--decode-on", help=(
-        "Where JPEGs are decoded: cpu (DataLoader workers) or cuda (in batches on the GPU; "
-        "see docs/gpu.md)."))] = "cpu",
-    out: Annotated[Optional[Path], Opt("--out", help="Activation file to write (default: DATA.MODEL.h5).")] = None,
-    class_names: Annotated[Optional[Path], Opt(
-        "--class-names", help="Class file: a key, then optionally a name, per line.")] = None,
-    val_ground_truth: Annotated[Optional[Path], Opt(
-        "--val-ground-truth", help="ImageNet val labels: Caffe's val.txt or Kaggle's LOC_val_solution.csv.")] = None,
-    places_list: Annotated[Optional[Path], Opt("--places-list", help="List file: `path class_index` per line.")] = None,
-    input_size: Annotated[Optional[int], Opt("--input-size", help="Crop size in pixels (default 224).")] = None,
-    preprocess: Annotated[Optional[str], Opt("--preprocess", help="Override: torchvision, caffe or plain.")] = None,
+    workers: Annotated[
+        int | None, Opt("--workers", help="DataLoader worker processes (default: cores - 1, at most 8).")
+    ] = None,
+    device: Annotated[str | None, Opt("--device", help="cpu, cuda or cuda:N (default: cuda when available).")] = None,
+    decode_on: Annotated[
+        str,
+        Opt(
+            "--decode-on",
+            help=(
+                "Where JPEGs are decoded: cpu (DataLoader workers) or cuda (in batches on the GPU; see docs/gpu.md)."
+            ),
+        ),
+    ] = "cpu",
+    out: Annotated[Path | None, Opt("--out", help="Activation file to write (default: DATA.MODEL.h5).")] = None,
+    class_names: Annotated[
+        Path | None, Opt("--class-names", help="Class file: a key, then optionally a name, per line.")
+    ] = None,
+    val_ground_truth: Annotated[
+        Path | None,
+        Opt("--val-ground-truth", help="ImageNet val labels: Caffe's val.txt or Kaggle's LOC_val_solution.csv."),
+    ] = None,
+    places_list: Annotated[Path | None, Opt("--places-list", help="List file: `path class_index` per line.")] = None,
+    input_size: Annotated[int | None, Opt("--input-size", help="Crop size in pixels (default 224).")] = None,
+    preprocess: Annotated[str | None, Opt("--preprocess", help="Override: torchvision, caffe or plain.")] = None,
     bins: Annotated[int, Opt("--bins", help="Histogram bins per unit.")] = 32,
     top_k: Annotated[str, Opt("--top-k", help="Precision at these k (comma-separated).")] = "60,100",
-    on_duplicate: Annotated[str, Opt("--on-duplicate", help=(
-        f"When this recording was imported before: {', '.join(ON_DUPLICATE)} (default reuse: a rerun of a "
-        "finished ingest shows its run)."))] = "reuse",
-    force: Annotated[bool, Opt(
-        "--force", help="Record the activation file anew and import it as another run.")] = False,
+    on_duplicate: Annotated[
+        str,
+        Opt(
+            "--on-duplicate",
+            help=(
+                f"When this recording was imported before: {', '.join(ON_DUPLICATE)} (default reuse: a rerun of a "
+                "finished ingest shows its run)."
+            ),
+        ),
+    ] = "reuse",
+    force: Annotated[
+        bool, Opt("--force", help="Record the activation file anew and import it as another run.")
+    ] = False,
     bootstrap: Bootstrap = 0,
     permutations: Permutations = 0,
     seed: Seed = 0,
     level: Level = 0.95,
     engine: Engine = "local",
     address: Address = None,
-    actors: Annotated[Optional[int], Opt("--actors", help=(
-        "--engine ray: model replicas (default: one per GPU of the cluster with --device cuda, else one per"
-        " two CPUs)."))] = None,
+    actors: Annotated[
+        int | None,
+        Opt(
+            "--actors",
+            help=(
+                "--engine ray: model replicas (default: one per GPU of the cluster with --device cuda, else one per"
+                " two CPUs)."
+            ),
+        ),
+    ] = None,
 ) -> None:
     options = IngestOptions(
-        data=data, model=model, weights=weights, arch=arch, num_classes=num_classes, model_module=model_module,
-        layers=split_list(layers), reduce=reduce, limit_per_class=limit_per_class, all_images=all_images,
-        batch_size=batch_size, workers=workers, device=device, decode_on=decode_on, out=out, class_names=class_names,
-        val_ground_truth=val_ground_truth, places_list=places_list, input_size=input_size, preprocess=preprocess,
-        bins=bins, top_k=int_list(top_k, "--top-k") or (), force=force, on_duplicate=on_duplicate,
-        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, engine=engine, address=address,
+        data=data,
+        model=model,
+        weights=weights,
+        arch=arch,
+        num_classes=num_classes,
+        model_module=model_module,
+        layers=split_list(layers),
+        reduce=reduce,
+        limit_per_class=limit_per_class,
+        all_images=all_images,
+        batch_size=batch_size,
+        workers=workers,
+        device=device,
+        decode_on=decode_on,
+        out=out,
+        class_names=class_names,
+        val_ground_truth=val_ground_truth,
+        places_list=places_list,
+        input_size=input_size,
+        preprocess=preprocess,
+        bins=bins,
+        top_k=int_list(top_k, "--top-k") or (),
+        force=force,
+        on_duplicate=on_duplicate,
+        bootstrap=bootstrap,
+        permutations=permutations,
+        seed=seed,
+        level=level,
+        engine=engine,
+        address=address,
         actors=actors,
-    )  # fmt: skip
+    )
     try:
         with database() as db:
             result = db.ingest(options, notify=warn)
@@ -118,8 +177,11 @@ def _print_ingest(result) -> None:
     console.print(f"{result.n_images} images {recorded}{correct}{skipped}; layers {layers}", highlight=False)
     console.print(f"activation file: {result.out}", highlight=False)
     print_import(result.imported)
-    console.print(f'next: seldb sql "SELECT * FROM seldb.unit_measures WHERE run_id = {result.run_id}'
-                  ' ORDER BY precision_60 DESC LIMIT 10"', highlight=False)
+    console.print(
+        f'next: seldb sql "SELECT * FROM seldb.unit_measures WHERE run_id = {result.run_id}'
+        ' ORDER BY precision_60 DESC LIMIT 10"',
+        highlight=False,
+    )
 
 
 @friendly
@@ -128,8 +190,10 @@ def models_command() -> None:
     from seldb.ingest import list_models
 
     for row in list_models():
-        console.print(f"[bold]{row['name']}[/]  {row['architecture']}, {row['classes']} classes,"
-                      f" {row['preprocessing']} input", highlight=False)
+        console.print(
+            f"[bold]{row['name']}[/]  {row['architecture']}, {row['classes']} classes, {row['preprocessing']} input",
+            highlight=False,
+        )
         console.print(f"    default layers: {row['default_layers']}", highlight=False)
         console.print(f"    weights: {row['weights']}", highlight=False)
     console.print("Any other network: --arch NAME --num-classes K --weights FILE, or --model-module FILE.py:FUNCTION.")
@@ -137,8 +201,10 @@ def models_command() -> None:
 
 @friendly
 def demo_command(
-    data_dir: Annotated[Optional[Path], Opt(
-        "--data-dir", help="seldb data directory (embedded database and demo files); default SELDB_DATA_DIR.")] = None,
+    data_dir: Annotated[
+        Path | None,
+        Opt("--data-dir", help="seldb data directory (embedded database and demo files); default SELDB_DATA_DIR."),
+    ] = None,
 ) -> None:
     """Offline demo: train a small CNN on 5,000 MNIST digits, ingest it, show a cross-measure view.
 

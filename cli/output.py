@@ -11,8 +11,9 @@ fit); in a pipe it keeps its natural width.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from enum import Enum
-from typing import Annotated, Any, Sequence
+from typing import Annotated, Any
 
 import typer
 
@@ -30,8 +31,12 @@ class OutputFormat(str, Enum):
 
 
 Format = Annotated[OutputFormat, typer.Option("--format", "-f", help="table, csv, json or markdown.")]
-Digits = Annotated[int, typer.Option(
-    "--digits", min=1, max=17, help="Significant digits of numbers in tables and Markdown (csv and json: all).")]
+Digits = Annotated[
+    int,
+    typer.Option(
+        "--digits", min=1, max=17, help="Significant digits of numbers in tables and Markdown (csv and json: all)."
+    ),
+]
 
 
 def table_width() -> int | None:
@@ -48,8 +53,13 @@ def count_line(n: int) -> None:
     err_console.print(f"({n} row{'s' if n != 1 else ''})", highlight=False)
 
 
-def print_rows(columns: Sequence[str], rows: Rows, fmt: OutputFormat = OutputFormat.table, digits: int = DIGITS,
-               title: str | None = None) -> None:  # fmt: skip
+def print_rows(
+    columns: Sequence[str],
+    rows: Rows,
+    fmt: OutputFormat = OutputFormat.table,
+    digits: int = DIGITS,
+    title: str | None = None,
+) -> None:
     """Rows in the asked format; a table gets its title above it and its row count on stderr."""
     if fmt == OutputFormat.table:
         write((f"{title}\n" if title else "") + table_text(columns, rows, table_width(), digits))

@@ -8,7 +8,7 @@ table, or CSV / JSON / Markdown on stdout) and write its files under --out.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -31,14 +31,18 @@ import_app = typer.Typer(
     no_args_is_help=True,
 )
 
-Run = Annotated[Optional[int], typer.Option("--run", help="Run id (default: the latest complete run).")]
-Out = Annotated[Optional[Path], typer.Option("--out", help="Also write the report (and plots) into this directory.")]
-IncludeDead = Annotated[bool, typer.Option(
-    "--include-dead", help="Keep the dead units (never above their lowest value), which are left out by default.")]
+Run = Annotated[int | None, typer.Option("--run", help="Run id (default: the latest complete run).")]
+Out = Annotated[Path | None, typer.Option("--out", help="Also write the report (and plots) into this directory.")]
+IncludeDead = Annotated[
+    bool,
+    typer.Option(
+        "--include-dead", help="Keep the dead units (never above their lowest value), which are left out by default."
+    ),
+]
 CLASS_HELP = "Class of interest: name or key, any case (default: the unit's precision class)."
 
 
-def _emit(report, fmt: OutputFormat, out: Optional[Path], digits: int = 4) -> None:
+def _emit(report, fmt: OutputFormat, out: Path | None, digits: int = 4) -> None:
     """Print the report in `fmt`, write it under `out`, and list the files written."""
     if fmt == OutputFormat.table:
         console.print(f"[bold]{escape(report.title)}[/]", highlight=False)
@@ -62,7 +66,7 @@ def _emit(report, fmt: OutputFormat, out: Optional[Path], digits: int = 4) -> No
 @friendly
 def correlations_cmd(
     run: Run = None,
-    layer: Annotated[Optional[str], typer.Option(help="One layer, or 'all' for all layers together.")] = None,
+    layer: Annotated[str | None, typer.Option(help="One layer, or 'all' for all layers together.")] = None,
     include_dead: IncludeDead = False,
     fmt: Format = OutputFormat.table,
     out: Out = None,
@@ -80,7 +84,7 @@ def correlations_cmd(
 @friendly
 def layers_cmd(
     run: Run = None,
-    measure: Annotated[Optional[str], typer.Option(help="Comma-separated measures (default: all).")] = None,
+    measure: Annotated[str | None, typer.Option(help="Comma-separated measures (default: all).")] = None,
     plot: Annotated[bool, typer.Option("--plot", help="Write one box-plot PNG per measure (to --out or .).")] = False,
     include_dead: IncludeDead = False,
     fmt: Format = OutputFormat.table,
@@ -92,8 +96,9 @@ def layers_cmd(
     Example: seldb report layers --measure ccmas,max_informedness --plot --out figures/
     """
     with database() as db:
-        report = db.reports.layers(run, split_list(measure), plot=plot, out_dir=out or Path("."),
-                                   include_dead=include_dead)
+        report = db.reports.layers(
+            run, split_list(measure), plot=plot, out_dir=out or Path("."), include_dead=include_dead
+        )
         _emit(report, fmt, out, digits)
 
 
@@ -101,7 +106,7 @@ def layers_cmd(
 @friendly
 def top_cmd(
     run: Run = None,
-    measure: Annotated[Optional[str], typer.Option(help="Measure(s) to rank by, comma-separated.")] = None,
+    measure: Annotated[str | None, typer.Option(help="Measure(s) to rank by, comma-separated.")] = None,
     n: Annotated[int, typer.Option("--n", help="Units per measure.")] = 10,
     lowest: Annotated[bool, typer.Option("--lowest", help="The lowest values instead of the highest.")] = False,
     fmt: Format = OutputFormat.table,
@@ -123,12 +128,16 @@ def top_cmd(
 def unit_cmd(
     unit: Annotated[str, typer.Argument(help="Unit label <layer>.<unit>, e.g. fc6.1199.")],
     run: Run = None,
-    class_name: Annotated[Optional[str], typer.Option("--class", help=CLASS_HELP)] = None,
+    class_name: Annotated[str | None, typer.Option("--class", help=CLASS_HELP)] = None,
     n: Annotated[int, typer.Option("--n", help="Classes and top images to list.")] = 10,
     plot: Annotated[bool, typer.Option("--plot", help="Write the Figure 3 PNG and its JSON sidecar.")] = False,
-    from_db: Annotated[bool, typer.Option("--from-db", help="Plot from the database even if the file is there.")] = False,
-    top_images: Annotated[Optional[int], typer.Option(
-        "--top-images", help="Write a contact sheet of the unit's N most active images (to --out or .).")] = None,
+    from_db: Annotated[
+        bool, typer.Option("--from-db", help="Plot from the database even if the file is there.")
+    ] = False,
+    top_images: Annotated[
+        int | None,
+        typer.Option("--top-images", help="Write a contact sheet of the unit's N most active images (to --out or .)."),
+    ] = None,
     fmt: Format = OutputFormat.table,
     out: Out = None,
     digits: Digits = 4,
@@ -140,8 +149,9 @@ def unit_cmd(
     Example: seldb report unit fc6.1199 --class "monarch" --plot --out figures/
     """
     with database() as db:
-        report = db.reports.unit(unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db,
-                                 top_images=top_images)
+        report = db.reports.unit(
+            unit, run, class_name, n=n, plot=plot, out_dir=out or Path("."), use_file=not from_db, top_images=top_images
+        )
     _emit(report, fmt, out, digits)
 
 
@@ -150,11 +160,17 @@ def unit_cmd(
 def concept_cmd(
     concept: Annotated[str, typer.Argument(help="Concept name (see `seldb concept list`).")],
     run: Run = None,
-    units: Annotated[Optional[str], typer.Option(help="Comma-separated unit labels (default: every unit).")] = None,
-    sort: Annotated[Optional[str], typer.Option(help=(
-        "Sort by this column, highest first, or 'network' for network order (default: the concept's IoU"
-        " where the run has Network Dissection results, else its precision_100)."))] = None,
-    n: Annotated[Optional[int], typer.Option("--n", help="Only the first N rows.")] = None,
+    units: Annotated[str | None, typer.Option(help="Comma-separated unit labels (default: every unit).")] = None,
+    sort: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Sort by this column, highest first, or 'network' for network order (default: the concept's IoU"
+                " where the run has Network Dissection results, else its precision_100)."
+            )
+        ),
+    ] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Only the first N rows.")] = None,
     fmt: Format = OutputFormat.table,
     out: Out = None,
     digits: Digits = 4,
@@ -189,10 +205,16 @@ def ratings_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = No
 @report_app.command("control")
 @friendly
 def control_cmd(
-    runs: Annotated[Optional[str], typer.Option(
-        "--runs", help="Comma-separated control runs (default: the latest run of every control network).")] = None,
-    plot: Annotated[bool, typer.Option(
-        "--plot", help="Write the box plots and the jitterplots of the most selective units (to --out or .).")] = False,
+    runs: Annotated[
+        str | None,
+        typer.Option("--runs", help="Comma-separated control runs (default: the latest run of every control network)."),
+    ] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot", help="Write the box plots and the jitterplots of the most selective units (to --out or .)."
+        ),
+    ] = False,
     fmt: Format = OutputFormat.table,
     out: Out = None,
     digits: Digits = 4,
@@ -223,8 +245,10 @@ def import_netdissect_cmd(
     with database() as db:
         done = db.import_netdissect(file, run, layer)
     console.print(f"run {done.run_id}, layer {done.layer}: {done.n_units} units, {done.n_labels} labels imported")
-    console.print(f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top LIMIT 10"',
-                  soft_wrap=True)
+    console.print(
+        f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top LIMIT 10"',
+        soft_wrap=True,
+    )
 
 
 @import_app.command("ratings")
@@ -232,10 +256,12 @@ def import_netdissect_cmd(
 def import_ratings_cmd(
     file: Annotated[Path, typer.Argument(help="CSV: unit, rater, judged_object (yes/no), label.")],
     run: Annotated[int, typer.Option("--run", help="The run whose units were rated.")],
-    synonyms: Annotated[Optional[Path], typer.Option(help="Synonym groups, one comma-separated group a line.")] = None,
+    synonyms: Annotated[Path | None, typer.Option(help="Synonym groups, one comma-separated group a line.")] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace the run's earlier ratings.")] = False,
-    key: Annotated[Optional[Path], typer.Option(
-        "--key", help="key.json of a `seldb am sheet` page: FILE is a rater's download from it.")] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="key.json of a `seldb am sheet` page: FILE is a rater's download from it."),
+    ] = None,
 ) -> None:
     """Import human ratings of activation-maximisation images (the paper's Table 1).
 

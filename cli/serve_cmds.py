@@ -8,13 +8,13 @@ sheet`; `db.list_studies()` lists them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
-from seldb_cli.common import console, database, err_console, friendly, warn
-from seldb_cli.output import table_width, write
 
 from seldb.reports.render import table_text
+from seldb_cli.common import console, database, err_console, friendly, warn
+from seldb_cli.output import table_width, write
 
 Opt = typer.Option
 SERVE_HELP = """A local web app: every run and unit with its measures, plots, images and labels; rating studies.
@@ -44,19 +44,21 @@ study_app = typer.Typer(name="study", help=STUDY_HELP, no_args_is_help=True)
 
 @friendly
 def serve_command(
-    host: Annotated[str, Opt("--host", help="Address to listen on; anything but loopback is reachable from the"
-                                            " network.")] = "127.0.0.1",
+    host: Annotated[
+        str, Opt("--host", help="Address to listen on; anything but loopback is reachable from the network.")
+    ] = "127.0.0.1",
     port: Annotated[int, Opt("--port", help="Port to listen on.")] = 8765,
     open_browser: Annotated[bool, Opt("--open", help="Open the app in the default web browser.")] = False,
-    cache: Annotated[Optional[Path], Opt("--cache", help="Where plots drawn on demand are kept (default: <data"
-                                                         " dir>/serve-cache).")] = None,
+    cache: Annotated[
+        Path | None, Opt("--cache", help="Where plots drawn on demand are kept (default: <data dir>/serve-cache).")
+    ] = None,
     rating_only: Annotated[bool, Opt("--rating-only", help="Serve the rating studies only (/rate), for raters.")] = (
-        False),
-) -> None:  # fmt: skip
+        False
+    ),
+) -> None:
     """Serve the local web app until Ctrl-C."""
-    from seldb.serve.server import ServeOptions
-
     from seldb.errors import Terminated
+    from seldb.serve.server import ServeOptions
 
     options = ServeOptions(host=host, port=port, open_browser=open_browser, cache_dir=cache, rating_only=rating_only)
     try:
@@ -72,15 +74,20 @@ def serve_command(
 @friendly
 def study_add(
     key: Annotated[Path, typer.Argument(help="The sheet's key.json (seldb am sheet --out DIR writes DIR/key.json).")],
-    name: Annotated[Optional[str], Opt("--name", help="The study's name, its address /rate/<name> (default:"
-                                                      " sheet-<id>).")] = None,
-    run: Annotated[Optional[int], Opt("--run", help="The run, for a key that does not record it.")] = None,
-) -> None:  # fmt: skip
+    name: Annotated[
+        str | None, Opt("--name", help="The study's name, its address /rate/<name> (default: sheet-<id>).")
+    ] = None,
+    run: Annotated[int | None, Opt("--run", help="The run, for a key that does not record it.")] = None,
+) -> None:
     """Register a rating sheet as a study that `seldb serve` asks raters at /rate/<name>."""
     with database() as db:
         study = db.add_study(key, name, run)
-    console.print(f"study {study.name}: {study.n_items} items of run {study.run_id} (sheet {study.sheet});"
-                  f" raters open /rate/{study.name} of seldb serve", highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"study {study.name}: {study.n_items} items of run {study.run_id} (sheet {study.sheet});"
+        f" raters open /rate/{study.name} of seldb serve",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @study_app.command("list")

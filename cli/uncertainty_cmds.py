@@ -7,7 +7,7 @@ are defined here once.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,7 +15,9 @@ from seldb_cli.common import console, database, friendly, split_list
 
 Opt = typer.Option
 Bootstrap = Annotated[int, Opt("--bootstrap", help="Bootstrap replicates (images resampled within each class).")]
-Permutations = Annotated[int, Opt("--permutations", help="Permutation replicates (labels shuffled: the chance baseline).")]
+Permutations = Annotated[
+    int, Opt("--permutations", help="Permutation replicates (labels shuffled: the chance baseline).")
+]
 Seed = Annotated[int, Opt("--seed", help="Seed of the replicates: the same seed gives the same numbers.")]
 Level = Annotated[float, Opt("--level", help="Confidence level of the intervals.")]
 
@@ -40,18 +42,19 @@ Examples:
 
 def print_uncertainty(result) -> None:
     """One line per call: what was computed, where it went."""
-    kinds = [f"{n} {name}" for n, name in ((result.bootstrap, "bootstrap"), (result.permutations, "permutation"))
-             if n]  # fmt: skip
+    kinds = [f"{n} {name}" for n, name in ((result.bootstrap, "bootstrap"), (result.permutations, "permutation")) if n]
     console.print(
         f"run {result.run_id}: {' + '.join(kinds)} replicates (seed {result.seed}, level {result.level:g}) for"
         f" {', '.join(result.layers)}: {result.rows:,} (unit, measure) rows in {result.seconds:.1f} s"
-        f" ({result.engine} engine)", highlight=False)  # fmt: skip
+        f" ({result.engine} engine)",
+        highlight=False,
+    )
 
 
 @friendly
 def uncertainty_cmd(
     run: Annotated[int, Opt("--run", help="The run id (see `seldb runs`).")],
-    layers: Annotated[Optional[str], Opt("--layers", help="Comma-separated layers (default: all).")] = None,
+    layers: Annotated[str | None, Opt("--layers", help="Comma-separated layers (default: all).")] = None,
     bootstrap: Bootstrap = 200,
     permutations: Permutations = 200,
     seed: Seed = 0,
@@ -59,11 +62,21 @@ def uncertainty_cmd(
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     with database() as db:
-        result = db.uncertainty(run, split_list(layers), bootstrap=bootstrap, permutations=permutations, seed=seed,
-                                level=level, progress=not quiet)  # fmt: skip
+        result = db.uncertainty(
+            run,
+            split_list(layers),
+            bootstrap=bootstrap,
+            permutations=permutations,
+            seed=seed,
+            level=level,
+            progress=not quiet,
+        )
     print_uncertainty(result)
-    console.print(f"next: seldb report unit LAYER.UNIT --run {result.run_id}, or seldb sql \"SELECT * FROM"
-                  f" seldb.unit_measure_intervals WHERE run_id = {result.run_id} LIMIT 10\"", highlight=False)
+    console.print(
+        f'next: seldb report unit LAYER.UNIT --run {result.run_id}, or seldb sql "SELECT * FROM'
+        f' seldb.unit_measure_intervals WHERE run_id = {result.run_id} LIMIT 10"',
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import context
 
 from seldb.db.migrate import MIGRATION_LOCK_KEY, MIGRATION_ONLY_INDEXES, VERSION_TABLE, VERSION_TABLE_SCHEMA
-from seldb.db.server import database_url
 from seldb.db.schema import STORE, metadata
+from seldb.db.server import database_url
 
 config = context.config
 if config.config_file_name is not None and config.get_section("loggers"):

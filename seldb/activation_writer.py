@@ -11,8 +11,8 @@ units), cheap to append by rows and to read by units.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import h5py
 import numpy as np
@@ -103,7 +103,7 @@ class ActivationWriter:
     def close(self) -> None:
         self._h5.close()
 
-    def __enter__(self) -> "ActivationWriter":
+    def __enter__(self) -> ActivationWriter:
         return self
 
     def __exit__(self, *exc) -> None:

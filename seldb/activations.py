@@ -13,9 +13,9 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 import h5py
 import numpy as np
@@ -164,8 +164,11 @@ class ActivationFile:
         if ds.ndim != 2:
             raise self._fail(where, f"must be 2-D (images, units), got shape {ds.shape}")
         if ds.shape[0] != self.n_images:
-            hint = " (is it stored units x images? layers are images x units: transpose it)" if (
-                ds.shape[1] == self.n_images) else ""
+            hint = (
+                " (is it stored units x images? layers are images x units: transpose it)"
+                if (ds.shape[1] == self.n_images)
+                else ""
+            )
             raise self._fail(where, f"has {ds.shape[0]} rows but /images/label has {self.n_images}{hint}")
         if ds.shape[1] == 0:
             raise self._fail(where, "is empty: it has no unit")
@@ -182,8 +185,9 @@ class ActivationFile:
             return self._cached[layer]
         return self._h5["/layers"][layer]
 
-    def row_blocks(self, layer: str, rows_per_block: int | None = None,
-                   reuse: bool = False) -> Iterator[tuple[int, np.ndarray]]:  # fmt: skip
+    def row_blocks(
+        self, layer: str, rows_per_block: int | None = None, reuse: bool = False
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (first_row, block) over all images, for row-wise passes (blocks of whole chunks).
 
         With `reuse`, every block is read into the same buffer (valid until the next one): a pass
@@ -214,8 +218,9 @@ class ActivationFile:
         ds = self.dataset_of(layer)
         return self._read(ds, np.s_[:, u0:u1], layer)
 
-    def read_unit_rows(self, layer: str, u0: int, u1: int, rows: np.ndarray,
-                       buffers: Buffers | None = None) -> np.ndarray:  # fmt: skip
+    def read_unit_rows(
+        self, layer: str, u0: int, u1: int, rows: np.ndarray, buffers: Buffers | None = None
+    ) -> np.ndarray:
         """Units u0..u1-1 at image rows `rows` (in that order), shape (len(rows), u1 - u0).
 
         From a unit-major copy the result is the transpose of a (units, rows)
@@ -251,8 +256,9 @@ class ActivationFile:
         units = self.layers[layer].n_units
         return [(u0, min(units, u0 + step)) for u0 in range(0, units, step)]
 
-    def nonfinite_rows(self, layers: Sequence[str], on_rows: Callable[[int], None] | None = None,
-                       copy: bool = False) -> dict[str, np.ndarray]:  # fmt: skip
+    def nonfinite_rows(
+        self, layers: Sequence[str], on_rows: Callable[[int], None] | None = None, copy: bool = False
+    ) -> dict[str, np.ndarray]:
         """Rows (images) holding NaN or +-inf, per layer; reads each layer once by rows.
 
         With `copy`, the same pass writes each layer's unit-major copy (see
@@ -323,9 +329,11 @@ class ActivationFile:
             if not required:
                 return None
             layout = f"chunked {info.chunks}" if info.chunks else "contiguous"
-            raise InputError(f"{self.path}: /layers/{layer} is stored by rows ({layout}) and must be copied once into"
-                             f" a temporary file of {need / 1e9:.1f} GB, but {tmp} has {free / 1e9:.1f} GB free"
-                             " (set TMPDIR to a roomier directory, or write the layer in tiles of 1024 x 128)")
+            raise InputError(
+                f"{self.path}: /layers/{layer} is stored by rows ({layout}) and must be copied once into"
+                f" a temporary file of {need / 1e9:.1f} GB, but {tmp} has {free / 1e9:.1f} GB free"
+                " (set TMPDIR to a roomier directory, or write the layer in tiles of 1024 x 128)"
+            )
         return self._repack(layer, info)
 
     def _repack(self, layer: str, info: LayerInfo) -> UnitMajorCopy:
@@ -346,9 +354,8 @@ class ActivationFile:
         except Exception:  # closing a damaged file must not hide the real error
             pass
 
-    def __enter__(self) -> "ActivationFile":
+    def __enter__(self) -> ActivationFile:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-

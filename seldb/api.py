@@ -23,8 +23,9 @@ per command.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -35,11 +36,17 @@ from seldb.errors import InputError, did_you_mean
 from seldb.reports.source import frame, resolve_run
 
 if TYPE_CHECKING:
-    from seldb.control.options import ControlOptions, ControlResult
     from seldb.am.request import AMOptions
     from seldb.am.store import AMRow
+    from seldb.control.options import ControlOptions, ControlResult
     from seldb.options import (
-        DissectImport, DissectOptions, ImportOptions, ImportResult, IngestOptions, IngestResult, Provenance,
+        DissectImport,
+        DissectOptions,
+        ImportOptions,
+        ImportResult,
+        IngestOptions,
+        IngestResult,
+        Provenance,
     )
     from seldb.reports.base import Report
     from seldb.serve.server import ServeOptions
@@ -101,8 +108,13 @@ class Seldb(Database):
             return frame(conn, f"SELECT * FROM seldb.{name}{where}", params)
 
     # -- loading ----------------------------------------------------------
-    def import_h5(self, path: str | os.PathLike, options: ImportOptions | None = None,
-                  provenance: Provenance | None = None, progress: bool = True) -> ImportResult:  # fmt: skip
+    def import_h5(
+        self,
+        path: str | os.PathLike,
+        options: ImportOptions | None = None,
+        provenance: Provenance | None = None,
+        progress: bool = True,
+    ) -> ImportResult:
         """Import an activation file as a run (see seldb.importer.ImportOptions)."""
         from seldb.importer import run_import
 
@@ -126,8 +138,14 @@ class Seldb(Database):
 
         return import_tally(self, path, run, layer)
 
-    def import_ratings(self, path: str | os.PathLike, run: int, synonyms: str | os.PathLike | None = None,
-                       replace: bool = False, key: str | os.PathLike | None = None):  # fmt: skip
+    def import_ratings(
+        self,
+        path: str | os.PathLike,
+        run: int,
+        synonyms: str | os.PathLike | None = None,
+        replace: bool = False,
+        key: str | os.PathLike | None = None,
+    ):
         """Human ratings of activation-maximisation images (the paper's Table 1); with `key` (a rating
         sheet's key.json) `path` is a rater's download from that sheet."""
         from seldb.ratings import import_ratings
@@ -135,31 +153,42 @@ class Seldb(Database):
         return import_ratings(self, path, run, synonyms, replace, key=key)
 
     # -- activation maximisation (torch) -------------------------------------
-    def activation_maximisation(self, options: AMOptions, progress: bool = True,
-                                notify: Callable[[str], None] | None = None) -> list[AMRow]:  # fmt: skip
+    def activation_maximisation(
+        self, options: AMOptions, progress: bool = True, notify: Callable[[str], None] | None = None
+    ) -> list[AMRow]:
         """AM images of a run's units, made (or reused) and stored in seldb.am_images (seldb.am.AMOptions)."""
         from seldb.am.run_am import activation_maximisation
 
         return activation_maximisation(self, options, progress, notify)
 
-    def am_sheet(self, units: Sequence[str], out: str | os.PathLike, run: int | None = None,
-                 seed: int | None = None):  # fmt: skip
+    def am_sheet(self, units: Sequence[str], out: str | os.PathLike, run: int | None = None, seed: int | None = None):
         """The blinded rating page (out/index.html) and its key (out/key.json) for units' stored AM images."""
         from seldb.am.study import write_sheet
 
         return write_sheet(self, units, out, run, seed)
 
-    def uncertainty(self, run: int, layers: Sequence[str] | None = None, *, bootstrap: int = 200,
-                    permutations: int = 200, seed: int = 0, level: float = 0.95, progress: bool = True):  # fmt: skip
+    def uncertainty(
+        self,
+        run: int,
+        layers: Sequence[str] | None = None,
+        *,
+        bootstrap: int = 200,
+        permutations: int = 200,
+        seed: int = 0,
+        level: float = 0.95,
+        progress: bool = True,
+    ):
         """Bootstrap intervals and a chance baseline for the layers of a run (reads its activation
         file); stored in seldb.unit_measure_intervals / unit_measure_chance / layer_measure_null."""
         from seldb.run_uncertainty import run_uncertainty
 
-        return run_uncertainty(self, run, layers, bootstrap=bootstrap, permutations=permutations, seed=seed,
-                               level=level, progress=progress)  # fmt: skip
+        return run_uncertainty(
+            self, run, layers, bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, progress=progress
+        )
 
-    def control_superposition(self, options: ControlOptions | None = None,
-                              notify: Callable[[str], None] | None = None, progress: bool = True) -> ControlResult:  # fmt: skip
+    def control_superposition(
+        self, options: ControlOptions | None = None, notify: Callable[[str], None] | None = None, progress: bool = True
+    ) -> ControlResult:
         """The positive control: recurrent networks with and without superposition, imported as runs (needs torch)."""
         from seldb.control.importing import control_superposition
         from seldb.control.options import ControlOptions
@@ -167,8 +196,12 @@ class Seldb(Database):
         return control_superposition(self, options or ControlOptions(), notify, progress)
 
     # -- the web app and its rating studies ------------------------------------
-    def serve(self, options: ServeOptions | None = None, notify: Callable[[str], None] = print,
-              warn: Callable[[str], None] = print) -> None:  # fmt: skip
+    def serve(
+        self,
+        options: ServeOptions | None = None,
+        notify: Callable[[str], None] = print,
+        warn: Callable[[str], None] = print,
+    ) -> None:
         """`seldb serve`: the local web app on this handle, until interrupted (seldb.serve.server)."""
         from seldb.serve.server import ServeOptions, serve
 
@@ -264,28 +297,58 @@ class Reports:
 
         return correlations_report(self._db, run, layer, include_dead)
 
-    def layers(self, run: int | None = None, measures: Sequence[str] | None = None, plot: bool = False,
-               out_dir: str | Path = ".", include_dead: bool = False) -> Report:  # fmt: skip
+    def layers(
+        self,
+        run: int | None = None,
+        measures: Sequence[str] | None = None,
+        plot: bool = False,
+        out_dir: str | Path = ".",
+        include_dead: bool = False,
+    ) -> Report:
         from seldb.reports.layers import layers_report
 
         return layers_report(self._db, run, measures, plot=plot, out_dir=out_dir, include_dead=include_dead)
 
-    def top(self, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10,
-            lowest: bool = False) -> Report:  # fmt: skip
+    def top(
+        self, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10, lowest: bool = False
+    ) -> Report:
         from seldb.reports.top import top_report
 
         return top_report(self._db, run, measures, n=n, lowest=lowest)
 
-    def unit(self, unit_label: str, run: int | None = None, class_name: str | None = None, n: int = 10,
-             plot: bool = False, out_dir: str | Path = ".", use_file: bool = True,
-             top_images: int | None = None) -> Report:  # fmt: skip
+    def unit(
+        self,
+        unit_label: str,
+        run: int | None = None,
+        class_name: str | None = None,
+        n: int = 10,
+        plot: bool = False,
+        out_dir: str | Path = ".",
+        use_file: bool = True,
+        top_images: int | None = None,
+    ) -> Report:
         from seldb.reports.unit import unit_report
 
-        return unit_report(self._db, unit_label, run, class_name, n=n, plot=plot, out_dir=out_dir, use_file=use_file,
-                           top_images=top_images)  # fmt: skip
+        return unit_report(
+            self._db,
+            unit_label,
+            run,
+            class_name,
+            n=n,
+            plot=plot,
+            out_dir=out_dir,
+            use_file=use_file,
+            top_images=top_images,
+        )
 
-    def concept(self, concept: str, run: int | None = None, units: Sequence[str] | None = None,
-                sort: str | None = None, n: int | None = None) -> Report:  # fmt: skip
+    def concept(
+        self,
+        concept: str,
+        run: int | None = None,
+        units: Sequence[str] | None = None,
+        sort: str | None = None,
+        n: int | None = None,
+    ) -> Report:
         from seldb.reports.concept import concept_report
 
         return concept_report(self._db, concept, run, units, sort=sort, n=n)
@@ -307,9 +370,15 @@ class Reports:
 
 
 def _view_columns(conn: sa.Connection, name: str) -> list[str]:
-    return list(conn.execute(sa.text(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'seldb'"
-        " AND table_name = :v ORDER BY ordinal_position"), {"v": name}).scalars())  # fmt: skip
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'seldb'"
+                " AND table_name = :v ORDER BY ordinal_position"
+            ),
+            {"v": name},
+        ).scalars()
+    )
 
 
 def _clause(view: str, column: str, columns: list[str], value: Any, key: str, params: dict) -> str:

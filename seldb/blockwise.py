@@ -23,9 +23,10 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterator, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -133,7 +134,7 @@ def measure_blocks(
     try:
         with progress_bar(progress, sum(b.n_units for b in blocks), label) as bar:
             ahead = 0
-            for i, block in enumerate(blocks):  # keep `workers + 1` blocks in flight, hand them out in order
+            for i, _block in enumerate(blocks):  # keep `workers + 1` blocks in flight, hand them out in order
                 while ahead < min(len(blocks), i + workers + 1):
                     todo.put((blocks[ahead], futures[ahead]))
                     ahead += 1

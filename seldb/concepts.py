@@ -8,8 +8,8 @@ from the run's activation file.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import sqlalchemy as sa
@@ -45,8 +45,10 @@ def _check_known(classes: list[str], known: list[tuple[str, str | None]]) -> Non
     unknown = [c for c in classes if c not in identifiers]
     if unknown:
         hints = [f"{c!r}{did_you_mean(c, sorted(identifiers))}" for c in unknown]
-        raise InputError(f"no run has class {', '.join(hints)}: name classes by their name or key"
-                         " (seldb sql \"SELECT DISTINCT class, class_key FROM seldb.layer_class_summary\" lists them)")
+        raise InputError(
+            f"no run has class {', '.join(hints)}: name classes by their name or key"
+            ' (seldb sql "SELECT DISTINCT class, class_key FROM seldb.layer_class_summary" lists them)'
+        )
 
 
 def add_concept(db: Database, name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
@@ -79,8 +81,14 @@ def list_concepts(db: Database) -> list[dict]:
     with db.connect() as conn:
         names = {key: name for name, key in _known_classes(conn) if key}
         rows = conn.execute(sa.select(s.concepts.c.name, s.concepts.c.classes).order_by(s.concepts.c.name))
-        return [{"name": name, "classes": list(classes),
-                 "class_names": [f"{names[c]} ({c})" if c in names else c for c in classes]} for name, classes in rows]
+        return [
+            {
+                "name": name,
+                "classes": list(classes),
+                "class_names": [f"{names[c]} ({c})" if c in names else c for c in classes],
+            }
+            for name, classes in rows
+        ]
 
 
 def delete_concept(db: Database, name: str) -> None:
@@ -127,28 +135,47 @@ def compute_concept(db: Database, name: str, run_id: int, progress: bool = True)
             raise NotFound(f"no run {run_id} (seldb runs lists them)")
         if not run.source_file or not Path(run.source_file).is_file():
             raise SeldbError(f"run {run_id}: its activation file {run.source_file} is not there any more")
-        analysed = np.array(conn.execute(
-            sa.select(s.run_images.c.analysed).where(s.run_images.c.run_id == run_id).order_by(s.run_images.c.image_index)
-        ).scalars().all(), dtype=bool)  # fmt: skip
-        layers = list(conn.execute(
-            sa.select(s.run_layers.c.name).where(s.run_layers.c.run_id == run_id).order_by(s.run_layers.c.layer_id)
-        ).scalars())  # fmt: skip
+        analysed = np.array(
+            conn.execute(
+                sa.select(s.run_images.c.analysed)
+                .where(s.run_images.c.run_id == run_id)
+                .order_by(s.run_images.c.image_index)
+            )
+            .scalars()
+            .all(),
+            dtype=bool,
+        )
+        layers = list(
+            conn.execute(
+                sa.select(s.run_layers.c.name).where(s.run_layers.c.run_id == run_id).order_by(s.run_layers.c.layer_id)
+            ).scalars()
+        )
         with ActivationFile(run.source_file) as afile:
             indices = resolve(concept.classes, afile.class_names, afile.class_keys)
             if indices is None:
                 missing = [c for c in concept.classes if resolve([c], afile.class_names, afile.class_keys) is None]
                 raise SeldbError(f"run {run_id} lacks (or has ambiguous) classes of concept {name!r}: {missing}")
-            written = _measure_into(RunWriter.for_run(conn, run_id), afile, layers, analysed, concept, indices, progress)
+            written = _measure_into(
+                RunWriter.for_run(conn, run_id), afile, layers, analysed, concept, indices, progress
+            )
         conn.commit()
     return written
 
 
-def _measure_into(writer: RunWriter, afile: ActivationFile, layers: list[str], analysed: np.ndarray, concept,
-                  indices: list[int], progress: bool) -> int:  # fmt: skip
+def _measure_into(
+    writer: RunWriter,
+    afile: ActivationFile,
+    layers: list[str],
+    analysed: np.ndarray,
+    concept,
+    indices: list[int],
+    progress: bool,
+) -> int:
     """Replace the concept's rows of the run with a fresh measurement, block by block."""
     table = s.concept_measures
-    writer.conn.execute(sa.delete(table).where(
-        (table.c.run_id == writer.run_id) & (table.c.concept_id == concept.concept_id)))  # fmt: skip
+    writer.conn.execute(
+        sa.delete(table).where((table.c.run_id == writer.run_id) & (table.c.concept_id == concept.concept_id))
+    )
     rows = np.flatnonzero(analysed)
 
     def measure(block, values, labels):

@@ -17,6 +17,7 @@ from scipy import stats
 
 from seldb import catalogue
 
+
 def _finite(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
@@ -33,9 +34,11 @@ def correlate(a: np.ndarray, b: np.ndarray) -> dict:
         pearson = stats.pearsonr(a, b)
         spearman = stats.spearmanr(a, b)
     row.update(
-        pearson_r=_finite(pearson.statistic), pearson_p=_finite(pearson.pvalue),
-        spearman_rho=_finite(spearman.statistic), spearman_p=_finite(spearman.pvalue),
-    )  # fmt: skip
+        pearson_r=_finite(pearson.statistic),
+        pearson_p=_finite(pearson.pvalue),
+        spearman_rho=_finite(spearman.statistic),
+        spearman_p=_finite(spearman.pvalue),
+    )
     return row
 
 

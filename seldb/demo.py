@@ -16,9 +16,9 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -101,15 +101,17 @@ def build_network():
 
     from torch import nn
 
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU()),
-        pool1=nn.MaxPool2d(2),
-        conv2=nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU()),
-        pool2=nn.MaxPool2d(2),
-        flatten=nn.Flatten(),
-        fc1=nn.Sequential(nn.Linear(32 * 7 * 7, 64), nn.ReLU()),
-        fc2=nn.Linear(64, 10),
-    ))
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU()),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.ReLU()),
+            pool2=nn.MaxPool2d(2),
+            flatten=nn.Flatten(),
+            fc1=nn.Sequential(nn.Linear(32 * 7 * 7, 64), nn.ReLU()),
+            fc2=nn.Linear(64, 10),
+        )
+    )
 
 
 def _as_inputs(images: np.ndarray):
@@ -156,8 +158,9 @@ def demo_database(data_dir: Path | None = None) -> Database:
     return Seldb(embedded_database_url(Path(data_dir).expanduser()))
 
 
-def run_demo(db: Database, work_dir: Path | None = None, notify: Callable[[str], None] | None = None,
-             progress: bool = True) -> DemoResult:  # fmt: skip
+def run_demo(
+    db: Database, work_dir: Path | None = None, notify: Callable[[str], None] | None = None, progress: bool = True
+) -> DemoResult:
     """Digits -> trained CNN -> seldb ingest -> the cross-measure view; reuses what a former run left."""
     from seldb.ingest.pipeline import ingest  # torch: only when the demo runs
 
@@ -169,9 +172,19 @@ def run_demo(db: Database, work_dir: Path | None = None, notify: Callable[[str],
     if not weights.is_file():
         train(images, labels, weights)
     opts = IngestOptions(
-        data=work / "digits", model_module="seldb.demo:build_network", name="digit-cnn",
-        weights=weights, layers=LAYERS, preprocess="plain", input_size=28, class_names=work / "classes.txt",
-        batch_size=250, workers=0, device="cpu", out=work / "digits.digit-cnn.h5", progress=progress,
+        data=work / "digits",
+        model_module="seldb.demo:build_network",
+        name="digit-cnn",
+        weights=weights,
+        layers=LAYERS,
+        preprocess="plain",
+        input_size=28,
+        class_names=work / "classes.txt",
+        batch_size=250,
+        workers=0,
+        device="cpu",
+        out=work / "digits.digit-cnn.h5",
+        progress=progress,
         on_duplicate="reuse",
     )
     run_id = ingest(db, opts, notify).run_id  # a rerun finds its recording and its run again

@@ -34,9 +34,12 @@ the views from a BI tool, in [bi.md](bi.md).
 
 def view_columns(conn: sa.Connection) -> dict[str, list[tuple[str, str]]]:
     """{view: [(column, type)]} of schema seldb, in column order."""
-    rows = conn.execute(sa.text(
-        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'seldb'"
-        " ORDER BY table_name, ordinal_position")).all()  # fmt: skip
+    rows = conn.execute(
+        sa.text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'seldb'"
+            " ORDER BY table_name, ordinal_position"
+        )
+    ).all()
     columns: dict[str, list[tuple[str, str]]] = {}
     for view, column, data_type in rows:
         columns.setdefault(view, []).append((column, data_type))

@@ -20,10 +20,10 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import polars as pl
@@ -43,6 +43,7 @@ from seldb.options import ImportOptions, ImportResult, Provenance
 from seldb.progress import progress_bar
 from seldb.runs import run_summary
 from seldb.summaries import ClassSummary
+
 
 def file_sha256(path: Path, progress: bool = False) -> str:
     digest = hashlib.sha256()
@@ -81,8 +82,10 @@ def _check_names(afile: ActivationFile, layers: list[str]) -> None:
     for layer in layers:
         size = len(layer.encode("utf-8"))
         if size > MAX_NAME_BYTES:
-            raise InputError(f"{afile.path}: /layers/{layer[:40]}...: the layer's name is {size} bytes; seldb takes"
-                             f" names up to {MAX_NAME_BYTES} bytes (rename the dataset)")
+            raise InputError(
+                f"{afile.path}: /layers/{layer[:40]}...: the layer's name is {size} bytes; seldb takes"
+                f" names up to {MAX_NAME_BYTES} bytes (rename the dataset)"
+            )
 
 
 @dataclass
@@ -110,12 +113,16 @@ def _select_layers(afile: ActivationFile, layers: Sequence[str] | None) -> list[
         return list(afile.layers)
     unknown = [name for name in layers if name not in afile.layers]
     if unknown:
-        raise InputError(f"{afile.path}: no layer {', '.join(map(repr, unknown))}; the file has: {', '.join(afile.layers)}")
+        raise InputError(
+            f"{afile.path}: no layer {', '.join(map(repr, unknown))}; the file has: {', '.join(afile.layers)}"
+        )
     return list(dict.fromkeys(layers))
 
 
 def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progress: bool) -> np.ndarray:
-    with progress_bar(progress, afile.n_images * len(layers), "checking for NaN/inf, copying units-first", "rows") as bar:
+    with progress_bar(
+        progress, afile.n_images * len(layers), "checking for NaN/inf, copying units-first", "rows"
+    ) as bar:
         bad = afile.nonfinite_rows(layers, on_rows=bar.advance, copy=True)  # and the unit-major copies
     if not bad:
         return np.empty(0, dtype=np.int64)
@@ -142,7 +149,9 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
             analysed &= afile.preds == afile.labels
         analysed[dropped] = False
         if not analysed.any():
-            hint = " (none is correctly classified; --all-images analyses every image)" if afile.preds is not None else ""
+            hint = (
+                " (none is correctly classified; --all-images analyses every image)" if afile.preds is not None else ""
+            )
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
         sha = wait(sha)
         fingerprint = hashlib.sha256(json.dumps([sha, options.as_json()], sort_keys=True).encode()).hexdigest()
@@ -183,8 +192,13 @@ def _run_header(plan: _Plan, provenance: Provenance) -> dict:
     )
 
 
-def run_import(db: Database, path: str | os.PathLike, options: ImportOptions | None = None,
-               provenance: Provenance | None = None, progress: bool = True) -> ImportResult:  # fmt: skip
+def run_import(
+    db: Database,
+    path: str | os.PathLike,
+    options: ImportOptions | None = None,
+    provenance: Provenance | None = None,
+    progress: bool = True,
+) -> ImportResult:
     """Validate `path`, compute every measure and load one run in one transaction; then, when
     options.bootstrap or options.permutations ask for them, the run's intervals and chance
     baseline (seldb.run_uncertainty, a transaction of their own)."""
@@ -195,21 +209,31 @@ def run_import(db: Database, path: str | os.PathLike, options: ImportOptions | N
         from seldb.run_uncertainty import run_uncertainty
 
         result.uncertainty = run_uncertainty(
-            db, result.run_id, bootstrap=options.bootstrap, permutations=options.permutations, seed=options.seed,
-            level=options.level, progress=progress, verify_file=result.reused)  # fmt: skip
+            db,
+            result.run_id,
+            bootstrap=options.bootstrap,
+            permutations=options.permutations,
+            seed=options.seed,
+            level=options.level,
+            progress=progress,
+            verify_file=result.reused,
+        )
     return result
 
 
-def _import_run(db: Database, path: str | os.PathLike, options: ImportOptions, provenance: Provenance | None,
-                progress: bool) -> ImportResult:  # fmt: skip
+def _import_run(
+    db: Database, path: str | os.PathLike, options: ImportOptions, provenance: Provenance | None, progress: bool
+) -> ImportResult:
     started = time.perf_counter()
     plan = plan_import(path, options, progress)
     with plan.afile, db.connect() as conn:
         _lock_fingerprint(conn, plan.fingerprint)
         existing = _existing_runs(conn, plan.fingerprint)
         if existing and options.on_duplicate == "error":
-            raise SeldbError(f"{plan.afile.path} was already imported with these options as run {existing[-1]}"
-                             " (--on-duplicate reuse returns it, replace imports it anew, --force adds another run)")
+            raise SeldbError(
+                f"{plan.afile.path} was already imported with these options as run {existing[-1]}"
+                " (--on-duplicate reuse returns it, replace imports it anew, --force adds another run)"
+            )
         if existing and options.on_duplicate == "reuse":
             return _reused(conn, existing[-1])
         writer = RunWriter(conn)
@@ -230,8 +254,16 @@ def _import_run(db: Database, path: str | os.PathLike, options: ImportOptions, p
 def _reused(conn: sa.Connection, run_id: int) -> ImportResult:
     run = run_summary(conn, run_id)
     dropped = len((run["dropped_images"] or {}).get("nonfinite_rows", []))
-    return ImportResult(run_id, run["n_units"], run["n_images_analysed"], dropped, [], dict(run["timings"] or {}),
-                        dict(run["row_counts"] or {}), reused=True)  # fmt: skip
+    return ImportResult(
+        run_id,
+        run["n_units"],
+        run["n_images_analysed"],
+        dropped,
+        [],
+        dict(run["timings"] or {}),
+        dict(run["row_counts"] or {}),
+        reused=True,
+    )
 
 
 @dataclass
@@ -258,8 +290,9 @@ def _block_measurer(plan: _Plan, run_id: int, concepts):
         ]
         arrays = encode_unit_arrays(run_id, block.layer_id, block.first, result)
         summary = ClassSummary.of_block(result, result.units, class_n)
-        return _BlockOut(result.units.with_columns(shift), result.precision_k.with_columns(shift), concept_frames,
-                         arrays, summary)  # fmt: skip
+        return _BlockOut(
+            result.units.with_columns(shift), result.precision_k.with_columns(shift), concept_frames, arrays, summary
+        )
 
     return measure
 
@@ -330,8 +363,9 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
     timings["copy_s"] += time.perf_counter() - started
     timings = {k: round(v, 3) for k, v in timings.items()}
     counts.update(images=afile.n_images, classes=afile.n_classes)
-    result = ImportResult(run_id, counts["units"], int(plan.analysed.sum()), int(plan.dropped.size), skipped,
-                          timings, counts)  # fmt: skip
+    result = ImportResult(
+        run_id, counts["units"], int(plan.analysed.sum()), int(plan.dropped.size), skipped, timings, counts
+    )
     result.notes = _notes(plan)
     return result
 
@@ -343,11 +377,14 @@ def _notes(plan: _Plan) -> list[str]:
     notes = []
     if beyond:
         ks = ", ".join(map(str, beyond))
-        notes.append(f"top-k {ks}: more than the {plural(n, 'analysed image')}, so precision at {ks} is over all"
-                     f" {n} (k = N)")  # fmt: skip
+        notes.append(
+            f"top-k {ks}: more than the {plural(n, 'analysed image')}, so precision at {ks} is over all {n} (k = N)"
+        )
     if plan.dropped.size:
-        notes.append(f"{plural(int(plan.dropped.size), 'image')} with NaN or infinite activations dropped"
-                     " from every layer (listed in the run's dropped_images)")  # fmt: skip
+        notes.append(
+            f"{plural(int(plan.dropped.size), 'image')} with NaN or infinite activations dropped"
+            " from every layer (listed in the run's dropped_images)"
+        )
     return notes
 
 
@@ -363,8 +400,9 @@ def _write_unit_tables(writer: RunWriter, outputs: dict[int, list[_BlockOut]], c
             frame = pl.concat([f for b in blocks for c, f in b.concepts if c == cid])
             writer.add_concept_measures(layer_id, cid, frame)
             counts["concept_rows"] += frame.height
-        writer.add_class_summary(functools.reduce(ClassSummary.merge, [b.class_summary for b in blocks]).rows(
-            writer.run_id, layer_id))  # fmt: skip
+        writer.add_class_summary(
+            functools.reduce(ClassSummary.merge, [b.class_summary for b in blocks]).rows(writer.run_id, layer_id)
+        )
         correlations += _both_correlations(units, layer_id)
         all_units.append(units)
         counts["units"] += units.height
@@ -378,5 +416,7 @@ def _write_unit_tables(writer: RunWriter, outputs: dict[int, list[_BlockOut]], c
 def _both_correlations(units: pl.DataFrame, layer_id: int | None) -> list[dict]:
     """Correlations without the dead units (what reports show by default) and with them."""
     live = units.filter(~pl.col("is_dead"))
-    return [*(dict(row, includes_dead=False) for row in correlation_rows(live, layer_id)),
-            *(dict(row, includes_dead=True) for row in correlation_rows(units, layer_id))]  # fmt: skip
+    return [
+        *(dict(row, includes_dead=False) for row in correlation_rows(live, layer_id)),
+        *(dict(row, includes_dead=True) for row in correlation_rows(units, layer_id)),
+    ]

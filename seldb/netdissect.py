@@ -162,8 +162,9 @@ def run_layers(conn: sa.Connection, run_id: int) -> dict[str, tuple[int, int]]:
         raise NotFound(f"no run {run_id} (seldb runs lists them)")
     rows = conn.execute(
         sa.select(s.run_layers.c.name, s.run_layers.c.layer_id, s.run_layers.c.n_units)
-        .where(s.run_layers.c.run_id == run_id).order_by(s.run_layers.c.layer_id)
-    ).all()  # fmt: skip
+        .where(s.run_layers.c.run_id == run_id)
+        .order_by(s.run_layers.c.layer_id)
+    ).all()
     return {name: (layer_id, n_units) for name, layer_id, n_units in rows}
 
 
@@ -189,7 +190,13 @@ def tally_record(run_id: int, layer_id: int, label: TallyLabel, dissection_id: i
     """One seldb_store.netdissect row: imported, or computed by the dissection `dissection_id`."""
     # NaN is stored as is (the view shows it as NULL): a NULL score would mean "not the top label"
     return {
-        "run_id": run_id, "layer_id": layer_id, "unit": label.unit, "category": label.category,
-        "label": label.label, "score": label.score, "iou": label.iou,
-        "source": "imported" if dissection_id is None else "computed", "dissection_id": dissection_id,
-    }  # fmt: skip
+        "run_id": run_id,
+        "layer_id": layer_id,
+        "unit": label.unit,
+        "category": label.category,
+        "label": label.label,
+        "score": label.score,
+        "iou": label.iou,
+        "source": "imported" if dissection_id is None else "computed",
+        "dissection_id": dissection_id,
+    }

@@ -9,9 +9,10 @@ database driver.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from seldb.catalogue import DEFAULT_TOP_K
 from seldb.errors import InputError
@@ -69,11 +70,14 @@ class ImportOptions:
     def as_json(self) -> dict:
         """The options that define a run (stored with it and hashed into its fingerprint)."""
         return {
-            "model": self.model, "dataset": self.dataset,
-            "layers": list(self.layers) if self.layers else None, "all_images": self.all_images,
-            "bins": self.bins, "top_k": sorted({int(k) for k in self.top_k} | set(DEFAULT_TOP_K)),
+            "model": self.model,
+            "dataset": self.dataset,
+            "layers": list(self.layers) if self.layers else None,
+            "all_images": self.all_images,
+            "bins": self.bins,
+            "top_k": sorted({int(k) for k in self.top_k} | set(DEFAULT_TOP_K)),
             "nan_policy": self.nan_policy,
-        }  # fmt: skip
+        }
 
 
 def check_engine(engine: str, address: str | None, ship_blocks: bool = False) -> None:
@@ -128,7 +132,6 @@ class ImportResult:
     uncertainty: Any = None  # seldb.run_uncertainty.UncertaintyRunResult when bootstrap/permutations were asked for
 
 
-
 @dataclass
 class IngestOptions:
     """Every option of `seldb ingest`; the CLI fills this one-to-one."""
@@ -172,10 +175,20 @@ class IngestOptions:
 
     def import_options(self, model_name: str, dataset: str) -> ImportOptions:
         """How the recorded file is imported: every layer, this ingest's analysis options."""
-        return ImportOptions(model=model_name, dataset=dataset, all_images=self.all_images, bins=self.bins,
-                             top_k=tuple(self.top_k), on_duplicate="new" if self.force else self.on_duplicate,
-                             bootstrap=self.bootstrap, permutations=self.permutations, seed=self.seed,
-                             level=self.level, engine=self.engine, address=self.address)  # fmt: skip
+        return ImportOptions(
+            model=model_name,
+            dataset=dataset,
+            all_images=self.all_images,
+            bins=self.bins,
+            top_k=tuple(self.top_k),
+            on_duplicate="new" if self.force else self.on_duplicate,
+            bootstrap=self.bootstrap,
+            permutations=self.permutations,
+            seed=self.seed,
+            level=self.level,
+            engine=self.engine,
+            address=self.address,
+        )
 
 
 @dataclass

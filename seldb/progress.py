@@ -10,7 +10,7 @@ blank lines.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -61,8 +61,14 @@ def progress_bar(enabled: bool, total: float, description: str, unit: str = "uni
         return
     counts = (DownloadColumn(), TransferSpeedColumn()) if unit == "bytes" else (MofNCompleteColumn(), _RateColumn(unit))
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), counts[0], TaskProgressColumn(), counts[1],
-        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        counts[0],
+        TaskProgressColumn(),
+        counts[1],
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         yield _Bar(progress, progress.add_task(description, total=total))

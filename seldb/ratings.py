@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import sqlalchemy as sa
 
@@ -87,8 +87,10 @@ def _rows(path: Path):
             reader = csv.DictReader(handle)
             header = [h.strip() for h in (reader.fieldnames or [])]
             if {"sheet", "item"} <= set(header) and "unit" not in header:
-                raise InputError(f"{path} is a rating page's download (items, not units): give the sheet's key"
-                                 " with --key DIR/key.json")  # fmt: skip
+                raise InputError(
+                    f"{path} is a rating page's download (items, not units): give the sheet's key"
+                    " with --key DIR/key.json"
+                )
             missing = [c for c in ("unit", "rater", "judged_object", "label") if c not in header]
             if missing:
                 raise InputError(f"{path}: no column {', '.join(missing)} (a ratings CSV has {COLUMNS})")
@@ -162,12 +164,20 @@ def _check_units(path: Path, run_id: int, ratings: list[Rating], layers: dict[st
             known = ", ".join(layers)
             raise InputError(f"{path} line {r.line}: no layer {r.layer!r} in run {run_id} (layers: {known})")
         if r.unit >= layers[r.layer][1]:
-            raise InputError(f"{path} line {r.line}: no unit {r.layer}.{r.unit} in run {run_id}"
-                             f" (layer {r.layer} has units 0..{layers[r.layer][1] - 1})")  # fmt: skip
+            raise InputError(
+                f"{path} line {r.line}: no unit {r.layer}.{r.unit} in run {run_id}"
+                f" (layer {r.layer} has units 0..{layers[r.layer][1] - 1})"
+            )
 
 
-def import_ratings(db: Database, path: str | os.PathLike, run_id: int, synonyms: str | os.PathLike | None = None,
-                   replace: bool = False, key: str | os.PathLike | None = None) -> RatingsImport:  # fmt: skip
+def import_ratings(
+    db: Database,
+    path: str | os.PathLike,
+    run_id: int,
+    synonyms: str | os.PathLike | None = None,
+    replace: bool = False,
+    key: str | os.PathLike | None = None,
+) -> RatingsImport:
     """Store a ratings CSV in run `run_id`; replace=True drops the run's earlier ratings first.
     With `key` (a rating sheet's key.json, seldb.am.rating_sheet) `path` is a rater's answers CSV."""
     path = Path(path)
@@ -184,8 +194,14 @@ def _unblinded(path: Path, key: str | os.PathLike, run_id: int) -> list[Rating]:
     return ratings_from_rows(path, unblinded_rows(path, key))
 
 
-def store_ratings(db: Database, path: str | os.PathLike, ratings: list[Rating], run_id: int,
-                  synonyms: str | os.PathLike | None = None, replace: bool = False) -> RatingsImport:  # fmt: skip
+def store_ratings(
+    db: Database,
+    path: str | os.PathLike,
+    ratings: list[Rating],
+    run_id: int,
+    synonyms: str | os.PathLike | None = None,
+    replace: bool = False,
+) -> RatingsImport:
     """Store checked ratings (read from `path`, named in errors) in run `run_id`, in one transaction."""
     path = Path(path)
     with db.connect() as conn:
@@ -198,9 +214,13 @@ def store_ratings(db: Database, path: str | os.PathLike, ratings: list[Rating], 
         else:
             _refuse_duplicates(conn, run_id, ratings, layers)
         records = [_record(run_id, layers, r, mapping) for r in ratings]
-        conn.execute(sa.text(
-            "INSERT INTO seldb_store.am_ratings (run_id, layer_id, unit, rater, judged_object, label, label_key)"
-            " VALUES (:run_id, :layer_id, :unit, :rater, :judged_object, :label, :label_key)"), records)  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO seldb_store.am_ratings (run_id, layer_id, unit, rater, judged_object, label, label_key)"
+                " VALUES (:run_id, :layer_id, :unit, :rater, :judged_object, :label, :label_key)"
+            ),
+            records,
+        )
         conn.commit()
     units, raters = {(r.layer, r.unit) for r in ratings}, {r.rater for r in ratings}
     return RatingsImport(run_id, len(ratings), len(units), len(raters))
@@ -209,9 +229,14 @@ def store_ratings(db: Database, path: str | os.PathLike, ratings: list[Rating], 
 def _record(run_id: int, layers: dict[str, tuple[int, int]], r: Rating, mapping: dict[str, str]) -> dict:
     key = label_key(r.label)
     return {
-        "run_id": run_id, "layer_id": layers[r.layer][0], "unit": r.unit, "rater": r.rater,
-        "judged_object": r.judged_object, "label": r.label, "label_key": mapping.get(key, key) if key else None,
-    }  # fmt: skip
+        "run_id": run_id,
+        "layer_id": layers[r.layer][0],
+        "unit": r.unit,
+        "rater": r.rater,
+        "judged_object": r.judged_object,
+        "label": r.label,
+        "label_key": mapping.get(key, key) if key else None,
+    }
 
 
 def _refuse_duplicates(conn: sa.Connection, run_id: int, ratings: list[Rating], layers) -> None:

@@ -27,8 +27,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -63,10 +64,14 @@ def _check_reachable(address: str) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=5).close()
     except ValueError:
-        raise InputError(f"--address {address!r}: expected HOST:PORT of the cluster's head (e.g. 10.0.0.5:6379)") from None
+        raise InputError(
+            f"--address {address!r}: expected HOST:PORT of the cluster's head (e.g. 10.0.0.5:6379)"
+        ) from None
     except OSError as exc:
-        raise SeldbError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is `ray start --head`"
-                         " running there, and is the port open from this machine?)") from None
+        raise SeldbError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is `ray start --head`"
+            " running there, and is the port open from this machine?)"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -103,8 +108,10 @@ def _init(ray, address: str | None, timeout: float) -> None:
     thread.join(timeout)
     where = f"the Ray cluster at {address}" if address else "Ray"
     if thread.is_alive():
-        raise SeldbError(f"cannot connect to {where}: no answer within {timeout:.0f} s (is it a Ray head's address?"
-                         " do this machine's Ray and Python versions match the cluster's?)")
+        raise SeldbError(
+            f"cannot connect to {where}: no answer within {timeout:.0f} s (is it a Ray head's address?"
+            " do this machine's Ray and Python versions match the cluster's?)"
+        )
     if "error" in outcome:
         first = (str(outcome["error"]).strip().splitlines() or [type(outcome["error"]).__name__])[0]
         raise SeldbError(f"cannot connect to {where}: {first}")
@@ -128,12 +135,16 @@ def _open(path: str, size: int) -> ActivationFile:
     try:
         stat = os.stat(path)
     except OSError as exc:
-        raise InputError(f"{path}: {exc.strerror} on Ray node {socket.gethostname()}: with --engine ray every node"
-                         " reads the file at the same path (shared storage); --ship-blocks sends the blocks from"
-                         " the driver instead") from None  # fmt: skip
+        raise InputError(
+            f"{path}: {exc.strerror} on Ray node {socket.gethostname()}: with --engine ray every node"
+            " reads the file at the same path (shared storage); --ship-blocks sends the blocks from"
+            " the driver instead"
+        ) from None
     if stat.st_size != size:
-        raise InputError(f"{path}: on Ray node {socket.gethostname()} the file has {stat.st_size} bytes, on the"
-                         f" driver {size}: not the same file (use shared storage, or --ship-blocks)")  # fmt: skip
+        raise InputError(
+            f"{path}: on Ray node {socket.gethostname()} the file has {stat.st_size} bytes, on the"
+            f" driver {size}: not the same file (use shared storage, or --ship-blocks)"
+        )
     key = (path, stat.st_size, stat.st_mtime_ns)
     if key not in _OPEN:
         for old in _OPEN.values():
@@ -227,8 +238,14 @@ def _result(ray, ref, block: UnitBlock) -> Measured:
             if isinstance(exc.cause, SeldbError):
                 raise exc.cause from None
             raise
-        except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.ObjectLostError,
-                exceptions.RaySystemError) as exc:  # fmt: skip
+        except (
+            exceptions.WorkerCrashedError,
+            exceptions.NodeDiedError,
+            exceptions.ObjectLostError,
+            exceptions.RaySystemError,
+        ) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise SeldbError(f"Ray lost the task measuring {block.layer} units {block.first}-{block.stop - 1}"
-                             f" after {MAX_RETRIES} retries: {first}") from None
+            raise SeldbError(
+                f"Ray lost the task measuring {block.layer} units {block.first}-{block.stop - 1}"
+                f" after {MAX_RETRIES} retries: {first}"
+            ) from None

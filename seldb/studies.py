@@ -61,8 +61,10 @@ class StudyItem:
 
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RULE.match(name):
-        raise InputError(f"study name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter"
-                         " or digit (it becomes the address /rate/<name>)")  # fmt: skip
+        raise InputError(
+            f"study name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter"
+            " or digit (it becomes the address /rate/<name>)"
+        )
     return name
 
 
@@ -134,26 +136,46 @@ def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None
     with db.connect() as conn:
         r = resolve_run(conn, _key_run(path, key, run))
         _refuse_taken(conn, name, str(key["sheet"]))
-        layer_ids = dict(conn.execute(sa.select(s.run_layers.c.name, s.run_layers.c.layer_id)
-                                      .where(s.run_layers.c.run_id == r.run_id)).all())  # fmt: skip
+        layer_ids = dict(
+            conn.execute(
+                sa.select(s.run_layers.c.name, s.run_layers.c.layer_id).where(s.run_layers.c.run_id == r.run_id)
+            ).all()
+        )
         items = []
         for position, entry in enumerate(key["items"], start=1):
             layer, unit = find_unit(conn, r, str(entry["unit"]))
-            items.append({"item": str(entry["item"]), "position": position, "run_id": r.run_id,
-                          "layer_id": layer_ids[layer], "unit": unit, "images": [str(p) for p in entry["images"]],
-                          "sha256": [str(d) for d in entry["sha256"]]})  # fmt: skip
+            items.append(
+                {
+                    "item": str(entry["item"]),
+                    "position": position,
+                    "run_id": r.run_id,
+                    "layer_id": layer_ids[layer],
+                    "unit": unit,
+                    "images": [str(p) for p in entry["images"]],
+                    "sha256": [str(d) for d in entry["sha256"]],
+                }
+            )
         seed = key.get("seed")
-        study_id = conn.execute(sa.insert(s.rating_studies).values(
-            name=name, run_id=r.run_id, sheet=str(key["sheet"]), seed=None if seed is None else int(seed),
-            key_path=str(path)).returning(s.rating_studies.c.study_id)).scalar_one()  # fmt: skip
+        study_id = conn.execute(
+            sa.insert(s.rating_studies)
+            .values(
+                name=name,
+                run_id=r.run_id,
+                sheet=str(key["sheet"]),
+                seed=None if seed is None else int(seed),
+                key_path=str(path),
+            )
+            .returning(s.rating_studies.c.study_id)
+        ).scalar_one()
         conn.execute(sa.insert(s.rating_study_items), [{**item, "study_id": study_id} for item in items])
         conn.commit()
     return Study(name, r.run_id, str(key["sheet"]), None if seed is None else int(seed), len(items), str(path))
 
 
 def _refuse_taken(conn: sa.Connection, name: str, sheet: str) -> None:
-    taken = conn.execute(sa.text("SELECT study, sheet FROM seldb.rating_studies WHERE study = :n OR sheet = :s"),
-                         {"n": name, "s": sheet}).first()  # fmt: skip
+    taken = conn.execute(
+        sa.text("SELECT study, sheet FROM seldb.rating_studies WHERE study = :n OR sheet = :s"), {"n": name, "s": sheet}
+    ).first()
     if taken is None:
         return
     if taken.sheet == sheet:
@@ -169,8 +191,10 @@ def list_studies(db: Database) -> list[dict]:
 
 
 def find_study(conn: sa.Connection, name: str) -> Study:
-    row = conn.execute(sa.text("SELECT study, run_id, sheet, seed, n_items, key_path FROM seldb.rating_studies"
-                               " WHERE study = :n"), {"n": name}).first()  # fmt: skip
+    row = conn.execute(
+        sa.text("SELECT study, run_id, sheet, seed, n_items, key_path FROM seldb.rating_studies WHERE study = :n"),
+        {"n": name},
+    ).first()
     if row is None:
         raise NotFound(f"no rating study {name!r} (seldb study list shows them)")
     return Study(row.study, int(row.run_id), row.sheet, row.seed, int(row.n_items), row.key_path)
@@ -178,17 +202,23 @@ def find_study(conn: sa.Connection, name: str) -> Study:
 
 def study_items(conn: sa.Connection, name: str) -> list[StudyItem]:
     """The study's items in the sheet's order."""
-    query = ("SELECT item, position, layer, unit, images, sha256 FROM seldb.rating_study_items"
-             " WHERE study = :n ORDER BY position")  # fmt: skip
-    return [StudyItem(r.item, int(r.position), r.layer, int(r.unit), tuple(r.images), tuple(r.sha256))
-            for r in conn.execute(sa.text(query), {"n": name})]  # fmt: skip
+    query = (
+        "SELECT item, position, layer, unit, images, sha256 FROM seldb.rating_study_items"
+        " WHERE study = :n ORDER BY position"
+    )
+    return [
+        StudyItem(r.item, int(r.position), r.layer, int(r.unit), tuple(r.images), tuple(r.sha256))
+        for r in conn.execute(sa.text(query), {"n": name})
+    ]
 
 
 def answers(conn: sa.Connection, name: str, rater: str) -> dict[str, dict]:
     """{item: {judged_object, label}} of the rater's ratings of the study's units."""
-    query = ("SELECT i.item, a.judged_object, a.label FROM seldb.rating_study_items AS i"
-             " JOIN seldb.am_ratings AS a ON a.run_id = i.run_id AND a.layer = i.layer AND a.unit = i.unit"
-             " WHERE i.study = :n AND a.rater = :rater")  # fmt: skip
+    query = (
+        "SELECT i.item, a.judged_object, a.label FROM seldb.rating_study_items AS i"
+        " JOIN seldb.am_ratings AS a ON a.run_id = i.run_id AND a.layer = i.layer AND a.unit = i.unit"
+        " WHERE i.study = :n AND a.rater = :rater"
+    )
     rows = conn.execute(sa.text(query), {"n": name, "rater": rater})
     return {r.item: {"judged_object": r.judged_object, "label": r.label} for r in rows}
 
@@ -198,18 +228,32 @@ def record_rating(db: Database, name: str, item: str, rater: str, judged_object:
     rater = check_rater(rater)
     label = check_label(label) if judged_object else None
     with db.connect() as conn:
-        target = conn.execute(sa.text(
-            "SELECT i.run_id, i.layer_id, i.unit FROM seldb_store.rating_study_items AS i"
-            " JOIN seldb_store.rating_studies AS st ON st.study_id = i.study_id"
-            " WHERE st.name = :n AND i.item = :item"), {"n": name, "item": item}).first()  # fmt: skip
+        target = conn.execute(
+            sa.text(
+                "SELECT i.run_id, i.layer_id, i.unit FROM seldb_store.rating_study_items AS i"
+                " JOIN seldb_store.rating_studies AS st ON st.study_id = i.study_id"
+                " WHERE st.name = :n AND i.item = :item"
+            ),
+            {"n": name, "item": item},
+        ).first()
         if target is None:
             find_study(conn, name)  # an unknown study says so first
             raise NotFound(f"item {item!r} is not in study {name!r}: nothing was recorded")
-        conn.execute(sa.text(
-            "INSERT INTO seldb_store.am_ratings (run_id, layer_id, unit, rater, judged_object, label, label_key)"
-            " VALUES (:run_id, :layer_id, :unit, :rater, :judged, :label, :key)"
-            " ON CONFLICT (run_id, layer_id, unit, rater) DO UPDATE SET judged_object = EXCLUDED.judged_object,"
-            " label = EXCLUDED.label, label_key = EXCLUDED.label_key"),
-            {"run_id": target.run_id, "layer_id": target.layer_id, "unit": target.unit, "rater": rater,
-             "judged": bool(judged_object), "label": label, "key": label_key(label)})  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO seldb_store.am_ratings (run_id, layer_id, unit, rater, judged_object, label, label_key)"
+                " VALUES (:run_id, :layer_id, :unit, :rater, :judged, :label, :key)"
+                " ON CONFLICT (run_id, layer_id, unit, rater) DO UPDATE SET judged_object = EXCLUDED.judged_object,"
+                " label = EXCLUDED.label, label_key = EXCLUDED.label_key"
+            ),
+            {
+                "run_id": target.run_id,
+                "layer_id": target.layer_id,
+                "unit": target.unit,
+                "rater": rater,
+                "judged": bool(judged_object),
+                "label": label,
+                "key": label_key(label),
+            },
+        )
         conn.commit()

@@ -23,8 +23,11 @@ import polars as pl
 from seldb.measures import BlockResult
 
 CLAIM = 0.75  # Zhou et al. 2015's precision criterion, as seldb.detector_claims
-COUNTED_CLASSES = {"n_ccmas_class": "ccmas_class", "n_precision_60_class": "precision_60_class",
-                   "n_mi_class": "mi_class"}  # fmt: skip
+COUNTED_CLASSES = {
+    "n_ccmas_class": "ccmas_class",
+    "n_precision_60_class": "precision_60_class",
+    "n_mi_class": "mi_class",
+}
 
 
 @dataclass
@@ -43,7 +46,7 @@ class ClassSummary:
     n_zero: np.ndarray
 
     @classmethod
-    def of_block(cls, result: BlockResult, units: pl.DataFrame, class_n: np.ndarray) -> "ClassSummary":
+    def of_block(cls, result: BlockResult, units: pl.DataFrame, class_n: np.ndarray) -> ClassSummary:
         """The summary of one block's units (`units`: the block's rows of unit_measures, in order)."""
         live = ~units["is_dead"].to_numpy()
         means = result.stats.mean[live]
@@ -53,27 +56,51 @@ class ClassSummary:
             m2 = np.nansum((means - mean) ** 2, axis=0)
             frac = result.stats.n_nonzero[live] / np.where(class_n > 0, class_n, np.nan)
         n_classes = class_n.size
-        counts = {name: _class_counts(units.filter(pl.Series(live)), column, n_classes)
-                  for name, column in COUNTED_CLASSES.items()}  # fmt: skip
+        counts = {
+            name: _class_counts(units.filter(pl.Series(live)), column, n_classes)
+            for name, column in COUNTED_CLASSES.items()
+        }
         claims = units.filter(pl.Series(live) & (pl.col("precision_60") > CLAIM))
         counts["n_claimed"] = _class_counts(claims, "precision_60_class", n_classes)
-        return cls(len(units), int(live.sum()), count, mean, m2, _nanmax(means), np.nansum(frac, axis=0),
-                   _nanmax(result.swept.mi[live]), counts, result.stats.n_zero.sum(axis=0))  # fmt: skip
+        return cls(
+            len(units),
+            int(live.sum()),
+            count,
+            mean,
+            m2,
+            _nanmax(means),
+            np.nansum(frac, axis=0),
+            _nanmax(result.swept.mi[live]),
+            counts,
+            result.stats.n_zero.sum(axis=0),
+        )
 
-    def merge(self, other: "ClassSummary") -> "ClassSummary":
+    def merge(self, other: ClassSummary) -> ClassSummary:
         count = self.count + other.count
         with np.errstate(invalid="ignore", divide="ignore"):
             delta = other.mean - self.mean
-            mean = np.where(other.count == 0, self.mean, np.where(self.count == 0, other.mean,
-                            self.mean + delta * other.count / count))  # fmt: skip
-            m2 = self.m2 + other.m2 + np.where((self.count > 0) & (other.count > 0),
-                                               delta**2 * self.count * other.count / count, 0.0)  # fmt: skip
+            mean = np.where(
+                other.count == 0,
+                self.mean,
+                np.where(self.count == 0, other.mean, self.mean + delta * other.count / count),
+            )
+            m2 = (
+                self.m2
+                + other.m2
+                + np.where((self.count > 0) & (other.count > 0), delta**2 * self.count * other.count / count, 0.0)
+            )
         return ClassSummary(
-            self.n_units + other.n_units, self.n_live_units + other.n_live_units, count, mean, m2,
-            np.fmax(self.max_of_means, other.max_of_means), self.frac_nonzero_sum + other.frac_nonzero_sum,
+            self.n_units + other.n_units,
+            self.n_live_units + other.n_live_units,
+            count,
+            mean,
+            m2,
+            np.fmax(self.max_of_means, other.max_of_means),
+            self.frac_nonzero_sum + other.frac_nonzero_sum,
             np.fmax(self.max_class_informedness, other.max_class_informedness),
-            {name: self.counts[name] + other.counts[name] for name in self.counts}, self.n_zero + other.n_zero,
-        )  # fmt: skip
+            {name: self.counts[name] + other.counts[name] for name in self.counts},
+            self.n_zero + other.n_zero,
+        )
 
     def rows(self, run_id: int, layer_id: int) -> list[tuple]:
         """One row per class, in seldb_store.layer_class_summary's column order (NaN for no value)."""
@@ -82,10 +109,18 @@ class ClassSummary:
             frac = np.where(self.count > 0, self.frac_nonzero_sum / max(self.n_live_units, 1), np.nan)
         names = ("n_ccmas_class", "n_precision_60_class", "n_mi_class", "n_claimed")
         return [
-            (run_id, layer_id, c, self.n_units, self.n_live_units, *_floats(self.mean[c], sd[c], self.max_of_means[c],
-             frac[c], self.max_class_informedness[c]), *[int(self.counts[n][c]) for n in names], int(self.n_zero[c]))
+            (
+                run_id,
+                layer_id,
+                c,
+                self.n_units,
+                self.n_live_units,
+                *_floats(self.mean[c], sd[c], self.max_of_means[c], frac[c], self.max_class_informedness[c]),
+                *[int(self.counts[n][c]) for n in names],
+                int(self.n_zero[c]),
+            )
             for c in range(self.count.size)
-        ]  # fmt: skip
+        ]
 
 
 def _class_counts(units: pl.DataFrame, column: str, n_classes: int) -> np.ndarray:

@@ -26,9 +26,19 @@ from pathlib import Path
 
 CHROMIUM = os.environ.get("SELDB_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SELDB_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-         "--window-size=1400,1000", "--hide-scrollbars", "--force-device-scale-factor=1")  # fmt: skip
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+    "--window-size=1400,1000",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+)
 
 
 def missing() -> str | None:
@@ -60,7 +70,7 @@ def no_downloads() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator["selenium.webdriver.Chrome"]:  # noqa: F821
+def chromium() -> Iterator[selenium.webdriver.Chrome]:  # noqa: F821
     """A headless Chromium with a fresh profile, quit (and its profile deleted) at the end."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

@@ -65,20 +65,43 @@ class LocalCluster:
     def _start(self, *args: str) -> None:
         workers = free_port_range()
         command = [
-            sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--node-ip-address", "127.0.0.1",
-            "--num-cpus", str(self.cpus), "--object-store-memory", str(self.object_store_bytes),
-            "--disable-usage-stats", "--temp-dir", str(self.temp_dir),
-            "--dashboard-agent-listen-port", str(free_port()), "--metrics-export-port", str(free_port()),
-            "--runtime-env-agent-port", str(free_port()), "--dashboard-agent-grpc-port", str(free_port()),
-            "--min-worker-port", str(workers), "--max-worker-port", str(workers + 39), *args,
-        ]  # fmt: skip
-        log = open(self.temp_dir / f"node{len(self.nodes)}.log", "wb")
-        self.nodes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                           start_new_session=True))  # fmt: skip
+            sys.executable,
+            "-m",
+            "ray.scripts.scripts",
+            "start",
+            "--block",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--num-cpus",
+            str(self.cpus),
+            "--object-store-memory",
+            str(self.object_store_bytes),
+            "--disable-usage-stats",
+            "--temp-dir",
+            str(self.temp_dir),
+            "--dashboard-agent-listen-port",
+            str(free_port()),
+            "--metrics-export-port",
+            str(free_port()),
+            "--runtime-env-agent-port",
+            str(free_port()),
+            "--dashboard-agent-grpc-port",
+            str(free_port()),
+            "--min-worker-port",
+            str(workers),
+            "--max-worker-port",
+            str(workers + 39),
+            *args,
+        ]
+        with open(self.temp_dir / f"node{len(self.nodes)}.log", "wb") as log:  # the node keeps its own copy
+            self.nodes.append(
+                subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+            )
 
-    def start(self, nodes: int = 2, timeout: float = 90.0) -> "LocalCluster":
-        self._start("--head", "--port", str(self.port), "--include-dashboard", "false",
-                    "--dashboard-port", str(free_port()))  # fmt: skip
+    def start(self, nodes: int = 2, timeout: float = 90.0) -> LocalCluster:
+        self._start(
+            "--head", "--port", str(self.port), "--include-dashboard", "false", "--dashboard-port", str(free_port())
+        )
         self._wait(1, timeout)
         for n in range(2, nodes + 1):
             self._start("--address", self.address)
@@ -87,15 +110,22 @@ class LocalCluster:
 
     def _wait(self, n_nodes: int, timeout: float) -> None:
         """Until the cluster has n_nodes alive nodes (asked by a short-lived script, not this process)."""
-        probe = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR', log_to_driver=False);"
-                 "print(sum(n['Alive'] for n in ray.nodes()))")  # fmt: skip
+        probe = (
+            "import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR', log_to_driver=False);"
+            "print(sum(n['Alive'] for n in ray.nodes()))"
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if any(node.poll() is not None for node in self.nodes):
                 raise RuntimeError(f"a ray node exited; see {self.temp_dir}/node*.log")
             try:
-                out = subprocess.run([sys.executable, "-c", probe, self.address], capture_output=True, text=True,
-                                     timeout=30, env=self.env).stdout.strip()  # fmt: skip
+                out = subprocess.run(
+                    [sys.executable, "-c", probe, self.address],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    env=self.env,
+                ).stdout.strip()
             except subprocess.TimeoutExpired:
                 out = ""
             if out.splitlines() and out.splitlines()[-1] == str(n_nodes):

@@ -283,8 +283,16 @@ def reference_unit(a, y, K, top_k=(60, 100), p_levels=(1.0, 0.95), bins=32):
     if cands:
         out.update(_mi_fields(_pick(cands), n_c, N, counts))
     else:
-        for key in ("max_informedness", "mi_class", "mi_threshold", "mi_recall", "mi_specificity",
-                    "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision"):
+        for key in (
+            "max_informedness",
+            "mi_class",
+            "mi_threshold",
+            "mi_recall",
+            "mi_specificity",
+            "mi_false_alarm_rate",
+            "mi_false_discovery_rate",
+            "mi_precision",
+        ):
             out[key] = None
 
     # --- class statistics -----------------------------------------------------
@@ -293,8 +301,17 @@ def reference_unit(a, y, K, top_k=(60, 100), p_levels=(1.0, 0.95), bins=32):
         xs = by_class[c]
         row = {"class_index": c, "n": len(xs), "n_nonzero": sum(1 for x in xs if x > 0)}
         if not xs:
-            row.update(mean=None, std=None, sem=None, min=None, max=None, frac_nonzero=None,
-                       ccmas=None, max_informedness=None, mi_threshold=None)
+            row.update(
+                mean=None,
+                std=None,
+                sem=None,
+                min=None,
+                max=None,
+                frac_nonzero=None,
+                ccmas=None,
+                max_informedness=None,
+                mi_threshold=None,
+            )
         else:
             sd = _std(xs)
             row.update(
@@ -327,8 +344,16 @@ def reference_unit(a, y, K, top_k=(60, 100), p_levels=(1.0, 0.95), bins=32):
         for x in by_class[c]:
             b = 0 if w == 0.0 else min(bins - 1, math.floor((x - lo) / w))
             cnt[b] += 1
-        hists.append({"class_index": c, "bin_lo": lo, "bin_width": w, "n_bins": n_bins,
-                      "n_zero": sum(1 for x in by_class[c] if x == 0), "counts": cnt})
+        hists.append(
+            {
+                "class_index": c,
+                "bin_lo": lo,
+                "bin_width": w,
+                "n_bins": n_bins,
+                "n_zero": sum(1 for x in by_class[c] if x == 0),
+                "counts": cnt,
+            }
+        )
     out["histograms"] = hists
 
     # --- top images -----------------------------------------------------------
@@ -373,17 +398,25 @@ def reference_concept(a, y, K, concept_classes, top_k=(60, 100), p_levels=(1.0, 
         cands = [(Fraction(tp, len(xa)) - Fraction(fp, len(xn)), t, 0) for t, (tp, fp) in tpfp.items()]
         inf, t, _ = _pick(cands)
         tp, fp = tpfp[t]
-        out.update(max_informedness=float(inf), mi_threshold=t,
-                   mi_recall=float(Fraction(tp, len(xa))),
-                   mi_false_alarm_rate=float(Fraction(fp, len(xn))),
-                   mi_false_discovery_rate=float(Fraction(fp, tp + fp)))
+        out.update(
+            max_informedness=float(inf),
+            mi_threshold=t,
+            mi_recall=float(Fraction(tp, len(xa))),
+            mi_false_alarm_rate=float(Fraction(fp, len(xn))),
+            mi_false_discovery_rate=float(Fraction(fp, tp + fp)),
+        )
     else:
-        out.update(max_informedness=None, mi_threshold=None, mi_recall=None,
-                   mi_false_alarm_rate=None, mi_false_discovery_rate=None)
+        out.update(
+            max_informedness=None,
+            mi_threshold=None,
+            mi_recall=None,
+            mi_false_alarm_rate=None,
+            mi_false_discovery_rate=None,
+        )
 
     if not xa:  # no analysed image in A: A takes part in no measure
         out["precision_60"] = out["precision_100"] = None
-        out["precision_k"] = {k: None for k in top_k}
+        out["precision_k"] = dict.fromkeys(top_k)
         for p in p_levels:
             out["recall_" + _p_name(p)] = None
         return out

@@ -76,17 +76,29 @@ def _store_am_images(db, run_id: int, am_dir: Path, am_seed: int) -> dict[str, P
 
     pngs = {}
     with db.connect() as conn:
-        layer_ids = dict(conn.execute(sa.text("SELECT name, layer_id FROM seldb_store.run_layers WHERE run_id = :r"),
-                                      {"r": run_id}).all())  # fmt: skip
+        layer_ids = dict(
+            conn.execute(
+                sa.text("SELECT name, layer_id FROM seldb_store.run_layers WHERE run_id = :r"), {"r": run_id}
+            ).all()
+        )
         for i, label in enumerate(AM_UNITS):
             layer, unit = label.split(".")
             png = _am_png(am_dir / f"{label}.png", am_seed + i)
             pngs[label] = png
-            record = {**store.key(run_id, layer_ids[layer], int(unit), "fft-gray", 0, 64, 48, False, 0.05),
-                      "activation_mean": 3.0 + i, "activation_max": 3.0 + i, "objective": 3.0 + i,
-                      "reference_mean": 0.5, "reference_max": 0.5, "reference_n_images": 240, "path": str(png),
-                      "sha256": hashlib.sha256(png.read_bytes()).hexdigest(), "device": "cpu", "seconds": 0.1,
-                      "settings": {"test": True}}  # fmt: skip
+            record = {
+                **store.key(run_id, layer_ids[layer], int(unit), "fft-gray", 0, 64, 48, False, 0.05),
+                "activation_mean": 3.0 + i,
+                "activation_max": 3.0 + i,
+                "objective": 3.0 + i,
+                "reference_mean": 0.5,
+                "reference_max": 0.5,
+                "reference_n_images": 240,
+                "path": str(png),
+                "sha256": hashlib.sha256(png.read_bytes()).hexdigest(),
+                "device": "cpu",
+                "seconds": 0.1,
+                "settings": {"test": True},
+            }
             store.save(conn, record)
         conn.commit()
     return pngs
@@ -109,9 +121,16 @@ def make_demo_like(db, root: Path, seed: int = 7, study: str = STUDY, am_seed: i
         Image.fromarray(_image(int(label), i, rng)).save(folder / f"{i:04d}.png")
         paths.append(f"images/{CLASSES[label]}/{i:04d}.png")  # relative: found beside the activation file
     layers = activations(labels, rng)
-    h5 = write_activation_file(root / "demo-like.h5", class_names=list(CLASSES), labels=labels, layers=layers,
-                               reductions={"conv1": "max"}, paths=paths, model="demo-like-cnn",
-                               dataset="digits-240")  # fmt: skip
+    h5 = write_activation_file(
+        root / "demo-like.h5",
+        class_names=list(CLASSES),
+        labels=labels,
+        layers=layers,
+        reductions={"conv1": "max"},
+        paths=paths,
+        model="demo-like-cnn",
+        dataset="digits-240",
+    )
     run_id = db.import_h5(h5, ImportOptions(on_duplicate="new"), progress=False).run_id
     am_dir = root / "am"
     am_dir.mkdir()

@@ -16,12 +16,23 @@ def test_round_trip_in_batches(tmp_path):
     rng = np.random.default_rng(0)
     values = rng.random((50, 300)).astype(np.float32)
     labels = rng.integers(0, 3, 50)
-    with ActivationWriter(tmp_path / "a.h5", model="m", dataset="d", class_names=["x", "y", "z"],
-                          class_keys=["k1", "k2", "k3"], layers={"fc6": (300, "none")}, with_pred=True,
-                          with_path=True) as writer:  # fmt: skip
+    with ActivationWriter(
+        tmp_path / "a.h5",
+        model="m",
+        dataset="d",
+        class_names=["x", "y", "z"],
+        class_keys=["k1", "k2", "k3"],
+        layers={"fc6": (300, "none")},
+        with_pred=True,
+        with_path=True,
+    ) as writer:
         for r0 in range(0, 50, 20):
-            writer.append(labels[r0:r0 + 20], {"fc6": values[r0:r0 + 20]}, preds=labels[r0:r0 + 20],
-                          paths=[f"p{i}" for i in range(r0, min(50, r0 + 20))])  # fmt: skip
+            writer.append(
+                labels[r0 : r0 + 20],
+                {"fc6": values[r0 : r0 + 20]},
+                preds=labels[r0 : r0 + 20],
+                paths=[f"p{i}" for i in range(r0, min(50, r0 + 20))],
+            )
         assert writer.n_written == 50
     with ActivationFile(tmp_path / "a.h5") as afile:
         assert (afile.model, afile.dataset, afile.class_keys) == ("m", "d", ["k1", "k2", "k3"])
@@ -33,15 +44,20 @@ def test_round_trip_in_batches(tmp_path):
 def test_truncate_drops_a_partial_batch(tmp_path):
     path = tmp_path / "t.h5"
     first = np.array([[1.0, 2.0]], np.float32)
-    with ActivationWriter(path, model="m", dataset="d", class_names=["a", "b"], layers={"l": (2, "none")},
-                          with_pred=True, with_path=True) as writer:  # fmt: skip
+    with ActivationWriter(
+        path, model="m", dataset="d", class_names=["a", "b"], layers={"l": (2, "none")}, with_pred=True, with_path=True
+    ) as writer:
         writer.append([1], {"l": first}, preds=[1], paths=["kept.jpg"])
         writer.append([0, 0], {"l": np.full((2, 2), 9.0, np.float32)}, preds=[0, 1], paths=["x.jpg", "y.jpg"])
         writer.truncate(1)
         assert writer.n_written == 1
     with h5py.File(path, "r") as h5:  # every row-indexed dataset lost the partial batch, nothing else
         assert {name: ds.shape[0] for name, ds in [*h5["images"].items(), *h5["layers"].items()]} == {
-            "label": 1, "pred": 1, "path": 1, "l": 1}  # fmt: skip
+            "label": 1,
+            "pred": 1,
+            "path": 1,
+            "l": 1,
+        }
     with ActivationFile(path) as afile:
         np.testing.assert_array_equal(afile.read_units("l", 0, 2), first)
         assert afile.labels.tolist() == [1] and afile.preds.tolist() == [1] and afile.paths == ["kept.jpg"]
@@ -75,15 +91,20 @@ def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, direct, m
     rng = np.random.default_rng(5)
     values = rng.random((300, 600)).astype(np.float32)
     values[17, 3] = np.nan
-    path = write_activation_file(tmp_path / "u.h5", class_names=["a"], labels=np.zeros(300, int),
-                                 layers={"x": values[:, :1]})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "u.h5", class_names=["a"], labels=np.zeros(300, int), layers={"x": values[:, :1]}
+    )
     with h5py.File(path, "a") as h5:
         del h5["/layers/x"]
         h5.create_dataset("/layers/x", data=values, **layout)
     with ActivationFile(path) as afile:
         assert afile.nonfinite_rows(["x"], copy=True)["x"].tolist() == [17]
         copy = afile._unit_major["x"]
-        assert copy.rows_per_panel < 300 and 300 % copy.rows_per_panel and copy.direct == (direct and hasattr(os, "O_DIRECT"))
+        assert (
+            copy.rows_per_panel < 300
+            and 300 % copy.rows_per_panel
+            and copy.direct == (direct and hasattr(os, "O_DIRECT"))
+        )
         rows = rng.permutation(300)[:250]
         for u0, u1 in [(0, 1), (5, 77), (590, 600)]:
             got = afile.read_unit_rows("x", u0, u1, rows)
@@ -94,21 +115,23 @@ def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, direct, m
         buffers = Buffers()
         for u0 in range(0, 600, 5):  # one thread's blocks, read into the same memory
             got = afile.read_unit_rows("x", u0, u0 + 5, rows, buffers)
-            np.testing.assert_array_equal(got, values[rows, u0:u0 + 5])
+            np.testing.assert_array_equal(got, values[rows, u0 : u0 + 5])
         assert np.shares_memory(got, buffers.take("values", 1, np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float64])
 def test_other_float_types_are_accepted(tmp_path, dtype):
-    path = write_activation_file(tmp_path / "f.h5", class_names=["a"], labels=np.zeros(4, int),
-                                 layers={"l": np.ones((4, 2), dtype)})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "f.h5", class_names=["a"], labels=np.zeros(4, int), layers={"l": np.ones((4, 2), dtype)}
+    )
     with ActivationFile(path) as afile:
         assert afile.layers["l"].dtype == dtype
 
 
 def test_integer_layer_is_refused(tmp_path):
-    path = write_activation_file(tmp_path / "i.h5", class_names=["a"], labels=np.zeros(4, int),
-                                 layers={"l": np.ones((4, 2), np.float32)})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "i.h5", class_names=["a"], labels=np.zeros(4, int), layers={"l": np.ones((4, 2), np.float32)}
+    )
     with h5py.File(path, "a") as h5:
         del h5["/layers/l"]
         h5["/layers/l"] = np.ones((4, 2), np.int32)
@@ -119,8 +142,9 @@ def test_integer_layer_is_refused(tmp_path):
 def test_tiles_wider_than_blocks_stay_in_the_chunk_cache(tmp_path):
     rng = np.random.default_rng(2)
     values = rng.random((3000, 256)).astype(np.float32)
-    path = write_activation_file(tmp_path / "z.h5", class_names=["a"], labels=np.zeros(3000, int),
-                                 layers={"l": np.zeros((3000, 1), np.float32)})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "z.h5", class_names=["a"], labels=np.zeros(3000, int), layers={"l": np.zeros((3000, 1), np.float32)}
+    )
     with h5py.File(path, "a") as h5:
         del h5["/layers/l"]
         h5.create_dataset("/layers/l", data=values, chunks=(1024, 128), compression="gzip")
@@ -129,7 +153,7 @@ def test_tiles_wider_than_blocks_stay_in_the_chunk_cache(tmp_path):
         slots, nbytes, _ = afile.dataset_of("l").id.get_access_plist().get_chunk_cache()
         assert nbytes >= 2 * 3 * 1024 * 128 * 4  # two columns of three tiles each
         for u0 in range(0, 256, 32):
-            np.testing.assert_array_equal(afile.read_units("l", u0, u0 + 32), values[:, u0:u0 + 32])
+            np.testing.assert_array_equal(afile.read_units("l", u0, u0 + 32), values[:, u0 : u0 + 32])
 
 
 def test_blocks_bound_memory_and_divide_the_tiles():

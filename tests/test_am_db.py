@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from support import rows
 
 from seldb.activations import ActivationFile
 from seldb.am import AMOptions
 from seldb.demo import build_network
 from seldb.ingest.hooks import LayerRecorder
-from support import rows
 
 pytestmark = pytest.mark.db
 FAST = dict(steps=48, device="cpu", threads=1)
@@ -47,9 +47,9 @@ def _images(root: Path) -> None:
             image = rng.integers(0, 40, (28, 28), dtype=np.uint8)
             x, y = rng.integers(4, 20, 2)
             if klass == "bar":
-                image[2:26, x:x + 3] = 255
+                image[2:26, x : x + 3] = 255
             else:
-                image[y:y + 4, x:x + 4] = 255
+                image[y : y + 4, x : x + 4] = 255
             Image.fromarray(image).save(root / klass / f"{i:03d}.png")
 
 
@@ -64,9 +64,19 @@ def tiny_run(database_url, tmp_path_factory) -> TinyRun:
     torch.manual_seed(5)
     torch.save(build_network().state_dict(), root / "net.pth")
     migrate.upgrade("head", database_url)
-    opts = IngestOptions(data=root / "data", model_module="seldb.demo:build_network", weights=root / "net.pth",
-                         layers=("conv2", "fc1"), preprocess="plain", input_size=28, workers=0, device="cpu",
-                         out=root / "run.h5", progress=False, on_duplicate="new")  # fmt: skip
+    opts = IngestOptions(
+        data=root / "data",
+        model_module="seldb.demo:build_network",
+        weights=root / "net.pth",
+        layers=("conv2", "fc1"),
+        preprocess="plain",
+        input_size=28,
+        workers=0,
+        device="cpu",
+        out=root / "run.h5",
+        progress=False,
+        on_duplicate="new",
+    )
     with seldb.connect(database_url) as db:
         run_id = db.ingest(opts, notify=lambda _: None).imported.run_id
     return TinyRun(run_id, root / "data", root / "run.h5", root / "net.pth")
@@ -99,8 +109,9 @@ def test_provenance_records_preprocessing_and_input_size(tiny_run, db):
 
 
 def test_images_rows_and_numbers_against_independent_readings(tiny_run, db, tmp_path):
-    made = db.activation_maximisation(AMOptions(run=tiny_run.run_id, units=("fc1.3", "conv2.5"), out=tmp_path, **FAST),
-                                      progress=False)  # fmt: skip
+    made = db.activation_maximisation(
+        AMOptions(run=tiny_run.run_id, units=("fc1.3", "conv2.5"), out=tmp_path, **FAST), progress=False
+    )
     assert [m.unit_label for m in made] == ["fc1.3", "conv2.5"] and not any(m.reused for m in made)
     for m, reduce in zip(made, ("max", "max")):  # fc units record themselves; conv2 was recorded by its max
         assert m.path.parent == tmp_path.resolve() and m.sha256 == hashlib.sha256(m.path.read_bytes()).hexdigest()
@@ -110,15 +121,17 @@ def test_images_rows_and_numbers_against_independent_readings(tiny_run, db, tmp_
     view = rows("SELECT * FROM seldb.am_images WHERE run_id = :r ORDER BY layer", r=tiny_run.run_id)
     conv = next(v for v in view if v["layer"] == "conv2")
     assert (conv["reduction"], conv["activation"]) == ("max", conv["activation_max"])
-    assert conv["activation_mean"] == pytest.approx(png_activation(tiny_run, "conv2", 5, made[1].path, "mean"),
-                                                    rel=1e-5)  # fmt: skip
+    assert conv["activation_mean"] == pytest.approx(
+        png_activation(tiny_run, "conv2", 5, made[1].path, "mean"), rel=1e-5
+    )
     assert conv["unit_key"] == f"{tiny_run.run_id}:conv2.5" and conv["settings"]["threads"] == 1
     assert conv["reference_n_images"] == 128 and conv["reference_activation"] is not None
 
 
 def test_reference_activation_is_the_mean_image_through_the_recorder(tiny_run, db, tmp_path):
-    (m,) = db.activation_maximisation(AMOptions(run=tiny_run.run_id, units=("fc1.7",), out=tmp_path, **FAST),
-                                      progress=False)  # fmt: skip
+    (m,) = db.activation_maximisation(
+        AMOptions(run=tiny_run.run_id, units=("fc1.7",), out=tmp_path, **FAST), progress=False
+    )
     files = sorted(tiny_run.data.rglob("*.png"))
     mean = np.mean([np.asarray(Image.open(f).convert("RGB"), dtype=np.float64) / 255.0 for f in files], axis=0)
     net = _net(tiny_run)
@@ -131,12 +144,15 @@ def test_reference_activation_is_the_mean_image_through_the_recorder(tiny_run, d
 def test_rerun_reuses_force_replaces_row_and_file(tiny_run, db, tmp_path):
     options = AMOptions(run=tiny_run.run_id, units=("fc1.11",), out=tmp_path / "a", seed=4, **FAST)
     (first,) = db.activation_maximisation(options, progress=False)
-    created = rows("SELECT created_at FROM seldb.am_images WHERE unit_key = :k AND seed = 4",
-                   k=f"{tiny_run.run_id}:fc1.11")  # fmt: skip
+    created = rows(
+        "SELECT created_at FROM seldb.am_images WHERE unit_key = :k AND seed = 4", k=f"{tiny_run.run_id}:fc1.11"
+    )
     (again,) = db.activation_maximisation(options, progress=False)
     assert again.reused and again.path == first.path and again.sha256 == first.sha256
-    assert rows("SELECT created_at FROM seldb.am_images WHERE unit_key = :k AND seed = 4",
-                k=f"{tiny_run.run_id}:fc1.11") == created  # fmt: skip
+    assert (
+        rows("SELECT created_at FROM seldb.am_images WHERE unit_key = :k AND seed = 4", k=f"{tiny_run.run_id}:fc1.11")
+        == created
+    )
     moved = AMOptions(**{**options.__dict__, "out": tmp_path / "b", "force": True})
     (forced,) = db.activation_maximisation(moved, progress=False)
     assert not forced.reused and forced.path == (tmp_path / "b" / first.path.name).resolve()
@@ -145,17 +161,38 @@ def test_rerun_reuses_force_replaces_row_and_file(tiny_run, db, tmp_path):
     stored = rows("SELECT path FROM seldb.am_images WHERE unit_key = :k AND seed = 4", k=f"{tiny_run.run_id}:fc1.11")
     assert stored == [{"path": str(forced.path)}]
     forced.path.write_bytes(b"edited")  # a changed file is not reused: it is made again
-    (remade,) = db.activation_maximisation(AMOptions(**{**moved.__dict__, "force": False}), progress=False,
-                                           notify=lambda _: None)  # fmt: skip
+    (remade,) = db.activation_maximisation(
+        AMOptions(**{**moved.__dict__, "force": False}), progress=False, notify=lambda _: None
+    )
     assert not remade.reused and hashlib.sha256(remade.path.read_bytes()).hexdigest() == first.sha256
 
 
 def test_acceptance_every_unit_beats_its_dataset_max_or_the_output_says_so(tiny_run, db, cli, tmp_path):
-    result = cli("am", "--run", tiny_run.run_id, "--top", 6, "--by", "precision_60", "--layer", "fc1",
-                 "--steps", 96, "--device", "cpu", "--threads", 1, "--out", tmp_path, "--quiet")  # fmt: skip
+    result = cli(
+        "am",
+        "--run",
+        tiny_run.run_id,
+        "--top",
+        6,
+        "--by",
+        "precision_60",
+        "--layer",
+        "fc1",
+        "--steps",
+        96,
+        "--device",
+        "cpu",
+        "--threads",
+        1,
+        "--out",
+        tmp_path,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
-    shown = rows("SELECT unit_label, path FROM seldb.am_images WHERE run_id = :r AND layer = 'fc1' AND steps = 96",
-                 r=tiny_run.run_id)  # fmt: skip
+    shown = rows(
+        "SELECT unit_label, path FROM seldb.am_images WHERE run_id = :r AND layer = 'fc1' AND steps = 96",
+        r=tiny_run.run_id,
+    )
     assert len(shown) == 6
     below = []
     for row in shown:
@@ -165,13 +202,28 @@ def test_acceptance_every_unit_beats_its_dataset_max_or_the_output_says_so(tiny_
             below.append(row["unit_label"])
     assert below == []  # on this network the fc1 images all beat the data; the line below would list any that did not
     assert "not driven above" not in result.stdout
-    conv = cli("am", "--run", tiny_run.run_id, "--units", "conv2.0,conv2.1,conv2.2,conv2.3", "--steps", 16,
-               "--device", "cpu", "--threads", 1, "--out", tmp_path, "--quiet")  # fmt: skip
+    conv = cli(
+        "am",
+        "--run",
+        tiny_run.run_id,
+        "--units",
+        "conv2.0,conv2.1,conv2.2,conv2.3",
+        "--steps",
+        16,
+        "--device",
+        "cpu",
+        "--threads",
+        1,
+        "--out",
+        tmp_path,
+        "--quiet",
+    )
     assert conv.exit_code == 0, conv.output
     failed = []
     for unit in range(4):
-        (row,) = rows("SELECT path FROM seldb.am_images WHERE unit_key = :k AND steps = 16",
-                      k=f"{tiny_run.run_id}:conv2.{unit}")  # fmt: skip
+        (row,) = rows(
+            "SELECT path FROM seldb.am_images WHERE unit_key = :k AND steps = 16", k=f"{tiny_run.run_id}:conv2.{unit}"
+        )
         if not png_activation(tiny_run, "conv2", unit, Path(row["path"]), "max") > dataset_max(tiny_run, "conv2", unit):
             failed.append(f"conv2.{unit}")
     words = " ".join(conv.stdout.split())
@@ -184,17 +236,20 @@ def _state(out: Path) -> tuple:
     return rows("SELECT count(*) AS n FROM seldb_store.am_images")[0]["n"], files
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--units", "fc1.64"], "no unit 'fc1.64' in run {run}"),
-    (["--units", "fc9.1"], "no unit 'fc9.1' in run {run}"),
-    (["--units", "fc1.1", "--steps", 0], "steps must be a whole number of at least 1, got 0"),
-    (["--units", "fc1.1", "--top", 3], "give the units (--units) or the top N (--top), not both"),
-    ([], "name the units: --units fc8.1,fc8.7 or --top N --by precision_60 [--layer L]"),
-    (["--top", 3, "--by", "precision"], "--by must be a measure that ranks units, got 'precision'"),
-    (["--units", "fc1.1", "--method", "ppgn"], "unknown AM method 'ppgn'; known: fft-decorrelated, fft-gray"),
-    (["--units", "fc1.1", "--size", 20], "the model cannot run on 20x20 input"),
-    (["--units", "fc1.1,conv2.64"], "no unit 'conv2.64' in run {run}"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--units", "fc1.64"], "no unit 'fc1.64' in run {run}"),
+        (["--units", "fc9.1"], "no unit 'fc9.1' in run {run}"),
+        (["--units", "fc1.1", "--steps", 0], "steps must be a whole number of at least 1, got 0"),
+        (["--units", "fc1.1", "--top", 3], "give the units (--units) or the top N (--top), not both"),
+        ([], "name the units: --units fc8.1,fc8.7 or --top N --by precision_60 [--layer L]"),
+        (["--top", 3, "--by", "precision"], "--by must be a measure that ranks units, got 'precision'"),
+        (["--units", "fc1.1", "--method", "ppgn"], "unknown AM method 'ppgn'; known: fft-decorrelated, fft-gray"),
+        (["--units", "fc1.1", "--size", 20], "the model cannot run on 20x20 input"),
+        (["--units", "fc1.1,conv2.64"], "no unit 'conv2.64' in run {run}"),
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(tiny_run, db, cli, tmp_path, args, message):
     out = tmp_path / "out"
     before = _state(out)
@@ -206,28 +261,37 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_run, db, cli, tmp_path, a
 
 
 def test_a_run_without_a_model_is_one_line(db, cli, tmp_path):
-    from seldb.activations import write_activation_file
     from support import import_file
 
+    from seldb.activations import write_activation_file
+
     rng = np.random.default_rng(1)
-    path = write_activation_file(tmp_path / "plain.h5", class_names=["a", "b"], labels=rng.integers(0, 2, 80),
-                                 layers={"fc1": rng.random((80, 4), dtype=np.float32)})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "plain.h5",
+        class_names=["a", "b"],
+        labels=rng.integers(0, 2, 80),
+        layers={"fc1": rng.random((80, 4), dtype=np.float32)},
+    )
     run_id = import_file(path, force=True).run_id
     before = rows("SELECT count(*) AS n FROM seldb_store.am_images")
     result = cli("am", "--run", run_id, "--units", "fc1.0", "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 1
-    assert result.stderr.strip() == (f"error: run {run_id} (model on dataset) was imported from seldb import-h5 with"
-                                     " no model; AM needs a run made by `seldb ingest`")  # fmt: skip
+    assert result.stderr.strip() == (
+        f"error: run {run_id} (model on dataset) was imported from seldb import-h5 with"
+        " no model; AM needs a run made by `seldb ingest`"
+    )
     assert rows("SELECT count(*) AS n FROM seldb_store.am_images") == before and not (tmp_path / "out").exists()
 
 
 def test_rating_sheet_and_import_of_a_raters_download(tiny_run, db, cli, tmp_path):
-    db.activation_maximisation(AMOptions(run=tiny_run.run_id, units=("fc1.20", "fc1.21"), out=tmp_path, **FAST),
-                               progress=False)  # fmt: skip
+    db.activation_maximisation(
+        AMOptions(run=tiny_run.run_id, units=("fc1.20", "fc1.21"), out=tmp_path, **FAST), progress=False
+    )
     missing = cli("am", "sheet", "--run", tiny_run.run_id, "--units", "fc1.20,fc1.22", "--out", tmp_path / "s")
     assert missing.exit_code == 1 and "no AM image of fc1.22" in missing.stderr and not (tmp_path / "s").exists()
-    made = cli("am", "sheet", "--run", tiny_run.run_id, "--units", "fc1.20,fc1.21", "--out", tmp_path / "s",
-               "--seed", 7)  # fmt: skip
+    made = cli(
+        "am", "sheet", "--run", tiny_run.run_id, "--units", "fc1.20,fc1.21", "--out", tmp_path / "s", "--seed", 7
+    )
     assert made.exit_code == 0, made.output
     page = (tmp_path / "s" / "index.html").read_text()
     assert "fc1" not in page and "bar" not in page and "dot" not in page  # no unit ids or class names
@@ -247,30 +311,45 @@ def test_rating_sheet_and_import_of_a_raters_download(tiny_run, db, cli, tmp_pat
     assert other.exit_code == 1 and f"a sheet of run {tiny_run.run_id}, not run" in other.stderr
     done = cli("import", "ratings", answers, "--run", tiny_run.run_id, "--key", tmp_path / "s" / "key.json")
     assert done.exit_code == 0, done.output
-    got = rows("SELECT unit_label, rater, judged_object, label FROM seldb.am_ratings WHERE run_id = :r"
-               " ORDER BY unit_label", r=tiny_run.run_id)  # fmt: skip
-    want = sorted([{"unit_label": e["unit"], "rater": "ann", "judged_object": j == "yes", "label": lab or None}
-                   for e, (j, lab) in zip(key["items"], [("yes", "Zebra"), ("no", "")])], key=lambda r: r["unit_label"])
+    got = rows(
+        "SELECT unit_label, rater, judged_object, label FROM seldb.am_ratings WHERE run_id = :r ORDER BY unit_label",
+        r=tiny_run.run_id,
+    )
+    want = sorted(
+        [
+            {"unit_label": e["unit"], "rater": "ann", "judged_object": j == "yes", "label": lab or None}
+            for e, (j, lab) in zip(key["items"], [("yes", "Zebra"), ("no", "")])
+        ],
+        key=lambda r: r["unit_label"],
+    )
     assert got == want
 
 
 def test_unit_report_contact_sheet_plot_panel_and_detectors(tiny_run, db, cli, tmp_path):
-    (claimed,) = rows("SELECT unit_label FROM seldb.detector_claims WHERE run_id = :r AND layer = 'fc1'"
-                      " ORDER BY precision_60 DESC, unit LIMIT 1", r=tiny_run.run_id)  # fmt: skip
+    (claimed,) = rows(
+        "SELECT unit_label FROM seldb.detector_claims WHERE run_id = :r AND layer = 'fc1'"
+        " ORDER BY precision_60 DESC, unit LIMIT 1",
+        r=tiny_run.run_id,
+    )
     label = claimed["unit_label"]
-    (am,) = db.activation_maximisation(AMOptions(run=tiny_run.run_id, units=(label,), out=tmp_path, **FAST),
-                                       progress=False)  # fmt: skip
-    result = cli("report", "unit", label, "--run", tiny_run.run_id, "--top-images", 6, "--plot",
-                 "--out", tmp_path / "r")  # fmt: skip
+    (am,) = db.activation_maximisation(
+        AMOptions(run=tiny_run.run_id, units=(label,), out=tmp_path, **FAST), progress=False
+    )
+    result = cli(
+        "report", "unit", label, "--run", tiny_run.run_id, "--top-images", 6, "--plot", "--out", tmp_path / "r"
+    )
     assert result.exit_code == 0, result.output
     sheet = tmp_path / "r" / f"unit-run{tiny_run.run_id}-{label}-top6.png"
     assert sheet.is_file() and "not reachable" not in result.stdout
     (sidecar,) = (tmp_path / "r").glob(f"unit-run{tiny_run.run_id}-{label}-*.json")
     assert json.loads(sidecar.read_text())["am_image"]["sha256"] == am.sha256
     report = db.reports.unit(label, run=tiny_run.run_id)
-    stored = rows("SELECT path FROM seldb_store.am_images WHERE run_id = :r AND unit = :u AND layer_id ="
-                  " (SELECT layer_id FROM seldb_store.run_layers WHERE run_id = :r AND name = 'fc1')",
-                  r=tiny_run.run_id, u=int(label.split(".")[1]))  # fmt: skip
+    stored = rows(
+        "SELECT path FROM seldb_store.am_images WHERE run_id = :r AND unit = :u AND layer_id ="
+        " (SELECT layer_id FROM seldb_store.run_layers WHERE run_id = :r AND name = 'fc1')",
+        r=tiny_run.run_id,
+        u=int(label.split(".")[1]),
+    )
     listed = report.section("am_images").frame["path"].to_list()
     assert listed[0] == str(am.path) and sorted(listed) == sorted(r["path"] for r in stored)  # newest first
     moved = tiny_run.data.with_name("data-away")
@@ -299,8 +378,16 @@ def test_top_images_are_the_activation_files_most_active(tiny_run, db, tmp_path)
         expected = [str(tiny_run.data / afile.paths[i]) for i in order]
     with db.connect() as conn:
         sheet = top_images_sheet(conn, tiny_run.run_id, "fc1", 30, 6, tmp_path / "s.png")
-        paths = [r.image_path for r in conn.execute(__import__("sqlalchemy").text(
-            "SELECT image_path FROM seldb.unit_top_images WHERE run_id = :r AND unit_label = 'fc1.30' AND rank <= 6"
-            " ORDER BY rank"), {"r": tiny_run.run_id})]  # fmt: skip
+        paths = [
+            r.image_path
+            for r in conn.execute(
+                __import__("sqlalchemy").text(
+                    "SELECT image_path FROM seldb.unit_top_images"
+                    " WHERE run_id = :r AND unit_label = 'fc1.30' AND rank <= 6"
+                    " ORDER BY rank"
+                ),
+                {"r": tiny_run.run_id},
+            )
+        ]
     assert [str(tiny_run.data / p) for p in paths] == expected
     assert sheet.n_images == 6 and sheet.missing == [] and Image.open(sheet.path).size[0] >= 4 * 128  # 4 columns

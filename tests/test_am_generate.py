@@ -34,14 +34,16 @@ SIZE, STEPS = 16, 64
 def tiny_net() -> nn.Module:
     """Seeded random weights; fc ends in a ReLU, out does not."""
     torch.manual_seed(1234)
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU()),
-        pool=nn.MaxPool2d(2),
-        conv2=nn.Sequential(nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(inplace=True)),
-        flatten=nn.Flatten(),
-        fc=nn.Sequential(nn.Linear(8 * 8 * 8, 6), nn.ReLU()),
-        out=nn.Linear(6, 3),
-    )).eval()  # fmt: skip
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU()),
+            pool=nn.MaxPool2d(2),
+            conv2=nn.Sequential(nn.Conv2d(6, 8, 3, padding=1), nn.ReLU(inplace=True)),
+            flatten=nn.Flatten(),
+            fc=nn.Sequential(nn.Linear(8 * 8 * 8, 6), nn.ReLU()),
+            out=nn.Linear(6, 3),
+        )
+    ).eval()
 
 
 def dataset(n: int = 200) -> np.ndarray:
@@ -78,10 +80,12 @@ def test_same_seed_gives_identical_png_bytes_and_another_seed_does_not():
 
 
 def test_a_fresh_process_gives_the_same_bytes():
-    script = (f"import hashlib, sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
-              " from test_am_generate import am, tiny_net;"
-              " from seldb.am import png_bytes;"
-              " print(hashlib.sha256(png_bytes(am(tiny_net(), 'fc', 1).image)).hexdigest())")
+    script = (
+        f"import hashlib, sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
+        " from test_am_generate import am, tiny_net;"
+        " from seldb.am import png_bytes;"
+        " print(hashlib.sha256(png_bytes(am(tiny_net(), 'fc', 1).image)).hexdigest())"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == hashlib.sha256(png_bytes(am(tiny_net(), "fc", 1).image)).hexdigest()
 
@@ -147,20 +151,23 @@ def test_reference_activation_of_the_mean_image(tmp_path):
     assert ref.mean == ref.max == pytest.approx(float(expected), rel=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"steps": 0}, "steps must be a whole number of at least 1, got 0"),
-    ({"steps": -3}, "steps must be a whole number of at least 1, got -3"),
-    ({"steps": 2.5}, "steps must be a whole number of at least 1, got 2.5"),
-    ({"unit": 6}, "no unit 6 in fc (it has units 0..5)"),
-    ({"unit": -1}, "a unit is a whole number of at least 0, got -1 for fc"),
-    ({"method": "ppgn"}, "unknown AM method 'ppgn'; known: fft-decorrelated, fft-gray"),
-    ({"seed": -2}, "seed must be a whole number of at least 0, got -2"),
-    ({"threads": 0}, "threads must be a whole number of at least 1, got 0"),
-    ({"size": 4}, "size must be a whole number of at least 8 pixels, got 4"),
-    ({"size": 20}, "the model cannot run on 20x20 input: "),
-    ({"preprocess": "bgr"}, "preprocess must be one of torchvision, caffe, plain or a function, got 'bgr'"),
-    ({"layer": "out", "unit": 0, "pre_relu": True}, "out (Linear) does not end in a ReLU"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"steps": 0}, "steps must be a whole number of at least 1, got 0"),
+        ({"steps": -3}, "steps must be a whole number of at least 1, got -3"),
+        ({"steps": 2.5}, "steps must be a whole number of at least 1, got 2.5"),
+        ({"unit": 6}, "no unit 6 in fc (it has units 0..5)"),
+        ({"unit": -1}, "a unit is a whole number of at least 0, got -1 for fc"),
+        ({"method": "ppgn"}, "unknown AM method 'ppgn'; known: fft-decorrelated, fft-gray"),
+        ({"seed": -2}, "seed must be a whole number of at least 0, got -2"),
+        ({"threads": 0}, "threads must be a whole number of at least 1, got 0"),
+        ({"size": 4}, "size must be a whole number of at least 8 pixels, got 4"),
+        ({"size": 20}, "the model cannot run on 20x20 input: "),
+        ({"preprocess": "bgr"}, "preprocess must be one of torchvision, caffe, plain or a function, got 'bgr'"),
+        ({"layer": "out", "unit": 0, "pre_relu": True}, "out (Linear) does not end in a ReLU"),
+    ],
+)
 def test_bad_input_is_one_line(kwargs, message):
     net = tiny_net()
     layer, unit = kwargs.pop("layer", "fc"), kwargs.pop("unit", 0)

@@ -28,9 +28,18 @@ def demo_provenance(tmp_path):
     torch.manual_seed(3)
     weights = tmp_path / "digits.pth"
     torch.save(build_network().state_dict(), weights)
-    opts = IngestOptions(data=tmp_path / "data", model_module="seldb.demo:build_network", weights=weights,
-                         layers=("conv2", "fc1"), preprocess="plain", input_size=28, workers=0, device="cpu",
-                         out=tmp_path / "run.h5", progress=False)  # fmt: skip
+    opts = IngestOptions(
+        data=tmp_path / "data",
+        model_module="seldb.demo:build_network",
+        weights=weights,
+        layers=("conv2", "fc1"),
+        preprocess="plain",
+        input_size=28,
+        workers=0,
+        device="cpu",
+        out=tmp_path / "run.h5",
+        progress=False,
+    )
     prepared = prepare(opts)
     provenance = _provenance(prepared, Recording(tmp_path / "run.h5", 4, 0, [], 0))
     return provenance.as_json(), weights
@@ -45,15 +54,18 @@ def test_rebuilt_network_gives_the_same_am_image_as_the_original(demo_provenance
     original.load_state_dict(torch.load(weights))
     options = dict(steps=16, size=28, seed=0, preprocess="plain", threads=1)
     assert png_bytes(generate(rebuilt.net, rebuilt.module("fc1"), 3, **options).image) == png_bytes(
-        generate(original.eval(), original.fc1, 3, **options).image)
+        generate(original.eval(), original.fc1, 3, **options).image
+    )
     with pytest.raises(InputError, match=r"layer 'fc2' is not in this run \(layers: conv2, fc1\)"):
         rebuilt.module("fc2")
 
 
 def test_runs_without_a_usable_model_are_refused_in_one_line(demo_provenance):
     provenance, weights = demo_provenance
-    cases = [(None, "run 7 was imported from an activation file with no model; AM needs a run made by `seldb ingest`"),
-             ({"skipped_images": []}, "run 7 was imported from an activation file with no model")]
+    cases = [
+        (None, "run 7 was imported from an activation file with no model; AM needs a run made by `seldb ingest`"),
+        ({"skipped_images": []}, "run 7 was imported from an activation file with no model"),
+    ]
     for given, message in cases:
         with pytest.raises(InputError) as error:
             rebuild_model(given, "run 7")

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from seldb.am.contact_sheet import captioned_grid, write_contact_sheet
-from seldb.am.rating_sheet import SheetItem, ratings_from_answers, read_key, write_ratings_csv, write_rating_sheet
+from seldb.am.rating_sheet import SheetItem, ratings_from_answers, read_key, write_rating_sheet, write_ratings_csv
 from seldb.errors import InputError
 from seldb.ratings import read_ratings
 
@@ -47,15 +47,17 @@ def _page_images(html: str) -> dict[str, list[tuple]]:
     """{item id: [the colour of each image]} decoded from the page itself."""
     found = {}
     for item, block in re.findall(r'<div class="item" id="item-(\w+)">(.*?)</div>\s*<p class="question">', html, re.S):
-        found[item] = [Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB").getpixel((0, 0))
-                       for b in re.findall(r"base64,([A-Za-z0-9+/=]+)", block)]  # fmt: skip
+        found[item] = [
+            Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB").getpixel((0, 0))
+            for b in re.findall(r"base64,([A-Za-z0-9+/=]+)", block)
+        ]
     return found
 
 
 def test_page_is_blinded_and_self_contained(tmp_path, am_pngs):
     sheet = write_rating_sheet([(u, p) for u, p in am_pngs.items()], tmp_path / "sheet", seed=3)
     html = sheet.html.read_text(encoding="utf-8")
-    for secret in UNITS + CLASSES + ["fc8", "conv5", "fc6", str(tmp_path), ".png\""]:
+    for secret in UNITS + CLASSES + ["fc8", "conv5", "fc6", str(tmp_path), '.png"']:
         assert secret.lower() not in html.lower(), secret
     assert not re.search(r"(src|href)\s*=\s*[\"'](?!data:)", html), "every resource must be inline"
     assert "http" not in html and "<link" not in html and "@import" not in html
@@ -105,8 +107,11 @@ def test_answers_and_key_become_a_ratings_csv_that_seldb_reads(tmp_path, am_pngs
     sheet = write_rating_sheet([(u, p) for u, p in am_pngs.items()], tmp_path / "s", seed=5)
     units = read_key(sheet.key)[1]
     items = list(units)
-    ann_rows = [(items[0], "ann", "yes", "fish, maybe"), (items[1], "ann", "no", ""),
-                (items[2], "ann", "yes", 'a "dog"')]
+    ann_rows = [
+        (items[0], "ann", "yes", "fish, maybe"),
+        (items[1], "ann", "no", ""),
+        (items[2], "ann", "yes", 'a "dog"'),
+    ]
     ann = _answers(tmp_path / "ann.csv", sheet.sheet_id, ann_rows)
     bob = _answers(tmp_path / "bob.csv", sheet.sheet_id, [(items[0], "bob", "yes", "Fish")])
     out = write_ratings_csv([ann, bob], sheet.key, tmp_path / "ratings.csv")
@@ -116,8 +121,12 @@ def test_answers_and_key_become_a_ratings_csv_that_seldb_reads(tmp_path, am_pngs
         layer, unit = label.rsplit(".", 1)
         return layer, int(unit)
 
-    assert got == [(*split(units[items[0]]), "ann", True, "fish, maybe"), (*split(units[items[1]]), "ann", False, None),
-                   (*split(units[items[2]]), "ann", True, 'a "dog"'), (*split(units[items[0]]), "bob", True, "Fish")]
+    assert got == [
+        (*split(units[items[0]]), "ann", True, "fish, maybe"),
+        (*split(units[items[1]]), "ann", False, None),
+        (*split(units[items[2]]), "ann", True, 'a "dog"'),
+        (*split(units[items[0]]), "bob", True, "Fish"),
+    ]
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's script")
@@ -126,11 +135,16 @@ def test_the_pages_own_csv_download_round_trips(tmp_path, am_pngs):
     script = re.search(r"<script>(.*)</script>", sheet.html.read_text(encoding="utf-8"), re.S).group(1)
     (tmp_path / "page.js").write_text(script)
     items = list(read_key(sheet.key)[1])
-    answers = {items[0]: {"judged": "yes", "label": ' comma, "quote"\nline '},
-               items[1]: {"judged": "no", "label": "ignored"}, items[2]: {"judged": "", "label": "unanswered"}}
-    harness = (f"const page = require({json.dumps(str(tmp_path / 'page.js'))});"
-               f"process.stdout.write(page.toCsv({json.dumps(sheet.sheet_id)}, ' ann ', {json.dumps(items)},"
-               f" {json.dumps(answers)}));")  # fmt: skip
+    answers = {
+        items[0]: {"judged": "yes", "label": ' comma, "quote"\nline '},
+        items[1]: {"judged": "no", "label": "ignored"},
+        items[2]: {"judged": "", "label": "unanswered"},
+    }
+    harness = (
+        f"const page = require({json.dumps(str(tmp_path / 'page.js'))});"
+        f"process.stdout.write(page.toCsv({json.dumps(sheet.sheet_id)}, ' ann ', {json.dumps(items)},"
+        f" {json.dumps(answers)}));"
+    )
     csv_text = subprocess.run(["node", "-e", harness], capture_output=True, text=True, check=True).stdout
     (tmp_path / "download.csv").write_text(csv_text, newline="")
     rows = ratings_from_answers(tmp_path / "download.csv", sheet.key)
@@ -163,8 +177,9 @@ def test_answers_that_do_not_fit_the_key_are_one_line_errors(tmp_path, am_pngs):
 def test_contact_sheet_places_images_in_rank_order_with_captions(tmp_path):
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
     paths = [_solid(tmp_path / f"{i}.png", c, size=(40, 30)) for i, c in enumerate(colours)]
-    result = write_contact_sheet(paths, CLASSES + ["tench"], [9.5, 8.0, 7.25, 3.0, 1.0], tmp_path / "out" / "sheet.png",
-                                 columns=2, tile=64)  # fmt: skip
+    result = write_contact_sheet(
+        paths, CLASSES + ["tench"], [9.5, 8.0, 7.25, 3.0, 1.0], tmp_path / "out" / "sheet.png", columns=2, tile=64
+    )
     assert result.path.is_file() and result.missing == [] and result.note is None
     sheet = np.asarray(Image.open(result.path).convert("RGB"))
     gap, font = 6, max(9, 64 // 11)
@@ -172,7 +187,7 @@ def test_contact_sheet_places_images_in_rank_order_with_captions(tmp_path):
     for i, colour in enumerate(colours):
         x, y = gap + (i % 2) * (64 + gap) + 32, gap + (i // 2) * cell_h + 32  # the tile's centre
         assert tuple(sheet[y, x]) == colour
-    caption = sheet[gap + 64: gap + cell_h - gap, gap: gap + 64]
+    caption = sheet[gap + 64 : gap + cell_h - gap, gap : gap + 64]
     assert (caption < 128).any()  # some text was drawn under the first tile
 
 
@@ -190,7 +205,8 @@ def test_contact_sheet_notes_unreachable_images(tmp_path):
 
 
 def test_captioned_grid_size():
-    grid = captioned_grid([np.zeros((28, 28, 3), np.uint8)] * 5, [["a"], ["b"], ["c"], ["d"], ["e"]], tile=56,
-                          columns=3, title="t")  # fmt: skip
+    grid = captioned_grid(
+        [np.zeros((28, 28, 3), np.uint8)] * 5, [["a"], ["b"], ["c"], ["d"], ["e"]], tile=56, columns=3, title="t"
+    )
     line = int(max(9, 56 // 11) * 1.25)
     assert grid.size == (3 * (56 + 6) + 6, (line + 6) + 2 * (56 + line + 6) + 6)

@@ -7,7 +7,6 @@ import sys
 
 import polars as pl
 import pytest
-
 from test_reports import _rows, toy  # noqa: F401  (the module's imported toy run)
 
 

@@ -19,13 +19,55 @@ from seldb.measures import unit as unit_measures
 
 KEY = ["run_id", "layer_id", "unit"]
 # The columns views.md fixes for seldb.unit_measures and seldb.concept_measures, in order
-SPEC_UNIT_MEASURES = """n_images ccmas ccmas_class ccmas2 ccmas2_class ccmas_morcos precision_60 precision_60_class
-precision_100 precision_100_class n_classes_top100 localist_margin is_localist recall_p1 recall_p1_class
-recall_p1_threshold recall_p95 recall_p95_class recall_p95_threshold max_informedness mi_class mi_threshold mi_recall
-mi_specificity mi_false_alarm_rate mi_false_discovery_rate mi_precision""".split()
-SPEC_CONCEPT_MEASURES = """n_a n_not_a mean_a mean_not_a sem_a sem_not_a frac_nonzero_a frac_nonzero_not_a precision_60
-precision_100 ccmas max_informedness mi_threshold mi_recall mi_false_alarm_rate mi_false_discovery_rate recall_p1
-recall_p95""".split()
+SPEC_UNIT_MEASURES = [
+    "n_images",
+    "ccmas",
+    "ccmas_class",
+    "ccmas2",
+    "ccmas2_class",
+    "ccmas_morcos",
+    "precision_60",
+    "precision_60_class",
+    "precision_100",
+    "precision_100_class",
+    "n_classes_top100",
+    "localist_margin",
+    "is_localist",
+    "recall_p1",
+    "recall_p1_class",
+    "recall_p1_threshold",
+    "recall_p95",
+    "recall_p95_class",
+    "recall_p95_threshold",
+    "max_informedness",
+    "mi_class",
+    "mi_threshold",
+    "mi_recall",
+    "mi_specificity",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "mi_precision",
+]
+SPEC_CONCEPT_MEASURES = [
+    "n_a",
+    "n_not_a",
+    "mean_a",
+    "mean_not_a",
+    "sem_a",
+    "sem_not_a",
+    "frac_nonzero_a",
+    "frac_nonzero_not_a",
+    "precision_60",
+    "precision_100",
+    "ccmas",
+    "max_informedness",
+    "mi_threshold",
+    "mi_recall",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "recall_p1",
+    "recall_p95",
+]
 
 
 @pytest.mark.unit
@@ -57,17 +99,27 @@ def test_block_results_have_the_catalogue_s_columns():
 
 
 def _columns(conn: sa.Connection, schema: str, table: str) -> list[tuple[str, str]]:
-    return [tuple(r) for r in conn.execute(sa.text(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = :s AND table_name = :t"
-        " ORDER BY ordinal_position"), {"s": schema, "t": table})]  # fmt: skip
+    return [
+        tuple(r)
+        for r in conn.execute(
+            sa.text(
+                "SELECT column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = :s AND table_name = :t"
+                " ORDER BY ordinal_position"
+            ),
+            {"s": schema, "t": table},
+        )
+    ]
 
 
 @pytest.mark.db
 def test_tables_and_views_at_head_follow_the_catalogue(db_conn):
     stored = {"float8": "double precision", "int4": "integer", "bool": "boolean"}
     table = _columns(db_conn, "seldb_store", "unit_measures")
-    assert table == [*zip(KEY, ["bigint", "smallint", "integer"]),
-                     *[(m.name, stored[m.stored_type]) for m in catalogue.UNIT_MEASURES]]  # fmt: skip
+    assert table == [
+        *zip(KEY, ["bigint", "smallint", "integer"]),
+        *[(m.name, stored[m.stored_type]) for m in catalogue.UNIT_MEASURES],
+    ]
     concept = _columns(db_conn, "seldb_store", "concept_measures")
     assert [c for c, _ in concept] == [*KEY, "concept_id", *catalogue.names(catalogue.CONCEPT_MEASURES)]
     view = _columns(db_conn, "seldb", "unit_measures")
@@ -95,8 +147,9 @@ def test_report_column_lists_are_view_columns(db_conn):
     assert list(demo.keys())[:3] == ["layer", "unit", "precision_60"]
 
 
-TOY = catalogue.Measure("toy_peak_mean", "float8", "ccmas", "The largest class mean (a toy measure for a test).",
-                        rank=True, summarise=True)  # fmt: skip
+TOY = catalogue.Measure(
+    "toy_peak_mean", "float8", "ccmas", "The largest class mean (a toy measure for a test).", rank=True, summarise=True
+)
 
 
 def _toy_producer(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
@@ -106,16 +159,18 @@ def _toy_producer(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
 @pytest.mark.db
 def test_a_toy_measure_reaches_the_table_the_view_and_a_report(fresh_database_url, monkeypatch, tmp_path):
     """Adding a measure = a catalogue entry, its function, and a revision that adds its column."""
+    from support import import_file
+
     import seldb
     from seldb.db import views
-    from support import import_file
 
     monkeypatch.setenv("SELDB_DATABASE_URL", fresh_database_url)
     with seldb.connect(fresh_database_url) as db:
         db.upgrade()  # the schema as it is today
         monkeypatch.setattr(catalogue, "UNIT_MEASURES", (*catalogue.UNIT_MEASURES, TOY))
-        monkeypatch.setattr(unit_measures, "PRODUCERS", [*unit_measures.PRODUCERS,
-                                                         unit_measures.Producer((TOY.name,), _toy_producer)])  # fmt: skip
+        monkeypatch.setattr(
+            unit_measures, "PRODUCERS", [*unit_measures.PRODUCERS, unit_measures.Producer((TOY.name,), _toy_producer)]
+        )
         with db.connect_unchecked() as conn, conn.begin():  # what the measure's migration revision does
             conn.exec_driver_sql(f"ALTER TABLE seldb_store.unit_measures ADD COLUMN {TOY.name} double precision")
             execute = views.executor(conn)
@@ -124,8 +179,9 @@ def test_a_toy_measure_reaches_the_table_the_view_and_a_report(fresh_database_ur
         rng = np.random.default_rng(11)
         labels = rng.integers(0, 3, 90)
         values = (rng.random((90, 4)) + np.eye(3)[labels][:, [0, 1, 2, 0]]).astype(np.float32)
-        path = write_activation_file(tmp_path / "toy.h5", class_names=["a", "b", "c"], labels=labels,
-                                     layers={"fc": values})  # fmt: skip
+        path = write_activation_file(
+            tmp_path / "toy.h5", class_names=["a", "b", "c"], labels=labels, layers={"fc": values}
+        )
         run_id = import_file(path).run_id
         stored = db.sql(f"SELECT unit, {TOY.name} FROM seldb.unit_measures WHERE run_id = :r ORDER BY unit", r=run_id)
         want = [max(values[labels == c, u].astype(np.float64).mean() for c in range(3)) for u in range(4)]

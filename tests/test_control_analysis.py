@@ -44,9 +44,20 @@ def hand_built(rows=ROWS, cell: str | None = None) -> pl.DataFrame:
     for (condition, seed), spaces in rows.items():
         for space, units in spaces.items():
             for unit, (loc, rp1, mi, p60) in enumerate(units):
-                records.append({"condition": condition, "seed": seed, "class_space": space, "unit": unit,
-                                "is_localist": loc, "recall_p1": rp1, "max_informedness": mi, "precision_60": p60,
-                                "ccmas": 0.1 * unit, "localist_margin": -0.5 if not loc else 0.2})  # fmt: skip
+                records.append(
+                    {
+                        "condition": condition,
+                        "seed": seed,
+                        "class_space": space,
+                        "unit": unit,
+                        "is_localist": loc,
+                        "recall_p1": rp1,
+                        "max_informedness": mi,
+                        "precision_60": p60,
+                        "ccmas": 0.1 * unit,
+                        "localist_margin": -0.5 if not loc else 0.2,
+                    }
+                )
     frame = pl.DataFrame(records)
     return frame.with_columns(cell=pl.lit(cell)) if cell else frame
 

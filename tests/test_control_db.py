@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from support import rows
 
 pytestmark = pytest.mark.db
@@ -26,14 +25,27 @@ from seldb.control.options import ControlOptions, TrainConfig  # noqa: E402
 from seldb.control.planted import KINDS, planted_units, write_planted_file  # noqa: E402
 from seldb.options import ImportOptions  # noqa: E402
 
-TINY = TrainConfig(list_lengths=(1, 2), lists_per_epoch=128, learning_rate=0.01, max_epochs=300,
-                   eval_lists_per_length=20)  # fmt: skip
+TINY = TrainConfig(
+    list_lengths=(1, 2), lists_per_epoch=128, learning_rate=0.01, max_epochs=300, eval_lists_per_length=20
+)
 SPACES = ["word", "letter-slot1", "letter-slot2", "letter-slot3"]
 
 
 def tiny_options(out: Path, **changes) -> ControlOptions:
-    return ControlOptions(**{"seeds": 1, "hidden": 16, "cell": "rnn", "out": out, "train": TINY,
-                             "record_lists_per_length": 30, "words": 8, "letters": 4, "slots": 3} | changes)  # fmt: skip
+    return ControlOptions(
+        **{
+            "seeds": 1,
+            "hidden": 16,
+            "cell": "rnn",
+            "out": out,
+            "train": TINY,
+            "record_lists_per_length": 30,
+            "words": 8,
+            "letters": 4,
+            "slots": 3,
+        }
+        | changes
+    )
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +101,9 @@ def test_every_network_became_four_ordinary_runs(control):
             assert row["final_loss"] == options["loss_curve"][-1]
             assert [s["step"] for s in options["step_analysis"]][:2] == ["encode1", "encode2"]
             assert set(options["held_analysis"]) == {"all_steps", "memory_period"}
-    counts = rows("SELECT run_id, count(*) AS n FROM seldb.unit_measures WHERE run_id = ANY(:ids) GROUP BY run_id",
-                  ids=ids)  # fmt: skip
+    counts = rows(
+        "SELECT run_id, count(*) AS n FROM seldb.unit_measures WHERE run_id = ANY(:ids) GROUP BY run_id", ids=ids
+    )
     assert sorted(r["n"] for r in counts) == [16] * 8
 
 
@@ -102,7 +115,8 @@ def test_control_units_carry_the_network_and_the_measures(control):
             plain = rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r ORDER BY unit", r=run)
             assert [{k: u[k] for k in p} for u, p in zip(units, plain)] == plain  # every unit_measures column
             assert {(u["condition"], u["seed"], u["cell"], u["class_space"]) for u in units} == {
-                (net.condition, 0, "rnn", space)}  # fmt: skip
+                (net.condition, 0, "rnn", space)
+            }
             values, labels, _ = analysed(Path(result.out) / f"{net.model}_seed0_{space}.h5")
             assert [u["is_localist"] for u in units] == localist_by_hand(values, labels).tolist()
             assert units[0]["n_images"] == len(labels)
@@ -151,19 +165,22 @@ def test_control_report_counts_from_the_files(control, db, tmp_path):
             assert row["n_units"].to_list() == [16]
     assert report.notes[0].startswith("Control (rnn, 16 hidden units), 1 seed(s): under superposition")
     held = report.section("held").frame
-    memory = held.filter((held["condition"] == "superposition") & (held["period"] == "memory_period")
-                         & (held["class_space"] == "word"))["n_localist"][0]  # fmt: skip
+    memory = held.filter(
+        (held["condition"] == "superposition") & (held["period"] == "memory_period") & (held["class_space"] == "word")
+    )["n_localist"][0]
     assert report.notes[1].startswith("Checks (units per network, mean over seeds")
     assert f"in the memory period {memory:.1f} units fire for every step holding a word" in report.notes[1]
     steps = report.section("steps").frame
-    first = steps.filter((steps["condition"] == "superposition") & (steps["step"] == "encode1")
-                         & (steps["class_space"] == "word")).row(0, named=True)  # fmt: skip
+    first = steps.filter(
+        (steps["condition"] == "superposition") & (steps["step"] == "encode1") & (steps["class_space"] == "word")
+    ).row(0, named=True)
     assert first["distinct_states"] == first["n_classes"] and first["n_localist"] == 16  # one state per word
     networks = report.section("networks").frame
     assert sorted(networks["condition"].to_list()) == ["single", "superposition"]
     names = sorted(p.name for p in report.files)
-    assert f"{report.stem}-boxes.png" in names and sum(n.startswith("unit-run") and n.endswith(".png")
-                                                       for n in names) == 2  # fmt: skip
+    assert (
+        f"{report.stem}-boxes.png" in names and sum(n.startswith("unit-run") and n.endswith(".png") for n in names) == 2
+    )
     chosen = report.section("most_selective").frame
     assert set(chosen["condition"].to_list()) == {"superposition", "single"}
     boxes = json.loads((tmp_path / f"{report.stem}-boxes.json").read_text())
@@ -208,11 +225,13 @@ def test_the_cli_trains_and_imports(migrated_db, cli, tmp_path, monkeypatch):
     monkeypatch.setattr(control_options, "DEFAULT_TRAIN", TrainConfig(max_epochs=2, lists_per_epoch=64))
     done = cli("control", "superposition", "--seeds", "1", "--hidden", "8", "--out", tmp_path / "files", "--quiet")
     assert done.exit_code == 0, done.output
-    made = rows("SELECT * FROM seldb.control_runs WHERE created_at >= now() - interval '1 hour'"
-                " AND hidden = 8 ORDER BY run_id")  # fmt: skip
+    made = rows(
+        "SELECT * FROM seldb.control_runs WHERE created_at >= now() - interval '1 hour' AND hidden = 8 ORDER BY run_id"
+    )
     try:
         assert [(r["model"], r["class_space"]) for r in made] == [
-            (m, s) for m in ("rnn-superposition", "rnn-single") for s in SPACES]  # fmt: skip
+            (m, s) for m in ("rnn-superposition", "rnn-single") for s in SPACES
+        ]
         assert all(r["epochs"] == 2 and r["criterion_reached"] is False for r in made)
         assert f"rnn-superposition seed 0: runs word {made[0]['run_id']}," in " ".join(done.stdout.split())
         assert len(list((tmp_path / "files").glob("*.h5"))) == 8

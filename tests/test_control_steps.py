@@ -30,10 +30,14 @@ def recording(lists: np.ndarray, condition: str, hidden_of) -> Recording:
     words = np.array([trials.words[t, b] for b, t in rows])
     return Recording(
         hidden=np.array([hidden_of(lists[b], t, trials) for b, t in rows], np.float32),
-        words=words, pred_words=words.copy(), pred_letters=VOCAB.letters_of[words],
-        phase=np.array([trials.phase[t] for _, t in rows]), position=np.array([trials.position[t] for _, t in rows]),
-        list_words=np.array([lists[b] for b, _ in rows]), paths=[f"list{b}/{t}" for b, t in rows],
-    )  # fmt: skip
+        words=words,
+        pred_words=words.copy(),
+        pred_letters=VOCAB.letters_of[words],
+        phase=np.array([trials.phase[t] for _, t in rows]),
+        position=np.array([trials.position[t] for _, t in rows]),
+        list_words=np.array([lists[b] for b, _ in rows]),
+        paths=[f"list{b}/{t}" for b, t in rows],
+    )
 
 
 def test_step_names():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seldb.control.task import ENCODE, RECALL, make_vocabulary, sample_lists, step_plan, build_trials
+from seldb.control.task import ENCODE, RECALL, build_trials, make_vocabulary, sample_lists, step_plan
 from seldb.errors import InputError
 
 pytestmark = pytest.mark.unit
@@ -18,13 +18,14 @@ pytestmark = pytest.mark.unit
 torch = pytest.importorskip("torch")
 
 from seldb.activations import ActivationFile  # noqa: E402
-from seldb.control.record import record_network  # noqa: E402
 from seldb.control.options import ControlOptions, TrainConfig  # noqa: E402
+from seldb.control.record import record_network  # noqa: E402
 from seldb.control.run import run_control  # noqa: E402
 from seldb.control.train import evaluation_lists, train_network  # noqa: E402
 
-TINY = TrainConfig(list_lengths=(1, 2), lists_per_epoch=128, learning_rate=0.01, max_epochs=300,
-                   eval_lists_per_length=20)  # fmt: skip
+TINY = TrainConfig(
+    list_lengths=(1, 2), lists_per_epoch=128, learning_rate=0.01, max_epochs=300, eval_lists_per_length=20
+)
 SMALL = make_vocabulary(n_words=8, n_letters=4, n_slots=3)  # trains in a second or two
 
 
@@ -99,8 +100,14 @@ def test_training_reaches_the_criterion(condition):
 
 def test_logistic_recurrence_matches_the_weights():
     vocab = make_vocabulary()
-    model = train_network(vocab, "superposition", "rnn", 8, seed=1, config=TrainConfig(max_epochs=1,
-                          lists_per_epoch=32, list_lengths=(3,), eval_lists_per_length=2)).model  # fmt: skip
+    model = train_network(
+        vocab,
+        "superposition",
+        "rnn",
+        8,
+        seed=1,
+        config=TrainConfig(max_epochs=1, lists_per_epoch=32, list_lengths=(3,), eval_lists_per_length=2),
+    ).model
     lists = sample_lists(np.random.default_rng(5), 2, 3, vocab.n_words)
     rec = record_network(model, vocab, "superposition", [lists])
     w_in, b_in = model.input_to_hidden.weight.detach().double(), model.input_to_hidden.bias.detach().double()
@@ -116,16 +123,31 @@ def test_logistic_recurrence_matches_the_weights():
 
 
 def _tiny_run(tmp_path, name, seed=0, cell="rnn"):
-    return run_control(ControlOptions(1, 16, cell, tmp_path / name, first_seed=seed, train=TINY,
-                                      record_lists_per_length=10, words=8, letters=4, slots=3))
+    return run_control(
+        ControlOptions(
+            1,
+            16,
+            cell,
+            tmp_path / name,
+            first_seed=seed,
+            train=TINY,
+            record_lists_per_length=10,
+            words=8,
+            letters=4,
+            slots=3,
+        )
+    )
 
 
 def test_same_seed_gives_bit_identical_activations(tmp_path):
     first, again, other = _tiny_run(tmp_path, "a"), _tiny_run(tmp_path, "b"), _tiny_run(tmp_path, "c", seed=1)
     for net_a, net_b, net_c in zip(first, again, other):
         assert net_a.provenance["loss_curve"] == net_b.provenance["loss_curve"]
-        with ActivationFile(net_a.files["word"]) as fa, ActivationFile(net_b.files["word"]) as fb, \
-                ActivationFile(net_c.files["word"]) as fc:  # fmt: skip
+        with (
+            ActivationFile(net_a.files["word"]) as fa,
+            ActivationFile(net_b.files["word"]) as fb,
+            ActivationFile(net_c.files["word"]) as fc,
+        ):
             a, b, c = (f.read_units("hidden", 0, 16) for f in (fa, fb, fc))
             assert a.tobytes() == b.tobytes()
             assert a.shape == c.shape and not np.array_equal(a, c)  # another seed is another network
@@ -134,8 +156,10 @@ def test_same_seed_gives_bit_identical_activations(tmp_path):
 def test_files_are_ordinary_runs_with_consistent_labels(tmp_path):
     vocab = SMALL
     nets = _tiny_run(tmp_path, "f")
-    assert [(n.model_name, n.condition, n.seed) for n in nets] == [("rnn-superposition", "superposition", 0),
-                                                                   ("rnn-single", "single", 0)]  # fmt: skip
+    assert [(n.model_name, n.condition, n.seed) for n in nets] == [
+        ("rnn-superposition", "superposition", 0),
+        ("rnn-single", "single", 0),
+    ]
     n_rows = 10 * (2 * 1 + 2 * 2)  # 10 lists per length, two steps per word
     for net in nets:
         assert set(net.files) == {"word", "letter-slot1", "letter-slot2", "letter-slot3"}

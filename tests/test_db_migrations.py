@@ -168,8 +168,12 @@ def test_embedded_server_is_started_once_and_reused(monkeypatch):
             assert conn.scalar(sa.text("SELECT count(*) FROM seldb.runs")) == 0
         other_process = subprocess.run(
             [sys.executable, "-c", "from seldb.db.server import database_url; print(database_url())"],
-            env={**os.environ}, capture_output=True, text=True, timeout=120, check=True,
-        )  # fmt: skip
+            env={**os.environ},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         assert other_process.stdout.strip() == url  # the server outlives the process that started it
     finally:
         stop_embedded(data_dir)

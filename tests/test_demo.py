@@ -30,8 +30,11 @@ def test_training_is_deterministic(tmp_path):
 @pytest.mark.db
 def test_demo_end_to_end_and_rerun(tmp_path, db):
     first = run_demo(db, tmp_path / "demo", progress=False)
-    assert first.columns == ["layer", "unit", "precision_60", "class", "recall_p1", "max_informedness",
-                             "mi_false_discovery_rate"] and len(first.rows) == 8  # fmt: skip
+    assert (
+        first.columns
+        == ["layer", "unit", "precision_60", "class", "recall_p1", "max_informedness", "mi_false_discovery_rate"]
+        and len(first.rows) == 8
+    )
     run = db.runs(run=first.run_id).row(0, named=True)
     assert run["model"] == "digit-cnn" and run["only_correct"]
     assert run["n_images_analysed"] >= 0.95 * run["n_images_total"]  # the trained CNN is accurate
@@ -48,6 +51,7 @@ def test_demo_end_to_end_and_rerun(tmp_path, db):
 def _rows_match_the_reference(rows, activation_file) -> None:
     """Each shown unit's numbers, recomputed by the brute-force reference from the activation file."""
     from reference import reference_unit
+
     from seldb.activations import ActivationFile
 
     with ActivationFile(activation_file) as afile:
@@ -56,8 +60,12 @@ def _rows_match_the_reference(rows, activation_file) -> None:
             values = afile.read_units(layer, unit, unit + 1)[analysed, 0].astype(np.float64)
             want = reference_unit(values, afile.labels[analysed], afile.n_classes)
             assert afile.class_names[want["precision_60_class"]] == class_name
-            for got, name in ((precision_60, "precision_60"), (recall_p1, "recall_p1"),
-                              (informedness, "max_informedness"), (fdr, "mi_false_discovery_rate")):  # fmt: skip
+            for got, name in (
+                (precision_60, "precision_60"),
+                (recall_p1, "recall_p1"),
+                (informedness, "max_informedness"),
+                (fdr, "mi_false_discovery_rate"),
+            ):
                 assert math.isclose(got, want[name], rel_tol=1e-9, abs_tol=1e-12), (layer, unit, name)
 
 

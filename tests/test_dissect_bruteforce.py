@@ -125,8 +125,15 @@ def brute_force(net, module: str, directory: Path, quantile: float) -> dict:
                 act[u, c] += n
     union_act = act[:, primary]
     iou = inter / (union_act + truth[None, :] - inter + 1e-10)
-    return {"threshold": threshold, "intersection": inter, "activation": union_act, "truth": truth, "iou": iou,
-            "primary": np.array(primary), "cats": cats}
+    return {
+        "threshold": threshold,
+        "intersection": inter,
+        "activation": union_act,
+        "truth": truth,
+        "iou": iou,
+        "primary": np.array(primary),
+        "cats": cats,
+    }
 
 
 # ---------------------------------------------------------------- the tests
@@ -140,8 +147,9 @@ def net() -> PlantedNet:
 
 @pytest.fixture(scope="module", params=[32, 16], ids=["seg-full", "seg-half"])
 def mini(request, tmp_path_factory):
-    return make_mini_broden(tmp_path_factory.mktemp(f"mini{request.param}"), n_images=14, image_size=32,
-                            seg_size=request.param, seed=11)
+    return make_mini_broden(
+        tmp_path_factory.mktemp(f"mini{request.param}"), n_images=14, image_size=32, seg_size=request.param, seed=11
+    )
 
 
 @pytest.mark.parametrize("quantile", [0.005, 0.1])
@@ -183,7 +191,9 @@ def test_labels_frame_rows_match_the_arrays(net, mini):
     for row in frame.iter_rows(named=True):
         u, lab = row["unit"], row["label_number"]
         assert row["iou"] == pytest.approx(expected["iou"][u, lab], abs=1e-9)
-        assert row["union"] == expected["activation"][u, lab] + expected["truth"][lab] - expected["intersection"][u, lab]
+        assert (
+            row["union"] == expected["activation"][u, lab] + expected["truth"][lab] - expected["intersection"][u, lab]
+        )
         assert row["category"] == expected["cats"][expected["primary"][lab]]
 
 
@@ -212,9 +222,10 @@ def _label_share(directory: Path, number: int) -> float:
 
 
 LITE_COLUMNS = ["unit", "category", "label", "score"] + [
-    f"{cat}-{part}" for cat in ("color", "object", "part", "scene", "texture")
+    f"{cat}-{part}"
+    for cat in ("color", "object", "part", "scene", "texture")
     for part in ("label", "truth", "activation", "intersect", "iou")
-]  # fmt: skip
+]
 
 
 def test_tally_csv_has_netdissect_lite_columns_and_round_trips(net, mini, tmp_path):

@@ -31,7 +31,12 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize("trial", range(24))
 def test_exact_percentile_equals_numpy_bit_for_bit(trial):
     rng = np.random.default_rng(trial)
-    n, units, h, w = int(rng.integers(1, 30)), int(rng.integers(1, 12)), int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    n, units, h, w = (
+        int(rng.integers(1, 30)),
+        int(rng.integers(1, 12)),
+        int(rng.integers(1, 5)),
+        int(rng.integers(1, 5)),
+    )
     maps = rng.standard_normal((n, units, h, w)).astype(np.float32) * 10 ** rng.uniform(-3, 3)
     if trial % 3 == 1:
         maps = np.maximum(maps, 0)  # mostly-zero units, as after a ReLU: the threshold is often exactly 0
@@ -85,8 +90,9 @@ def _png(path: Path, labels: np.ndarray) -> None:
     Image.fromarray(rgb, "RGB").save(path)
 
 
-def write_broden(root: Path, images: list[dict], labels: dict[int, str], coverage: dict[str, dict[int, float]],
-                 categories: list[str]) -> Path:
+def write_broden(
+    root: Path, images: list[dict], labels: dict[int, str], coverage: dict[str, dict[int, float]], categories: list[str]
+) -> Path:
     """A hand-made Broden directory: images are {name: (rgb, {category: [PNG label arrays or ints]})}."""
     (root / "images").mkdir(parents=True)
     index = []
@@ -104,9 +110,14 @@ def write_broden(root: Path, images: list[dict], labels: dict[int, str], coverag
             row.append(";".join(items))
         index.append(row)
     _write(root / "index.csv", ["image", "split", "ih", "iw", "sh", "sw", *categories], index)
-    _write(root / "label.csv", ["number", "name", "category", "frequency", "coverage", "syns"],
-           [[n, name, "", 0, 0, ""] for n, name in labels.items()])
-    _write(root / "category.csv", ["name", "first", "last", "count", "frequency"], [[c, 0, 0, 0, 0] for c in categories])
+    _write(
+        root / "label.csv",
+        ["number", "name", "category", "frequency", "coverage", "syns"],
+        [[n, name, "", 0, 0, ""] for n, name in labels.items()],
+    )
+    _write(
+        root / "category.csv", ["name", "first", "last", "count", "frequency"], [[c, 0, 0, 0, 0] for c in categories]
+    )
     for cat in categories:
         rows = [[code, n, labels[n], 0, cov] for code, (n, cov) in enumerate(coverage.get(cat, {}).items(), start=1)]
         _write(root / f"c_{cat}.csv", ["code", "number", "name", "frequency", "coverage"], rows)
@@ -176,8 +187,10 @@ def test_hand_worked_tally(tmp_path):
     circle1[3, 0] = 3
     rgb = [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)]
     rgb[1][0, 0, 0] = 1
-    images = [(rgb[0], {"color": [colour0], "object": [circle0], "scene": [5]}),
-              (rgb[1], {"color": [np.full((4, 4), 2)], "object": [circle1]})]
+    images = [
+        (rgb[0], {"color": [colour0], "object": [circle0], "scene": [5]}),
+        (rgb[1], {"color": [np.full((4, 4), 2)], "object": [circle1]}),
+    ]
     labels = {1: "red-c", 2: "blue-c", 3: "circle", 5: "street"}
     coverage = {"color": {1: 0.5, 2: 1.5}, "object": {3: 0.3}, "scene": {5: 1.0}}
     root = write_broden(tmp_path / "hand", images, labels, coverage, ["color", "object", "scene"])
@@ -201,8 +214,9 @@ def test_hand_worked_tally(tmp_path):
 def test_a_unit_with_no_iou_gets_label_zero_in_tally_csv(tmp_path):
     # NetDissect-Lite's argmax over all-zero IoUs picks label 0, whose name is '' here; the frames say null
     rgb = np.zeros((4, 4, 3), np.uint8)
-    root = write_broden(tmp_path / "dead", [(rgb, {"color": [np.full((4, 4), 1)]})], {1: "red-c"},
-                        {"color": {1: 1.0}}, ["color"])
+    root = write_broden(
+        tmp_path / "dead", [(rgb, {"color": [np.full((4, 4), 1)]})], {1: "red-c"}, {"color": {1: 1.0}}, ["color"]
+    )
     maps = np.zeros((1, 2, 4, 4))
     maps[0, 0, 0, 0] = 1  # unit 0 fires on one pixel, unit 1 never
     result = dissect(LookupNet(maps), ["maps"], root, quantile=0.1)
@@ -213,22 +227,27 @@ def test_a_unit_with_no_iou_gets_label_zero_in_tally_csv(tmp_path):
 
 def test_a_dead_units_empty_label_round_trips_through_read_tally(tmp_path):
     rgb = np.zeros((4, 4, 3), np.uint8)
-    root = write_broden(tmp_path / "dead", [(rgb, {"color": [np.full((4, 4), 1)]})], {1: "red-c"},
-                        {"color": {1: 1.0}}, ["color"])
+    root = write_broden(
+        tmp_path / "dead", [(rgb, {"color": [np.full((4, 4), 1)]})], {1: "red-c"}, {"color": {1: 1.0}}, ["color"]
+    )
     maps = np.zeros((1, 2, 4, 4))
     maps[0, 0, 0, 0] = 1
     result = dissect(LookupNet(maps), ["maps"], root, quantile=0.1)
     path = write_tally_csv(result, "maps", tmp_path / "tally.csv")
     read = read_tally(path)
-    assert [(t.unit, t.category, t.label, t.score) for t in read] == [(0, "color", "red-c", pytest.approx(1 / 16)),
-                                                                      (1, "color", "", 0.0)]
+    assert [(t.unit, t.category, t.label, t.score) for t in read] == [
+        (0, "color", "red-c", pytest.approx(1 / 16)),
+        (1, "color", "", 0.0),
+    ]
     assert computed_labels(result, "maps") == read  # what `seldb dissect` stores is what the import stores
 
 
 def test_an_empty_label_with_a_score_is_refused(tmp_path):
     path = tmp_path / "tally.csv"
-    path.write_text("unit,category,label,score,color-label,color-truth,color-activation,color-intersect,color-iou\n"
-                    "1,color,,0.25,,16.0,4.0,1.0,0.25\n")
+    path.write_text(
+        "unit,category,label,score,color-label,color-truth,color-activation,color-intersect,color-iou\n"
+        "1,color,,0.25,,16.0,4.0,1.0,0.25\n"
+    )
     with pytest.raises(InputError, match="line 2: label is empty but score is 0.25"):
         read_tally(path)
 
@@ -270,8 +289,11 @@ def test_missing_png(small, tmp_path):
     (small.directory / "images" / "mini" / "0002_color.png").unlink()
     work = tmp_path / "work"
     work.mkdir()
-    _one_line_error(lambda: dissect(PlantedNet(), ["pooled"], small.directory, workdir=work),
-                    "index.csv line 4", "images/mini/0002_color.png does not exist")
+    _one_line_error(
+        lambda: dissect(PlantedNet(), ["pooled"], small.directory, workdir=work),
+        "index.csv line 4",
+        "images/mini/0002_color.png does not exist",
+    )
     assert not any(work.iterdir())
 
 
@@ -279,8 +301,12 @@ def test_pixel_label_absent_from_label_csv(small, tmp_path):
     _png(small.directory / "images" / "mini" / "0001_color.png", np.full((16, 16), 300))  # 300 = R 44 + 256 G 1
     work = tmp_path / "work"
     work.mkdir()
-    _one_line_error(lambda: dissect(PlantedNet(), ["pooled"], small.directory, workdir=work),
-                    "0001_color.png", "pixel label 300", "not in label.csv")
+    _one_line_error(
+        lambda: dissect(PlantedNet(), ["pooled"], small.directory, workdir=work),
+        "0001_color.png",
+        "pixel label 300",
+        "not in label.csv",
+    )
     assert not any(work.iterdir())  # the temporary map store went with the error
 
 
@@ -292,13 +318,15 @@ def test_whole_image_label_absent_from_label_csv(small):
 def test_layer_without_spatial_map(small, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    message = _one_line_error(lambda: dissect(PlantedNet(), ["pooled", "fc"], small.directory, workdir=work),
-                              "layer 'fc'", "no spatial map")
+    message = _one_line_error(
+        lambda: dissect(PlantedNet(), ["pooled", "fc"], small.directory, workdir=work), "layer 'fc'", "no spatial map"
+    )
     assert "(1, 5)" in message or "(4, 5)" in message
     assert not any(work.iterdir())
 
 
 def test_unknown_layer_and_category(small):
     _one_line_error(lambda: dissect(PlantedNet(), ["conv9"], small.directory), "layer 'conv9' is not in the model")
-    _one_line_error(lambda: dissect(PlantedNet(), ["pooled"], small.directory, categories=["colour"]),
-                    "no category colour")
+    _one_line_error(
+        lambda: dissect(PlantedNet(), ["pooled"], small.directory, categories=["colour"]), "no category colour"
+    )

@@ -7,14 +7,14 @@ import csv
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
-from seldb.dissect.minibroden import make_mini_broden
-from seldb.dissect.planted import PlantedNet
 from support import rows
 from test_dissect_bruteforce import LITE_COLUMNS, brute_force
 from test_dissect_core import _edit_index, _png
 from test_ingest_support import make_tree
+from typer.testing import CliRunner
+
+from seldb.dissect.minibroden import make_mini_broden
+from seldb.dissect.planted import PlantedNet
 
 pytestmark = pytest.mark.db
 
@@ -22,7 +22,7 @@ PLANTED = ["--model-module", "seldb.dissect.planted:PlantedNet"]
 QUANTILE = 0.1  # above red-c's share of the mini dataset's pixels, so the planted unit's threshold is 0
 TABLES = ("runs", "run_layers", "dissections", "dissection_labels", "dissection_iou", "netdissect")
 # the two modules of a network whose last unit never fires (a dead unit: top label '' with score 0)
-DEAD_UNIT_MODULE = '''
+DEAD_UNIT_MODULE = """
 import torch
 from seldb.dissect.planted import PlantedNet
 
@@ -40,7 +40,7 @@ class WithDeadUnit(torch.nn.Module):
 
 def build():
     return WithDeadUnit()
-'''
+"""
 
 
 def _invoke(*args):
@@ -66,8 +66,19 @@ def dissected(database_url, mini, tmp_path_factory) -> int:
     with pytest.MonkeyPatch.context() as mp, seldb.connect(database_url) as db:
         mp.setenv("SELDB_DATABASE_URL", database_url)
         db.upgrade("head")
-        result = _invoke("dissect", *PLANTED, "--broden", mini.directory, "--layers", "planted,pooled",
-                         "--quantile", QUANTILE, "--quiet", "--workdir", tmp_path_factory.mktemp("work"))
+        result = _invoke(
+            "dissect",
+            *PLANTED,
+            "--broden",
+            mini.directory,
+            "--layers",
+            "planted,pooled",
+            "--quantile",
+            QUANTILE,
+            "--quiet",
+            "--workdir",
+            tmp_path_factory.mktemp("work"),
+        )
         assert result.exit_code == 0, result.output
         yield _run_id(result.stdout)
 
@@ -80,8 +91,12 @@ def test_view_iou_matches_brute_force(migrated_db, dissected, mini):
     net = PlantedNet()  # what --model-module seldb.dissect.planted:PlantedNet builds
     for layer in ("planted", "pooled"):
         expected = brute_force(net, layer, mini.directory, QUANTILE)
-        got = rows("SELECT unit, label_number, category, iou, intersection, activation, truth, union_pixels,"
-                   " threshold FROM seldb.unit_label_iou WHERE run_id = :r AND layer = :l", r=dissected, l=layer)
+        got = rows(
+            "SELECT unit, label_number, category, iou, intersection, activation, truth, union_pixels,"
+            " threshold FROM seldb.unit_label_iou WHERE run_id = :r AND layer = :l",
+            r=dissected,
+            l=layer,
+        )
         assert len(got) == expected["iou"].shape[0] * 16  # every unit with every label of label.csv
         for row in got:
             u, lab = row["unit"], row["label_number"]
@@ -96,27 +111,52 @@ def test_view_iou_matches_brute_force(migrated_db, dissected, mini):
 
 
 def test_planted_unit_has_iou_one_in_the_views(migrated_db, dissected, mini):
-    red = rows("SELECT iou FROM seldb.unit_label_iou WHERE run_id = :r AND unit_label = 'planted.0'"
-               " AND label = 'red-c'", r=dissected)  # fmt: skip
+    red = rows(
+        "SELECT iou FROM seldb.unit_label_iou WHERE run_id = :r AND unit_label = 'planted.0' AND label = 'red-c'",
+        r=dissected,
+    )
     assert red[0]["iou"] == pytest.approx(1.0, abs=1e-9)
-    top = rows("SELECT category, label, score, is_detector, source, quantile, dataset, precision_60"
-               " FROM seldb.netdissect WHERE run_id = :r AND unit_label = 'planted.0' AND is_top", r=dissected)
-    assert top == [{"category": "color", "label": "red-c", "score": pytest.approx(1.0, abs=1e-9), "is_detector": True,
-                    "source": "computed", "quantile": QUANTILE, "dataset": str(mini.directory.resolve()),
-                    "precision_60": None}]  # fmt: skip
+    top = rows(
+        "SELECT category, label, score, is_detector, source, quantile, dataset, precision_60"
+        " FROM seldb.netdissect WHERE run_id = :r AND unit_label = 'planted.0' AND is_top",
+        r=dissected,
+    )
+    assert top == [
+        {
+            "category": "color",
+            "label": "red-c",
+            "score": pytest.approx(1.0, abs=1e-9),
+            "is_detector": True,
+            "source": "computed",
+            "quantile": QUANTILE,
+            "dataset": str(mini.directory.resolve()),
+            "precision_60": None,
+        }
+    ]
 
 
 def test_a_run_of_its_own_behaves_in_every_view_and_report(migrated_db, dissected, cli):
-    run = rows("SELECT source, n_images_total, n_images_analysed, layers, n_units FROM seldb.runs WHERE run_id = :r",
-               r=dissected)  # fmt: skip
-    assert run == [{"source": "seldb dissect", "n_images_total": 14, "n_images_analysed": 0,
-                    "layers": "planted,pooled", "n_units": 10}]  # fmt: skip
+    run = rows(
+        "SELECT source, n_images_total, n_images_analysed, layers, n_units FROM seldb.runs WHERE run_id = :r",
+        r=dissected,
+    )
+    assert run == [
+        {
+            "source": "seldb dissect",
+            "n_images_total": 14,
+            "n_images_analysed": 0,
+            "layers": "planted,pooled",
+            "n_units": 10,
+        }
+    ]
     assert rows("SELECT count(*) AS n FROM seldb.unit_measures WHERE run_id = :r", r=dissected)[0]["n"] == 0
     from seldb.db.views import VIEW_NAMES
 
     for view in VIEW_NAMES:  # every view answers for the run (no measures: empty or NULL, never an error)
-        rows(f"SELECT * FROM seldb.{view} WHERE run_id = :r" if view != "runs" else "SELECT * FROM seldb.runs",
-             r=dissected)  # fmt: skip
+        rows(
+            f"SELECT * FROM seldb.{view} WHERE run_id = :r" if view != "runs" else "SELECT * FROM seldb.runs",
+            r=dissected,
+        )
     for args in (["layers"], ["top"], ["correlations"], ["unit", "planted.0"], ["detectors"]):
         result = cli("report", *args, "--run", dissected)
         assert result.exit_code == 0, (args, result.output)
@@ -130,16 +170,32 @@ def test_a_run_of_its_own_behaves_in_every_view_and_report(migrated_db, dissecte
 
 
 def _netdissect(run_id: int, layer: str) -> list[dict]:
-    return rows("SELECT unit_label, category, label, is_top, score, iou, is_detector, source FROM seldb.netdissect"
-                " WHERE run_id = :r AND layer = :l ORDER BY unit, label", r=run_id, l=layer)  # fmt: skip
+    return rows(
+        "SELECT unit_label, category, label, is_top, score, iou, is_detector, source FROM seldb.netdissect"
+        " WHERE run_id = :r AND layer = :l ORDER BY unit, label",
+        r=run_id,
+        l=layer,
+    )
 
 
 def test_tally_csv_is_netdissect_lite_and_imports_to_the_same_rows(migrated_db, mini, cli, tmp_path):
     module = tmp_path / "dead_unit.py"
     module.write_text(DEAD_UNIT_MODULE)
     tally = tmp_path / "tally.csv"
-    done = cli("dissect", "--model-module", f"{module}:build", "--broden", mini.directory, "--layers", "maps",
-               "--quantile", QUANTILE, "--tally-csv", tally, "--quiet")  # fmt: skip
+    done = cli(
+        "dissect",
+        "--model-module",
+        f"{module}:build",
+        "--broden",
+        mini.directory,
+        "--layers",
+        "maps",
+        "--quantile",
+        QUANTILE,
+        "--tally-csv",
+        tally,
+        "--quiet",
+    )
     assert done.exit_code == 0, done.output
     run_id = _run_id(done.stdout)
     with open(tally, newline="") as handle:
@@ -148,13 +204,26 @@ def test_tally_csv_is_netdissect_lite_and_imports_to_the_same_rows(migrated_db, 
     assert lines[-1][:4] == ["5", "texture", "", "0.0"]  # the dead unit, last: every IoU 0, label 0 named ''
     computed = _netdissect(run_id, "maps")
     dead = [r for r in computed if r["unit_label"] == "maps.4"]
-    assert dead == [{"unit_label": "maps.4", "category": "texture", "label": None, "is_top": True, "score": 0.0,
-                     "iou": 0.0, "is_detector": False, "source": "computed"}]  # fmt: skip
+    assert dead == [
+        {
+            "unit_label": "maps.4",
+            "category": "texture",
+            "label": None,
+            "is_top": True,
+            "score": 0.0,
+            "iou": 0.0,
+            "is_detector": False,
+            "source": "computed",
+        }
+    ]
     imported = cli("import", "netdissect", tally, "--run", run_id, "--layer", "maps")
     assert imported.exit_code == 0, imported.output
     again = _netdissect(run_id, "maps")
     assert {r["source"] for r in again} == {"imported"}
-    strip = lambda rs: [{k: v for k, v in r.items() if k != "source"} for r in rs]
+
+    def strip(rs):
+        return [{k: v for k, v in r.items() if k != "source"} for r in rs]
+
     assert strip(again) == strip(computed) and len(computed) > 5
     # the dissection's every-label IoUs stay: only its tally rows were replaced
     assert rows("SELECT count(*) AS n FROM seldb.unit_label_iou WHERE run_id = :r", r=run_id)[0]["n"] == 5 * 16
@@ -169,13 +238,27 @@ def ingested(database_url, tmp_path_factory) -> int:
     import seldb
 
     # class names no other test uses: concepts resolve class names over every run of the session database
-    tree = make_tree(tmp_path_factory.mktemp("tree") / "tree", classes=("reds", "greens", "blues"), per_class=3,
-                     size=32)  # fmt: skip
+    tree = make_tree(
+        tmp_path_factory.mktemp("tree") / "tree", classes=("reds", "greens", "blues"), per_class=3, size=32
+    )
     with pytest.MonkeyPatch.context() as mp, seldb.connect(database_url) as db:
         mp.setenv("SELDB_DATABASE_URL", database_url)
         db.upgrade("head")
-        result = _invoke("ingest", *PLANTED, "--data", tree, "--layers", "planted,pooled", "--all-images",
-                         "--workers", 0, "--input-size", 32, "--out", tree.parent / "planted.h5")  # fmt: skip
+        result = _invoke(
+            "ingest",
+            *PLANTED,
+            "--data",
+            tree,
+            "--layers",
+            "planted,pooled",
+            "--all-images",
+            "--workers",
+            0,
+            "--input-size",
+            32,
+            "--out",
+            tree.parent / "planted.h5",
+        )
         assert result.exit_code == 0, result.output
         run_id = rows("SELECT max(run_id) AS r FROM seldb.runs")[0]["r"]
         db.add_concept("red-c", ["reds"], replace=True)  # a concept names classes some run has
@@ -187,19 +270,36 @@ def ingested(database_url, tmp_path_factory) -> int:
 
 
 def test_dissect_joins_the_run_unit_for_unit(migrated_db, ingested, mini, cli):
-    done = cli("dissect", *PLANTED, "--broden", mini.directory, "--layers", "planted", "--run", ingested,
-               "--quantile", QUANTILE, "--quiet")  # fmt: skip
+    done = cli(
+        "dissect",
+        *PLANTED,
+        "--broden",
+        mini.directory,
+        "--layers",
+        "planted",
+        "--run",
+        ingested,
+        "--quantile",
+        QUANTILE,
+        "--quiet",
+    )
     assert done.exit_code == 0, done.output
     assert done.stdout.startswith(f"run {ingested} (joined unit for unit)")
-    joined = rows("SELECT i.unit, i.iou, i.precision_60, i.max_informedness, m.precision_60 AS p60,"
-                  " m.max_informedness AS mi FROM seldb.unit_label_iou AS i JOIN seldb.unit_measures AS m"
-                  " USING (run_id, layer, unit) WHERE run_id = :r AND i.label = 'red-c' ORDER BY unit", r=ingested)
+    joined = rows(
+        "SELECT i.unit, i.iou, i.precision_60, i.max_informedness, m.precision_60 AS p60,"
+        " m.max_informedness AS mi FROM seldb.unit_label_iou AS i JOIN seldb.unit_measures AS m"
+        " USING (run_id, layer, unit) WHERE run_id = :r AND i.label = 'red-c' ORDER BY unit",
+        r=ingested,
+    )
     assert [r["unit"] for r in joined] == [0, 1, 2, 3]
     assert all(r["precision_60"] == r["p60"] is not None and r["max_informedness"] == r["mi"] for r in joined)
     assert joined[0]["iou"] == pytest.approx(1.0, abs=1e-9)
     # the concept named like a label gets the computed IoU, in the view and in `report concept`
-    concept = rows("SELECT unit, iou FROM seldb.concept_measures WHERE run_id = :r AND concept = 'red-c'"
-                   " AND layer = 'planted' ORDER BY unit", r=ingested)  # fmt: skip
+    concept = rows(
+        "SELECT unit, iou FROM seldb.concept_measures WHERE run_id = :r AND concept = 'red-c'"
+        " AND layer = 'planted' ORDER BY unit",
+        r=ingested,
+    )
     assert [c["iou"] for c in concept] == [r["iou"] for r in joined]
     report = cli("report", "concept", "red-c", "--run", ingested, "--format", "csv")
     assert report.exit_code == 0, report.output
@@ -233,17 +333,20 @@ def test_a_run_that_is_not_this_network_is_refused(migrated_db, ingested, mini, 
     _refused(cli, [*base, "--layers", "fc"], "layer 'fc'")  # refused on one image, before the pass
     where = f"WHERE run_id = {ingested}"
     options = rows(f"SELECT options::text AS o FROM seldb_store.runs {where}")[0]["o"].replace("'", "''")
-    restore = (f"UPDATE seldb_store.runs SET options = '{options}'::jsonb {where};"
-               f" UPDATE seldb_store.run_layers SET n_units = 4 {where} AND name = 'planted'")
+    restore = (
+        f"UPDATE seldb_store.runs SET options = '{options}'::jsonb {where};"
+        f" UPDATE seldb_store.run_layers SET n_units = 4 {where} AND name = 'planted'"
+    )
     cases = {  # what the run records -> the one line that refuses it
-        f"UPDATE seldb_store.run_layers SET n_units = 5 {where} AND name = 'planted'":
-            "layer planted has 5 units, this network's has 4",
+        f"UPDATE seldb_store.run_layers SET n_units = 5 {where} AND name = 'planted'": (
+            "layer planted has 5 units, this network's has 4"
+        ),
         f"UPDATE seldb_store.runs SET options = jsonb_set(options, '{{ingest,layer_modules,planted}}', '\"features\"')"
         f" {where}": "layer planted is module features, this network's planted is module planted",
         f"UPDATE seldb_store.runs SET options = jsonb_set(options, '{{ingest,weights}}', '{{\"sha256\": \"abc\"}}')"
         f" {where}": "other weights (sha256 abc)",
         f"UPDATE seldb_store.runs SET options = options - 'ingest' {where}": "records no network",
-    }  # fmt: skip
+    }
     for change, fragment in cases.items():
         _write(change)
         try:
@@ -265,8 +368,19 @@ def _bad_input(cli, small, tmp_path, layers: str, *fragments: str) -> None:
     work, tally = tmp_path / "work", tmp_path / "tally.csv"
     work.mkdir()
     before = _counts()
-    result = cli("dissect", *PLANTED, "--broden", small.directory, "--layers", layers, "--tally-csv", tally,
-                 "--workdir", work, "--quiet")  # fmt: skip
+    result = cli(
+        "dissect",
+        *PLANTED,
+        "--broden",
+        small.directory,
+        "--layers",
+        layers,
+        "--tally-csv",
+        tally,
+        "--workdir",
+        work,
+        "--quiet",
+    )
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 1 and len(lines) == 1, result.output
     assert lines[0].startswith("error: ") and all(f in lines[0] for f in fragments), lines[0]

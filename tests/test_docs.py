@@ -13,11 +13,14 @@ pytestmark = pytest.mark.db
 
 def _live_columns(conn: sa.Connection) -> dict[str, list[tuple[str, str | None]]]:
     """{view: [(column, its COMMENT)]} of schema seldb, from the catalog."""
-    rows = conn.execute(sa.text(
-        "SELECT c.relname, a.attname, col_description(c.oid, a.attnum) FROM pg_class AS c"
-        " JOIN pg_namespace AS n ON n.oid = c.relnamespace AND n.nspname = 'seldb'"
-        " JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
-        " WHERE c.relkind = 'v' ORDER BY c.relname, a.attnum")).all()  # fmt: skip
+    rows = conn.execute(
+        sa.text(
+            "SELECT c.relname, a.attname, col_description(c.oid, a.attnum) FROM pg_class AS c"
+            " JOIN pg_namespace AS n ON n.oid = c.relnamespace AND n.nspname = 'seldb'"
+            " JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+            " WHERE c.relkind = 'v' ORDER BY c.relname, a.attnum"
+        )
+    ).all()
     views: dict[str, list[tuple[str, str | None]]] = {}
     for view, column, comment in rows:
         views.setdefault(view, []).append((column, comment))
@@ -27,16 +30,21 @@ def _live_columns(conn: sa.Connection) -> dict[str, list[tuple[str, str | None]]
 def test_every_view_and_column_is_documented_and_commented(db_conn):
     live = _live_columns(db_conn)
     assert set(live) == set(VIEW_NAMES)
-    missing = [f"{view}.{column}" for view, columns in live.items() for column, _ in columns
-               if not column_doc(view, column)]  # fmt: skip
+    missing = [
+        f"{view}.{column}" for view, columns in live.items() for column, _ in columns if not column_doc(view, column)
+    ]
     assert not missing, f"document these view columns in seldb/db/columns.toml: {missing}"
-    uncommented = [f"{view}.{column}" for view, columns in live.items() for column, comment in columns
-                   if comment != column_doc(view, column)]  # fmt: skip
+    uncommented = [
+        f"{view}.{column}"
+        for view, columns in live.items()
+        for column, comment in columns
+        if comment != column_doc(view, column)
+    ]
     assert not uncommented, uncommented
     for view in VIEW_NAMES:
         assert view_doc(view) and db_conn.execute(
             sa.text("SELECT obj_description(to_regclass(:v), 'pg_class')"), {"v": f"seldb.{view}"}
-        ).scalar() == view_doc(view)  # fmt: skip
+        ).scalar() == view_doc(view)
 
 
 def test_docs_views_md_is_what_docgen_writes(db_conn):
@@ -47,7 +55,8 @@ def test_docs_views_md_is_what_docgen_writes(db_conn):
 
     path = Path(__file__).resolve().parents[1] / "docs" / "views.md"
     assert path.read_text(encoding="utf-8") == views_markdown(view_columns(db_conn)), (
-        "docs/views.md is out of date: run `python -m seldb.docgen docs/views.md`")
+        "docs/views.md is out of date: run `python -m seldb.docgen docs/views.md`"
+    )
 
 
 @pytest.mark.unit

@@ -17,12 +17,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LINE = re.compile(r"^(alexnet|vgg16)\s+(.+?)\s+([0-9.]+) images/s(?:\s+([0-9.]+)% of min\(forward, decode\)\s+(ok|BELOW))?$")
+LINE = re.compile(
+    r"^(alexnet|vgg16)\s+(.+?)\s+([0-9.]+) images/s(?:\s+([0-9.]+)% of min\(forward, decode\)\s+(ok|BELOW))?$"
+)
 
 
 def run(command: list[str], **env) -> subprocess.CompletedProcess:
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore", **env})
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **env},
+    )
 
 
 def measured(stdout: str) -> dict[tuple[str, str], tuple[float, float | None]]:
@@ -56,8 +64,11 @@ def check_report(stdout: str, models: list[str], gpu_decoder: str, end_to_end: b
 @pytest.mark.db
 def test_dry_run_on_cpu_through_the_shell_script(migrated_db):
     """Every line of the CUDA run, on the CPU; `seldb ingest` itself into the test database (SELDB_DATABASE_URL)."""
-    result = run(["bash", "benchmarks/gpu_check.sh", "--images", "16", "--batch-size", "8", "--repeats", "1",
-                  "--end-to-end"], GPU_CHECK_DEVICE="cpu", GPU_CHECK_PYTHON=sys.executable)
+    result = run(
+        ["bash", "benchmarks/gpu_check.sh", "--images", "16", "--batch-size", "8", "--repeats", "1", "--end-to-end"],
+        GPU_CHECK_DEVICE="cpu",
+        GPU_CHECK_PYTHON=sys.executable,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "cpu (dry run)" in result.stdout and "16 JPEGs 160x120 -> crop 64" in result.stdout
     check_report(result.stdout, ["alexnet", "vgg16"], "cuda (run on cpu)", end_to_end=True)
@@ -72,7 +83,19 @@ def test_no_cuda_is_one_line():
 
 @pytest.mark.gpu
 def test_short_run_on_cuda():
-    result = run([sys.executable, "benchmarks/gpu_check.py", "--device", "cuda", "--models", "alexnet",
-                  "--images", "512", "--repeats", "1"])
+    result = run(
+        [
+            sys.executable,
+            "benchmarks/gpu_check.py",
+            "--device",
+            "cuda",
+            "--models",
+            "alexnet",
+            "--images",
+            "512",
+            "--repeats",
+            "1",
+        ]
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     check_report(result.stdout, ["alexnet"], "cuda", end_to_end=True)

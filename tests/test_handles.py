@@ -14,8 +14,13 @@ pytestmark = pytest.mark.db
 
 def _file(path, seed: int, units: int):
     rng = np.random.default_rng(seed)
-    return write_activation_file(path, class_names=["x", "y"], labels=rng.integers(0, 2, 40),
-                                 layers={"fc": rng.random((40, units)).astype(np.float32)}, model=f"net{seed}")
+    return write_activation_file(
+        path,
+        class_names=["x", "y"],
+        labels=rng.integers(0, 2, 40),
+        layers={"fc": rng.random((40, units)).astype(np.float32)},
+        model=f"net{seed}",
+    )
 
 
 def test_two_handles_write_and_read_their_own_databases(embedded_server, tmp_path, monkeypatch):

@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 import pytest
-
 from reference import reference_concept, reference_unit
-from seldb.activations import write_activation_file
 from support import import_file, rows
+
+from seldb.activations import write_activation_file
 
 pytestmark = pytest.mark.db
 
@@ -43,10 +43,17 @@ def small_file(tmp_path):
     rng = np.random.default_rng(7)
     values, labels, preds = make_units(rng, 240)
     path = write_activation_file(
-        tmp_path / "small.h5", class_names=NAMES, class_keys=KEYS, labels=labels, preds=preds,
-        layers={"conv5": values[:, :3], "fc6": values[:, 3:]}, reductions={"conv5": "max"},
-        paths=[f"img/{i}.jpg" for i in range(len(labels))], model="tiny", dataset="gen",
-    )  # fmt: skip
+        tmp_path / "small.h5",
+        class_names=NAMES,
+        class_keys=KEYS,
+        labels=labels,
+        preds=preds,
+        layers={"conv5": values[:, :3], "fc6": values[:, 3:]},
+        reductions={"conv5": "max"},
+        paths=[f"img/{i}.jpg" for i in range(len(labels))],
+        model="tiny",
+        dataset="gen",
+    )
     return path, values, labels, preds
 
 
@@ -69,7 +76,10 @@ def test_unit_measures_view_matches_reference(each_server_db, small_file):
     path, values, labels, preds = small_file
     result = import_file(path, progress=False, top_k=(10, 60, 100))
     analysed = preds == labels
-    labels_of = {r["class_index"]: r["label"] for r in rows("SELECT * FROM seldb_store.run_classes WHERE run_id=:r", r=result.run_id)}
+    labels_of = {
+        r["class_index"]: r["label"]
+        for r in rows("SELECT * FROM seldb_store.run_classes WHERE run_id=:r", r=result.run_id)
+    }
     assert labels_of[1] == "crane (n002)" and labels_of[3] == "crane (n004)"  # shared names get their key
     view = rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r ORDER BY layer, unit", r=result.run_id)
     assert [r["unit_label"] for r in view] == ["conv5.0", "conv5.1", "conv5.2", "fc6.0", "fc6.1", "fc6.2"]
@@ -85,7 +95,9 @@ def test_unit_measures_view_matches_reference(each_server_db, small_file):
             if not _close(got, expected):
                 problems.append(f"{row['unit_label']}.{name}: view {got!r} != reference {expected!r}")
     assert not problems, "\n".join(problems)
-    extra = rows("SELECT * FROM seldb.unit_precision_k WHERE run_id = :r AND k = 10 ORDER BY layer, unit", r=result.run_id)
+    extra = rows(
+        "SELECT * FROM seldb.unit_precision_k WHERE run_id = :r AND k = 10 ORDER BY layer, unit", r=result.run_id
+    )
     assert len(extra) == 6
     for column, row in enumerate(extra):
         precision, cls = reference_unit(values[analysed, column], labels[analysed], K, top_k=(10,))["precision_k"][10]
@@ -97,23 +109,43 @@ def test_per_class_views_match_reference(migrated_db, small_file):
     run_id = import_file(path, force=True, progress=False, layers=["fc6"], all_images=True).run_id
     for unit in range(3):
         want = reference_unit(values[:, 3 + unit].astype(np.float64), labels, K)
-        stats = rows("SELECT * FROM seldb.unit_class_stats WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
-                      r=run_id, u=f"fc6.{unit}")  # fmt: skip
+        stats = rows(
+            "SELECT * FROM seldb.unit_class_stats WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
+            r=run_id,
+            u=f"fc6.{unit}",
+        )
         assert len(stats) == K
         assert [g["class_index"] for g in stats] == [e["class_index"] for e in want["class_stats"]] == list(range(K))
         for got, exp in zip(stats, want["class_stats"]):
-            for name in ("n", "mean", "std", "sem", "min", "max", "n_nonzero", "frac_nonzero", "ccmas",
-                         "max_informedness", "mi_threshold"):  # fmt: skip
+            for name in (
+                "n",
+                "mean",
+                "std",
+                "sem",
+                "min",
+                "max",
+                "n_nonzero",
+                "frac_nonzero",
+                "ccmas",
+                "max_informedness",
+                "mi_threshold",
+            ):
                 assert _close(got[name], exp[name]), (unit, got["class_index"], name, got[name], exp[name])
-        hists = rows("SELECT * FROM seldb.unit_histograms WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
-                      r=run_id, u=f"fc6.{unit}")  # fmt: skip
+        hists = rows(
+            "SELECT * FROM seldb.unit_histograms WHERE run_id=:r AND unit_label=:u ORDER BY class_index",
+            r=run_id,
+            u=f"fc6.{unit}",
+        )
         assert [g["class_index"] for g in hists] == [e["class_index"] for e in want["histograms"]] == list(range(K))
         for got, exp in zip(hists, want["histograms"]):
             assert got["counts"] == exp["counts"] and got["n_zero"] == exp["n_zero"]
             assert got["n_bins"] == exp["n_bins"] and _close(got["bin_width"], exp["bin_width"])
             assert _close(got["bin_lo"], exp["bin_lo"])
-        top = rows("SELECT * FROM seldb.unit_top_images WHERE run_id=:r AND unit_label=:u ORDER BY rank",
-                    r=run_id, u=f"fc6.{unit}")  # fmt: skip
+        top = rows(
+            "SELECT * FROM seldb.unit_top_images WHERE run_id=:r AND unit_label=:u ORDER BY rank",
+            r=run_id,
+            u=f"fc6.{unit}",
+        )
         assert [t["image_index"] for t in top] == [t["image_index"] for t in want["top_images"]]
         assert top[0]["image_path"] == f"img/{top[0]['image_index']}.jpg"
 
@@ -124,8 +156,9 @@ def test_worked_examples_through_the_database(migrated_db, tmp_path):
     a[0, 0] = 1.0
     a[:100, 1] = 1.0
     a[:, 2], a[:100, 2] = 0.8, 0.9
-    path = write_activation_file(tmp_path / "worked.h5", class_names=[f"c{i}" for i in range(10)], labels=labels,
-                                 layers={"ex": a})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "worked.h5", class_names=[f"c{i}" for i in range(10)], labels=labels, layers={"ex": a}
+    )
     run_id = import_file(path, progress=False).run_id
     a_, b_, c_ = rows("SELECT * FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)
     assert a_["ccmas"] == pytest.approx(1, abs=1e-12)
@@ -136,7 +169,9 @@ def test_worked_examples_through_the_database(migrated_db, tmp_path):
     assert b_["precision_100"] == 1 and b_["localist_margin"] == 1 and b_["is_localist"] is True
     assert b_["recall_p1"] == 1 and b_["max_informedness"] == 1 and b_["mi_false_alarm_rate"] == 0
     # float32 0.9 and 0.8 are not 0.9 and 0.8: the fraction is of the stored values
-    assert c_["ccmas"] == pytest.approx((np.float32(0.9) - np.float32(0.8)) / (np.float32(0.9) + np.float32(0.8)), abs=1e-9)
+    assert c_["ccmas"] == pytest.approx(
+        (np.float32(0.9) - np.float32(0.8)) / (np.float32(0.9) + np.float32(0.8)), abs=1e-9
+    )
     assert c_["precision_100"] == 1 and c_["is_localist"] is True and c_["recall_p1"] == 1
     assert c_["max_informedness"] == 1
 
@@ -173,11 +208,17 @@ def test_concepts_measured_at_import_and_on_demand(own_db, small_file):
 def test_layer_names_are_data_not_sql(migrated_db, tmp_path):
     name = "fc6'; DROP TABLE seldb_store.runs; --"
     rng = np.random.default_rng(1)
-    path = write_activation_file(tmp_path / "odd.h5", class_names=["a", "b"], labels=rng.integers(0, 2, 50),
-                                 layers={name: rng.random((50, 2)).astype(np.float32)})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "odd.h5",
+        class_names=["a", "b"],
+        labels=rng.integers(0, 2, 50),
+        layers={name: rng.random((50, 2)).astype(np.float32)},
+    )
     run_id = import_file(path, progress=False, layers=[name]).run_id
-    assert rows("SELECT unit_label FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)[0][
-        "unit_label"] == name + ".0"
+    assert (
+        rows("SELECT unit_label FROM seldb.unit_measures WHERE run_id=:r ORDER BY unit", r=run_id)[0]["unit_label"]
+        == name + ".0"
+    )
 
 
 def test_concept_commands(own_migrated_db, small_file, cli):
@@ -188,12 +229,13 @@ def test_concept_commands(own_migrated_db, small_file, cli):
     added = cli("concept", "add", "cli-dogs", "--classes", "dog, n001")
     assert added.exit_code == 0 and "concept cli-dogs: n003, n001" in added.stdout, added.output
     listed = cli("concept", "list", "-f", "csv")
-    assert listed.exit_code == 0 and "cli-dogs,\"dog (n003), cat (n001)\"" in listed.stdout
+    assert listed.exit_code == 0 and 'cli-dogs,"dog (n003), cat (n001)"' in listed.stdout
     computed = cli("concept", "compute", "cli-dogs", "--run", run_id, "-q")
     assert computed.exit_code == 0 and f"concept cli-dogs: 3 units measured in run {run_id}" in computed.stdout
     analysed = preds == labels
-    found = rows("SELECT * FROM seldb.concept_measures WHERE run_id = :r AND concept = 'cli-dogs' ORDER BY unit",
-                 r=run_id)  # fmt: skip
+    found = rows(
+        "SELECT * FROM seldb.concept_measures WHERE run_id = :r AND concept = 'cli-dogs' ORDER BY unit", r=run_id
+    )
     assert len(found) == 3
     for unit, row in enumerate(found):
         want = reference_concept(values[analysed, 3 + unit], labels[analysed], K, {0, 2})

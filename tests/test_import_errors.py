@@ -5,11 +5,11 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from support import import_file, rows
 from typer.testing import CliRunner
 
 from seldb.activations import write_activation_file
 from seldb_cli.main import app
-from support import import_file, rows
 
 pytestmark = pytest.mark.db
 
@@ -22,8 +22,13 @@ def _counts() -> dict[str, int]:
 
 def _good(path, n=60, units=4, **changes):
     rng = np.random.default_rng(3)
-    args = dict(class_names=["a", "b", "c"], labels=rng.integers(0, 3, n),
-                layers={"fc6": rng.random((n, units)).astype(np.float32)}, model="m", dataset="d")  # fmt: skip
+    args = dict(
+        class_names=["a", "b", "c"],
+        labels=rng.integers(0, 3, n),
+        layers={"fc6": rng.random((n, units)).astype(np.float32)},
+        model="m",
+        dataset="d",
+    )
     args.update(changes)
     return write_activation_file(path, **args)
 
@@ -50,14 +55,22 @@ CASES = {
     "missing labels": (lambda p: _edit(_good(p), lambda h5: h5.__delitem__("/images/label")), [], "/images/label"),
     "missing classes": (lambda p: _edit(_good(p), lambda h5: h5.__delitem__("/classes")), [], "/classes/name"),
     "label out of range": (lambda p: _good(p, labels=np.full(60, 3)), [], "out of range"),
-    "row counts differ": (lambda p: _edit(_good(p), lambda h5: h5.create_dataset("/layers/fc7", data=np.zeros((59, 2), np.float32))), [], "/layers/fc7"),
+    "row counts differ": (
+        lambda p: _edit(_good(p), lambda h5: h5.create_dataset("/layers/fc7", data=np.zeros((59, 2), np.float32))),
+        [],
+        "/layers/fc7",
+    ),
     "nan activation": (lambda p: _edit(_good(p), _nan), [], "NaN"),
-    "empty layer": (lambda p: _edit(_good(p), lambda h5: h5.create_dataset("/layers/fc7", shape=(60, 0), dtype="f4")), [], "no unit"),
+    "empty layer": (
+        lambda p: _edit(_good(p), lambda h5: h5.create_dataset("/layers/fc7", shape=(60, 0), dtype="f4")),
+        [],
+        "no unit",
+    ),
     "truncated": (lambda p: _truncate(_good(p, n=4000, units=64)), [], "HDF5"),
     "not hdf5": (lambda p: (p.write_text("unit,label\n1,dog\n"), p)[1], [], "HDF5"),
     "unknown layer": (lambda p: _good(p), ["--layers", "fc9"], "fc9"),
     "pred without correct image": (lambda p: _good(p, preds=np.full(60, 7)), [], "--all-images"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))

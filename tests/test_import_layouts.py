@@ -11,9 +11,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
+from support import import_file, rows
 
 from seldb.activations import write_activation_file
-from support import import_file, rows
 
 pytestmark = pytest.mark.db
 
@@ -28,8 +28,17 @@ LAYOUTS = {
     "float16": {"dtype": np.float16},
     "float64-rows": {"dtype": np.float64, "chunks": (50, None)},
 }
-RUN_SPECIFIC = {"run_id", "source_file", "source_sha256", "fingerprint", "timings", "created_at", "options",
-                "imported_at", "seldb_version"}  # fmt: skip
+RUN_SPECIFIC = {
+    "run_id",
+    "source_file",
+    "source_sha256",
+    "fingerprint",
+    "timings",
+    "created_at",
+    "options",
+    "imported_at",
+    "seldb_version",
+}
 
 
 def _values(rng) -> dict[str, np.ndarray]:
@@ -44,8 +53,14 @@ def _values(rng) -> dict[str, np.ndarray]:
 
 
 def _write(path, layout: str, values, labels, preds) -> None:
-    write_activation_file(path, class_names=[f"c{k}" for k in range(K)], class_keys=[f"k{k}" for k in range(K)],
-                          labels=labels, preds=preds, layers=values)  # fmt: skip
+    write_activation_file(
+        path,
+        class_names=[f"c{k}" for k in range(K)],
+        class_keys=[f"k{k}" for k in range(K)],
+        labels=labels,
+        preds=preds,
+        layers=values,
+    )
     spec = LAYOUTS[layout]
     if spec is None:
         return
@@ -61,8 +76,10 @@ def _write(path, layout: str, values, labels, preds) -> None:
 
 def run_tables(run_id: int) -> dict[str, list]:
     """Every row of every table of the run, without what identifies the run itself, sorted."""
-    with_run = rows("SELECT table_name FROM information_schema.columns WHERE table_schema = 'seldb_store'"
-                    " AND column_name = 'run_id' ORDER BY table_name")  # fmt: skip
+    with_run = rows(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'seldb_store'"
+        " AND column_name = 'run_id' ORDER BY table_name"
+    )
     out = {}
     for (table,) in [tuple(r.values()) for r in with_run]:
         found = rows(f"SELECT * FROM seldb_store.{table} WHERE run_id = :r", r=run_id)
@@ -123,5 +140,6 @@ def test_nan_rows_and_only_correct_images_agree_across_layouts(migrated_db, tmp_
     got = _import_all(tmp_path, values, labels, preds, ["tiled", "rows", "contiguous"], nan_policy="drop")
     run = rows("SELECT n_dropped, n_images_analysed FROM seldb_store.runs ORDER BY run_id DESC LIMIT 1")[0]
     assert run["n_dropped"] == 4 and run["n_images_analysed"] == int((preds == labels).sum()) - int(
-        (preds == labels)[[3, 17, 200, 599]].sum())  # fmt: skip
+        (preds == labels)[[3, 17, 200, 599]].sum()
+    )
     assert got["rows"] == got["tiled"] and got["contiguous"] == got["tiled"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 
 import pytest
-
 from test_reports import CONCEPT, _rows, toy  # noqa: F401  (the module's imported toy run)
 
 pytestmark = pytest.mark.db
@@ -16,15 +15,49 @@ HEADER = ["unit", "category", "label", "score"] + [
 ]
 # (unit 1-based, top category, top label, score, {category: (label, iou)}) as NetDissect-Lite writes them
 TALLY = [
-    (1, "object", "R4_Bus", 0.2031, {"color": ("red-c", 0.041), "object": ("R4_Bus", 0.2031),
-                                     "part": ("wheel", 0.0311), "material": ("metal", 0.0209),
-                                     "scene": ("street", 0.0120), "texture": ("striped", 0.0051)}),
-    (3, "texture", "striped", 0.0712, {"color": ("blue-c", 0.0284), "object": ("r4_bus", 0.0112),
-                                       "part": ("", 0.0), "material": ("wood", 0.0204),
-                                       "scene": ("", 0.0), "texture": ("striped", 0.0712)}),
-    (10, "scene", "street", 0.0433, {"color": ("", 0.0), "object": ("car", 0.031), "part": ("", 0.0),
-                                     "material": ("", 0.0), "scene": ("street", 0.0433), "texture": ("", 0.0)}),
-]  # fmt: skip
+    (
+        1,
+        "object",
+        "R4_Bus",
+        0.2031,
+        {
+            "color": ("red-c", 0.041),
+            "object": ("R4_Bus", 0.2031),
+            "part": ("wheel", 0.0311),
+            "material": ("metal", 0.0209),
+            "scene": ("street", 0.0120),
+            "texture": ("striped", 0.0051),
+        },
+    ),
+    (
+        3,
+        "texture",
+        "striped",
+        0.0712,
+        {
+            "color": ("blue-c", 0.0284),
+            "object": ("r4_bus", 0.0112),
+            "part": ("", 0.0),
+            "material": ("wood", 0.0204),
+            "scene": ("", 0.0),
+            "texture": ("striped", 0.0712),
+        },
+    ),
+    (
+        10,
+        "scene",
+        "street",
+        0.0433,
+        {
+            "color": ("", 0.0),
+            "object": ("car", 0.031),
+            "part": ("", 0.0),
+            "material": ("", 0.0),
+            "scene": ("street", 0.0433),
+            "texture": ("", 0.0),
+        },
+    ),
+]
 
 
 def write_tally(path, rows=TALLY, header=HEADER):
@@ -52,22 +85,31 @@ def test_tally_imports_and_joins_iou_with_precision_and_ccmas(migrated_db, toy, 
         r=toy.run_id,
     )
     assert [(j["unit_label"], j["label"], j["iou"]) for j in joined] == [
-        ("fc6.0", "R4_Bus", 0.2031), ("fc6.2", "striped", 0.0712), ("fc6.9", "street", 0.0433)]  # fmt: skip
+        ("fc6.0", "R4_Bus", 0.2031),
+        ("fc6.2", "striped", 0.0712),
+        ("fc6.9", "street", 0.0433),
+    ]
     for j in joined:
         assert (j["precision_60"], j["ccmas"]) == (j["p60"], j["c"]) and j["p60"] is not None
-    concept = _rows("SELECT unit_label, iou FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
-                    " AND iou IS NOT NULL ORDER BY unit", r=toy.run_id, c=CONCEPT)  # fmt: skip
+    concept = _rows(
+        "SELECT unit_label, iou FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
+        " AND iou IS NOT NULL ORDER BY unit",
+        r=toy.run_id,
+        c=CONCEPT,
+    )
     assert [(c["unit_label"], c["iou"]) for c in concept] == [("fc6.0", 0.2031), ("fc6.2", 0.0112)]
 
 
 def test_reimport_replaces_the_layer(migrated_db, toy, cli, tmp_path):  # noqa: F811
-    first = cli("import", "netdissect", write_tally(tmp_path / "a.csv", TALLY[:2]), "--run", toy.run_id,
-                "--layer", "conv2")  # conv2 has 8 units: TALLY's unit 10 is beyond it
+    first = cli(
+        "import", "netdissect", write_tally(tmp_path / "a.csv", TALLY[:2]), "--run", toy.run_id, "--layer", "conv2"
+    )  # conv2 has 8 units: TALLY's unit 10 is beyond it
     assert first.exit_code == 0, first.output
     before = _rows("SELECT unit FROM seldb.netdissect WHERE run_id = :r AND layer = 'conv2'", r=toy.run_id)
     assert {r["unit"] for r in before} == {0, 2}  # the whole first tally landed
-    result = cli("import", "netdissect", write_tally(tmp_path / "b.csv", TALLY[:1]), "--run", toy.run_id,
-                 "--layer", "conv2")  # fmt: skip
+    result = cli(
+        "import", "netdissect", write_tally(tmp_path / "b.csv", TALLY[:1]), "--run", toy.run_id, "--layer", "conv2"
+    )
     assert result.exit_code == 0, result.output
     rows = _rows("SELECT unit, is_top FROM seldb.netdissect WHERE run_id = :r AND layer = 'conv2'", r=toy.run_id)
     assert {r["unit"] for r in rows} == {0} and sum(r["is_top"] for r in rows) == 1
@@ -84,9 +126,11 @@ def _malformed(tmp_path):
         "fields.csv": (",".join(HEADER) + "\n1,object,bus,0.2\n", "line 2: 4 fields, the header has 34"),
         "twice.csv": (None, "line 3: unit 1 appears again (first on line 2)"),
         "beyond.csv": (None, "unit 11 (1-based) is beyond layer fc6's 10 units"),
-        "half.csv": ("unit,category,label,score,object-label,object-iou\n1,object,bus,0.1,bus,0.1\n",
-                     "category 'object' lacks column object-truth"),
-    }  # fmt: skip
+        "half.csv": (
+            "unit,category,label,score,object-label,object-iou\n1,object,bus,0.1,bus,0.1\n",
+            "category 'object' lacks column object-truth",
+        ),
+    }
     rows = {
         "score.csv": [(1, "object", "bus", "high", TALLY[0][4])],
         "unit.csv": [("one", "object", "bus", 0.1, TALLY[0][4])],

@@ -11,11 +11,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-
 import pytest
-from typer.testing import CliRunner
-
-from seldb.ingest.pipeline import IngestOptions
 from test_ingest_support import (
     corrupt_jpeg,
     csail_layout,
@@ -24,6 +20,9 @@ from test_ingest_support import (
     save,
     vgg16_research_names,
 )
+from typer.testing import CliRunner
+
+from seldb.ingest.pipeline import IngestOptions
 
 pytestmark = pytest.mark.db
 
@@ -45,8 +44,9 @@ def weight_files(tmp_path_factory) -> dict[str, Path]:
     return {
         "alexnet": save(csail_layout(random_state_dict("alexnet", 365), True), folder / "alexnet_places365.pth.tar"),
         "vgg16": save(vgg16_research_names(random_state_dict("vgg16", 365)), folder / "vgg16_places365.pth"),
-        "googlenet": save(random_state_dict("googlenet", 1000, aux_logits=True, init_weights=True),
-                          folder / "googlenet.pth"),
+        "googlenet": save(
+            random_state_dict("googlenet", 1000, aux_logits=True, init_weights=True), folder / "googlenet.pth"
+        ),
     }
 
 
@@ -77,17 +77,34 @@ def test_architectures_land_in_the_views(arch, tree, weight_files, tmp_path, mig
     from seldb_cli.main import app
 
     model, units = CASES[arch]
-    args = ["ingest", "--model", model, "--weights", str(weight_files[arch]), "--data", str(tree),
-            "--input-size", "64", "--batch-size", "4", "--workers", "0", "--device", "cpu",
-            "--out", str(tmp_path / f"{arch}.h5")]
+    args = [
+        "ingest",
+        "--model",
+        model,
+        "--weights",
+        str(weight_files[arch]),
+        "--data",
+        str(tree),
+        "--input-size",
+        "64",
+        "--batch-size",
+        "4",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path / f"{arch}.h5"),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     run_id = int(re.search(r"run (\d+) imported", result.output).group(1))
     assert dict(sql(f"SELECT layer, n_units FROM seldb.layers WHERE run_id = {run_id}")) == units
     assert sql(f"SELECT count(*) FROM seldb.unit_measures WHERE run_id = {run_id}")[0][0] == sum(units.values())
-    (model_name, n_total, n_analysed, only_correct, skipped), = sql(
+    ((model_name, n_total, n_analysed, only_correct, skipped),) = sql(
         "SELECT model, n_images_total, n_images_analysed, only_correct, options->'skipped_images'"
-        f" FROM seldb.runs WHERE run_id = {run_id}")
+        f" FROM seldb.runs WHERE run_id = {run_id}"
+    )
     assert (model_name, n_total, n_analysed, only_correct) == (model, 8, 8, False)
     assert [s["path"] for s in skipped] == ["fish/img001.jpg"] and "cannot identify" in skipped[0]["reason"]
     assert "unreadable" in result.output or "skipped" in result.output
@@ -97,6 +114,7 @@ def test_architectures_land_in_the_views(arch, tree, weight_files, tmp_path, mig
 def _views_hold_the_files_measures(run_id: int, path: Path, units: dict[str, int]) -> None:
     """Three units per layer of the view against the reference computed from the activation file itself."""
     from reference import reference_unit
+
     from seldb.activations import ActivationFile
 
     names = ("precision_60", "ccmas", "recall_p1", "max_informedness", "mi_false_discovery_rate", "localist_margin")
@@ -105,19 +123,33 @@ def _views_hold_the_files_measures(run_id: int, path: Path, units: dict[str, int
             for unit in (0, n_units // 2, n_units - 1):
                 values = afile.read_units(layer, unit, unit + 1)[:, 0].astype(np.float64)
                 want = reference_unit(values, afile.labels, afile.n_classes)
-                got = sql(f"SELECT {', '.join(names)} FROM seldb.unit_measures WHERE run_id = {run_id}"
-                          f" AND layer = '{layer}' AND unit = {unit}")[0]  # fmt: skip
+                got = sql(
+                    f"SELECT {', '.join(names)} FROM seldb.unit_measures WHERE run_id = {run_id}"
+                    f" AND layer = '{layer}' AND unit = {unit}"
+                )[0]
                 for name, value in zip(names, got):
                     expected = want[name]
                     assert (value is None and expected is None) or math.isclose(
-                        value, expected, rel_tol=1e-9, abs_tol=1e-12), (layer, unit, name, value, expected)
+                        value, expected, rel_tol=1e-9, abs_tol=1e-12
+                    ), (layer, unit, name, value, expected)
 
 
 def test_kill_and_resume_gives_identical_measures(tree, weight_files, tmp_path, migrated_db):
     def opts(out: str) -> IngestOptions:
-        return IngestOptions(data=tree, model="alexnet-places", weights=weight_files["alexnet"],
-                             out=tmp_path / out, input_size=64, batch_size=2, chunk_images=2, workers=0,
-                             device="cpu", progress=False, layers=["conv5", "fc7"], on_duplicate="new")
+        return IngestOptions(
+            data=tree,
+            model="alexnet-places",
+            weights=weight_files["alexnet"],
+            out=tmp_path / out,
+            input_size=64,
+            batch_size=2,
+            chunk_images=2,
+            workers=0,
+            device="cpu",
+            progress=False,
+            layers=["conv5", "fc7"],
+            on_duplicate="new",
+        )
 
     whole = ingest(opts("whole.h5"))
     seen = []
@@ -133,8 +165,10 @@ def test_kill_and_resume_gives_identical_measures(tree, weight_files, tmp_path, 
     assert sql("SELECT count(*) FROM seldb.runs")[0][0] == runs_before  # nothing half-written
     resumed = ingest(opts("killed.h5"))
     assert resumed.resumed_at == seen[-1] > 0
-    query = ("SELECT layer, unit, precision_60, ccmas, recall_p1, max_informedness, mi_false_discovery_rate,"
-             " localist_margin FROM seldb.unit_measures WHERE run_id = {} ORDER BY layer, unit")
+    query = (
+        "SELECT layer, unit, precision_60, ccmas, recall_p1, max_informedness, mi_false_discovery_rate,"
+        " localist_margin FROM seldb.unit_measures WHERE run_id = {} ORDER BY layer, unit"
+    )
     assert resumed.run_id != whole.run_id  # two runs, compared
     first, second = sql(query.format(whole.run_id)), sql(query.format(resumed.run_id))
     assert len(first) == 256 + 4096 and first == second
@@ -142,8 +176,17 @@ def test_kill_and_resume_gives_identical_measures(tree, weight_files, tmp_path, 
 
 def test_nothing_correct_is_refused_before_the_database(tmp_path, weight_files, migrated_db):
     root = make_tree(tmp_path / "val", classes=("n01440764", "n01443537"), per_class=2)
-    opts = dict(data=root, model="googlenet-imagenet", weights=weight_files["googlenet"], input_size=64,
-                batch_size=4, workers=0, device="cpu", progress=False, out=tmp_path / "g.h5")
+    opts = dict(
+        data=root,
+        model="googlenet-imagenet",
+        weights=weight_files["googlenet"],
+        input_size=64,
+        batch_size=4,
+        workers=0,
+        device="cpu",
+        progress=False,
+        out=tmp_path / "g.h5",
+    )
     runs_before = sql("SELECT count(*) FROM seldb.runs")[0][0]
     from seldb.errors import InputError
 
@@ -152,7 +195,8 @@ def test_nothing_correct_is_refused_before_the_database(tmp_path, weight_files, 
     assert sql("SELECT count(*) FROM seldb.runs")[0][0] == runs_before
     result = ingest(IngestOptions(**opts, all_images=True))
     assert result.recording_reused  # the activation file was kept: no second inference
-    (only_correct, n_classes), = sql(
+    ((only_correct, n_classes),) = sql(
         f"SELECT only_correct, (SELECT count(*) FROM seldb_store.run_classes c WHERE c.run_id = r.run_id)"
-        f" FROM seldb.runs r WHERE run_id = {result.run_id}")
+        f" FROM seldb.runs r WHERE run_id = {result.run_id}"
+    )
     assert only_correct is False and n_classes == 1000  # the model's classes: predictions were compared

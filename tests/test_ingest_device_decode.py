@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_ingest_support import corrupt_jpeg, csail_layout, make_tree, random_state_dict, save
 from typer.testing import CliRunner
 
 from seldb.errors import InputError
@@ -24,7 +25,6 @@ from seldb.ingest.hooks import LayerRecorder
 from seldb.ingest.pipeline import IngestOptions, prepare, record
 from seldb.ingest.preprocess import KINDS, TensorPreprocess, make_transform
 from seldb.ingest.runner import record_activations
-from test_ingest_support import corrupt_jpeg, csail_layout, make_tree, random_state_dict, save
 
 pytestmark = pytest.mark.unit
 
@@ -70,8 +70,18 @@ def weights(tmp_path_factory) -> Path:
 
 
 def options(data: Path, weights: Path, out: Path, **extra) -> IngestOptions:
-    base = dict(data=data, model="alexnet-places", weights=weights, out=out, input_size=64, batch_size=4,
-                workers=0, device="cpu", progress=False, chunk_images=8)
+    base = dict(
+        data=data,
+        model="alexnet-places",
+        weights=weights,
+        out=out,
+        input_size=64,
+        batch_size=4,
+        workers=0,
+        device="cpu",
+        progress=False,
+        chunk_images=8,
+    )
     return IngestOptions(**{**base, **extra})
 
 
@@ -80,8 +90,9 @@ def record_decoding_on(device: str, opts: IngestOptions):
     prepared = prepare(opts, notify=lambda message: None)
     prepared.cfg.decode_device = device
     with LayerRecorder(prepared.net, prepared.layers, prepared.reduce) as recorder:
-        return record_activations(prepared.net, recorder, prepared.image_set, prepared.transform,
-                                  prepared.layer_spec, prepared.cfg)  # fmt: skip
+        return record_activations(
+            prepared.net, recorder, prepared.image_set, prepared.transform, prepared.layer_spec, prepared.cfg
+        )
 
 
 def contents(path: Path) -> dict:
@@ -114,8 +125,22 @@ def test_decode_on_cuda_without_cuda_is_one_clear_error(tree, weights, tmp_path,
     assert not (tmp_path / "x.h5").exists()
     from seldb_cli.main import app
 
-    result = CliRunner().invoke(app, ["ingest", "--model", "alexnet-places", "--weights", str(weights),
-                                      "--data", str(tree), "--decode-on", "cuda", "--out", str(tmp_path / "y.h5")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            "--model",
+            "alexnet-places",
+            "--weights",
+            str(weights),
+            "--data",
+            str(tree),
+            "--decode-on",
+            "cuda",
+            "--out",
+            str(tmp_path / "y.h5"),
+        ],
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.strip().count("\n") == 0 and "CUDA is not available" in result.output
     assert not (tmp_path / "y.h5").exists()
@@ -133,8 +158,11 @@ def test_a_recording_does_not_resume_with_the_other_decoder(tree, weights, tmp_p
     with monkeypatch.context() as patched:  # "cuda", decoded on the CPU: the same path without a GPU
         patched.setattr(pipeline, "resolve_decode_device", lambda decode_on, device: "cpu")
         with pytest.raises(Killed):
-            record(options(tree, weights, out, decode_on="cuda"), notify=lambda m: None,
-                   on_chunk=lambda state: (_ for _ in ()).throw(Killed()))
+            record(
+                options(tree, weights, out, decode_on="cuda"),
+                notify=lambda m: None,
+                on_chunk=lambda state: (_ for _ in ()).throw(Killed()),
+            )
     with pytest.raises(InputError, match=r"started with other options \(decode_on: cpu -> null\)"):
         record(options(tree, weights, out), notify=lambda m: None)
     _, whole = record(options(tree, weights, out, force=True), notify=lambda m: None)
@@ -150,8 +178,9 @@ def test_decode_on_takes_only_cpu_or_cuda(tree, weights, tmp_path):
 def test_decoding_on_cuda_matches_the_pil_path(tree, weights, tmp_path):
     """nvJPEG and the CUDA resize against PIL on the CPU: the same rows, activations within a few percent."""
     _, reference = record(options(tree, weights, tmp_path / "pil.h5", device="cuda"), notify=lambda m: None)
-    _, decoded = record(options(tree, weights, tmp_path / "gpu.h5", device="cuda", decode_on="cuda"),
-                        notify=lambda m: None)
+    _, decoded = record(
+        options(tree, weights, tmp_path / "gpu.h5", device="cuda", decode_on="cuda"), notify=lambda m: None
+    )
     assert decoded.rows == reference.rows and decoded.skipped == reference.skipped
     pil, gpu = contents(reference.out), contents(decoded.out)
     assert np.array_equal(pil["images/path"], gpu["images/path"])

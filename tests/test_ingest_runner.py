@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_ingest_support import corrupt_jpeg, csail_layout, make_tree, random_state_dict, save
 from typer.testing import CliRunner
 
 from seldb.errors import InputError
@@ -18,7 +19,6 @@ from seldb.ingest.models import REGISTRY, build_network
 from seldb.ingest.pipeline import IngestOptions, record
 from seldb.ingest.preprocess import make_transform
 from seldb.ingest.weights import load_weights
-from test_ingest_support import corrupt_jpeg, csail_layout, make_tree, random_state_dict, save
 
 pytestmark = pytest.mark.unit
 
@@ -41,8 +41,18 @@ def tree(tmp_path_factory) -> Path:
 
 
 def options(data: Path, weights: Path, out: Path, **extra) -> IngestOptions:
-    base = dict(data=data, model="alexnet-places", weights=weights, out=out, input_size=64, batch_size=4,
-                workers=0, device="cpu", progress=False, chunk_images=4)
+    base = dict(
+        data=data,
+        model="alexnet-places",
+        weights=weights,
+        out=out,
+        input_size=64,
+        batch_size=4,
+        workers=0,
+        device="cpu",
+        progress=False,
+        chunk_images=4,
+    )
     return IngestOptions(**{**base, **extra})
 
 
@@ -67,8 +77,11 @@ def test_recorded_values_equal_a_separate_forward_pass(tree, weights, tmp_path):
         fc6_pre = net.classifier[:2](torch.flatten(net.avgpool(net.features(x)), 1))
         fc7 = net.classifier[:6](torch.flatten(net.avgpool(net.features(x)), 1))
     expected = {
-        "conv5": pre5.clamp(min=0).mean(dim=(2, 3)), "features.10": pre5.mean(dim=(2, 3)),
-        "fc6": fc6_pre.clamp(min=0), "classifier.1": fc6_pre, "fc7": fc7,
+        "conv5": pre5.clamp(min=0).mean(dim=(2, 3)),
+        "features.10": pre5.mean(dim=(2, 3)),
+        "fc6": fc6_pre.clamp(min=0),
+        "classifier.1": fc6_pre,
+        "fc7": fc7,
     }
     for name, values in expected.items():
         np.testing.assert_allclose(stored[f"layers/{name}"], values.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
@@ -190,8 +203,10 @@ def test_cuda_matches_cpu_and_resumes(tree, weights, tmp_path):
     _, cpu = record(options(tree, weights, tmp_path / "cpu.h5"))
     _, gpu = record(options(tree, weights, tmp_path / "gpu.h5", device="cuda"))
     with pytest.raises(Killed):
-        record(options(tree, weights, tmp_path / "gpu2.h5", device="cuda"),
-               on_chunk=lambda state: (_ for _ in ()).throw(Killed()))
+        record(
+            options(tree, weights, tmp_path / "gpu2.h5", device="cuda"),
+            on_chunk=lambda state: (_ for _ in ()).throw(Killed()),
+        )
     _, resumed = record(options(tree, weights, tmp_path / "gpu2.h5", device="cuda"))
     assert resumed.resumed_at > 0
     on_cpu, on_gpu, again = read_file(cpu.out), read_file(gpu.out), read_file(resumed.out)

@@ -53,20 +53,23 @@ def vgg16_research_names(state: dict) -> dict:
             names[f"features.{i}."] = f"features.conv{block}_{j}."
             i += 2
         i += 1
-    names.update({"classifier.0.": "classifier.fc6.", "classifier.3.": "classifier.fc7.",
-                  "classifier.6.": "classifier.fc8a."})
+    names.update(
+        {"classifier.0.": "classifier.fc6.", "classifier.3.": "classifier.fc7.", "classifier.6.": "classifier.fc8a."}
+    )
     renamed = {}
     for key, value in state.items():
         prefix = next((p for p in names if key.startswith(p)), None)
-        renamed[names[prefix] + key[len(prefix):] if prefix else key] = value
+        renamed[names[prefix] + key[len(prefix) :] if prefix else key] = value
     return renamed
 
 
 def csail_layout(state: dict, wrap_features_only: bool) -> dict:
     """CSAIL places365 checkpoint: {'state_dict': ...} with DataParallel's `module.` in the names."""
     if wrap_features_only:  # alexnet/vgg: only `features` was wrapped in DataParallel
-        sd = {k.replace("features.", "features.module.", 1) if k.startswith("features.") else k: v
-              for k, v in state.items()}
+        sd = {
+            k.replace("features.", "features.module.", 1) if k.startswith("features.") else k: v
+            for k, v in state.items()
+        }
     else:
         sd = {f"module.{k}": v for k, v in state.items()}
     return {"epoch": 90, "arch": "x", "state_dict": sd, "best_prec1": 53.2}

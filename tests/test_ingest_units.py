@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from test_ingest_support import csail_layout, make_tree, random_state_dict, save
 
 from seldb.errors import InputError
 from seldb.ingest.classes import imagenet_classes, read_class_file
@@ -17,7 +18,6 @@ from seldb.ingest.imagesets import open_image_set
 from seldb.ingest.models import REGISTRY, build_network, list_models, resolve_spec
 from seldb.ingest.pipeline import IngestOptions, record
 from seldb.ingest.weights import load_weights, rename_keys
-from test_ingest_support import csail_layout, make_tree, random_state_dict, save
 
 pytestmark = pytest.mark.unit
 
@@ -88,8 +88,9 @@ def test_imagenet_val_layout_with_ground_truth(tmp_path):
     (root / "img000.jpg").rename(root / "ILSVRC2012_val_00000001.JPEG")
     (root / "img001.jpg").rename(root / "ILSVRC2012_val_00000002.JPEG")
     val_txt = tmp_path / "val.txt"
-    val_txt.write_text("ILSVRC2012_val_00000001.JPEG 65\nILSVRC2012_val_00000002.JPEG 1\n"
-                       "ILSVRC2012_val_00000003.JPEG 2\n")
+    val_txt.write_text(
+        "ILSVRC2012_val_00000001.JPEG 65\nILSVRC2012_val_00000002.JPEG 1\nILSVRC2012_val_00000003.JPEG 2\n"
+    )
     image_set = open_image_set(root, model_classes=imagenet_classes(), val_ground_truth=val_txt)
     assert image_set.mapped and image_set.labels == [65, 1] and "1 images listed" in image_set.notes[0]
     kaggle = tmp_path / "LOC_val_solution.csv"
@@ -131,8 +132,9 @@ def test_csail_resnet18_checkpoint_loads(tmp_path):
 
 def test_research_key_names_are_mapped():
     aliases = REGISTRY["vgg16-places"].key_aliases()
-    renamed = rename_keys({"features.conv5_3.weight": 1, "classifier.fc8a.bias": 2, "fc6.weight": 3,
-                           "features.module.0.bias": 4}, aliases)
+    renamed = rename_keys(
+        {"features.conv5_3.weight": 1, "classifier.fc8a.bias": 2, "fc6.weight": 3, "features.module.0.bias": 4}, aliases
+    )
     assert list(renamed) == ["features.28.weight", "classifier.6.bias", "classifier.0.weight", "features.0.bias"]
 
 
@@ -178,10 +180,21 @@ def test_hub_cache_weights_are_found(tmp_path, monkeypatch):
     checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
     # torchvision's published GoogLeNet checkpoint carries the aux heads: they must be ignored
-    save(random_state_dict("googlenet", 1000, aux_logits=True, init_weights=True), checkpoints / "googlenet-1378be20.pth")
+    save(
+        random_state_dict("googlenet", 1000, aux_logits=True, init_weights=True), checkpoints / "googlenet-1378be20.pth"
+    )
     make_tree(tmp_path / "d", per_class=1, size=32)
-    prepared, result = record(IngestOptions(data=tmp_path / "d", model="googlenet-imagenet", input_size=64,
-                                            workers=0, device="cpu", progress=False, out=tmp_path / "g.h5"))
+    prepared, result = record(
+        IngestOptions(
+            data=tmp_path / "d",
+            model="googlenet-imagenet",
+            input_size=64,
+            workers=0,
+            device="cpu",
+            progress=False,
+            out=tmp_path / "g.h5",
+        )
+    )
     assert prepared.layer_spec == {"inception4e": (832, "max")} and result.rows == 3
     assert any("auxiliary" in note for note in prepared.notes)
 
@@ -189,8 +202,17 @@ def test_hub_cache_weights_are_found(tmp_path, monkeypatch):
 def test_any_torchvision_architecture_with_explicit_layers(tmp_path):
     weights = save(random_state_dict("squeezenet1_1", 3), tmp_path / "sq.pth")
     make_tree(tmp_path / "d", per_class=2, size=32)
-    opts = dict(data=tmp_path / "d", arch="squeezenet1_1", num_classes=3, weights=weights, input_size=64,
-                workers=0, device="cpu", progress=False, out=tmp_path / "s.h5")
+    opts = dict(
+        data=tmp_path / "d",
+        arch="squeezenet1_1",
+        num_classes=3,
+        weights=weights,
+        input_size=64,
+        workers=0,
+        device="cpu",
+        progress=False,
+        out=tmp_path / "s.h5",
+    )
     with pytest.raises(InputError, match="no layer to record"):
         record(IngestOptions(**opts))
     prepared, result = record(IngestOptions(**opts, layers=["features.12"]))

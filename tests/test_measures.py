@@ -15,30 +15,84 @@ import math
 import numpy as np
 import polars as pl
 import pytest
-
 from reference import reference_concept, reference_unit
+
 from seldb.measures import compute_block, compute_concept_block
 
 pytestmark = pytest.mark.unit
 
 UNIT_COLS = [
-    "n_images", "ccmas", "ccmas_class", "ccmas2", "ccmas2_class", "ccmas_morcos",
-    "precision_60", "precision_60_class", "precision_100", "precision_100_class", "n_classes_top100",
-    "localist_margin", "is_localist",
-    "recall_p1", "recall_p1_class", "recall_p1_threshold", "recall_p95", "recall_p95_class", "recall_p95_threshold",
-    "max_informedness", "mi_class", "mi_threshold", "mi_recall", "mi_specificity",
-    "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision",
-]  # fmt: skip
-CLASS_COLS = {"ccmas_class", "ccmas2_class", "precision_60_class", "precision_100_class", "recall_p1_class",
-              "recall_p95_class", "mi_class"}  # fmt: skip
+    "n_images",
+    "ccmas",
+    "ccmas_class",
+    "ccmas2",
+    "ccmas2_class",
+    "ccmas_morcos",
+    "precision_60",
+    "precision_60_class",
+    "precision_100",
+    "precision_100_class",
+    "n_classes_top100",
+    "localist_margin",
+    "is_localist",
+    "recall_p1",
+    "recall_p1_class",
+    "recall_p1_threshold",
+    "recall_p95",
+    "recall_p95_class",
+    "recall_p95_threshold",
+    "max_informedness",
+    "mi_class",
+    "mi_threshold",
+    "mi_recall",
+    "mi_specificity",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "mi_precision",
+]
+CLASS_COLS = {
+    "ccmas_class",
+    "ccmas2_class",
+    "precision_60_class",
+    "precision_100_class",
+    "recall_p1_class",
+    "recall_p95_class",
+    "mi_class",
+}
 EXACT_COLS = CLASS_COLS | {"n_images", "n_classes_top100", "is_localist"}
 CONCEPT_COLS = [
-    "n_a", "n_not_a", "mean_a", "mean_not_a", "sem_a", "sem_not_a", "frac_nonzero_a", "frac_nonzero_not_a",
-    "precision_60", "precision_100", "ccmas", "max_informedness", "mi_threshold", "mi_recall",
-    "mi_false_alarm_rate", "mi_false_discovery_rate", "recall_p1", "recall_p95",
-]  # fmt: skip
-STAT_COLS = ["n", "mean", "std", "sem", "min", "max", "n_nonzero", "frac_nonzero", "ccmas", "max_informedness",
-             "mi_threshold"]  # fmt: skip
+    "n_a",
+    "n_not_a",
+    "mean_a",
+    "mean_not_a",
+    "sem_a",
+    "sem_not_a",
+    "frac_nonzero_a",
+    "frac_nonzero_not_a",
+    "precision_60",
+    "precision_100",
+    "ccmas",
+    "max_informedness",
+    "mi_threshold",
+    "mi_recall",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "recall_p1",
+    "recall_p95",
+]
+STAT_COLS = [
+    "n",
+    "mean",
+    "std",
+    "sem",
+    "min",
+    "max",
+    "n_nonzero",
+    "frac_nonzero",
+    "ccmas",
+    "max_informedness",
+    "mi_threshold",
+]
 TOP_K = (10, 60, 100)
 
 
@@ -90,8 +144,9 @@ def compare_block(values, labels, K, *, top_k=TOP_K, bins=32):
         else:
             for r, s in zip(rows, ref["class_stats"]):
                 for col in STAT_COLS:
-                    problems += _diff(f"unit {u} class {s['class_index']} {col}", r[col], s[col],
-                                      col in ("n", "n_nonzero"))
+                    problems += _diff(
+                        f"unit {u} class {s['class_index']} {col}", r[col], s[col], col in ("n", "n_nonzero")
+                    )
         # histograms
         rows = hs.filter(pl.col("unit") == u).to_dicts()
         if [r["class_index"] for r in rows] != list(range(K)):
@@ -111,8 +166,10 @@ def compare_block(values, labels, K, *, top_k=TOP_K, bins=32):
         if [(r["rank"], r["image_index"], r["class_index"]) for r in rows] != [
             (t["rank"], t["image_index"], t["class_index"]) for t in want
         ]:
-            problems.append(f"unit {u} top_images order: engine {[r['image_index'] for r in rows][:12]}... "
-                            f"reference {[t['image_index'] for t in want][:12]}...")
+            problems.append(
+                f"unit {u} top_images order: engine {[r['image_index'] for r in rows][:12]}... "
+                f"reference {[t['image_index'] for t in want][:12]}..."
+            )
         else:
             for r, t in zip(rows, want):
                 problems += _diff(f"unit {u} top rank {t['rank']} activation", r["activation"], t["activation"])
@@ -127,8 +184,9 @@ def compare_concept(values, labels, K, concept, *, top_k=TOP_K):
         ref = reference_concept(values[:, u], labels, K, concept, top_k=top_k)
         row = frame.row(u, named=True)
         for col in CONCEPT_COLS:
-            problems += _diff(f"concept {sorted(concept)} unit {u} {col}", row[col], ref[col],
-                              col in ("n_a", "n_not_a"))
+            problems += _diff(
+                f"concept {sorted(concept)} unit {u} {col}", row[col], ref[col], col in ("n_a", "n_not_a")
+            )
     return problems
 
 
@@ -188,7 +246,7 @@ def _labels(rng, kind, n):
         big = rng.choice(K, size=max(1, K // 3), replace=False)
         y = rng.choice(big, n)
         singles = [c for c in range(K) if c not in big][: max(0, K // 3)]
-        for j, c in enumerate(singles[: n // 2]):
+        for _j, c in enumerate(singles[: n // 2]):
             y[rng.integers(n)] = c
         return y, K
     if kind == "single":
@@ -200,8 +258,9 @@ def _labels(rng, kind, n):
 def _unit(rng, kind, y, K):
     n = len(y)
     if kind == "levels":
-        levels = rng.choice(np.array([-2.0, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, 3.0]), int(rng.integers(1, 5)),
-                            replace=False)  # fmt: skip
+        levels = rng.choice(
+            np.array([-2.0, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, 3.0]), int(rng.integers(1, 5)), replace=False
+        )
         return rng.choice(levels, n)
     if kind == "sparse":
         a = np.round(rng.exponential(1.0, n), int(rng.integers(0, 3)))
@@ -247,7 +306,13 @@ def _case(seed):
     kinds = list(rng.choice(UNIT_KINDS, 4, replace=False))
     dtype = [np.float64, np.float32, np.float16][seed % 3]
     vals = np.stack([_unit(rng, k, y, K) for k in kinds], axis=1).astype(dtype)
-    return rng, vals, y.astype(np.int64), K, f"seed {seed}, N {n}, K {K}, labels {label_kind}, {dtype.__name__}, {kinds}"
+    return (
+        rng,
+        vals,
+        y.astype(np.int64),
+        K,
+        f"seed {seed}, N {n}, K {K}, labels {label_kind}, {dtype.__name__}, {kinds}",
+    )
 
 
 @pytest.mark.parametrize("seed", range(96))
@@ -263,7 +328,7 @@ def test_random_concepts_match_reference(seed):
     problems = []
     for _ in range(2):
         size = int(rng.integers(1, len(present) + 1))
-        concept = set(int(c) for c in rng.choice(present, size, replace=False))
+        concept = {int(c) for c in rng.choice(present, size, replace=False)}
         problems += compare_concept(vals, y, K, concept)
     _fail(problems, ctx)
 

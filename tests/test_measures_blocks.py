@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from reference import reference_unit
+from test_measures import EXACT_COLS, UNIT_COLS, _same
+
 from seldb.activations import write_activation_file
 from seldb.measures import compute_block
-from test_measures import EXACT_COLS, UNIT_COLS, _same
 
 
 @pytest.mark.unit
@@ -31,24 +31,27 @@ def test_more_classes_than_the_radix_sort_takes():
     for u in range(3):
         want = reference_unit(values[:, u], labels, K)
         got = units.row(u, named=True)
-        problems += [f"unit {u} {c}: {got[c]!r} != {want[c]!r}" for c in UNIT_COLS
-                     if not _same(got[c], want[c], c in EXACT_COLS)]  # fmt: skip
+        problems += [
+            f"unit {u} {c}: {got[c]!r} != {want[c]!r}" for c in UNIT_COLS if not _same(got[c], want[c], c in EXACT_COLS)
+        ]
     assert not problems, "\n".join(problems)
     assert units.row(2, named=True)["is_localist"] and units.row(2, named=True)["recall_p1_class"] == 65_537
 
 
 @pytest.mark.db
 def test_a_layer_in_many_blocks_matches_the_reference(migrated_db, tmp_path, monkeypatch):
-    import seldb.activations
     from support import import_file, rows
+
+    import seldb.activations
 
     rng = np.random.default_rng(22)
     n, units, K = 120, 37, 5
     labels = rng.integers(0, K, n)
     values = np.maximum(rng.normal(size=(n, units)), 0).astype(np.float32)  # ReLU zeros, ties at 0
     values[:, 5] = np.where(labels == 3, 4.0, values[:, 5])  # ties at the top, one class
-    path = write_activation_file(tmp_path / "blocks.h5", class_names=[f"c{k}" for k in range(K)], labels=labels,
-                                 layers={"fc": values})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "blocks.h5", class_names=[f"c{k}" for k in range(K)], labels=labels, layers={"fc": values}
+    )
     monkeypatch.setattr(seldb.activations, "ELEMENTS_PER_BLOCK", n * 5)  # blocks of at most 5 units
     assert len(seldb.activations.ActivationFile(path).unit_blocks("fc", n)) >= 8
     run_id = import_file(path, force=True).run_id
@@ -61,8 +64,9 @@ def test_a_layer_in_many_blocks_matches_the_reference(migrated_db, tmp_path, mon
             expected = f"c{want[c]}" if c.endswith("_class") and want[c] is not None else want[c]
             if not _same(row[c], expected, c in EXACT_COLS):
                 problems.append(f"fc.{u} {c}: view {row[c]!r} != reference {expected!r}")
-        top = rows("SELECT image_index FROM seldb.unit_top_images WHERE run_id = :r AND unit = :u ORDER BY rank",
-                   r=run_id, u=u)  # fmt: skip
+        top = rows(
+            "SELECT image_index FROM seldb.unit_top_images WHERE run_id = :r AND unit = :u ORDER BY rank", r=run_id, u=u
+        )
         if [t["image_index"] for t in top] != [t["image_index"] for t in want["top_images"]]:
             problems.append(f"fc.{u} top images differ")
     assert not problems, "\n".join(problems)
@@ -74,13 +78,16 @@ def test_distinct_values_and_dead_units(seed):
     rng = np.random.default_rng(100 + seed)
     n, K = int(rng.integers(2, 120)), 4
     labels = rng.integers(0, K, n)
-    values = np.stack([
-        np.zeros(n),  # dead: all ReLU zeros
-        np.full(n, 0.7),  # dead at a non-zero value
-        np.where(rng.random(n) < 0.9, -0.0, rng.choice([0.0, 1.5, 2.5], n)),  # -0.0 and 0.0 are one value
-        rng.choice([0.0, 0.25, 0.5], n),
-        rng.normal(size=n),
-    ], axis=1).astype(rng.choice([np.float32, np.float64]))  # fmt: skip
+    values = np.stack(
+        [
+            np.zeros(n),  # dead: all ReLU zeros
+            np.full(n, 0.7),  # dead at a non-zero value
+            np.where(rng.random(n) < 0.9, -0.0, rng.choice([0.0, 1.5, 2.5], n)),  # -0.0 and 0.0 are one value
+            rng.choice([0.0, 0.25, 0.5], n),
+            rng.normal(size=n),
+        ],
+        axis=1,
+    ).astype(rng.choice([np.float32, np.float64]))
     units = compute_block(values, labels, K).units.sort("unit")
     for u in range(values.shape[1]):
         want = reference_unit(values[:, u], labels, K)
@@ -113,8 +120,16 @@ def test_chunks_of_units_give_the_block_bit_for_bit(monkeypatch):
 
     def everything():
         r = compute_block(values, labels, K, top_k=(5, 60, 100), bins=6, image_index=np.arange(400)[::-1].copy())
-        return pickle.dumps([r.units.to_dicts(), r.precision_k.to_dicts(), r.class_stats.to_dicts(),
-                             r.histograms.to_dicts(), r.top_images.to_dicts(), b"".join(encode_unit_arrays(1, 0, 0, r))])
+        return pickle.dumps(
+            [
+                r.units.to_dicts(),
+                r.precision_k.to_dicts(),
+                r.class_stats.to_dicts(),
+                r.histograms.to_dicts(),
+                r.top_images.to_dicts(),
+                b"".join(encode_unit_arrays(1, 0, 0, r)),
+            ]
+        )
 
     whole = everything()
     for chunk in (400, 400 * 5, 1):  # one unit per chunk, five, the last chunk short

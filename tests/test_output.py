@@ -9,14 +9,31 @@ import pytest
 
 from seldb.reports.render import table_text
 
-
-COLUMNS = ["run_id", "unit_label", "precision_60", "precision_60_class", "mi_false_discovery_rate", "ccmas",
-           "recall_p1_threshold", "is_localist", "note"]  # fmt: skip
+COLUMNS = [
+    "run_id",
+    "unit_label",
+    "precision_60",
+    "precision_60_class",
+    "mi_false_discovery_rate",
+    "ccmas",
+    "recall_p1_threshold",
+    "is_localist",
+    "note",
+]
 ROWS = [
     (3, "features.10.1199", 0.7534567891, "school bus (n04146614)", 0.99999, -0.0123456, 1234567.25, True, None),
-    (12, "fc6.7", 1e-30, "trolleybus, trolley coach, trackless trolley", 0.5, 0.0588235294117647, 0.0, False,
-     "a long note " * 12 + "ending in a space "),
-]  # fmt: skip
+    (
+        12,
+        "fc6.7",
+        1e-30,
+        "trolleybus, trolley coach, trackless trolley",
+        0.5,
+        0.0588235294117647,
+        0.0,
+        False,
+        "a long note " * 12 + "ending in a space ",
+    ),
+]
 
 
 def _values(text: str) -> list[str]:
@@ -65,8 +82,12 @@ def test_nothing_is_cut_at_any_width(width, digits):
 @pytest.mark.unit
 def test_a_table_that_fits_is_a_grid_and_one_that_does_not_is_blocks():
     small = table_text(["unit_label", "ccmas"], [("fc6.1", 0.123456), ("fc6.20", None)], width=80)
-    assert small.splitlines() == [" unit_label │  ccmas", "────────────┼───────", " fc6.1      │ 0.1235",
-                                  " fc6.20     │   NULL"]  # fmt: skip
+    assert small.splitlines() == [
+        " unit_label │  ccmas",
+        "────────────┼───────",
+        " fc6.1      │ 0.1235",
+        " fc6.20     │   NULL",
+    ]
     wide = table_text(COLUMNS, ROWS, width=80)
     assert wide.startswith("─[ row 1 ]") and "─[ row 2 ]" in wide
     assert "unit_label              │ features.10.1199" in wide
@@ -78,8 +99,10 @@ def test_cli_tables_fit_the_terminal(migrated_db, cli, monkeypatch):
     import seldb_cli.output
 
     monkeypatch.setattr(seldb_cli.output, "table_width", lambda: 80)
-    sql = ("SELECT 0.123456789 AS a_rather_long_column_name, 'x' || repeat('y', 150) AS long_text,"
-           " 12345678.5 AS big, 3 AS three")  # fmt: skip
+    sql = (
+        "SELECT 0.123456789 AS a_rather_long_column_name, 'x' || repeat('y', 150) AS long_text,"
+        " 12345678.5 AS big, 3 AS three"
+    )
     result = cli("sql", sql, "--digits", "3")
     assert result.exit_code == 0, result.output
     assert all(len(line) <= 80 for line in result.stdout.splitlines())

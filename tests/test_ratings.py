@@ -8,20 +8,26 @@ from collections import defaultdict
 
 import numpy as np
 import pytest
-
 from test_reports import NAMES, _rows, toy  # noqa: F401  (the module's imported toy run)
 
 pytestmark = pytest.mark.db
 
 # unit, rater, judged_object, label: unequal numbers of raters per unit, labels in mixed case and synonyms
 RATINGS = [
-    ("fc6.0", "ann", "yes", "School  Bus"), ("fc6.0", "bob", "yes", "bus"), ("fc6.0", "cy", "yes", "coach"),
+    ("fc6.0", "ann", "yes", "School  Bus"),
+    ("fc6.0", "bob", "yes", "bus"),
+    ("fc6.0", "cy", "yes", "coach"),
     ("fc6.0", "dee", "no", ""),
-    ("fc6.1", "ann", "yes", "trolleybus"), ("fc6.1", "bob", "no", ""), ("fc6.1", "cy", "yes", "tram"),
-    ("fc6.5", "ann", "yes", "fish"), ("fc6.5", "bob", "yes", "Crane"),
-    ("conv2.3", "ann", "no", ""), ("conv2.3", "bob", "no", "blob"), ("conv2.3", "cy", "yes", "monarch"),
+    ("fc6.1", "ann", "yes", "trolleybus"),
+    ("fc6.1", "bob", "no", ""),
+    ("fc6.1", "cy", "yes", "tram"),
+    ("fc6.5", "ann", "yes", "fish"),
+    ("fc6.5", "bob", "yes", "Crane"),
+    ("conv2.3", "ann", "no", ""),
+    ("conv2.3", "bob", "no", "blob"),
+    ("conv2.3", "cy", "yes", "monarch"),
     ("conv1.0", "ann", "yes", "dots"),
-]  # fmt: skip
+]
 SYNONYMS = "# groups of labels that mean the same\nbus, school bus, coach\nfish, tench\n\n"
 
 
@@ -41,8 +47,12 @@ def expected_table1(toy, ratings, synonyms):  # noqa: F811
     for layer, units in by_layer.items():
         yes = sum(j for rs in units.values() for _, j, _ in rs)
         n = sum(len(rs) for rs in units.values())
-        pairs = [(a[2] == b[2]) for rs in units.values() for a, b in itertools.combinations(sorted(rs), 2)
-                 if a[1] and b[1] and a[2] and b[2]]  # fmt: skip
+        pairs = [
+            (a[2] == b[2])
+            for rs in units.values()
+            for a, b in itertools.combinations(sorted(rs), 2)
+            if a[1] and b[1] and a[2] and b[2]
+        ]
         top_match = ccmas_match = labelled = 0
         for unit, rs in units.items():
             values = toy.layers[layer][toy.analysed, unit].astype(float)
@@ -54,14 +64,19 @@ def expected_table1(toy, ratings, synonyms):  # noqa: F811
                     top_match += k == top
                     ccmas_match += k == ccmas
         table[layer] = {
-            "n_units": len(units), "n_ratings": n, "pct_yes": 100 * yes / n,
-            "pct_units_80_yes": 100 * sum(5 * sum(j for _, j, _ in rs) >= 4 * len(rs) for rs in units.values())
+            "n_units": len(units),
+            "n_ratings": n,
+            "pct_yes": 100 * yes / n,
+            "pct_units_80_yes": 100
+            * sum(5 * sum(j for _, j, _ in rs) >= 4 * len(rs) for rs in units.values())
             / len(units),
-            "n_label_pairs": len(pairs), "pct_raters_agree": 100 * sum(pairs) / len(pairs) if pairs else None,
-            "n_labels": labelled, "pct_match_top_class": 100 * top_match / labelled if labelled else None,
+            "n_label_pairs": len(pairs),
+            "pct_raters_agree": 100 * sum(pairs) / len(pairs) if pairs else None,
+            "n_labels": labelled,
+            "pct_match_top_class": 100 * top_match / labelled if labelled else None,
             "pct_match_ccmas_class": 100 * ccmas_match / labelled if labelled else None,
             "fleiss_kappa": fleiss_kappa([[j for _, j, _ in rs] for rs in units.values()]),
-        }  # fmt: skip
+        }
     return table
 
 
@@ -88,15 +103,23 @@ def test_table1_matches_python(migrated_db, toy, cli, tmp_path):  # noqa: F811
     result = cli("import", "ratings", ratings, "--run", toy.run_id, "--synonyms", synonyms, "--replace")
     assert result.exit_code == 0, result.output
     assert "13 ratings of 5 units by 4 raters" in result.stdout
-    mapping = {"bus": "school bus", "school bus": "school bus", "coach": "school bus", "fish": "tench", "tench": "tench"}
+    mapping = {
+        "bus": "school bus",
+        "school bus": "school bus",
+        "coach": "school bus",
+        "fish": "tench",
+        "tench": "tench",
+    }
     want = expected_table1(toy, RATINGS, mapping)
     got = {r["layer"]: r for r in _rows("SELECT * FROM seldb.am_ratings_summary WHERE run_id = :r", r=toy.run_id)}
     assert set(got) == set(want)
     for layer, expected in want.items():
         for name, value in expected.items():
             assert value is None and got[layer][name] is None or math.isclose(got[layer][name], value), (layer, name)
-    keys = _rows("SELECT rater, label_key FROM seldb.am_ratings WHERE run_id = :r AND unit_label = 'fc6.0'"
-                 " ORDER BY rater", r=toy.run_id)  # fmt: skip
+    keys = _rows(
+        "SELECT rater, label_key FROM seldb.am_ratings WHERE run_id = :r AND unit_label = 'fc6.0' ORDER BY rater",
+        r=toy.run_id,
+    )
     assert [k["label_key"] for k in keys] == ["school bus"] * 3 + [None]
     report = cli("report", "ratings", "--run", toy.run_id, "-f", "csv").stdout
     assert report.splitlines()[0].startswith("layer,n_units,n_raters,n_ratings,pct_yes,pct_units_80_yes")
@@ -105,8 +128,10 @@ def test_table1_matches_python(migrated_db, toy, cli, tmp_path):  # noqa: F811
 
 def test_without_synonyms_labels_still_match_case_insensitively(migrated_db, toy, cli, tmp_path):  # noqa: F811
     ratings = [("fc6.0", "ann", "yes", " SCHOOL bus "), ("fc6.0", "bob", "yes", "school bus")]
-    assert cli("import", "ratings", write_ratings(tmp_path / "r.csv", ratings), "--run", toy.run_id,
-               "--replace").exit_code == 0  # fmt: skip
+    assert (
+        cli("import", "ratings", write_ratings(tmp_path / "r.csv", ratings), "--run", toy.run_id, "--replace").exit_code
+        == 0
+    )
     row = _rows("SELECT * FROM seldb.am_ratings_summary WHERE run_id = :r", r=toy.run_id)[0]
     assert (row["pct_raters_agree"], row["pct_match_top_class"], row["pct_match_ccmas_class"]) == (100, 100, 100)
     again = cli("import", "ratings", tmp_path / "r.csv", "--run", toy.run_id)
@@ -144,10 +169,12 @@ def test_bad_files(migrated_db, toy, cli, tmp_path):  # noqa: F811
     cases = [
         (["import", "ratings", no_label, "--run", toy.run_id], "no column label"),
         (["import", "ratings", short, "--run", toy.run_id], "line 2: the row's fields do not match the header"),
-        (["import", "ratings", write_ratings(tmp_path / "c.csv"), "--run", toy.run_id, "--synonyms", clash],
-         "line 2: 'coach' is already in the group on line 1"),
+        (
+            ["import", "ratings", write_ratings(tmp_path / "c.csv"), "--run", toy.run_id, "--synonyms", clash],
+            "line 2: 'coach' is already in the group on line 1",
+        ),
         (["import", "ratings", write_ratings(tmp_path / "d.csv"), "--run", 987654], "no run 987654"),
-    ]  # fmt: skip
+    ]
     for args, message in cases:
         result = cli(*args)
         assert result.exit_code == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -16,11 +16,11 @@ import time
 import numpy as np
 import pytest
 import sqlalchemy as sa
-
 from ray_cluster import free_port
+from support import import_file, rows
+
 from seldb.activations import write_activation_file
 from seldb.db import schema as s
-from support import import_file, rows
 
 NAMES = ["tabby", "beagle", "heron", "tram", "owl"]  # names and keys no other test file uses
 KEYS = ["r9001", "r9002", "r9003", "r9004", "r9005"]
@@ -40,10 +40,17 @@ def blocky_file(tmp_path_factory):
     fc = (rng.normal(size=(n, 300)) - 0.5).astype(np.float32)
     fc[labels == 2, 5] += 4.0  # a selective unit
     return write_activation_file(
-        tmp_path_factory.mktemp("ray") / "blocky.h5", class_names=NAMES, class_keys=KEYS, labels=labels,
-        preds=preds, layers={"conv5": conv, "fc6": fc}, reductions={"conv5": "max"},
-        paths=[f"img/{i}.jpg" for i in range(n)], model="tiny", dataset="gen",
-    )  # fmt: skip
+        tmp_path_factory.mktemp("ray") / "blocky.h5",
+        class_names=NAMES,
+        class_keys=KEYS,
+        labels=labels,
+        preds=preds,
+        layers={"conv5": conv, "fc6": fc},
+        reductions={"conv5": "max"},
+        paths=[f"img/{i}.jpg" for i in range(n)],
+        model="tiny",
+        dataset="gen",
+    )
 
 
 def run_tables(db, run_id: int, also_differ: set[str] = frozenset()) -> dict[str, list]:
@@ -68,10 +75,19 @@ def _canonical(value):
     return value
 
 
-def assert_same_rows(db, reference: int, other: int, also_differ: set[str] = frozenset(), concepts: bool = True) -> None:
+def assert_same_rows(
+    db, reference: int, other: int, also_differ: set[str] = frozenset(), concepts: bool = True
+) -> None:
     want, got = run_tables(db, reference, also_differ), run_tables(db, other, also_differ)
-    for name in ("unit_measures", "unit_precision_k", "unit_arrays", "layer_class_summary", "measure_correlations",
-                 "run_images", *(["concept_measures"] if concepts else [])):  # fmt: skip
+    for name in (
+        "unit_measures",
+        "unit_precision_k",
+        "unit_arrays",
+        "layer_class_summary",
+        "measure_correlations",
+        "run_images",
+        *(["concept_measures"] if concepts else []),
+    ):
         assert want[name], f"{name}: the reference run has no rows to compare"
     for name in want:
         assert got[name] == want[name], name
@@ -91,8 +107,9 @@ def concept(own_db, blocky_file):
 @pytest.mark.parametrize("ship_blocks", [False, True], ids=["workers-read-the-file", "driver-ships-blocks"])
 def test_ray_rows_equal_local_rows(own_db, concept, blocky_file, ray_cluster, ship_blocks):
     local = import_file(blocky_file, force=True, top_k=(5, 60, 100))
-    remote = import_file(blocky_file, force=True, top_k=(5, 60, 100), engine="ray", address=ray_cluster.address,
-                         ship_blocks=ship_blocks)  # fmt: skip
+    remote = import_file(
+        blocky_file, force=True, top_k=(5, 60, 100), engine="ray", address=ray_cluster.address, ship_blocks=ship_blocks
+    )
     assert remote.n_units == local.n_units == 900
     assert_same_rows(own_db, local.run_id, remote.run_id)
     record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=remote.run_id)[0]["options"]
@@ -127,8 +144,9 @@ def test_killed_worker_is_retried_with_the_same_rows(own_db, concept, blocky_fil
 
     local = import_file(blocky_file, force=True)
     marker = tmp_path / "killed-once"
-    monkeypatch.setattr(seldb.importer, "_block_measurer",
-                        _dies_on_first_attempt(seldb.importer._block_measurer, str(marker), 256))  # fmt: skip
+    monkeypatch.setattr(
+        seldb.importer, "_block_measurer", _dies_on_first_attempt(seldb.importer._block_measurer, str(marker), 256)
+    )
     remote = import_file(blocky_file, force=True, engine="ray", address=ray_cluster.address)
     assert marker.exists(), "no worker was killed: the test did not test anything"
     assert int(marker.read_text()) != os.getpid()  # the worker died, not this driver
@@ -150,7 +168,9 @@ def test_missing_ray_is_one_line(monkeypatch, blocky_file, migrated_db, cli):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     result = cli("import-h5", blocky_file, "--engine", "ray", "--quiet")
     assert result.exit_code == 1
-    assert result.output.strip() == "error: --engine ray needs Ray, which is not installed here: pip install 'seldb[ray]'"
+    assert (
+        result.output.strip() == "error: --engine ray needs Ray, which is not installed here: pip install 'seldb[ray]'"
+    )
 
 
 @pytest.mark.unit
@@ -164,8 +184,11 @@ def test_a_worker_without_the_file_says_shared_storage_or_ship_blocks(blocky_fil
     from seldb import ray_engine
     from seldb.errors import InputError
 
-    with pytest.raises(InputError, match=r"missing\.h5: No such file or directory on Ray node .*same path \(shared"
-                                         r" storage\); --ship-blocks sends the blocks"):  # fmt: skip
+    with pytest.raises(
+        InputError,
+        match=r"missing\.h5: No such file or directory on Ray node .*same path \(shared"
+        r" storage\); --ship-blocks sends the blocks",
+    ):
         ray_engine._open(str(tmp_path / "missing.h5"), 100)
     size = blocky_file.stat().st_size
     with pytest.raises(InputError, match=rf"has {size} bytes, on the driver {size + 1}: not the same file"):
@@ -174,11 +197,14 @@ def test_a_worker_without_the_file_says_shared_storage_or_ship_blocks(blocky_fil
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("options, message", [
-    (dict(engine="spark"), "--engine is one of local, ray, got 'spark'"),
-    (dict(address="10.0.0.5:6379"), "--address is an option of --engine ray"),
-    (dict(ship_blocks=True), "--ship-blocks is an option of --engine ray"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(engine="spark"), "--engine is one of local, ray, got 'spark'"),
+        (dict(address="10.0.0.5:6379"), "--address is an option of --engine ray"),
+        (dict(ship_blocks=True), "--ship-blocks is an option of --engine ray"),
+    ],
+)
 def test_engine_options_are_checked(options, message):
     from seldb.errors import InputError
     from seldb.options import ImportOptions

@@ -13,9 +13,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from test_ingest_support import corrupt_jpeg, make_tree, random_state_dict, save
 
 from seldb.ingest.pipeline import IngestOptions, record
-from test_ingest_support import corrupt_jpeg, make_tree, random_state_dict, save
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -37,8 +37,20 @@ def tree(tmp_path_factory) -> Path:
 
 
 def options(data: Path, weights: Path, out: Path, **extra) -> IngestOptions:
-    base = dict(data=data, arch="resnet18", num_classes=3, weights=weights, out=out, input_size=64, batch_size=4,
-                workers=0, device="cpu", progress=False, chunk_images=8, layers=["layer3", "layer4", "fc"])  # fmt: skip
+    base = dict(
+        data=data,
+        arch="resnet18",
+        num_classes=3,
+        weights=weights,
+        out=out,
+        input_size=64,
+        batch_size=4,
+        workers=0,
+        device="cpu",
+        progress=False,
+        chunk_images=8,
+        layers=["layer3", "layer4", "fc"],
+    )
     return IngestOptions(**{**base, **extra})
 
 
@@ -82,8 +94,17 @@ def test_ray_ingest_loads_the_local_rows(db, tree, weights, tmp_path, ray_cluste
     from test_ray_engine import assert_same_rows
 
     local = db.ingest(options(tree, weights, tmp_path / "local.h5", limit_per_class=5))
-    remote = db.ingest(options(tree, weights, tmp_path / "ray.h5", limit_per_class=5, engine="ray",
-                               address=ray_cluster.address, on_duplicate="new"))  # fmt: skip
+    remote = db.ingest(
+        options(
+            tree,
+            weights,
+            tmp_path / "ray.h5",
+            limit_per_class=5,
+            engine="ray",
+            address=ray_cluster.address,
+            on_duplicate="new",
+        )
+    )
     assert remote.run_id != local.run_id and not remote.recording_reused
     assert_same_rows(db, local.run_id, remote.run_id, also_differ={"source_file"}, concepts=False)
 
@@ -105,8 +126,23 @@ def test_images_missing_on_the_nodes_is_one_error_not_skipped_images(weights, tm
 def test_cli_unreachable_cluster_is_one_line(migrated_db, tree, weights, tmp_path, cli):
     from ray_cluster import free_port
 
-    result = cli("ingest", "--data", tree, "--arch", "resnet18", "--num-classes", 3, "--weights", weights,
-                 "--out", tmp_path / "x.h5", "--engine", "ray", "--address", f"127.0.0.1:{free_port()}")  # fmt: skip
+    result = cli(
+        "ingest",
+        "--data",
+        tree,
+        "--arch",
+        "resnet18",
+        "--num-classes",
+        3,
+        "--weights",
+        weights,
+        "--out",
+        tmp_path / "x.h5",
+        "--engine",
+        "ray",
+        "--address",
+        f"127.0.0.1:{free_port()}",
+    )
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.output.startswith("error: cannot reach the Ray cluster at 127.0.0.1:")
     assert not (tmp_path / "x.h5").exists()

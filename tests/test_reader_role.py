@@ -12,10 +12,7 @@ import sqlalchemy as sa
 from seldb.db import migrate
 from seldb.db import schema as s
 from seldb.db.server import to_libpq_url
-from seldb.db.views import VIEW_NAMES, READER_ROLE
-
-
-
+from seldb.db.views import READER_ROLE, VIEW_NAMES
 
 # --------------------------------------------------------------------------- seldb_reader
 
@@ -90,19 +87,25 @@ def test_reader_gets_temp_only_from_public(migrated_db):
         ).fetchone()[0]
         assert explicit == 0
         via_public = conn.execute("SELECT has_database_privilege('public', current_database(), 'TEMP')").fetchone()[0]
-        assert conn.execute(
-            "SELECT has_database_privilege(%s, current_database(), 'TEMP')", (READER_ROLE,)
-        ).fetchone()[0] == via_public  # fmt: skip
+        assert (
+            conn.execute("SELECT has_database_privilege(%s, current_database(), 'TEMP')", (READER_ROLE,)).fetchone()[0]
+            == via_public
+        )
 
 
 @pytest.mark.db
 def test_a_bi_login_in_role_seldb_reader_reads_the_views(migrated_db, tmp_path):
-    from seldb.activations import write_activation_file
     from support import import_file
 
+    from seldb.activations import write_activation_file
+
     rng = np.random.default_rng(5)
-    path = write_activation_file(tmp_path / "bi.h5", class_names=["a", "b"], labels=rng.integers(0, 2, 30),
-                                 layers={"fc": rng.random((30, 7)).astype(np.float32)})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "bi.h5",
+        class_names=["a", "b"],
+        labels=rng.integers(0, 2, 30),
+        layers={"fc": rng.random((30, 7)).astype(np.float32)},
+    )
     run_id = import_file(path, force=True).run_id
     login = f"seldb_test_bi_{secrets.token_hex(4)}"
     with psycopg.connect(to_libpq_url(migrated_db), autocommit=True) as admin:

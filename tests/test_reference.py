@@ -8,7 +8,6 @@ import math
 
 import numpy as np
 import pytest
-
 from reference import reference_concept, reference_unit
 
 pytestmark = pytest.mark.unit
@@ -281,8 +280,18 @@ def test_concept_without_analysed_image():
     a = np.array([1.0, 0.0, 2.0])
     r = reference_concept(a, y, 3, {2})
     assert r["n_a"] == 0 and r["n_not_a"] == 3 and close(r["mean_not_a"], 1.0)
-    for key in ("mean_a", "sem_a", "frac_nonzero_a", "precision_60", "precision_100", "ccmas",
-                "max_informedness", "mi_recall", "recall_p1", "recall_p95"):
+    for key in (
+        "mean_a",
+        "sem_a",
+        "frac_nonzero_a",
+        "precision_60",
+        "precision_100",
+        "ccmas",
+        "max_informedness",
+        "mi_recall",
+        "recall_p1",
+        "recall_p95",
+    ):
         assert r[key] is None, key
     # A = every analysed class: notA is empty
     r = reference_concept(a, y, 3, {0, 1})

@@ -17,16 +17,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from support import import_file, rows
 
 import seldb
 from seldb.activations import write_activation_file
 from seldb.options import ImportOptions
-from support import import_file, rows
 
 pytestmark = pytest.mark.db
 
-TABLES = ["runs", "run_classes", "run_images", "run_layers", "unit_measures", "unit_arrays", "unit_precision_k",
-          "measure_correlations", "layer_class_summary"]  # fmt: skip
+TABLES = [
+    "runs",
+    "run_classes",
+    "run_images",
+    "run_layers",
+    "unit_measures",
+    "unit_arrays",
+    "unit_precision_k",
+    "measure_correlations",
+    "layer_class_summary",
+]
 
 
 def counts() -> dict[str, int]:
@@ -36,8 +45,7 @@ def counts() -> dict[str, int]:
 def make_file(path: Path, n: int = 300, units: int = 24, seed: int = 0, layers: dict | None = None, **kw) -> Path:
     rng = np.random.default_rng(seed)
     layers = layers or {"fc": np.maximum(rng.normal(size=(n, units)), 0).astype(np.float32)}
-    return write_activation_file(path, class_names=["a", "b", "c"], labels=rng.integers(0, 3, n), layers=layers,
-                                 **kw)  # fmt: skip
+    return write_activation_file(path, class_names=["a", "b", "c"], labels=rng.integers(0, 3, n), layers=layers, **kw)
 
 
 # --------------------------------------------------------------------------- concurrency
@@ -81,7 +89,7 @@ def test_four_concurrent_imports_of_different_files_all_land(migrated_db, tmp_pa
     paths = [make_file(tmp_path / f"f{i}.h5", seed=200 + i) for i in range(4)]
     outcomes = _import_all_at_once([seldb.connect(migrated_db) for _ in paths], paths)
     assert all(not isinstance(o, Exception) for o in outcomes), outcomes
-    for outcome, path in zip(outcomes, paths):
+    for outcome, _path in zip(outcomes, paths):
         alone = rows("SELECT count(*) AS n FROM seldb.unit_measures WHERE run_id = :r", r=outcome.run_id)[0]["n"]
         assert alone == 24
 
@@ -118,7 +126,7 @@ def test_short_server_timeouts_do_not_stop_an_import(fresh_database_url, monkeyp
     with engine.connect() as conn:
         name = conn.exec_driver_sql("SELECT current_database()").scalar()
         for setting in ("statement_timeout", "idle_in_transaction_session_timeout"):
-            conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET {setting} = \'1s\'')
+            conn.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET {setting} = '1s'")
     engine.dispose()
     real = importer.compute_block
 
@@ -173,8 +181,13 @@ def run_cli(tmp_path: Path, hook: str, sig: int, *args, url: str, wait: bool = T
     tmp = tmp_path / "tmpdir"
     tmp.mkdir(exist_ok=True)
     env = {**os.environ, "SELDB_DATABASE_URL": url, "TMPDIR": str(tmp)}
-    process = subprocess.Popen([sys.executable, str(script), hook, str(sig), *map(str, args)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, str(script), hook, str(sig), *map(str, args)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if not wait:
         return process, tmp
     out, err = process.communicate(timeout=120)
@@ -195,10 +208,12 @@ def _row_chunked(path: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("hook", ["validate", "repack", "measure", "copy"])
-@pytest.mark.parametrize("sig, code, word", [(signal.SIGTERM, 143, "terminated (SIGTERM)"),
-                                             (signal.SIGINT, 130, "interrupted")])  # fmt: skip
-def test_a_signal_at_each_phase_is_one_line_and_leaves_nothing(hook, sig, code, word, migrated_db, tmp_path,
-                                                              monkeypatch):  # fmt: skip
+@pytest.mark.parametrize(
+    "sig, code, word", [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_at_each_phase_is_one_line_and_leaves_nothing(
+    hook, sig, code, word, migrated_db, tmp_path, monkeypatch
+):
     path = _row_chunked(tmp_path / "r.h5") if hook == "repack" else make_file(tmp_path / "s.h5")
     before = counts()
     returncode, out, err, tmp = run_cli(tmp_path, hook, sig, "import-h5", path, "--force", url=migrated_db)
@@ -213,8 +228,9 @@ def test_a_signal_at_each_phase_is_one_line_and_leaves_nothing(hook, sig, code, 
 def test_a_signal_is_honoured_within_a_second(sig, code, migrated_db, tmp_path):
     """Sent from outside while a worker is busy measuring a block (here: asleep for 6 s)."""
     before = counts()
-    process, tmp = run_cli(tmp_path, "measure", 0, "import-h5", make_file(tmp_path / "w.h5"), "--force",
-                           url=migrated_db, wait=False)  # fmt: skip
+    process, tmp = run_cli(
+        tmp_path, "measure", 0, "import-h5", make_file(tmp_path / "w.h5"), "--force", url=migrated_db, wait=False
+    )
     assert process.stdout.readline().strip() == "paused"
     sent = time.perf_counter()
     process.send_signal(sig)
@@ -227,8 +243,16 @@ def test_a_signal_is_honoured_within_a_second(sig, code, migrated_db, tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_import_leaves_no_run_and_no_temporary_file(migrated_db, tmp_path):
     before = counts()
-    process, tmp = run_cli(tmp_path, "repack", signal.SIGKILL, "import-h5", _row_chunked(tmp_path / "k.h5"),
-                           "--force", url=migrated_db, wait=False)  # fmt: skip
+    process, tmp = run_cli(
+        tmp_path,
+        "repack",
+        signal.SIGKILL,
+        "import-h5",
+        _row_chunked(tmp_path / "k.h5"),
+        "--force",
+        url=migrated_db,
+        wait=False,
+    )
     process.communicate(timeout=120)
     assert process.returncode == -signal.SIGKILL
     assert list(tmp.iterdir()) == []  # the temporary copy was unlinked as soon as it was open
@@ -272,7 +296,9 @@ def test_a_server_restart_mid_import_is_one_line(own_server, tmp_path):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 1, (out, err)
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: lost the connection to") and "nothing was written" in lines[0]
+    assert (
+        len(lines) == 1 and lines[0].startswith("error: lost the connection to") and "nothing was written" in lines[0]
+    )
     with seldb.connect(url) as db:
         assert db.list_runs() == []
 
@@ -284,8 +310,7 @@ def test_no_room_for_the_temporary_copy_is_one_line(migrated_db, tmp_path, cli, 
     import shutil as shutil_module
 
     real = shutil_module.disk_usage
-    monkeypatch.setattr("seldb.activations.shutil.disk_usage",
-                        lambda path: real(path)._replace(free=1000))  # fmt: skip
+    monkeypatch.setattr("seldb.activations.shutil.disk_usage", lambda path: real(path)._replace(free=1000))
     before = counts()
     result = cli("import-h5", _row_chunked(tmp_path / "full.h5"), "--force")
     assert result.exit_code == 1 and "must be copied once into a temporary file" in result.stderr
@@ -317,13 +342,21 @@ def test_hostile_names_are_checked_up_front(migrated_db, tmp_path, cli):
     rng = np.random.default_rng(4)
     labels = np.repeat([0, 1, 2, 3], 30)
     values = rng.random((120, 3)).astype(np.float32)
-    path = write_activation_file(tmp_path / "names.h5", class_names=["dup", "dup", "dup (#1)", "x"], labels=labels,
-                                 layers={"conv,1": values, "fc": values})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "names.h5",
+        class_names=["dup", "dup", "dup (#1)", "x"],
+        labels=labels,
+        layers={"conv,1": values, "fc": values},
+    )
     result = cli("import-h5", path, "--force", "--layers", "conv\\,1")
     assert result.exit_code == 0, result.output
     run_id = rows("SELECT max(run_id) AS r FROM seldb.runs")[0]["r"]
-    classes = [r["class"] for r in rows("SELECT class FROM seldb.unit_class_stats WHERE run_id = :r AND unit = 0"
-                                        " ORDER BY class_index", r=run_id)]  # fmt: skip
+    classes = [
+        r["class"]
+        for r in rows(
+            "SELECT class FROM seldb.unit_class_stats WHERE run_id = :r AND unit = 0 ORDER BY class_index", r=run_id
+        )
+    ]
     assert len(set(classes)) == 4 and classes[2] == "dup (#1)"  # a real name keeps itself
     assert rows("SELECT layer FROM seldb.layers WHERE run_id = :r", r=run_id) == [{"layer": "conv,1"}]
     shown = cli("report", "unit", "conv,1.0", "--run", run_id, "--class", "dup (#1)")

@@ -7,7 +7,6 @@ import io
 import json
 
 import pytest
-
 from test_ratings import write_ratings
 from test_reports import CONCEPT, toy  # noqa: F401  (the module's imported toy run)
 
@@ -52,7 +51,8 @@ def test_every_report_in_every_format(db, toy, cli, tmp_path):  # noqa: F811
         parsed = json.loads(report.to_text("json"))
         assert parsed["run_id"] == run
         assert {name: len(rows) for name, rows in parsed["tables"].items()} == {
-            section.name: section.frame.height for section in report.sections}  # fmt: skip
+            section.name: section.frame.height for section in report.sections
+        }
     ratings = json.loads(cli("report", "ratings", "--run", run, "-f", "json").stdout)["tables"]["ratings"]
     assert {row["layer"] for row in ratings} == {"conv1", "conv2", "fc6"}  # the layers rated in RATINGS
 

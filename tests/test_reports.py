@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
+from support import import_file
+from support import rows as _rows
 
 from seldb.activations import write_activation_file
 from seldb.errors import InputError, NotFound
-from support import import_file
-from support import rows as _rows
 
 pytestmark = pytest.mark.db
 
@@ -56,8 +56,17 @@ def make_file(path: Path, seed: int = 4) -> tuple[dict[str, np.ndarray], np.ndar
 
     layers = {"conv1": layer(6, 0.5), "conv2": layer(8, 1.5), "fc6": layer(10, 4.0)}
     layers["fc6"][:, 0] = np.where(labels == 0, 3 + rng.random(labels.size), 0.2 * rng.random(labels.size))
-    write_activation_file(path, class_names=NAMES, class_keys=KEYS, labels=labels, preds=preds, layers=layers,
-                          reductions={"conv1": "max", "conv2": "max"}, model="toy-net", dataset="toy")  # fmt: skip
+    write_activation_file(
+        path,
+        class_names=NAMES,
+        class_keys=KEYS,
+        labels=labels,
+        preds=preds,
+        layers=layers,
+        reductions={"conv1": "max", "conv2": "max"},
+        model="toy-net",
+        dataset="toy",
+    )
     return layers, labels, preds
 
 
@@ -92,8 +101,19 @@ def _close(got, want, rel=1e-9) -> bool:
 
 def test_correlations_match_scipy_on_unit_measures(db, toy):
     # views.md's list for seldb.measure_correlations, in its order (the pairs follow it)
-    MEASURES = ["precision_60", "precision_100", "n_classes_top100", "ccmas", "ccmas2", "recall_p1", "recall_p95",
-                "max_informedness", "mi_recall", "mi_specificity", "mi_false_discovery_rate"]  # fmt: skip
+    MEASURES = [
+        "precision_60",
+        "precision_100",
+        "n_classes_top100",
+        "ccmas",
+        "ccmas2",
+        "recall_p1",
+        "recall_p95",
+        "max_informedness",
+        "mi_recall",
+        "mi_specificity",
+        "mi_false_discovery_rate",
+    ]
     from seldb.reports.correlations import ALL_LABEL
 
     report = db.reports.correlations(toy.run_id)
@@ -137,16 +157,21 @@ def test_layer_summary_matches_numpy(db, toy):
     assert frame["layer"].to_list()[: len(LAYERS)] == LAYERS  # network order within a measure
     units = _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)
     for row in frame.iter_rows(named=True):
-        values = np.array([float(u[row["measure"]]) for u in units
-                           if u["layer"] == row["layer"] and u[row["measure"]] is not None])  # fmt: skip
+        values = np.array(
+            [float(u[row["measure"]]) for u in units if u["layer"] == row["layer"] and u[row["measure"]] is not None]
+        )
         assert row["n_units"] == values.size
         if values.size == 0:
             continue
         want = {
-            "mean": values.mean(), "median": np.median(values), "min": values.min(), "max": values.max(),
-            "q25": np.percentile(values, 25), "q75": np.percentile(values, 75),
+            "mean": values.mean(),
+            "median": np.median(values),
+            "min": values.min(),
+            "max": values.max(),
+            "q25": np.percentile(values, 25),
+            "q75": np.percentile(values, 75),
             "sem": values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else None,
-        }  # fmt: skip
+        }
         for name, expected in want.items():
             assert _close(row[name], expected), (row["layer"], row["measure"], name, row[name], expected)
 
@@ -179,8 +204,11 @@ def test_unit_plot_from_the_file_and_from_the_database_alone(db, toy, tmp_path):
         exact = db.reports.unit("fc6.0", run_id, plot=True, out_dir=tmp_path / "exact")
         Path(copy).unlink()
         quantised = db.reports.unit("fc6.0", run_id, plot=True, out_dir=tmp_path / "db")
-        mi = _rows("SELECT mi_threshold FROM seldb.unit_class_stats WHERE run_id = :r AND unit_label = 'fc6.0'"
-                   " AND class = 'school bus'", r=run_id)[0]["mi_threshold"]  # fmt: skip
+        mi = _rows(
+            "SELECT mi_threshold FROM seldb.unit_class_stats WHERE run_id = :r AND unit_label = 'fc6.0'"
+            " AND class = 'school bus'",
+            r=run_id,
+        )[0]["mi_threshold"]
     finally:
         db.delete_run(run_id)
     metas = [json.loads(next(p for p in r.files if p.suffix == ".json").read_text()) for r in (exact, quantised)]
@@ -196,8 +224,11 @@ def test_unit_plot_from_the_file_and_from_the_database_alone(db, toy, tmp_path):
         lines = {line["kind"]: line["x"] for line in meta["lines"]}
         assert lines["max_informedness_threshold"] == mi
         assert _close(lines["top60_threshold"], np.sort(values)[::-1][59], rel=1e-6)
-        assert meta["points"] == {"total": values.size, "class": int((classes == 0).sum()),
-                                  "other": int((classes != 0).sum())}  # fmt: skip
+        assert meta["points"] == {
+            "total": values.size,
+            "class": int((classes == 0).sum()),
+            "other": int((classes != 0).sum()),
+        }
     assert metas[0]["histogram"] == metas[1]["histogram"]  # exact values binned as the database binned them
     for report in (exact, quantised):
         png = next(p for p in report.files if p.suffix == ".png")
@@ -225,8 +256,10 @@ def test_unit_report_shows_the_views_rows(db, toy):
 
 def test_top_units_by_a_measure(db, toy):
     frame = db.reports.top(toy.run_id, ["recall_p1"], n=4).section("by_recall_p1").frame
-    values = sorted((u["recall_p1"] for u in _rows(
-        "SELECT recall_p1 FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)), reverse=True)  # fmt: skip
+    values = sorted(
+        (u["recall_p1"] for u in _rows("SELECT recall_p1 FROM seldb.unit_measures WHERE run_id = :r", r=toy.run_id)),
+        reverse=True,
+    )
     assert frame["recall_p1"].to_list() == values[:4]
     assert frame.columns[:3] == ["rank", "unit_label", "recall_p1"] and "mi_false_discovery_rate" in frame.columns
     lowest = db.reports.top(toy.run_id, ["recall_p1"], n=2, lowest=True).sections[0].frame
@@ -239,8 +272,12 @@ def test_concept_report(db, toy):
     some = db.reports.concept(CONCEPT, toy.run_id, units=["fc6.0", "conv1.2"], sort="network").sections[0].frame
     assert some["unit_label"].to_list() == ["conv1.2", "fc6.0"]
     default = db.reports.concept(CONCEPT, toy.run_id)  # no IoU in this run: by the concept's precision_100
-    want = _rows("SELECT unit_label FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
-                 " ORDER BY precision_100 DESC NULLS LAST, unit_label", r=toy.run_id, c=CONCEPT)  # fmt: skip
+    want = _rows(
+        "SELECT unit_label FROM seldb.concept_measures WHERE run_id = :r AND concept = :c"
+        " ORDER BY precision_100 DESC NULLS LAST, unit_label",
+        r=toy.run_id,
+        c=CONCEPT,
+    )
     assert default.sections[0].frame["unit_label"].to_list() == [w["unit_label"] for w in want]
     assert default.notes == ["Units by precision_100, highest first."]
     best = db.reports.concept(CONCEPT, toy.run_id, sort="precision_60", n=1).sections[0].frame
@@ -288,8 +325,8 @@ def test_reader_role_can_select_the_new_views(migrated_db, toy):
     """Revision 0003's views are granted to seldb_reader like revision 0002's."""
     import psycopg
 
-    from seldb.db.views import VIEW_NAMES as REPORT_VIEWS
     from seldb.db.server import to_libpq_url
+    from seldb.db.views import VIEW_NAMES as REPORT_VIEWS
 
     with psycopg.connect(to_libpq_url(migrated_db), autocommit=True) as conn:
         conn.execute("SET ROLE seldb_reader")
@@ -308,8 +345,9 @@ def test_dead_units_are_flagged_and_left_out_of_summaries(db, tmp_path, cli):
     values = np.maximum(rng.normal(size=(90, 6)) + np.eye(3)[labels][:, [0, 1, 2, 0, 1, 2]], 0)
     values[:, 1] = 0.0  # dead at 0 (a ReLU that never fires)
     values[:, 4] = 0.3  # dead at a constant
-    path = write_activation_file(tmp_path / "dead.h5", class_names=["a", "b", "c"], labels=labels,
-                                 layers={"fc": values.astype(np.float32)})  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "dead.h5", class_names=["a", "b", "c"], labels=labels, layers={"fc": values.astype(np.float32)}
+    )
     run_id = import_file(path, force=True).run_id
     units = {r["unit"]: r for r in _rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r", r=run_id)}
     assert [u for u, r in sorted(units.items()) if r["is_dead"]] == [1, 4]
@@ -318,15 +356,20 @@ def test_dead_units_are_flagged_and_left_out_of_summaries(db, tmp_path, cli):
     summary = _rows("SELECT * FROM seldb.layer_summary WHERE run_id = :r AND measure = 'max_informedness'", r=run_id)[0]
     assert (summary["n_units"], summary["n_dead"]) == (4, 2)
     assert summary["mean"] == pytest.approx(np.mean([r["max_informedness"] for r in live]), rel=1e-12)
-    every = _rows("SELECT * FROM seldb.layer_summary_with_dead WHERE run_id = :r AND measure = 'max_informedness'",
-                  r=run_id)[0]  # fmt: skip
+    every = _rows(
+        "SELECT * FROM seldb.layer_summary_with_dead WHERE run_id = :r AND measure = 'max_informedness'", r=run_id
+    )[0]
     assert every["n_units"] == 6 and every["min"] == 0.0  # a dead unit's informedness is 0 (at its floor)
     pair = "measure_a = 'precision_60' AND measure_b = 'max_informedness' AND layer IS NULL"
     corr = _rows(f"SELECT * FROM seldb.measure_correlations WHERE run_id = :r AND {pair}", r=run_id)[0]
     want = stats.pearsonr([r["precision_60"] for r in live], [r["max_informedness"] for r in live]).statistic
     assert corr["n_units"] == 4 and corr["pearson_r"] == pytest.approx(want, rel=1e-9)
-    assert _rows(f"SELECT n_units FROM seldb.measure_correlations_with_dead WHERE run_id = :r AND {pair}",
-                 r=run_id)[0]["n_units"] == 6  # fmt: skip
+    assert (
+        _rows(f"SELECT n_units FROM seldb.measure_correlations_with_dead WHERE run_id = :r AND {pair}", r=run_id)[0][
+            "n_units"
+        ]
+        == 6
+    )
     shown = cli("report", "layers", "--run", run_id, "--measure", "ccmas", "-f", "csv")
     assert shown.exit_code == 0 and "2 dead units (never above their lowest value: fc 2) left out" in shown.stderr
     kept = db.reports.layers(run_id, ["max_informedness"], include_dead=True)

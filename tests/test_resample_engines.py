@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_resample_oracle import random_layer
 
 from seldb.measures.replicate_block import block_replicates
 from seldb.measures.replicates import BOOTSTRAP, PERMUTATION, Draws
-from test_resample_oracle import random_layer
 
 pytestmark = pytest.mark.unit
 pytest.importorskip("numba")
@@ -23,8 +23,10 @@ def both_engines(values, labels, k, seed, replicates=7):
     draws = Draws(labels, k, seed)
     made = {kind: draws.matrix(kind, replicates) for kind in (BOOTSTRAP, PERMUTATION)}
     rng = np.random.default_rng(seed)
-    point = [{"mi_class": int(rng.integers(0, k)), "precision_60_class": 0, "ccmas_class": int(rng.integers(0, k))}
-             for _ in range(values.shape[1])]  # fmt: skip
+    point = [
+        {"mi_class": int(rng.integers(0, k)), "precision_60_class": 0, "ccmas_class": int(rng.integers(0, k))}
+        for _ in range(values.shape[1])
+    ]
     return [block_replicates(values, labels, k, made, point_classes=point, engine=e) for e in ("numpy", "numba")]
 
 

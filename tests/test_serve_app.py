@@ -18,10 +18,10 @@ import numpy as np
 import polars as pl
 import pytest
 from PIL import Image
-
-from seldb import catalogue
 from serve_support import AM_UNITS, CLASSES, make_demo_like
 from support import rows
+
+from seldb import catalogue
 
 pytestmark = pytest.mark.db
 BASE = "http://127.0.0.1:8765"
@@ -114,16 +114,27 @@ def test_run_page_and_comparison(client, demo, db):
 # --------------------------------------------------------------------------- units table
 
 
-@pytest.mark.parametrize("query, sort, descending, keep", [
-    ("", "precision_60", True, lambda r: True),
-    ("?sort=ccmas&order=asc", "ccmas", False, lambda r: True),
-    ("?sort=localist_margin&order=desc&layer=fc1", "localist_margin", True, lambda r: r["layer"] == "fc1"),
-    ("?filter=precision_60+%3E+0.25+and+recall_p1+%3C+0.4&sort=max_informedness", "max_informedness", True,
-     lambda r: r["precision_60"] > 0.25 and r["recall_p1"] < 0.4),
-    ("?filter=is_dead+%3D+false,+precision_60_class+%3D+%27three%27", "precision_60", True,
-     lambda r: not r["is_dead"] and r["precision_60_class"] == "three"),
-    ("?sort=unit_label&order=asc", "unit", False, lambda r: True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "query, sort, descending, keep",
+    [
+        ("", "precision_60", True, lambda r: True),
+        ("?sort=ccmas&order=asc", "ccmas", False, lambda r: True),
+        ("?sort=localist_margin&order=desc&layer=fc1", "localist_margin", True, lambda r: r["layer"] == "fc1"),
+        (
+            "?filter=precision_60+%3E+0.25+and+recall_p1+%3C+0.4&sort=max_informedness",
+            "max_informedness",
+            True,
+            lambda r: r["precision_60"] > 0.25 and r["recall_p1"] < 0.4,
+        ),
+        (
+            "?filter=is_dead+%3D+false,+precision_60_class+%3D+%27three%27",
+            "precision_60",
+            True,
+            lambda r: not r["is_dead"] and r["precision_60_class"] == "three",
+        ),
+        ("?sort=unit_label&order=asc", "unit", False, lambda r: True),
+    ],
+)
 def test_units_table_sorts_and_filters_like_an_independent_sort(client, demo, db, query, sort, descending, keep):
     page = client.get(f"/runs/{demo.run_id}/units{query}")
     assert page.status_code == 200
@@ -148,8 +159,9 @@ def test_units_table_pages(client, demo, db):
 def test_htmx_gets_the_table_alone(client, demo):
     part = client.get(f"/runs/{demo.run_id}/units?sort=ccmas", headers={"HX-Request": "true"})
     assert part.text.lstrip().startswith('<div id="units-table">') and "<html" not in part.text
-    whole = client.get(f"/runs/{demo.run_id}/units?sort=ccmas",
-                       headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})  # fmt: skip
+    whole = client.get(
+        f"/runs/{demo.run_id}/units?sort=ccmas", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    )
     assert "<html" in whole.text
 
 
@@ -166,8 +178,10 @@ def test_the_shown_sql_is_the_same_query(client, demo, db):
 
 
 def _measure_cells(page: str) -> dict[str, str]:
-    return {m: html.unescape(v) for m, v in re.findall(
-        r'<tr data-measure="(\w+)">\s*<th>\w+</th>\s*<td class="n" data-value="([^"]*)"', page)}  # fmt: skip
+    return {
+        m: html.unescape(v)
+        for m, v in re.findall(r'<tr data-measure="(\w+)">\s*<th>\w+</th>\s*<td class="n" data-value="([^"]*)"', page)
+    }
 
 
 def test_unit_page_shows_every_measure_as_the_view_has_it(client, demo, db):
@@ -186,8 +200,9 @@ def test_unit_page_shows_every_measure_as_the_view_has_it(client, demo, db):
 
 
 def test_unit_page_shows_intervals_labels_and_ratings_where_present(client, demo, db, tmp_path):
-    from seldb.serve.formatting import num
     from test_import_netdissect import TALLY, write_tally
+
+    from seldb.serve.formatting import num
 
     db.uncertainty(demo.run_id, ["fc1"], bootstrap=20, permutations=20, seed=1, progress=False)
     db.import_netdissect(write_tally(tmp_path / "tally.csv", TALLY[:2]), demo.run_id, "conv1")
@@ -197,7 +212,8 @@ def test_unit_page_shows_intervals_labels_and_ratings_where_present(client, demo
     try:
         page = html.unescape(client.get(f"/runs/{demo.run_id}/unit/fc1.2").text)
         interval = db.unit_measure_intervals(run=demo.run_id, unit_label="fc1.2", measure="precision_60").row(
-            0, named=True)  # fmt: skip
+            0, named=True
+        )
         assert f"[{num(interval['lo'])}, {num(interval['hi'])}]" in page
         chance = db.unit_measure_chance(run=demo.run_id, unit_label="fc1.2", measure="precision_60")["q"][0]
         assert f">{num(chance)}<" in page
@@ -205,8 +221,11 @@ def test_unit_page_shows_intervals_labels_and_ratings_where_present(client, demo
         labelled = html.unescape(client.get(f"/runs/{demo.run_id}/unit/conv1.0").text)
         assert "Network Dissection labels it <strong>R4_Bus</strong> (object, IoU 0.2031" in labelled
     finally:
-        db.execute(f"DELETE FROM seldb_store.am_ratings WHERE run_id = {demo.run_id} AND rater IN ('Marie', 'Pierre');"
-                   f" DELETE FROM seldb_store.netdissect WHERE run_id = {demo.run_id}", write=True)  # fmt: skip
+        db.execute(
+            f"DELETE FROM seldb_store.am_ratings WHERE run_id = {demo.run_id} AND rater IN ('Marie', 'Pierre');"
+            f" DELETE FROM seldb_store.netdissect WHERE run_id = {demo.run_id}",
+            write=True,
+        )
 
 
 def test_thumbnails_are_the_top_images_and_am_images_the_stored_files(client, demo, db):
@@ -221,8 +240,9 @@ def test_thumbnails_are_the_top_images_and_am_images_the_stored_files(client, de
     page = client.get(f"/runs/{demo.run_id}/unit/fc1.2").text
     assert f"/runs/{demo.run_id}/am/{sha}/fc1.2" in page
     image = client.get(f"/runs/{demo.run_id}/am/{sha}/fc1.2")
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(image.content))),
-                          np.asarray(Image.open(demo.am_pngs["fc1.2"]).convert("RGB")))  # fmt: skip
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(image.content))), np.asarray(Image.open(demo.am_pngs["fc1.2"]).convert("RGB"))
+    )
     assert client.get(f"/runs/{demo.run_id}/am/{sha}/fc1.3").status_code == 404  # another unit's image
 
 
@@ -265,24 +285,27 @@ def test_layer_page_summary_correlations_and_box_plot(client, demo, db):
 # --------------------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("path, status, reason", [
-    ("/runs/{run}/units?filter=precision_60+%3E", 400, "is not &lt;column&gt; &lt;operator&gt; &lt;value&gt;"),
-    ("/runs/{run}/units?filter=precision_60+%3E+0.5+or+ccmas+%3C+1", 400, "only &#39;and&#39; joins"),
-    ("/runs/{run}/units?sort=pwned", 400, "cannot sort by"),
-    ("/runs/{run}/units?page=-1", 400, "page must be a whole number"),
-    ("/runs/{run}/unit/fc1.0?class=nope", 400, "not a class of this run"),
-    ("/runs/{run}/unit/fc1.0?debug=1", 400, "unknown parameter"),
-    ("/runs/{run}/layer/fc1?dead=maybe", 400, "dead is 0"),
-    ("/runs/compare?a=1", 400, "b must be a run id"),
-    ("/runs/987654/units", 404, "no run 987654"),
-    ("/runs/99999999999999999999999/unit/fc1.0", 404, "no run"),
-    ("/runs/{run}/unit/fc1.16", 404, "no unit"),
-    ("/runs/{run}/unit/fc9.0", 404, "no unit"),
-    ("/runs/{run}/unit/banana", 404, "not a unit label"),
-    ("/runs/{run}/layer/fc9", 404, "no layer"),
-    ("/rate/no-such-study", 404, "no rating study"),
-    ("/nowhere", 404, "no such page"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "path, status, reason",
+    [
+        ("/runs/{run}/units?filter=precision_60+%3E", 400, "is not &lt;column&gt; &lt;operator&gt; &lt;value&gt;"),
+        ("/runs/{run}/units?filter=precision_60+%3E+0.5+or+ccmas+%3C+1", 400, "only &#39;and&#39; joins"),
+        ("/runs/{run}/units?sort=pwned", 400, "cannot sort by"),
+        ("/runs/{run}/units?page=-1", 400, "page must be a whole number"),
+        ("/runs/{run}/unit/fc1.0?class=nope", 400, "not a class of this run"),
+        ("/runs/{run}/unit/fc1.0?debug=1", 400, "unknown parameter"),
+        ("/runs/{run}/layer/fc1?dead=maybe", 400, "dead is 0"),
+        ("/runs/compare?a=1", 400, "b must be a run id"),
+        ("/runs/987654/units", 404, "no run 987654"),
+        ("/runs/99999999999999999999999/unit/fc1.0", 404, "no run"),
+        ("/runs/{run}/unit/fc1.16", 404, "no unit"),
+        ("/runs/{run}/unit/fc9.0", 404, "no unit"),
+        ("/runs/{run}/unit/banana", 404, "not a unit label"),
+        ("/runs/{run}/layer/fc9", 404, "no layer"),
+        ("/rate/no-such-study", 404, "no rating study"),
+        ("/nowhere", 404, "no such page"),
+    ],
+)
 def test_bad_input_is_a_page_with_the_reason(client, demo, path, status, reason):
     page = client.get(path.format(run=demo.run_id))
     assert page.status_code == status and reason.lower() in page.text.lower()
@@ -358,17 +381,30 @@ def test_every_value_is_escaped(db, tmp_path, demo):
     rng = np.random.default_rng(3)
     labels = np.repeat(np.arange(3), 30)
     layer = 'fc"<b>'
-    path = write_activation_file(tmp_path / "evil.h5", class_names=[evil, "b&c", "<img src=x onerror=alert(1)>"],
-                                 labels=labels, layers={layer: rng.random((90, 3)).astype(np.float32)},
-                                 model=evil, dataset="<i>d</i>")  # fmt: skip
+    path = write_activation_file(
+        tmp_path / "evil.h5",
+        class_names=[evil, "b&c", "<img src=x onerror=alert(1)>"],
+        labels=labels,
+        layers={layer: rng.random((90, 3)).astype(np.float32)},
+        model=evil,
+        dataset="<i>d</i>",
+    )
     run_id = db.import_h5(path, ImportOptions(on_duplicate="new"), progress=False).run_id
     try:
         with TestClient(create_app(db, cache_dir=tmp_path / "c"), base_url=BASE) as c:
             from seldb.serve.formatting import layer_url, unit_url
 
-            pages = [c.get(p) for p in ("/runs", f"/runs/{run_id}", f"/runs/{run_id}/units",
-                                        unit_url(run_id, f"{layer}.0"), layer_url(run_id, layer),
-                                        f"/runs/{run_id}/units.sql?layer={layer}")]  # fmt: skip
+            pages = [
+                c.get(p)
+                for p in (
+                    "/runs",
+                    f"/runs/{run_id}",
+                    f"/runs/{run_id}/units",
+                    unit_url(run_id, f"{layer}.0"),
+                    layer_url(run_id, layer),
+                    f"/runs/{run_id}/units.sql?layer={layer}",
+                )
+            ]
         for page in pages:
             assert page.status_code == 200, page.url
             assert "<script>alert" not in page.text and "<img src=x" not in page.text and "<b>" not in page.text
@@ -387,8 +423,12 @@ def _token(page: str) -> str:
 
 
 def _ratings(run_id: int, rater: str) -> list[dict]:
-    return rows("SELECT unit_label, judged_object, label, label_key FROM seldb.am_ratings"
-                " WHERE run_id = :r AND rater = :who ORDER BY unit_label", r=run_id, who=rater)  # fmt: skip
+    return rows(
+        "SELECT unit_label, judged_object, label, label_key FROM seldb.am_ratings"
+        " WHERE run_id = :r AND rater = :who ORDER BY unit_label",
+        r=run_id,
+        who=rater,
+    )
 
 
 def _begin(client, name: str) -> str:
@@ -405,23 +445,35 @@ def test_rating_asks_items_in_order_records_answers_and_resumes(client, demo):
     for secret in ("fc1", "conv1", *CLASSES, str(demo.root), "demo-like"):
         assert secret not in page.text, secret
     token = _token(page.text)
-    answer = client.post(f"/rate/{STUDY}/item/{items[0]['item']}",
-                         data={"csrf": token, "judged_object": "yes", "label": "  Tench   Fish "})  # fmt: skip
+    answer = client.post(
+        f"/rate/{STUDY}/item/{items[0]['item']}",
+        data={"csrf": token, "judged_object": "yes", "label": "  Tench   Fish "},
+    )
     assert answer.status_code == 303
     assert client.get(f"/rate/{STUDY}").headers["location"].endswith(f"/item/{items[1]['item']}")
     client.post(f"/rate/{STUDY}/item/{items[1]['item']}", data={"csrf": token, "judged_object": "no", "label": "cat"})
-    assert _ratings(demo.run_id, "Grace") == sorted([
-        {"unit_label": items[0]["unit_label"], "judged_object": True, "label": "Tench Fish", "label_key": "tench fish"},
-        {"unit_label": items[1]["unit_label"], "judged_object": False, "label": None, "label_key": None},
-    ], key=lambda r: r["unit_label"])  # fmt: skip
+    assert _ratings(demo.run_id, "Grace") == sorted(
+        [
+            {
+                "unit_label": items[0]["unit_label"],
+                "judged_object": True,
+                "label": "Tench Fish",
+                "label_key": "tench fish",
+            },
+            {"unit_label": items[1]["unit_label"], "judged_object": False, "label": None, "label_key": None},
+        ],
+        key=lambda r: r["unit_label"],
+    )
     stopped = client.post(f"/rate/{STUDY}/stop", data={"csrf": token})
     assert stopped.status_code == 200 and "seldb_rater=" in stopped.headers["set-cookie"]
     assert "Begin" in client.get(f"/rate/{STUDY}").text  # the name is forgotten here ...
     assert _begin(client, "Grace").endswith(f"/item/{items[2]['item']}")  # ... and the same name resumes
     client.post(f"/rate/{STUDY}/item/{items[0]['item']}", data={"csrf": token, "judged_object": "no"})
     assert len(_ratings(demo.run_id, "Grace")) == 2  # a changed answer replaces the earlier one
-    progress = rows("SELECT n_items, n_answered, complete FROM seldb.rating_study_progress WHERE study = :s"
-                    " AND rater = 'Grace'", s=STUDY)  # fmt: skip
+    progress = rows(
+        "SELECT n_items, n_answered, complete FROM seldb.rating_study_progress WHERE study = :s AND rater = 'Grace'",
+        s=STUDY,
+    )
     assert progress == [{"n_items": len(AM_UNITS), "n_answered": 2, "complete": False}]
 
 
@@ -461,8 +513,7 @@ def test_rating_only_serves_the_studies_alone(demo, db, tmp_path):
 
     from seldb.serve import create_app
 
-    with TestClient(create_app(db, cache_dir=tmp_path, rating_only=True), base_url=BASE,
-                    follow_redirects=False) as c:  # fmt: skip
+    with TestClient(create_app(db, cache_dir=tmp_path, rating_only=True), base_url=BASE, follow_redirects=False) as c:
         assert c.get("/").headers["location"] == "/rate"
         assert c.get(f"/runs/{demo.run_id}/units").status_code == 404
         assert c.get(f"/rate/{STUDY}").status_code == 200
@@ -472,6 +523,11 @@ def test_rating_only_serves_the_studies_alone(demo, db, tmp_path):
 def test_studies_view_counts_the_study(demo):
     study = rows("SELECT * FROM seldb.rating_studies WHERE study = :s", s=STUDY)[0]
     assert study["run_id"] == demo.run_id and study["n_items"] == len(AM_UNITS)
-    items = pl.DataFrame(rows("SELECT item, position, unit_label, n_images FROM seldb.rating_study_items"
-                              " WHERE study = :s ORDER BY position", s=STUDY))  # fmt: skip
+    items = pl.DataFrame(
+        rows(
+            "SELECT item, position, unit_label, n_images FROM seldb.rating_study_items"
+            " WHERE study = :s ORDER BY position",
+            s=STUDY,
+        )
+    )
     assert sorted(items["unit_label"].to_list()) == sorted(AM_UNITS) and items["position"].to_list() == [1, 2, 3, 4]

@@ -17,15 +17,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 import browser_support
+import pytest
 from serve_support import make_demo_like
 from support import rows
 from test_serve_app import expected_units
 
-pytestmark = [pytest.mark.db, pytest.mark.slow,
-              pytest.mark.skipif(browser_support.missing() is not None, reason=str(browser_support.missing()))]
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.slow,
+    pytest.mark.skipif(browser_support.missing() is not None, reason=str(browser_support.missing())),
+]
 STUDY = "browser-pilot"
 WAIT = 60
 
@@ -85,9 +87,12 @@ def _screenshot(driver, name: str) -> None:
 
 
 def _image_loaded(driver, element_id: str) -> bool:
-    return bool(driver.execute_script(
-        "const i = document.getElementById(arguments[0]); return i !== null && i.complete && i.naturalWidth > 0;",
-        element_id))  # fmt: skip
+    return bool(
+        driver.execute_script(
+            "const i = document.getElementById(arguments[0]); return i !== null && i.complete && i.naturalWidth > 0;",
+            element_id,
+        )
+    )
 
 
 def test_browse_sort_filter_and_open_a_unit(site, browser, demo, db):
@@ -109,8 +114,9 @@ def test_browse_sort_filter_and_open_a_unit(site, browser, demo, db):
     box = browser.find_element(By.ID, "filter")
     box.send_keys("precision_60 > 0.25 and recall_p1 < 0.4")
     _swap(browser, lambda: box.send_keys(Keys.ENTER))
-    wanted = expected_units(db, demo.run_id, "precision_60", True,
-                            lambda r: r["precision_60"] > 0.25 and r["recall_p1"] < 0.4)  # fmt: skip
+    wanted = expected_units(
+        db, demo.run_id, "precision_60", True, lambda r: r["precision_60"] > 0.25 and r["recall_p1"] < 0.4
+    )
     assert _shown_units(browser) == wanted and 0 < len(wanted) < 24
     assert browser.find_element(By.ID, "total").text == str(len(wanted))
     _screenshot(browser, "serve-units.png")
@@ -147,8 +153,11 @@ def test_rate_two_images_stop_and_resume(site, browser, demo):
         WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "answer-form"))
 
     def answer(yes: bool, label: str = "") -> None:
-        WebDriverWait(browser, WAIT).until(lambda d: d.execute_script(
-            "return [...document.querySelectorAll('img.rate-image')].every(i => i.complete && i.naturalWidth > 0)"))
+        WebDriverWait(browser, WAIT).until(
+            lambda d: d.execute_script(
+                "return [...document.querySelectorAll('img.rate-image')].every(i => i.complete && i.naturalWidth > 0)"
+            )
+        )
         browser.find_element(By.ID, "judged-yes" if yes else "judged-no").click()
         if label:
             browser.find_element(By.ID, "label").send_keys(label)
@@ -162,12 +171,18 @@ def test_rate_two_images_stop_and_resume(site, browser, demo):
     answer(True, "a dog")
     assert browser.current_url.endswith(f"/item/{items[1]['item']}")
     answer(False)
-    stored = rows("SELECT unit_label, judged_object, label, label_key FROM seldb.am_ratings"
-                  " WHERE run_id = :r AND rater = 'Rosalind' ORDER BY unit_label", r=demo.run_id)  # fmt: skip
-    assert stored == sorted([
-        {"unit_label": items[0]["unit_label"], "judged_object": True, "label": "a dog", "label_key": "a dog"},
-        {"unit_label": items[1]["unit_label"], "judged_object": False, "label": None, "label_key": None},
-    ], key=lambda r: r["unit_label"])  # fmt: skip
+    stored = rows(
+        "SELECT unit_label, judged_object, label, label_key FROM seldb.am_ratings"
+        " WHERE run_id = :r AND rater = 'Rosalind' ORDER BY unit_label",
+        r=demo.run_id,
+    )
+    assert stored == sorted(
+        [
+            {"unit_label": items[0]["unit_label"], "judged_object": True, "label": "a dog", "label_key": "a dog"},
+            {"unit_label": items[1]["unit_label"], "judged_object": False, "label": None, "label_key": None},
+        ],
+        key=lambda r: r["unit_label"],
+    )
 
     browser.find_element(By.ID, "stop").click()
     WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.ID, "stopped"))

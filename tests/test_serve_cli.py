@@ -13,7 +13,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from browser_support import free_port
 from serve_support import AM_UNITS, make_demo_like
 from support import rows
@@ -52,11 +51,14 @@ def test_study_add_and_list(cli, db, demo, tmp_path):
     assert [(i["item"], i["unit_label"]) for i in items] == [(e["item"], e["unit"]) for e in key_items]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--name", "cli-pilot"], "there is a study named 'cli-pilot' already"),
-    (["--name", "bad name!"], "study name 'bad name!'"),
-    (["--run", "987654"], "is the key of a sheet of run"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--name", "cli-pilot"], "there is a study named 'cli-pilot' already"),
+        (["--name", "bad name!"], "study name 'bad name!'"),
+        (["--run", "987654"], "is the key of a sheet of run"),
+    ],
+)
 def test_study_add_refuses_in_one_line(cli, db, demo, tmp_path, args, message):
     key = _second_sheet(db, demo, tmp_path / "sheet3", seed=12)
     before = rows("SELECT count(*) AS n FROM seldb.rating_studies")[0]["n"]
@@ -109,9 +111,24 @@ def _wait_for_line(process, needle: str, timeout: float = 60) -> str:
 def test_serve_beyond_loopback_warns_serves_and_stops_on_ctrl_c(demo, database_url, tmp_path):
     port = free_port()
     env = dict(os.environ, SELDB_DATABASE_URL=database_url)
-    process = subprocess.Popen([sys.executable, "-m", "seldb_cli.main", "serve", "--host", "0.0.0.0", "--port",
-                                str(port), "--cache", str(tmp_path)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "seldb_cli.main",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            "--cache",
+            str(tmp_path),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         _wait_for_line(process, "seldb serve:")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/runs/{demo.run_id}/units", timeout=30) as response:

@@ -11,9 +11,6 @@ from seldb.db.server import database_url
 from seldb.errors import SeldbError
 from seldb.settings import ROOT_DATA_DIR, default_data_dir, mask_url, normalize_database_url
 
-
-
-
 # --------------------------------------------------------------------------- settings
 
 

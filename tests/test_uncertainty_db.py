@@ -14,11 +14,11 @@ import re
 import numpy as np
 import polars as pl
 import pytest
+from support import import_file, rows
 
 from seldb.activations import write_activation_file
 from seldb.measures.uncertainty import UncertaintyOptions, measure_uncertainty
 from seldb.options import ImportOptions
-from support import import_file, rows
 
 pytestmark = pytest.mark.db
 K, PER_CLASS = 6, 60
@@ -40,8 +40,9 @@ def _layers(seed: int = 0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 @pytest.fixture
 def activation_file(tmp_path):
     labels, layers = _layers()
-    return write_activation_file(tmp_path / "acts.h5", class_names=[f"c{i}" for i in range(K)], labels=labels,
-                                 layers=layers)  # fmt: skip
+    return write_activation_file(
+        tmp_path / "acts.h5", class_names=[f"c{i}" for i in range(K)], labels=labels, layers=layers
+    )
 
 
 def test_stored_numbers_are_the_library_numbers(db, activation_file):
@@ -50,26 +51,44 @@ def test_stored_numbers_are_the_library_numbers(db, activation_file):
     options = UncertaintyOptions(bootstrap=40, permutations=30, seed=5, level=0.95)
     for layer, values in layers.items():
         want = measure_uncertainty(values, labels, K, options)
-        got = pl.DataFrame(rows("SELECT unit, measure, estimate, lo, hi, replicates, class_stability, method, bias"
-                                " FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = :l",
-                                r=run, l=layer))  # fmt: skip
+        got = pl.DataFrame(
+            rows(
+                "SELECT unit, measure, estimate, lo, hi, replicates, class_stability, method, bias"
+                " FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = :l",
+                r=run,
+                l=layer,
+            )
+        )
         expected = want.intervals.select(got.columns)
         assert got.sort("measure", "unit").equals(expected.sort("measure", "unit")), layer
-        chance = pl.DataFrame(rows("SELECT unit, measure, p, q, null_p95 FROM seldb.unit_measure_chance"
-                                   " WHERE run_id = :r AND layer = :l", r=run, l=layer))  # fmt: skip
+        chance = pl.DataFrame(
+            rows(
+                "SELECT unit, measure, p, q, null_p95 FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = :l",
+                r=run,
+                l=layer,
+            )
+        )
         assert chance.sort("measure", "unit").equals(want.chance.select(chance.columns).sort("measure", "unit"))
-        null = pl.DataFrame(rows("SELECT measure, null_p95, null_p99 FROM seldb.layer_measure_null"
-                                 " WHERE run_id = :r AND layer = :l", r=run, l=layer))  # fmt: skip
+        null = pl.DataFrame(
+            rows(
+                "SELECT measure, null_p95, null_p99 FROM seldb.layer_measure_null WHERE run_id = :r AND layer = :l",
+                r=run,
+                l=layer,
+            )
+        )
         assert null.sort("measure").equals(want.layer_null.select(null.columns).sort("measure"))
 
 
 def test_estimates_are_the_stored_point_estimates(db, activation_file):
     run = import_file(activation_file, force=True, bootstrap=20, permutations=0).run_id
-    mismatch = rows("""
+    mismatch = rows(
+        """
         SELECT i.unit_label FROM seldb.unit_measure_intervals AS i
         JOIN seldb.unit_measures AS m ON m.run_id = i.run_id AND m.unit_label = i.unit_label
         WHERE i.run_id = :r AND i.measure = 'max_informedness'
-          AND i.estimate IS DISTINCT FROM m.max_informedness""", r=run)  # fmt: skip
+          AND i.estimate IS DISTINCT FROM m.max_informedness""",
+        r=run,
+    )
     assert mismatch == []
     assert rows("SELECT count(*) AS n FROM seldb.unit_measure_chance WHERE run_id = :r", r=run)[0]["n"] == 0
 
@@ -78,14 +97,19 @@ def test_estimates_are_the_stored_point_estimates(db, activation_file):
 def test_one_query_finds_high_precision_with_a_low_lower_bound(db, activation_file, lower):
     # The issue's question (lower bound 0.5), and one with an answer on this small data set (0.8).
     run = import_file(activation_file, force=True, bootstrap=60, permutations=0, seed=1).run_id
-    found = rows("SELECT unit_label FROM seldb.unit_measure_intervals WHERE run_id = :r"
-                 " AND measure = 'precision_60' AND estimate > 0.75 AND lo < :lower", r=run, lower=lower)  # fmt: skip
+    found = rows(
+        "SELECT unit_label FROM seldb.unit_measure_intervals WHERE run_id = :r"
+        " AND measure = 'precision_60' AND estimate > 0.75 AND lo < :lower",
+        r=run,
+        lower=lower,
+    )
     labels, layers = _layers()
     want = []
     for layer, values in layers.items():
         got = measure_uncertainty(values, labels, K, UncertaintyOptions(bootstrap=60, permutations=0, seed=1))
-        hits = got.intervals.filter((pl.col("measure") == "precision_60") & (pl.col("estimate") > 0.75)
-                                    & (pl.col("lo") < lower))  # fmt: skip
+        hits = got.intervals.filter(
+            (pl.col("measure") == "precision_60") & (pl.col("estimate") > 0.75) & (pl.col("lo") < lower)
+        )
         want += [f"{layer}.{u}" for u in hits["unit"]]
     assert sorted(r["unit_label"] for r in found) == sorted(want)
     if lower == 0.8:
@@ -103,30 +127,71 @@ def test_detector_claims_say_which_claims_survive(db, activation_file, cli):
     assert claims["conv.0"]["survives"] is True  # the planted detector: lo = 1, p = 1/200
     for c in claims.values():
         assert c["survives"] == (c["precision_60_lo"] > 0.75 and c["precision_60_q"] < 0.05)
-    summary = rows("SELECT n_assessed, n_robust FROM seldb.detector_summary WHERE run_id = :r AND layer IS NULL",
-                   r=run)[0]  # fmt: skip
+    summary = rows(
+        "SELECT n_assessed, n_robust FROM seldb.detector_summary WHERE run_id = :r AND layer IS NULL", r=run
+    )[0]
     assert summary == {"n_assessed": len(claims), "n_robust": sum(c["survives"] for c in claims.values())}
-    layer_null = rows("SELECT n_units, n_beats_chance FROM seldb.layer_measure_null WHERE run_id = :r"
-                      " AND layer = 'conv' AND measure = 'precision_60'", r=run)[0]  # fmt: skip
+    layer_null = rows(
+        "SELECT n_units, n_beats_chance FROM seldb.layer_measure_null WHERE run_id = :r"
+        " AND layer = 'conv' AND measure = 'precision_60'",
+        r=run,
+    )[0]
     assert layer_null["n_units"] == 5 and layer_null["n_beats_chance"] >= 1
 
 
 def test_same_seed_same_rows_and_recomputing_replaces(db, activation_file, cli):
     run = import_file(activation_file, force=True).run_id
     query = "SELECT * FROM seldb.unit_measure_intervals WHERE run_id = :r ORDER BY layer, measure, unit"
-    assert cli("uncertainty", "--run", str(run), "--bootstrap", "30", "--permutations", "20", "--seed", "4",
-               "-q").exit_code == 0  # fmt: skip
+    assert (
+        cli(
+            "uncertainty", "--run", str(run), "--bootstrap", "30", "--permutations", "20", "--seed", "4", "-q"
+        ).exit_code
+        == 0
+    )
     first = rows(query, r=run)
-    assert cli("uncertainty", "--run", str(run), "--layers", "fc", "--bootstrap", "30", "--permutations", "20",
-               "--seed", "4", "-q").exit_code == 0  # fmt: skip
+    assert (
+        cli(
+            "uncertainty",
+            "--run",
+            str(run),
+            "--layers",
+            "fc",
+            "--bootstrap",
+            "30",
+            "--permutations",
+            "20",
+            "--seed",
+            "4",
+            "-q",
+        ).exit_code
+        == 0
+    )
     assert rows(query, r=run) == first
-    assert cli("uncertainty", "--run", str(run), "--layers", "fc", "--seed", "5", "--bootstrap", "30",
-               "--permutations", "0", "-q").exit_code == 0  # fmt: skip
-    settings = rows("SELECT layer, seed, permutations FROM seldb.uncertainty_layers WHERE run_id = :r ORDER BY layer",
-                    r=run)  # fmt: skip
+    assert (
+        cli(
+            "uncertainty",
+            "--run",
+            str(run),
+            "--layers",
+            "fc",
+            "--seed",
+            "5",
+            "--bootstrap",
+            "30",
+            "--permutations",
+            "0",
+            "-q",
+        ).exit_code
+        == 0
+    )
+    settings = rows(
+        "SELECT layer, seed, permutations FROM seldb.uncertainty_layers WHERE run_id = :r ORDER BY layer", r=run
+    )
     assert settings == [{"layer": "conv", "seed": 4, "permutations": 20}, {"layer": "fc", "seed": 5, "permutations": 0}]
-    assert rows("SELECT count(*) AS n FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'",
-                r=run)[0]["n"] == 0  # fmt: skip
+    assert (
+        rows("SELECT count(*) AS n FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'", r=run)[0]["n"]
+        == 0
+    )
 
 
 def test_uncertainty_options_leave_the_fingerprint_alone(db, activation_file):
@@ -138,10 +203,12 @@ def test_uncertainty_options_leave_the_fingerprint_alone(db, activation_file):
 
 def test_bad_input_is_one_line_and_writes_nothing(db, activation_file, cli, tmp_path):
     run = import_file(activation_file, force=True).run_id
-    for args, message in ((["--level", "1.5"], "--level must lie strictly between 0 and 1"),
-                          (["--bootstrap", "0", "--permutations", "0"], "nothing to compute"),
-                          (["--layers", "fc9"], "has no layer 'fc9'"),
-                          (["--bootstrap", "-1"], "--bootstrap must be 0 or more")):  # fmt: skip
+    for args, message in (
+        (["--level", "1.5"], "--level must lie strictly between 0 and 1"),
+        (["--bootstrap", "0", "--permutations", "0"], "nothing to compute"),
+        (["--layers", "fc9"], "has no layer 'fc9'"),
+        (["--bootstrap", "-1"], "--bootstrap must be 0 or more"),
+    ):
         result = cli("uncertainty", "--run", str(run), *args, "-q")
         assert result.exit_code == 1 and message in result.output, result.output
     assert cli("uncertainty", "--run", "999", "-q").exit_code == 1
@@ -156,8 +223,12 @@ def test_reports_show_intervals_robust_counts_and_the_chance_band(db, activation
 
     run = import_file(activation_file, force=True, bootstrap=30, permutations=199, seed=2).run_id
     unit = db.reports.unit("conv.0", run=run).section("measures").frame
-    view = pl.DataFrame(rows("SELECT measure, lo, hi FROM seldb.unit_measure_intervals WHERE run_id = :r"
-                             " AND unit_label = 'conv.0'", r=run))  # fmt: skip
+    view = pl.DataFrame(
+        rows(
+            "SELECT measure, lo, hi FROM seldb.unit_measure_intervals WHERE run_id = :r AND unit_label = 'conv.0'",
+            r=run,
+        )
+    )
     shown = unit.filter(pl.col("lo").is_not_null()).select("measure", "lo", "hi").unique()  # precision_k: twice
     assert shown.sort("measure").equals(view.sort("measure"))
     assert set(unit.filter(pl.col("measure") == "precision_60")["p"]) == {1 / 200}
@@ -165,21 +236,27 @@ def test_reports_show_intervals_robust_counts_and_the_chance_band(db, activation
     top = db.reports.top(run=run, measures=["precision_60"], n=3).section("by_precision_60")
     assert top.brief[:5] == ["rank", "unit_label", "precision_60", "precision_60_lo", "precision_60_hi"]
     first = top.frame.row(0, named=True)
-    want = rows("SELECT lo FROM seldb.unit_measure_intervals WHERE run_id = :r AND measure = 'precision_60'"
-                " AND unit_label = :u", r=run, u=first["unit_label"])[0]["lo"]  # fmt: skip
+    want = rows(
+        "SELECT lo FROM seldb.unit_measure_intervals WHERE run_id = :r AND measure = 'precision_60'"
+        " AND unit_label = :u",
+        r=run,
+        u=first["unit_label"],
+    )[0]["lo"]
     assert first["precision_60_lo"] == want
 
     report = db.reports.detectors(run=run)
-    summary = rows("SELECT n_robust, n_assessed FROM seldb.detector_summary WHERE run_id = :r AND layer IS NULL",
-                   r=run)[0]  # fmt: skip
+    summary = rows(
+        "SELECT n_robust, n_assessed FROM seldb.detector_summary WHERE run_id = :r AND layer IS NULL", r=run
+    )[0]
     assert f"{summary['n_robust']:,} of the {summary['n_assessed']:,} claims assessed are robust" in report.notes[0]
     assert "survives" in report.section("claims").frame.columns
 
     files = db.reports.layers(run=run, measures=["precision_60"], plot=True, out_dir=tmp_path).files
     sidecar = json.loads(next(p for p in files if p.suffix == ".json").read_text())
     band = {r["layer"]: r["band_95"] for r in sidecar["chance_band"]["layers"]}
-    null = rows("SELECT layer, null_p95 FROM seldb.layer_measure_null WHERE run_id = :r AND measure = 'precision_60'",
-                r=run)  # fmt: skip
+    null = rows(
+        "SELECT layer, null_p95 FROM seldb.layer_measure_null WHERE run_id = :r AND measure = 'precision_60'", r=run
+    )
     assert band == {r["layer"]: r["null_p95"] for r in null}
 
 
@@ -191,13 +268,28 @@ def test_reports_of_a_run_without_uncertainty_are_unchanged(db, activation_file)
 
 
 def test_import_h5_takes_the_same_options(db, activation_file, cli):
-    result = cli("import-h5", str(activation_file), "--force", "--bootstrap", "12", "--permutations", "9",
-                 "--seed", "3", "--level", "0.9", "-q")  # fmt: skip
+    result = cli(
+        "import-h5",
+        str(activation_file),
+        "--force",
+        "--bootstrap",
+        "12",
+        "--permutations",
+        "9",
+        "--seed",
+        "3",
+        "--level",
+        "0.9",
+        "-q",
+    )
     assert result.exit_code == 0, result.output
     assert "12 bootstrap + 9 permutation replicates (seed 3, level 0.9)" in result.output
     run = int(re.search(r"run (\d+) imported", result.output).group(1))
-    assert rows("SELECT DISTINCT level, replicates FROM seldb.unit_measure_intervals WHERE run_id = :r"
-                " AND measure = 'precision_60'", r=run) == [{"level": 0.9, "replicates": 12}]  # fmt: skip
+    assert rows(
+        "SELECT DISTINCT level, replicates FROM seldb.unit_measure_intervals WHERE run_id = :r"
+        " AND measure = 'precision_60'",
+        r=run,
+    ) == [{"level": 0.9, "replicates": 12}]
     bad = cli("import-h5", str(activation_file), "--force", "--level", "0", "-q")
     assert bad.exit_code == 1 and "--level must lie strictly between 0 and 1" in bad.output
 

@@ -36,7 +36,10 @@ def _gaussian_samples(seed: int) -> np.ndarray:
 def _population_precision(k: int) -> float:
     """Share of class 0 among the top k/N of the population (the quantile a sample's top k estimates)."""
     share = k / (K * PER_CLASS)
-    tail = lambda t: stats.norm.sf(t - SHIFT) / K + (K - 1) / K * stats.norm.sf(t)
+
+    def tail(t):
+        return stats.norm.sf(t - SHIFT) / K + (K - 1) / K * stats.norm.sf(t)
+
     t = brentq(lambda t: tail(t) - share, -10, 10)
     return stats.norm.sf(t - SHIFT) / K / share
 
@@ -61,8 +64,9 @@ def test_precision_k_intervals_cover_the_population_value(gaussian, k):
 def test_recall_at_precision_1_intervals_cover_the_population_value():
     values = np.random.default_rng(2).uniform(0.0, 1.0, (K * PER_CLASS, SAMPLES))
     values[LABELS == 0] += 0.5  # class 0 above every other image exactly when above 1: recall 0.5
-    result = measure_uncertainty(values, LABELS, K, UncertaintyOptions(bootstrap=200, permutations=0, seed=4,
-                                                                       block_units=100))  # fmt: skip
+    result = measure_uncertainty(
+        values, LABELS, K, UncertaintyOptions(bootstrap=200, permutations=0, seed=4, block_units=100)
+    )
     assert 0.90 <= _coverage(result, "recall_p1", 0.5) <= 0.98
 
 
@@ -78,8 +82,13 @@ def test_a_plain_percentile_interval_of_the_maximum_would_under_cover(gaussian):
     # Why max informedness gets the optimism interval: the percentile interval of the replicates'
     # maxima (what every other measure reports) misses the population maximum far too often.
     population = 2 * stats.norm.cdf(SHIFT / 2) - 1
-    replicates = measure_uncertainty(_gaussian_samples(1), LABELS, K, UncertaintyOptions(
-        bootstrap=200, permutations=0, seed=3, block_units=100), keep_replicates=True).bootstrap  # fmt: skip
+    replicates = measure_uncertainty(
+        _gaussian_samples(1),
+        LABELS,
+        K,
+        UncertaintyOptions(bootstrap=200, permutations=0, seed=3, block_units=100),
+        keep_replicates=True,
+    ).bootstrap
     lo, hi = np.quantile(replicates.values["max_informedness"], [0.025, 0.975], axis=1)
     assert ((lo <= population) & (hi >= population)).mean() < 0.90
     rows = gaussian.intervals.filter(pl.col("measure") == "max_informedness")
@@ -128,8 +137,17 @@ def test_planted_localist_unit_gets_the_smallest_p():
     values[:, 0] = np.where(labels == 3, 1.0, 0.0)  # every class-3 image above every other
     result = measure_uncertainty(values, labels, 10, UncertaintyOptions(bootstrap=0, permutations=99, seed=1))
     chance = result.chance.filter(pl.col("unit") == 0)
-    for measure in ("precision_60", "precision_100", "ccmas", "recall_p1", "recall_p95", "max_informedness",
-                    "localist_margin", "n_classes_top100", "mi_false_alarm_rate"):  # fmt: skip
+    for measure in (
+        "precision_60",
+        "precision_100",
+        "ccmas",
+        "recall_p1",
+        "recall_p95",
+        "max_informedness",
+        "localist_margin",
+        "n_classes_top100",
+        "mi_false_alarm_rate",
+    ):
         assert chance.filter(pl.col("measure") == measure)["p"].item() == 1 / 100, measure
 
 
@@ -140,8 +158,9 @@ def test_same_seed_same_numbers_for_any_block_size_or_threads():
     values[rng.random(values.shape) < 0.6] = 0
     base = UncertaintyOptions(bootstrap=30, permutations=30, seed=12, block_units=4)
     first = measure_uncertainty(values, labels, 6, base)
-    again = measure_uncertainty(values, labels, 6, UncertaintyOptions(**{**base.__dict__, "block_units": 9,
-                                                                         "workers": 2}))  # fmt: skip
+    again = measure_uncertainty(
+        values, labels, 6, UncertaintyOptions(**{**base.__dict__, "block_units": 9, "workers": 2})
+    )
     for name in ("intervals", "chance", "layer_null"):
         assert getattr(first, name).equals(getattr(again, name)), name
     other = measure_uncertainty(values, labels, 6, UncertaintyOptions(**{**base.__dict__, "seed": 13}))

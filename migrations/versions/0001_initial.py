@@ -28,13 +28,32 @@ depends_on: str | Sequence[str] | None = None
 S = "seldb_store"
 F8 = postgresql.DOUBLE_PRECISION
 TABLES_CHILDREN_FIRST = [
-    "unit_precision_k", "unit_measures", "unit_arrays", "netdissect", "concept_measures",
-    "run_layers", "run_images", "run_classes", "measure_correlations", "runs", "concepts",
-]  # fmt: skip
+    "unit_precision_k",
+    "unit_measures",
+    "unit_arrays",
+    "netdissect",
+    "concept_measures",
+    "run_layers",
+    "run_images",
+    "run_classes",
+    "measure_correlations",
+    "runs",
+    "concepts",
+]
 ARRAY_COLUMNS = [
-    "mean", "std", "min", "max", "ccmas", "mi", "mi_threshold", "n_nonzero", "n_zero",
-    "hist_counts", "top_image", "top_activation",
-]  # fmt: skip
+    "mean",
+    "std",
+    "min",
+    "max",
+    "ccmas",
+    "mi",
+    "mi_threshold",
+    "n_nonzero",
+    "n_zero",
+    "hist_counts",
+    "top_image",
+    "top_activation",
+]
 
 
 def _run_fk() -> sa.ForeignKeyConstraint:
@@ -146,19 +165,38 @@ def _create_unit_tables() -> None:
         "unit_measures",
         *_unit_key(),
         *_int("n_images"),
-        *_f8("ccmas"), *_int("ccmas_class"), *_f8("ccmas2"), *_int("ccmas2_class"), *_f8("ccmas_morcos"),
-        *_f8("precision_60"), *_int("precision_60_class"), *_f8("precision_100"), *_int("precision_100_class"),
+        *_f8("ccmas"),
+        *_int("ccmas_class"),
+        *_f8("ccmas2"),
+        *_int("ccmas2_class"),
+        *_f8("ccmas_morcos"),
+        *_f8("precision_60"),
+        *_int("precision_60_class"),
+        *_f8("precision_100"),
+        *_int("precision_100_class"),
         *_int("n_classes_top100"),
-        *_f8("localist_margin"), sa.Column("is_localist", sa.Boolean(), nullable=True),
-        *_f8("recall_p1"), *_int("recall_p1_class"), *_f8("recall_p1_threshold"),
-        *_f8("recall_p95"), *_int("recall_p95_class"), *_f8("recall_p95_threshold"),
-        *_f8("max_informedness"), *_int("mi_class"),
-        *_f8("mi_threshold", "mi_recall", "mi_specificity", "mi_false_alarm_rate", "mi_false_discovery_rate",
-             "mi_precision"),
+        *_f8("localist_margin"),
+        sa.Column("is_localist", sa.Boolean(), nullable=True),
+        *_f8("recall_p1"),
+        *_int("recall_p1_class"),
+        *_f8("recall_p1_threshold"),
+        *_f8("recall_p95"),
+        *_int("recall_p95_class"),
+        *_f8("recall_p95_threshold"),
+        *_f8("max_informedness"),
+        *_int("mi_class"),
+        *_f8(
+            "mi_threshold",
+            "mi_recall",
+            "mi_specificity",
+            "mi_false_alarm_rate",
+            "mi_false_discovery_rate",
+            "mi_precision",
+        ),
         sa.PrimaryKeyConstraint("run_id", "layer_id", "unit"),
         _layer_fk(),
         schema=S,
-    )  # fmt: skip
+    )
     op.create_table(
         "unit_precision_k",
         *_unit_key(),

@@ -26,10 +26,19 @@ depends_on: str | Sequence[str] | None = None
 FROZEN = Path(__file__).with_suffix(".sql")
 # the views of this revision, in creation order
 VIEWS = (
-    "runs", "layers", "unit_measures", "unit_precision_k", "unit_class_stats", "unit_histograms",
-    "unit_top_images", "layer_summary", "measure_correlations", "detector_claims",
-    "high_precision_high_false_alarm", "concept_measures",
-)  # fmt: skip
+    "runs",
+    "layers",
+    "unit_measures",
+    "unit_precision_k",
+    "unit_class_stats",
+    "unit_histograms",
+    "unit_top_images",
+    "layer_summary",
+    "measure_correlations",
+    "detector_claims",
+    "high_precision_high_false_alarm",
+    "concept_measures",
+)
 
 
 def _execute() -> views.Execute:

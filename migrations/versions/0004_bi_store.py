@@ -80,8 +80,11 @@ GROUP BY a.run_id, a.layer_id, s.ord
 def upgrade() -> None:
     op.add_column("unit_measures", sa.Column("n_distinct_values", sa.Integer(), nullable=True), schema=S)
     op.add_column("unit_measures", sa.Column("is_dead", sa.Boolean(), nullable=True), schema=S)
-    op.add_column("measure_correlations", sa.Column("includes_dead", sa.Boolean(), server_default="true",
-                                                    nullable=False), schema=S)  # fmt: skip
+    op.add_column(
+        "measure_correlations",
+        sa.Column("includes_dead", sa.Boolean(), server_default="true", nullable=False),
+        schema=S,
+    )
     op.create_table(
         "layer_class_summary",
         sa.Column("run_id", sa.BigInteger(), nullable=False),
@@ -89,16 +92,21 @@ def upgrade() -> None:
         sa.Column("class_index", sa.Integer(), nullable=False),
         sa.Column("n_units", sa.Integer(), nullable=False),
         sa.Column("n_live_units", sa.Integer(), nullable=False),
-        *[sa.Column(name, F8(), nullable=True) for name in
-          ("mean_of_means", "sd_of_means", "max_of_means", "mean_frac_nonzero", "max_class_informedness")],
-        *[sa.Column(name, sa.Integer(), nullable=False) for name in
-          ("n_ccmas_class", "n_precision_60_class", "n_mi_class", "n_claimed")],
+        *[
+            sa.Column(name, F8(), nullable=True)
+            for name in ("mean_of_means", "sd_of_means", "max_of_means", "mean_frac_nonzero", "max_class_informedness")
+        ],
+        *[
+            sa.Column(name, sa.Integer(), nullable=False)
+            for name in ("n_ccmas_class", "n_precision_60_class", "n_mi_class", "n_claimed")
+        ],
         sa.Column("n_zero", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("run_id", "layer_id", "class_index"),
-        sa.ForeignKeyConstraint(["run_id", "layer_id"], [f"{S}.run_layers.run_id", f"{S}.run_layers.layer_id"],
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["run_id", "layer_id"], [f"{S}.run_layers.run_id", f"{S}.run_layers.layer_id"], ondelete="CASCADE"
+        ),
         schema=S,
-    )  # fmt: skip
+    )
     op.execute(BACKFILL_DEAD)
     op.execute(BACKFILL_K)
     op.execute(BACKFILL_CLASS_SUMMARY)

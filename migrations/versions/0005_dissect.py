@@ -55,10 +55,11 @@ def upgrade() -> None:
         sa.Column("thresholds", postgresql.ARRAY(F8()), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.UniqueConstraint("run_id", "layer_id"),
-        sa.ForeignKeyConstraint(["run_id", "layer_id"], [f"{S}.run_layers.run_id", f"{S}.run_layers.layer_id"],
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["run_id", "layer_id"], [f"{S}.run_layers.run_id", f"{S}.run_layers.layer_id"], ondelete="CASCADE"
+        ),
         schema=S,
-    )  # fmt: skip
+    )
     op.create_table(
         "dissection_labels",
         sa.Column("dissection_id", sa.BigInteger(), nullable=False),
@@ -85,8 +86,16 @@ def upgrade() -> None:
     op.add_column("netdissect", sa.Column("source", sa.Text(), server_default="imported", nullable=False), schema=S)
     op.add_column("netdissect", sa.Column("dissection_id", sa.BigInteger(), nullable=True), schema=S)
     op.create_check_constraint("netdissect_source", "netdissect", "source IN ('computed', 'imported')", schema=S)
-    op.create_foreign_key("netdissect_dissection_id_fkey", "netdissect", "dissections", ["dissection_id"],
-                          ["dissection_id"], source_schema=S, referent_schema=S, ondelete="CASCADE")  # fmt: skip
+    op.create_foreign_key(
+        "netdissect_dissection_id_fkey",
+        "netdissect",
+        "dissections",
+        ["dissection_id"],
+        ["dissection_id"],
+        source_schema=S,
+        referent_schema=S,
+        ondelete="CASCADE",
+    )
 
 
 def downgrade() -> None:

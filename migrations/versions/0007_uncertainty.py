@@ -32,8 +32,9 @@ NULL_SUMMARY = ("null_mean", "null_p01", "null_p05", "null_p95", "null_p99")
 
 
 def _layer_fk(table: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint(["run_id", "layer_id"], [f"{S}.{table}.run_id", f"{S}.{table}.layer_id"],
-                                   ondelete="CASCADE")  # fmt: skip
+    return sa.ForeignKeyConstraint(
+        ["run_id", "layer_id"], [f"{S}.{table}.run_id", f"{S}.{table}.layer_id"], ondelete="CASCADE"
+    )
 
 
 def upgrade() -> None:

@@ -43,11 +43,23 @@ def _execute() -> views.Execute:
 
 # the views revision 0003 left (creation order), dropped before today's are created
 OLD_VIEWS = (
-    "runs", "layers", "unit_measures", "unit_precision_k", "unit_class_stats", "unit_histograms",
-    "unit_top_images", "layer_summary", "measure_correlations", "detector_claims",
-    "high_precision_high_false_alarm", "concept_measures", "netdissect", "detector_summary", "am_ratings",
+    "runs",
+    "layers",
+    "unit_measures",
+    "unit_precision_k",
+    "unit_class_stats",
+    "unit_histograms",
+    "unit_top_images",
+    "layer_summary",
+    "measure_correlations",
+    "detector_claims",
+    "high_precision_high_false_alarm",
+    "concept_measures",
+    "netdissect",
+    "detector_summary",
+    "am_ratings",
     "am_ratings_summary",
-)  # fmt: skip
+)
 
 
 def upgrade() -> None:

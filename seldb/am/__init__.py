@@ -24,17 +24,35 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "METHODS": "request", "AMOptions": "request",
-    "AMImage": "maximise", "AMSettings": "maximise", "UnitActivation": "maximise",
-    "generate": "maximise", "measure": "maximise", "reference_activation": "maximise",
-    "png_bytes": "png", "write_png": "png", "resolve_layer": "unit_probe", "mean_image": "dataset_mean",
-    "rebuild_model": "model_source", "RebuiltModel": "model_source",
-    "write_contact_sheet": "contact_sheet", "ContactSheet": "contact_sheet", "captioned_grid": "contact_sheet",
-    "write_rating_sheet": "rating_sheet", "SheetItem": "rating_sheet", "RatingSheet": "rating_sheet",
-    "read_key": "rating_sheet", "ratings_from_answers": "rating_sheet", "write_ratings_csv": "rating_sheet",
-    "AMRow": "store", "activation_maximisation": "run_am", "demo_images": "run_am", "write_sheet": "study",
+    "METHODS": "request",
+    "AMOptions": "request",
+    "AMImage": "maximise",
+    "AMSettings": "maximise",
+    "UnitActivation": "maximise",
+    "generate": "maximise",
+    "measure": "maximise",
+    "reference_activation": "maximise",
+    "png_bytes": "png",
+    "write_png": "png",
+    "resolve_layer": "unit_probe",
+    "mean_image": "dataset_mean",
+    "rebuild_model": "model_source",
+    "RebuiltModel": "model_source",
+    "write_contact_sheet": "contact_sheet",
+    "ContactSheet": "contact_sheet",
+    "captioned_grid": "contact_sheet",
+    "write_rating_sheet": "rating_sheet",
+    "SheetItem": "rating_sheet",
+    "RatingSheet": "rating_sheet",
+    "read_key": "rating_sheet",
+    "ratings_from_answers": "rating_sheet",
+    "write_ratings_csv": "rating_sheet",
+    "AMRow": "store",
+    "activation_maximisation": "run_am",
+    "demo_images": "run_am",
+    "write_sheet": "study",
     "top_images_sheet": "natural",
-}  # fmt: skip
+}
 __all__ = sorted(_EXPORTS)
 
 

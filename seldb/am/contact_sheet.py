@@ -12,9 +12,9 @@ and the result carries a note saying why.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -54,8 +54,14 @@ def _tile(image: np.ndarray | None, size: int):
     tile = Image.new("RGB", (size, size), PLACEHOLDER if image is None else BACKGROUND)
     if image is None:
         draw = ImageDraw.Draw(tile)
-        draw.text((size // 2, size // 2), "image not\nreachable", fill=INK, font=_font(max(9, size // 10)),
-                  anchor="mm", align="center")  # fmt: skip
+        draw.text(
+            (size // 2, size // 2),
+            "image not\nreachable",
+            fill=INK,
+            font=_font(max(9, size // 10)),
+            anchor="mm",
+            align="center",
+        )
         return tile
     picture = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     factor = size / max(picture.size)
@@ -66,14 +72,21 @@ def _tile(image: np.ndarray | None, size: int):
     return tile
 
 
-def captioned_grid(images: Sequence[np.ndarray | None], captions: Sequence[Sequence[str]], tile: int = 128,
-                   columns: int = 4, title: str | None = None):  # fmt: skip
+def captioned_grid(
+    images: Sequence[np.ndarray | None],
+    captions: Sequence[Sequence[str]],
+    tile: int = 128,
+    columns: int = 4,
+    title: str | None = None,
+):
     """A PIL image: the tiles in rows of `columns`, each with its caption lines under it."""
     from PIL import Image, ImageDraw
 
     if len(images) != len(captions) or not images:
-        raise InputError(f"a grid needs one caption per image and at least one image ({len(images)} images,"
-                         f" {len(captions)} captions)")  # fmt: skip
+        raise InputError(
+            f"a grid needs one caption per image and at least one image ({len(images)} images,"
+            f" {len(captions)} captions)"
+        )
     font = _font(max(9, tile // 11))
     line = int(font.size * 1.25)
     n_lines = max(len(c) for c in captions)
@@ -103,25 +116,37 @@ def _read(path: str | os.PathLike) -> np.ndarray | None:
         return None
 
 
-def write_contact_sheet(paths: Sequence[str | os.PathLike | None], class_names: Sequence[str | None],
-                        activations: Sequence[float], out: str | os.PathLike, columns: int = 4, tile: int = 128,
-                        title: str | None = None) -> ContactSheet:  # fmt: skip
+def write_contact_sheet(
+    paths: Sequence[str | os.PathLike | None],
+    class_names: Sequence[str | None],
+    activations: Sequence[float],
+    out: str | os.PathLike,
+    columns: int = 4,
+    tile: int = 128,
+    title: str | None = None,
+) -> ContactSheet:
     """One PNG of the images in the given order (rank 1 first), class and activation under each."""
     if not (len(paths) == len(class_names) == len(activations)):
-        raise InputError(f"the contact sheet needs as many classes and activations as images ({len(paths)} images,"
-                         f" {len(class_names)} classes, {len(activations)} activations)")  # fmt: skip
+        raise InputError(
+            f"the contact sheet needs as many classes and activations as images ({len(paths)} images,"
+            f" {len(class_names)} classes, {len(activations)} activations)"
+        )
     if not paths:
         raise InputError("the contact sheet needs at least one image")
     images = [_read(p) if p else None for p in paths]
     missing = [str(p) for p, im in zip(paths, images) if im is None]
     note = None
     if missing:
-        note = (f"{len(missing)} of {len(paths)} top images are not reachable from here"
-                f" (first: {missing[0]}); mount the run's image directory to see them")  # fmt: skip
+        note = (
+            f"{len(missing)} of {len(paths)} top images are not reachable from here"
+            f" (first: {missing[0]}); mount the run's image directory to see them"
+        )
     if len(missing) == len(paths):
         return ContactSheet(None, len(paths), missing, note.replace("top images are", "top images are all"))
-    captions = [[f"#{rank} {name or '?'}", f"activation {value:.4g}"]
-                for rank, (name, value) in enumerate(zip(class_names, activations), start=1)]  # fmt: skip
+    captions = [
+        [f"#{rank} {name or '?'}", f"activation {value:.4g}"]
+        for rank, (name, value) in enumerate(zip(class_names, activations), start=1)
+    ]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     captioned_grid(images, captions, tile, columns, title).save(out, format="PNG")

@@ -9,8 +9,8 @@ and centre crop, before normalisation), streaming one file at a time.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 

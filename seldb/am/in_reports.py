@@ -15,15 +15,24 @@ import sqlalchemy as sa
 
 from seldb.reports.source import frame
 
-AM_COLUMNS = ("method, seed, steps, size, activation, reference_activation, dataset_max, exceeds_dataset_max,"
-              " path, sha256")
+AM_COLUMNS = (
+    "method, seed, steps, size, activation, reference_activation, dataset_max, exceeds_dataset_max, path, sha256"
+)
 
 
 def latest_image(conn: sa.Connection, run_id: int, layer: str, unit: int) -> dict | None:
     """The unit's newest AM image as seldb.am_images shows it, when its file is here."""
-    row = conn.execute(sa.text(
-        f"SELECT {AM_COLUMNS} FROM seldb.am_images WHERE run_id = :r AND layer = :l AND unit = :u"
-        " ORDER BY created_at DESC LIMIT 1"), {"r": run_id, "l": layer, "u": unit}).mappings().first()  # fmt: skip
+    row = (
+        conn.execute(
+            sa.text(
+                f"SELECT {AM_COLUMNS} FROM seldb.am_images WHERE run_id = :r AND layer = :l AND unit = :u"
+                " ORDER BY created_at DESC LIMIT 1"
+            ),
+            {"r": run_id, "l": layer, "u": unit},
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row is not None and Path(row["path"]).is_file() else None
 
 
@@ -43,8 +52,10 @@ def draw_panel(part, am: dict) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title("activation maximisation", fontsize=10)
-    ax.set_xlabel(f"{am['method']}, seed {am['seed']}, {am['steps']} steps\nactivation {am['activation']:.4g}"
-                  f"\n{_verdict(am)}", fontsize=8)  # fmt: skip
+    ax.set_xlabel(
+        f"{am['method']}, seed {am['seed']}, {am['steps']} steps\nactivation {am['activation']:.4g}\n{_verdict(am)}",
+        fontsize=8,
+    )
 
 
 def sidecar(am: dict) -> dict:
@@ -54,14 +65,18 @@ def sidecar(am: dict) -> dict:
 
 def detector_images(conn: sa.Connection, run_id: int) -> pl.DataFrame:
     """The claimed detectors (seldb.detector_claims) that have an AM image, with its newest one."""
-    return frame(conn, f"""
+    return frame(
+        conn,
+        f"""
         SELECT c.unit_label, c.precision_60, c.precision_60_class, a.activation, a.dataset_max,
                a.exceeds_dataset_max, a.path
         FROM seldb.detector_claims AS c
         CROSS JOIN LATERAL (SELECT {AM_COLUMNS} FROM seldb.am_images AS a
                             WHERE a.run_id = c.run_id AND a.layer = c.layer AND a.unit = c.unit
                             ORDER BY a.created_at DESC LIMIT 1) AS a
-        WHERE c.run_id = :r ORDER BY c.precision_60 DESC, c.layer, c.unit""", {"r": run_id})  # fmt: skip
+        WHERE c.run_id = :r ORDER BY c.precision_60 DESC, c.layer, c.unit""",
+        {"r": run_id},
+    )
 
 
 def detector_grid(images: pl.DataFrame, out: str | Path, title: str) -> Path | None:
@@ -76,8 +91,9 @@ def detector_grid(images: pl.DataFrame, out: str | Path, title: str) -> Path | N
             with Image.open(row["path"]) as im:
                 tiles.append(np.asarray(im.convert("RGB")))
             above = {True: "above", False: "NOT above", None: "?"}[row["exceeds_dataset_max"]]
-            captions.append([row["unit_label"], f"{row['precision_60_class']} {row['precision_60']:.2f}",
-                             f"{above} dataset"])  # fmt: skip
+            captions.append(
+                [row["unit_label"], f"{row['precision_60_class']} {row['precision_60']:.2f}", f"{above} dataset"]
+            )
     if not tiles:
         return None
     out = Path(out)

@@ -26,9 +26,9 @@ same bytes (the thread count used is recorded with the settings).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -39,7 +39,6 @@ from seldb.am.request import LEARNING_RATE, METHODS, check_options
 from seldb.am.transforms import TransformSpec, random_transform
 from seldb.am.unit_probe import Preprocess, UnitProbe, input_transform
 from seldb.errors import InputError
-
 
 
 @dataclass(frozen=True)
@@ -97,8 +96,14 @@ def _check_unit(net: nn.Module, probe: UnitProbe, size: int, device: str, prepro
     probe.check_unit()
 
 
-def preflight(net: nn.Module, targets: list[tuple[str, nn.Module, int]], size: int, device: str,
-              preprocess: str | Preprocess, pre_relu: bool) -> None:  # fmt: skip
+def preflight(
+    net: nn.Module,
+    targets: list[tuple[str, nn.Module, int]],
+    size: int,
+    device: str,
+    preprocess: str | Preprocess,
+    pre_relu: bool,
+) -> None:
     """Check (layer name, module, unit) targets before any image is made: one forward pass per layer
     with its highest unit, so a bad unit, size or pre_relu is one line while nothing is written yet."""
     _, prep = input_transform(preprocess)
@@ -112,9 +117,16 @@ def preflight(net: nn.Module, targets: list[tuple[str, nn.Module, int]], size: i
             _check_unit(net, probe, size, device, prep)
 
 
-def measure(net: nn.Module, layer_module: nn.Module, unit: int, images: np.ndarray | torch.Tensor,
-            preprocess: str | Preprocess = "torchvision", device: str = "cpu", pre_relu: bool = False,
-            layer_name: str = "the layer") -> list[UnitActivation]:  # fmt: skip
+def measure(
+    net: nn.Module,
+    layer_module: nn.Module,
+    unit: int,
+    images: np.ndarray | torch.Tensor,
+    preprocess: str | Preprocess = "torchvision",
+    device: str = "cpu",
+    pre_relu: bool = False,
+    layer_name: str = "the layer",
+) -> list[UnitActivation]:
     """The unit's activation for each image: uint8 (N, H, W, 3) or float in [0, 1] (N, H, W, 3)."""
     _, prep = input_transform(preprocess)
     array = torch.as_tensor(np.asarray(images))
@@ -129,17 +141,35 @@ def measure(net: nn.Module, layer_module: nn.Module, unit: int, images: np.ndarr
     return [UnitActivation(a, b) for a, b in zip(means, maxes)]
 
 
-def reference_activation(net: nn.Module, layer_module: nn.Module, unit: int, mean_image: np.ndarray,
-                         preprocess: str | Preprocess = "torchvision", device: str = "cpu",
-                         layer_name: str = "the layer") -> UnitActivation:  # fmt: skip
+def reference_activation(
+    net: nn.Module,
+    layer_module: nn.Module,
+    unit: int,
+    mean_image: np.ndarray,
+    preprocess: str | Preprocess = "torchvision",
+    device: str = "cpu",
+    layer_name: str = "the layer",
+) -> UnitActivation:
     """The unit's activation for the dataset's mean image ((H, W, 3) in [0, 1], see seldb.am.dataset_mean)."""
     return measure(net, layer_module, unit, mean_image, preprocess, device, False, layer_name)[0]
 
 
-def generate(net: nn.Module, layer_module: nn.Module, unit: int, steps: int = 512, size: int = 224, seed: int = 0,
-             pre_relu: bool = False, device: str = "cpu", preprocess: str | Preprocess = "torchvision",
-             method: str = "fft-decorrelated", lr: float = LEARNING_RATE, layer_name: str | None = None,
-             threads: int | None = None, progress: Callable[[int], None] | None = None) -> AMImage:  # fmt: skip
+def generate(
+    net: nn.Module,
+    layer_module: nn.Module,
+    unit: int,
+    steps: int = 512,
+    size: int = 224,
+    seed: int = 0,
+    pre_relu: bool = False,
+    device: str = "cpu",
+    preprocess: str | Preprocess = "torchvision",
+    method: str = "fft-decorrelated",
+    lr: float = LEARNING_RATE,
+    layer_name: str | None = None,
+    threads: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> AMImage:
     """An image maximising `unit` of `layer_module` (a module of `net`); moves net to `device`, eval mode.
 
     threads: CPU threads for this call (restored afterwards); None keeps torch's setting.
@@ -152,8 +182,18 @@ def generate(net: nn.Module, layer_module: nn.Module, unit: int, steps: int = 51
     prep_name, prep = input_transform(preprocess)
     spec = TransformSpec.for_size(size)
     with _cpu_threads(threads if device == "cpu" else None) as used:
-        settings = AMSettings(steps, size, seed, pre_relu, method, lr, prep_name, device,
-                            used if device == "cpu" else None, spec.describe())  # fmt: skip
+        settings = AMSettings(
+            steps,
+            size,
+            seed,
+            pre_relu,
+            method,
+            lr,
+            prep_name,
+            device,
+            used if device == "cpu" else None,
+            spec.describe(),
+        )
         net.to(device).eval()
         started = time.perf_counter()
         with UnitProbe(layer_module, unit, pre_relu, name) as probe:
@@ -178,8 +218,14 @@ def _cpu_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
-def _optimise(net: nn.Module, probe: UnitProbe, spec: TransformSpec, settings: AMSettings, prep: Preprocess,
-              progress: Callable[[int], None] | None) -> np.ndarray:  # fmt: skip
+def _optimise(
+    net: nn.Module,
+    probe: UnitProbe,
+    spec: TransformSpec,
+    settings: AMSettings,
+    prep: Preprocess,
+    progress: Callable[[int], None] | None,
+) -> np.ndarray:
     generator = torch.Generator().manual_seed(settings.seed)
     image = FourierImage(settings.size, METHODS[settings.method], generator, settings.device)
     optimiser = torch.optim.Adam(image.parameters(), lr=settings.lr)

@@ -71,8 +71,10 @@ def _load(net: nn.Module, spec, weights: dict | None, run: str) -> None:
     if not path.is_file():
         raise InputError(f"{run}: the weights file {path} is gone; put it back to generate AM images")
     if file_sha256(path) != weights.get("sha256"):
-        raise InputError(f"{run}: {path} has changed since the run was recorded (sha256 differs); AM images"
-                         " would not show the recorded network")  # fmt: skip
+        raise InputError(
+            f"{run}: {path} has changed since the run was recorded (sha256 differs); AM images"
+            " would not show the recorded network"
+        )
     load_weights(net, path, spec)
 
 

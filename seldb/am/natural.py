@@ -1,4 +1,4 @@
-""""Natural AM" for `seldb report unit --top-images N`: a unit's most active dataset images on one sheet.
+""" "Natural AM" for `seldb report unit --top-images N`: a unit's most active dataset images on one sheet.
 
 The images come from seldb.unit_top_images in rank order, found on this
 machine through the run's recorded image directory (seldb.am.run_images); the
@@ -23,10 +23,13 @@ def top_images_sheet(conn: sa.Connection, run_id: int, layer: str, unit: int, n:
     """Write the unit's n most active images (n <= 100) to `out` (a .png path), captioned."""
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TOP_IMAGES:
         raise InputError(f"--top-images must be a whole number from 1 to {MAX_TOP_IMAGES}, got {n!r}")
-    rows = conn.execute(sa.text(
-        "SELECT rank, image_path, class, activation FROM seldb.unit_top_images"
-        " WHERE run_id = :r AND layer = :l AND unit = :u AND rank <= :n ORDER BY rank"),
-        {"r": run_id, "l": layer, "u": unit, "n": n}).all()  # fmt: skip
+    rows = conn.execute(
+        sa.text(
+            "SELECT rank, image_path, class, activation FROM seldb.unit_top_images"
+            " WHERE run_id = :r AND layer = :l AND unit = :u AND rank <= :n ORDER BY rank"
+        ),
+        {"r": run_id, "l": layer, "u": unit, "n": n},
+    ).all()
     if not rows:
         return ContactSheet(None, 0, [], f"{layer}.{unit} has no top images stored; no contact sheet")
     roots = run_record(conn, run_id).roots

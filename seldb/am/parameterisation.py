@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 # lucid's sqrt of ImageNet's colour correlation (color.py), columns normalised to a max norm of 1
-COLOR_CORRELATION_SVD_SQRT = np.asarray([[0.26, 0.09, 0.02],
-                                         [0.27, 0.00, -0.05],
-                                         [0.27, -0.09, 0.03]], dtype=np.float32)  # fmt: skip
+COLOR_CORRELATION_SVD_SQRT = np.asarray(
+    [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype=np.float32
+)
 COLOR_CORRELATION_NORMALIZED = COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(COLOR_CORRELATION_SVD_SQRT, axis=0))
 INIT_SD = 0.01  # lucid's default spectrum standard deviation
 DECAY_POWER = 1.0

@@ -18,9 +18,9 @@ import hashlib
 import json
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -78,9 +78,14 @@ def _as_items(images: Sequence[SheetItem | tuple]) -> list[SheetItem]:
     return items
 
 
-def write_rating_sheet(images: Sequence[SheetItem | tuple], out_dir: str | os.PathLike, seed: int,
-                       title: str = "Which objects do you see?", thumb: int = 160,
-                       about: dict | None = None) -> RatingSheet:  # fmt: skip
+def write_rating_sheet(
+    images: Sequence[SheetItem | tuple],
+    out_dir: str | os.PathLike,
+    seed: int,
+    title: str = "Which objects do you see?",
+    thumb: int = 160,
+    about: dict | None = None,
+) -> RatingSheet:
     """Write out_dir/index.html (blinded, self-contained) and out_dir/key.json; items in a seeded random order.
 
     `images`: SheetItem(unit, paths) or (unit label, path or paths) pairs. `about` (e.g. the run id)
@@ -97,18 +102,29 @@ def write_rating_sheet(images: Sequence[SheetItem | tuple], out_dir: str | os.Pa
     sheet_id = digest.hexdigest()[:12]
     width = len(str(len(order)))
     ids = [f"{n:0{width}d}" for n in range(1, len(order) + 1)]
-    items_html = [render_item(item_id, n, len(order), [base64.b64encode(d).decode("ascii") for d in pngs[i.unit]])
-                  for n, (item_id, i) in enumerate(zip(ids, order), start=1)]  # fmt: skip
+    items_html = [
+        render_item(item_id, n, len(order), [base64.b64encode(d).decode("ascii") for d in pngs[i.unit]])
+        for n, (item_id, i) in enumerate(zip(ids, order), start=1)
+    ]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     html = out / "index.html"
     html.write_text(render_page(title, sheet_id, ids, items_html, thumb), encoding="utf-8")
     key = {
-        "version": KEY_VERSION, "sheet": sheet_id, "seed": seed, "about": about or {},
-        "items": [{"item": item_id, "unit": i.unit, "images": [str(p) for p in i.images],
-                   "sha256": [hashlib.sha256(d).hexdigest() for d in pngs[i.unit]]}
-                  for item_id, i in zip(ids, order)],
-    }  # fmt: skip
+        "version": KEY_VERSION,
+        "sheet": sheet_id,
+        "seed": seed,
+        "about": about or {},
+        "items": [
+            {
+                "item": item_id,
+                "unit": i.unit,
+                "images": [str(p) for p in i.images],
+                "sha256": [hashlib.sha256(d).hexdigest() for d in pngs[i.unit]],
+            }
+            for item_id, i in zip(ids, order)
+        ],
+    }
     key_path = out / "key.json"
     key_path.write_text(json.dumps(key, indent=1) + "\n", encoding="utf-8")
     return RatingSheet(html, key_path, sheet_id, seed, len(order))
@@ -135,8 +151,9 @@ def _answer_rows(path: Path):
             reader = csv.DictReader(handle)
             missing = [c for c in ANSWER_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise InputError(f"{path}: no column {', '.join(missing)} (the page's download has"
-                                 f" {', '.join(ANSWER_COLUMNS)})")  # fmt: skip
+                raise InputError(
+                    f"{path}: no column {', '.join(missing)} (the page's download has {', '.join(ANSWER_COLUMNS)})"
+                )
             for row in reader:
                 if None in row or any(v is None for v in row.values()):
                     raise InputError(f"{path} line {reader.line_num}: the row's fields do not match the header")
@@ -160,24 +177,34 @@ def unblinded_rows(path: str | os.PathLike, key: str | os.PathLike):
     path = Path(path)
     for line, row in _answer_rows(path):
         if row["sheet"].strip() != sheet:
-            raise InputError(f"{path} line {line}: answers for sheet {row['sheet']!r}, but {key} is the key"
-                             f" of sheet {sheet!r}")  # fmt: skip
+            raise InputError(
+                f"{path} line {line}: answers for sheet {row['sheet']!r}, but {key} is the key of sheet {sheet!r}"
+            )
         item = row["item"].strip()
         if item not in units:
             raise InputError(f"{path} line {line}: item {item!r} is not on sheet {sheet}")
-        yield line, {"unit": units[item], "rater": row["rater"].strip(),
-                     "judged_object": row["judged_object"].strip(), "label": row["label"].strip()}  # fmt: skip
+        yield (
+            line,
+            {
+                "unit": units[item],
+                "rater": row["rater"].strip(),
+                "judged_object": row["judged_object"].strip(),
+                "label": row["label"].strip(),
+            },
+        )
 
 
-def ratings_from_answers(answers: Sequence[str | os.PathLike] | str | os.PathLike,
-                         key: str | os.PathLike) -> list[dict[str, str]]:  # fmt: skip
+def ratings_from_answers(
+    answers: Sequence[str | os.PathLike] | str | os.PathLike, key: str | os.PathLike
+) -> list[dict[str, str]]:
     """The raters' answers unblinded: one {unit, rater, judged_object, label} per answered item."""
     paths = [answers] if isinstance(answers, (str, os.PathLike)) else list(answers)
     return [row for path in paths for _, row in unblinded_rows(path, key)]
 
 
-def write_ratings_csv(answers: Sequence[str | os.PathLike] | str | os.PathLike, key: str | os.PathLike,
-                      out: str | os.PathLike) -> Path:  # fmt: skip
+def write_ratings_csv(
+    answers: Sequence[str | os.PathLike] | str | os.PathLike, key: str | os.PathLike, out: str | os.PathLike
+) -> Path:
     """The ratings CSV that `seldb import ratings` (seldb.ratings.read_ratings) reads."""
     rows = ratings_from_answers(answers, key)
     if not rows:

@@ -64,8 +64,9 @@ def check_options(steps: int, size: int, method: str, lr: float, seed: int = 0) 
 
 def check_request(options: AMOptions) -> None:
     """Everything about `options` that needs no database and no network."""
-    check_options(options.steps, MIN_SIZE if options.size is None else options.size, options.method, options.lr,
-                  options.seed)  # fmt: skip
+    check_options(
+        options.steps, MIN_SIZE if options.size is None else options.size, options.method, options.lr, options.seed
+    )
     if options.units and options.top is not None:
         raise InputError("give the units (--units) or the top N (--top), not both")
     if not options.units and options.top is None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from seldb.am.request import AMOptions, check_options, check_request, default_out, image_name
 from seldb.am.store import AMRow
@@ -49,8 +49,9 @@ def _file_intact(path: str, sha256: str) -> bool:
     return file.is_file() and hashlib.sha256(file.read_bytes()).hexdigest() == sha256
 
 
-def activation_maximisation(db: Database, options: AMOptions, progress: bool = True,
-                            notify: Callable[[str], None] | None = None) -> list[AMRow]:  # fmt: skip
+def activation_maximisation(
+    db: Database, options: AMOptions, progress: bool = True, notify: Callable[[str], None] | None = None
+) -> list[AMRow]:
     """Make (or reuse) the AM image of each unit `options` names; one AMRow per unit, in order."""
     from seldb.am import store
     from seldb.am.maximise import preflight
@@ -66,12 +67,27 @@ def activation_maximisation(db: Database, options: AMOptions, progress: bool = T
     device = resolve_device(options.device)
     targets = [(layer, rebuilt.module(layer), unit) for layer, unit in plan.units]
     preflight(rebuilt.net, targets, size, device, rebuilt.preprocess, options.pre_relu)
-    keys = {pair: store.key(plan.run_id, plan.layers[pair[0]][0], pair[1], options.method, options.seed,
-                            options.steps, size, options.pre_relu, options.lr) for pair in plan.units}  # fmt: skip
+    keys = {
+        pair: store.key(
+            plan.run_id,
+            plan.layers[pair[0]][0],
+            pair[1],
+            options.method,
+            options.seed,
+            options.steps,
+            size,
+            options.pre_relu,
+            options.lr,
+        )
+        for pair in plan.units
+    }
     with db.connect() as conn:
         previous = {pair: store.stored(conn, k) for pair, k in keys.items()}
-    todo = [pair for pair in plan.units if options.force or not previous[pair]
-            or not _file_intact(previous[pair]["path"], previous[pair]["sha256"])]  # fmt: skip
+    todo = [
+        pair
+        for pair in plan.units
+        if options.force or not previous[pair] or not _file_intact(previous[pair]["path"], previous[pair]["sha256"])
+    ]
     for pair in todo:
         if previous[pair] and not options.force:
             notify(f"{pair[0]}.{pair[1]}: {previous[pair]['path']} is gone or changed; making the image again")
@@ -81,8 +97,17 @@ def activation_maximisation(db: Database, options: AMOptions, progress: bool = T
         return store.rows(conn, plan.run_id, plan.units, options, size, set(todo))
 
 
-def _make(db: Database, plan: _Plan, rebuilt, options: AMOptions, size: int, device: str, todo: list,
-          progress: bool, notify: Callable[[str], None]) -> None:  # fmt: skip
+def _make(
+    db: Database,
+    plan: _Plan,
+    rebuilt,
+    options: AMOptions,
+    size: int,
+    device: str,
+    todo: list,
+    progress: bool,
+    notify: Callable[[str], None],
+) -> None:
     from seldb.am import store
     from seldb.am.maximise import generate, reference_activation
     from seldb.am.png import write_png
@@ -99,14 +124,29 @@ def _make(db: Database, plan: _Plan, rebuilt, options: AMOptions, size: int, dev
         for (layer, unit), k, previous in todo:
             bar.describe(f"AM {layer}.{unit}")
             module = rebuilt.module(layer)
-            am = generate(rebuilt.net, module, unit, steps=options.steps, size=size, seed=options.seed,
-                          pre_relu=options.pre_relu, device=device, preprocess=rebuilt.preprocess,
-                          method=options.method, lr=options.lr, layer_name=layer, threads=options.threads,
-                          progress=lambda _step: bar.advance(1))  # fmt: skip
+            am = generate(
+                rebuilt.net,
+                module,
+                unit,
+                steps=options.steps,
+                size=size,
+                seed=options.seed,
+                pre_relu=options.pre_relu,
+                device=device,
+                preprocess=rebuilt.preprocess,
+                method=options.method,
+                lr=options.lr,
+                layer_name=layer,
+                threads=options.threads,
+                progress=lambda _step: bar.advance(1),
+            )
             path = (out / image_name(layer, unit, options, size)).resolve()
             sha256 = write_png(am.image, path)
-            ref = None if mean.image is None else reference_activation(
-                rebuilt.net, module, unit, mean.image, rebuilt.preprocess, device, layer)  # fmt: skip
+            ref = (
+                None
+                if mean.image is None
+                else reference_activation(rebuilt.net, module, unit, mean.image, rebuilt.preprocess, device, layer)
+            )
             with db.connect() as conn:
                 store.save(conn, _record(k, am, ref, mean.n_images, path, sha256))
                 conn.commit()
@@ -115,11 +155,19 @@ def _make(db: Database, plan: _Plan, rebuilt, options: AMOptions, size: int, dev
 
 def _record(k: dict, am, ref, n_images: int, path: Path, sha256: str) -> dict:
     return {
-        **k, "activation_mean": am.activation.mean, "activation_max": am.activation.max, "objective": am.objective,
-        "reference_mean": None if ref is None else ref.mean, "reference_max": None if ref is None else ref.max,
-        "reference_n_images": n_images or None, "path": str(path), "sha256": sha256,
-        "device": am.settings.device, "seconds": am.seconds, "settings": dataclasses.asdict(am.settings),
-    }  # fmt: skip
+        **k,
+        "activation_mean": am.activation.mean,
+        "activation_max": am.activation.max,
+        "objective": am.objective,
+        "reference_mean": None if ref is None else ref.mean,
+        "reference_max": None if ref is None else ref.max,
+        "reference_n_images": n_images or None,
+        "path": str(path),
+        "sha256": sha256,
+        "device": am.settings.device,
+        "seconds": am.seconds,
+        "settings": dataclasses.asdict(am.settings),
+    }
 
 
 def _drop_replaced(previous: dict | None, path: Path) -> None:
@@ -128,11 +176,20 @@ def _drop_replaced(previous: dict | None, path: Path) -> None:
         Path(previous["path"]).unlink()
 
 
-def demo_images(db: Database, run_id: int, out: str | Path, n: int = 4, steps: int = 256,
-                progress: bool = True) -> list[AMRow]:  # fmt: skip
+def demo_images(
+    db: Database, run_id: int, out: str | Path, n: int = 4, steps: int = 256, progress: bool = True
+) -> list[AMRow]:
     """`seldb demo`'s last step: AM images of its n most selective fc1 units (by precision_60), grey
     like the digits, on the CPU with one thread so that every machine gets the same bytes."""
-    options = AMOptions(run=run_id, top=n, by="precision_60", layer="fc1", steps=steps, method="fft-gray",
-                        device="cpu", threads=1, out=out)  # fmt: skip
+    options = AMOptions(
+        run=run_id,
+        top=n,
+        by="precision_60",
+        layer="fc1",
+        steps=steps,
+        method="fft-gray",
+        device="cpu",
+        threads=1,
+        out=out,
+    )
     return activation_maximisation(db, options, progress)
-

@@ -45,8 +45,9 @@ class MeanImage:
 
 
 def run_record(conn: sa.Connection, run_id: int) -> RunRecord:
-    row = conn.execute(sa.text("SELECT options, source_file FROM seldb_store.runs WHERE run_id = :r"),
-                       {"r": run_id}).one()  # fmt: skip
+    row = conn.execute(
+        sa.text("SELECT options, source_file FROM seldb_store.runs WHERE run_id = :r"), {"r": run_id}
+    ).one()
     return RunRecord(run_id, dict(row.options or {}), row.source_file)
 
 
@@ -82,8 +83,12 @@ def mean_of_run(record: RunRecord, paths: list[str | None], kind: str, size: int
     found = [p for p in (locate(path, record.roots) for path in subset) if p is not None]
     if not found:
         first = next((p for p in subset if p), None)
-        return MeanImage(None, 0, f"no reference activation: none of the run's images is reachable from here"
-                                  f" (first: {first}); mount its image directory to get one")  # fmt: skip
+        return MeanImage(
+            None,
+            0,
+            f"no reference activation: none of the run's images is reachable from here"
+            f" (first: {first}); mount its image directory to get one",
+        )
     try:
         image, n = mean_image(found, size, kind)
     except InputError as exc:

@@ -130,15 +130,28 @@ ITEM = Template("""<div class="item" id="item-$item">
 
 
 def render_item(item: str, number: int, total: int, images_base64: list[str]) -> str:
-    images = "".join(f'<img alt="panel {number} image {i + 1}" src="data:image/png;base64,{data}">'
-                     for i, data in enumerate(images_base64))  # fmt: skip
-    return ITEM.substitute(item=escape(item), number=number, total=total, images=images,
-                           question=escape(QUESTION_OBJECT), label_question=escape(QUESTION_LABEL),
-                           hint=escape(LABEL_HINT))  # fmt: skip
+    images = "".join(
+        f'<img alt="panel {number} image {i + 1}" src="data:image/png;base64,{data}">'
+        for i, data in enumerate(images_base64)
+    )
+    return ITEM.substitute(
+        item=escape(item),
+        number=number,
+        total=total,
+        images=images,
+        question=escape(QUESTION_OBJECT),
+        label_question=escape(QUESTION_LABEL),
+        hint=escape(LABEL_HINT),
+    )
 
 
 def render_page(title: str, sheet: str, item_ids: list[str], items_html: list[str], thumb: int) -> str:
     import json
 
-    return PAGE.substitute(title=escape(title), sheet=escape(sheet), item_ids=json.dumps(item_ids),
-                           items="\n".join(items_html), thumb=thumb)  # fmt: skip
+    return PAGE.substitute(
+        title=escape(title),
+        sheet=escape(sheet),
+        item_ids=json.dumps(item_ids),
+        items="\n".join(items_html),
+        thumb=thumb,
+    )

@@ -21,9 +21,23 @@ from sqlalchemy.dialects.postgresql import insert
 from seldb.db import schema as s
 
 T = s.am_images
-RESULT_COLUMNS = ("unit_label", "layer", "unit", "activation", "reference_activation", "dataset_max",
-                  "exceeds_dataset_max", "path", "sha256", "seconds", "method", "seed", "steps", "size",
-                  "pre_relu")  # fmt: skip
+RESULT_COLUMNS = (
+    "unit_label",
+    "layer",
+    "unit",
+    "activation",
+    "reference_activation",
+    "dataset_max",
+    "exceeds_dataset_max",
+    "path",
+    "sha256",
+    "seconds",
+    "method",
+    "seed",
+    "steps",
+    "size",
+    "pre_relu",
+)
 
 
 @dataclass(frozen=True)
@@ -48,10 +62,20 @@ class AMRow:
     reused: bool = False
 
 
-def key(run_id: int, layer_id: int, unit: int, method: str, seed: int, steps: int, size: int, pre_relu: bool,
-        lr: float) -> dict:  # fmt: skip
-    return {"run_id": run_id, "layer_id": layer_id, "unit": unit, "method": method, "seed": seed, "steps": steps,
-            "size": size, "pre_relu": pre_relu, "lr": float(lr)}  # fmt: skip
+def key(
+    run_id: int, layer_id: int, unit: int, method: str, seed: int, steps: int, size: int, pre_relu: bool, lr: float
+) -> dict:
+    return {
+        "run_id": run_id,
+        "layer_id": layer_id,
+        "unit": unit,
+        "method": method,
+        "seed": seed,
+        "steps": steps,
+        "size": size,
+        "pre_relu": pre_relu,
+        "lr": float(lr),
+    }
 
 
 def _where(k: dict):
@@ -69,18 +93,34 @@ def save(conn: sa.Connection, record: dict) -> None:
     values = {**record, "settings": json.loads(json.dumps(record["settings"]))}
     statement = insert(T).values(**values)
     update = {c: statement.excluded[c] for c in values if c not in s.AM_IMAGE_KEY}
-    conn.execute(statement.on_conflict_do_update(index_elements=list(s.AM_IMAGE_KEY),
-                                                 set_={**update, "created_at": sa.func.now()}))  # fmt: skip
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(s.AM_IMAGE_KEY), set_={**update, "created_at": sa.func.now()}
+        )
+    )
 
 
-def rows(conn: sa.Connection, run_id: int, wanted: list[tuple[str, int]], options, size: int,
-         made: set[tuple[str, int]]) -> list[AMRow]:  # fmt: skip
+def rows(
+    conn: sa.Connection, run_id: int, wanted: list[tuple[str, int]], options, size: int, made: set[tuple[str, int]]
+) -> list[AMRow]:
     """The view's rows of `wanted` (layer, unit) with these options, in the order wanted."""
-    query = (f"SELECT {', '.join(RESULT_COLUMNS)} FROM seldb.am_images WHERE run_id = :r AND method = :m"
-             " AND seed = :seed AND steps = :steps AND size = :size AND pre_relu = :pre"
-             " AND lr = :lr")  # fmt: skip
-    params = {"r": run_id, "m": options.method, "seed": options.seed, "steps": options.steps, "size": size,
-              "pre": options.pre_relu, "lr": float(options.lr)}  # fmt: skip
+    query = (
+        f"SELECT {', '.join(RESULT_COLUMNS)} FROM seldb.am_images WHERE run_id = :r AND method = :m"
+        " AND seed = :seed AND steps = :steps AND size = :size AND pre_relu = :pre"
+        " AND lr = :lr"
+    )
+    params = {
+        "r": run_id,
+        "m": options.method,
+        "seed": options.seed,
+        "steps": options.steps,
+        "size": size,
+        "pre": options.pre_relu,
+        "lr": float(options.lr),
+    }
     found = {(r["layer"], r["unit"]): r for r in conn.execute(sa.text(query), params).mappings()}
-    return [AMRow(**{**found[pair], "path": Path(found[pair]["path"]), "reused": pair not in made})
-            for pair in wanted if pair in found]  # fmt: skip
+    return [
+        AMRow(**{**found[pair], "path": Path(found[pair]["path"]), "reused": pair not in made})
+        for pair in wanted
+        if pair in found
+    ]

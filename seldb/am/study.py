@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import sqlalchemy as sa
 
@@ -24,13 +24,16 @@ from seldb.reports.source import find_unit, resolve_run
 
 
 def _unit_images(conn: sa.Connection, run_id: int, layer: str, unit: int) -> list[str]:
-    query = ("SELECT path FROM seldb.am_images WHERE run_id = :r AND layer = :l AND unit = :u"
-             " ORDER BY method, seed, steps, size, pre_relu, lr")
+    query = (
+        "SELECT path FROM seldb.am_images WHERE run_id = :r AND layer = :l AND unit = :u"
+        " ORDER BY method, seed, steps, size, pre_relu, lr"
+    )
     return list(conn.execute(sa.text(query), {"r": run_id, "l": layer, "u": unit}).scalars())
 
 
-def write_sheet(db: Database, units: Sequence[str], out: str | os.PathLike, run: int | None = None,
-                seed: int | None = None) -> RatingSheet:  # fmt: skip
+def write_sheet(
+    db: Database, units: Sequence[str], out: str | os.PathLike, run: int | None = None, seed: int | None = None
+) -> RatingSheet:
     """out/index.html and out/key.json for the units' stored AM images; seed None draws one (recorded)."""
     if not units:
         raise InputError("name the units to rate: --units fc8.1,fc8.7")
@@ -43,12 +46,15 @@ def write_sheet(db: Database, units: Sequence[str], out: str | os.PathLike, run:
     with db.connect() as conn:
         r = resolve_run(conn, run)
         pairs = list(dict.fromkeys(find_unit(conn, r, label) for label in units))
-        items = [SheetItem(f"{layer}.{unit}", tuple(_unit_images(conn, r.run_id, layer, unit)))
-                 for layer, unit in pairs]
+        items = [
+            SheetItem(f"{layer}.{unit}", tuple(_unit_images(conn, r.run_id, layer, unit))) for layer, unit in pairs
+        ]
     missing = [item.unit for item in items if not item.images]
     if missing:
-        raise SeldbError(f"no AM image of {', '.join(missing)} in {r.name}: make them first with"
-                         f" seldb am --run {r.run_id} --units {','.join(missing)}")  # fmt: skip
+        raise SeldbError(
+            f"no AM image of {', '.join(missing)} in {r.name}: make them first with"
+            f" seldb am --run {r.run_id} --units {','.join(missing)}"
+        )
     gone = [str(p) for item in items for p in item.images if not Path(p).is_file()]
     if gone:
         raise SeldbError(f"{len(gone)} AM image file(s) are gone (first: {gone[0]}); seldb am --force makes them again")

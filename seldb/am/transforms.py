@@ -37,12 +37,20 @@ class TransformSpec:
     def for_size(cls, size: int) -> TransformSpec:
         """lucid's 224-pixel values in proportion, at least one pixel each (a 28-pixel image gets 2, 1, 1)."""
         f = size / REFERENCE_SIZE
-        return cls(pad=max(1, round(12 * f)), jitter=max(1, round(8 * f)), scales=SCALES, angles=ANGLES,
-                   jitter_after=max(1, round(4 * f)))  # fmt: skip
+        return cls(
+            pad=max(1, round(12 * f)),
+            jitter=max(1, round(8 * f)),
+            scales=SCALES,
+            angles=ANGLES,
+            jitter_after=max(1, round(4 * f)),
+        )
 
     def describe(self) -> dict:
-        return {**asdict(self), "scales": [min(self.scales), max(self.scales)],
-                "angles": [min(self.angles), max(self.angles)]}  # fmt: skip
+        return {
+            **asdict(self),
+            "scales": [min(self.scales), max(self.scales)],
+            "angles": [min(self.angles), max(self.angles)],
+        }
 
 
 def _choice(n: int, generator: torch.Generator) -> int:
@@ -53,7 +61,7 @@ def jitter(image: torch.Tensor, d: int, generator: torch.Generator) -> torch.Ten
     """A random crop d pixels smaller in each direction (lucid's jitter: tf.random_crop)."""
     h, w = image.shape[-2:]
     dy, dx = _choice(d + 1, generator), _choice(d + 1, generator)
-    return image[..., dy:dy + h - d, dx:dx + w - d]
+    return image[..., dy : dy + h - d, dx : dx + w - d]
 
 
 def scale(image: torch.Tensor, factor: float) -> torch.Tensor:

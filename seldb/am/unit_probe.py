@@ -13,7 +13,7 @@ weights expect, with the same kinds as the ingest (seldb.ingest.preprocess).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -98,8 +98,10 @@ class UnitProbe:
         self.max: torch.Tensor | None = None
         relu = final_relu(layer_module)
         if pre_relu and relu is None:
-            raise InputError(f"{layer_name} ({type(layer_module).__name__}) does not end in a ReLU,"
-                             " so it has no pre-ReLU output; generate without pre_relu")  # fmt: skip
+            raise InputError(
+                f"{layer_name} ({type(layer_module).__name__}) does not end in a ReLU,"
+                " so it has no pre-ReLU output; generate without pre_relu"
+            )
         if relu is not None:
             self._handle = relu.register_forward_pre_hook(lambda module, inputs: self._take(inputs[0], True))
         else:

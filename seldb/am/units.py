@@ -33,8 +33,13 @@ def top_units(conn: sa.Connection, run: Run, by: str, n: int, layer: str | None 
         params["l"] = check_layer(conn, run, layer)
         where += " AND layer = :l"
     # `by` is a catalogue measure (checked above), safe to splice
-    rows = conn.execute(sa.text(f"SELECT layer, unit FROM seldb.unit_measures WHERE {where} AND {by} IS NOT NULL"
-                                f" ORDER BY {by} DESC, layer, unit LIMIT :n"), params).all()  # fmt: skip
+    rows = conn.execute(
+        sa.text(
+            f"SELECT layer, unit FROM seldb.unit_measures WHERE {where} AND {by} IS NOT NULL"
+            f" ORDER BY {by} DESC, layer, unit LIMIT :n"
+        ),
+        params,
+    ).all()
     if not rows:
         scope = f"layer {layer} of " if layer else ""
         raise SeldbError(f"no live unit of {scope}{run.name} has a value of {by}")
@@ -43,6 +48,7 @@ def top_units(conn: sa.Connection, run: Run, by: str, n: int, layer: str | None 
 
 def layer_ids(conn: sa.Connection, run_id: int) -> dict[str, tuple[int, str]]:
     """{layer name: (layer_id, reduction)} of the run."""
-    rows = conn.execute(sa.text("SELECT name, layer_id, reduction FROM seldb_store.run_layers WHERE run_id = :r"),
-                        {"r": run_id}).all()  # fmt: skip
+    rows = conn.execute(
+        sa.text("SELECT name, layer_id, reduction FROM seldb_store.run_layers WHERE run_id = :r"), {"r": run_id}
+    ).all()
     return {row.name: (int(row.layer_id), row.reduction) for row in rows}

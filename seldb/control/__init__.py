@@ -18,8 +18,18 @@ from seldb.control.planted import classify, planted_units, write_planted_file
 
 _NEEDS_TORCH = {"run_control": "seldb.control.run", "ControlNetwork": "seldb.control.run"}
 
-__all__ = ["ControlOptions", "ControlResult", "ControlSummary", "TrainConfig", "classify", "planted_units",
-           "plot_control_boxes", "summarize_control", "write_planted_file", *_NEEDS_TORCH]  # fmt: skip
+__all__ = [
+    "ControlOptions",
+    "ControlResult",
+    "ControlSummary",
+    "TrainConfig",
+    "classify",
+    "planted_units",
+    "plot_control_boxes",
+    "summarize_control",
+    "write_planted_file",
+    *_NEEDS_TORCH,
+]
 
 
 def __getattr__(name: str):

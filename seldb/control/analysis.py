@@ -30,8 +30,7 @@ CRITERIA = {  # name: (what it means, a unit passes when)
 }
 BOX_MEASURES = ["recall_p1", "max_informedness", "precision_60", "ccmas", "localist_margin"]
 LETTER_ANY, ANY = "letter-any-slot", "any"
-REQUIRED = ["condition", "seed", "class_space", "unit", "is_localist", "recall_p1", "max_informedness",
-            "precision_60"]  # fmt: skip
+REQUIRED = ["condition", "seed", "class_space", "unit", "is_localist", "recall_p1", "max_informedness", "precision_60"]
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,10 @@ def _mean_sd(row: dict, column: str) -> str:
 def _condition_phrase(across: pl.DataFrame, condition: str) -> str:
     rows = {r["class_space"]: r for r in across.filter(pl.col("condition") == condition).iter_rows(named=True)}
     head = rows[ANY]
-    parts = [f"{_mean_sd(head, 'n_localist')} of {head['n_units_mean']:.0f} hidden units "
-             f"({head['share_localist_mean']:.1%}) localist for some word or letter"]  # fmt: skip
+    parts = [
+        f"{_mean_sd(head, 'n_localist')} of {head['n_units_mean']:.0f} hidden units "
+        f"({head['share_localist_mean']:.1%}) localist for some word or letter"
+    ]
     detail = [f"{space}: {_mean_sd(rows[space], 'n_localist')}" for space in ("word", LETTER_ANY) if space in rows]
     return parts[0] + (f" ({'; '.join(detail)})" if detail else "")
 
@@ -117,16 +118,24 @@ def _verdict_one(per_seed: pl.DataFrame, across: pl.DataFrame, label: str) -> st
     more = int((paired["superposition"] > paired["single"]).sum())
     sup = across.filter((pl.col("condition") == "superposition") & (pl.col("class_space") == ANY))["n_localist_mean"][0]
     single = across.filter((pl.col("condition") == "single") & (pl.col("class_space") == ANY))["n_localist_mean"][0]
-    found = (f"{label}, {n_seeds} seed(s): under superposition {_condition_phrase(across, 'superposition')}; "
-             f"with single words {_condition_phrase(across, 'single')}.")  # fmt: skip
+    found = (
+        f"{label}, {n_seeds} seed(s): under superposition {_condition_phrase(across, 'superposition')}; "
+        f"with single words {_condition_phrase(across, 'single')}."
+    )
     if sup == 0 and single == 0:
-        return found + (" No localist unit in either condition: this run does not reproduce"
-                        " Bowers et al.'s (2014) grandmother cells.")
+        return found + (
+            " No localist unit in either condition: this run does not reproduce"
+            " Bowers et al.'s (2014) grandmother cells."
+        )
     if sup > single:
-        return found + (f" Localist units were more common under superposition (more in {more} of {n_seeds} seeds),"
-                        " the contrast Bowers et al. (2014) reported.")  # fmt: skip
-    return found + (f" Localist units were not more common under superposition (more in {more} of {n_seeds} seeds):"
-                    " this run does not reproduce the contrast Bowers et al. (2014) reported.")  # fmt: skip
+        return found + (
+            f" Localist units were more common under superposition (more in {more} of {n_seeds} seeds),"
+            " the contrast Bowers et al. (2014) reported."
+        )
+    return found + (
+        f" Localist units were not more common under superposition (more in {more} of {n_seeds} seeds):"
+        " this run does not reproduce the contrast Bowers et al. (2014) reported."
+    )
 
 
 def verdict(per_seed: pl.DataFrame, across: pl.DataFrame) -> str:

@@ -13,8 +13,8 @@ which on_duplicate="reuse" (the default) maps back onto their runs.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from seldb.control.options import ControlNetworkResult, ControlOptions, ControlResult
 from seldb.db.database import Database
@@ -36,8 +36,9 @@ def _torch_networks():
     return run
 
 
-def control_superposition(db: Database, options: ControlOptions, notify: Callable[[str], None] | None = None,
-                          progress: bool = True) -> ControlResult:  # fmt: skip
+def control_superposition(
+    db: Database, options: ControlOptions, notify: Callable[[str], None] | None = None, progress: bool = True
+) -> ControlResult:
     """Train both conditions per seed to the criterion, record them, import every file as a run."""
     options.validate()  # before torch is imported or anything is written
     run = _torch_networks()
@@ -60,9 +61,18 @@ def _import_network(db: Database, net, options: ControlOptions) -> ControlNetwor
             ImportOptions(model=net.model_name, dataset=f"control-{space}", on_duplicate=options.on_duplicate),
             Provenance(SOURCE, net.provenance_for(space)),
             progress=False,
-        )  # fmt: skip
+        )
         runs[space] = imported.run_id
         reused &= imported.reused
     p = net.provenance
-    return ControlNetworkResult(net.seed, net.condition, net.model_name, p["criterion_reached"], p["epochs"],
-                                p["accuracy"], p["train_seconds"], runs, reused)  # fmt: skip
+    return ControlNetworkResult(
+        net.seed,
+        net.condition,
+        net.model_name,
+        p["criterion_reached"],
+        p["epochs"],
+        p["accuracy"],
+        p["train_seconds"],
+        runs,
+        reused,
+    )

@@ -9,7 +9,7 @@ the docs use it; with a database, the runs are imported instead.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import polars as pl
 

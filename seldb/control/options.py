@@ -38,7 +38,9 @@ class TrainConfig:
             raise InputError(f"list lengths {list(self.list_lengths)}: each must be between 1 and {n_words}")
         for name in ("batch_size", "lists_per_epoch", "max_epochs", "eval_lists_per_length"):
             if _not_count(getattr(self, name)):
-                raise InputError(f"{name.replace('_', ' ')} {getattr(self, name)!r}: must be a whole number of at least 1")
+                raise InputError(
+                    f"{name.replace('_', ' ')} {getattr(self, name)!r}: must be a whole number of at least 1"
+                )
         if not 0 < self.criterion <= 1:
             raise InputError(f"criterion {self.criterion}: must be in (0, 1]")
         if not self.learning_rate > 0:

@@ -72,8 +72,11 @@ def planted_units(n_classes: int = 10, per_class: int = 700, per_kind: int = 4, 
     columns, kinds, classes = [], [], []
     for i in range(per_kind):
         c = i % n_classes
-        columns += [_localist(rng, labels, c), _precise_not_recall(rng, labels, c),
-                    _distributed(rng, labels, n_classes)]
+        columns += [
+            _localist(rng, labels, c),
+            _precise_not_recall(rng, labels, c),
+            _distributed(rng, labels, n_classes),
+        ]
         kinds += list(KINDS)
         classes += [c, c, None]
     return PlantedUnits(np.stack(columns, axis=1), labels, kinds, classes, n_classes)

@@ -25,7 +25,7 @@ import torch
 
 from seldb.activations import write_activation_file
 from seldb.control.model import RecallNet
-from seldb.control.task import LAYER, ENCODE, ClassSpace, Vocabulary, build_trials, class_spaces, sample_lists
+from seldb.control.task import ENCODE, LAYER, ClassSpace, Vocabulary, build_trials, class_spaces, sample_lists
 from seldb.control.train import RECORD_STREAM, one_thread, stream
 
 
@@ -66,15 +66,19 @@ def _most_probable_word(logits: torch.Tensor, vocab: Vocabulary) -> np.ndarray:
     return scores.argmax(-1).numpy()
 
 
-def _record_batch(model: RecallNet, vocab: Vocabulary, lists: np.ndarray, condition: str, first_list: int,
-                  longest: int) -> Recording:  # fmt: skip
+def _record_batch(
+    model: RecallNet, vocab: Vocabulary, lists: np.ndarray, condition: str, first_list: int, longest: int
+) -> Recording:
     trials = build_trials(vocab, lists, condition)
     with torch.no_grad():
         logits, hidden = model(torch.from_numpy(trials.inputs))
     steps, batch = trials.words.shape
     phase = np.where(trials.phase == ENCODE, "encode", "recall")
-    paths = [f"list{first_list + b:05d}/L{lists.shape[1]}/{phase[t]}{trials.position[t] + 1}"
-             for b in range(batch) for t in range(steps)]  # fmt: skip
+    paths = [
+        f"list{first_list + b:05d}/L{lists.shape[1]}/{phase[t]}{trials.position[t] + 1}"
+        for b in range(batch)
+        for t in range(steps)
+    ]
     padded = np.full((batch, longest), -1, np.int64)
     padded[:, : lists.shape[1]] = lists
     return Recording(
@@ -103,8 +107,10 @@ def record_network(model: RecallNet, vocab: Vocabulary, condition: str, lists_by
         for lists in lists_by_length:
             parts.append(_record_batch(model, vocab, lists, condition, first, longest))
             first += len(lists)
-    arrays = {name: np.concatenate([getattr(p, name) for p in parts])
-              for name in ("hidden", "words", "pred_words", "pred_letters", "phase", "position", "list_words")}
+    arrays = {
+        name: np.concatenate([getattr(p, name) for p in parts])
+        for name in ("hidden", "words", "pred_words", "pred_letters", "phase", "position", "list_words")
+    }
     return Recording(**arrays, paths=[path for p in parts for path in p.paths])
 
 
@@ -119,9 +125,13 @@ def write_recording(rec: Recording, vocab: Vocabulary, out_dir: Path, model_name
     for name, space in spaces_of(rec, vocab).items():
         files[name] = write_activation_file(
             out_dir / f"{stem}_{name}.h5",
-            class_names=space.names, class_keys=space.keys,
-            labels=space.labels.astype(np.int32), preds=space.answers.astype(np.int32),
-            layers={LAYER: rec.hidden}, paths=rec.paths,
-            model=model_name, dataset=f"control-{name}",
-        )  # fmt: skip
+            class_names=space.names,
+            class_keys=space.keys,
+            labels=space.labels.astype(np.int32),
+            preds=space.answers.astype(np.int32),
+            layers={LAYER: rec.hidden},
+            paths=rec.paths,
+            model=model_name,
+            dataset=f"control-{name}",
+        )
     return files

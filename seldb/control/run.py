@@ -10,9 +10,9 @@ per-step and held-word checks of seldb.control.steps.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 
@@ -40,16 +40,22 @@ class ControlNetwork:
 
     def provenance_for(self, space: str) -> dict:
         held = {period: spaces[space] for period, spaces in self.held.items()}
-        return {**self.provenance, "class_space": space, "file": self.files[space].name,
-                "step_analysis": self.steps[space], "held_analysis": held}  # fmt: skip
+        return {
+            **self.provenance,
+            "class_space": space,
+            "file": self.files[space].name,
+            "step_analysis": self.steps[space],
+            "held_analysis": held,
+        }
 
 
 def vocabulary_of(opts: ControlOptions) -> Vocabulary:
     return make_vocabulary(opts.words, opts.letters, opts.slots)
 
 
-def _provenance(opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, result: TrainResult,
-                n_rows: int) -> dict:  # fmt: skip
+def _provenance(
+    opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, result: TrainResult, n_rows: int
+) -> dict:
     train = opts.train
     return {
         "control": "superposition",
@@ -101,8 +107,9 @@ def run_control(opts: ControlOptions | None = None, notify: Notify | None = None
     return list(networks(opts or ControlOptions(), notify))
 
 
-def train_and_record(opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, lists, out: Path,
-                     notify: Notify | None = None) -> ControlNetwork:  # fmt: skip
+def train_and_record(
+    opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, lists, out: Path, notify: Notify | None = None
+) -> ControlNetwork:
     name = model_name(opts.cell, condition)
     result = train_network(vocab, condition, opts.cell, opts.hidden, seed, opts.train)
     if notify:
@@ -110,14 +117,24 @@ def train_and_record(opts: ControlOptions, vocab: Vocabulary, seed: int, conditi
     rec: Recording = record_network(result.model, vocab, condition, lists)
     files = write_recording(rec, vocab, out, name, f"{name}_seed{seed}")
     provenance = _provenance(opts, vocab, seed, condition, result, rec.n_rows)
-    return ControlNetwork(seed, opts.cell, condition, name, files, provenance, step_analysis(rec, vocab),
-                          held_analysis(rec, vocab, condition))  # fmt: skip
+    return ControlNetwork(
+        seed,
+        opts.cell,
+        condition,
+        name,
+        files,
+        provenance,
+        step_analysis(rec, vocab),
+        held_analysis(rec, vocab, condition),
+    )
 
 
 def _training_line(opts: ControlOptions, result: TrainResult) -> str:
     reached = "reached" if result.criterion_reached else "NOT reached"
-    return (f"criterion {opts.train.criterion:.0%} {reached} after {result.epochs} epochs "
-            f"({result.accuracy:.1%} of lists recalled exactly, {result.seconds:.1f} s)")  # fmt: skip
+    return (
+        f"criterion {opts.train.criterion:.0%} {reached} after {result.epochs} epochs "
+        f"({result.accuracy:.1%} of lists recalled exactly, {result.seconds:.1f} s)"
+    )
 
 
 __all__ = ["ControlNetwork", "ControlOptions", "model_name", "networks", "run_control", "train_and_record"]

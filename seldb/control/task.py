@@ -54,8 +54,9 @@ class Vocabulary:
         return self.n_slots * self.n_letters + 1
 
 
-def make_vocabulary(n_words: int = 30, n_letters: int = 10, n_slots: int = 3,
-                    seed: int = VOCABULARY_SEED) -> Vocabulary:
+def make_vocabulary(
+    n_words: int = 30, n_letters: int = 10, n_slots: int = 3, seed: int = VOCABULARY_SEED
+) -> Vocabulary:
     """Distinct words in which every letter occurs equally often in every slot.
 
     Balance keeps every letter-in-slot class the same size, so the letter
@@ -68,7 +69,8 @@ def make_vocabulary(n_words: int = 30, n_letters: int = 10, n_slots: int = 3,
         raise InputError(f"slots {n_slots}: must be at least 1")
     if n_words < 2 or n_words % n_letters or n_words > n_letters**n_slots:
         raise InputError(
-            f"words {n_words}: must be a multiple of letters ({n_letters}) and at most {n_letters}^{n_slots}")
+            f"words {n_words}: must be a multiple of letters ({n_letters}) and at most {n_letters}^{n_slots}"
+        )
     rng = np.random.default_rng(seed)
     column = np.repeat(np.arange(n_letters), n_words // n_letters)
     for _ in range(10_000):
@@ -143,8 +145,9 @@ class ClassSpace:
     answers: np.ndarray  # (rows,) the class the network's output named at that step
 
 
-def class_spaces(vocab: Vocabulary, words: np.ndarray, pred_words: np.ndarray,
-                 pred_letters: np.ndarray) -> dict[str, ClassSpace]:  # fmt: skip
+def class_spaces(
+    vocab: Vocabulary, words: np.ndarray, pred_words: np.ndarray, pred_letters: np.ndarray
+) -> dict[str, ClassSpace]:
     """The word, and the letter in each slot, of the word each step is about."""
     spaces = {WORD_SPACE: ClassSpace(vocab.words, None, words, pred_words)}
     for s in range(vocab.n_slots):

@@ -97,9 +97,11 @@ def _epoch(model, optimiser, vocab: Vocabulary, condition: str, config: TrainCon
     return float(np.mean(losses))
 
 
-def train_network(vocab: Vocabulary, condition: str, cell: str, hidden: int, seed: int,
-                  config: TrainConfig = TrainConfig()) -> TrainResult:
+def train_network(
+    vocab: Vocabulary, condition: str, cell: str, hidden: int, seed: int, config: TrainConfig | None = None
+) -> TrainResult:
     """Train until `config.criterion` of the evaluation lists are recalled exactly (or max_epochs)."""
+    config = config or TrainConfig()
     config.validate(vocab.n_words)
     started = time.perf_counter()
     with one_thread():

@@ -10,7 +10,7 @@ a whole block of units per `tobytes()` call.
 from __future__ import annotations
 
 import struct
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 

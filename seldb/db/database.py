@@ -111,7 +111,11 @@ def describe_error(exc: BaseException, url: str) -> str:
     diag = getattr(orig, "diag", None)
     message = (getattr(diag, "message_primary", None) or one_line(orig)).rstrip(".")
     where = mask_url(url)
-    if sqlstate.startswith(LOST) or sqlstate == "25P03" or (not sqlstate and isinstance(orig, psycopg.OperationalError)):
+    if (
+        sqlstate.startswith(LOST)
+        or sqlstate == "25P03"
+        or (not sqlstate and isinstance(orig, psycopg.OperationalError))
+    ):
         return f"lost the connection to {where} ({message}): nothing was written; run the command again"
     if sqlstate == "57014":  # query_canceled: statement_timeout, or cancelled by an administrator
         return f"the database cancelled a statement ({message}) at {where}: nothing was written"

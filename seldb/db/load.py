@@ -17,7 +17,7 @@ waits for the first to commit, then finds its run).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
@@ -41,10 +41,16 @@ def encode_unit_arrays(run_id: int, layer_id: int, first_unit: int, result: Bloc
     mapped and page-faulted in anew for every block)."""
     stats, hist, top = result.stats, result.hist, result.top
     per_class = {
-        "mean": stats.mean, "std": stats.std, "min": stats.min, "max": stats.max,
-        "ccmas": result.class_ccmas, "mi": result.swept.mi, "mi_threshold": result.swept.mi_threshold,
-        "n_nonzero": stats.n_nonzero, "n_zero": stats.n_zero,
-    }  # fmt: skip
+        "mean": stats.mean,
+        "std": stats.std,
+        "min": stats.min,
+        "max": stats.max,
+        "ccmas": result.class_ccmas,
+        "mi": result.swept.mi,
+        "mi_threshold": result.swept.mi_threshold,
+        "n_nonzero": stats.n_nonzero,
+        "n_zero": stats.n_zero,
+    }
     n_classes = stats.mean.shape[1]
     per_unit = n_classes * (len(per_class) * 16 + hist.counts.shape[2] * 8) + top.image_index.shape[1] * 24 + 256
     step = max(1, ENCODE_BYTES // per_unit)
@@ -85,7 +91,7 @@ class RunWriter:
             conn.exec_driver_sql(f"SET LOCAL {setting} = 0")
 
     @classmethod
-    def for_run(cls, conn: sa.Connection, run_id: int) -> "RunWriter":
+    def for_run(cls, conn: sa.Connection, run_id: int) -> RunWriter:
         """A writer adding rows to an existing run (e.g. a concept measured later)."""
         return cls(conn, run_id)
 
@@ -95,19 +101,29 @@ class RunWriter:
         return self.run_id
 
     def add_classes(self, names, keys, labels, n_analysed) -> None:
-        rows = ((self.run_id, i, n, k, lab, int(c)) for i, (n, k, lab, c) in enumerate(zip(names, keys, labels, n_analysed)))
-        copy_rows(self._cursor, "run_classes", ["run_id", "class_index", "name", "key", "label", "n_analysed"],
-                  ["int8", "int4", "text", "text", "text", "int4"], rows)  # fmt: skip
+        rows = (
+            (self.run_id, i, n, k, lab, int(c)) for i, (n, k, lab, c) in enumerate(zip(names, keys, labels, n_analysed))
+        )
+        copy_rows(
+            self._cursor,
+            "run_classes",
+            ["run_id", "class_index", "name", "key", "label", "n_analysed"],
+            ["int8", "int4", "text", "text", "text", "int4"],
+            rows,
+        )
 
     def add_images(self, labels: np.ndarray, preds, paths, analysed: np.ndarray) -> None:
         n = len(labels)
         preds = [None] * n if preds is None else [int(p) for p in preds]
         paths = [None] * n if paths is None else paths
-        rows = zip(
-            [self.run_id] * n, range(n), labels.tolist(), preds, paths, analysed.tolist()
+        rows = zip([self.run_id] * n, range(n), labels.tolist(), preds, paths, analysed.tolist())
+        copy_rows(
+            self._cursor,
+            "run_images",
+            ["run_id", "image_index", "label", "pred", "path", "analysed"],
+            ["int8", "int4", "int4", "int4", "text", "bool"],
+            rows,
         )
-        copy_rows(self._cursor, "run_images", ["run_id", "image_index", "label", "pred", "path", "analysed"],
-                  ["int8", "int4", "int4", "int4", "text", "bool"], rows)  # fmt: skip
 
     def add_layer(self, layer_id: int, name: str, n_units: int, reduction: str) -> None:
         self.conn.execute(
@@ -124,9 +140,13 @@ class RunWriter:
         self._copy_measures("unit_measures", catalogue.UNIT_MEASURES, units, (self.run_id, layer_id))
 
     def add_precision_k(self, layer_id: int, frame: pl.DataFrame) -> None:
-        copy_rows(self._cursor, "unit_precision_k", ["run_id", "layer_id", "unit", "k", "precision", "class_index"],
-                  ["int8", "int2", "int4", "int4", "float8", "int4"],
-                  _frame_rows(frame, (self.run_id, layer_id), ["unit", "k", "precision", "class_index"]))  # fmt: skip
+        copy_rows(
+            self._cursor,
+            "unit_precision_k",
+            ["run_id", "layer_id", "unit", "k", "precision", "class_index"],
+            ["int8", "int2", "int4", "int4", "float8", "int4"],
+            _frame_rows(frame, (self.run_id, layer_id), ["unit", "k", "precision", "class_index"]),
+        )
 
     def add_concept_measures(self, layer_id: int, concept_id: int, frame: pl.DataFrame) -> None:
         self._copy_measures("concept_measures", catalogue.CONCEPT_MEASURES, frame, (self.run_id, layer_id, concept_id))
@@ -135,15 +155,32 @@ class RunWriter:
         """COPY a frame of catalogue measures (one row per unit) behind the key columns."""
         key_columns = ["run_id", "layer_id", "concept_id"][: len(key)]
         names = [m.name for m in measures]
-        copy_rows(self._cursor, table, [*key_columns, "unit", *names],
-                  [*["int8", "int2", "int4"][: len(key)], "int4", *[m.stored_type for m in measures]],
-                  _frame_rows(frame, key, ["unit", *names]))  # fmt: skip
+        copy_rows(
+            self._cursor,
+            table,
+            [*key_columns, "unit", *names],
+            [*["int8", "int2", "int4"][: len(key)], "int4", *[m.stored_type for m in measures]],
+            _frame_rows(frame, key, ["unit", *names]),
+        )
 
     def add_class_summary(self, rows: list[tuple]) -> None:
         columns = [column.name for column in s.layer_class_summary.columns]
-        copy_rows(self._cursor, "layer_class_summary", columns,
-                  ["int8", "int2", "int4", "int4", "int4", *["float8"] * len(s.SUMMARY_FLOAT_COLUMNS),
-                   *["int4"] * len(s.SUMMARY_COUNT_COLUMNS), "int8"], rows)  # fmt: skip
+        copy_rows(
+            self._cursor,
+            "layer_class_summary",
+            columns,
+            [
+                "int8",
+                "int2",
+                "int4",
+                "int4",
+                "int4",
+                *["float8"] * len(s.SUMMARY_FLOAT_COLUMNS),
+                *["int4"] * len(s.SUMMARY_COUNT_COLUMNS),
+                "int8",
+            ],
+            rows,
+        )
 
     def add_correlations(self, rows: list[dict]) -> None:
         if rows:

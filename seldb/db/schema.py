@@ -385,8 +385,11 @@ uncertainty_layers = Table(
 
 
 def _uncertainty_fk() -> ForeignKeyConstraint:
-    return ForeignKeyConstraint(["run_id", "layer_id"], [f"{STORE}.uncertainty_layers.run_id",
-                                f"{STORE}.uncertainty_layers.layer_id"], ondelete="CASCADE")  # fmt: skip
+    return ForeignKeyConstraint(
+        ["run_id", "layer_id"],
+        [f"{STORE}.uncertainty_layers.run_id", f"{STORE}.uncertainty_layers.layer_id"],
+        ondelete="CASCADE",
+    )
 
 
 NULL_SUMMARY_COLUMNS = ("null_mean", "null_p01", "null_p05", "null_p95", "null_p99")

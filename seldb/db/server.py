@@ -45,8 +45,8 @@ def embedded_database_url(data_dir: Path) -> str:
         if data_dir not in _embedded_urls:
             server_url = _start_embedded(data_dir / "pg")
             _ensure_database(server_url, EMBEDDED_DATABASE)
-            _embedded_urls[data_dir] = sa.make_url(server_url).set(database=EMBEDDED_DATABASE).render_as_string(
-                hide_password=False
+            _embedded_urls[data_dir] = (
+                sa.make_url(server_url).set(database=EMBEDDED_DATABASE).render_as_string(hide_password=False)
             )
         return _embedded_urls[data_dir]
 

@@ -78,7 +78,7 @@ def view_sql(name: str) -> str:
         if "{{" + marker + "}}" in text:
             text = text.replace("{{" + marker + "}}", expand())
     if "{{" in text:
-        raise ValueError(f"sql/{name}.sql: unknown marker {text[text.index('{{'):].split('}}')[0]}}}}}")
+        raise ValueError(f"sql/{name}.sql: unknown marker {text[text.index('{{') :].split('}}')[0]}}}}}")
     return text
 
 
@@ -100,8 +100,9 @@ def _class_joins(measures, alias: str) -> str:
     return "\n".join(
         f"LEFT JOIN seldb_store.run_classes AS c_{m.name}"
         f" ON c_{m.name}.run_id = {alias}.run_id AND c_{m.name}.class_index = {alias}.{m.name}"
-        for m in measures if m.type == "class"
-    )  # fmt: skip
+        for m in measures
+        if m.type == "class"
+    )
 
 
 def _summary_values() -> str:
@@ -156,7 +157,9 @@ def column_lister(conn: Connection) -> Callable[[str], list[str]]:
         with conn.connection.driver_connection.cursor() as cursor:
             cursor.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
-                " ORDER BY ordinal_position", (VIEW_SCHEMA, view))  # fmt: skip
+                " ORDER BY ordinal_position",
+                (VIEW_SCHEMA, view),
+            )
             return [row[0] for row in cursor.fetchall()]
 
     return columns_of

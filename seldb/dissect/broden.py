@@ -85,8 +85,9 @@ class Broden:
         except OSError as exc:
             raise InputError(f"{path}: not a readable image ({exc})") from None
         if rgb.shape[:2] != (img.ih, img.iw):
-            raise InputError(f"{path} is {rgb.shape[0]}x{rgb.shape[1]} but index.csv line {img.line}"
-                             f" says ih={img.ih}, iw={img.iw}")
+            raise InputError(
+                f"{path} is {rgb.shape[0]}x{rgb.shape[1]} but index.csv line {img.line} says ih={img.ih}, iw={img.iw}"
+            )
         return rgb
 
     def load_labels(self, img: BrodenImage) -> ImageLabels:
@@ -98,8 +99,9 @@ class Broden:
                 scalars += cell  # a category of whole-image labels (scene, texture)
                 continue
             for item in cell:  # a pixel category; a number among PNGs fills a whole plane
-                planes.append(np.full(img.sh * img.sw, item, np.int32) if isinstance(item, int)
-                              else self._decode_png(img, item))
+                planes.append(
+                    np.full(img.sh * img.sw, item, np.int32) if isinstance(item, int) else self._decode_png(img, item)
+                )
         channels = np.stack(planes) if planes else np.zeros((0, img.sh * img.sw), np.int32)
         return ImageLabels(channels, tuple(scalars), img.sh, img.sw)
 
@@ -111,8 +113,9 @@ class Broden:
         except OSError as exc:
             raise InputError(f"{path}: not a readable segmentation PNG ({exc})") from None
         if rgb.shape[:2] != (img.sh, img.sw):
-            raise InputError(f"{path} is {rgb.shape[0]}x{rgb.shape[1]} but index.csv line {img.line}"
-                             f" says sh={img.sh}, sw={img.sw}")
+            raise InputError(
+                f"{path} is {rgb.shape[0]}x{rgb.shape[1]} but index.csv line {img.line} says sh={img.sh}, sw={img.sw}"
+            )
         labels = (rgb[:, :, 0] + 256 * rgb[:, :, 1]).ravel()
         top = int(labels.max())
         if top >= self.n_labels or not self.label_known[labels[labels > 0]].all():
@@ -147,8 +150,10 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str
             missing = [c for c in required if c not in header]
             if missing:
                 raise InputError(f"{path}: no column {', '.join(missing)} (header: {', '.join(header)})")
-            return [(line, {k.strip(): (v or "").strip() for k, v in row.items() if k is not None})
-                    for line, row in enumerate(reader, start=2)]
+            return [
+                (line, {k.strip(): (v or "").strip() for k, v in row.items() if k is not None})
+                for line, row in enumerate(reader, start=2)
+            ]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InputError(f"{path}: not a readable CSV file: {exc}") from None
 
@@ -172,8 +177,9 @@ def _choose_categories(directory: Path, available: list[str], wanted: list[str] 
         return tuple(available)
     unknown = [c for c in wanted if c not in available]
     if unknown:
-        raise InputError(f"{directory}: no category {', '.join(unknown)} in category.csv"
-                         f" (it lists {', '.join(available)})")
+        raise InputError(
+            f"{directory}: no category {', '.join(unknown)} in category.csv (it lists {', '.join(available)})"
+        )
     if not wanted:
         raise InputError(f"{directory}: no category chosen (category.csv lists {', '.join(available)})")
     return tuple(c for c in available if c in wanted)  # category.csv order, as NetDissect-Lite keeps it
@@ -250,8 +256,10 @@ def _check_images(broden: Broden, check_files: bool) -> None:
     first = broden.images[0]
     for img in broden.images:
         if (img.ih, img.iw) != (first.ih, first.iw):
-            raise InputError(f"{index} line {img.line}: image {img.image} is {img.ih}x{img.iw}, line {first.line}'s"
-                             f" is {first.ih}x{first.iw}: dissection needs one input size")
+            raise InputError(
+                f"{index} line {img.line}: image {img.image} is {img.ih}x{img.iw}, line {first.line}'s"
+                f" is {first.ih}x{first.iw}: dissection needs one input size"
+            )
         for cat, cell in img.cells.items():
             for item in cell:
                 if isinstance(item, int):

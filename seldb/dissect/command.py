@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from seldb.db.database import Database
 from seldb.dissect.broden import open_broden
@@ -72,13 +72,24 @@ def run_dissect(db: Database, options: DissectOptions, notify: Callable[[str], N
     if options.run is not None:  # refuse before the long pass; checked again when storing
         with db.connect() as conn:
             check_run(conn, options.run, network.identity(), shapes)
-    result = dissect(network.net, list(network.modules), broden, quantile=options.quantile,
-                     batch_size=options.batch_size, device=device, preprocess=options.preprocess,
-                     layer_aliases=network.modules, workdir=options.workdir, progress=options.progress)  # fmt: skip
+    result = dissect(
+        network.net,
+        list(network.modules),
+        broden,
+        quantile=options.quantile,
+        batch_size=options.batch_size,
+        device=device,
+        preprocess=options.preprocess,
+        layer_aliases=network.modules,
+        workdir=options.workdir,
+        progress=options.progress,
+    )
     dissected = time.perf_counter()
     stored = _store(db, options, result, network.identity(), shapes)
-    stored.tally_csv = [write_tally_csv(result, layer, path)
-                        for layer, path in tally_paths(options.tally_csv, list(result.layers)).items()]
+    stored.tally_csv = [
+        write_tally_csv(result, layer, path)
+        for layer, path in tally_paths(options.tally_csv, list(result.layers)).items()
+    ]
     stored.timings = {"dissect_s": round(dissected - started, 3), "store_s": round(time.perf_counter() - dissected, 3)}
     return stored
 
@@ -96,8 +107,13 @@ def _store(db: Database, options: DissectOptions, result: DissectResult, identit
         refresh_statistics(conn)
         conn.commit()
     return DissectImport(
-        run_id=run_id, created_run=options.run is None, n_images=result.n_images, quantile=result.quantile,
-        layers={layer: d.n_units for layer, d in result.layers.items()}, n_labels=len(result.label_numbers()),
-        detectors={layer: n_detectors(result, layer) for layer in result.layers}, dissection_ids=ids,
+        run_id=run_id,
+        created_run=options.run is None,
+        n_images=result.n_images,
+        quantile=result.quantile,
+        layers={layer: d.n_units for layer, d in result.layers.items()},
+        n_labels=len(result.label_numbers()),
+        detectors={layer: n_detectors(result, layer) for layer in result.layers},
+        dissection_ids=ids,
         replaced=replaced,
-    )  # fmt: skip
+    )

@@ -32,6 +32,7 @@ NETDISSECT_SCALE = 255.0 * 0.224
 
 def _normalise(kind: str) -> Callable[[np.ndarray], np.ndarray]:
     """(B, H, W, 3) uint8 RGB -> (B, 3, H, W) float32."""
+
     def netdissect(rgb):
         return (rgb - np.float32(NETDISSECT_MEAN_RGB)) / np.float32(NETDISSECT_SCALE)
 
@@ -66,11 +67,15 @@ class MapRecorder:
     def _hook(self, name: str):
         def record(module, inputs, output):
             if not isinstance(output, torch.Tensor):
-                raise InputError(f"layer {name!r} ({self.layers[name]}) outputs {type(output).__name__},"
-                                 " not a tensor: pick another module")
+                raise InputError(
+                    f"layer {name!r} ({self.layers[name]}) outputs {type(output).__name__},"
+                    " not a tensor: pick another module"
+                )
             if output.ndim != 4:
-                raise InputError(f"layer {name!r} ({self.layers[name]}) outputs shape {tuple(output.shape)}:"
-                                 " no spatial map to dissect; Network Dissection needs an (N, C, H, W) layer")
+                raise InputError(
+                    f"layer {name!r} ({self.layers[name]}) outputs shape {tuple(output.shape)}:"
+                    " no spatial map to dissect; Network Dissection needs an (N, C, H, W) layer"
+                )
             # a copy now: an in-place ReLU after the module would change a kept reference
             self._maps[name] = output.detach().to("cpu", torch.float32, copy=True).numpy()
 
@@ -99,7 +104,7 @@ def image_batches(broden: Broden, batch_size: int) -> Iterator[tuple[int, np.nda
     starts = range(0, len(broden.images), batch_size)
 
     def load(start: int) -> np.ndarray:
-        return np.stack([broden.load_image(img) for img in broden.images[start:start + batch_size]])
+        return np.stack([broden.load_image(img) for img in broden.images[start : start + batch_size]])
 
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = reader.submit(load, starts[0]) if starts else None
@@ -109,9 +114,14 @@ def image_batches(broden: Broden, batch_size: int) -> Iterator[tuple[int, np.nda
             yield start, rgb
 
 
-def iter_maps(net: torch.nn.Module, layers: dict[str, str], broden: Broden, batch_size: int = 64,
-              device: str | torch.device = "cpu", preprocess: str = "netdissect",
-              ) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+def iter_maps(
+    net: torch.nn.Module,
+    layers: dict[str, str],
+    broden: Broden,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    preprocess: str = "netdissect",
+) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
     """(first image index, {layer: (batch, units, h, w) float32}) for consecutive batches of broden.images."""
     normalise = _normalise(preprocess)
     with _recording(net, layers, device) as (recorder, device):
@@ -120,8 +130,13 @@ def iter_maps(net: torch.nn.Module, layers: dict[str, str], broden: Broden, batc
             yield start, recorder.take()
 
 
-def map_shapes(net: torch.nn.Module, layers: dict[str, str], broden: Broden, device: str | torch.device = "cpu",
-               preprocess: str = "netdissect") -> dict[str, tuple[int, int, int]]:
+def map_shapes(
+    net: torch.nn.Module,
+    layers: dict[str, str],
+    broden: Broden,
+    device: str | torch.device = "cpu",
+    preprocess: str = "netdissect",
+) -> dict[str, tuple[int, int, int]]:
     """Each layer's (units, h, w) from one forward pass on the first image: a layer with no spatial map
     is refused here, before the whole pass, and a run to join can be checked unit for unit."""
     normalise = _normalise(preprocess)
@@ -143,8 +158,13 @@ def _recording(net: torch.nn.Module, layers: dict[str, str], device: str | torch
         recorder.close()
 
 
-def forward_only(net: torch.nn.Module, broden: Broden, batch_size: int = 64, device: str | torch.device = "cpu",
-                 preprocess: str = "netdissect") -> int:
+def forward_only(
+    net: torch.nn.Module,
+    broden: Broden,
+    batch_size: int = 64,
+    device: str | torch.device = "cpu",
+    preprocess: str = "netdissect",
+) -> int:
     """The bare forward pass over the same images, decoded the same way (the benchmark's baseline)."""
     normalise = _normalise(preprocess)
     device = torch.device(device)

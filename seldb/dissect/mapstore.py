@@ -30,9 +30,11 @@ class MapStore:
         needed = n_images * self.per_image * 4
         free = shutil.disk_usage(self.path.parent).free
         if needed > free:
-            raise InputError(f"layer {layer}'s maps need {needed / 1e9:.1f} GB of temporary space in"
-                             f" {self.path.parent}, only {free / 1e9:.1f} GB is free: choose another workdir")
-        self._handle = open(self.path, "wb")
+            raise InputError(
+                f"layer {layer}'s maps need {needed / 1e9:.1f} GB of temporary space in"
+                f" {self.path.parent}, only {free / 1e9:.1f} GB is free: choose another workdir"
+            )
+        self._handle = open(self.path, "wb")  # noqa: SIM115 (the store owns it until close_writing)
 
     def append(self, maps: np.ndarray) -> None:
         if maps.shape[1:] != self.map_shape:

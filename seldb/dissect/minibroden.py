@@ -22,9 +22,14 @@ import numpy as np
 from PIL import Image
 
 PALETTE = {  # Broden's colour names carry "-c"
-    "red-c": (230, 25, 25), "green-c": (30, 170, 40), "blue-c": (35, 60, 215), "yellow-c": (240, 215, 35),
-    "white-c": (245, 245, 245), "grey-c": (128, 128, 128), "black-c": (15, 15, 15),
-}  # fmt: skip
+    "red-c": (230, 25, 25),
+    "green-c": (30, 170, 40),
+    "blue-c": (35, 60, 215),
+    "yellow-c": (240, 215, 35),
+    "white-c": (245, 245, 245),
+    "grey-c": (128, 128, 128),
+    "black-c": (15, 15, 15),
+}
 BACKGROUNDS = ("white-c", "grey-c", "blue-c", "green-c", "yellow-c")
 SHAPE_COLOURS = ("red-c", "green-c", "blue-c", "yellow-c", "white-c")
 SHAPES = ("circle", "square", "triangle")
@@ -43,8 +48,14 @@ class MiniBroden:
     seg_size: int
 
 
-def make_mini_broden(directory, n_images: int = 24, image_size: int = 32, seg_size: int | None = None,
-                     seed: int = 0, red_share: float = 0.3) -> MiniBroden:
+def make_mini_broden(
+    directory,
+    n_images: int = 24,
+    image_size: int = 32,
+    seg_size: int | None = None,
+    seed: int = 0,
+    red_share: float = 0.3,
+) -> MiniBroden:
     """Write a Broden-format dataset into `directory` (created); the same arguments give the same files.
 
     `red_share` is the chance that a shape is red, which keeps red-c a rare concept (planted unit tests).
@@ -150,8 +161,9 @@ def _save_labels(path: Path, labels: np.ndarray) -> None:
     Image.fromarray(rgb, "RGB").save(path)
 
 
-def _write_image(directory: Path, i: int, scene: _Scene, size: int, seg_size: int,
-                 numbers: dict[str, int], stats: _Stats) -> dict[str, str]:
+def _write_image(
+    directory: Path, i: int, scene: _Scene, size: int, seg_size: int, numbers: dict[str, int], stats: _Stats
+) -> dict[str, str]:
     stem = f"mini/{i:04d}"
     colours = list(PALETTE)
     rgb = np.array([PALETTE[c] for c in colours], np.uint8)[scene.pixels]
@@ -176,11 +188,18 @@ def _write_image(directory: Path, i: int, scene: _Scene, size: int, seg_size: in
         if name:
             stats.add(name, 1.0)
     row = {
-        "image": f"{stem}.png", "split": "train", "ih": size, "iw": size, "sh": seg_size, "sw": seg_size,
-        "color": f"{stem}_color.png", "object": ";".join(objects), "part": parts,
+        "image": f"{stem}.png",
+        "split": "train",
+        "ih": size,
+        "iw": size,
+        "sh": seg_size,
+        "sw": seg_size,
+        "color": f"{stem}_color.png",
+        "object": ";".join(objects),
+        "part": parts,
         "scene": str(numbers[scene.scene]) if scene.scene else "",
         "texture": str(numbers[scene.texture]) if scene.texture else "",
-    }  # fmt: skip
+    }
     stats.touch(row)
     return row
 
@@ -200,10 +219,14 @@ def _write_index(directory: Path, rows: list[dict[str, str]]) -> None:
 def _write_labels(directory: Path, numbers: dict[str, int], stats: _Stats) -> None:
     label_rows, category_rows = [], []
     for cat, names in CATEGORIES.items():
-        label_rows += [[numbers[n], n, f"{cat}({stats.frequency[n]})", stats.frequency[n],
-                        f"{stats.coverage[n]:.6f}", ""] for n in names]
-        coded = [[code, numbers[n], n, stats.frequency[n], f"{stats.coverage[n]:.6f}"]
-                 for code, n in enumerate(names, start=1)]
+        label_rows += [
+            [numbers[n], n, f"{cat}({stats.frequency[n]})", stats.frequency[n], f"{stats.coverage[n]:.6f}", ""]
+            for n in names
+        ]
+        coded = [
+            [code, numbers[n], n, stats.frequency[n], f"{stats.coverage[n]:.6f}"]
+            for code, n in enumerate(names, start=1)
+        ]
         _write_csv(directory / f"c_{cat}.csv", ["code", "number", "name", "frequency", "coverage"], coded)
         category_rows.append([cat, numbers[names[0]], numbers[names[-1]], len(names), stats.touched[cat]])
     _write_csv(directory / "label.csv", ["number", "name", "category", "frequency", "coverage", "syns"], label_rows)

@@ -33,14 +33,20 @@ class Network:
 
     def identity(self) -> dict:
         """What runs.options records about the network (the keys ingest uses), for the join check."""
-        return {"model": self.spec.name, "arch": self.spec.arch, "model_module": self.spec.module_file,
-                "weights": self.weights, "layer_modules": dict(self.modules)}  # fmt: skip
+        return {
+            "model": self.spec.name,
+            "arch": self.spec.arch,
+            "model_module": self.spec.module_file,
+            "weights": self.weights,
+            "layer_modules": dict(self.modules),
+        }
 
 
 def load_network(options: DissectOptions) -> Network:
     """Build the network, load its weights and resolve the layer names; any bad input is one error line."""
-    spec = resolve_spec(options.model, arch=options.arch, num_classes=options.num_classes,
-                        model_module=options.model_module)  # fmt: skip
+    spec = resolve_spec(
+        options.model, arch=options.arch, num_classes=options.num_classes, model_module=options.model_module
+    )
     net = build_network(spec)
     weights = options.weights
     if weights is None and spec.hub_file:

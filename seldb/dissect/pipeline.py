@@ -35,10 +35,21 @@ from seldb.progress import progress_bar
 DEFAULT_QUANTILE = 0.005  # NetDissect's: a unit's top 0.5% of activations
 
 
-def dissect(net: torch.nn.Module, layers: list[str], broden_dir, *, quantile: float = DEFAULT_QUANTILE,
-            categories: list[str] | None = None, batch_size: int = 64, device: str = "cpu",
-            preprocess: str = "netdissect", layer_aliases: dict[str, str] | None = None,
-            workdir=None, chunk_images: int = 256, progress: bool = False) -> DissectResult:
+def dissect(
+    net: torch.nn.Module,
+    layers: list[str],
+    broden_dir,
+    *,
+    quantile: float = DEFAULT_QUANTILE,
+    categories: list[str] | None = None,
+    batch_size: int = 64,
+    device: str = "cpu",
+    preprocess: str = "netdissect",
+    layer_aliases: dict[str, str] | None = None,
+    workdir=None,
+    chunk_images: int = 256,
+    progress: bool = False,
+) -> DissectResult:
     """IoU of every unit of `layers` with every label of a Broden-format dataset (NetDissect-Lite's definitions).
 
     layers: names as in `layer_aliases` (e.g. seldb's "conv5") or module paths; quantile: a unit's threshold is
@@ -56,23 +67,33 @@ def dissect(net: torch.nn.Module, layers: list[str], broden_dir, *, quantile: fl
     modules = resolve(net, layers, layer_aliases)
     percentile = 100 * (1 - quantile)  # NetDissect-Lite's argument to np.percentile
     with tempfile.TemporaryDirectory(prefix="seldb-dissect-", dir=workdir) as tmp:
-        stores, passes = _forward(net, modules, broden, Path(tmp), percentile, batch_size, device, preprocess,
-                                  progress)
+        stores, passes = _forward(net, modules, broden, Path(tmp), percentile, batch_size, device, preprocess, progress)
         thresholds = {layer: _thresholds(stores[layer], passes[layer], chunk_images) for layer in modules}
         tallies, truth = _tally(broden, stores, thresholds, chunk_images, progress)
     return _result(broden, quantile, modules, stores, thresholds, tallies, truth)
 
 
-def _forward(net, modules: dict[str, str], broden: Broden, tmp: Path, percentile: float, batch_size: int,
-             device: str, preprocess: str, progress: bool) -> tuple[dict[str, MapStore], dict[str, ExactPercentile]]:
+def _forward(
+    net,
+    modules: dict[str, str],
+    broden: Broden,
+    tmp: Path,
+    percentile: float,
+    batch_size: int,
+    device: str,
+    preprocess: str,
+    progress: bool,
+) -> tuple[dict[str, MapStore], dict[str, ExactPercentile]]:
     stores: dict[str, MapStore] = {}
     passes: dict[str, ExactPercentile] = {}
     with progress_bar(progress, len(broden.images), "dissect: forward pass", "images") as bar:
         for start, batch in iter_maps(net, modules, broden, batch_size, device, preprocess):
             for layer, maps in batch.items():
                 if not np.isfinite(maps).all():
-                    raise InputError(f"layer {layer} has a non-finite activation in the batch of images"
-                                     f" {start + 1}-{start + len(maps)} (first: {broden.images[start].image})")
+                    raise InputError(
+                        f"layer {layer} has a non-finite activation in the batch of images"
+                        f" {start + 1}-{start + len(maps)} (first: {broden.images[start].image})"
+                    )
                 if layer not in stores:
                     stores[layer] = MapStore(tmp / f"{len(stores)}.f32", len(broden.images), maps.shape[1:], layer)
                     passes[layer] = ExactPercentile(maps.shape[1], percentile)
@@ -100,15 +121,16 @@ def _label_chunks(broden: Broden, chunk_images: int) -> Iterator[list[ImageIndex
     starts = range(0, len(broden.images), chunk_images)
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = reader.submit(_indexes, broden, 0, chunk_images)
-        for i, start in enumerate(starts):
+        for i, _start in enumerate(starts):
             indexes = pending.result()
             if i + 1 < len(starts):
                 pending = reader.submit(_indexes, broden, starts[i + 1], starts[i + 1] + chunk_images)
             yield indexes
 
 
-def _tally(broden: Broden, stores: dict[str, MapStore], thresholds: dict[str, np.ndarray], chunk_images: int,
-           progress: bool) -> tuple[dict[str, LayerTally], np.ndarray]:
+def _tally(
+    broden: Broden, stores: dict[str, MapStore], thresholds: dict[str, np.ndarray], chunk_images: int, progress: bool
+) -> tuple[dict[str, LayerTally], np.ndarray]:
     n_categories = len(broden.categories)
     tallies = {layer: LayerTally(thresholds[layer], broden.n_labels, n_categories) for layer in stores}
     truth = np.zeros(broden.n_labels, np.int64)
@@ -128,18 +150,36 @@ def _tally(broden: Broden, stores: dict[str, MapStore], thresholds: dict[str, np
     return tallies, truth
 
 
-def _result(broden: Broden, quantile: float, modules: dict[str, str], stores: dict[str, MapStore],
-            thresholds: dict[str, np.ndarray], tallies: dict[str, LayerTally], truth: np.ndarray) -> DissectResult:
+def _result(
+    broden: Broden,
+    quantile: float,
+    modules: dict[str, str],
+    stores: dict[str, MapStore],
+    thresholds: dict[str, np.ndarray],
+    tallies: dict[str, LayerTally],
+    truth: np.ndarray,
+) -> DissectResult:
     n_categories = len(broden.categories)
     layers = {}
     for layer, module in modules.items():
         layer_scores = scores(tallies[layer], truth, broden.primary)
         layers[layer] = LayerDissection(
-            layer, module, stores[layer].map_shape, thresholds[layer], layer_scores,
-            best_labels(layer_scores.iou, broden.primary, n_categories), tallies[layer].active_pairs,
+            layer,
+            module,
+            stores[layer].map_shape,
+            thresholds[layer],
+            layer_scores,
+            best_labels(layer_scores.iou, broden.primary, n_categories),
+            tallies[layer].active_pairs,
         )
     return DissectResult(
-        dataset=str(broden.directory.resolve()), fingerprint=broden.fingerprint, categories=broden.categories,
-        n_images=len(broden.images), quantile=quantile, label_names=broden.label_names, primary=broden.primary,
-        in_categories=broden.in_categories & broden.label_known, layers=layers,
-    )  # fmt: skip
+        dataset=str(broden.directory.resolve()),
+        fingerprint=broden.fingerprint,
+        categories=broden.categories,
+        n_images=len(broden.images),
+        quantile=quantile,
+        label_names=broden.label_names,
+        primary=broden.primary,
+        in_categories=broden.in_categories & broden.label_known,
+        layers=layers,
+    )

@@ -59,19 +59,21 @@ class DissectResult:
         s = d.scores
         names = np.array(self.label_names, dtype=object)[numbers]
         categories = np.array(self.categories, dtype=object)[self.primary[numbers]]
-        return pl.DataFrame({
-            "layer": [d.layer] * (n_units * n_labels),
-            "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_labels),
-            "category": np.tile(categories, n_units).tolist(),
-            "label": np.tile(names, n_units).tolist(),
-            "label_number": np.tile(numbers.astype(np.int32), n_units),
-            "iou": s.iou[:, numbers].ravel(),
-            "intersection": s.intersection[:, numbers].ravel(),
-            "union": s.union[:, numbers].ravel().astype(np.int64),
-            "activation": s.activation[:, numbers].ravel(),
-            "truth": np.tile(s.truth[numbers], n_units),
-            "threshold": np.repeat(d.thresholds, n_labels),
-        })  # fmt: skip
+        return pl.DataFrame(
+            {
+                "layer": [d.layer] * (n_units * n_labels),
+                "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_labels),
+                "category": np.tile(categories, n_units).tolist(),
+                "label": np.tile(names, n_units).tolist(),
+                "label_number": np.tile(numbers.astype(np.int32), n_units),
+                "iou": s.iou[:, numbers].ravel(),
+                "intersection": s.intersection[:, numbers].ravel(),
+                "union": s.union[:, numbers].ravel().astype(np.int64),
+                "activation": s.activation[:, numbers].ravel(),
+                "truth": np.tile(s.truth[numbers], n_units),
+                "threshold": np.repeat(d.thresholds, n_labels),
+            }
+        )
 
     def best_frame(self) -> pl.DataFrame:
         """One row per (layer, unit, category): its best label (null when no IoU is above 0), IoU, is_top."""
@@ -83,17 +85,20 @@ class DissectResult:
         labels = d.best.label.T.ravel()  # unit-major: unit 0's categories first
         ious = d.best.iou.T.ravel()
         names = [self.label_names[n] if iou > 0 else None for n, iou in zip(labels.tolist(), ious.tolist())]
-        return pl.DataFrame({
-            "layer": [d.layer] * (n_units * n_cats),
-            "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_cats),
-            "category": list(self.categories) * n_units,
-            "label": pl.Series(names, dtype=pl.String),
-            "label_number": pl.Series([n if iou > 0 else None for n, iou in zip(labels.tolist(), ious.tolist())],
-                                      dtype=pl.Int32),
-            "iou": ious,
-            "is_top": (np.arange(n_cats)[None, :] == d.best.top_category[:, None]).ravel(),
-            "threshold": np.repeat(d.thresholds, n_cats),
-        })  # fmt: skip
+        return pl.DataFrame(
+            {
+                "layer": [d.layer] * (n_units * n_cats),
+                "unit": np.repeat(np.arange(n_units, dtype=np.int32), n_cats),
+                "category": list(self.categories) * n_units,
+                "label": pl.Series(names, dtype=pl.String),
+                "label_number": pl.Series(
+                    [n if iou > 0 else None for n, iou in zip(labels.tolist(), ious.tolist())], dtype=pl.Int32
+                ),
+                "iou": ious,
+                "is_top": (np.arange(n_cats)[None, :] == d.best.top_category[:, None]).ravel(),
+                "threshold": np.repeat(d.thresholds, n_cats),
+            }
+        )
 
     def top_frame(self) -> pl.DataFrame:
         """Each unit's top label (tally.csv's category, label, score)."""

@@ -44,16 +44,22 @@ def check_run(conn: sa.Connection, run_id: int, identity: dict, shapes: dict[str
         raise NotFound(f"no run {run_id} (seldb runs lists them)")
     recorded = options.get("ingest") or options.get("dissect")
     if not recorded:
-        raise InputError(f"run {run_id} records no network (it was imported from a file, not made by seldb ingest"
-                         " or seldb dissect), so its units cannot be matched to these; dissect without --run")
+        raise InputError(
+            f"run {run_id} records no network (it was imported from a file, not made by seldb ingest"
+            " or seldb dissect), so its units cannot be matched to these; dissect without --run"
+        )
     for key in ("model", "arch"):
         if recorded.get(key) != identity[key]:
-            raise InputError(f"run {run_id} was recorded with {key} {recorded.get(key)!r}, this network's is"
-                             f" {identity[key]!r}: its units are not these")
+            raise InputError(
+                f"run {run_id} was recorded with {key} {recorded.get(key)!r}, this network's is"
+                f" {identity[key]!r}: its units are not these"
+            )
     theirs, ours = (recorded.get("weights") or {}).get("sha256"), (identity["weights"] or {}).get("sha256")
     if theirs != ours:
-        raise InputError(f"run {run_id} was recorded with other weights (sha256 {str(theirs)[:12]}) than these"
-                         f" (sha256 {str(ours)[:12]}): its units are not these")
+        raise InputError(
+            f"run {run_id} was recorded with other weights (sha256 {str(theirs)[:12]}) than these"
+            f" (sha256 {str(ours)[:12]}): its units are not these"
+        )
     layers = run_layers(conn, run_id)
     return {layer: _check_layer(run_id, layer, shape, layers, recorded, identity) for layer, shape in shapes.items()}
 
@@ -73,19 +79,35 @@ def _check_layer(run_id: int, layer: str, shape: tuple, layers: dict, recorded: 
 
 def create_run(conn: sa.Connection, result: DissectResult, identity: dict, preprocess: str) -> tuple[int, dict]:
     """A run of the dissection's own: the layers and unit counts, no measures; returns (run_id, {layer: id})."""
-    record = {"dataset": result.dataset, "dataset_fingerprint": result.fingerprint, "quantile": result.quantile,
-              "categories": list(result.categories), "preprocess": preprocess, **identity}  # fmt: skip
+    record = {
+        "dataset": result.dataset,
+        "dataset_fingerprint": result.fingerprint,
+        "quantile": result.quantile,
+        "categories": list(result.categories),
+        "preprocess": preprocess,
+        **identity,
+    }
     fingerprint = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
     header = dict(
-        model=identity["model"], dataset=_dataset_name(result.dataset), n_images_total=result.n_images,
-        n_images_analysed=0, only_correct=False, bins=0, top_k=[], seldb_version=seldb.__version__,
-        options={"source": SOURCE, "dissect": record}, fingerprint=fingerprint,
+        model=identity["model"],
+        dataset=_dataset_name(result.dataset),
+        n_images_total=result.n_images,
+        n_images_analysed=0,
+        only_correct=False,
+        bins=0,
+        top_k=[],
+        seldb_version=seldb.__version__,
+        options={"source": SOURCE, "dissect": record},
+        fingerprint=fingerprint,
         row_counts={"units": sum(d.n_units for d in result.layers.values())},
-    )  # fmt: skip
+    )
     run_id = conn.execute(sa.insert(s.runs).values(**header).returning(s.runs.c.run_id)).scalar_one()
     for layer_id, d in enumerate(result.layers.values()):
-        conn.execute(sa.insert(s.run_layers).values(run_id=run_id, layer_id=layer_id, name=d.layer,
-                                                    n_units=d.n_units, reduction=REDUCTION))  # fmt: skip
+        conn.execute(
+            sa.insert(s.run_layers).values(
+                run_id=run_id, layer_id=layer_id, name=d.layer, n_units=d.n_units, reduction=REDUCTION
+            )
+        )
     return run_id, {layer: layer_id for layer_id, layer in enumerate(result.layers)}
 
 
@@ -93,24 +115,39 @@ def _dataset_name(directory: str) -> str:
     return directory.rstrip("/").rsplit("/", 1)[-1] or directory
 
 
-def store_layer(conn: sa.Connection, run_id: int, layer_id: int, result: DissectResult, layer: str,
-                preprocess: str) -> tuple[int, bool]:
+def store_layer(
+    conn: sa.Connection, run_id: int, layer_id: int, result: DissectResult, layer: str, preprocess: str
+) -> tuple[int, bool]:
     """Write one layer's dissection (replacing an earlier one); returns (dissection_id, whether it replaced)."""
     d = result.layers[layer]
     replaced = _clear_layer(conn, run_id, layer_id)
-    dissection_id = conn.execute(sa.insert(s.dissections).values(
-        run_id=run_id, layer_id=layer_id, dataset=result.dataset, dataset_fingerprint=result.fingerprint,
-        categories=list(result.categories), quantile=result.quantile, n_images=result.n_images,
-        preprocess=preprocess, module=d.module, thresholds=d.thresholds.tolist(),
-    ).returning(s.dissections.c.dissection_id)).scalar_one()  # fmt: skip
+    dissection_id = conn.execute(
+        sa.insert(s.dissections)
+        .values(
+            run_id=run_id,
+            layer_id=layer_id,
+            dataset=result.dataset,
+            dataset_fingerprint=result.fingerprint,
+            categories=list(result.categories),
+            quantile=result.quantile,
+            n_images=result.n_images,
+            preprocess=preprocess,
+            module=d.module,
+            thresholds=d.thresholds.tolist(),
+        )
+        .returning(s.dissections.c.dissection_id)
+    ).scalar_one()
     cursor = conn.connection.driver_connection.cursor()
     numbers = result.label_numbers()
     names = [result.label_names[n] for n in numbers]
     categories = [result.categories[c] for c in result.primary[numbers]]
-    copy_rows(cursor, "dissection_labels", ["dissection_id", "label_number", "name", "category", "truth"],
-              ["int8", "int4", "text", "text", "int8"],
-              zip([dissection_id] * len(numbers), numbers.tolist(), names, categories,
-                  d.scores.truth[numbers].tolist()))  # fmt: skip
+    copy_rows(
+        cursor,
+        "dissection_labels",
+        ["dissection_id", "label_number", "name", "category", "truth"],
+        ["int8", "int4", "text", "text", "int8"],
+        zip([dissection_id] * len(numbers), numbers.tolist(), names, categories, d.scores.truth[numbers].tolist()),
+    )
     _copy_iou(cursor, dissection_id, d, numbers)
     tally = [tally_record(run_id, layer_id, label, dissection_id) for label in computed_labels(result, layer)]
     conn.execute(sa.insert(s.netdissect), tally)
@@ -119,10 +156,12 @@ def store_layer(conn: sa.Connection, run_id: int, layer_id: int, result: Dissect
 
 def _clear_layer(conn: sa.Connection, run_id: int, layer_id: int) -> bool:
     """Delete the layer's earlier dissection and tally rows (its IoUs cascade); True if there were any."""
-    gone = conn.execute(sa.delete(s.dissections).where(
-        (s.dissections.c.run_id == run_id) & (s.dissections.c.layer_id == layer_id))).rowcount  # fmt: skip
-    gone += conn.execute(sa.delete(s.netdissect).where(
-        (s.netdissect.c.run_id == run_id) & (s.netdissect.c.layer_id == layer_id))).rowcount  # fmt: skip
+    gone = conn.execute(
+        sa.delete(s.dissections).where((s.dissections.c.run_id == run_id) & (s.dissections.c.layer_id == layer_id))
+    ).rowcount
+    gone += conn.execute(
+        sa.delete(s.netdissect).where((s.netdissect.c.run_id == run_id) & (s.netdissect.c.layer_id == layer_id))
+    ).rowcount
     return gone > 0
 
 

@@ -63,8 +63,9 @@ def index_image(labels: ImageLabels, primary: np.ndarray, n_categories: int) -> 
         label_categories=np.eye(n_categories, dtype=np.int64)[primary[numbers]],
         scalars=scalars,
         scalar_categories=np.bincount(primary[scalars], minlength=n_categories).astype(np.int64),
-        sh=labels.sh, sw=labels.sw,
-    )  # fmt: skip
+        sh=labels.sh,
+        sw=labels.sw,
+    )
 
 
 def add_truth(truth: np.ndarray, index: ImageIndex) -> None:

@@ -34,8 +34,13 @@ def tally_rows(result: DissectResult, layer: str) -> list[list]:
         row = [unit + 1, result.categories[top], names[best.label[top, unit]], float(best.iou[top, unit])]
         for ci in range(len(result.categories)):
             label = int(best.label[ci, unit])
-            row += [names[label], float(s.truth[label]), float(s.activation[unit, label]),
-                    float(s.intersection[unit, label]), float(best.iou[ci, unit])]
+            row += [
+                names[label],
+                float(s.truth[label]),
+                float(s.activation[unit, label]),
+                float(s.intersection[unit, label]),
+                float(best.iou[ci, unit]),
+            ]
         rows.append(row)
     return rows
 

@@ -104,8 +104,10 @@ class ExactPercentile:
         found = np.empty((2, self.n_units))
         for slot in range(2):
             cumulative = np.cumsum(self.low[slot], axis=1)
-            low = np.array([np.searchsorted(cumulative[u], self.residual[slot, u], side="right")
-                            for u in range(self.n_units)], dtype=np.uint32)
+            low = np.array(
+                [np.searchsorted(cumulative[u], self.residual[slot, u], side="right") for u in range(self.n_units)],
+                dtype=np.uint32,
+            )
             if (cumulative[:, -1] <= self.residual[slot]).any():
                 raise RuntimeError("pass 2 saw other data than pass 1")  # a programming error, not input
             found[slot] = key_values((self.target[slot].astype(np.uint32) << BITS) | low)
@@ -135,7 +137,7 @@ class ExactPercentile:
     def _blocks(self, maps: np.ndarray):
         """(first unit, keys of shape (units in block, batch x positions)) per block of units."""
         for start in range(0, self.n_units, self.unit_block):
-            block = maps[:, start:start + self.unit_block, :]
+            block = maps[:, start : start + self.unit_block, :]
             yield start, sortable_keys(block.transpose(1, 0, 2).reshape(block.shape[1], -1))
 
     def _count(self, histogram: np.ndarray, start: int, digits: np.ndarray, keep: np.ndarray | None = None) -> None:
@@ -143,4 +145,4 @@ class ExactPercentile:
         width = digits.shape[0]
         flat = digits.astype(np.int64) + (np.arange(width, dtype=np.int64) * BINS)[:, None]
         flat = flat[keep] if keep is not None else flat.ravel()
-        histogram[start:start + width] += np.bincount(flat, minlength=width * BINS).reshape(width, BINS)
+        histogram[start : start + width] += np.bincount(flat, minlength=width * BINS).reshape(width, BINS)

@@ -85,11 +85,21 @@ class CaffeGoogLeNet(nn.Module):
 
 def _caffe_keys() -> dict[str, str]:
     """Caffe blob name ('/' written as '_') -> module path in CaffeGoogLeNet."""
-    keys = {"conv1_7x7_s2": "conv1.conv", "conv2_3x3_reduce": "conv2.conv", "conv2_3x3": "conv3.conv",
-            "loss3_classifier": "fc"}
+    keys = {
+        "conv1_7x7_s2": "conv1.conv",
+        "conv2_3x3_reduce": "conv2.conv",
+        "conv2_3x3": "conv3.conv",
+        "loss3_classifier": "fc",
+    }
     for k in INCEPTIONS:
-        parts = {"1x1": "branch1", "3x3_reduce": "branch2.0", "3x3": "branch2.1",
-                 "5x5_reduce": "branch3.0", "5x5": "branch3.1", "pool_proj": "branch4.1"}
+        parts = {
+            "1x1": "branch1",
+            "3x3_reduce": "branch2.0",
+            "3x3": "branch2.1",
+            "5x5_reduce": "branch3.0",
+            "5x5": "branch3.1",
+            "pool_proj": "branch4.1",
+        }
         for caffe, path in parts.items():
             keys[f"inception_{k}_{caffe}"] = f"inception{k}.{path}.conv"
     return keys

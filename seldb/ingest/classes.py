@@ -10,10 +10,10 @@ says whether an image set's class keys map onto a model's outputs.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 from seldb.errors import InputError
 

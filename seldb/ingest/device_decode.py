@@ -16,8 +16,8 @@ leaves here is the loader's usual `Batch`, in the same image order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch.utils.data import DataLoader
@@ -65,10 +65,13 @@ def raw_collate(items) -> RawBatch:
             preprocessed[k] = payload
     blob = bytearray(b"".join(item[1] for k, item in enumerate(good) if k in spans))
     return RawBatch(
-        positions=[item[0] for item in good], jpeg_blob=torch.frombuffer(blob, dtype=torch.uint8) if blob else
-        torch.empty(0, dtype=torch.uint8), jpeg_spans=spans, preprocessed=preprocessed,
-        labels=[item[2] for item in good], failed=[(item[0], item[3]) for item in items if item[1] is None],
-    )  # fmt: skip
+        positions=[item[0] for item in good],
+        jpeg_blob=torch.frombuffer(blob, dtype=torch.uint8) if blob else torch.empty(0, dtype=torch.uint8),
+        jpeg_spans=spans,
+        preprocessed=preprocessed,
+        labels=[item[2] for item in good],
+        failed=[(item[0], item[3]) for item in items if item[1] is None],
+    )
 
 
 class BatchDecoder:
@@ -97,8 +100,9 @@ class BatchDecoder:
         return Batch(
             positions=[raw.positions[k] for k in keep],
             images=torch.stack([decoded[k] for k in keep]) if keep else None,
-            labels=[raw.labels[k] for k in keep], failed=sorted(failed),
-        )  # fmt: skip
+            labels=[raw.labels[k] for k in keep],
+            failed=sorted(failed),
+        )
 
     def _decode(self, files: list[torch.Tensor]) -> list[torch.Tensor]:
         from torchvision.io import ImageReadMode, decode_jpeg
@@ -117,13 +121,19 @@ class BatchDecoder:
 def device_loader(dataset: RawImageDataset, batch_size: int, workers: int) -> DataLoader:
     """The DataLoader of raw batches: like seldb.ingest.loader.make_loader, without pinning (bytes stay small)."""
     return DataLoader(
-        dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=raw_collate,
-        prefetch_factor=4 if workers > 0 else None, persistent_workers=False,
-    )  # fmt: skip
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=raw_collate,
+        prefetch_factor=4 if workers > 0 else None,
+        persistent_workers=False,
+    )
 
 
-def make_device_source(root, paths, labels, transform, start: int, batch_size: int, workers: int,
-                       device: str) -> tuple[DataLoader, Callable[[RawBatch], Batch]]:  # fmt: skip
+def make_device_source(
+    root, paths, labels, transform, start: int, batch_size: int, workers: int, device: str
+) -> tuple[DataLoader, Callable[[RawBatch], Batch]]:
     """(loader, decode) for the runner: `decode(raw)` turns each loader item into a `Batch` on `device`.
 
     `transform` is seldb.ingest.preprocess.make_transform's (it names the recipe the tensor path follows,

@@ -32,8 +32,10 @@ def resolve_layers(net: torch.nn.Module, requested: list[str], aliases: dict[str
             raise InputError(f"layer {name!r} is not in the model; valid names: {_valid_listing(net, aliases)}")
         resolved[name] = module
     if not resolved:
-        raise InputError(f"no layer to record (no default layers known for this network: pass --layers);"
-                         f" valid names: {_valid_listing(net, aliases)}")
+        raise InputError(
+            f"no layer to record (no default layers known for this network: pass --layers);"
+            f" valid names: {_valid_listing(net, aliases)}"
+        )
     return resolved
 
 
@@ -92,7 +94,7 @@ class LayerRecorder:
             handle.remove()
         self._handles = []
 
-    def __enter__(self) -> "LayerRecorder":
+    def __enter__(self) -> LayerRecorder:
         return self
 
     def __exit__(self, *exc) -> None:

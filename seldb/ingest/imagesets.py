@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from seldb.errors import InputError
 from seldb.ingest.classes import ClassList, map_keys, names_for
@@ -135,8 +135,12 @@ def read_label_file(path: Path) -> list[tuple[str, str]]:
         if len(parts) != 2:
             raise InputError(
                 f"{path}:{lineno}: expected `image_path label`, got {line!r}"
-                + (" (the ILSVRC devkit's one-number-per-line file uses its own class order;"
-                   " use Caffe's val.txt or LOC_val_solution.csv)" if line.isdigit() else "")
+                + (
+                    " (the ILSVRC devkit's one-number-per-line file uses its own class order;"
+                    " use Caffe's val.txt or LOC_val_solution.csv)"
+                    if line.isdigit()
+                    else ""
+                )
             )
         pairs.append((parts[0], parts[1]))
     return pairs

@@ -9,9 +9,9 @@ bit-identical to an uninterrupted one).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from PIL import Image, UnidentifiedImageError
@@ -25,7 +25,7 @@ class Batch:
     labels: list[int]
     failed: list[tuple[int, str]]  # (position, reason)
 
-    def pin_memory(self) -> "Batch":
+    def pin_memory(self) -> Batch:
         """Called by the DataLoader's pinning thread (pin_memory=True): page-locked images copy to GPU async."""
         if self.images is not None:
             self.images = self.images.pin_memory()

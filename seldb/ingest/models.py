@@ -99,22 +99,62 @@ _PLACES_SRC = "--weights {file} (CSAIL places365)"
 REGISTRY: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
-        ModelSpec("alexnet-imagenet", "alexnet", 1000, "imagenet", hub_file="alexnet-owt-7be5be79.pth",
-                  weights_source="hub cache or --weights"),
-        ModelSpec("vgg16-imagenet", "vgg16", 1000, "imagenet", hub_file="vgg16-397923af.pth",
-                  weights_source="hub cache or --weights"),
-        ModelSpec("googlenet-imagenet", "googlenet", 1000, "imagenet", hub_file="googlenet-1378be20.pth",
-                  weights_source="hub cache or --weights",
-                  # torchvision's GoogLeNet weights expect its input re-normalisation
-                  build_kwargs={"transform_input": True}),
-        ModelSpec("alexnet-places", "alexnet", 365, "places365",
-                  weights_source=_PLACES_SRC.format(file="alexnet_places365.pth.tar")),
-        ModelSpec("vgg16-places", "vgg16", 365, "places365", preprocess="caffe",
-                  weights_source="--weights FILE (vgg16_places365.caffemodel converted, see README)"),
-        ModelSpec("googlenet-places", "caffe-googlenet", 365, "places365", preprocess="caffe",
-                  weights_source="--weights FILE (googlenet_places365.caffemodel converted, see README)"),
-        ModelSpec("resnet18-places", "resnet18", 365, "places365",
-                  weights_source=_PLACES_SRC.format(file="resnet18_places365.pth.tar")),
+        ModelSpec(
+            "alexnet-imagenet",
+            "alexnet",
+            1000,
+            "imagenet",
+            hub_file="alexnet-owt-7be5be79.pth",
+            weights_source="hub cache or --weights",
+        ),
+        ModelSpec(
+            "vgg16-imagenet",
+            "vgg16",
+            1000,
+            "imagenet",
+            hub_file="vgg16-397923af.pth",
+            weights_source="hub cache or --weights",
+        ),
+        ModelSpec(
+            "googlenet-imagenet",
+            "googlenet",
+            1000,
+            "imagenet",
+            hub_file="googlenet-1378be20.pth",
+            weights_source="hub cache or --weights",
+            # torchvision's GoogLeNet weights expect its input re-normalisation
+            build_kwargs={"transform_input": True},
+        ),
+        ModelSpec(
+            "alexnet-places",
+            "alexnet",
+            365,
+            "places365",
+            weights_source=_PLACES_SRC.format(file="alexnet_places365.pth.tar"),
+        ),
+        ModelSpec(
+            "vgg16-places",
+            "vgg16",
+            365,
+            "places365",
+            preprocess="caffe",
+            weights_source="--weights FILE (vgg16_places365.caffemodel converted, see README)",
+        ),
+        ModelSpec(
+            "googlenet-places",
+            "caffe-googlenet",
+            365,
+            "places365",
+            preprocess="caffe",
+            weights_source="--weights FILE (googlenet_places365.caffemodel converted, see README)",
+        ),
+        ModelSpec(
+            "resnet18-places",
+            "resnet18",
+            365,
+            "places365",
+            weights_source=_PLACES_SRC.format(file="resnet18_places365.pth.tar"),
+        ),
     )
 }
 
@@ -129,8 +169,10 @@ def resolve_spec(
     """Turn --model / --arch / --model-module into one ModelSpec (exactly one of the three)."""
     given = [flag for flag, value in (("--model", model), ("--arch", arch), ("--model-module", model_module)) if value]
     if len(given) != 1:
-        raise InputError("give exactly one of --model NAME, --arch NAME or --model-module FILE.py:FUNC"
-                         + (f" (got {', '.join(given)})" if given else f"; models: {', '.join(REGISTRY)}"))
+        raise InputError(
+            "give exactly one of --model NAME, --arch NAME or --model-module FILE.py:FUNC"
+            + (f" (got {', '.join(given)})" if given else f"; models: {', '.join(REGISTRY)}")
+        )
     if model:
         if model not in REGISTRY:
             raise InputError(f"unknown model {model!r}; known: {', '.join(REGISTRY)} (or --arch / --model-module)")
@@ -144,8 +186,12 @@ def resolve_spec(
         return ModelSpec(arch, arch, num_classes)
     if ":" not in model_module:  # type: ignore[operator]
         raise InputError(f"--model-module wants FILE.py:FUNCTION, got {model_module!r}")
-    return ModelSpec(Path(model_module.split(":")[0]).stem, "custom", num_classes or 0,  # type: ignore[union-attr]
-                     module_file=model_module)
+    return ModelSpec(
+        Path(model_module.split(":")[0]).stem,
+        "custom",
+        num_classes or 0,  # type: ignore[union-attr]
+        module_file=model_module,
+    )
 
 
 def list_models() -> list[dict]:
@@ -177,8 +223,9 @@ def build_network(spec: ModelSpec):
         import torchvision
 
         if spec.arch not in torchvision.models.list_models(module=torchvision.models):
-            raise InputError(f"--arch {spec.arch!r} is not a torchvision classification model"
-                             " (see torchvision.models.list_models())")
+            raise InputError(
+                f"--arch {spec.arch!r} is not a torchvision classification model (see torchvision.models.list_models())"
+            )
         kwargs = {**spec.info.build_kwargs, **spec.build_kwargs}
         net = torchvision.models.get_model(spec.arch, weights=None, num_classes=spec.num_classes, **kwargs)
     if not isinstance(net, torch.nn.Module):

@@ -14,16 +14,15 @@ import hashlib
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 
 from seldb.db.database import Database
 from seldb.errors import InputError
 from seldb.importer import run_import
-from seldb.options import IngestOptions, IngestResult, Provenance, check_engine, check_uncertainty
 from seldb.ingest.classes import ClassList, imagenet_classes, read_class_file
 from seldb.ingest.hooks import REDUCTIONS, LayerRecorder, resolve_layers
 from seldb.ingest.imagesets import ImageSet, open_image_set
@@ -32,6 +31,7 @@ from seldb.ingest.preprocess import KINDS, describe, make_transform
 from seldb.ingest.runner import RecordConfig, Recording, record_activations, resolve_decode_device, resolve_device
 from seldb.ingest.state import IngestState
 from seldb.ingest.weights import file_sha256, hub_weights, load_weights
+from seldb.options import IngestOptions, IngestResult, Provenance, check_engine, check_uncertainty
 
 log = logging.getLogger("seldb.ingest")
 
@@ -127,7 +127,9 @@ def _check_options(opts: IngestOptions) -> tuple[ModelSpec, ClassList | None, st
         raise InputError(f"{opts.data}: data directory not found")
     class_file = read_class_file(opts.class_names) if opts.class_names else None
     if opts.engine == "ray" and opts.decode_on not in (None, "", "cpu"):
-        raise InputError("--decode-on cuda is an option of the local engine: with --engine ray, CPU tasks decode the images")
+        raise InputError(
+            "--decode-on cuda is an option of the local engine: with --engine ray, CPU tasks decode the images"
+        )
     decode_device = resolve_decode_device(opts.decode_on, opts.device)
     return spec, class_file, preprocess, _device(opts), decode_device
 
@@ -151,37 +153,69 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
     input_size = opts.input_size or 224
     layer_spec, n_outputs = _probe(net, layers, opts.reduce, input_size)
     image_set = open_image_set(
-        opts.data, model_classes=_model_classes(spec, n_outputs, class_file), class_file=class_file,
-        val_ground_truth=opts.val_ground_truth, places_list=opts.places_list, limit_per_class=opts.limit_per_class,
+        opts.data,
+        model_classes=_model_classes(spec, n_outputs, class_file),
+        class_file=class_file,
+        val_ground_truth=opts.val_ground_truth,
+        places_list=opts.places_list,
+        limit_per_class=opts.limit_per_class,
     )
     if not image_set.mapped:
-        note = (f"the classes of {image_set.root} do not map onto {spec.name}'s outputs: using the data set's"
-                f" {len(image_set.classes)} classes; no prediction is compared and every image is analysed"
-                " (--class-names FILE names the model's outputs if they are the same classes)")
+        note = (
+            f"the classes of {image_set.root} do not map onto {spec.name}'s outputs: using the data set's"
+            f" {len(image_set.classes)} classes; no prediction is compared and every image is analysed"
+            " (--class-names FILE names the model's outputs if they are the same classes)"
+        )
         notify(note)
         notes.append(note)
     identity = {
-        "model": spec.name, "arch": spec.arch, "num_outputs": n_outputs, "weights": weights,
-        "model_module": opts.model_module, "layers": ", ".join(layers), "reduce": opts.reduce,
-        "preprocess": describe(preprocess, input_size), "batch_size": opts.batch_size,
-        "device": device.split(":")[0], "data": str(image_set.root.resolve()), "layout": image_set.layout,
+        "model": spec.name,
+        "arch": spec.arch,
+        "num_outputs": n_outputs,
+        "weights": weights,
+        "model_module": opts.model_module,
+        "layers": ", ".join(layers),
+        "reduce": opts.reduce,
+        "preprocess": describe(preprocess, input_size),
+        "batch_size": opts.batch_size,
+        "device": device.split(":")[0],
+        "data": str(image_set.root.resolve()),
+        "layout": image_set.layout,
         "images": f"{len(image_set)} images, digest {_images_digest(image_set)}",
-        "limit_per_class": opts.limit_per_class, "classes_mapped": image_set.mapped,
+        "limit_per_class": opts.limit_per_class,
+        "classes_mapped": image_set.mapped,
     }
     if decode_device is not None:  # other decoders give slightly other pixels: a resume must not mix them
         identity["decode_on"] = decode_device.split(":")[0]
     cfg = RecordConfig(
         out=Path(opts.out) if opts.out else default_out(Path(opts.data), opts.name or spec.name),
         model_name=opts.name or spec.name,
-        identity=identity, batch_size=opts.batch_size,
-        workers=default_workers() if opts.workers is None else opts.workers, device=device,
-        chunk_images=opts.chunk_images, force=opts.force, progress=opts.progress, decode_device=decode_device,
+        identity=identity,
+        batch_size=opts.batch_size,
+        workers=default_workers() if opts.workers is None else opts.workers,
+        device=device,
+        chunk_images=opts.chunk_images,
+        force=opts.force,
+        progress=opts.progress,
+        decode_device=decode_device,
     )
     if opts.engine != "ray":  # Ray's actors move their copy of the network
         net.to(device)
     transform = make_transform(preprocess, input_size)
-    return Prepared(spec, net, layers, opts.reduce, image_set, transform, layer_spec, cfg, image_set.notes + notes,
-                    preprocess, input_size, opts.engine)
+    return Prepared(
+        spec,
+        net,
+        layers,
+        opts.reduce,
+        image_set,
+        transform,
+        layer_spec,
+        cfg,
+        image_set.notes + notes,
+        preprocess,
+        input_size,
+        opts.engine,
+    )
 
 
 def record(
@@ -195,8 +229,13 @@ def record(
         return prepared, _record_on_ray(opts, prepared, on_chunk)
     with LayerRecorder(prepared.net, prepared.layers, prepared.reduce) as recorder:
         result = record_activations(
-            prepared.net, recorder, prepared.image_set, prepared.transform,
-            prepared.layer_spec, prepared.cfg, on_chunk=on_chunk,
+            prepared.net,
+            recorder,
+            prepared.image_set,
+            prepared.transform,
+            prepared.layer_spec,
+            prepared.cfg,
+            on_chunk=on_chunk,
         )
     return prepared, result
 
@@ -206,15 +245,27 @@ def _record_on_ray(opts: IngestOptions, prepared: Prepared, on_chunk) -> Recordi
     from seldb.ingest.ray_runner import record_on_ray
 
     with ray_engine.connect(opts.address) as ray:
-        return record_on_ray(ray, prepared.net, prepared.layers, prepared.reduce, prepared.image_set,
-                             prepared.transform, prepared.layer_spec, prepared.cfg, on_chunk, opts.actors)
+        return record_on_ray(
+            ray,
+            prepared.net,
+            prepared.layers,
+            prepared.reduce,
+            prepared.image_set,
+            prepared.transform,
+            prepared.layer_spec,
+            prepared.cfg,
+            on_chunk,
+            opts.actors,
+        )
 
 
 def _check_analysable(prepared: Prepared, result: Recording, all_images: bool) -> None:
     if result.rows == 0:
         first = result.skipped[0] if result.skipped else {"path": "?", "reason": "?"}
-        raise InputError(f"none of the {len(result.skipped)} images could be read"
-                         f" (first: {first['path']}: {first['reason']}); nothing to analyse")
+        raise InputError(
+            f"none of the {len(result.skipped)} images could be read"
+            f" (first: {first['path']}: {first['reason']}); nothing to analyse"
+        )
     if prepared.image_set.mapped and not all_images and result.n_correct == 0:
         raise InputError(
             f"{prepared.spec.name} classified none of the {result.rows} images correctly, so none is analysed;"
@@ -250,22 +301,33 @@ def _device_name(device: str, engine: str) -> str:
     return torch.cuda.get_device_name(device) if engine != "ray" else "cuda (a GPU per Ray actor)"
 
 
-def load_recorded(db: Database, opts: IngestOptions, prepared: Prepared, result: Recording,
-                  notify: Callable[[str], None] | None = None) -> IngestResult:  # fmt: skip
+def load_recorded(
+    db: Database,
+    opts: IngestOptions,
+    prepared: Prepared,
+    result: Recording,
+    notify: Callable[[str], None] | None = None,
+) -> IngestResult:
     """Compute every measure from a recorded activation file and load the run (one transaction)."""
     notify = notify or log.warning
     _check_analysable(prepared, result, opts.all_images)
     if result.skipped:
         first = result.skipped[0]
-        notify(f"{len(result.skipped)} unreadable image(s) skipped and listed in the run's record"
-               f" (first: {first['path']}: {first['reason']})")
+        notify(
+            f"{len(result.skipped)} unreadable image(s) skipped and listed in the run's record"
+            f" (first: {first['path']}: {first['reason']})"
+        )
     options = opts.import_options(prepared.cfg.model_name, prepared.image_set.name)
     imported = run_import(db, result.out, options, _provenance(prepared, result), progress=opts.progress)
     return IngestResult(
-        out=result.out, n_images=result.rows,
-        n_correct=result.n_correct if prepared.image_set.mapped else None, skipped=result.skipped,
+        out=result.out,
+        n_images=result.rows,
+        n_correct=result.n_correct if prepared.image_set.mapped else None,
+        skipped=result.skipped,
         layers={name: units for name, (units, _) in prepared.layer_spec.items()},
-        resumed_at=result.resumed_at, recording_reused=result.reused, imported=imported,
+        resumed_at=result.resumed_at,
+        recording_reused=result.reused,
+        imported=imported,
     )
 
 

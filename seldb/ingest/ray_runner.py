@@ -24,14 +24,22 @@ import logging
 import math
 import pickle
 import socket
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from seldb.errors import InputError, SeldbError
 from seldb.ingest.imagesets import ImageSet
 from seldb.ingest.loader import ImageListDataset, collate
 from seldb.ingest.runner import (
-    RecordConfig, Recording, TILE_ROWS, _Chunk, _commit, _commit_full, _open_output, add_to_chunk, forward_batch,
+    TILE_ROWS,
+    RecordConfig,
+    Recording,
+    _Chunk,
+    _commit,
+    _commit_full,
+    _open_output,
+    add_to_chunk,
+    forward_batch,
 )
 from seldb.ingest.state import IngestState
 from seldb.progress import progress_bar
@@ -42,15 +50,18 @@ def _decode(row: dict, root: str, transform: Callable) -> dict:
     (an unreadable image is skipped with its reason, as there)."""
     paths, labels, start = [str(p) for p in row["paths"]], [int(x) for x in row["labels"]], int(row["start"])
     if not Path(root).is_dir():  # else every image would be skipped as unreadable, and the run recorded so
-        raise InputError(f"{root}: no such directory on Ray node {socket.gethostname()}: with --engine ray every"
-                         " node reads the images at the same path (shared storage)")  # fmt: skip
+        raise InputError(
+            f"{root}: no such directory on Ray node {socket.gethostname()}: with --engine ray every"
+            " node reads the images at the same path (shared storage)"
+        )
     dataset = ImageListDataset(Path(root), paths, labels, transform)
     batch = collate([dataset[i] for i in range(len(paths))])
     payload = {
-        "positions": [start + p for p in batch.positions], "labels": batch.labels,
+        "positions": [start + p for p in batch.positions],
+        "labels": batch.labels,
         "failed": [(start + p, reason) for p, reason in batch.failed],
         "images": None if batch.images is None else batch.images.numpy(),
-    }  # fmt: skip
+    }
     return {"start": start, "payload": pickle.dumps(payload, protocol=5)}
 
 
@@ -76,7 +87,8 @@ class _Forward:
         if images is not None:
             with self.torch.inference_mode():
                 payload["acts"], payload["preds"] = forward_batch(
-                    self.net, self.recorder, self.torch.from_numpy(images), self.device)
+                    self.net, self.recorder, self.torch.from_numpy(images), self.device
+                )
         return {"start": row["start"], "payload": pickle.dumps(payload, protocol=5)}
 
 
@@ -86,8 +98,10 @@ def _actors(ray, device: str, actors: int | None) -> tuple[int, float]:
     if device.startswith("cuda"):
         gpus = int(resources.get("GPU", 0))
         if gpus < 1:
-            raise InputError("--device cuda with --engine ray: the Ray cluster has no GPU (start its nodes with"
-                             " GPUs, or use --device cpu)")  # fmt: skip
+            raise InputError(
+                "--device cuda with --engine ray: the Ray cluster has no GPU (start its nodes with"
+                " GPUs, or use --device cpu)"
+            )
         return actors or gpus, 1.0
     return actors or max(1, int(resources.get("CPU", 1)) // 2), 0.0
 
@@ -103,23 +117,43 @@ def _pipeline(ray, net, layers, reduce, image_set: ImageSet, transform, cfg: Rec
     context.execution_options.preserve_order = True  # rows come back in image order
     context.enable_progress_bars = False  # seldb shows its own
     n, size = len(image_set.paths), cfg.batch_size
-    items = [{"start": s, "paths": list(image_set.paths[s : s + size]), "labels": list(image_set.labels[s : s + size])}
-             for s in range(start, n, size)]  # fmt: skip
+    items = [
+        {"start": s, "paths": list(image_set.paths[s : s + size]), "labels": list(image_set.labels[s : s + size])}
+        for s in range(start, n, size)
+    ]
     n_actors, gpus = _actors(ray, cfg.device, actors)
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 4 * n_actors)))
     # memory (about a decoded image and its tensor per image) also keeps the decoding tasks apart from
     # the actors: Ray Data fuses operators with equal resource requests, and one process would then
     # decode and run the network in turn
-    ds = ds.map(_decode, fn_kwargs={"root": str(image_set.root), "transform": transform}, num_cpus=1,
-                memory=cfg.batch_size * DECODE_BYTES_PER_IMAGE)
+    ds = ds.map(
+        _decode,
+        fn_kwargs={"root": str(image_set.root), "transform": transform},
+        num_cpus=1,
+        memory=cfg.batch_size * DECODE_BYTES_PER_IMAGE,
+    )
     pool = ray.data.ActorPoolStrategy(size=n_actors)  # the network, put into the object store once
-    return ds.map(_Forward, fn_constructor_args=(net.cpu(), layers, reduce, cfg.device), compute=pool,
-                  num_gpus=gpus, num_cpus=0 if gpus else 1)  # fmt: skip
+    return ds.map(
+        _Forward,
+        fn_constructor_args=(net.cpu(), layers, reduce, cfg.device),
+        compute=pool,
+        num_gpus=gpus,
+        num_cpus=0 if gpus else 1,
+    )
 
 
-def record_on_ray(ray, net, layers: dict[str, str], reduce: str, image_set: ImageSet, transform: Callable,
-                  layer_spec: dict, cfg: RecordConfig, on_chunk: Callable[[IngestState], None] | None = None,
-                  actors: int | None = None) -> Recording:  # fmt: skip
+def record_on_ray(
+    ray,
+    net,
+    layers: dict[str, str],
+    reduce: str,
+    image_set: ImageSet,
+    transform: Callable,
+    layer_spec: dict,
+    cfg: RecordConfig,
+    on_chunk: Callable[[IngestState], None] | None = None,
+    actors: int | None = None,
+) -> Recording:
     """seldb.ingest.runner.record_activations on a connected Ray cluster: the same file, resumable."""
     writer, state = _open_output(cfg, image_set, layer_spec)
     resumed_at = state.rows
@@ -142,8 +176,10 @@ def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordCon
     label = cfg.model_name + " on Ray" + (f" (resumed at image {state.next_index})" if state.next_index else "")
     # closing: an interruption (Ctrl-C, on_chunk raising) stops Ray Data's executor here and now, before
     # the session closes; left to the garbage collector, its threads would outlive the connection
-    with progress_bar(cfg.progress, len(image_set.paths) - state.next_index, label, unit="images") as bar, \
-            contextlib.closing(_rows(ds)) as rows:
+    with (
+        progress_bar(cfg.progress, len(image_set.paths) - state.next_index, label, unit="images") as bar,
+        contextlib.closing(_rows(ds)) as rows,
+    ):
         for row in rows:
             done = pickle.loads(row["payload"])
             _add(chunk, done, image_set)

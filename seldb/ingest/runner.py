@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -88,8 +88,10 @@ def resolve_decode_device(decode_on: str | None, device: str | None) -> str | No
     if not decode_on.startswith("cuda"):
         raise InputError(f"--decode-on must be cpu, cuda or cuda:N, got {decode_on!r}")
     if not torch.cuda.is_available():
-        raise InputError(f"--decode-on {decode_on}: CUDA is not available here (torch {torch.__version__});"
-                         " use --decode-on cpu (the default)")
+        raise InputError(
+            f"--decode-on {decode_on}: CUDA is not available here (torch {torch.__version__});"
+            " use --decode-on cpu (the default)"
+        )
     if decode_on == "cuda" and device and device.startswith("cuda:"):
         return device  # the network's GPU: the decoded batch need not move again
     return decode_on
@@ -120,8 +122,15 @@ def record_activations(
 
 def _writer(cfg: RecordConfig, image_set: ImageSet, layer_spec, mode: str) -> ActivationWriter:
     return ActivationWriter(
-        cfg.out, model=cfg.model_name, dataset=image_set.name, class_names=image_set.classes.names,
-        class_keys=image_set.classes.keys, layers=layer_spec, with_pred=image_set.mapped, with_path=True, mode=mode,
+        cfg.out,
+        model=cfg.model_name,
+        dataset=image_set.name,
+        class_names=image_set.classes.names,
+        class_keys=image_set.classes.keys,
+        layers=layer_spec,
+        with_pred=image_set.mapped,
+        with_path=True,
+        mode=mode,
     )
 
 
@@ -137,11 +146,15 @@ def _open_output(cfg: RecordConfig, image_set: ImageSet, layer_spec) -> tuple[Ac
     if state is not None:
         differences = state.differences(cfg.identity)
         if differences and state.complete:
-            raise InputError(f"{out} was written with other options ({'; '.join(differences)}):"
-                             " choose another --out, or --force to overwrite it")
+            raise InputError(
+                f"{out} was written with other options ({'; '.join(differences)}):"
+                " choose another --out, or --force to overwrite it"
+            )
         if differences:
-            raise InputError(f"{out} was started with other options ({'; '.join(differences)}):"
-                             " rerun with the same options to resume, or --force to start over")
+            raise InputError(
+                f"{out} was started with other options ({'; '.join(differences)}):"
+                " rerun with the same options to resume, or --force to start over"
+            )
         if state.complete and out.exists():
             return None, state
         if not state.complete and out.exists():
@@ -192,8 +205,9 @@ def _source(image_set: ImageSet, transform, cfg: RecordConfig, start: int):
     if cfg.decode_device is not None:
         from seldb.ingest.device_decode import make_device_source
 
-        return make_device_source(s.root, s.paths, s.labels, transform, start, cfg.batch_size, cfg.workers,
-                                  cfg.decode_device)
+        return make_device_source(
+            s.root, s.paths, s.labels, transform, start, cfg.batch_size, cfg.workers, cfg.decode_device
+        )
     dataset = ImageListDataset(s.root, s.paths, s.labels, transform, start=start)
     return make_loader(dataset, cfg.batch_size, cfg.workers, pin_memory=cfg.device.startswith("cuda")), _same
 

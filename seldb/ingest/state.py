@@ -33,7 +33,7 @@ class IngestState:
     complete: bool = False
 
     @classmethod
-    def load(cls, out: Path) -> "IngestState | None":
+    def load(cls, out: Path) -> IngestState | None:
         path = state_path(out)
         if not path.is_file():
             return None

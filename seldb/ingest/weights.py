@@ -106,8 +106,11 @@ def load_weights(net: torch.nn.Module, path: str | Path, spec: ModelSpec) -> lis
             state[key] = expected[key]
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
-    wrong = [(k, state[k].shape, shape) for k, shape in ((k, v.shape) for k, v in expected.items())
-             if k in state and state[k].shape != shape]
+    wrong = [
+        (k, state[k].shape, shape)
+        for k, shape in ((k, v.shape) for k, v in expected.items())
+        if k in state and state[k].shape != shape
+    ]
     if missing or unexpected or wrong:
         what = f"{spec.arch} with {spec.num_classes} classes" if spec.num_classes else spec.name
         raise InputError(_mismatch_message(path, what, missing, unexpected, wrong))

@@ -6,7 +6,7 @@ histogram and top-image number of the spec; `compute_concept_block` does the
 target-set measures for one concept. Nothing here touches the database.
 """
 
-from seldb.measures.concept import compute_concept_block
 from seldb.measures.compute import BlockResult, compute_block
+from seldb.measures.concept import compute_concept_block
 
 __all__ = ["BlockResult", "compute_block", "compute_concept_block"]

@@ -26,7 +26,7 @@ _U32 = np.uint32(0xFFFFFFFF)
 class Block:
     values: np.ndarray  # (U, N) float64, class-contiguous image order
     desc_codes: np.ndarray  # (U, N) int64, smaller code = larger activation
-    decode: "CodeBook"
+    decode: CodeBook
     labels: np.ndarray  # (N,) class of each column of `values`
     image_index: np.ndarray  # (N,) original row of each column of `values`
     n_classes: int

@@ -10,15 +10,15 @@ offers polars frames for everyone else.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 import polars as pl
 
-from seldb import catalogue
 import seldb.measures.unit as m
+from seldb import catalogue
 from seldb.measures.block import Block, prepare_block
 from seldb.measures.classstats import ClassStats, Histograms, class_stats, histograms
 from seldb.measures.sweep import Sweep, sweep
@@ -38,7 +38,7 @@ def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns([pl.col(c).fill_nan(None) for c in floats])
 
 
-def _class_frame(parts: "_Parts", p_levels) -> pl.DataFrame:
+def _class_frame(parts: _Parts, p_levels) -> pl.DataFrame:
     stats, swept, counts = parts.stats, parts.swept, parts.counts
     n_units, n_classes = stats.sum.shape
     columns = {
@@ -149,31 +149,56 @@ class _Parts:
     n_distinct: np.ndarray
 
     @classmethod
-    def merge(cls, chunks: list["_Parts"]) -> "_Parts":
+    def merge(cls, chunks: list[_Parts]) -> _Parts:
         if len(chunks) == 1:
             return chunks[0]
 
         def cat(objects, kind, shared=()):
             fields = kind.__dataclass_fields__
-            return kind(**{f: getattr(objects[0], f) if f in shared else np.concatenate([getattr(o, f) for o in objects])
-                           for f in fields})  # fmt: skip
+            return kind(
+                **{
+                    f: getattr(objects[0], f) if f in shared else np.concatenate([getattr(o, f) for o in objects])
+                    for f in fields
+                }
+            )
 
         first = chunks[0]
         sweeps = [c.swept for c in chunks]
-        recall_p = {p: tuple(np.concatenate([s.recall_p[p][i] for s in sweeps]) for i in (0, 1)) for p in first.swept.recall_p}
-        swept = Sweep(None, *[np.concatenate([getattr(s, f) for s in sweeps]) for f in ("mi", "mi_threshold", "mi_tp",
-                      "mi_selected")], recall_p=recall_p, runs=None)  # fmt: skip
-        counts = [cat([c.counts[i] for c in chunks], TopKCounts, ("k_requested", "k")) for i in range(len(first.counts))]
-        return cls(first.n_images, cat([c.stats for c in chunks], ClassStats, ("n",)), swept, counts,
-                   cat([c.hist for c in chunks], Histograms), cat([c.top for c in chunks], TopImages),
-                   np.concatenate([c.n_distinct for c in chunks]))  # fmt: skip
+        recall_p = {
+            p: tuple(np.concatenate([s.recall_p[p][i] for s in sweeps]) for i in (0, 1)) for p in first.swept.recall_p
+        }
+        swept = Sweep(
+            None,
+            *[np.concatenate([getattr(s, f) for s in sweeps]) for f in ("mi", "mi_threshold", "mi_tp", "mi_selected")],
+            recall_p=recall_p,
+            runs=None,
+        )
+        counts = [
+            cat([c.counts[i] for c in chunks], TopKCounts, ("k_requested", "k")) for i in range(len(first.counts))
+        ]
+        return cls(
+            first.n_images,
+            cat([c.stats for c in chunks], ClassStats, ("n",)),
+            swept,
+            counts,
+            cat([c.hist for c in chunks], Histograms),
+            cat([c.top for c in chunks], TopImages),
+            np.concatenate([c.n_distinct for c in chunks]),
+        )
 
 
 def _numpy_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images) -> _Parts:
     block = prepare_block(values, labels, n_classes, image_index)
     swept, counts = _sweep_and_counts(block, top_k, P_LEVELS)
-    return _Parts(block.n_images, class_stats(block), swept, counts, histograms(block, bins),
-                  top_images(block, swept.kth_code, n_top_images), swept.kth_code.n_distinct())  # fmt: skip
+    return _Parts(
+        block.n_images,
+        class_stats(block),
+        swept,
+        counts,
+        histograms(block, bins),
+        top_images(block, swept.kth_code, n_top_images),
+        swept.kth_code.n_distinct(),
+    )
 
 
 def compute_block(
@@ -195,19 +220,30 @@ def compute_block(
     call, run once for the whole block.
     """
     step = max(1, CHUNK_ELEMENTS // max(1, values.shape[0]))
-    parts = _Parts.merge([_numpy_passes(values[:, u0 : u0 + step], labels, n_classes, top_k, bins, image_index,
-                                        n_top_images) for u0 in range(0, max(1, values.shape[1]), step)])  # fmt: skip
+    parts = _Parts.merge(
+        [
+            _numpy_passes(values[:, u0 : u0 + step], labels, n_classes, top_k, bins, image_index, n_top_images)
+            for u0 in range(0, max(1, values.shape[1]), step)
+        ]
+    )
     n_units = parts.stats.sum.shape[0]
     classes = _class_frame(parts, P_LEVELS)
     units = pl.DataFrame({"unit": np.arange(n_units, dtype=np.int32)})
     for producer in m.PRODUCERS:
-        units = units.join(producer.compute(classes, parts.n_images).select("unit", *producer.columns), on="unit",
-                           how="left")  # fmt: skip
+        units = units.join(
+            producer.compute(classes, parts.n_images).select("unit", *producer.columns), on="unit", how="left"
+        )
     precision = pl.concat(
-        [m.precision_k(classes, k).select("unit", pl.lit(k).alias("k"), pl.col(f"precision_{k}").alias("precision"),
-                                          pl.col(f"precision_{k}_class").alias("class_index"))
-         for k in sorted(set(top_k))]
-    ).sort("unit", "k")  # fmt: skip
+        [
+            m.precision_k(classes, k).select(
+                "unit",
+                pl.lit(k).alias("k"),
+                pl.col(f"precision_{k}").alias("precision"),
+                pl.col(f"precision_{k}_class").alias("class_index"),
+            )
+            for k in sorted(set(top_k))
+        ]
+    ).sort("unit", "k")
     class_ccmas = classes["ccmas"].fill_null(np.nan).to_numpy().reshape(n_units, n_classes)
     return BlockResult(
         units=units.select("unit", *catalogue.names()),

@@ -7,7 +7,7 @@ images, by the same passes as the per-class measures (measures.md,
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import polars as pl

@@ -18,11 +18,16 @@ from seldb.errors import InputError
 from seldb.measures import resample as rs
 from seldb.measures.block import prepare_block
 from seldb.measures.replicates import BOOTSTRAP, PERMUTATION, Draws
-from seldb.measures.resample_top import Context
 from seldb.measures.resample_pass import engine as pick_engine
+from seldb.measures.resample_top import Context
 from seldb.measures.resample_unit import (
-    CLASS_OF, OPTIMISM_MEASURES, OWN_CLASS_MEASURES, VALUE_MEASURES, bootstrap_unit, permutation_unit,
-)  # fmt: skip
+    CLASS_OF,
+    OPTIMISM_MEASURES,
+    OWN_CLASS_MEASURES,
+    VALUE_MEASURES,
+    bootstrap_unit,
+    permutation_unit,
+)
 
 CHUNK_ELEMENTS = 1 << 22  # images x replicates per chunk: 4 MB of uint8 draws, 16 MB per int32 array
 

@@ -75,18 +75,34 @@ def unit_order(block: Block, unit: int, rank: np.ndarray) -> UnitOrder:
     by_class = np.argsort(label, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(label, minlength=block.n_classes))])
     floor_cols = np.flatnonzero(codes == floor_code)
-    return UnitOrder(cols, group, firsts[group], lasts[group], label, block.values[unit, cols],
-                     float(block.values[unit, floor_cols[0]]), floor_cols, by_class, bounds)  # fmt: skip
+    return UnitOrder(
+        cols,
+        group,
+        firsts[group],
+        lasts[group],
+        label,
+        block.values[unit, cols],
+        float(block.values[unit, floor_cols[0]]),
+        floor_cols,
+        by_class,
+        bounds,
+    )
 
 
 def make_prefix(order: UnitOrder, weight, label, floor: np.ndarray, above_total: np.ndarray, length: int) -> Prefix:
     """weight, label: (R, >= length) arrays in activation order; floor: (R, K) copies at the floor."""
     g = slice(0, length)
     return Prefix(
-        weight=weight[:, g], label=label[:, g], group=order.group[g], group_first=order.group_first[g],
-        group_last=order.group_last[g], value=order.value[g], floor=floor, above_total=above_total,
+        weight=weight[:, g],
+        label=label[:, g],
+        group=order.group[g],
+        group_first=order.group_first[g],
+        group_last=order.group_last[g],
+        value=order.value[g],
+        floor=floor,
+        above_total=above_total,
         complete=length == order.size,
-    )  # fmt: skip
+    )
 
 
 # --- informedness -----------------------------------------------------------------------------------------------
@@ -160,8 +176,14 @@ def class_order_constants(ctx: Context, order: UnitOrder) -> ClassOrderConstants
     n_c = ctx.class_n[label].astype(np.float64)
     with np.errstate(divide="ignore"):
         not_c = 1.0 / (ctx.n_images - n_c)
-    return ClassOrderConstants(order.group_last[order.by_class].astype(np.int32), order.group[order.by_class],
-                               label, 1.0 / n_c + not_c, not_c, order.value[order.by_class])  # fmt: skip
+    return ClassOrderConstants(
+        order.group_last[order.by_class].astype(np.int32),
+        order.group[order.by_class],
+        label,
+        1.0 / n_c + not_c,
+        not_c,
+        order.value[order.by_class],
+    )
 
 
 def bootstrap_informedness(ctx: Context, order: UnitOrder, consts: ClassOrderConstants, w: np.ndarray):
@@ -193,8 +215,9 @@ def bootstrap_informedness(ctx: Context, order: UnitOrder, consts: ClassOrderCon
     chosen = _near_first(score, best, lambda r, p: consts.group[p] * ctx.n_classes + consts.label[p])
     r, pos = np.arange(rows), np.maximum(chosen, 0)
     if order.size:
-        mi = finish_mi(ctx, rows, above_wins, floor_class, consts.label[pos], tp[r, pos], selected[r, pos],
-                       consts.group[pos])  # fmt: skip
+        mi = finish_mi(
+            ctx, rows, above_wins, floor_class, consts.label[pos], tp[r, pos], selected[r, pos], consts.group[pos]
+        )
     else:
         mi = finish_mi(ctx, rows, np.zeros(rows, dtype=bool), floor_class, pos, pos, pos, pos)
     return mi, (score, tp, selected), wb, floor, cum
@@ -239,8 +262,9 @@ def permutation_informedness(ctx: Context, order: UnitOrder, lab: np.ndarray):
     by_class = np.argsort(lab, axis=1, kind="stable")  # radix sort of 16-bit labels
     starts = np.cumsum(counts, axis=1) - counts
     cls = np.repeat(np.tile(np.arange(k, dtype=np.int16), rows), counts.ravel()).reshape(rows, m)
-    tp = np.arange(1, m + 1, dtype=np.int32)[None, :] - np.repeat(starts.ravel().astype(np.int32), counts.ravel()
-                                                                  ).reshape(rows, m)  # fmt: skip
+    tp = np.arange(1, m + 1, dtype=np.int32)[None, :] - np.repeat(
+        starts.ravel().astype(np.int32), counts.ravel()
+    ).reshape(rows, m)
     selected = (order.group_last + 1).astype(np.int32)[by_class]
     with np.errstate(divide="ignore"):
         not_c = 1.0 / (ctx.n_images - ctx.class_n.astype(np.float64))

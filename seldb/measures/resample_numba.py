@@ -26,9 +26,29 @@ from seldb.measures.sweep import TIE
 
 
 @njit(nogil=True, cache=True)
-def _bootstrap_sweep(draws, cols, label, group, group_last, value, floor_value, class_n, slope_tp, slope_sel,
-                     reach, fixed_class, by_class, class_bounds, best_out, pick, own, floor, sums, low,
-                     reach_at):  # fmt: skip
+def _bootstrap_sweep(
+    draws,
+    cols,
+    label,
+    group,
+    group_last,
+    value,
+    floor_value,
+    class_n,
+    slope_tp,
+    slope_sel,
+    reach,
+    fixed_class,
+    by_class,
+    class_bounds,
+    best_out,
+    pick,
+    own,
+    floor,
+    sums,
+    low,
+    reach_at,
+):
     """Per replicate r (draws[r]: copies of each image): every candidate scored as the numpy pass
     scores it (TP * slope_tp - selected * slope_sel, minus 4 where its class has no copy yet),
     their max (best_out), the pick (see _pick), the fixed class's first best candidate (own: TP,
@@ -85,8 +105,9 @@ def _bootstrap_sweep(draws, cols, label, group, group_last, value, floor_value, 
 
 
 @njit(nogil=True, cache=True)
-def _permutation_sweep(draws, cols, group, group_last, value, floor_value, class_n, slope_tp, slope_sel, best_out,
-                       pick, floor, sums, low):  # fmt: skip
+def _permutation_sweep(
+    draws, cols, group, group_last, value, floor_value, class_n, slope_tp, slope_sel, best_out, pick, floor, sums, low
+):
     """As _bootstrap_sweep with draws[r] the label of each image (one copy each)."""
     rows, m, k = draws.shape[0], cols.size, class_n.size
     cls = np.empty(m, dtype=np.int32)
@@ -143,19 +164,43 @@ def _run(ctx: Context, order: rs.UnitOrder, draws: np.ndarray, is_bootstrap: boo
         slope_sel = 1.0 / (ctx.n_images - class_n)
         slope_tp = 1.0 / class_n + slope_sel
     out = {
-        "best": np.empty(rows), "pick": np.empty((rows, 4), dtype=np.int64),
-        "own": np.zeros((rows, 3), dtype=np.int64), "floor": np.empty((rows, k), dtype=np.int64),
-        "sums": np.empty((rows, k)), "low": np.full((rows, k), np.nan), "reach_at": np.zeros(rows, dtype=np.int64),
-    }  # fmt: skip
+        "best": np.empty(rows),
+        "pick": np.empty((rows, 4), dtype=np.int64),
+        "own": np.zeros((rows, 3), dtype=np.int64),
+        "floor": np.empty((rows, k), dtype=np.int64),
+        "sums": np.empty((rows, k)),
+        "low": np.full((rows, k), np.nan),
+        "reach_at": np.zeros(rows, dtype=np.int64),
+    }
     draws = np.ascontiguousarray(draws)
-    shared = (order.group.astype(np.int32), order.group_last.astype(np.int32), order.value.astype(np.float64),
-              np.float64(order.floor_value), ctx.class_n.astype(np.int64), slope_tp, slope_sel)  # fmt: skip
+    shared = (
+        order.group.astype(np.int32),
+        order.group_last.astype(np.int32),
+        order.value.astype(np.float64),
+        np.float64(order.floor_value),
+        ctx.class_n.astype(np.int64),
+        slope_tp,
+        slope_sel,
+    )
     cols = order.cols.astype(np.int64)
     if is_bootstrap:
-        _bootstrap_sweep(draws, cols, order.label.astype(np.int32), *shared, ctx.prefix_weight(),
-                         -1 if fixed is None else fixed, order.by_class.astype(np.int64),
-                         order.class_bounds.astype(np.int64), out["best"], out["pick"], out["own"], out["floor"],
-                         out["sums"], out["low"], out["reach_at"])  # fmt: skip
+        _bootstrap_sweep(
+            draws,
+            cols,
+            order.label.astype(np.int32),
+            *shared,
+            ctx.prefix_weight(),
+            -1 if fixed is None else fixed,
+            order.by_class.astype(np.int64),
+            order.class_bounds.astype(np.int64),
+            out["best"],
+            out["pick"],
+            out["own"],
+            out["floor"],
+            out["sums"],
+            out["low"],
+            out["reach_at"],
+        )
     else:
         _permutation_sweep(draws, cols, *shared, out["best"], out["pick"], out["floor"], out["sums"], out["low"])
         out["reach_at"][:] = ctx.prefix_weight() - 1  # one copy per element

@@ -59,8 +59,14 @@ def prefix_length(order: rs.UnitOrder, first_reaching: int) -> int:
     return int(order.group_last[min(first_reaching, order.size - 1)]) + 1
 
 
-def bootstrap_pass(ctx: Context, order: rs.UnitOrder, consts, copies: np.ndarray, fixed_mi_class: int | None,
-                   engine_name: str = "numpy") -> Pass:  # fmt: skip
+def bootstrap_pass(
+    ctx: Context,
+    order: rs.UnitOrder,
+    consts,
+    copies: np.ndarray,
+    fixed_mi_class: int | None,
+    engine_name: str = "numpy",
+) -> Pass:
     """copies: (R, N) copies of each block column."""
     if engine_name == "numba":
         from seldb.measures.resample_numba import bootstrap_pass_numba

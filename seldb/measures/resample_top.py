@@ -15,9 +15,9 @@ ties; recall ties within 1e-12 to the higher threshold, then the lower class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 import numpy as np
 

@@ -22,16 +22,36 @@ from seldb.measures.resample_pass import bootstrap_pass, permutation_pass
 from seldb.measures.resample_top import Context
 
 VALUE_MEASURES = (
-    "precision_60", "precision_100", "n_classes_top100", "ccmas", "ccmas_morcos", "localist_margin",
-    "is_localist", "recall_p1", "recall_p95", "max_informedness", "mi_recall", "mi_specificity",
-    "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision",
-)  # fmt: skip
+    "precision_60",
+    "precision_100",
+    "n_classes_top100",
+    "ccmas",
+    "ccmas_morcos",
+    "localist_margin",
+    "is_localist",
+    "recall_p1",
+    "recall_p95",
+    "max_informedness",
+    "mi_recall",
+    "mi_specificity",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "mi_precision",
+)
 CLASS_OF = {
-    "precision_60": "precision_60_class", "precision_100": "precision_100_class", "ccmas": "ccmas_class",
-    "ccmas_morcos": "ccmas_class", "recall_p1": "recall_p1_class", "recall_p95": "recall_p95_class",
-    "max_informedness": "mi_class", "mi_recall": "mi_class", "mi_specificity": "mi_class",
-    "mi_false_alarm_rate": "mi_class", "mi_false_discovery_rate": "mi_class", "mi_precision": "mi_class",
-}  # fmt: skip
+    "precision_60": "precision_60_class",
+    "precision_100": "precision_100_class",
+    "ccmas": "ccmas_class",
+    "ccmas_morcos": "ccmas_class",
+    "recall_p1": "recall_p1_class",
+    "recall_p95": "recall_p95_class",
+    "max_informedness": "mi_class",
+    "mi_recall": "mi_class",
+    "mi_specificity": "mi_class",
+    "mi_false_alarm_rate": "mi_class",
+    "mi_false_discovery_rate": "mi_class",
+    "mi_precision": "mi_class",
+}
 OPTIMISM_MEASURES = ("max_informedness",)
 OWN_CLASS_MEASURES = ("precision_60", "precision_100", "ccmas", "recall_p1", "recall_p95", "max_informedness")
 
@@ -54,9 +74,13 @@ def _informedness_values(ctx: Context, mi: rs.Informedness) -> dict[str, np.ndar
     with np.errstate(divide="ignore", invalid="ignore"):
         far = false_pos / (ctx.n_images - n_c)
         out = {
-            "max_informedness": mi.value, "mi_recall": tp / n_c, "mi_specificity": 1 - far,
-            "mi_false_alarm_rate": far, "mi_false_discovery_rate": false_pos / selected, "mi_precision": tp / selected,
-        }  # fmt: skip
+            "max_informedness": mi.value,
+            "mi_recall": tp / n_c,
+            "mi_specificity": 1 - far,
+            "mi_false_alarm_rate": far,
+            "mi_false_discovery_rate": false_pos / selected,
+            "mi_precision": tp / selected,
+        }
     undefined = cls < 0
     return {name: np.where(undefined, np.nan, v) for name, v in out.items()}
 
@@ -91,8 +115,9 @@ def _fixed_classes(point: dict | None) -> dict[str, int]:
     return {name: int(c) for name, c in point.items() if c is not None and c >= 0}
 
 
-def bootstrap_unit(ctx: Context, block: Block, order: rs.UnitOrder, consts, copies: np.ndarray, point=None,
-                   engine: str = "numpy") -> ReplicateMeasures:  # fmt: skip
+def bootstrap_unit(
+    ctx: Context, block: Block, order: rs.UnitOrder, consts, copies: np.ndarray, point=None, engine: str = "numpy"
+) -> ReplicateMeasures:
     """copies: (R, N) copies of each block column. `point`: the point estimate's class columns."""
     fixed = _fixed_classes(point)
     swept = bootstrap_pass(ctx, order, consts, copies, fixed.get("mi_class"), engine)
@@ -108,8 +133,9 @@ def bootstrap_unit(ctx: Context, block: Block, order: rs.UnitOrder, consts, copi
         at = order.floor_cols[(floor_labels == c) & (copies[r, order.floor_cols] > 0)]
         return int(block.image_index[at].min()) if at.size else np.iinfo(np.int64).max
 
-    values, classes, own = _top_measures(ctx, pre, order.floor_value, floor_first,
-                                         lambda cls: swept.class_low[np.arange(rows), cls], fixed)  # fmt: skip
+    values, classes, own = _top_measures(
+        ctx, pre, order.floor_value, floor_first, lambda cls: swept.class_low[np.arange(rows), cls], fixed
+    )
     values.update(_informedness_values(ctx, swept.mi))
     classes["mi_class"] = swept.mi.cls
     if swept.own_mi is not None:
@@ -123,8 +149,9 @@ def bootstrap_unit(ctx: Context, block: Block, order: rs.UnitOrder, consts, copi
     return ReplicateMeasures(values, classes, own, optimism)
 
 
-def permutation_unit(ctx: Context, block: Block, order: rs.UnitOrder, labels: np.ndarray,
-                     engine: str = "numpy") -> ReplicateMeasures:  # fmt: skip
+def permutation_unit(
+    ctx: Context, block: Block, order: rs.UnitOrder, labels: np.ndarray, engine: str = "numpy"
+) -> ReplicateMeasures:
     """labels: (R, N) the class of each block column in each replicate."""
     swept = permutation_pass(ctx, order, labels, engine)
     rows, length = labels.shape[0], swept.prefix_length
@@ -136,8 +163,9 @@ def permutation_unit(ctx: Context, block: Block, order: rs.UnitOrder, labels: np
         at = order.floor_cols[labels[r, order.floor_cols] == c]
         return int(block.image_index[at].min()) if at.size else np.iinfo(np.int64).max
 
-    values, classes, _ = _top_measures(ctx, pre, order.floor_value, floor_first,
-                                       lambda cls: swept.class_low[np.arange(rows), cls], {})  # fmt: skip
+    values, classes, _ = _top_measures(
+        ctx, pre, order.floor_value, floor_first, lambda cls: swept.class_low[np.arange(rows), cls], {}
+    )
     values.update(_informedness_values(ctx, swept.mi))
     classes["mi_class"] = swept.mi.cls
     values["ccmas"], classes["ccmas_class"], values["ccmas_morcos"], _ = rs.ccmas_from_sums(ctx, swept.sums)

@@ -30,13 +30,13 @@ TIE = 1e-12
 class Sweep:
     """Per (unit, class) results; NaN where the class has no analysed image."""
 
-    kth_code: "KthCode"  # code of each unit's k-th largest activation
+    kth_code: KthCode  # code of each unit's k-th largest activation
     mi: np.ndarray  # (U, K) class's maximum informedness
     mi_threshold: np.ndarray  # (U, K)
     mi_tp: np.ndarray  # (U, K) TP at that threshold
     mi_selected: np.ndarray  # (U, K) TP + FP at that threshold
     recall_p: dict[float, tuple[np.ndarray, np.ndarray]]  # p -> (recall (U,K), threshold (U,K)); -1: none
-    runs: "Runs"
+    runs: Runs
 
 
 @dataclass
@@ -62,7 +62,7 @@ def _floor_runs(block: Block) -> Runs:
     return Runs(unit, cell % block.n_classes, block.floor_code[unit], counts[cell], full)
 
 
-def _sorted_runs(block: Block) -> tuple[Runs, "KthCode"]:
+def _sorted_runs(block: Block) -> tuple[Runs, KthCode]:
     """Runs of every unit in descending activation order, then the floor runs."""
     class_bits = max(1, int(block.n_classes - 1).bit_length())
     if int(block.desc_codes.max(initial=0)) >= 2 ** (53 - class_bits):

@@ -35,7 +35,7 @@ class UncertaintyOptions:
     workers: int = 1
     engine: str | None = None  # numpy or numba (default: numba when installed)
 
-    def check(self) -> "UncertaintyOptions":
+    def check(self) -> UncertaintyOptions:
         chance.check_level(self.level)
         for name in ("bootstrap", "permutations", "block_units", "workers"):
             if getattr(self, name) < (0 if name in ("bootstrap", "permutations") else 1):
@@ -81,17 +81,33 @@ def _point_classes(point: pl.DataFrame) -> list[dict]:
     return [{c: (-1 if row[c] is None else row[c]) for c in columns} for row in point.iter_rows(named=True)]
 
 
-def block_uncertainty(values: np.ndarray, labels, n_classes: int, draws: dict, options: UncertaintyOptions, *,
-                      first_unit: int = 0, point: pl.DataFrame | None = None, image_index=None,
-                      keep_replicates: bool = False) -> BlockUncertainty:  # fmt: skip
+def block_uncertainty(
+    values: np.ndarray,
+    labels,
+    n_classes: int,
+    draws: dict,
+    options: UncertaintyOptions,
+    *,
+    first_unit: int = 0,
+    point: pl.DataFrame | None = None,
+    image_index=None,
+    keep_replicates: bool = False,
+) -> BlockUncertainty:
     """Intervals and per-unit chance rows for a block of units (values: (images, units)).
     `point`: the block's point estimates (units numbered from 0 in the block), computed if None."""
     if point is None:
         point = compute_block(values, labels, n_classes, image_index=image_index).units
     elif point.height != values.shape[1]:
         raise InputError(f"point estimates for {point.height} units, activations for {values.shape[1]}")
-    got = block_replicates(values, labels, n_classes, draws, point_classes=_point_classes(point),
-                           image_index=image_index, engine=options.engine)  # fmt: skip
+    got = block_replicates(
+        values,
+        labels,
+        n_classes,
+        draws,
+        point_classes=_point_classes(point),
+        image_index=image_index,
+        engine=options.engine,
+    )
     boot, perm = got.get(BOOTSTRAP), got.get(PERMUTATION)
     shift = pl.col("unit") + first_unit
     return BlockUncertainty(
@@ -108,10 +124,12 @@ def finish_layer(blocks: list[BlockUncertainty]) -> UncertaintyResult:
     null distribution pooled over its units and permutations."""
     chance_rows = _by_measure(pl.concat([b.chance for b in blocks]))
     if chance_rows.height:
-        chance_rows = pl.concat([
-            part.with_columns(pl.Series("q", chance.bh_qvalues(part["p"].fill_null(np.nan).to_numpy())))
-            for part in chance_rows.partition_by("measure", maintain_order=True)
-        ])  # fmt: skip
+        chance_rows = pl.concat(
+            [
+                part.with_columns(pl.Series("q", chance.bh_qvalues(part["p"].fill_null(np.nan).to_numpy())))
+                for part in chance_rows.partition_by("measure", maintain_order=True)
+            ]
+        )
         chance_rows = _nan_to_null(chance_rows).select(_CHANCE_COLUMNS)
     pooled = {m: np.concatenate([b.null_values[m] for b in blocks]) for m in blocks[0].null_values}
     return UncertaintyResult(
@@ -133,7 +151,10 @@ def _by_measure(rows: pl.DataFrame) -> pl.DataFrame:
 def _stack(parts: list[Replicates | None]) -> Replicates | None:
     if not parts or parts[0] is None:
         return None
-    cat = lambda field: {k: np.concatenate([getattr(p, field)[k] for p in parts]) for k in getattr(parts[0], field)}
+
+    def cat(field):
+        return {k: np.concatenate([getattr(p, field)[k] for p in parts]) for k in getattr(parts[0], field)}
+
     return Replicates(parts[0].kind, cat("values"), cat("classes"), cat("own"), cat("optimism"))
 
 
@@ -163,10 +184,22 @@ def measure_uncertainty(
         stop = min(n_units, first + options.block_units)
         block_point = None
         if point is not None:
-            block_point = point.filter(pl.col("unit").is_between(first, stop - 1)).sort("unit").with_columns(
-                pl.col("unit") - first)  # fmt: skip
-        return block_uncertainty(np.asarray(values[:, first:stop]), labels, n_classes, draws, options, first_unit=first,
-                                 point=block_point, image_index=image_index, keep_replicates=keep_replicates)  # fmt: skip
+            block_point = (
+                point.filter(pl.col("unit").is_between(first, stop - 1))
+                .sort("unit")
+                .with_columns(pl.col("unit") - first)
+            )
+        return block_uncertainty(
+            np.asarray(values[:, first:stop]),
+            labels,
+            n_classes,
+            draws,
+            options,
+            first_unit=first,
+            point=block_point,
+            image_index=image_index,
+            keep_replicates=keep_replicates,
+        )
 
     starts = range(0, n_units, options.block_units)
     if options.workers > 1:
@@ -205,12 +238,24 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
             stability = chance.class_stability(_point_class(estimates, column), boot.classes[column])
         if measure in boot.own:
             class_lo, class_hi, _ = chance.percentile_interval(boot.own[measure], level)
-        parts.append(pl.DataFrame({
-            "unit": units.astype(np.int32), "measure": [measure] * units.size,
-            "estimate": estimate, "lo": lo, "hi": hi, "level": np.full(units.size, level),
-            "replicates": used.astype(np.int32), "class_stability": stability,
-            "class_lo": class_lo, "class_hi": class_hi, "method": [method] * units.size, "bias": bias,
-        }))  # fmt: skip
+        parts.append(
+            pl.DataFrame(
+                {
+                    "unit": units.astype(np.int32),
+                    "measure": [measure] * units.size,
+                    "estimate": estimate,
+                    "lo": lo,
+                    "hi": hi,
+                    "level": np.full(units.size, level),
+                    "replicates": used.astype(np.int32),
+                    "class_stability": stability,
+                    "class_lo": class_lo,
+                    "class_hi": class_hi,
+                    "method": [method] * units.size,
+                    "bias": bias,
+                }
+            )
+        )
     return _nan_to_null(pl.concat(parts))
 
 
@@ -222,11 +267,20 @@ def chance_frame(estimates: pl.DataFrame, perm: Replicates) -> pl.DataFrame:
     for measure in VALUE_MEASURES:
         observed = _estimate(estimates, measure)
         p, used = chance.permutation_p(observed, perm.values[measure], measure)
-        parts.append(pl.DataFrame({
-            "unit": units.astype(np.int32), "measure": [measure] * units.size, "estimate": observed,
-            "direction": [chance.direction(measure)] * units.size, "p": p, "q": np.full(units.size, np.nan),
-            "permutations": used.astype(np.int32), **chance.null_summary(perm.values[measure]),
-        }))  # fmt: skip
+        parts.append(
+            pl.DataFrame(
+                {
+                    "unit": units.astype(np.int32),
+                    "measure": [measure] * units.size,
+                    "estimate": observed,
+                    "direction": [chance.direction(measure)] * units.size,
+                    "p": p,
+                    "q": np.full(units.size, np.nan),
+                    "permutations": used.astype(np.int32),
+                    **chance.null_summary(perm.values[measure]),
+                }
+            )
+        )
     return _nan_to_null(pl.concat(parts))
 
 
@@ -236,9 +290,14 @@ def layer_null_frame(null_values: dict[str, np.ndarray]) -> pl.DataFrame:
     for measure in VALUE_MEASURES:
         pooled = null_values[measure].ravel()[None, :]
         summary = chance.null_summary(pooled)
-        rows.append({"measure": measure, "direction": chance.direction(measure),
-                     "null_values": int((~np.isnan(pooled)).sum()),
-                     **{k: float(v[0]) for k, v in summary.items()}})  # fmt: skip
+        rows.append(
+            {
+                "measure": measure,
+                "direction": chance.direction(measure),
+                "null_values": int((~np.isnan(pooled)).sum()),
+                **{k: float(v[0]) for k, v in summary.items()},
+            }
+        )
     return _nan_to_null(pl.DataFrame(rows))
 
 
@@ -246,14 +305,41 @@ def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns([pl.col(c).fill_nan(None) for c, t in frame.schema.items() if t == pl.Float64])
 
 
-_INTERVAL_COLUMNS = ["unit", "measure", "estimate", "lo", "hi", "level", "replicates", "class_stability",
-                     "class_lo", "class_hi", "method", "bias"]  # fmt: skip
-_CHANCE_COLUMNS = ["unit", "measure", "estimate", "direction", "p", "q", "permutations", "null_mean",
-                   *chance.NULL_QUANTILES]  # fmt: skip
+_INTERVAL_COLUMNS = [
+    "unit",
+    "measure",
+    "estimate",
+    "lo",
+    "hi",
+    "level",
+    "replicates",
+    "class_stability",
+    "class_lo",
+    "class_hi",
+    "method",
+    "bias",
+]
+_CHANCE_COLUMNS = [
+    "unit",
+    "measure",
+    "estimate",
+    "direction",
+    "p",
+    "q",
+    "permutations",
+    "null_mean",
+    *chance.NULL_QUANTILES,
+]
 
 
-_TYPES = {"unit": pl.Int32, "measure": pl.Utf8, "method": pl.Utf8, "direction": pl.Utf8, "replicates": pl.Int32,
-          "permutations": pl.Int32}  # fmt: skip
+_TYPES = {
+    "unit": pl.Int32,
+    "measure": pl.Utf8,
+    "method": pl.Utf8,
+    "direction": pl.Utf8,
+    "replicates": pl.Int32,
+    "permutations": pl.Int32,
+}
 
 
 def _empty_intervals() -> pl.DataFrame:
@@ -265,16 +351,30 @@ def _empty_chance() -> pl.DataFrame:
 
 
 def _empty_layer_null() -> pl.DataFrame:
-    return pl.DataFrame(schema={"measure": pl.Utf8, "direction": pl.Utf8, "null_values": pl.Int64,
-                                "null_mean": pl.Float64, **{k: pl.Float64 for k in chance.NULL_QUANTILES}})  # fmt: skip
+    return pl.DataFrame(
+        schema={
+            "measure": pl.Utf8,
+            "direction": pl.Utf8,
+            "null_values": pl.Int64,
+            "null_mean": pl.Float64,
+            **dict.fromkeys(chance.NULL_QUANTILES, pl.Float64),
+        }
+    )
 
 
-def survives(intervals: pl.DataFrame, chance_rows: pl.DataFrame, *, measure: str = "precision_60",
-             lower_bound: float = 0.75, q_max: float = 0.05) -> pl.DataFrame:  # fmt: skip
+def survives(
+    intervals: pl.DataFrame,
+    chance_rows: pl.DataFrame,
+    *,
+    measure: str = "precision_60",
+    lower_bound: float = 0.75,
+    q_max: float = 0.05,
+) -> pl.DataFrame:
     """Per unit, whether a detector claim on `measure` survives: interval lower bound above
     `lower_bound` and BH q-value below `q_max` (what detector_claims' "survives" column reads)."""
     lo = intervals.filter(pl.col("measure") == measure).select("unit", "lo")
     q = chance_rows.filter(pl.col("measure") == measure).select("unit", "q")
     joined = lo.join(q, on="unit", how="full", coalesce=True)
-    return joined.select("unit", "lo", "q", ((pl.col("lo") > lower_bound) & (pl.col("q") < q_max)).fill_null(False)
-                         .alias("survives")).sort("unit")  # fmt: skip
+    return joined.select(
+        "unit", "lo", "q", ((pl.col("lo") > lower_bound) & (pl.col("q") < q_max)).fill_null(False).alias("survives")
+    ).sort("unit")

@@ -9,8 +9,8 @@ applying measures.md's tie rules; the engine joins them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import polars as pl
 
@@ -222,5 +222,13 @@ def _distinct_values(classes: pl.DataFrame, n_images: int) -> pl.DataFrame:
     return per_unit.with_columns(is_dead=pl.col("n_distinct_values") == 1)
 
 
-produces("max_informedness", "mi_class", "mi_threshold", "mi_recall", "mi_specificity", "mi_false_alarm_rate",
-         "mi_false_discovery_rate", "mi_precision")(max_informedness)
+produces(
+    "max_informedness",
+    "mi_class",
+    "mi_threshold",
+    "mi_recall",
+    "mi_specificity",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "mi_precision",
+)(max_informedness)

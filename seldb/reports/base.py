@@ -15,8 +15,8 @@ from pathlib import Path
 
 import polars as pl
 
-from seldb.errors import InputError
 import seldb.reports.render as render
+from seldb.errors import InputError
 
 FILE_FORMATS = ("csv", "json", "markdown")
 
@@ -79,11 +79,14 @@ class Report:
 
     def _as_dict(self) -> dict:
         return {
-            "report": self.name, "title": self.title, "run_id": self.run_id, "qualifier": self.qualifier,
+            "report": self.name,
+            "title": self.title,
+            "run_id": self.run_id,
+            "qualifier": self.qualifier,
             "notes": self.notes,
             "tables": {s.name: render.records(*s.rows()) for s in self.sections},
             "files": [str(p) for p in self.files],
-        }  # fmt: skip
+        }
 
     def _markdown(self, digits: int) -> str:
         parts = [f"# {self.title}\n"] + [f"{note}\n" for note in self.notes]

@@ -8,7 +8,7 @@ network order, or by a measure, for every unit or the units asked for.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -18,7 +18,6 @@ from seldb.db.database import Database
 from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
 from seldb.reports.base import Report, Section
 from seldb.reports.source import by_layer, find_unit, frame, layer_order, resolve_run
-
 
 
 def columns() -> list[str]:
@@ -34,13 +33,28 @@ def sortable() -> list[str]:
 
 
 BRIEF = [
-    "unit_label", "mean_a", "mean_not_a", "precision_60", "precision_100", "ccmas", "max_informedness",
-    "mi_recall", "mi_false_alarm_rate", "recall_p1", "iou",
-]  # fmt: skip
+    "unit_label",
+    "mean_a",
+    "mean_not_a",
+    "precision_60",
+    "precision_100",
+    "ccmas",
+    "max_informedness",
+    "mi_recall",
+    "mi_false_alarm_rate",
+    "recall_p1",
+    "iou",
+]
 
 
-def concept_report(db: Database, concept: str, run: int | None = None, units: Sequence[str] | None = None,
-                   sort: str | None = None, n: int | None = None) -> Report:  # fmt: skip
+def concept_report(
+    db: Database,
+    concept: str,
+    run: int | None = None,
+    units: Sequence[str] | None = None,
+    sort: str | None = None,
+    n: int | None = None,
+) -> Report:
     """The concept's measures for every unit of the run (or `units`), optionally the n best.
 
     Sorted by `sort` (highest first; "network" for network order); by default as the paper's Tables
@@ -60,8 +74,10 @@ def concept_report(db: Database, concept: str, run: int | None = None, units: Se
         rows = frame(conn, query, {"r": r.run_id, "c": concept})
         layers = layer_order(conn, r.run_id)
     if rows.is_empty():
-        raise SeldbError(f"concept {concept!r} was not measured in {r.name}: its classes are not all in the run,"
-                         f" or it came later (seldb concept compute {concept} --run {r.run_id})")  # fmt: skip
+        raise SeldbError(
+            f"concept {concept!r} was not measured in {r.name}: its classes are not all in the run,"
+            f" or it came later (seldb concept compute {concept} --run {r.run_id})"
+        )
     if pairs:
         wanted = pl.DataFrame(pairs, schema={"layer": pl.String, "unit": rows.schema["unit"]}, orient="row")
         rows = rows.join(wanted, on=["layer", "unit"], how="semi")
@@ -72,9 +88,11 @@ def concept_report(db: Database, concept: str, run: int | None = None, units: Se
     order = "network order" if sort == NETWORK_ORDER else f"{sort}, highest first"
     notes = [f"Units by {order}."]
     if rows["iou"].is_not_null().any():
-        notes.append(f"iou: Network Dissection's IoU of the unit with the label {concept!r} (computed by seldb"
-                     " dissect where the layer was dissected, else an imported tally's); above 0.04 it counts as a"
-                     " detector of it.")
+        notes.append(
+            f"iou: Network Dissection's IoU of the unit with the label {concept!r} (computed by seldb"
+            " dissect where the layer was dissected, else an imported tally's); above 0.04 it counts as a"
+            " detector of it."
+        )
     return Report("concept", title, r.run_id, [section], notes=notes, qualifier=concept)
 
 

@@ -17,8 +17,8 @@ condition (seldb.reports.unit_plot).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import polars as pl
 
@@ -29,39 +29,70 @@ from seldb.reports.base import Report, Section
 from seldb.reports.source import frame
 
 IDENTITY = ["cell", "hidden", "condition", "seed", "class_space"]  # one network seen through one class space
-UNIT_COLUMNS = ["run_id", *IDENTITY, "unit", "unit_label", "is_localist", "localist_margin", "recall_p1",
-                "recall_p1_class", "max_informedness", "mi_class", "precision_60", "precision_60_class",
-                "ccmas"]  # fmt: skip
+UNIT_COLUMNS = [
+    "run_id",
+    *IDENTITY,
+    "unit",
+    "unit_label",
+    "is_localist",
+    "localist_margin",
+    "recall_p1",
+    "recall_p1_class",
+    "max_informedness",
+    "mi_class",
+    "precision_60",
+    "precision_60_class",
+    "ccmas",
+]
 COUNTED = ["localist", "recall_p1_099", "recall_p1_050", "mi_099", "precision_60_075"]
 
 
-def control_report(db: Database, runs: Sequence[int] | None = None, plot: bool = False,
-                   out_dir: str | Path = ".") -> Report:  # fmt: skip
+def control_report(
+    db: Database, runs: Sequence[int] | None = None, plot: bool = False, out_dir: str | Path = "."
+) -> Report:
     """The control's counts per condition and seed, across seeds, its checks, and (plot=True) its figures."""
     with db.connect() as conn:
         chosen, note = _choose_runs(frame(conn, "SELECT * FROM seldb.control_runs ORDER BY run_id"), runs)
         ids = {"ids": chosen["run_id"].to_list()}
-        units = frame(conn, f"SELECT {', '.join(UNIT_COLUMNS)} FROM seldb.control_units"
-                            " WHERE run_id = ANY(:ids) ORDER BY run_id, layer, unit", ids)  # fmt: skip
+        units = frame(
+            conn,
+            f"SELECT {', '.join(UNIT_COLUMNS)} FROM seldb.control_units"
+            " WHERE run_id = ANY(:ids) ORDER BY run_id, layer, unit",
+            ids,
+        )
         checks = frame(conn, "SELECT run_id, options FROM seldb.runs WHERE run_id = ANY(:ids)", ids)
     summary = summarize_control(units)
     steps, held = _checks(chosen, checks)
     keys = group_keys(summary.per_seed)
     sections = [
-        Section("across_seeds", "mean and sd across seeds (units per network)", _rounded(summary.across_seeds),
-                [*keys, "class_space", "n_seeds", "n_units_mean", *[f"n_{c}_mean" for c in COUNTED]]),
-        Section("per_seed", "per condition and seed", _rounded(summary.per_seed),
-                [*keys, "seed", "class_space", "n_units", *[f"n_{c}" for c in COUNTED]]),
+        Section(
+            "across_seeds",
+            "mean and sd across seeds (units per network)",
+            _rounded(summary.across_seeds),
+            [*keys, "class_space", "n_seeds", "n_units_mean", *[f"n_{c}_mean" for c in COUNTED]],
+        ),
+        Section(
+            "per_seed",
+            "per condition and seed",
+            _rounded(summary.per_seed),
+            [*keys, "seed", "class_space", "n_units", *[f"n_{c}" for c in COUNTED]],
+        ),
         Section("networks", "the trained networks (seldb.control_runs)", _networks(chosen)),
-        Section("steps", "per step kind, mean over seeds (as the Bowers-lab replication analyses each time step)",
-                steps),
+        Section(
+            "steps", "per step kind, mean over seeds (as the Bowers-lab replication analyses each time step)", steps
+        ),
         Section("held", "words (letters) held at a step, each its own yes/no class, mean over seeds", held),
         Section("most_selective", "the most selective unit of each condition", _most_selective(units)),
-    ]  # fmt: skip
+    ]
     ids_sorted = sorted(ids["ids"])
-    report = Report("control", f"The positive control: {len(ids_sorted)} runs of seldb control superposition",
-                    ids_sorted[0], sections, notes=[summary.verdict, _checks_note(steps, held), *note],
-                    qualifier=f"{len(ids_sorted)}runs")  # fmt: skip
+    report = Report(
+        "control",
+        f"The positive control: {len(ids_sorted)} runs of seldb control superposition",
+        ids_sorted[0],
+        sections,
+        notes=[summary.verdict, _checks_note(steps, held), *note],
+        qualifier=f"{len(ids_sorted)}runs",
+    )
     if plot:
         report.files = _figures(db, report, units, Path(out_dir))
     return report
@@ -72,7 +103,7 @@ def _choose_runs(runs: pl.DataFrame, asked: Sequence[int] | None) -> tuple[pl.Da
     if runs.is_empty():
         raise NotFound("no control runs yet: run `seldb control superposition` first")
     if asked:
-        missing = sorted(set(int(r) for r in asked) - set(runs["run_id"].to_list()))
+        missing = sorted({int(r) for r in asked} - set(runs["run_id"].to_list()))
         if missing:
             listed = ", ".join(map(str, missing))
             raise InputError(f"--runs: {listed} not control run(s) (seldb.control_runs lists them)")
@@ -90,9 +121,21 @@ def _rounded(table: pl.DataFrame) -> pl.DataFrame:
 
 def _networks(runs: pl.DataFrame) -> pl.DataFrame:
     words = runs.filter(pl.col("class_space") == "word")
-    return words.select("cell", "hidden", "condition", "seed", "criterion", "criterion_reached", "accuracy",
-                        "epochs", "final_loss", "train_s", "recorded_steps", "n_images_analysed",
-                        pl.col("run_id").alias("word_run_id")).sort("cell", "hidden", "condition", "seed")  # fmt: skip
+    return words.select(
+        "cell",
+        "hidden",
+        "condition",
+        "seed",
+        "criterion",
+        "criterion_reached",
+        "accuracy",
+        "epochs",
+        "final_loss",
+        "train_s",
+        "recorded_steps",
+        "n_images_analysed",
+        pl.col("run_id").alias("word_run_id"),
+    ).sort("cell", "hidden", "condition", "seed")
 
 
 def _checks(runs: pl.DataFrame, options: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -106,8 +149,12 @@ def _checks(runs: pl.DataFrame, options: pl.DataFrame) -> tuple[pl.DataFrame, pl
         held_rows += [{**who, "period": period, **row} for period, row in stored.get("held_analysis", {}).items()]
     keys = ["cell", "hidden", "condition"]
     means = [pl.col(c).mean().round(2) for c in ("rows", "n_localist", "n_margin_01")]
-    steps = _mean_over_seeds(step_rows, [*keys, "class_space", "step"], means + [
-        pl.col("distinct_states").mean().round(1), pl.col("n_classes").mean().round(1), pl.col("best_margin").max()])
+    steps = _mean_over_seeds(
+        step_rows,
+        [*keys, "class_space", "step"],
+        means
+        + [pl.col("distinct_states").mean().round(1), pl.col("n_classes").mean().round(1), pl.col("best_margin").max()],
+    )
     held = _mean_over_seeds(held_rows, [*keys, "period", "class_space"], means + [pl.col("best_margin").max()])
     return steps, held
 
@@ -132,8 +179,10 @@ def _checks_note(steps: pl.DataFrame, held: pl.DataFrame) -> str:
             text = _condition_checks(steps.filter(mine), held.filter(mine))
             label = condition if len(kinds) == 1 else f"{cell} ({hidden} hidden units), {condition}"
             parts += [f"{label}:{text}"] if text else []
-    head = ("Checks (units per network, mean over seeds, from the sections 'steps' and 'held'; margin: the localist"
-            " margin, whose lowest non-zero threshold in the Bowers-lab replication's counts is 0.1):")
+    head = (
+        "Checks (units per network, mean over seeds, from the sections 'steps' and 'held'; margin: the localist"
+        " margin, whose lowest non-zero threshold in the Bowers-lab replication's counts is 0.1):"
+    )
     return " ".join([head, *parts])
 
 
@@ -142,8 +191,10 @@ def _condition_checks(steps: pl.DataFrame, held: pl.DataFrame) -> str:
     memory = held.filter((pl.col("period") == "memory_period") & (pl.col("class_space") == "word"))
     if words.is_empty() or memory.is_empty():
         return ""
-    return (_word_steps(words) + _letter_steps(steps) + f" in the memory period {memory['n_localist'][0]:.1f} units"
-            " fire for every step holding a word above every step not holding it.")  # fmt: skip
+    return (
+        _word_steps(words) + _letter_steps(steps) + f" in the memory period {memory['n_localist'][0]:.1f} units"
+        " fire for every step holding a word above every step not holding it."
+    )
 
 
 def _word_steps(words: pl.DataFrame) -> str:
@@ -152,14 +203,18 @@ def _word_steps(words: pl.DataFrame) -> str:
     text = ""
     if not trivial.is_empty():
         top = trivial.sort("n_margin_01", descending=True).row(0, named=True)
-        text += (f" at {', '.join(trivial['step'].to_list())} the network is in one state per word (every list starts"
-                 " from the same state), so every unit separates its top word and only the margin tells:"
-                 f" {top['n_margin_01']:.1f} units have a margin >= 0.1 ({top['step']});")  # fmt: skip
+        text += (
+            f" at {', '.join(trivial['step'].to_list())} the network is in one state per word (every list starts"
+            " from the same state), so every unit separates its top word and only the margin tells:"
+            f" {top['n_margin_01']:.1f} units have a margin >= 0.1 ({top['step']});"
+        )
     if not real.is_empty():
         best = real.sort("n_localist", descending=True).row(0, named=True)
-        text += (f" at the other step kinds at most {best['n_localist']:.1f} units separate the words"
-                 f" ({best['step']}: {best['rows']:.0f} steps for {best['n_classes']:.0f} words),"
-                 f" {best['n_margin_01']:.1f} with a margin >= 0.1;")  # fmt: skip
+        text += (
+            f" at the other step kinds at most {best['n_localist']:.1f} units separate the words"
+            f" ({best['step']}: {best['rows']:.0f} steps for {best['n_classes']:.0f} words),"
+            f" {best['n_margin_01']:.1f} with a margin >= 0.1;"
+        )
     return text
 
 
@@ -168,15 +223,18 @@ def _letter_steps(steps: pl.DataFrame) -> str:
     if letters.is_empty():
         return ""
     top = letters.sort("n_localist", descending=True).row(0, named=True)
-    return (f" for letters at most {top['n_localist']:.1f} units separate the letters of a slot"
-            f" ({top['class_space']}, {top['step']}), {top['n_margin_01']:.1f} with a margin >= 0.1;")
+    return (
+        f" for letters at most {top['n_localist']:.1f} units separate the letters of a slot"
+        f" ({top['class_space']}, {top['step']}), {top['n_margin_01']:.1f} with a margin >= 0.1;"
+    )
 
 
 def _most_selective(units: pl.DataFrame) -> pl.DataFrame:
     """Per (cell, size,) condition: the unit with the best localist margin, then recall at precision 1, informedness."""
     keys = [k for k in ("cell", "hidden", "condition") if k in units.columns]
     ranked = units.with_columns(pl.col("is_localist").fill_null(False)).sort(
-        ["is_localist", "localist_margin", "recall_p1", "max_informedness"], descending=True, nulls_last=True)
+        ["is_localist", "localist_margin", "recall_p1", "max_informedness"], descending=True, nulls_last=True
+    )
     best = ranked.group_by(keys, maintain_order=True).first().sort(keys)
     chosen_class = pl.coalesce("recall_p1_class", "mi_class", "precision_60_class")
     return best.with_columns(chosen_class.alias("class_of_interest"))

@@ -20,8 +20,9 @@ ALL_LABEL = "(all layers)"  # how the view's NULL layer is shown
 COLUMNS = ["layer", "measure_a", "measure_b", "n_units", "pearson_r", "pearson_p", "spearman_rho", "spearman_p"]
 
 
-def correlations_report(db: Database, run: int | None = None, layer: str | None = None,
-                        include_dead: bool = False) -> Report:  # fmt: skip
+def correlations_report(
+    db: Database, run: int | None = None, layer: str | None = None, include_dead: bool = False
+) -> Report:
     """Every pair's correlations over the run's live units (every unit with include_dead); `layer` picks
     one layer, or "all" the all-layer rows."""
     with db.connect() as conn:

@@ -23,10 +23,22 @@ from seldb.reports.dissection import netdissect_detectors
 from seldb.reports.source import Run, by_layer, frame, layer_order, resolve_run
 
 CLAIM_COLUMNS = [
-    "unit_label", "precision_60", "precision_60_class", "recall_p1", "max_informedness", "mi_recall",
-    "mi_false_alarm_rate", "mi_false_discovery_rate", "ccmas", "ccmas_class", "mi_class", "classes_agree",
-    "precision_60_lo", "precision_60_q", "survives",
-]  # fmt: skip
+    "unit_label",
+    "precision_60",
+    "precision_60_class",
+    "recall_p1",
+    "max_informedness",
+    "mi_recall",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "ccmas",
+    "ccmas_class",
+    "mi_class",
+    "classes_agree",
+    "precision_60_lo",
+    "precision_60_q",
+    "survives",
+]
 # A verdict of "good detectors" needs both: the typical claimed unit separates its class well
 # (median max informedness >= 0.8) and fewer than half the claimed units are wrong half the time.
 GOOD_MEDIAN_INFORMEDNESS = 0.8
@@ -37,8 +49,12 @@ def detectors_report(db: Database, run: int | None = None, out_dir: str | Path |
     (seldb am) where they have one, drawn as one grid under out_dir."""
     with db.connect() as conn:
         r = resolve_run(conn, run)
-        claims = frame(conn, f"SELECT {', '.join(CLAIM_COLUMNS)} FROM seldb.detector_claims WHERE run_id = :r"
-                             " ORDER BY precision_60 DESC, max_informedness DESC, layer, unit", {"r": r.run_id})
+        claims = frame(
+            conn,
+            f"SELECT {', '.join(CLAIM_COLUMNS)} FROM seldb.detector_claims WHERE run_id = :r"
+            " ORDER BY precision_60 DESC, max_informedness DESC, layer, unit",
+            {"r": r.run_id},
+        )
         summary = frame(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r", {"r": r.run_id})
         layers = layer_order(conn, r.run_id)
         am_images = in_reports.detector_images(conn, r.run_id)
@@ -55,11 +71,25 @@ def detectors_report(db: Database, run: int | None = None, out_dir: str | Path |
     title = f"Object detectors by the precision criterion, and how good they are: {r.name}"
     sections = [
         Section("claims", "units with precision_60 > 0.75", claims),
-        Section("per_layer", "counts per layer (seldb.detector_summary)", per_layer,
-                ["layer", "n_units", "n_claimed", "pct_claimed", "n_classes_agree", "n_fdr_at_least_half",
-                 "median_recall_p1", "median_max_informedness", "median_mi_recall", "median_mi_false_discovery_rate",
-                 "n_robust"]),
-    ]  # fmt: skip
+        Section(
+            "per_layer",
+            "counts per layer (seldb.detector_summary)",
+            per_layer,
+            [
+                "layer",
+                "n_units",
+                "n_claimed",
+                "pct_claimed",
+                "n_classes_agree",
+                "n_fdr_at_least_half",
+                "median_recall_p1",
+                "median_max_informedness",
+                "median_mi_recall",
+                "median_mi_false_discovery_rate",
+                "n_robust",
+            ],
+        ),
+    ]
     report = Report("detectors", title, r.run_id, sections + extra, notes=[verdict(overall, r), *extra_notes])
     if am_images.height:
         report.sections.append(Section("am_images", "their activation-maximisation images (seldb am)", am_images))
@@ -80,11 +110,14 @@ def verdict(s: dict, run: Run) -> str:
     """One paragraph from a seldb.detector_summary row (all layers) in plain words."""
     n, claimed = s["n_units"], s["n_claimed"]
     if claimed == 0:
-        return (f"None of the {n:,} units of {run.name} passes the precision criterion (precision_60 > 0.75, "
-                "Zhou et al. 2015), so no unit would be called an object detector.")  # fmt: skip
+        return (
+            f"None of the {n:,} units of {run.name} passes the precision criterion (precision_60 > 0.75, "
+            "Zhou et al. 2015), so no unit would be called an object detector."
+        )
     good = (s["median_max_informedness"] or 0) >= GOOD_MEDIAN_INFORMEDNESS and 2 * s["n_fdr_at_least_half"] < claimed
     judgement = "By the measures that count misses and false alarms, most of them are " + (
-        "good detectors too." if good else "poor detectors.")  # fmt: skip
+        "good detectors too." if good else "poor detectors."
+    )
     return (
         f"{claimed:,} of the {n:,} units of {run.name} ({s['pct_claimed']:.1f}%) pass the precision criterion "
         f"(precision_60 > 0.75) that Zhou et al. (2015) used to call a unit an object detector. {judgement} "
@@ -102,7 +135,11 @@ def verdict(s: dict, run: Run) -> str:
 def robustness(s: dict, run: Run) -> str:
     """The sentence on how many claims survive resampling and chance (seldb uncertainty)."""
     if not s.get("n_assessed"):
-        return (f" Whether the claims survive resampling and chance is not known yet"
-                f" (seldb uncertainty --run {run.run_id}).")  # fmt: skip
-    return (f" {s['n_robust']:,} of the {s['n_assessed']:,} claims assessed are robust: precision_60's lower"
-            " bound stays above 0.75 and its q-value against shuffled labels is below 0.05.")
+        return (
+            f" Whether the claims survive resampling and chance is not known yet"
+            f" (seldb uncertainty --run {run.run_id})."
+        )
+    return (
+        f" {s['n_robust']:,} of the {s['n_assessed']:,} claims assessed are robust: precision_60's lower"
+        " bound stays above 0.75 and its q-value against shuffled labels is below 0.05."
+    )

@@ -17,20 +17,36 @@ from seldb.reports.base import Section
 from seldb.reports.source import frame
 
 DETECTOR_COLUMNS = [
-    "unit_label", "category", "label", "iou", "source", "precision_60", "precision_60_class", "ccmas",
-    "ccmas_class", "recall_p1", "max_informedness", "mi_class",
-]  # fmt: skip
+    "unit_label",
+    "category",
+    "label",
+    "iou",
+    "source",
+    "precision_60",
+    "precision_60_class",
+    "ccmas",
+    "ccmas_class",
+    "recall_p1",
+    "max_informedness",
+    "mi_class",
+]
 
 
 def netdissect_detectors(conn: sa.Connection, run_id: int) -> tuple[Section, str] | None:
     """(the section, a one-sentence note), or None when no layer of the run was dissected."""
-    tops = frame(conn, f"SELECT {', '.join(DETECTOR_COLUMNS)}, is_detector FROM seldb.netdissect"
-                       " WHERE run_id = :r AND is_top ORDER BY iou DESC NULLS LAST, layer, unit", {"r": run_id})
+    tops = frame(
+        conn,
+        f"SELECT {', '.join(DETECTOR_COLUMNS)}, is_detector FROM seldb.netdissect"
+        " WHERE run_id = :r AND is_top ORDER BY iou DESC NULLS LAST, layer, unit",
+        {"r": run_id},
+    )
     if tops.is_empty():
         return None
     detectors = tops.filter(pl.col("is_detector")).drop("is_detector")
-    note = (f"Network Dissection calls {detectors.height:,} of the {tops.height:,} dissected units detectors"
-            " (the IoU of their top label exceeds 0.04, Bau et al. 2017)")
+    note = (
+        f"Network Dissection calls {detectors.height:,} of the {tops.height:,} dissected units detectors"
+        " (the IoU of their top label exceeds 0.04, Bau et al. 2017)"
+    )
     if detectors["precision_60"].is_not_null().any():
         claimed = detectors.filter(pl.col("precision_60") > 0.75).height
         note += f"; {claimed:,} of them also pass the precision criterion (precision_60 > 0.75)"

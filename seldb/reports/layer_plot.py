@@ -9,8 +9,8 @@ exactly what the table says, and plotting needs no pass over the units.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import polars as pl
 
@@ -29,9 +29,15 @@ def _box(row: dict) -> dict | None:
     if not row["n_units"] or row["median"] is None or math.isnan(row["median"]):
         return None
     return {
-        "label": row["layer"], "med": row["median"], "q1": row["q25"], "q3": row["q75"],
-        "whislo": row["min"], "whishi": row["max"], "mean": row["mean"], "fliers": [],
-    }  # fmt: skip
+        "label": row["layer"],
+        "med": row["median"],
+        "q1": row["q25"],
+        "q3": row["q75"],
+        "whislo": row["min"],
+        "whishi": row["max"],
+        "mean": row["mean"],
+        "fliers": [],
+    }
 
 
 def _draw_band(ax, band: pl.DataFrame | None, measure: str, shown: Sequence[str]) -> list[dict]:
@@ -46,8 +52,16 @@ def _draw_band(ax, band: pl.DataFrame | None, measure: str, shown: Sequence[str]
         if r is None or r["band_95"] is None:
             continue
         lo, hi = sorted((r["band_95"], r["band_99"]))
-        ax.fill_between([i + 0.6, i + 1.4], lo, max(hi, lo), color=CHANCE_COLOUR, alpha=0.35, linewidth=0,
-                        zorder=0, label="chance band" if not drawn else None)  # fmt: skip
+        ax.fill_between(
+            [i + 0.6, i + 1.4],
+            lo,
+            max(hi, lo),
+            color=CHANCE_COLOUR,
+            alpha=0.35,
+            linewidth=0,
+            zorder=0,
+            label="chance band" if not drawn else None,
+        )
         ax.hlines(r["band_95"], i + 0.6, i + 1.4, colors=CHANCE_COLOUR, linestyles="--", linewidth=1, zorder=0)
         drawn.append(r)
     if drawn:
@@ -55,8 +69,9 @@ def _draw_band(ax, band: pl.DataFrame | None, measure: str, shown: Sequence[str]
     return drawn
 
 
-def plot_measure(rows: pl.DataFrame, layers: Sequence[str], measure: str, png: Path, run: Run,
-                 band: pl.DataFrame | None = None) -> list[Path]:  # fmt: skip
+def plot_measure(
+    rows: pl.DataFrame, layers: Sequence[str], measure: str, png: Path, run: Run, band: pl.DataFrame | None = None
+) -> list[Path]:
     """One PNG (and sidecar) of `measure`'s distribution in every layer, layers in network order;
     with `band` (seldb.reports.intervals.chance_band) the chance band behind the boxes."""
     by_layer = {r["layer"]: r for r in rows.filter(pl.col("measure") == measure).iter_rows(named=True)}
@@ -66,8 +81,16 @@ def plot_measure(rows: pl.DataFrame, layers: Sequence[str], measure: str, png: P
     boxes = [(i + 1, _box(by_layer[name])) for i, name in enumerate(shown)]
     drawn = [(pos, box) for pos, box in boxes if box is not None]
     if drawn:
-        ax.bxp([box for _, box in drawn], positions=[pos for pos, _ in drawn], showmeans=True, widths=0.55,
-               patch_artist=True, boxprops=BOX, medianprops=MEDIAN, meanprops=MEAN)
+        ax.bxp(
+            [box for _, box in drawn],
+            positions=[pos for pos, _ in drawn],
+            showmeans=True,
+            widths=0.55,
+            patch_artist=True,
+            boxprops=BOX,
+            medianprops=MEDIAN,
+            meanprops=MEAN,
+        )
     chance = _draw_band(ax, band, measure, shown)
     ax.set_xticks(range(1, len(shown) + 1), [f"{name}\nn={by_layer[name]['n_units']}" for name in shown])
     ax.set_xlim(0.4, len(shown) + 0.6)
@@ -75,19 +98,33 @@ def plot_measure(rows: pl.DataFrame, layers: Sequence[str], measure: str, png: P
     ax.set_ylabel(measure)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(f"{measure} per layer\n{run.name}", fontsize=11)
-    figure.supxlabel(NOTE + (CHANCE_NOTE if chance else ""), fontsize=7, color="#555555")  # a caption that constrained layout makes room for
+    figure.supxlabel(
+        NOTE + (CHANCE_NOTE if chance else ""), fontsize=7, color="#555555"
+    )  # a caption that constrained layout makes room for
     sidecar = {
-        "kind": "layer_boxplot", "run_id": run.run_id, "model": run.model, "measure": measure,
-        "source": "seldb.layer_summary", "x_label": "layer", "y_label": measure,
-        "whiskers": "min and max", "layers": [by_layer[name] for name in shown],
-    }  # fmt: skip
+        "kind": "layer_boxplot",
+        "run_id": run.run_id,
+        "model": run.model,
+        "measure": measure,
+        "source": "seldb.layer_summary",
+        "x_label": "layer",
+        "y_label": measure,
+        "whiskers": "min and max",
+        "layers": [by_layer[name] for name in shown],
+    }
     if chance:
         sidecar["chance_band"] = {"source": "seldb.layer_measure_null", "layers": chance}
     return save(figure, png, sidecar)
 
 
-def plot_layer_boxes(rows: pl.DataFrame, layers: Sequence[str], measures: Sequence[str], out_dir: Path,
-                     run: Run, band: pl.DataFrame | None = None) -> list[Path]:  # fmt: skip
+def plot_layer_boxes(
+    rows: pl.DataFrame,
+    layers: Sequence[str],
+    measures: Sequence[str],
+    out_dir: Path,
+    run: Run,
+    band: pl.DataFrame | None = None,
+) -> list[Path]:
     """One box-plot PNG per measure in out_dir, named layers-run<ID>-<measure>.png."""
     paths: list[Path] = []
     for measure in measures:

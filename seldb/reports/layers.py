@@ -8,8 +8,8 @@ draws one box-plot PNG per measure across layers from those same numbers
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import polars as pl
 

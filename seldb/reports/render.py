@@ -23,7 +23,8 @@ import io
 import json
 import math
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 Rows = Sequence[Sequence[Any]]
 
@@ -85,8 +86,10 @@ def table_text(columns: Sequence[str], rows: Rows, width: int | None = None, dig
     widths = [max([len(name)] + [len(row[i]) for row in cells]) for i, name in enumerate(columns)]
     if width is not None and sum(widths) + 3 * len(columns) - 1 > width:
         return _records_text(columns, cells, width)
-    numeric = [any(_is_number(row[i]) for row in rows) and all(row[i] is None or _is_number(row[i]) for row in rows)
-               for i in range(len(columns))]  # fmt: skip
+    numeric = [
+        any(_is_number(row[i]) for row in rows) and all(row[i] is None or _is_number(row[i]) for row in rows)
+        for i in range(len(columns))
+    ]
 
     def line(values: Sequence[str]) -> str:
         parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]

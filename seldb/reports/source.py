@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import decimal
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -22,11 +23,24 @@ from seldb.runs import latest_run_id
 
 # PostgreSQL type OIDs -> polars types, for typed (also empty) frames
 _PG_TYPES: dict[int, Any] = {
-    16: pl.Boolean, 20: pl.Int64, 21: pl.Int16, 23: pl.Int32, 700: pl.Float32, 701: pl.Float64,
-    1700: pl.Float64, 25: pl.String, 1043: pl.String, 19: pl.String, 1184: pl.Datetime("us", "UTC"),
-    1007: pl.List(pl.Int32), 1016: pl.List(pl.Int64), 1022: pl.List(pl.Float64), 1009: pl.List(pl.String),
-    3802: pl.String, 114: pl.String,
-}  # fmt: skip
+    16: pl.Boolean,
+    20: pl.Int64,
+    21: pl.Int16,
+    23: pl.Int32,
+    700: pl.Float32,
+    701: pl.Float64,
+    1700: pl.Float64,
+    25: pl.String,
+    1043: pl.String,
+    19: pl.String,
+    1184: pl.Datetime("us", "UTC"),
+    1007: pl.List(pl.Int32),
+    1016: pl.List(pl.Int64),
+    1022: pl.List(pl.Float64),
+    1009: pl.List(pl.String),
+    3802: pl.String,
+    114: pl.String,
+}
 
 
 def _plain(value: Any) -> Any:
@@ -69,7 +83,9 @@ class Run:
 def resolve_run(conn: sa.Connection, run: int | None) -> Run:
     """The run to report on: `run`, or the latest run when None."""
     run_id = latest_run_id(conn) if run is None else int(run)
-    row = conn.execute(sa.text("SELECT run_id, model, dataset FROM seldb.runs WHERE run_id = :r"), {"r": run_id}).first()
+    row = conn.execute(
+        sa.text("SELECT run_id, model, dataset FROM seldb.runs WHERE run_id = :r"), {"r": run_id}
+    ).first()
     if row is None:
         raise NotFound(f"no run {run} (seldb runs lists them)")
     return Run(int(row.run_id), row.model, row.dataset)
@@ -88,14 +104,19 @@ def layer_order(conn: sa.Connection, run_id: int) -> list[str]:
 
 def by_layer(layers: list[str]) -> pl.Expr:
     """Sort key putting rows in network order; rows of no layer (NULL: all layers) last."""
-    return pl.col("layer").replace_strict({name: i for i, name in enumerate(layers)}, default=len(layers),
-                                          return_dtype=pl.Int32)  # fmt: skip
+    return pl.col("layer").replace_strict(
+        {name: i for i, name in enumerate(layers)}, default=len(layers), return_dtype=pl.Int32
+    )
 
 
 def dead_note(conn: sa.Connection, run_id: int, include_dead: bool) -> list[str]:
     """The sentence saying how many dead units a summary left out (or kept); [] when there are none."""
-    rows = conn.execute(sa.text("SELECT layer, n_dead_units FROM seldb.layers WHERE run_id = :r AND n_dead_units > 0"
-                                " ORDER BY layer_index"), {"r": run_id}).all()  # fmt: skip
+    rows = conn.execute(
+        sa.text(
+            "SELECT layer, n_dead_units FROM seldb.layers WHERE run_id = :r AND n_dead_units > 0 ORDER BY layer_index"
+        ),
+        {"r": run_id},
+    ).all()
     if not rows:
         return []
     total = sum(n for _, n in rows)

@@ -8,7 +8,7 @@ one table per headline measure.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -22,13 +22,25 @@ from seldb.reports.source import frame, resolve_run
 
 DEFAULT_MEASURES = ["precision_60", "ccmas", "recall_p1", "max_informedness"]
 BRIEF = [
-    "rank", "unit_label", "precision_60", "precision_60_class", "ccmas", "ccmas_class", "recall_p1",
-    "max_informedness", "mi_class", "mi_recall", "mi_false_alarm_rate", "mi_false_discovery_rate", "is_localist",
-]  # fmt: skip
+    "rank",
+    "unit_label",
+    "precision_60",
+    "precision_60_class",
+    "ccmas",
+    "ccmas_class",
+    "recall_p1",
+    "max_informedness",
+    "mi_class",
+    "mi_recall",
+    "mi_false_alarm_rate",
+    "mi_false_discovery_rate",
+    "is_localist",
+]
 
 
-def top_report(db: Database, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10,
-               lowest: bool = False) -> Report:  # fmt: skip
+def top_report(
+    db: Database, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10, lowest: bool = False
+) -> Report:
     """The n units with the highest (lowest=True: lowest) value of each measure; NULLs never rank."""
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")

@@ -37,13 +37,20 @@ class Line:
 
 def _thresholds(conn: sa.Connection, run: Run, layer: str, unit: int, class_label: str) -> list[Line]:
     where = {"r": run.run_id, "l": layer, "u": unit}
-    mi = conn.execute(sa.text(
-        "SELECT mi_threshold FROM seldb.unit_class_stats WHERE run_id = :r AND layer = :l AND unit = :u AND class = :c"
-    ), {**where, "c": class_label}).scalar()  # fmt: skip
-    top = conn.execute(sa.text(
-        "SELECT rank, activation FROM seldb.unit_top_images WHERE run_id = :r AND layer = :l AND unit = :u"
-        " AND rank <= :k ORDER BY rank DESC LIMIT 1"
-    ), {**where, "k": TOP_K}).first()  # fmt: skip
+    mi = conn.execute(
+        sa.text(
+            "SELECT mi_threshold FROM seldb.unit_class_stats"
+            " WHERE run_id = :r AND layer = :l AND unit = :u AND class = :c"
+        ),
+        {**where, "c": class_label},
+    ).scalar()
+    top = conn.execute(
+        sa.text(
+            "SELECT rank, activation FROM seldb.unit_top_images WHERE run_id = :r AND layer = :l AND unit = :u"
+            " AND rank <= :k ORDER BY rank DESC LIMIT 1"
+        ),
+        {**where, "k": TOP_K},
+    ).first()
     lines = []
     if mi is not None:
         lines.append(Line("max_informedness_threshold", float(mi), f"max-informedness threshold of {class_label}"))
@@ -61,11 +68,15 @@ def _class_counts(points: Points, histograms: pl.DataFrame, bins: Bins, class_in
     return np.asarray(row["counts"], dtype=np.int64)
 
 
-def plot_unit(conn: sa.Connection, run: Run, layer: str, unit: int, class_label: str, out_dir: str | Path,
-              use_file: bool = True) -> list[Path]:  # fmt: skip
+def plot_unit(
+    conn: sa.Connection, run: Run, layer: str, unit: int, class_label: str, out_dir: str | Path, use_file: bool = True
+) -> list[Path]:
     """Write unit-run<ID>-<unit>-<class>.png and its .json sidecar; returns both paths."""
-    histograms = frame(conn, "SELECT * FROM seldb.unit_histograms WHERE run_id = :r AND layer = :l AND unit = :u"
-                             " ORDER BY class_index", {"r": run.run_id, "l": layer, "u": unit})  # fmt: skip
+    histograms = frame(
+        conn,
+        "SELECT * FROM seldb.unit_histograms WHERE run_id = :r AND layer = :l AND unit = :u ORDER BY class_index",
+        {"r": run.run_id, "l": layer, "u": unit},
+    )
     if histograms.is_empty():
         raise SeldbError(f"{layer}.{unit} of {run.name} has no stored histograms to plot")
     names = dict(zip(histograms["class_index"].to_list(), histograms["class"].to_list()))
@@ -78,8 +89,12 @@ def plot_unit(conn: sa.Connection, run: Run, layer: str, unit: int, class_label:
     counts = _class_counts(points, histograms, bins, class_index)
     lines = _thresholds(conn, run, layer, unit, class_label)
     unit_label = f"{layer}.{unit}"
-    dead = bool(conn.execute(sa.text("SELECT is_dead FROM seldb.unit_measures WHERE run_id = :r AND layer = :l"
-                                     " AND unit = :u"), {"r": run.run_id, "l": layer, "u": unit}).scalar())  # fmt: skip
+    dead = bool(
+        conn.execute(
+            sa.text("SELECT is_dead FROM seldb.unit_measures WHERE run_id = :r AND layer = :l AND unit = :u"),
+            {"r": run.run_id, "l": layer, "u": unit},
+        ).scalar()
+    )
     from seldb.am import in_reports  # the unit's AM image, when `seldb am` made one
 
     am = in_reports.latest_image(conn, run.run_id, layer, unit)
@@ -93,8 +108,16 @@ def plot_unit(conn: sa.Connection, run: Run, layer: str, unit: int, class_label:
     return save(figure, png, sidecar)
 
 
-def _draw(points: Points, names: dict[int, str], class_index: int, bins: Bins, counts: np.ndarray,
-          lines: list[Line], title: str, am: dict | None = None):  # fmt: skip
+def _draw(
+    points: Points,
+    names: dict[int, str],
+    class_index: int,
+    bins: Bins,
+    counts: np.ndarray,
+    lines: list[Line],
+    title: str,
+    am: dict | None = None,
+):
     figure = new_figure(10.0 if am is None else 13.0, 7.2)
     plots = figure
     if am is not None:  # the AM image in a panel on the right
@@ -111,8 +134,9 @@ def _draw(points: Points, names: dict[int, str], class_index: int, bins: Bins, c
         ax.grid(axis="x", alpha=0.25)
     hist_ax.set_xlabel("activation")
     figure.suptitle(title, fontsize=12)
-    figure.legend(*jitter_ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8,
-                  frameon=False)  # fmt: skip
+    figure.legend(
+        *jitter_ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=8, frameon=False
+    )
     jitter_ax.set_title(f"points: {points.note}", fontsize=8, color="#444444", loc="left", wrap=True)
     return figure, {"jitterplot": jitter_ax, "histogram": hist_ax}
 
@@ -122,10 +146,26 @@ def _jitterplot(ax, points: Points, names: dict[int, str], class_index: int) -> 
     y = points.class_index + rng.uniform(-0.38, 0.38, size=points.class_index.size)
     mine = points.class_index == class_index
     size = 4 if points.activation.size > 20_000 else 9
-    ax.scatter(points.activation[~mine], y[~mine], s=size, c=OTHER_COLOUR, alpha=0.45, linewidths=0,
-               label=f"other classes (n={int((~mine).sum())})", rasterized=True)  # fmt: skip
-    ax.scatter(points.activation[mine], y[mine], s=size * 2, c=CLASS_COLOUR, alpha=0.85, linewidths=0,
-               label=f"{names[class_index]} (n={int(mine.sum())})", rasterized=True)  # fmt: skip
+    ax.scatter(
+        points.activation[~mine],
+        y[~mine],
+        s=size,
+        c=OTHER_COLOUR,
+        alpha=0.45,
+        linewidths=0,
+        label=f"other classes (n={int((~mine).sum())})",
+        rasterized=True,
+    )
+    ax.scatter(
+        points.activation[mine],
+        y[mine],
+        s=size * 2,
+        c=CLASS_COLOUR,
+        alpha=0.85,
+        linewidths=0,
+        label=f"{names[class_index]} (n={int(mine.sum())})",
+        rasterized=True,
+    )
     if len(names) <= MAX_CLASS_TICKS:
         ax.set_yticks(list(names), [names[i] for i in names], fontsize=8)
         ax.set_ylabel("class (jittered)")
@@ -143,15 +183,30 @@ def _histogram(ax, bins: Bins, counts: np.ndarray, class_label: str) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts of images
 
 
-def _sidecar(run: Run, unit_label: str, class_label: str, points: Points, bins: Bins, counts: np.ndarray,
-             lines: list[Line], axes: dict) -> dict:  # fmt: skip
+def _sidecar(
+    run: Run,
+    unit_label: str,
+    class_label: str,
+    points: Points,
+    bins: Bins,
+    counts: np.ndarray,
+    lines: list[Line],
+    axes: dict,
+) -> dict:
     n_class, n_all = int(counts.sum()), int(points.activation.size)
     return {
-        "kind": "unit_plot", "run_id": run.run_id, "model": run.model, "unit": unit_label, "class": class_label,
-        "source": points.source, "source_note": points.note,
-        "axes": [{"panel": name, "x_label": ax.get_xlabel() or "activation", "y_label": ax.get_ylabel()}
-                 for name, ax in axes.items()],
+        "kind": "unit_plot",
+        "run_id": run.run_id,
+        "model": run.model,
+        "unit": unit_label,
+        "class": class_label,
+        "source": points.source,
+        "source_note": points.note,
+        "axes": [
+            {"panel": name, "x_label": ax.get_xlabel() or "activation", "y_label": ax.get_ylabel()}
+            for name, ax in axes.items()
+        ],
         "lines": [{"kind": line.kind, "x": line.x, "label": line.label} for line in lines],
         "points": {"total": n_all, "class": n_class, "other": n_all - n_class},
         "histogram": {"bin_lo": bins.lo, "bin_width": bins.width, "n_bins": bins.n, "counts": counts.tolist()},
-    }  # fmt: skip
+    }

@@ -39,7 +39,7 @@ class Bins:
     n: int
 
     @classmethod
-    def of(cls, histograms: pl.DataFrame) -> "Bins":
+    def of(cls, histograms: pl.DataFrame) -> Bins:
         first = histograms.row(0, named=True)
         return cls(float(first["bin_lo"]), float(first["bin_width"]), int(first["n_bins"]))
 

@@ -66,8 +66,9 @@ def render(request: Request, template: str, status_code: int = 200, **values) ->
 
 
 def _templates() -> Jinja2Templates:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("seldb.serve", "templates"),
-                             autoescape=True, undefined=jinja2.StrictUndefined)  # fmt: skip
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("seldb.serve", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     formatting.install(env)
     return Jinja2Templates(env=env)
 
@@ -109,8 +110,14 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 
 # the most specific class wins (Starlette looks handlers up along the exception's MRO)
-HANDLERS = {NotFound: _not_found, Forbidden: _forbidden, InputError: _bad_request, SeldbError: _unavailable,
-            HTTPException: _http, Exception: _crash}  # fmt: skip
+HANDLERS = {
+    NotFound: _not_found,
+    Forbidden: _forbidden,
+    InputError: _bad_request,
+    SeldbError: _unavailable,
+    HTTPException: _http,
+    Exception: _crash,
+}
 
 
 def _home(request: Request) -> Response:
@@ -122,8 +129,12 @@ def _routes(rating_only: bool) -> list:
 
     static = StaticFiles(directory=str(resources.files("seldb.serve") / "static"))
     browse = [*pages_runs.ROUTES, *pages_units.ROUTES, *pages_unit.ROUTES, *pages_layer.ROUTES]
-    return [Route("/", _home), *([] if rating_only else browse), *pages_rate.ROUTES,
-            Mount("/static", static, name="static")]  # fmt: skip
+    return [
+        Route("/", _home),
+        *([] if rating_only else browse),
+        *pages_rate.ROUTES,
+        Mount("/static", static, name="static"),
+    ]
 
 
 def default_cache_dir() -> Path:
@@ -132,8 +143,9 @@ def default_cache_dir() -> Path:
     return default_data_dir() / "serve-cache"
 
 
-def create_app(db: Database, host: str = "127.0.0.1", cache_dir: str | os.PathLike | None = None,
-               rating_only: bool = False) -> Starlette:  # fmt: skip
+def create_app(
+    db: Database, host: str = "127.0.0.1", cache_dir: str | os.PathLike | None = None, rating_only: bool = False
+) -> Starlette:
     """The app on handle `db`; `host` is the address it is served on (it decides the Host names accepted);
     rating_only serves the rating studies alone (for raters, who must not browse the units)."""
     plots = PlotCache(Path(cache_dir) if cache_dir else default_cache_dir())

@@ -58,21 +58,42 @@ def layer_page(request: Request):
     with reading(context(request).db) as conn:
         run = run_of(conn, run_id)
         layer = layer_of(conn, run, name)
-        summary = rows(conn, f"SELECT {SUMMARY_COLUMNS} FROM seldb.layer_summary{suffix}"
-                             " WHERE run_id = :r AND layer = :l", r=run_id, l=name)  # fmt: skip
-        correlations = rows(conn, f"SELECT measure_a, measure_b, n_units, pearson_r, spearman_rho, spearman_p"
-                                  f" FROM seldb.measure_correlations{suffix} WHERE run_id = :r AND layer = :l",
-                            r=run_id, l=name)  # fmt: skip
-        detectors = rows(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r AND layer = :l",
-                         r=run_id, l=name)  # fmt: skip
+        summary = rows(
+            conn,
+            f"SELECT {SUMMARY_COLUMNS} FROM seldb.layer_summary{suffix} WHERE run_id = :r AND layer = :l",
+            r=run_id,
+            l=name,
+        )
+        correlations = rows(
+            conn,
+            f"SELECT measure_a, measure_b, n_units, pearson_r, spearman_rho, spearman_p"
+            f" FROM seldb.measure_correlations{suffix} WHERE run_id = :r AND layer = :l",
+            r=run_id,
+            l=name,
+        )
+        detectors = rows(
+            conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r AND layer = :l", r=run_id, l=name
+        )
         layers = layers_of(conn, run_id)
     order = {m: i for i, m in enumerate(catalogue.summarised())}
     summary.sort(key=lambda r: order.get(r["measure"], len(order)))
     present, cells = _matrix(correlations)
     docs = {m.name: first_sentence(m.doc) for m in catalogue.UNIT_MEASURES}
-    return render(request, "layer.html", run=run, layer=layer, summary=summary, measure=measure, dead=dead,
-                  measures=catalogue.summarised(), matrix=present, cells=cells, detectors=detectors,
-                  layers=layers, docs=docs)  # fmt: skip
+    return render(
+        request,
+        "layer.html",
+        run=run,
+        layer=layer,
+        summary=summary,
+        measure=measure,
+        dead=dead,
+        measures=catalogue.summarised(),
+        matrix=present,
+        cells=cells,
+        detectors=detectors,
+        layers=layers,
+        docs=docs,
+    )
 
 
 def box_plot(request: Request):

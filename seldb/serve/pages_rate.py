@@ -62,8 +62,12 @@ def _state(db, name: str, rater: str | None):
 
 def studies_page(request: Request):
     with reading(context(request).db) as conn:
-        studies = [dict(r._mapping) for r in conn.exec_driver_sql(
-            "SELECT study, n_items, n_raters, n_ratings, created_at FROM seldb.rating_studies ORDER BY created_at")]
+        studies = [
+            dict(r._mapping)
+            for r in conn.exec_driver_sql(
+                "SELECT study, n_items, n_raters, n_ratings, created_at FROM seldb.rating_studies ORDER BY created_at"
+            )
+        ]
     return render(request, "rate_index.html", studies=studies)
 
 
@@ -132,9 +136,23 @@ def item_page(request: Request, error: str | None = None, status: int = 200, pos
         raise NotFound(f"item {request.path_params['item']!r} is not in study {name!r}")
     previous = items[position - 1].item if position > 0 else None
     answer = posted or given.get(item.item) or {}
-    return render(request, "rate_item.html", status, study=study, rater=rater, item=item, position=position + 1,
-                  n_items=len(items), n_answered=len(given), previous=previous, answer=answer, error=error,
-                  question_object=QUESTION_OBJECT, question_label=QUESTION_LABEL, label_hint=LABEL_HINT)  # fmt: skip
+    return render(
+        request,
+        "rate_item.html",
+        status,
+        study=study,
+        rater=rater,
+        item=item,
+        position=position + 1,
+        n_items=len(items),
+        n_answered=len(given),
+        previous=previous,
+        answer=answer,
+        error=error,
+        question_object=QUESTION_OBJECT,
+        question_label=QUESTION_LABEL,
+        label_hint=LABEL_HINT,
+    )
 
 
 async def answer(request: Request):
@@ -147,8 +165,7 @@ async def answer(request: Request):
         posted = {"label": values.get("label", "")}
         return await run_in_threadpool(item_page, request, "Answer the first question: yes or no.", 400, posted)
     item = request.path_params["item"]
-    await run_in_threadpool(record_rating, context(request).db, name, item, rater, judged == "yes",
-                            values.get("label"))  # fmt: skip
+    await run_in_threadpool(record_rating, context(request).db, name, item, rater, judged == "yes", values.get("label"))
     return RedirectResponse(f"/rate/{quote(name)}", status_code=303)
 
 
@@ -159,8 +176,9 @@ def image(request: Request):
     n = request.path_params["n"]
     if item is None or not 1 <= n <= len(item.images):
         raise NotFound("no such image in this study")
-    data = context(request).images.get(("rate", item.sha256[n - 1]),
-                                       lambda: blinded_png(item.images[n - 1], item.sha256[n - 1]))  # fmt: skip
+    data = context(request).images.get(
+        ("rate", item.sha256[n - 1]), lambda: blinded_png(item.images[n - 1], item.sha256[n - 1])
+    )
     if data is None:
         raise NotFound("this image is gone or changed since the study was made; tell the experimenter")
     return Response(data, media_type="image/png", headers={"cache-control": "no-store"})

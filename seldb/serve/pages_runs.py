@@ -16,9 +16,11 @@ from seldb.errors import InputError
 from seldb.serve.app import context, render
 from seldb.serve.reading import layers_of, one, reading, rows, run_of
 
-RUN_COLUMNS = ("run_id, model, dataset, created_at, source, layers, n_layers, n_units, n_images_total,"
-               " n_images_analysed, only_correct, all_images, n_dropped, bins, top_k_list, nan_policy,"
-               " n_dead_units, source_file, source_sha256, seldb_version, total_s")  # fmt: skip
+RUN_COLUMNS = (
+    "run_id, model, dataset, created_at, source, layers, n_layers, n_units, n_images_total,"
+    " n_images_analysed, only_correct, all_images, n_dropped, bins, top_k_list, nan_policy,"
+    " n_dead_units, source_file, source_sha256, seldb_version, total_s"
+)
 COUNTS = {
     "detectors": "SELECT run_id, n_claimed AS n FROM seldb.detector_summary WHERE layer IS NULL",
     "am_images": "SELECT run_id, count(*) AS n FROM seldb.am_images GROUP BY run_id",
@@ -28,9 +30,27 @@ COUNTS = {
 }
 # the measures the comparison sets side by side, per layer
 COMPARED = ("precision_60", "ccmas", "localist_margin", "recall_p1", "max_informedness", "mi_false_discovery_rate")
-PROVENANCE = ("model", "dataset", "created_at", "source", "layers", "n_units", "n_images_total", "n_images_analysed",
-              "only_correct", "all_images", "n_dropped", "bins", "top_k_list", "nan_policy", "n_dead_units",
-              "source_file", "source_sha256", "seldb_version", "total_s")  # fmt: skip
+PROVENANCE = (
+    "model",
+    "dataset",
+    "created_at",
+    "source",
+    "layers",
+    "n_units",
+    "n_images_total",
+    "n_images_analysed",
+    "only_correct",
+    "all_images",
+    "n_dropped",
+    "bins",
+    "top_k_list",
+    "nan_policy",
+    "n_dead_units",
+    "source_file",
+    "source_sha256",
+    "seldb_version",
+    "total_s",
+)
 
 
 def _counts(conn) -> dict[str, dict[int, int]]:
@@ -56,12 +76,21 @@ def run_page(request: Request):
         run = run_of(conn, run_id)
         record = one(conn, "SELECT * FROM seldb.runs WHERE run_id = :r", r=run_id)
         layers = layers_of(conn, run_id)
-        detectors = {r["layer"]: r for r in rows(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r",
-                                                 r=run_id)}  # fmt: skip
+        detectors = {
+            r["layer"]: r for r in rows(conn, "SELECT * FROM seldb.detector_summary WHERE run_id = :r", r=run_id)
+        }
         ratings = rows(conn, "SELECT * FROM seldb.am_ratings_summary WHERE run_id = :r ORDER BY layer", r=run_id)
         studies = rows(conn, "SELECT * FROM seldb.rating_studies WHERE run_id = :r ORDER BY created_at", r=run_id)
-    return render(request, "run.html", run=run, record=record, layers=layers, detectors=detectors, ratings=ratings,
-                  studies=studies)  # fmt: skip
+    return render(
+        request,
+        "run.html",
+        run=run,
+        record=record,
+        layers=layers,
+        detectors=detectors,
+        ratings=ratings,
+        studies=studies,
+    )
 
 
 def compare_page(request: Request):
@@ -74,14 +103,30 @@ def compare_page(request: Request):
     with reading(context(request).db) as conn:
         runs = [run_of(conn, a), run_of(conn, b)]
         records = [one(conn, f"SELECT {RUN_COLUMNS} FROM seldb.runs WHERE run_id = :r", r=r) for r in (a, b)]
-        summary = rows(conn, "SELECT s.run_id, s.layer, s.measure, s.n_units, s.median, s.mean, l.layer_index"
-                             " FROM seldb.layer_summary AS s JOIN seldb.layers AS l ON l.run_id = s.run_id"
-                             " AND l.layer = s.layer WHERE s.run_id IN (:a, :b) AND s.measure = ANY(:m)",
-                       a=a, b=b, m=list(COMPARED))  # fmt: skip
-        detectors = rows(conn, "SELECT run_id, layer, n_units, n_claimed FROM seldb.detector_summary"
-                               " WHERE run_id IN (:a, :b)", a=a, b=b)  # fmt: skip
-    return render(request, "compare.html", runs=runs, records=records, fields=PROVENANCE,
-                  layers=_compared_layers(summary, detectors, a, b), measures=COMPARED)  # fmt: skip
+        summary = rows(
+            conn,
+            "SELECT s.run_id, s.layer, s.measure, s.n_units, s.median, s.mean, l.layer_index"
+            " FROM seldb.layer_summary AS s JOIN seldb.layers AS l ON l.run_id = s.run_id"
+            " AND l.layer = s.layer WHERE s.run_id IN (:a, :b) AND s.measure = ANY(:m)",
+            a=a,
+            b=b,
+            m=list(COMPARED),
+        )
+        detectors = rows(
+            conn,
+            "SELECT run_id, layer, n_units, n_claimed FROM seldb.detector_summary WHERE run_id IN (:a, :b)",
+            a=a,
+            b=b,
+        )
+    return render(
+        request,
+        "compare.html",
+        runs=runs,
+        records=records,
+        fields=PROVENANCE,
+        layers=_compared_layers(summary, detectors, a, b),
+        measures=COMPARED,
+    )
 
 
 def _compared_layers(summary: list[dict], detectors: list[dict], a: int, b: int) -> list[dict]:

@@ -42,23 +42,51 @@ def _measures(conn, where: dict, row: dict | None) -> list[dict]:
     """Every measure of the catalogue with its class, threshold, one-line doc, interval and chance level."""
     if row is None:
         return []
-    intervals = {r["measure"]: r for r in rows(conn, f"SELECT measure, lo, hi, level, class_stability"
-                                                     f" FROM seldb.unit_measure_intervals WHERE {WHERE}", **where)}
-    chance = {r["measure"]: r for r in rows(conn, f"SELECT measure, null_mean, p, q FROM seldb.unit_measure_chance"
-                                                  f" WHERE {WHERE}", **where)}  # fmt: skip
+    intervals = {
+        r["measure"]: r
+        for r in rows(
+            conn,
+            f"SELECT measure, lo, hi, level, class_stability FROM seldb.unit_measure_intervals WHERE {WHERE}",
+            **where,
+        )
+    }
+    chance = {
+        r["measure"]: r
+        for r in rows(conn, f"SELECT measure, null_mean, p, q FROM seldb.unit_measure_chance WHERE {WHERE}", **where)
+    }
     out = []
     # the measures proper first (report order), the image counts and the dead flag after them
     for m in sorted(catalogue.values(), key=lambda m: m.family == "images"):
-        out.append({"name": m.name, "family": m.family, "value": row[m.name], "doc": first_sentence(m.doc),
-                    "class": row[m.class_column] if m.class_column else None,
-                    "threshold": row[m.threshold_column] if m.threshold_column else None,
-                    "interval": intervals.get(m.name), "chance": chance.get(m.name)})  # fmt: skip
-    extra = rows(conn, f"SELECT k, precision, class FROM seldb.unit_precision_k WHERE {WHERE} AND k NOT IN (60, 100)"
-                       " ORDER BY k", **where)  # fmt: skip
+        out.append(
+            {
+                "name": m.name,
+                "family": m.family,
+                "value": row[m.name],
+                "doc": first_sentence(m.doc),
+                "class": row[m.class_column] if m.class_column else None,
+                "threshold": row[m.threshold_column] if m.threshold_column else None,
+                "interval": intervals.get(m.name),
+                "chance": chance.get(m.name),
+            }
+        )
+    extra = rows(
+        conn,
+        f"SELECT k, precision, class FROM seldb.unit_precision_k WHERE {WHERE} AND k NOT IN (60, 100) ORDER BY k",
+        **where,
+    )
     for e in extra:
-        out.append({"name": f"precision_{e['k']}", "family": "precision", "value": e["precision"],
-                    "doc": f"Top-{e['k']} precision, as precision_60 with k = {e['k']}.", "class": e["class"],
-                    "threshold": None, "interval": None, "chance": None})  # fmt: skip
+        out.append(
+            {
+                "name": f"precision_{e['k']}",
+                "family": "precision",
+                "value": e["precision"],
+                "doc": f"Top-{e['k']} precision, as precision_60 with k = {e['k']}.",
+                "class": e["class"],
+                "threshold": None,
+                "interval": None,
+                "chance": None,
+            }
+        )
     return out
 
 
@@ -76,8 +104,13 @@ def _class_of_interest(conn, where: dict, row: dict | None, asked: str | None) -
 def _top_images(conn, run_id: int, where: dict) -> list[dict]:
     record = one(conn, "SELECT options, source_file FROM seldb.runs WHERE run_id = :r", r=run_id)
     roots = RunRecord(run_id, dict(record["options"] or {}), record["source_file"]).roots
-    images = rows(conn, f"SELECT rank, image_index, image_path, class, activation FROM seldb.unit_top_images"
-                        f" WHERE {WHERE} AND rank <= :n ORDER BY rank", **where, n=TOP_SHOWN)  # fmt: skip
+    images = rows(
+        conn,
+        f"SELECT rank, image_index, image_path, class, activation FROM seldb.unit_top_images"
+        f" WHERE {WHERE} AND rank <= :n ORDER BY rank",
+        **where,
+        n=TOP_SHOWN,
+    )
     for image in images:
         image["reachable"] = locate(image["image_path"], roots) is not None
     return images
@@ -85,22 +118,41 @@ def _top_images(conn, run_id: int, where: dict) -> list[dict]:
 
 def _extras(conn, where: dict) -> dict:
     """What other views know about the unit (empty lists when nothing)."""
-    am = rows(conn, f"SELECT method, seed, steps, size, pre_relu, activation, reference_activation, dataset_max,"
-                    f" exceeds_dataset_max, path, sha256, created_at FROM seldb.am_images WHERE {WHERE}"
-                    " ORDER BY created_at DESC", **where)  # fmt: skip
+    am = rows(
+        conn,
+        f"SELECT method, seed, steps, size, pre_relu, activation, reference_activation, dataset_max,"
+        f" exceeds_dataset_max, path, sha256, created_at FROM seldb.am_images WHERE {WHERE}"
+        " ORDER BY created_at DESC",
+        **where,
+    )
     for image in am:
         image["here"] = Path(image["path"]).is_file()
     return {
         "am_images": am,
-        "netdissect": rows(conn, f"SELECT category, label, is_top, score, iou, is_detector, source, quantile, dataset"
-                                 f" FROM seldb.netdissect WHERE {WHERE} ORDER BY is_top DESC, iou DESC NULLS LAST",
-                           **where),  # fmt: skip
-        "ratings": rows(conn, f"SELECT rater, judged_object, label, label_key, matches_top_class, matches_ccmas_class"
-                              f" FROM seldb.am_ratings WHERE {WHERE} ORDER BY rater", **where),  # fmt: skip
-        "concepts": rows(conn, f"SELECT concept, n_a, mean_a, mean_not_a, precision_60, ccmas, max_informedness,"
-                               f" recall_p1, iou FROM seldb.concept_measures WHERE {WHERE} ORDER BY concept", **where),
-        "claim": one(conn, f"SELECT precision_60_lo, precision_60_hi, precision_60_q, survives, classes_agree"
-                           f" FROM seldb.detector_claims WHERE {WHERE}", **where),  # fmt: skip
+        "netdissect": rows(
+            conn,
+            f"SELECT category, label, is_top, score, iou, is_detector, source, quantile, dataset"
+            f" FROM seldb.netdissect WHERE {WHERE} ORDER BY is_top DESC, iou DESC NULLS LAST",
+            **where,
+        ),
+        "ratings": rows(
+            conn,
+            f"SELECT rater, judged_object, label, label_key, matches_top_class, matches_ccmas_class"
+            f" FROM seldb.am_ratings WHERE {WHERE} ORDER BY rater",
+            **where,
+        ),
+        "concepts": rows(
+            conn,
+            f"SELECT concept, n_a, mean_a, mean_not_a, precision_60, ccmas, max_informedness,"
+            f" recall_p1, iou FROM seldb.concept_measures WHERE {WHERE} ORDER BY concept",
+            **where,
+        ),
+        "claim": one(
+            conn,
+            f"SELECT precision_60_lo, precision_60_hi, precision_60_q, survives, classes_agree"
+            f" FROM seldb.detector_claims WHERE {WHERE}",
+            **where,
+        ),
     }
 
 
@@ -117,22 +169,38 @@ def unit_page(request: Request):
         row = one(conn, f"SELECT * FROM seldb.unit_measures WHERE {WHERE}", **where)
         chosen = _class_of_interest(conn, where, row, request.query_params.get("class"))
         limit = "" if all_classes == "all" else f" LIMIT {CLASSES_SHOWN}"
-        classes = rows(conn, f"SELECT {CLASS_COLUMNS} FROM seldb.unit_class_stats WHERE {WHERE}"
-                             f" ORDER BY mean DESC NULLS LAST, class_index{limit}", **where)  # fmt: skip
+        classes = rows(
+            conn,
+            f"SELECT {CLASS_COLUMNS} FROM seldb.unit_class_stats WHERE {WHERE}"
+            f" ORDER BY mean DESC NULLS LAST, class_index{limit}",
+            **where,
+        )
         n_classes = one(conn, f"SELECT count(*) AS n FROM seldb.unit_class_stats WHERE {WHERE}", **where)["n"]
         layer_row = one(conn, "SELECT n_units FROM seldb.layers WHERE run_id = :r AND layer = :l", **where)
-        values = {"run": run, "layer": layer, "unit": unit, "label": f"{layer}.{unit}", "row": row,
-                  "measures": _measures(conn, where, row), "chosen": chosen, "classes": classes,
-                  "n_classes": n_classes, "all_classes": all_classes == "all", "n_units": layer_row["n_units"],
-                  "top_images": _top_images(conn, run_id, where), **_extras(conn, where)}  # fmt: skip
+        values = {
+            "run": run,
+            "layer": layer,
+            "unit": unit,
+            "label": f"{layer}.{unit}",
+            "row": row,
+            "measures": _measures(conn, where, row),
+            "chosen": chosen,
+            "classes": classes,
+            "n_classes": n_classes,
+            "all_classes": all_classes == "all",
+            "n_units": layer_row["n_units"],
+            "top_images": _top_images(conn, run_id, where),
+            **_extras(conn, where),
+        }
     values["plot_classes"] = _plot_classes(row, classes, chosen)
     return render(request, "unit.html", **values)
 
 
 def _plot_classes(row: dict | None, classes: list[dict], chosen: str | None) -> list[str]:
     """Classes offered for the plot: the one shown, the measures' classes, then the highest means."""
-    named = [chosen] + ([row[c] for c in ("precision_60_class", "ccmas_class", "mi_class", "recall_p1_class")]
-                        if row else [])  # fmt: skip
+    named = [chosen] + (
+        [row[c] for c in ("precision_60_class", "ccmas_class", "mi_class", "recall_p1_class")] if row else []
+    )
     return list(dict.fromkeys(c for c in named + [c["class"] for c in classes] if c))
 
 
@@ -144,8 +212,9 @@ def _plot(request: Request):
         run = run_of(conn, run_id)
         layer, unit = unit_of(conn, run, label)
         where = {"r": run_id, "l": layer, "u": unit}
-        row = one(conn, f"SELECT precision_60_class, ccmas_class, mi_class FROM seldb.unit_measures WHERE {WHERE}",
-                  **where)  # fmt: skip
+        row = one(
+            conn, f"SELECT precision_60_class, ccmas_class, mi_class FROM seldb.unit_measures WHERE {WHERE}", **where
+        )
         chosen = _class_of_interest(conn, where, row, request.query_params.get("class"))
     if chosen is None:
         raise NotFound(f"{label} has no class to plot (the run has no class-selectivity measures)")
@@ -171,14 +240,21 @@ def thumbnail(request: Request):
     with reading(ctx.db) as conn:
         run = run_of(conn, run_id)
         layer, unit = unit_of(conn, run, label)
-        image = one(conn, f"SELECT image_index, image_path FROM seldb.unit_top_images WHERE {WHERE} AND rank = :k",
-                    r=run_id, l=layer, u=unit, k=rank)  # fmt: skip
+        image = one(
+            conn,
+            f"SELECT image_index, image_path FROM seldb.unit_top_images WHERE {WHERE} AND rank = :k",
+            r=run_id,
+            l=layer,
+            u=unit,
+            k=rank,
+        )
         record = one(conn, "SELECT options, source_file FROM seldb.runs WHERE run_id = :r", r=run_id)
     if image is None:
         raise NotFound(f"{label} has no top image of rank {rank}")
     roots = RunRecord(run_id, dict(record["options"] or {}), record["source_file"]).roots
-    data = ctx.images.get(("thumb", run_id, image["image_index"]),
-                          lambda: png_of(locate(image["image_path"], roots), THUMB_PX))  # fmt: skip
+    data = ctx.images.get(
+        ("thumb", run_id, image["image_index"]), lambda: png_of(locate(image["image_path"], roots), THUMB_PX)
+    )
     if data is None:
         raise NotFound(f"image {image['image_path']} is not reachable from this machine")
     return Response(data, media_type="image/png", headers=PNG_HEADERS)
@@ -190,8 +266,14 @@ def am_image(request: Request):
     with reading(ctx.db) as conn:
         run = run_of(conn, run_id)
         layer, unit = unit_of(conn, run, label)
-        found = one(conn, f"SELECT path FROM seldb.am_images WHERE {WHERE} AND sha256 = :s LIMIT 1",
-                    r=run_id, l=layer, u=unit, s=sha)  # fmt: skip
+        found = one(
+            conn,
+            f"SELECT path FROM seldb.am_images WHERE {WHERE} AND sha256 = :s LIMIT 1",
+            r=run_id,
+            l=layer,
+            u=unit,
+            s=sha,
+        )
     if found is None:
         raise NotFound(f"{label} has no AM image {sha[:12]}")
     data = ctx.images.get(("am", sha), lambda: png_of(Path(found["path"])))

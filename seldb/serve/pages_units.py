@@ -44,9 +44,19 @@ def units_page(request: Request):
         q, layers = _query(request, conn, run_id)
         units, total = fetch_page(conn, q, run_id)
     pages = max(1, math.ceil(total / q.per))
-    values = {"run": run, "q": q, "units": units, "total": total, "pages": pages, "layers": layers,
-              "columns": uq.SHOWN, "docs": _docs(), "page_sizes": uq.PAGE_SIZES, "qs": uq.query_string,
-              "measures": [m.name for m in catalogue.UNIT_MEASURES]}  # fmt: skip
+    values = {
+        "run": run,
+        "q": q,
+        "units": units,
+        "total": total,
+        "pages": pages,
+        "layers": layers,
+        "columns": uq.SHOWN,
+        "docs": _docs(),
+        "page_sizes": uq.PAGE_SIZES,
+        "qs": uq.query_string,
+        "measures": [m.name for m in catalogue.UNIT_MEASURES],
+    }
     return render(request, "units_table.html" if is_fragment(request) else "units.html", **values)
 
 

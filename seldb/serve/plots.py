@@ -97,8 +97,9 @@ class PlotCache:
         """The box plot of `measure` across the run's layers (Figure 2), drawn once."""
         with db.connect() as conn:
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            band = conn.execute(sa.text("SELECT max(computed_at) FROM seldb.uncertainty_layers WHERE run_id = :r"),
-                                {"r": run.run_id}).scalar()  # fmt: skip
+            band = conn.execute(
+                sa.text("SELECT max(computed_at) FROM seldb.uncertainty_layers WHERE run_id = :r"), {"r": run.run_id}
+            ).scalar()
         target = self.root / f"run{run.run_id}" / f"layers-{_digest(measure, include_dead, band)}.png"
 
         def draw(out: Path) -> list[Path]:
@@ -113,8 +114,9 @@ def _unit_inputs(conn: sa.Connection, run_id: int, layer: str, unit: int) -> tup
     """What besides the unit and class decides its plot: whether the activation file is there, the AM image."""
     from seldb.am.in_reports import latest_image  # the image the plot draws beside the points
 
-    source = conn.execute(sa.text("SELECT source_file, source_sha256 FROM seldb.runs WHERE run_id = :r"),
-                          {"r": run_id}).first()  # fmt: skip
+    source = conn.execute(
+        sa.text("SELECT source_file, source_sha256 FROM seldb.runs WHERE run_id = :r"), {"r": run_id}
+    ).first()
     try:  # the file as it is now: a file replaced or removed since gives another picture, and another name
         stat = os.stat(source.source_file) if source and source.source_file else None
     except OSError:

@@ -52,13 +52,22 @@ def run_of(conn: sa.Connection, run_id: int) -> Run:
 
 def layers_of(conn: sa.Connection, run_id: int) -> list[dict]:
     """The run's layers in network order, as seldb.layers shows them."""
-    return rows(conn, "SELECT layer, n_units, reduction, layer_index, n_dead_units FROM seldb.layers"
-                      " WHERE run_id = :r ORDER BY layer_index", r=run_id)  # fmt: skip
+    return rows(
+        conn,
+        "SELECT layer, n_units, reduction, layer_index, n_dead_units FROM seldb.layers"
+        " WHERE run_id = :r ORDER BY layer_index",
+        r=run_id,
+    )
 
 
 def layer_of(conn: sa.Connection, run: Run, layer: str) -> dict:
-    row = one(conn, "SELECT layer, n_units, reduction, layer_index, n_dead_units FROM seldb.layers"
-                    " WHERE run_id = :r AND layer = :l", r=run.run_id, l=layer)  # fmt: skip
+    row = one(
+        conn,
+        "SELECT layer, n_units, reduction, layer_index, n_dead_units FROM seldb.layers"
+        " WHERE run_id = :r AND layer = :l",
+        r=run.run_id,
+        l=layer,
+    )
     if row is None:
         raise NotFound(f"no layer {layer!r} in {run.name}")
     return row

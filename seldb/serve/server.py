@@ -14,9 +14,9 @@ import socket
 import threading
 import time
 import webbrowser
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from seldb.db.database import Database
 from seldb.errors import InputError, SeldbError
@@ -69,12 +69,15 @@ def bind(host: str, port: int) -> socket.socket:
 def exposure_warning(host: str) -> str | None:
     if is_loopback(host):
         return None
-    return (f"serving on {host}, beyond this machine: anyone who can reach it can read every run and record"
-            " ratings (there is no login); use the default 127.0.0.1 unless you mean it")
+    return (
+        f"serving on {host}, beyond this machine: anyone who can reach it can read every run and record"
+        " ratings (there is no login); use the default 127.0.0.1 unless you mean it"
+    )
 
 
-def serve(db: Database, options: ServeOptions, notify: Callable[[str], None] = print,
-          warn: Callable[[str], None] = print) -> None:  # fmt: skip
+def serve(
+    db: Database, options: ServeOptions, notify: Callable[[str], None] = print, warn: Callable[[str], None] = print
+) -> None:
     """Serve until interrupted (Ctrl-C or SIGTERM stop uvicorn cleanly)."""
     import uvicorn
 
@@ -86,8 +89,13 @@ def serve(db: Database, options: ServeOptions, notify: Callable[[str], None] = p
     if message:
         warn(message)
     app = create_app(db, options.host, options.cache_dir, options.rating_only)
-    config = uvicorn.Config(app, log_level=os.environ.get("SELDB_SERVE_LOG", "warning"), server_header=False,
-                            date_header=False, timeout_graceful_shutdown=5)  # fmt: skip
+    config = uvicorn.Config(
+        app,
+        log_level=os.environ.get("SELDB_SERVE_LOG", "warning"),
+        server_header=False,
+        date_header=False,
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     url = url_of(options.host, options.port) + ("rate" if options.rating_only else "")
     notify(f"seldb serve: {url} (Ctrl-C stops it)")

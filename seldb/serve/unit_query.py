@@ -13,19 +13,27 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
 from seldb import catalogue
 from seldb.errors import InputError, did_you_mean
 
 # what the table shows, in order: (column, heading)
 SHOWN = (
-    ("unit_label", "unit"), ("precision_60", "precision 60"), ("precision_60_class", "its class"),
-    ("ccmas", "CCMAS"), ("ccmas_class", "its class"), ("localist_margin", "localist margin"),
-    ("recall_p1", "recall at p=1"), ("max_informedness", "max informedness"), ("mi_class", "its class"),
-    ("mi_false_discovery_rate", "FDR at MI"), ("is_dead", "dead"),
-)  # fmt: skip
+    ("unit_label", "unit"),
+    ("precision_60", "precision 60"),
+    ("precision_60_class", "its class"),
+    ("ccmas", "CCMAS"),
+    ("ccmas_class", "its class"),
+    ("localist_margin", "localist margin"),
+    ("recall_p1", "recall at p=1"),
+    ("max_informedness", "max informedness"),
+    ("mi_class", "its class"),
+    ("mi_false_discovery_rate", "FDR at MI"),
+    ("is_dead", "dead"),
+)
 MEASURES = {m.name: m for m in catalogue.UNIT_MEASURES}
 SORTABLE = ("unit_label", "layer", "unit", *MEASURES)
 PAGE_SIZES = (25, 50, 100, 200, 500)
@@ -37,9 +45,12 @@ PARAMETERS = ("layer", "filter", "sort", "order", "page", "per")
 OPERATORS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "=": "=", "==": "=", "!=": "<>", "<>": "<>"}
 NETWORK_ORDER = "l.layer_index, m.unit"
 
-_TOKEN = re.compile(r"""\s*(?:(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_]))
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_]))
                        |(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<op><=|>=|!=|<>|==|[<>=])|(?P<comma>,)
-                       |(?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*"))""", re.X)  # fmt: skip
+                       |(?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*"))""",
+    re.X,
+)
 
 
 @dataclass(frozen=True)
@@ -77,8 +88,9 @@ def tokens(text: str) -> list[tuple[str, str]]:
             break
         match = _TOKEN.match(text, at)
         if match is None or match.end() == at:
-            raise InputError(f"filter: cannot read {text[at:].strip()[:30]!r} (write e.g. precision_60 > 0.75"
-                             " and recall_p1 < 0.1)")  # fmt: skip
+            raise InputError(
+                f"filter: cannot read {text[at:].strip()[:30]!r} (write e.g. precision_60 > 0.75 and recall_p1 < 0.1)"
+            )
         kind = match.lastgroup
         found.append((kind, match.group(kind)))
         at = match.end()
@@ -208,8 +220,10 @@ FROM = "seldb.unit_measures AS m JOIN seldb.layers AS l ON l.run_id = m.run_id A
 def page_sql(q: UnitQuery, run_id: int) -> tuple[str, dict]:
     """The SELECT of one page of the table, with bound parameters."""
     clauses, values = _where(q, run_id)
-    sql = (f"SELECT {SELECT_COLUMNS}\nFROM {FROM}\nWHERE {' AND '.join(clauses)}\nORDER BY {_order(q)}\n"
-           f"LIMIT :limit OFFSET :offset")  # fmt: skip
+    sql = (
+        f"SELECT {SELECT_COLUMNS}\nFROM {FROM}\nWHERE {' AND '.join(clauses)}\nORDER BY {_order(q)}\n"
+        f"LIMIT :limit OFFSET :offset"
+    )
     return sql, {**values, "limit": q.per, "offset": q.offset}
 
 
