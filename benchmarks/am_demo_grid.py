@@ -25,7 +25,7 @@ import torch
 from seldb.am import generate, resolve_layer
 from seldb.am.contact_sheet import captioned_grid
 from seldb.demo import DIGIT_NAMES, _as_inputs, build_network, load_digits, train
-from seldb.ingest.hooks import LayerRecorder
+from seldb.nets.hooks import LayerRecorder
 
 REDUCTION = {"conv2": "max", "fc1": "none", "fc2": "none"}  # as the demo's ingest records them (reduce=max)
 

@@ -33,7 +33,7 @@ def build(arch: str) -> tuple[torch.nn.Module, dict[str, str]]:
         from seldb.demo import build_network
 
         return build_network().eval(), {}
-    from seldb.ingest.models import ARCHS, ModelSpec, build_network
+    from seldb.nets.registry import ARCHS, ModelSpec, build_network
 
     return build_network(ModelSpec(arch, arch, 1000)), ARCHS[arch].layer_aliases
 

@@ -30,7 +30,7 @@ from seldb.dissect.broden import open_broden
 from seldb.dissect.features import forward_only, resolve
 from seldb.dissect.minibroden import make_mini_broden
 from seldb.dissect.pipeline import _forward, _result, _tally, _thresholds
-from seldb.ingest.models import ARCHS
+from seldb.nets.registry import ARCHS
 
 
 def timed(call):

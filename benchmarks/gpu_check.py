@@ -147,8 +147,8 @@ def decode_rate(prepared, args, decode_device: str | None) -> float:
 
 def ingest_rate(prepared, args, decode_device: str | None, out: Path) -> float:
     """Images/s of seldb's recording step, written to a throwaway activation file."""
-    from seldb.ingest.hooks import LayerRecorder
     from seldb.ingest.runner import record_activations
+    from seldb.nets.hooks import LayerRecorder
 
     p = prepared
     cfg = dataclasses.replace(p.cfg, decode_device=decode_device, force=True, out=out)
@@ -179,7 +179,7 @@ def prepare_model(arch: str, args, data: Path, work: Path):
     import torch
     import torchvision
 
-    from seldb.ingest.pipeline import IngestOptions, prepare
+    from seldb.ingest.command import IngestOptions, prepare
 
     torch.manual_seed(0)
     weights = work / f"{arch}-random.pth"
@@ -269,7 +269,7 @@ def end_to_end(args, data: Path, work: Path) -> tuple[str, str, float, None]:
 def header(args) -> str:
     import torch
 
-    from seldb.ingest.pipeline import default_workers
+    from seldb.ingest.command import default_workers
 
     if args.workers is None:
         args.workers = default_workers()

@@ -23,10 +23,10 @@ import torch
 import torchvision
 from PIL import Image
 
-from seldb.ingest.hooks import LayerRecorder
+from seldb.ingest.command import IngestOptions, default_workers, prepare
 from seldb.ingest.loader import ImageListDataset, make_loader
-from seldb.ingest.pipeline import IngestOptions, default_workers, prepare
 from seldb.ingest.runner import record_activations
+from seldb.nets.hooks import LayerRecorder
 
 
 def make_images(root: Path, n: int, classes: int = 10, size=(320, 240)) -> Path:

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seldb.activations import ActivationWriter
+from seldb.h5.reader import ActivationWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from ray_cluster import CLUSTER_ENV, LocalCluster  # noqa: E402

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seldb.activations import ActivationWriter
+from seldb.h5.reader import ActivationWriter
 
 LAYERS = {"conv5": 256, "fc6": 4096, "fc7": 4096}
 BUDGET_MS = 300.0
@@ -127,7 +127,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import seldb
-    from seldb.options import ImportOptions
+    from seldb.load.options import ImportOptions
 
     if not args.keep.exists():
         started = time.perf_counter()

@@ -3,7 +3,7 @@
 Writes a synthetic layer like AlexNet's fc6 after the ReLU (gamma activations,
 ~80% exact zeros, float32) over 100,000 images of 1,000 classes into an
 activation file, then times two passes over it with the import's own loop
-(seldb.blockwise.measure_blocks: the same blocks, read from the file, on the
+(seldb.engine.blocks.measure_blocks: the same blocks, read from the file, on the
 same number of worker threads):
 
 - the point estimates: `compute_block` per block, what an import computes;
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from seldb.activations import ActivationFile, write_activation_file
-from seldb.blockwise import measure_blocks, plan_blocks
+from seldb.engine.blocks import measure_blocks, plan_blocks
+from seldb.h5.reader import ActivationFile, write_activation_file
 from seldb.measures import compute_block
-from seldb.measures.resample_pass import engine as pick_engine
-from seldb.measures.uncertainty import UncertaintyOptions, block_uncertainty, finish_layer, make_draws
+from seldb.measures.resampling.passes import engine as pick_engine
+from seldb.measures.resampling.uncertainty import UncertaintyOptions, block_uncertainty, finish_layer, make_draws
 
 BINS = 32  # the import's default: the block plan depends on classes x bins
 

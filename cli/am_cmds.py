@@ -63,7 +63,7 @@ def am_command(
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
-    from seldb.am.request import AMOptions
+    from seldb.am.options import AMOptions
 
     options = AMOptions(
         run=run,

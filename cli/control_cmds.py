@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from seldb.control.options import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SEEDS, ControlOptions
-from seldb.options import ON_DUPLICATE
+from seldb.load.options import ON_DUPLICATE
 from seldb_cli.common import console, database, friendly
 
 control_app = typer.Typer(

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from seldb.options import ON_DUPLICATE, ImportOptions
+from seldb.load.options import ON_DUPLICATE, ImportOptions
 from seldb_cli.common import confirmed, console, database, friendly, int_list, split_list, warn
 from seldb_cli.output import Format, OutputFormat, print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed, print_uncertainty

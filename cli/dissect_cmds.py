@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from seldb.options import DissectOptions
+from seldb.dissect.options import DissectOptions
 from seldb_cli.common import (
     Arch,
     ModelModule,

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from seldb.options import ON_DUPLICATE, IngestOptions
+from seldb.ingest.options import IngestOptions
+from seldb.load.options import ON_DUPLICATE
 from seldb_cli.common import (
     Arch,
     ModelModule,

@@ -31,26 +31,20 @@ import polars as pl
 import sqlalchemy as sa
 
 from seldb.db.database import Database
+from seldb.db.read import frame, resolve_run
 from seldb.db.views import VIEW_NAMES
 from seldb.errors import InputError, did_you_mean
-from seldb.reports.source import frame, resolve_run
 
 if TYPE_CHECKING:
-    from seldb.am.request import AMOptions
-    from seldb.am.store import AMRow
+    from seldb.am.am_images import AMRow
+    from seldb.am.options import AMOptions
     from seldb.control.options import ControlOptions, ControlResult
-    from seldb.options import (
-        DissectImport,
-        DissectOptions,
-        ImportOptions,
-        ImportResult,
-        IngestOptions,
-        IngestResult,
-        Provenance,
-    )
+    from seldb.dissect.options import DissectImport, DissectOptions
+    from seldb.ingest.options import IngestOptions, IngestResult
+    from seldb.load.options import ImportOptions, ImportResult, Provenance
+    from seldb.ratings.studies import Study
     from seldb.reports.base import Report
     from seldb.serve.server import ServeOptions
-    from seldb.studies import Study
 
 VIEWS: tuple[str, ...] = VIEW_NAMES
 ALL_RUNS = "all"
@@ -79,14 +73,14 @@ class Seldb(Database):
             try:
                 return frame(conn, query, params)
             except sa.exc.DBAPIError as exc:
-                from seldb.query import describe_error
+                from seldb.db.query import describe_error
 
                 raise InputError(describe_error(exc.orig, write=False, api=True)) from None
 
     def execute(self, sql: str, write: bool = False) -> tuple[list[str], list[tuple]]:
         """`seldb sql`: any SQL text (several statements allowed), read-only unless write=True;
         returns the columns and rows of the last statement that returned rows."""
-        from seldb.query import run_sql
+        from seldb.db.query import run_sql
 
         return run_sql(self, sql, write=write)
 
@@ -115,14 +109,14 @@ class Seldb(Database):
         provenance: Provenance | None = None,
         progress: bool = True,
     ) -> ImportResult:
-        """Import an activation file as a run (see seldb.importer.ImportOptions)."""
-        from seldb.importer import run_import
+        """Import an activation file as a run (see seldb.load.import_h5.ImportOptions)."""
+        from seldb.load.import_h5 import run_import
 
         return run_import(self, path, options, provenance, progress)
 
     def ingest(self, options: IngestOptions, notify: Callable[[str], None] | None = None) -> IngestResult:
         """Run a network over an image set, record its activations, import them (needs torch)."""
-        from seldb.ingest.pipeline import ingest
+        from seldb.ingest.command import ingest
 
         return ingest(self, options, notify)
 
@@ -134,7 +128,7 @@ class Seldb(Database):
 
     def import_netdissect(self, path: str | os.PathLike, run: int, layer: str):
         """A NetDissect tally.csv as layer `layer` of run `run`."""
-        from seldb.netdissect import import_tally
+        from seldb.dissect.imported import import_tally
 
         return import_tally(self, path, run, layer)
 
@@ -148,7 +142,7 @@ class Seldb(Database):
     ):
         """Human ratings of activation-maximisation images (the paper's Table 1); with `key` (a rating
         sheet's key.json) `path` is a rater's download from that sheet."""
-        from seldb.ratings import import_ratings
+        from seldb.ratings.import_csv import import_ratings
 
         return import_ratings(self, path, run, synonyms, replace, key=key)
 
@@ -157,13 +151,13 @@ class Seldb(Database):
         self, options: AMOptions, progress: bool = True, notify: Callable[[str], None] | None = None
     ) -> list[AMRow]:
         """AM images of a run's units, made (or reused) and stored in seldb.am_images (seldb.am.AMOptions)."""
-        from seldb.am.run_am import activation_maximisation
+        from seldb.am.command import activation_maximisation
 
         return activation_maximisation(self, options, progress, notify)
 
     def am_sheet(self, units: Sequence[str], out: str | os.PathLike, run: int | None = None, seed: int | None = None):
         """The blinded rating page (out/index.html) and its key (out/key.json) for units' stored AM images."""
-        from seldb.am.study import write_sheet
+        from seldb.ratings.from_am import write_sheet
 
         return write_sheet(self, units, out, run, seed)
 
@@ -180,7 +174,7 @@ class Seldb(Database):
     ):
         """Bootstrap intervals and a chance baseline for the layers of a run (reads its activation
         file); stored in seldb.unit_measure_intervals / unit_measure_chance / layer_measure_null."""
-        from seldb.run_uncertainty import run_uncertainty
+        from seldb.load.uncertainty import run_uncertainty
 
         return run_uncertainty(
             self, run, layers, bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, progress=progress
@@ -190,7 +184,7 @@ class Seldb(Database):
         self, options: ControlOptions | None = None, notify: Callable[[str], None] | None = None, progress: bool = True
     ) -> ControlResult:
         """The positive control: recurrent networks with and without superposition, imported as runs (needs torch)."""
-        from seldb.control.importing import control_superposition
+        from seldb.control.command import control_superposition
         from seldb.control.options import ControlOptions
 
         return control_superposition(self, options or ControlOptions(), notify, progress)
@@ -209,54 +203,54 @@ class Seldb(Database):
 
     def add_study(self, key: str | os.PathLike, name: str | None = None, run: int | None = None) -> Study:
         """Register a rating sheet (seldb am sheet's key.json) as a study asked at /rate/<name>."""
-        from seldb.studies import add_study
+        from seldb.ratings.studies import add_study
 
         return add_study(self, key, name, run)
 
     def list_studies(self) -> list[dict]:
-        from seldb.studies import list_studies
+        from seldb.ratings.studies import list_studies
 
         return list_studies(self)
 
     # -- runs and concepts --------------------------------------------------
     def list_runs(self) -> list[dict]:
-        from seldb.runs import list_runs
+        from seldb.db.runs import list_runs
 
         return list_runs(self)
 
     def runs_overview(self) -> tuple[list[str], list[tuple]]:
         """(columns, rows): every run with what tells runs apart, as `seldb runs` prints it."""
-        from seldb.runs import runs_overview
+        from seldb.db.runs import runs_overview
 
         return runs_overview(self)
 
     def show_run(self, run: int) -> dict:
-        from seldb.runs import show_run
+        from seldb.db.runs import show_run
 
         return show_run(self, run)
 
     def delete_run(self, run: int) -> None:
-        from seldb.runs import delete_run
+        from seldb.db.runs import delete_run
 
         delete_run(self, run)
 
     def add_concept(self, name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
-        from seldb.concepts import add_concept
+        from seldb.load.concepts import add_concept
 
         return add_concept(self, name, classes, replace)
 
     def list_concepts(self) -> list[dict]:
-        from seldb.concepts import list_concepts
+        from seldb.load.concepts import list_concepts
 
         return list_concepts(self)
 
     def delete_concept(self, name: str) -> None:
-        from seldb.concepts import delete_concept
+        from seldb.load.concepts import delete_concept
 
         delete_concept(self, name)
 
     def compute_concept(self, name: str, run: int, progress: bool = True) -> int:
-        from seldb.concepts import compute_concept
+        from seldb.load.concepts import compute_concept
 
         return compute_concept(self, name, run, progress)
 

@@ -4,7 +4,7 @@ The entries are the data file beside this module, catalogue.toml. The
 storage tables, the COPY column lists, the views' select lists, the reports'
 column lists, the correlations, the docs and the columns' COMMENTs all read
 them from here, so a measure is added in one place: an entry there and the
-function that computes it (see `seldb.measures.unit`, `@produces`). The
+function that computes it (see `seldb.measures.per_unit`, `@produces`). The
 tests fail when a consumer disagrees.
 
 Entries are in the order of the view seldb.unit_measures (views only ever

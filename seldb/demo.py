@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from seldb.db.database import Database
+from seldb.db.query import run_sql
 from seldb.errors import SeldbError
-from seldb.options import IngestOptions
-from seldb.query import run_sql
+from seldb.ingest.options import IngestOptions
 from seldb.settings import get_settings
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -162,7 +162,7 @@ def run_demo(
     db: Database, work_dir: Path | None = None, notify: Callable[[str], None] | None = None, progress: bool = True
 ) -> DemoResult:
     """Digits -> trained CNN -> seldb ingest -> the cross-measure view; reuses what a former run left."""
-    from seldb.ingest.pipeline import ingest  # torch: only when the demo runs
+    from seldb.ingest.command import ingest  # torch: only when the demo runs
 
     started = time.perf_counter()
     work = Path(work_dir) if work_dir else get_settings().data_dir / "demo"
@@ -191,7 +191,7 @@ def run_demo(
     columns, rows = run_sql(db, QUERY.format(run_id=run_id))
     title = f"digit-cnn on {len(images)} {source}: most selective units by precision_60"
     next_steps = NEXT_STEPS.format(run_id=run_id, top_unit=f"{rows[0][0]}.{rows[0][1]}")
-    from seldb.am.run_am import demo_images
+    from seldb.am.command import demo_images
 
     am = [row.path for row in demo_images(db, run_id, work / "am", progress=progress)]
     return DemoResult(run_id, title, columns, rows, next_steps, source, time.perf_counter() - started, am)

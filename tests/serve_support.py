@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from seldb.activations import write_activation_file
+from seldb.h5.reader import write_activation_file
 
 CLASSES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 PER_CLASS = 24
@@ -69,10 +69,10 @@ def _am_png(path: Path, seed: int) -> Path:
 
 
 def _store_am_images(db, run_id: int, am_dir: Path, am_seed: int) -> dict[str, Path]:
-    """One AM image row per unit of AM_UNITS, as `seldb am` writes them (seldb.am.store.save)."""
+    """One AM image row per unit of AM_UNITS, as `seldb am` writes them (seldb.am.am_images.save)."""
     import sqlalchemy as sa
 
-    from seldb.am import store
+    from seldb.am import am_images as store
 
     pngs = {}
     with db.connect() as conn:
@@ -109,7 +109,7 @@ def make_demo_like(db, root: Path, seed: int = 7, study: str = STUDY, am_seed: i
     (tests sharing a database give each its own study name and am_seed: a sheet is one study)."""
     from PIL import Image
 
-    from seldb.options import ImportOptions
+    from seldb.load.options import ImportOptions
 
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.repeat(np.arange(len(CLASSES)), PER_CLASS))

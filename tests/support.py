@@ -20,7 +20,7 @@ def rows(sql: str, **params) -> list[dict]:
 def import_file(path, *, progress: bool = False, provenance=None, force: bool = False, **options):
     """db.import_h5(path, ImportOptions(**options)); force=True imports another run (on_duplicate="new")."""
     import seldb
-    from seldb.options import ImportOptions
+    from seldb.load.options import ImportOptions
 
     if force:
         options["on_duplicate"] = "new"

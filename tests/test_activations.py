@@ -6,8 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
-from seldb.activations import ActivationFile, ActivationWriter, write_activation_file
 from seldb.errors import InputError
+from seldb.h5.reader import ActivationFile, ActivationWriter, write_activation_file
 
 pytestmark = pytest.mark.unit
 
@@ -82,12 +82,12 @@ def test_row_chunked_layer_is_copied_units_first(tmp_path):
 def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, direct, monkeypatch):
     import os
 
-    import seldb.unitmajor
+    import seldb.h5.unitmajor
 
     if not direct:  # as on a filesystem without direct I/O: the same aligned layout, through the page cache
         monkeypatch.delattr(os, "O_DIRECT", raising=False)
 
-    monkeypatch.setattr(seldb.unitmajor, "PANEL_BYTES", 70 * 600 * 4)  # several panels, the last one short
+    monkeypatch.setattr(seldb.h5.unitmajor, "PANEL_BYTES", 70 * 600 * 4)  # several panels, the last one short
     rng = np.random.default_rng(5)
     values = rng.random((300, 600)).astype(np.float32)
     values[17, 3] = np.nan
@@ -110,7 +110,7 @@ def test_unit_major_copy_reads_any_rows_in_any_order(tmp_path, layout, direct, m
             got = afile.read_unit_rows("x", u0, u1, rows)
             np.testing.assert_array_equal(got, values[rows, u0:u1])
         np.testing.assert_array_equal(afile.read_units("x", 0, 600), values)
-        from seldb.unitmajor import Buffers
+        from seldb.h5.unitmajor import Buffers
 
         buffers = Buffers()
         for u0 in range(0, 600, 5):  # one thread's blocks, read into the same memory
@@ -157,7 +157,7 @@ def test_tiles_wider_than_blocks_stay_in_the_chunk_cache(tmp_path):
 
 
 def test_blocks_bound_memory_and_divide_the_tiles():
-    from seldb.activations import ELEMENTS_PER_BLOCK, block_size
+    from seldb.h5.reader import ELEMENTS_PER_BLOCK, block_size
 
     assert block_size(100_000, 1000 * 32) == ELEMENTS_PER_BLOCK // 100_000
     assert block_size(721_536, 1000 * 32, chunk_units=128) == 32  # divides 128: no block straddles two tiles

@@ -3,8 +3,8 @@
 The run is a real ingest of a seeded random digit-CNN over 128 generated 28x28
 images (vertical bars against small squares). Every number the command shows
 is checked against an independent reading: the PNG run through the ingest's
-own recorder (seldb.ingest.hooks.LayerRecorder) and the run's activation file
-read with seldb.activations, never through the AM code.
+own recorder (seldb.nets.hooks.LayerRecorder) and the run's activation file
+read with seldb.h5.reader, never through the AM code.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ import torch
 from PIL import Image
 from support import rows
 
-from seldb.activations import ActivationFile
 from seldb.am import AMOptions
 from seldb.demo import build_network
-from seldb.ingest.hooks import LayerRecorder
+from seldb.h5.reader import ActivationFile
+from seldb.nets.hooks import LayerRecorder
 
 pytestmark = pytest.mark.db
 FAST = dict(steps=48, device="cpu", threads=1)
@@ -57,7 +57,7 @@ def _images(root: Path) -> None:
 def tiny_run(database_url, tmp_path_factory) -> TinyRun:
     import seldb
     from seldb.db import migrate
-    from seldb.options import IngestOptions
+    from seldb.ingest.options import IngestOptions
 
     root = tmp_path_factory.mktemp("am_run")
     _images(root / "data")
@@ -263,7 +263,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tiny_run, db, cli, tmp_path, a
 def test_a_run_without_a_model_is_one_line(db, cli, tmp_path):
     from support import import_file
 
-    from seldb.activations import write_activation_file
+    from seldb.h5.reader import write_activation_file
 
     rng = np.random.default_rng(1)
     path = write_activation_file(

@@ -1,6 +1,6 @@
 """Activation maximisation on a tiny seeded CNN: reproducible bytes, real maxima, clear refusals.
 
-Activations are checked with the ingest's own recorder (seldb.ingest.hooks),
+Activations are checked with the ingest's own recorder (seldb.nets.hooks),
 not with the AM code's probe, and the Fourier parameterisation against numpy's
 FFT and hand-worked frequencies.
 """
@@ -25,7 +25,7 @@ from seldb.am.dataset_mean import mean_image
 from seldb.am.parameterisation import COLOR_CORRELATION_SVD_SQRT, FourierImage, spectrum_scale
 from seldb.am.transforms import TransformSpec, random_transform, rotate
 from seldb.errors import InputError
-from seldb.ingest.hooks import LayerRecorder
+from seldb.nets.hooks import LayerRecorder
 
 pytestmark = pytest.mark.unit
 SIZE, STEPS = 16, 64

@@ -11,7 +11,7 @@ from seldb.am import generate, png_bytes
 from seldb.am.model_source import preprocessing, rebuild_model
 from seldb.demo import build_network
 from seldb.errors import InputError
-from seldb.ingest.pipeline import IngestOptions, _provenance, prepare
+from seldb.ingest.command import IngestOptions, _provenance, prepare
 from seldb.ingest.runner import Recording
 
 pytestmark = pytest.mark.unit
@@ -80,7 +80,7 @@ def test_runs_without_a_usable_model_are_refused_in_one_line(demo_provenance):
 
 @pytest.mark.parametrize("kind, size", [("plain", 28), ("torchvision", 224), ("caffe", 227)])
 def test_preprocessing_is_read_back_from_the_ingest_description(kind, size):
-    from seldb.ingest.preprocess import describe
+    from seldb.nets.preprocess import describe
 
     assert preprocessing({"preprocess": describe(kind, size)}) == (kind, size)
     assert preprocessing({"preprocess": "?", "preprocess_kind": kind, "input_size": size}) == (kind, size)

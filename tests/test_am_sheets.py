@@ -15,9 +15,9 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from seldb.am.contact_sheet import captioned_grid, write_contact_sheet
-from seldb.am.rating_sheet import SheetItem, ratings_from_answers, read_key, write_rating_sheet, write_ratings_csv
 from seldb.errors import InputError
-from seldb.ratings import read_ratings
+from seldb.ratings.import_csv import read_ratings
+from seldb.ratings.sheet import SheetItem, ratings_from_answers, read_key, write_rating_sheet, write_ratings_csv
 
 pytestmark = pytest.mark.unit
 UNITS = ["fc8.12", "fc8.7", "conv5.183", "fc6.1199", "conv5.65", "fc6.319", "fc8.969", "fc8.865"]

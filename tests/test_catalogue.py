@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from seldb import catalogue
-from seldb.activations import write_activation_file
+from seldb.h5.reader import write_activation_file
 from seldb.measures import compute_block, compute_concept_block
-from seldb.measures import unit as unit_measures
+from seldb.measures import per_unit as unit_measures
 
 KEY = ["run_id", "layer_id", "unit"]
 # The columns views.md fixes for seldb.unit_measures and seldb.concept_measures, in order

@@ -20,10 +20,10 @@ pytestmark = pytest.mark.db
 
 torch = pytest.importorskip("torch")
 
-from seldb.activations import ActivationFile  # noqa: E402
 from seldb.control.options import ControlOptions, TrainConfig  # noqa: E402
-from seldb.control.planted import KINDS, planted_units, write_planted_file  # noqa: E402
-from seldb.options import ImportOptions  # noqa: E402
+from seldb.control.planted_units import KINDS, planted_units, write_planted_file  # noqa: E402
+from seldb.h5.reader import ActivationFile  # noqa: E402
+from seldb.load.options import ImportOptions  # noqa: E402
 
 TINY = TrainConfig(
     list_lengths=(1, 2), lists_per_epoch=128, learning_rate=0.01, max_epochs=300, eval_lists_per_length=20

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seldb.activations import ActivationFile
-from seldb.control.planted import KINDS, classify, planted_units, write_planted_file
+from seldb.control.planted_units import KINDS, classify, planted_units, write_planted_file
+from seldb.h5.reader import ActivationFile
 from seldb.measures import compute_block
 
 pytestmark = pytest.mark.unit

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.unit
 
 torch = pytest.importorskip("torch")
 
-from seldb.activations import ActivationFile  # noqa: E402
+from seldb.control.experiment import run_control  # noqa: E402
 from seldb.control.options import ControlOptions, TrainConfig  # noqa: E402
 from seldb.control.record import record_network  # noqa: E402
-from seldb.control.run import run_control  # noqa: E402
 from seldb.control.train import evaluation_lists, train_network  # noqa: E402
+from seldb.h5.reader import ActivationFile  # noqa: E402
 
 TINY = TrainConfig(
     list_lengths=(1, 2), lists_per_epoch=128, learning_rate=0.01, max_epochs=300, eval_lists_per_length=20

@@ -52,7 +52,7 @@ def _rows_match_the_reference(rows, activation_file) -> None:
     """Each shown unit's numbers, recomputed by the brute-force reference from the activation file."""
     from reference import reference_unit
 
-    from seldb.activations import ActivationFile
+    from seldb.h5.reader import ActivationFile
 
     with ActivationFile(activation_file) as afile:
         analysed = afile.preds == afile.labels

@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from seldb.dissect import dissect
+from seldb.dissect.imported import read_tally
 from seldb.dissect.minibroden import make_mini_broden
-from seldb.dissect.planted import PlantedNet
+from seldb.dissect.planted_net import PlantedNet
 from seldb.dissect.tallycsv import write_tally_csv
-from seldb.netdissect import read_tally
 
 pytestmark = pytest.mark.unit
 

@@ -14,17 +14,17 @@ from test_ingest_support import make_tree
 from typer.testing import CliRunner
 
 from seldb.dissect.minibroden import make_mini_broden
-from seldb.dissect.planted import PlantedNet
+from seldb.dissect.planted_net import PlantedNet
 
 pytestmark = pytest.mark.db
 
-PLANTED = ["--model-module", "seldb.dissect.planted:PlantedNet"]
+PLANTED = ["--model-module", "seldb.dissect.planted_net:PlantedNet"]
 QUANTILE = 0.1  # above red-c's share of the mini dataset's pixels, so the planted unit's threshold is 0
 TABLES = ("runs", "run_layers", "dissections", "dissection_labels", "dissection_iou", "netdissect")
 # the two modules of a network whose last unit never fires (a dead unit: top label '' with score 0)
 DEAD_UNIT_MODULE = """
 import torch
-from seldb.dissect.planted import PlantedNet
+from seldb.dissect.planted_net import PlantedNet
 
 
 class WithDeadUnit(torch.nn.Module):
@@ -88,7 +88,7 @@ def _counts() -> dict[str, int]:
 
 
 def test_view_iou_matches_brute_force(migrated_db, dissected, mini):
-    net = PlantedNet()  # what --model-module seldb.dissect.planted:PlantedNet builds
+    net = PlantedNet()  # what --model-module seldb.dissect.planted_net:PlantedNet builds
     for layer in ("planted", "pooled"):
         expected = brute_force(net, layer, mini.directory, QUANTILE)
         got = rows(

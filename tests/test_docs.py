@@ -48,14 +48,14 @@ def test_every_view_and_column_is_documented_and_commented(db_conn):
 
 
 def test_docs_views_md_is_what_docgen_writes(db_conn):
-    """docs/views.md is generated from the one source; regenerate with `python -m seldb.docgen docs/views.md`."""
+    """docs/views.md is generated from the one source; regenerate with `python -m seldb.db.docgen docs/views.md`."""
     from pathlib import Path
 
-    from seldb.docgen import view_columns, views_markdown
+    from seldb.db.docgen import view_columns, views_markdown
 
     path = Path(__file__).resolve().parents[1] / "docs" / "views.md"
     assert path.read_text(encoding="utf-8") == views_markdown(view_columns(db_conn)), (
-        "docs/views.md is out of date: run `python -m seldb.docgen docs/views.md`"
+        "docs/views.md is out of date: run `python -m seldb.db.docgen docs/views.md`"
     )
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import seldb
-from seldb.activations import write_activation_file
-from seldb.options import ImportOptions
+from seldb.h5.reader import write_activation_file
+from seldb.load.options import ImportOptions
 
 pytestmark = pytest.mark.db
 

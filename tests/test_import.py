@@ -15,7 +15,7 @@ import pytest
 from reference import reference_concept, reference_unit
 from support import import_file, rows
 
-from seldb.activations import write_activation_file
+from seldb.h5.reader import write_activation_file
 
 pytestmark = pytest.mark.db
 

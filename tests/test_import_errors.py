@@ -8,7 +8,7 @@ import pytest
 from support import import_file, rows
 from typer.testing import CliRunner
 
-from seldb.activations import write_activation_file
+from seldb.h5.reader import write_activation_file
 from seldb_cli.main import app
 
 pytestmark = pytest.mark.db
@@ -110,11 +110,11 @@ def test_same_file_same_options_is_refused_unless_forced(migrated_db, tmp_path):
 @pytest.mark.parametrize("exception", [KeyboardInterrupt, RuntimeError])
 def test_interrupted_import_leaves_no_trace(exception, migrated_db, tmp_path, monkeypatch):
     """Ctrl-C or a failure after some blocks were COPYed rolls the whole run back."""
-    import seldb.activations
-    import seldb.importer as importer
+    import seldb.h5.reader
+    import seldb.load.import_h5 as importer
 
     path = _good(tmp_path / "big.h5", n=200, units=40)
-    monkeypatch.setattr(seldb.activations, "ELEMENTS_PER_BLOCK", 200 * 8)  # 5 blocks of 8 units
+    monkeypatch.setattr(seldb.h5.reader, "ELEMENTS_PER_BLOCK", 200 * 8)  # 5 blocks of 8 units
     real = importer.encode_unit_arrays
     calls = []
 

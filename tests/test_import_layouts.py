@@ -2,7 +2,7 @@
 
 Files are written as users write them (contiguous, chunked by rows, tiled,
 compressed, float16/32/64); the import copies what is not tiled units-first
-(seldb.unitmajor). Whatever the layout, every table of the run must hold the
+(seldb.h5.unitmajor). Whatever the layout, every table of the run must hold the
 same rows - only the run's own id, timings and file identity differ.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from support import import_file, rows
 
-from seldb.activations import write_activation_file
+from seldb.h5.reader import write_activation_file
 
 pytestmark = pytest.mark.db
 
@@ -90,11 +90,11 @@ def run_tables(run_id: int) -> dict[str, list]:
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Several unit blocks per layer and several panels per copy, the last ones short."""
-    import seldb.activations
-    import seldb.unitmajor
+    import seldb.h5.reader
+    import seldb.h5.unitmajor
 
-    monkeypatch.setattr(seldb.activations, "ELEMENTS_PER_BLOCK", N * 6)
-    monkeypatch.setattr(seldb.unitmajor, "PANEL_BYTES", 70 * 40 * 4)
+    monkeypatch.setattr(seldb.h5.reader, "ELEMENTS_PER_BLOCK", N * 6)
+    monkeypatch.setattr(seldb.h5.unitmajor, "PANEL_BYTES", 70 * 40 * 4)
 
 
 def _import_all(tmp_path, values, labels, preds, layouts, **options) -> dict[str, dict]:
@@ -125,7 +125,7 @@ def test_a_tiled_file_is_read_in_place_without_room_for_a_copy(migrated_db, tmp_
     values = _values(rng)
     copied = _import_all(tmp_path, values, labels, None, ["tiled"])["tiled"]
     real = shutil.disk_usage
-    monkeypatch.setattr("seldb.activations.shutil.disk_usage", lambda path: real(path)._replace(free=1000))
+    monkeypatch.setattr("seldb.h5.reader.shutil.disk_usage", lambda path: real(path)._replace(free=1000))
     (tmp_path / "tiled.h5").unlink()
     assert _import_all(tmp_path, values, labels, None, ["tiled"])["tiled"] == copied
 

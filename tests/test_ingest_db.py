@@ -22,7 +22,7 @@ from test_ingest_support import (
 )
 from typer.testing import CliRunner
 
-from seldb.ingest.pipeline import IngestOptions
+from seldb.ingest.command import IngestOptions
 
 pytestmark = pytest.mark.db
 
@@ -59,7 +59,7 @@ def sql(query: str) -> list[tuple]:
 
 def ingest(options: IngestOptions, **kwargs):
     import seldb
-    from seldb.ingest.pipeline import ingest
+    from seldb.ingest.command import ingest
 
     with seldb.connect() as db:
         return ingest(db, options, **kwargs)
@@ -115,7 +115,7 @@ def _views_hold_the_files_measures(run_id: int, path: Path, units: dict[str, int
     """Three units per layer of the view against the reference computed from the activation file itself."""
     from reference import reference_unit
 
-    from seldb.activations import ActivationFile
+    from seldb.h5.reader import ActivationFile
 
     names = ("precision_60", "ccmas", "recall_p1", "max_informedness", "mi_false_discovery_rate", "localist_margin")
     with ActivationFile(path) as afile:

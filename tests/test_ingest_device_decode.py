@@ -21,10 +21,10 @@ from test_ingest_support import corrupt_jpeg, csail_layout, make_tree, random_st
 from typer.testing import CliRunner
 
 from seldb.errors import InputError
-from seldb.ingest.hooks import LayerRecorder
-from seldb.ingest.pipeline import IngestOptions, prepare, record
-from seldb.ingest.preprocess import KINDS, TensorPreprocess, make_transform
+from seldb.ingest.command import IngestOptions, prepare, record
 from seldb.ingest.runner import record_activations
+from seldb.nets.hooks import LayerRecorder
+from seldb.nets.preprocess import KINDS, TensorPreprocess, make_transform
 
 pytestmark = pytest.mark.unit
 
@@ -152,7 +152,7 @@ class Killed(Exception):
 
 def test_a_recording_does_not_resume_with_the_other_decoder(tree, weights, tmp_path, monkeypatch):
     """Decoders give slightly different pixels: a file begun with one must not be finished with the other."""
-    import seldb.ingest.pipeline as pipeline
+    import seldb.ingest.command as pipeline
 
     out = tmp_path / "mixed.h5"
     with monkeypatch.context() as patched:  # "cuda", decoded on the CPU: the same path without a GPU

@@ -15,10 +15,10 @@ from test_ingest_support import corrupt_jpeg, csail_layout, make_tree, random_st
 from typer.testing import CliRunner
 
 from seldb.errors import InputError
-from seldb.ingest.models import REGISTRY, build_network
-from seldb.ingest.pipeline import IngestOptions, record
-from seldb.ingest.preprocess import make_transform
-from seldb.ingest.weights import load_weights
+from seldb.ingest.command import IngestOptions, record
+from seldb.nets.preprocess import make_transform
+from seldb.nets.registry import REGISTRY, build_network
+from seldb.nets.weights import load_weights
 
 pytestmark = pytest.mark.unit
 
@@ -163,7 +163,7 @@ def test_cli_missing_data_is_one_line(tmp_path):
 KILLED_RUN = """
 import sys, time
 from pathlib import Path
-from seldb.ingest.pipeline import IngestOptions, record
+from seldb.ingest.command import IngestOptions, record
 opts = IngestOptions(data=Path(sys.argv[1]), model="alexnet-places", weights=Path(sys.argv[2]), out=Path(sys.argv[3]),
                      input_size=64, batch_size=4, chunk_images=4, workers=0, device="cpu", progress=False)
 record(opts, on_chunk=lambda state: time.sleep(0.3))  # slow enough to be killed mid-run

@@ -14,10 +14,10 @@ from test_ingest_support import csail_layout, make_tree, random_state_dict, save
 
 from seldb.errors import InputError
 from seldb.ingest.classes import imagenet_classes, read_class_file
+from seldb.ingest.command import IngestOptions, record
 from seldb.ingest.imagesets import open_image_set
-from seldb.ingest.models import REGISTRY, build_network, list_models, resolve_spec
-from seldb.ingest.pipeline import IngestOptions, record
-from seldb.ingest.weights import load_weights, rename_keys
+from seldb.nets.registry import REGISTRY, build_network, list_models, resolve_spec
+from seldb.nets.weights import load_weights, rename_keys
 
 pytestmark = pytest.mark.unit
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_import_seldb_does_not_import_torch():
-    code = "import sys, seldb, seldb.ingest, seldb.ingest.models; sys.exit('torch' in sys.modules)"
+    code = "import sys, seldb, seldb.ingest, seldb.nets.registry; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -169,7 +169,7 @@ def test_weights_that_do_not_fit_name_the_keys(tmp_path):
 
 def test_missing_hub_weights_offline_name_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr("seldb.ingest.weights._online", lambda host: False)
+    monkeypatch.setattr("seldb.nets.weights._online", lambda host: False)
     make_tree(tmp_path / "d", per_class=1, size=16)
     with pytest.raises(InputError, match=r"alexnet-owt-7be5be79.pth .*hub/checkpoints"):
         record(IngestOptions(data=tmp_path / "d", model="alexnet-imagenet", progress=False))

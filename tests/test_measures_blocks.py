@@ -2,7 +2,7 @@
 
 tests/test_measures.py checks compute_block against the brute-force
 reference one block at a time; here the same reference checks (a) an
-import whose layer is split into many blocks by seldb.blockwise, through the
+import whose layer is split into many blocks by seldb.engine.blocks, through the
 views, and (b) a block with more than 65,536 classes, where the sweep falls
 back from its two 16-bit radix sorts to a lexsort.
 """
@@ -14,7 +14,7 @@ import pytest
 from reference import reference_unit
 from test_measures import EXACT_COLS, UNIT_COLS, _same
 
-from seldb.activations import write_activation_file
+from seldb.h5.reader import write_activation_file
 from seldb.measures import compute_block
 
 
@@ -42,7 +42,7 @@ def test_more_classes_than_the_radix_sort_takes():
 def test_a_layer_in_many_blocks_matches_the_reference(migrated_db, tmp_path, monkeypatch):
     from support import import_file, rows
 
-    import seldb.activations
+    import seldb.h5.reader
 
     rng = np.random.default_rng(22)
     n, units, K = 120, 37, 5
@@ -52,8 +52,8 @@ def test_a_layer_in_many_blocks_matches_the_reference(migrated_db, tmp_path, mon
     path = write_activation_file(
         tmp_path / "blocks.h5", class_names=[f"c{k}" for k in range(K)], labels=labels, layers={"fc": values}
     )
-    monkeypatch.setattr(seldb.activations, "ELEMENTS_PER_BLOCK", n * 5)  # blocks of at most 5 units
-    assert len(seldb.activations.ActivationFile(path).unit_blocks("fc", n)) >= 8
+    monkeypatch.setattr(seldb.h5.reader, "ELEMENTS_PER_BLOCK", n * 5)  # blocks of at most 5 units
+    assert len(seldb.h5.reader.ActivationFile(path).unit_blocks("fc", n)) >= 8
     run_id = import_file(path, force=True).run_id
     view = rows("SELECT * FROM seldb.unit_measures WHERE run_id = :r ORDER BY unit", r=run_id)
     assert [r["unit"] for r in view] == list(range(units))
@@ -114,7 +114,7 @@ def test_chunks_of_units_give_the_block_bit_for_bit(monkeypatch):
     import pickle
 
     import seldb.measures.compute as compute
-    from seldb.db.load import encode_unit_arrays
+    from seldb.db.write import encode_unit_arrays
 
     values, labels, K = _tie_heavy_block(np.random.default_rng(41))
 

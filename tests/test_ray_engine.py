@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from ray_cluster import free_port
 from support import import_file, rows
 
-from seldb.activations import write_activation_file
 from seldb.db import schema as s
+from seldb.h5.reader import write_activation_file
 
 NAMES = ["tabby", "beagle", "heron", "tram", "owl"]  # names and keys no other test file uses
 KEYS = ["r9001", "r9002", "r9003", "r9004", "r9005"]
@@ -140,12 +140,14 @@ def _dies_on_first_attempt(real_measurer, marker: str, victim_first_unit: int):
 @pytest.mark.db
 @pytest.mark.slow
 def test_killed_worker_is_retried_with_the_same_rows(own_db, concept, blocky_file, ray_cluster, tmp_path, monkeypatch):
-    import seldb.importer
+    import seldb.load.import_h5
 
     local = import_file(blocky_file, force=True)
     marker = tmp_path / "killed-once"
     monkeypatch.setattr(
-        seldb.importer, "_block_measurer", _dies_on_first_attempt(seldb.importer._block_measurer, str(marker), 256)
+        seldb.load.import_h5,
+        "_block_measurer",
+        _dies_on_first_attempt(seldb.load.import_h5._block_measurer, str(marker), 256),
     )
     remote = import_file(blocky_file, force=True, engine="ray", address=ray_cluster.address)
     assert marker.exists(), "no worker was killed: the test did not test anything"
@@ -175,13 +177,13 @@ def test_missing_ray_is_one_line(monkeypatch, blocky_file, migrated_db, cli):
 
 @pytest.mark.unit
 def test_import_seldb_does_not_import_ray():
-    code = "import sys, seldb, seldb.importer, seldb.options, seldb_cli.main; print('ray' in sys.modules)"
+    code = "import sys, seldb, seldb.load.import_h5, seldb.load.options, seldb_cli.main; print('ray' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 @pytest.mark.unit
 def test_a_worker_without_the_file_says_shared_storage_or_ship_blocks(blocky_file, tmp_path):
-    from seldb import ray_engine
+    from seldb.engine import ray_blocks as ray_engine
     from seldb.errors import InputError
 
     with pytest.raises(
@@ -207,7 +209,7 @@ def test_a_worker_without_the_file_says_shared_storage_or_ship_blocks(blocky_fil
 )
 def test_engine_options_are_checked(options, message):
     from seldb.errors import InputError
-    from seldb.options import ImportOptions
+    from seldb.load.options import ImportOptions
 
     with pytest.raises(InputError, match=message):
         ImportOptions(**options).validate()

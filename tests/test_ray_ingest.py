@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from test_ingest_support import corrupt_jpeg, make_tree, random_state_dict, save
 
-from seldb.ingest.pipeline import IngestOptions, record
+from seldb.ingest.command import IngestOptions, record
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -112,7 +112,7 @@ def test_ray_ingest_loads_the_local_rows(db, tree, weights, tmp_path, ray_cluste
 def test_images_missing_on_the_nodes_is_one_error_not_skipped_images(weights, tmp_path, ray_cluster):
     """A data directory the nodes cannot see would make every image 'unreadable': it stops the run instead."""
     from seldb.errors import InputError
-    from seldb.ingest.pipeline import _record_on_ray, prepare
+    from seldb.ingest.command import _record_on_ray, prepare
 
     data = make_tree(tmp_path / "data", per_class=2)
     opts = options(data, weights, tmp_path / "gone.h5", engine="ray", address=ray_cluster.address)

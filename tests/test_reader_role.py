@@ -97,7 +97,7 @@ def test_reader_gets_temp_only_from_public(migrated_db):
 def test_a_bi_login_in_role_seldb_reader_reads_the_views(migrated_db, tmp_path):
     from support import import_file
 
-    from seldb.activations import write_activation_file
+    from seldb.h5.reader import write_activation_file
 
     rng = np.random.default_rng(5)
     path = write_activation_file(

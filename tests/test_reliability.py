@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from support import import_file, rows
 
 import seldb
-from seldb.activations import write_activation_file
-from seldb.options import ImportOptions
+from seldb.h5.reader import write_activation_file
+from seldb.load.options import ImportOptions
 
 pytestmark = pytest.mark.db
 
@@ -120,7 +120,7 @@ def test_short_server_timeouts_do_not_stop_an_import(fresh_database_url, monkeyp
     """A server that cancels statements after 1 s and drops sessions idle in a transaction for 1 s:
     the import sets its own limits for its transaction, and a block that takes 1.5 s to measure
     still lands."""
-    import seldb.importer as importer
+    import seldb.load.import_h5 as importer
 
     engine = sa.create_engine(fresh_database_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
     with engine.connect() as conn:
@@ -146,7 +146,7 @@ def test_short_server_timeouts_do_not_stop_an_import(fresh_database_url, monkeyp
 
 RUNNER = """
 import os, signal, sys, time
-import seldb.activations, seldb.importer, seldb.unitmajor
+import seldb.h5.reader, seldb.load.import_h5, seldb.h5.unitmajor
 HOOK, SIG = sys.argv[1], int(sys.argv[2])
 def hooked(module, name):
     real = getattr(module, name)
@@ -158,17 +158,17 @@ def hooked(module, name):
         return real(*args, **kwargs)
     setattr(module, name, fire)
 if HOOK == "validate":
-    hooked(seldb.importer, "file_sha256")
+    hooked(seldb.load.import_h5, "file_sha256")
 elif HOOK == "repack":
-    real_write = seldb.unitmajor.UnitMajorCopy.write
+    real_write = seldb.h5.unitmajor.UnitMajorCopy.write
     def write(self, *args, **kwargs):
         real_write(self, *args, **kwargs)  # inside the copy pass: the temporary file exists and holds rows
         os.kill(os.getpid(), SIG); time.sleep(5)
-    seldb.unitmajor.UnitMajorCopy.write = write
+    seldb.h5.unitmajor.UnitMajorCopy.write = write
 elif HOOK == "measure":
-    hooked(seldb.importer, "compute_block")
+    hooked(seldb.load.import_h5, "compute_block")
 elif HOOK == "copy":
-    hooked(seldb.importer, "_write_unit_tables")
+    hooked(seldb.load.import_h5, "_write_unit_tables")
 sys.argv = ["seldb"] + sys.argv[3:]
 from seldb_cli.main import main
 main()
@@ -310,7 +310,7 @@ def test_no_room_for_the_temporary_copy_is_one_line(migrated_db, tmp_path, cli, 
     import shutil as shutil_module
 
     real = shutil_module.disk_usage
-    monkeypatch.setattr("seldb.activations.shutil.disk_usage", lambda path: real(path)._replace(free=1000))
+    monkeypatch.setattr("seldb.h5.reader.shutil.disk_usage", lambda path: real(path)._replace(free=1000))
     before = counts()
     result = cli("import-h5", _row_chunked(tmp_path / "full.h5"), "--force")
     assert result.exit_code == 1 and "must be copied once into a temporary file" in result.stderr
@@ -324,7 +324,7 @@ def test_a_full_temporary_disk_is_one_line(migrated_db, tmp_path, cli, monkeypat
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device", "/tmp/seldb-repack-x.h5")
 
-    monkeypatch.setattr("seldb.activations.ActivationFile._repack", full)
+    monkeypatch.setattr("seldb.h5.reader.ActivationFile._repack", full)
     before = counts()
     result = cli("import-h5", _row_chunked(tmp_path / "enospc.h5"), "--force")
     assert result.exit_code == 1, result.output

@@ -23,8 +23,8 @@ from scipy import stats
 from support import import_file
 from support import rows as _rows
 
-from seldb.activations import write_activation_file
 from seldb.errors import InputError, NotFound
+from seldb.h5.reader import write_activation_file
 
 pytestmark = pytest.mark.db
 

@@ -96,7 +96,7 @@ def test_runs_page_lists_the_run_with_provenance_and_counts(client, demo):
 
 
 def test_run_page_and_comparison(client, demo, db):
-    from seldb.options import ImportOptions
+    from seldb.load.options import ImportOptions
 
     page = client.get(f"/runs/{demo.run_id}")
     assert page.status_code == 200 and "conv1" in page.text and "fc1" in page.text
@@ -314,7 +314,7 @@ def test_bad_input_is_a_page_with_the_reason(client, demo, path, status, reason)
 
 
 def test_a_crash_is_a_500_page_and_the_server_goes_on(client, monkeypatch):
-    from seldb.serve import pages_runs
+    from seldb.serve.pages import runs as pages_runs
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
@@ -373,8 +373,8 @@ def test_every_value_is_escaped(db, tmp_path, demo):
     """A run whose model, layer and class names are HTML: every page shows them as text."""
     from starlette.testclient import TestClient
 
-    from seldb.activations import write_activation_file
-    from seldb.options import ImportOptions
+    from seldb.h5.reader import write_activation_file
+    from seldb.load.options import ImportOptions
     from seldb.serve import create_app
 
     evil = '<script>alert("x")</script>'

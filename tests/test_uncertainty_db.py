@@ -16,9 +16,9 @@ import polars as pl
 import pytest
 from support import import_file, rows
 
-from seldb.activations import write_activation_file
-from seldb.measures.uncertainty import UncertaintyOptions, measure_uncertainty
-from seldb.options import ImportOptions
+from seldb.h5.reader import write_activation_file
+from seldb.load.options import ImportOptions
+from seldb.measures.resampling.uncertainty import UncertaintyOptions, measure_uncertainty
 
 pytestmark = pytest.mark.db
 K, PER_CLASS = 6, 60
@@ -295,7 +295,7 @@ def test_import_h5_takes_the_same_options(db, activation_file, cli):
 
 
 def test_ingest_options_reach_the_import():
-    from seldb.options import IngestOptions
+    from seldb.ingest.options import IngestOptions
 
     options = IngestOptions(data=".", bootstrap=7, permutations=8, seed=9, level=0.8).import_options("m", "d")
     assert (options.bootstrap, options.permutations, options.seed, options.level) == (7, 8, 9, 0.8)

@@ -21,7 +21,7 @@ def geometry(kind: str, size: int):
     """The ingest's transform for `kind` without its final normalisation: PIL image -> [0, 1] tensor."""
     from torchvision import transforms as T
 
-    from seldb.ingest.preprocess import make_transform
+    from seldb.nets.preprocess import make_transform
 
     steps = make_transform(kind, size).transforms
     if not isinstance(steps[-1], T.Normalize) and type(steps[-1]).__name__ != "CaffeNormalize":

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from seldb.am.options import LEARNING_RATE, METHODS, check_options
 from seldb.am.parameterisation import FourierImage, to_uint8
-from seldb.am.request import LEARNING_RATE, METHODS, check_options
 from seldb.am.transforms import TransformSpec, random_transform
 from seldb.am.unit_probe import Preprocess, UnitProbe, input_transform
 from seldb.errors import InputError

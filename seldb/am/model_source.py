@@ -49,7 +49,7 @@ def preprocessing(ingest: dict) -> tuple[str, int]:
 
 
 def _spec(ingest: dict):
-    from seldb.ingest.models import REGISTRY, resolve_spec
+    from seldb.nets.registry import REGISTRY, resolve_spec
 
     if ingest.get("model_module"):
         return resolve_spec(model_module=ingest["model_module"])
@@ -61,7 +61,8 @@ def _spec(ingest: dict):
 
 
 def _load(net: nn.Module, spec, weights: dict | None, run: str) -> None:
-    from seldb.ingest.weights import file_sha256, load_weights
+    from seldb.files import file_sha256
+    from seldb.nets.weights import load_weights
 
     if weights is None:
         if not spec.module_file:
@@ -80,7 +81,7 @@ def _load(net: nn.Module, spec, weights: dict | None, run: str) -> None:
 
 def rebuild_model(provenance: dict | None, run: str = "the run") -> RebuiltModel:
     """The run's network in eval mode, with its weights checked; InputError when it cannot be rebuilt."""
-    from seldb.ingest.models import build_network
+    from seldb.nets.registry import build_network
 
     ingest = (provenance or {}).get("ingest")
     if not isinstance(ingest, dict) or not ingest.get("layer_modules"):

@@ -1,7 +1,7 @@
 """ "Natural AM" for `seldb report unit --top-images N`: a unit's most active dataset images on one sheet.
 
 The images come from seldb.unit_top_images in rank order, found on this
-machine through the run's recorded image directory (seldb.am.run_images); the
+machine through the run's recorded image directory (seldb.am.dataset_images); the
 class and activation go under each. Unreachable images are grey tiles and a
 note; when none is reachable nothing is written and the note says why.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from seldb.am.contact_sheet import ContactSheet, write_contact_sheet
-from seldb.am.run_images import locate, run_record
+from seldb.am.dataset_images import locate, run_record
 from seldb.errors import InputError
 
 MAX_TOP_IMAGES = 100  # what seldb.unit_top_images holds per unit

@@ -1,6 +1,6 @@
 """Reading one unit's activation out of a network, with gradients, before anything overwrites it.
 
-A layer name means the module whose output seldb records (seldb.ingest.hooks):
+A layer name means the module whose output seldb records (seldb.nets.hooks):
 post-ReLU for the paper's layers. Two traps shape this module. torchvision's
 ReLUs work in place, so a tensor kept from a hook changes under our feet when
 the ReLU runs; the probe therefore copies the unit's map inside the hook. And
@@ -8,7 +8,7 @@ the ReLU runs; the probe therefore copies the unit's map inside the hook. And
 ReLU's input, read by a pre-hook before the ReLU can modify it.
 
 The inputs arrive as RGB in [0, 1]; `input_transform` maps them to what the
-weights expect, with the same kinds as the ingest (seldb.ingest.preprocess).
+weights expect, with the same kinds as the ingest (seldb.nets.preprocess).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from seldb.errors import InputError
-from seldb.ingest.preprocess import CAFFE_MEAN_BGR, KINDS, TORCHVISION_MEAN, TORCHVISION_STD
+from seldb.nets.preprocess import CAFFE_MEAN_BGR, KINDS, TORCHVISION_MEAN, TORCHVISION_STD
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
 
@@ -41,7 +41,7 @@ def input_transform(preprocess: str | Preprocess) -> tuple[str, Preprocess]:
 
 def resolve_layer(net: nn.Module, layer: str, aliases: dict[str, str] | None = None) -> nn.Module:
     """The module a stored layer name (conv5, fc6, or a module path) records, as the ingest resolves it."""
-    from seldb.ingest.hooks import resolve_layers
+    from seldb.nets.hooks import resolve_layers
 
     module_name = resolve_layers(net, [layer], aliases or {})[layer]
     return dict(net.named_modules())[module_name]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from seldb import catalogue
-from seldb.am.request import AMOptions
+from seldb.am.options import AMOptions
+from seldb.db.read import Run, check_layer, did_you_mean, find_unit
 from seldb.errors import InputError, SeldbError
-from seldb.reports.source import Run, check_layer, did_you_mean, find_unit
 
 
 def chosen_units(conn: sa.Connection, run: Run, options: AMOptions) -> list[tuple[str, int]]:

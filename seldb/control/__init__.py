@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from seldb.control.analysis import ControlSummary, plot_control_boxes, summarize_control
 from seldb.control.options import ControlOptions, ControlResult, TrainConfig
-from seldb.control.planted import classify, planted_units, write_planted_file
+from seldb.control.planted_units import classify, planted_units, write_planted_file
 
-_NEEDS_TORCH = {"run_control": "seldb.control.run", "ControlNetwork": "seldb.control.run"}
+_NEEDS_TORCH = {"run_control": "seldb.control.experiment", "ControlNetwork": "seldb.control.experiment"}
 
 __all__ = [
     "ControlOptions",

@@ -155,7 +155,7 @@ def verdict(per_seed: pl.DataFrame, across: pl.DataFrame) -> str:
 
 def plot_control_boxes(units: pl.DataFrame, png: str | Path) -> list[Path]:
     """One PNG: a row per class space, a column per measure, a box per (cell,) condition; plus a JSON sidecar."""
-    from seldb.reports.figures import new_figure, save  # matplotlib only when a plot is asked for
+    from seldb.figures import new_figure, save  # matplotlib only when a plot is asked for
 
     unit_flags(units)  # same column check as the counts
     measures = [m for m in BOX_MEASURES if m in units.columns]

@@ -13,8 +13,8 @@ from collections.abc import Iterable
 
 import polars as pl
 
-from seldb.activations import ActivationFile
 from seldb.control.task import LAYER
+from seldb.h5.reader import ActivationFile
 from seldb.measures import compute_block
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from seldb.errors import InputError
-from seldb.options import ON_DUPLICATE, OnDuplicate
+from seldb.load.options import ON_DUPLICATE, OnDuplicate
 
 CELLS = ("rnn", "lstm")
 DEFAULT_SEEDS = 5

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seldb.activations import write_activation_file
 from seldb.control.model import RecallNet
 from seldb.control.task import ENCODE, LAYER, ClassSpace, Vocabulary, build_trials, class_spaces, sample_lists
 from seldb.control.train import RECORD_STREAM, one_thread, stream
+from seldb.h5.reader import write_activation_file
 
 
 @dataclass(frozen=True)

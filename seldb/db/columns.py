@@ -4,7 +4,7 @@ The docs are the data file beside this module, columns.toml, plus the
 catalogue of measures for columns that are measures, so a measure's line is
 written once. `create_views` (seldb.db.views) turns them into `COMMENT ON
 VIEW` / `COMMENT ON COLUMN`, which BI tools show as descriptions, and
-`seldb.docgen` into docs/views.md; a test checks that every column of every
+`seldb.db.docgen` into docs/views.md; a test checks that every column of every
 live view has a doc.
 """
 

@@ -6,7 +6,7 @@ dataset (every file named in index.csv must exist), the network and its
 weights, the layers (one image through the network: each must give a
 spatial map), the run to join; then the dissection (seldb.dissect.pipeline,
 the long part, which writes only its temporary map store), then one
-transaction for the database (seldb.dissect.store) and last the tally.csv
+transaction for the database (seldb.dissect.saving) and last the tally.csv
 files. A PNG whose pixels name a label missing from label.csv is found while
 the tally decodes it, still before anything is written.
 """
@@ -22,13 +22,13 @@ from seldb.db.database import Database
 from seldb.dissect.broden import open_broden
 from seldb.dissect.features import PREPROCESS_KINDS, map_shapes
 from seldb.dissect.network import load_network
+from seldb.dissect.options import DissectImport, DissectOptions
 from seldb.dissect.pipeline import dissect
 from seldb.dissect.result import DissectResult
-from seldb.dissect.store import check_run, create_run, n_detectors, refresh_statistics, store_layer
+from seldb.dissect.saving import check_run, create_run, n_detectors, refresh_statistics, store_layer
 from seldb.dissect.tallycsv import write_tally_csv
 from seldb.errors import InputError
 from seldb.ingest.runner import resolve_device
-from seldb.options import DissectImport, DissectOptions
 
 log = logging.getLogger("seldb.dissect")
 

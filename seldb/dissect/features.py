@@ -5,7 +5,7 @@ the images go in whole (no resize, no crop; Broden's are already the input
 size, 227 or 224) and the layer must keep a spatial map: a layer whose output
 is (N, C) (a Linear layer such as fc6) cannot be dissected and is refused on
 the first batch with one line. The hook copies its output at once because
-torchvision's ReLUs are in place (seldb.ingest.hooks says more).
+torchvision's ReLUs are in place (seldb.nets.hooks says more).
 
 Preprocessing: "netdissect" is NetDissect-Lite's own (RGB minus its Broden
 mean, divided by 255 x 0.224); "torchvision", "caffe" and "plain" are the
@@ -23,8 +23,8 @@ import torch
 
 from seldb.dissect.broden import Broden
 from seldb.errors import InputError
-from seldb.ingest.hooks import resolve_layers
-from seldb.ingest.preprocess import CAFFE_MEAN_BGR, TORCHVISION_MEAN, TORCHVISION_STD
+from seldb.nets.hooks import resolve_layers
+from seldb.nets.preprocess import CAFFE_MEAN_BGR, TORCHVISION_MEAN, TORCHVISION_STD
 
 NETDISSECT_MEAN_RGB = (124.6901, 118.6897, 109.5388)  # NetDissect-Lite's bgr_mean, reordered
 NETDISSECT_SCALE = 255.0 * 0.224

@@ -7,7 +7,7 @@ per shape, planes may overlap; part: shape borders), whole-image categories
 (scene, texture) that only some images carry, images that no chosen category
 labels, and segmentations at the image's size or at a lower one (Broden's are
 half size). Images are lossless PNGs with pure palette colours, so a network
-can find a colour's pixels exactly (seldb.dissect.planted relies on it).
+can find a colour's pixels exactly (seldb.dissect.planted_net relies on it).
 Everything follows from the seed.
 """
 

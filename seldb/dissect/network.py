@@ -3,7 +3,7 @@
 A dissection may join a class-selectivity run unit for unit only when both
 ran the same weights through the same module, so --model / --arch /
 --model-module, the weights and the layer names go through the same code as
-ingest (seldb.ingest.models, .weights, .hooks), and the identity recorded is
+ingest (seldb.nets.registry, .weights, .hooks), and the identity recorded is
 the one ingest records in runs.options['ingest']: the model's name, its
 architecture, the weights file's SHA-256, and the module each layer name
 means (conv5 = features.11).
@@ -16,11 +16,12 @@ from pathlib import Path
 
 import torch
 
+from seldb.dissect.options import DissectOptions
 from seldb.errors import InputError
-from seldb.ingest.hooks import resolve_layers
-from seldb.ingest.models import ModelSpec, build_network, resolve_spec
-from seldb.ingest.weights import file_sha256, hub_weights, load_weights
-from seldb.options import DissectOptions
+from seldb.files import file_sha256
+from seldb.nets.hooks import resolve_layers
+from seldb.nets.registry import ModelSpec, build_network, resolve_spec
+from seldb.nets.weights import hub_weights, load_weights
 
 
 @dataclass

@@ -14,12 +14,12 @@ and `seldb models` stay light:
 
 from __future__ import annotations
 
-from seldb.options import IngestOptions, IngestResult
+from seldb.ingest.options import IngestOptions, IngestResult
 
 
 def __getattr__(name: str):
     if name == "ingest":  # torch comes with it
-        from seldb.ingest.pipeline import ingest
+        from seldb.ingest.command import ingest
 
         return ingest
     raise AttributeError(f"module 'seldb.ingest' has no attribute {name!r}")
@@ -27,7 +27,7 @@ def __getattr__(name: str):
 
 def list_models() -> list[dict]:
     """The model registry as rows (name, architecture, classes, default layers, ...)."""
-    from seldb.ingest.models import list_models as _list
+    from seldb.nets.registry import list_models as _list
 
     return _list()
 

@@ -5,7 +5,7 @@ ingest: AlexNet runs thousands of images a second on a modern GPU while a
 DataLoader worker decodes a few hundred. Here the workers only read the
 file bytes; the main process decodes a whole batch at once with
 `torchvision.io.decode_jpeg(..., device=...)` (nvJPEG on CUDA) and applies
-the same preprocessing as tensors (seldb.ingest.preprocess.TensorPreprocess).
+the same preprocessing as tensors (seldb.nets.preprocess.TensorPreprocess).
 
 Files that are not JPEGs are decoded and preprocessed in the workers by the
 usual PIL path; a JPEG the batch decoder rejects is retried alone and then,
@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seldb.ingest.loader import Batch, ImageListDataset
-from seldb.ingest.preprocess import TensorPreprocess
+from seldb.nets.preprocess import TensorPreprocess
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 
@@ -136,11 +136,11 @@ def make_device_source(
 ) -> tuple[DataLoader, Callable[[RawBatch], Batch]]:
     """(loader, decode) for the runner: `decode(raw)` turns each loader item into a `Batch` on `device`.
 
-    `transform` is seldb.ingest.preprocess.make_transform's (it names the recipe the tensor path follows,
+    `transform` is seldb.nets.preprocess.make_transform's (it names the recipe the tensor path follows,
     and decodes the files that are not JPEGs).
     """
     kind, size = getattr(transform, "kind", None), getattr(transform, "input_size", None)
     if kind is None or size is None:
-        raise ValueError("decoding on a device needs a transform made by seldb.ingest.preprocess.make_transform")
+        raise ValueError("decoding on a device needs a transform made by seldb.nets.preprocess.make_transform")
     dataset = RawImageDataset(root, paths, labels, transform, start=start)
     return device_loader(dataset, batch_size, workers), BatchDecoder(dataset, kind, size, device)

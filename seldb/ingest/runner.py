@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seldb.activations import ActivationWriter
 from seldb.errors import InputError
-from seldb.ingest.hooks import LayerRecorder
+from seldb.h5.reader import ActivationWriter
 from seldb.ingest.imagesets import ImageSet
 from seldb.ingest.loader import Batch, ImageListDataset, make_loader
 from seldb.ingest.state import IngestState, remove_state
+from seldb.nets.hooks import LayerRecorder
 from seldb.progress import progress_bar
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,6 @@ target-set measures for one concept. Nothing here touches the database.
 """
 
 from seldb.measures.compute import BlockResult, compute_block
-from seldb.measures.concept import compute_concept_block
+from seldb.measures.targets import compute_concept_block
 
 __all__ = ["BlockResult", "compute_block", "compute_concept_block"]

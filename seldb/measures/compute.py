@@ -3,7 +3,7 @@
 `compute_block` runs the three vectorised passes over a block of units
 (class statistics, the threshold sweep, top-k counts), lays their per-class
 results out as one long polars frame and lets the registered measure
-functions of `seldb.measures.unit` (one per group of catalogue columns)
+functions of `seldb.measures.per_unit` (one per group of catalogue columns)
 reduce it per unit. The result keeps the numpy arrays for the bulk loader and
 offers polars frames for everyone else.
 """
@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-import seldb.measures.unit as m
+import seldb.measures.per_unit as m
 from seldb import catalogue
 from seldb.measures.block import Block, prepare_block
 from seldb.measures.classstats import ClassStats, Histograms, class_stats, histograms

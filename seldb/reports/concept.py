@@ -13,11 +13,11 @@ from collections.abc import Sequence
 import polars as pl
 
 from seldb import catalogue
-from seldb.concepts import list_concepts
 from seldb.db.database import Database
+from seldb.db.read import by_layer, find_unit, frame, layer_order, resolve_run
 from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
+from seldb.load.concepts import list_concepts
 from seldb.reports.base import Report, Section
-from seldb.reports.source import by_layer, find_unit, frame, layer_order, resolve_run
 
 
 def columns() -> list[str]:

@@ -24,9 +24,9 @@ import polars as pl
 
 from seldb.control.analysis import group_keys, plot_control_boxes, summarize_control
 from seldb.db.database import Database
+from seldb.db.read import frame
 from seldb.errors import InputError, NotFound
 from seldb.reports.base import Report, Section
-from seldb.reports.source import frame
 
 IDENTITY = ["cell", "hidden", "condition", "seed", "class_space"]  # one network seen through one class space
 UNIT_COLUMNS = [

@@ -12,8 +12,8 @@ import polars as pl
 
 from seldb import catalogue
 from seldb.db.database import Database
+from seldb.db.read import by_layer, check_layer, dead_note, frame, layer_order, resolve_run
 from seldb.reports.base import Report, Section
-from seldb.reports.source import by_layer, check_layer, dead_note, frame, layer_order, resolve_run
 
 ALL_LAYERS = "all"  # --layer all: only the rows over every layer together
 ALL_LABEL = "(all layers)"  # how the view's NULL layer is shown

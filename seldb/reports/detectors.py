@@ -15,12 +15,12 @@ from pathlib import Path
 
 import polars as pl
 
-from seldb.am import in_reports
 from seldb.db.database import Database
+from seldb.db.read import Run, by_layer, frame, layer_order, resolve_run
 from seldb.errors import SeldbError
+from seldb.reports import am_panels as in_reports
 from seldb.reports.base import Report, Section
 from seldb.reports.dissection import netdissect_detectors
-from seldb.reports.source import Run, by_layer, frame, layer_order, resolve_run
 
 CLAIM_COLUMNS = [
     "unit_label",

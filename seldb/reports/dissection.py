@@ -13,8 +13,8 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
+from seldb.db.read import frame
 from seldb.reports.base import Section
-from seldb.reports.source import frame
 
 DETECTOR_COLUMNS = [
     "unit_label",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import polars as pl
 import sqlalchemy as sa
 
-from seldb.reports.source import frame
+from seldb.db.read import frame
 
 UNIT_COLUMNS = ["lo", "hi", "class_stability", "p", "q"]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from seldb.reports.figures import CLASS_COLOUR, new_figure, safe_name, save
-from seldb.reports.source import Run
+from seldb.db.read import Run
+from seldb.figures import CLASS_COLOUR, new_figure, safe_name, save
 
 NOTE = "box: quartiles, line: median, diamond: mean, whiskers: min and max (seldb.layer_summary)"
 BOX = {"facecolor": "#c6dbef", "edgecolor": "#3a3a3a"}

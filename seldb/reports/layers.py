@@ -15,10 +15,10 @@ import polars as pl
 
 from seldb import catalogue
 from seldb.db.database import Database
+from seldb.db.read import by_layer, dead_note, frame, layer_order, resolve_run
 from seldb.errors import InputError, did_you_mean
 from seldb.reports.base import Report, Section
 from seldb.reports.intervals import chance_band
-from seldb.reports.source import by_layer, dead_note, frame, layer_order, resolve_run
 
 COLUMNS = ["layer", "measure", "n_units", "mean", "sem", "median", "q25", "q75", "min", "max"]
 

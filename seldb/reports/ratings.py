@@ -9,9 +9,9 @@ no ratings yet.
 from __future__ import annotations
 
 from seldb.db.database import Database
+from seldb.db.read import by_layer, frame, layer_order, resolve_run
 from seldb.errors import SeldbError
 from seldb.reports.base import Report, Section
-from seldb.reports.source import by_layer, frame, layer_order, resolve_run
 
 
 def ratings_report(db: Database, run: int | None = None) -> Report:

@@ -14,11 +14,11 @@ import polars as pl
 
 from seldb import catalogue
 from seldb.db.database import Database
+from seldb.db.read import frame, resolve_run
 from seldb.errors import InputError
 from seldb.reports.base import Report, Section
 from seldb.reports.intervals import ranked_interval
 from seldb.reports.layers import check_measures
-from seldb.reports.source import frame, resolve_run
 
 DEFAULT_MEASURES = ["precision_60", "ccmas", "recall_p1", "max_informedness"]
 BRIEF = [

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from seldb import catalogue
 from seldb.db.database import Database
+from seldb.db.read import Run, find_unit, frame, resolve_run
 from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
 from seldb.reports.base import Report, Section
 from seldb.reports.intervals import unit_uncertainty
-from seldb.reports.source import Run, find_unit, frame, resolve_run
 
 CLASS_COLUMNS = "class, class_key, n, mean, std, sem, min, max, frac_nonzero, ccmas, max_informedness, mi_threshold"
 # what each optional view contributes, when it has rows for the unit

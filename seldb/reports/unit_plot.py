@@ -18,9 +18,9 @@ import polars as pl
 import sqlalchemy as sa
 from matplotlib.ticker import MaxNLocator
 
+from seldb.db.read import Run, frame
 from seldb.errors import SeldbError
-from seldb.reports.figures import CLASS_COLOUR, LINE_STYLES, OTHER_COLOUR, new_figure, safe_name, save
-from seldb.reports.source import Run, frame
+from seldb.figures import CLASS_COLOUR, LINE_STYLES, OTHER_COLOUR, new_figure, safe_name, save
 from seldb.reports.unit_points import FILE, Bins, Points, exact_points, histogram_points
 
 TOP_K = 60  # the precision criterion's k (Zhou et al. 2015)
@@ -95,7 +95,7 @@ def plot_unit(
             {"r": run.run_id, "l": layer, "u": unit},
         ).scalar()
     )
-    from seldb.am import in_reports  # the unit's AM image, when `seldb am` made one
+    from seldb.reports import am_panels as in_reports  # the unit's AM image, when `seldb am` made one
 
     am = in_reports.latest_image(conn, run.run_id, layer, unit)
     title = f"{unit_label}: {class_label}, {run.name}" + (DEAD_TITLE if dead else "")
@@ -121,7 +121,7 @@ def _draw(
     figure = new_figure(10.0 if am is None else 13.0, 7.2)
     plots = figure
     if am is not None:  # the AM image in a panel on the right
-        from seldb.am.in_reports import draw_panel
+        from seldb.reports.am_panels import draw_panel
 
         plots, side = figure.subfigures(1, 2, width_ratios=[10, 3])
         draw_panel(side, am)

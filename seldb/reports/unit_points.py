@@ -58,7 +58,7 @@ class Bins:
 
 def exact_points(conn: sa.Connection, run_id: int, layer: str, unit: int) -> tuple[Points | None, str]:
     """The analysed images' exact activations from the run's activation file, or (None, why not)."""
-    from seldb.activations import ActivationFile  # h5py only when a plot asks for it
+    from seldb.h5.reader import ActivationFile  # h5py only when a plot asks for it
 
     source = conn.execute(sa.text("SELECT source_file FROM seldb.runs WHERE run_id = :r"), {"r": run_id}).scalar()
     if not source or not Path(source).is_file():

@@ -3,8 +3,9 @@
 `create_app(db, ...)` returns a Starlette application (ASGI) that any ASGI
 server can run; `seldb.serve.server.serve` runs it with uvicorn. Pages are
 plain functions of a request (run on Starlette's worker threads, since the
-database calls block) in the pages_* modules; they read through the views
-only (seldb.serve.reading). Whatever goes wrong becomes a page: NotFound a
+database calls block) in seldb.serve.pages, one module per page family,
+rendered by seldb.serve.render; they read through the views only
+(seldb.serve.reading). Whatever goes wrong becomes a page: NotFound a
 404, InputError a 400 with the reason, a database problem a 503, anything
 else a 500 whose details go to the server's log; the server keeps running.
 """
@@ -13,64 +14,29 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from seldb.db.database import Database
 from seldb.errors import InputError, NotFound, SeldbError
-from seldb.serve import formatting
-from seldb.serve.images import ImageCache
+from seldb.serve.pages import layer as pages_layer
+from seldb.serve.pages import rate as pages_rate
+from seldb.serve.pages import runs as pages_runs
+from seldb.serve.pages import unit as pages_unit
+from seldb.serve.pages import units as pages_units
 from seldb.serve.plots import PlotCache
-from seldb.serve.security import CSRF_FIELD, CsrfTokens, Forbidden, Guard, allowed_hosts
+from seldb.serve.render import Context, is_fragment, render, templates
+from seldb.serve.security import Forbidden, Guard, allowed_hosts
 
 log = logging.getLogger("seldb.serve")
-
-
-@dataclass
-class Context:
-    """What every page needs: the one handle, the templates, the caches, the CSRF tokens."""
-
-    db: Database
-    templates: Jinja2Templates
-    plots: PlotCache
-    images: ImageCache = field(default_factory=ImageCache)
-    csrf: CsrfTokens = field(default_factory=CsrfTokens)
-
-
-def context(request: Request) -> Context:
-    return request.app.state.ctx
-
-
-def is_fragment(request: Request) -> bool:
-    """An htmx request for part of a page (a history restore wants the whole page)."""
-    return "hx-request" in request.headers and "hx-history-restore-request" not in request.headers
-
-
-def render(request: Request, template: str, status_code: int = 200, **values) -> HTMLResponse:
-    ctx = context(request)
-    values.setdefault("csrf_token", ctx.csrf.token(request.state.session))
-    values.setdefault("csrf_field", CSRF_FIELD)
-    values.setdefault("rating_only", request.app.state.rating_only)
-    return ctx.templates.TemplateResponse(request, template, values, status_code=status_code)
-
-
-def _templates() -> Jinja2Templates:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("seldb.serve", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
-    )
-    formatting.install(env)
-    return Jinja2Templates(env=env)
 
 
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
@@ -125,8 +91,6 @@ def _home(request: Request) -> Response:
 
 
 def _routes(rating_only: bool) -> list:
-    from seldb.serve import pages_layer, pages_rate, pages_runs, pages_unit, pages_units
-
     static = StaticFiles(directory=str(resources.files("seldb.serve") / "static"))
     browse = [*pages_runs.ROUTES, *pages_units.ROUTES, *pages_unit.ROUTES, *pages_layer.ROUTES]
     return [
@@ -154,6 +118,6 @@ def create_app(
         middleware=[Middleware(Guard, hosts=allowed_hosts(host))],
         exception_handlers=HANDLERS,
     )
-    app.state.ctx = Context(db, _templates(), plots)
+    app.state.ctx = Context(db, templates(), plots)
     app.state.rating_only = rating_only
     return app

@@ -4,7 +4,7 @@ A URL never names a file. It names a unit and a rank (a top image), a unit
 and an AM image's sha256, or a study's item and image number; the path comes
 from the views (seldb.unit_top_images, seldb.am_images,
 seldb.rating_study_items) and is found on this machine the way the reports
-find it (seldb.am.run_images.locate). So the app serves only images the
+find it (seldb.am.dataset_images.locate). So the app serves only images the
 database lists, whatever a URL says.
 
 Every image is decoded and written again as a fresh PNG (thumbnails
@@ -64,7 +64,7 @@ def _pixels(path: Path, max_side: int | None) -> np.ndarray | None:
 
 def png_of(path: Path | None, max_side: int | None = None) -> bytes | None:
     """The image's pixels as a fresh PNG (at most max_side pixels a side); None when unreadable."""
-    from seldb.am.png import png_bytes
+    from seldb.png import png_bytes
 
     if path is None or not path.is_file():
         return None

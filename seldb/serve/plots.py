@@ -29,7 +29,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from seldb.db.database import Database
-from seldb.reports.source import Run
+from seldb.db.read import Run
 
 _DRAWING = threading.Lock()
 
@@ -112,7 +112,7 @@ class PlotCache:
 
 def _unit_inputs(conn: sa.Connection, run_id: int, layer: str, unit: int) -> tuple:
     """What besides the unit and class decides its plot: whether the activation file is there, the AM image."""
-    from seldb.am.in_reports import latest_image  # the image the plot draws beside the points
+    from seldb.reports.am_panels import latest_image  # the image the plot draws beside the points
 
     source = conn.execute(
         sa.text("SELECT source_file, source_sha256 FROM seldb.runs WHERE run_id = :r"), {"r": run_id}

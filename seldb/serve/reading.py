@@ -2,7 +2,7 @@
 
 Every page reads inside `SET TRANSACTION READ ONLY`, so no query a page
 makes can change the database even by mistake; the only writer is the
-rating form (seldb.studies.record_rating). A statement that runs longer
+rating form (seldb.ratings.studies.record_rating). A statement that runs longer
 than the limit is cancelled, so a slow query cannot tie up the server. The
 names a URL carries (run, layer, unit) are resolved here into NotFound
 errors, which the app turns into 404 pages.
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from seldb.db.database import Database
+from seldb.db.read import Run, split_unit_label
 from seldb.errors import NotFound
-from seldb.reports.source import Run, split_unit_label
 
 STATEMENT_TIMEOUT_MS = 15_000
 

@@ -1,0 +1,251 @@
+"""Measuring unit blocks on a Ray cluster: the import's engine beyond one machine.
+
+`seldb.engine.blocks.measure_blocks` measures blocks on threads of this process;
+this module keeps its contract - measure(block, values, labels) for every
+block, Measured results yielded in block order - but runs each block as a Ray
+task, anywhere on a cluster. The driver (the process that runs the import)
+keeps the database: results stream back to it in block order and it COPYs
+them in its one transaction, as with the local engine, so the rows are the
+same whichever engine computed them.
+
+What travels: the measure function, the analysed rows and their labels go
+into the object store once; then per block either nothing but its position
+(each worker opens the file by path: the file must be on storage every node
+sees at the same path) or, with `ship_blocks`, the block's values read by the
+driver. At most `in_flight` blocks are submitted and not yet collected,
+which bounds memory on both sides.
+
+Ray is an optional extra: it is imported only here, lazily, and a missing
+package or an unreachable cluster is one SeldbError line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+
+from seldb.engine.blocks import Measured, UnitBlock
+from seldb.errors import InputError, SeldbError
+from seldb.h5.reader import ActivationFile
+from seldb.progress import progress_bar
+
+T = TypeVar("T")
+INSTALL_HINT = "pip install 'seldb[ray]'"
+CONNECT_TIMEOUT_S = 30.0
+MAX_RETRIES = 3  # a task whose worker process or node dies is run again, up to this many times
+
+
+def import_ray():
+    """The ray module, or one line saying how to install it."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine unless asked
+    # a Ray call after the session closed (a Ray Data thread winding down) must fail, not start a Ray here
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
+    try:
+        import ray
+    except ImportError:
+        raise InputError(f"--engine ray needs Ray, which is not installed here: {INSTALL_HINT}") from None
+    return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds where ray.init would wait for minutes: nothing listens at host:port."""
+    if address in ("auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":") if ":" in address else (address, "", "6379")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except ValueError:
+        raise InputError(
+            f"--address {address!r}: expected HOST:PORT of the cluster's head (e.g. 10.0.0.5:6379)"
+        ) from None
+    except OSError as exc:
+        raise SeldbError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc} (is `ray start --head`"
+            " running there, and is the port open from this machine?)"
+        ) from None
+
+
+@contextlib.contextmanager
+def connect(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
+    """Connect to the cluster at `address` (None: RAY_ADDRESS, else a Ray started for this process)
+    for the duration of the block; a session that is already connected is used as it is."""
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    if address:
+        _check_reachable(address)
+    _init(ray, address, timeout)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def _init(ray, address: str | None, timeout: float) -> None:
+    kwargs: dict = dict(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    if not address and not os.environ.get("RAY_ADDRESS"):
+        kwargs.update(include_dashboard=False)  # a Ray of our own: no dashboard
+    outcome: dict = {}
+
+    def init() -> None:
+        try:
+            ray.init(**kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=init, daemon=True, name="seldb-ray-init")
+    thread.start()
+    thread.join(timeout)
+    where = f"the Ray cluster at {address}" if address else "Ray"
+    if thread.is_alive():
+        raise SeldbError(
+            f"cannot connect to {where}: no answer within {timeout:.0f} s (is it a Ray head's address?"
+            " do this machine's Ray and Python versions match the cluster's?)"
+        )
+    if "error" in outcome:
+        first = (str(outcome["error"]).strip().splitlines() or [type(outcome["error"]).__name__])[0]
+        raise SeldbError(f"cannot connect to {where}: {first}")
+
+
+@dataclass
+class _Shared:
+    """What every task needs, put into the object store once."""
+
+    path: str | None  # the file each worker opens; None when the driver ships the blocks
+    size: int  # the driver's file size: a worker that sees another file refuses it
+    rows: np.ndarray
+    labels: np.ndarray
+    measure: Callable
+
+
+_OPEN: dict[tuple, ActivationFile] = {}  # per worker process: the file it has open (one at a time)
+
+
+def _open(path: str, size: int) -> ActivationFile:
+    try:
+        stat = os.stat(path)
+    except OSError as exc:
+        raise InputError(
+            f"{path}: {exc.strerror} on Ray node {socket.gethostname()}: with --engine ray every node"
+            " reads the file at the same path (shared storage); --ship-blocks sends the blocks from"
+            " the driver instead"
+        ) from None
+    if stat.st_size != size:
+        raise InputError(
+            f"{path}: on Ray node {socket.gethostname()} the file has {stat.st_size} bytes, on the"
+            f" driver {size}: not the same file (use shared storage, or --ship-blocks)"
+        )
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    if key not in _OPEN:
+        for old in _OPEN.values():
+            old.close()
+        _OPEN.clear()
+        _OPEN[key] = ActivationFile(path)
+    return _OPEN[key]
+
+
+def _run_block(shared: _Shared, block: UnitBlock, values: np.ndarray | None) -> Measured:
+    """One Ray task: read the block (unless shipped), measure it."""
+    started = time.perf_counter()
+    if values is None:
+        afile = _open(shared.path, shared.size)
+        prepare = getattr(afile, "ensure_unit_readable", None)  # the layout work the local engine does once
+        if prepare is not None:
+            prepare(block.layer, block.n_units)
+        values = afile.read_units(block.layer, block.first, block.stop)[shared.rows]
+    elif not values.flags.writeable:  # the object store hands out read-only views; measures get their own copy
+        values = values.copy()
+    read = time.perf_counter()
+    result = shared.measure(block, values, shared.labels)
+    return Measured(block, result, read - started, time.perf_counter() - read)
+
+
+def default_in_flight(ray) -> int:
+    """Blocks submitted ahead: every CPU of the cluster busy, and one more waiting."""
+    return max(2, int(ray.cluster_resources().get("CPU", 1)) + 1)
+
+
+def measure_blocks(
+    afile: ActivationFile,
+    blocks: Sequence[UnitBlock],
+    rows: np.ndarray,
+    measure: Callable[[UnitBlock, np.ndarray, np.ndarray], T],
+    *,
+    address: str | None = None,
+    ship_blocks: bool = False,
+    in_flight: int | None = None,
+    progress: bool = False,
+    label: str = "measuring units (Ray)",
+) -> Iterator[Measured[T]]:
+    """seldb.engine.blocks.measure_blocks on a Ray cluster: the same calls, the same order.
+
+    Stopping the iteration cancels the blocks not yet measured.
+    """
+    with connect(address) as ray:
+        path = None if ship_blocks else str(afile.path.resolve())
+        shared = ray.put(_Shared(path, afile.path.stat().st_size, rows, afile.labels[rows], measure))
+        task = ray.remote(_run_block).options(max_retries=MAX_RETRIES, num_cpus=1)
+        ahead = max(1, in_flight or default_in_flight(ray))  # blocks submitted and not yet collected
+        refs: list = [None] * len(blocks)
+        reads = [0.0] * len(blocks)
+
+        def submit(i: int) -> None:
+            values = None
+            if ship_blocks:
+                started = time.perf_counter()
+                values = ray.put(afile.read_units(blocks[i].layer, blocks[i].first, blocks[i].stop)[rows])
+                reads[i] = time.perf_counter() - started
+            refs[i] = task.remote(shared, blocks[i], values)
+
+        try:
+            with progress_bar(progress, sum(b.n_units for b in blocks), label) as bar:
+                submitted = 0
+                for i, block in enumerate(blocks):
+                    while submitted < min(len(blocks), i + ahead):
+                        submit(submitted)
+                        submitted += 1
+                    measured = _result(ray, refs[i], block)
+                    refs[i] = None  # the driver holds only what it still waits for
+                    measured.read_s += reads[i]
+                    bar.advance(block.n_units)
+                    yield measured
+        finally:  # the blocks not collected are cancelled (unless the session is gone, and they with it)
+            for ref in refs:
+                if ref is not None and ray.is_initialized():
+                    ray.cancel(ref)
+
+
+def _result(ray, ref, block: UnitBlock) -> Measured:
+    """The task's result, waiting in short steps (Ctrl-C stops the driver at once); a task's
+    SeldbError is raised as itself, a worker lost beyond its retries as one line."""
+    exceptions = ray.exceptions
+    while True:
+        try:
+            return ray.get(ref, timeout=0.2)
+        except exceptions.GetTimeoutError:
+            continue
+        except exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, SeldbError):
+                raise exc.cause from None
+            raise
+        except (
+            exceptions.WorkerCrashedError,
+            exceptions.NodeDiedError,
+            exceptions.ObjectLostError,
+            exceptions.RaySystemError,
+        ) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise SeldbError(
+                f"Ray lost the task measuring {block.layer} units {block.first}-{block.stop - 1}"
+                f" after {MAX_RETRIES} retries: {first}"
+            ) from None
