@@ -370,7 +370,7 @@ def test_unit_report_contact_sheet_plot_panel_and_detectors(tiny_run, db, cli, t
 
 def test_top_images_are_the_activation_files_most_active(tiny_run, db, tmp_path):
     """The contact sheet's order and captions: the activation file's six most active images of fc1.30."""
-    from seldb.am.natural import top_images_sheet
+    from seldb.am.contact_sheet import top_images_sheet
 
     with ActivationFile(tiny_run.h5) as afile:
         values = afile.read_units("fc1", 30, 31)[:, 0]

@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 
 from seldb.am import generate, measure, png_bytes, reference_activation, resolve_layer, write_png
-from seldb.am.dataset_mean import mean_image
+from seldb.am.dataset_images import mean_image
 from seldb.am.parameterisation import COLOR_CORRELATION_SVD_SQRT, FourierImage, spectrum_scale
 from seldb.am.transforms import TransformSpec, random_transform, rotate
 from seldb.errors import InputError

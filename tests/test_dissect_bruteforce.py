@@ -18,10 +18,9 @@ import torch
 from PIL import Image
 
 from seldb.dissect import dissect
-from seldb.dissect.imported import read_tally
 from seldb.dissect.minibroden import make_mini_broden
 from seldb.dissect.planted_net import PlantedNet
-from seldb.dissect.tallycsv import write_tally_csv
+from seldb.dissect.tallycsv import read_tally, write_tally_csv
 
 pytestmark = pytest.mark.unit
 

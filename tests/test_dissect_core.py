@@ -13,11 +13,10 @@ from PIL import Image
 
 from seldb.dissect import dissect
 from seldb.dissect.broden import open_broden
-from seldb.dissect.imported import read_tally
 from seldb.dissect.minibroden import make_mini_broden
 from seldb.dissect.planted_net import PlantedNet
 from seldb.dissect.saving import computed_labels
-from seldb.dissect.tallycsv import tally_rows, write_tally_csv
+from seldb.dissect.tallycsv import read_tally, tally_rows, write_tally_csv
 from seldb.dissect.thresholds import ExactPercentile, key_values, sortable_keys
 from seldb.dissect.upsample import resize_maps
 from seldb.errors import InputError

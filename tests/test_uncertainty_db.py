@@ -206,7 +206,7 @@ def test_bad_input_is_one_line_and_writes_nothing(db, activation_file, cli, tmp_
     for args, message in (
         (["--level", "1.5"], "--level must lie strictly between 0 and 1"),
         (["--bootstrap", "0", "--permutations", "0"], "nothing to compute"),
-        (["--layers", "fc9"], "has no layer 'fc9'"),
+        (["--layers", "fc9"], "no layer 'fc9' in run"),
         (["--bootstrap", "-1"], "--bootstrap must be 0 or more"),
     ):
         result = cli("uncertainty", "--run", str(run), *args, "-q")

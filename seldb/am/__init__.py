@@ -1,20 +1,17 @@
-"""Activation maximisation (AM): images of what a unit responds to, and the material to judge them.
+"""Activation maximisation (AM): images of what a unit responds to, made from a run's own network.
 
 The paper's second line of evidence on "object detectors" (Gale et al.,
-Section 3.2, Table 1) is people judging AM images. This package makes those
-images for any unit of a network seldb can ingest (seldb.am.maximise), writes
-them as reproducible PNGs (seldb.png), rebuilds a run's network from its
-provenance (seldb.am.model_source), computes the reference activation of the
-dataset's mean image (seldb.am.dataset_mean), draws the "natural AM" contact
-sheet of a unit's top dataset images (seldb.am.contact_sheet), and produces
-the blinded rating sheet whose answers become a ratings CSV for seldb.ratings
-(seldb.ratings.sheet). With a database: `seldb am` on a run's units
-(seldb.am.command, stored by seldb.am.am_images in seldb.am_images), the rating
-page of a run's units (seldb.ratings.from_am), the top-images sheet of
-`seldb report unit --top-images` (seldb.am.natural) and the AM images in the
-reports (seldb.reports.am_panels).
+Section 3.2, Table 1) is people judging AM images. `maximise` makes the image
+one unit responds to most (`parameterisation` and `transforms` are lucid's
+image and jitter; `unit_probe` reads the unit with its gradient);
+`model_source` rebuilds a run's network from its provenance; `dataset_images`
+finds the run's images here and their mean image; `contact_sheet` draws the
+"natural AM" sheet of a unit's top dataset images; `am_images` stores the
+images in seldb.am_images; `command` is `seldb am` on a run's units, with
+its typed `options`. Rating sheets and studies of these images are
+seldb.ratings; AM images in the reports, seldb.reports.am_panels.
 
-Names are imported on first use, so the sheet and CSV code does not pay for
+Names are imported on first use, so the options and sheets do not pay for
 importing torch (no module is named like a function it exports, which would
 shadow it).
 """
@@ -35,7 +32,7 @@ _EXPORTS = {
     "png_bytes": "seldb.png",
     "write_png": "seldb.png",
     "resolve_layer": "seldb.am.unit_probe",
-    "mean_image": "seldb.am.dataset_mean",
+    "mean_image": "seldb.am.dataset_images",
     "rebuild_model": "seldb.am.model_source",
     "RebuiltModel": "seldb.am.model_source",
     "write_contact_sheet": "seldb.am.contact_sheet",
@@ -44,7 +41,7 @@ _EXPORTS = {
     "AMRow": "seldb.am.am_images",
     "activation_maximisation": "seldb.am.command",
     "demo_images": "seldb.am.command",
-    "top_images_sheet": "seldb.am.natural",
+    "top_images_sheet": "seldb.am.contact_sheet",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,5 +1,10 @@
 """`seldb am`: AM images of a run's units, made from the run's own network and stored with the run.
 
+Which units: named ones (each checked against the run, one line for an
+unknown layer or unit), or the top N of seldb.unit_measures by a measure,
+highest first, dead units and NULLs never ranking, ties broken by layer and
+unit so that a rerun picks the same.
+
 The sequence: check the options (no database needed), resolve the run and its
 units, rebuild the network the run recorded (a run imported from an
 activation file has none: one line), check every unit with one forward pass
@@ -17,9 +22,18 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from seldb import catalogue
+from seldb.am import am_images as store
 from seldb.am.am_images import AMRow
+from seldb.am.dataset_images import analysed_paths, mean_of_run, run_record
 from seldb.am.options import AMOptions, check_options, check_request, default_out, image_name
 from seldb.db.database import Database
+from seldb.db.read import Layer, Run, check_layer, did_you_mean, find_unit, resolve_run, run_layers
+from seldb.errors import InputError, SeldbError
+from seldb.png import write_png
+from seldb.progress import progress_bar
 
 log = logging.getLogger("seldb.am")
 
@@ -29,19 +43,47 @@ class _Plan:
     run_id: int
     run_name: str
     units: list[tuple[str, int]]
-    layers: dict[str, tuple[int, str]]  # name -> (layer_id, reduction)
+    layers: dict[str, Layer]
     record: object  # seldb.am.dataset_images.RunRecord
 
 
 def _plan(db: Database, options: AMOptions) -> _Plan:
-    from seldb.am.dataset_images import run_record
-    from seldb.am.units import chosen_units, layer_ids
-    from seldb.db.read import resolve_run
 
     with db.connect() as conn:
         run = resolve_run(conn, options.run)
         units = chosen_units(conn, run, options)
-        return _Plan(run.run_id, run.name, units, layer_ids(conn, run.run_id), run_record(conn, run.run_id))
+        return _Plan(run.run_id, run.name, units, run_layers(conn, run), run_record(conn, run.run_id))
+
+
+def chosen_units(conn: sa.Connection, run: Run, options: AMOptions) -> list[tuple[str, int]]:
+    """(layer, unit) pairs in the order asked (labels) or ranked (top N); no pair twice."""
+    if options.units:
+        pairs = [find_unit(conn, run, label) for label in options.units]
+        return list(dict.fromkeys(pairs))
+    return top_units(conn, run, options.by, options.top, options.layer)
+
+
+def top_units(conn: sa.Connection, run: Run, by: str, n: int, layer: str | None = None) -> list[tuple[str, int]]:
+    rankable = catalogue.rankable()
+    if by not in rankable:
+        raise InputError(f"--by must be a measure that ranks units, got {by!r}{did_you_mean(by, rankable)}")
+    where = "run_id = :r AND NOT COALESCE(is_dead, false)"
+    params: dict = {"r": run.run_id, "n": n}
+    if layer is not None:
+        params["l"] = check_layer(conn, run, layer)
+        where += " AND layer = :l"
+    # `by` is a catalogue measure (checked above), safe to splice
+    rows = conn.execute(
+        sa.text(
+            f"SELECT layer, unit FROM seldb.unit_measures WHERE {where} AND {by} IS NOT NULL"
+            f" ORDER BY {by} DESC, layer, unit LIMIT :n"
+        ),
+        params,
+    ).all()
+    if not rows:
+        scope = f"layer {layer} of " if layer else ""
+        raise SeldbError(f"no live unit of {scope}{run.name} has a value of {by}")
+    return [(row.layer, int(row.unit)) for row in rows]
 
 
 def _file_intact(path: str, sha256: str) -> bool:
@@ -53,10 +95,9 @@ def activation_maximisation(
     db: Database, options: AMOptions, progress: bool = True, notify: Callable[[str], None] | None = None
 ) -> list[AMRow]:
     """Make (or reuse) the AM image of each unit `options` names; one AMRow per unit, in order."""
-    from seldb.am import am_images as store
-    from seldb.am.maximise import preflight
+    from seldb.am.maximise import preflight  # torch from here on
     from seldb.am.model_source import rebuild_model
-    from seldb.ingest.runner import resolve_device
+    from seldb.nets.device import resolve_device
 
     notify = notify or log.warning
     check_request(options)
@@ -70,7 +111,7 @@ def activation_maximisation(
     keys = {
         pair: store.key(
             plan.run_id,
-            plan.layers[pair[0]][0],
+            plan.layers[pair[0]].layer_id,
             pair[1],
             options.method,
             options.seed,
@@ -108,11 +149,7 @@ def _make(
     progress: bool,
     notify: Callable[[str], None],
 ) -> None:
-    from seldb.am import am_images as store
-    from seldb.am.dataset_images import analysed_paths, mean_of_run
     from seldb.am.maximise import generate, reference_activation
-    from seldb.png import write_png
-    from seldb.progress import progress_bar
 
     out = Path(options.out) if options.out is not None else default_out(plan.run_id)
     with db.connect() as conn:

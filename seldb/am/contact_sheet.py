@@ -6,7 +6,8 @@ with their classes and activations: if the top images are all one class the
 AM image has something to agree with. The activation file keeps only image
 paths, and the images may live on a disk that is not mounted where the report
 runs; a tile then says so, and when no image is reachable no sheet is written
-and the result carries a note saying why.
+and the result carries a note saying why. `top_images_sheet` is that sheet
+for `seldb report unit --top-images N`, from seldb.unit_top_images.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import sqlalchemy as sa
 
+from seldb.am.dataset_images import locate, run_record
 from seldb.errors import InputError
 
 BACKGROUND, INK, PLACEHOLDER = (255, 255, 255), (20, 20, 20), (200, 200, 200)
@@ -151,3 +154,28 @@ def write_contact_sheet(
     out.parent.mkdir(parents=True, exist_ok=True)
     captioned_grid(images, captions, tile, columns, title).save(out, format="PNG")
     return ContactSheet(out, len(paths), missing, note)
+
+
+MAX_TOP_IMAGES = 100  # what seldb.unit_top_images holds per unit
+
+
+def top_images_sheet(conn: sa.Connection, run_id: int, layer: str, unit: int, n: int, out: str | Path) -> ContactSheet:
+    """Write the unit's n most active images (n <= 100) to `out` (a .png path), captioned."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_TOP_IMAGES:
+        raise InputError(f"--top-images must be a whole number from 1 to {MAX_TOP_IMAGES}, got {n!r}")
+    rows = conn.execute(
+        sa.text(
+            "SELECT rank, image_path, class, activation FROM seldb.unit_top_images"
+            " WHERE run_id = :r AND layer = :l AND unit = :u AND rank <= :n ORDER BY rank"
+        ),
+        {"r": run_id, "l": layer, "u": unit, "n": n},
+    ).all()
+    if not rows:
+        return ContactSheet(None, 0, [], f"{layer}.{unit} has no top images stored; no contact sheet")
+    roots = run_record(conn, run_id).roots
+    paths = [None if r.image_path is None else str(locate(r.image_path, roots) or r.image_path) for r in rows]
+    columns = min(8, max(4, round(len(rows) ** 0.5)))
+    title = f"{layer}.{unit}: its {len(rows)} most active images (run {run_id})"
+    values = [float("nan") if r.activation is None else r.activation for r in rows]
+    classes = [r._mapping["class"] for r in rows]
+    return write_contact_sheet(paths, classes, values, out, columns=columns, title=title)

@@ -5,13 +5,17 @@ to the image directory for `seldb ingest` (recorded in the run's provenance),
 anything for an imported file. Both the "natural AM" contact sheet and the
 reference activation of the mean image need the files themselves, which may
 be on a disk that is not mounted here; `locate` says None for those rather
-than failing. The mean image costs one pass over the images, so it is kept
-(per run, preprocessing and size) beside the AM images made with it.
+than failing. The mean image (the reference input an AM image's activation
+is read against: the unit's activation for the average image of the run's
+dataset, taken over the images as the ingest feeds them) costs one pass over
+the images, so it is kept (per run, preprocessing and size) beside the AM
+images made with it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +77,6 @@ def evenly_spaced(items: list, n: int) -> list:
 
 def mean_of_run(record: RunRecord, paths: list[str | None], kind: str, size: int, cache_dir: Path) -> MeanImage:
     """The mean of the run's analysed images as the ingest feeds them (cached in cache_dir)."""
-    from seldb.am.dataset_mean import mean_image
-
     cache = cache_dir / f"run{record.run_id}-mean-image-{kind}-{size}px.npz"
     if cache.is_file():
         with np.load(cache) as stored:
@@ -99,3 +101,33 @@ def mean_of_run(record: RunRecord, paths: list[str | None], kind: str, size: int
     os.replace(tmp, cache)
     note = None if len(found) == len(subset) else f"the mean image averages the {n} of {len(subset)} images reachable"
     return MeanImage(image, n, note)
+
+
+def geometry(kind: str, size: int):
+    """The ingest's transform for `kind` without its final normalisation: PIL image -> [0, 1] tensor."""
+    from torchvision import transforms as T
+
+    from seldb.nets.preprocess import make_transform
+
+    steps = make_transform(kind, size).transforms
+    if not isinstance(steps[-1], T.Normalize) and type(steps[-1]).__name__ != "CaffeNormalize":
+        raise AssertionError(f"the ingest transform for {kind!r} no longer ends with its normalisation")
+    return T.Compose(steps[:-1])
+
+
+def mean_image(paths: Iterable[str | os.PathLike], size: int, kind: str = "torchvision") -> tuple[np.ndarray, int]:
+    """((size, size, 3) float64 mean in [0, 1], images used); unreadable files are an InputError."""
+    from PIL import Image, UnidentifiedImageError
+
+    transform = geometry(kind, size)
+    total, n = np.zeros((3, size, size), dtype=np.float64), 0
+    for path in paths:
+        try:
+            with Image.open(Path(path)) as im:
+                total += transform(im.convert("RGB")).double().numpy()
+        except (OSError, UnidentifiedImageError) as exc:
+            raise InputError(f"{path}: cannot read the image for the mean image: {exc}") from None
+        n += 1
+    if n == 0:
+        raise InputError("no images for the mean image")
+    return (total / n).transpose(1, 2, 0), n

@@ -150,7 +150,7 @@ def reference_activation(
     device: str = "cpu",
     layer_name: str = "the layer",
 ) -> UnitActivation:
-    """The unit's activation for the dataset's mean image ((H, W, 3) in [0, 1], see seldb.am.dataset_mean)."""
+    """The unit's activation for the dataset's mean image ((H, W, 3) in [0, 1], see seldb.am.dataset_images)."""
     return measure(net, layer_module, unit, mean_image, preprocess, device, False, layer_name)[0]
 
 
@@ -174,7 +174,7 @@ def generate(
 
     threads: CPU threads for this call (restored afterwards); None keeps torch's setting.
     """
-    from seldb.ingest.runner import resolve_device
+    from seldb.nets.device import resolve_device
 
     check_options(steps, size, method, lr, seed)
     device = resolve_device(device)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from seldb.errors import InputError
+from seldb.nets.hooks import LayerRecorder, resolve_layers
 from seldb.nets.preprocess import CAFFE_MEAN_BGR, KINDS, TORCHVISION_MEAN, TORCHVISION_STD
 
 Preprocess = Callable[[torch.Tensor], torch.Tensor]
@@ -41,8 +42,6 @@ def input_transform(preprocess: str | Preprocess) -> tuple[str, Preprocess]:
 
 def resolve_layer(net: nn.Module, layer: str, aliases: dict[str, str] | None = None) -> nn.Module:
     """The module a stored layer name (conv5, fc6, or a module path) records, as the ingest resolves it."""
-    from seldb.nets.hooks import resolve_layers
-
     module_name = resolve_layers(net, [layer], aliases or {})[layer]
     return dict(net.named_modules())[module_name]
 
@@ -102,10 +101,9 @@ class UnitProbe:
                 f"{layer_name} ({type(layer_module).__name__}) does not end in a ReLU,"
                 " so it has no pre-ReLU output; generate without pre_relu"
             )
-        if relu is not None:
-            self._handle = relu.register_forward_pre_hook(lambda module, inputs: self._take(inputs[0], True))
-        else:
-            self._handle = layer_module.register_forward_hook(lambda module, inputs, output: self._take(output, False))
+        # the layer's output, or its final ReLU's input (the ReLU is then applied in _take)
+        hooked, before = (relu, True) if relu is not None else (layer_module, False)
+        self._recorder = LayerRecorder(hooked, {layer_name: ""}, lambda _, value: self._take(value, before), before)
 
     def _take(self, output, before_relu: bool) -> None:
         if not isinstance(output, torch.Tensor) or output.ndim not in (2, 4):
@@ -127,7 +125,7 @@ class UnitProbe:
             raise InputError(f"no unit {self.unit} in {self.layer_name} (it has units 0..{self.n_units - 1})")
 
     def close(self) -> None:
-        self._handle.remove()
+        self._recorder.close()
 
     def __enter__(self) -> UnitProbe:
         return self

@@ -11,10 +11,9 @@ import sqlalchemy as sa
 
 from seldb.db import schema as s
 from seldb.db.database import Database
-from seldb.errors import NotFound
+from seldb.db.read import no_run, resolve_run, run_layers
 
 LIST_COLUMNS = ["run_id", "model", "dataset", "created_at", "n_images_analysed", "only_correct", "status"]
-NO_RUN_YET = "no run yet: make one with `seldb demo`, `seldb ingest` or `seldb import-h5 FILE`"
 
 
 def _with_layers(query: sa.Select) -> sa.Select:
@@ -52,20 +51,12 @@ def runs_overview(db: Database) -> tuple[list[str], list[tuple]]:
         return list(result.keys()), [tuple(row) for row in result]
 
 
-def latest_run_id(conn: sa.Connection) -> int:
-    """The newest run (the highest id): what every "default: the latest run" means."""
-    run_id = conn.execute(sa.select(sa.func.max(s.runs.c.run_id))).scalar()
-    if run_id is None:
-        raise NotFound(NO_RUN_YET)
-    return int(run_id)
-
-
 def run_summary(conn: sa.Connection, run_id: int) -> dict:
     """The run's row with its layers and units summed; NotFound when there is no such run."""
     query = _with_layers(sa.select(s.runs)).where(s.runs.c.run_id == run_id)
     row = conn.execute(query).first()
     if row is None:
-        raise NotFound(f"no run {run_id} (seldb runs lists them)")
+        raise no_run(run_id)
     return dict(row._mapping)
 
 
@@ -73,12 +64,8 @@ def show_run(db: Database, run_id: int) -> dict:
     """Everything recorded about one run, with its layers in network order."""
     with db.connect() as conn:
         record = run_summary(conn, run_id)
-        layers = conn.execute(
-            sa.select(s.run_layers.c.name, s.run_layers.c.n_units, s.run_layers.c.reduction)
-            .where(s.run_layers.c.run_id == run_id)
-            .order_by(s.run_layers.c.layer_id)
-        ).all()
-        record["layers"] = [dict(row._mapping) for row in layers]
+        layers = run_layers(conn, resolve_run(conn, run_id)).values()
+        record["layers"] = [{"name": la.name, "n_units": la.n_units, "reduction": la.reduction} for la in layers]
         return record
 
 
@@ -86,5 +73,5 @@ def delete_run(db: Database, run_id: int) -> None:
     with db.connect() as conn:
         deleted = conn.execute(sa.delete(s.runs).where(s.runs.c.run_id == run_id)).rowcount
         if not deleted:
-            raise NotFound(f"no run {run_id} (seldb runs lists them)")
+            raise no_run(run_id)
         conn.commit()

@@ -28,7 +28,7 @@ from seldb.dissect.result import DissectResult
 from seldb.dissect.saving import check_run, create_run, n_detectors, refresh_statistics, store_layer
 from seldb.dissect.tallycsv import write_tally_csv
 from seldb.errors import InputError
-from seldb.ingest.runner import resolve_device
+from seldb.nets.device import resolve_device
 
 log = logging.getLogger("seldb.dissect")
 

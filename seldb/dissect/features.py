@@ -23,7 +23,7 @@ import torch
 
 from seldb.dissect.broden import Broden
 from seldb.errors import InputError
-from seldb.nets.hooks import resolve_layers
+from seldb.nets.hooks import LayerRecorder, copy_maps, resolve_layers
 from seldb.nets.preprocess import CAFFE_MEAN_BGR, TORCHVISION_MEAN, TORCHVISION_STD
 
 NETDISSECT_MEAN_RGB = (124.6901, 118.6897, 109.5388)  # NetDissect-Lite's bgr_mean, reordered
@@ -53,45 +53,6 @@ def _normalise(kind: str) -> Callable[[np.ndarray], np.ndarray]:
 
 
 PREPROCESS_KINDS = ("netdissect", "torchvision", "caffe", "plain")
-
-
-class MapRecorder:
-    """Forward hooks that keep a copy of each chosen module's (N, C, H, W) output."""
-
-    def __init__(self, net: torch.nn.Module, layers: dict[str, str]):
-        self.layers = layers
-        self._maps: dict[str, np.ndarray] = {}
-        modules = dict(net.named_modules())
-        self._handles = [modules[module].register_forward_hook(self._hook(name)) for name, module in layers.items()]
-
-    def _hook(self, name: str):
-        def record(module, inputs, output):
-            if not isinstance(output, torch.Tensor):
-                raise InputError(
-                    f"layer {name!r} ({self.layers[name]}) outputs {type(output).__name__},"
-                    " not a tensor: pick another module"
-                )
-            if output.ndim != 4:
-                raise InputError(
-                    f"layer {name!r} ({self.layers[name]}) outputs shape {tuple(output.shape)}:"
-                    " no spatial map to dissect; Network Dissection needs an (N, C, H, W) layer"
-                )
-            # a copy now: an in-place ReLU after the module would change a kept reference
-            self._maps[name] = output.detach().to("cpu", torch.float32, copy=True).numpy()
-
-        return record
-
-    def take(self) -> dict[str, np.ndarray]:
-        missing = [name for name in self.layers if name not in self._maps]
-        if missing:
-            raise InputError(f"layer(s) {', '.join(missing)} did not run in the forward pass")
-        maps, self._maps = self._maps, {}
-        return maps
-
-    def close(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
 
 
 def resolve(net: torch.nn.Module, layers: list[str], aliases: dict[str, str] | None = None) -> dict[str, str]:
@@ -150,7 +111,7 @@ def _recording(net: torch.nn.Module, layers: dict[str, str], device: str | torch
     """The network in eval mode on `device`, without gradients, with hooks that exist only here."""
     device = torch.device(device)
     net.eval().to(device)
-    recorder = MapRecorder(net, layers)
+    recorder = LayerRecorder(net, layers, copy_maps)
     try:
         with torch.no_grad():
             yield recorder, device

@@ -28,9 +28,11 @@ import sqlalchemy as sa
 import seldb
 from seldb.db import schema as s
 from seldb.db.bulk import ScalarColumn, copy_encoded, copy_rows, encode_block
-from seldb.dissect.imported import TallyLabel, run_layers, tally_record, unit_labels
+from seldb.db.read import Layer, check_layers, resolve_run
+from seldb.dissect.imported import tally_record
 from seldb.dissect.result import DissectResult, LayerDissection
-from seldb.errors import InputError, NotFound
+from seldb.dissect.tallycsv import TallyLabel, unit_labels
+from seldb.errors import InputError
 
 DETECTOR_IOU = 0.04  # Bau et al. 2017: a unit whose top label's IoU exceeds this detects that label
 SOURCE = "seldb dissect"
@@ -39,9 +41,8 @@ REDUCTION = "map"  # the layer of a run made by dissect: maps dissected whole, n
 
 def check_run(conn: sa.Connection, run_id: int, identity: dict, shapes: dict[str, tuple]) -> dict[str, int]:
     """{layer: layer_id} of an existing run whose units are this network's, else one error line."""
+    run = resolve_run(conn, run_id)
     options = conn.execute(sa.select(s.runs.c.options).where(s.runs.c.run_id == run_id)).scalar()
-    if options is None:
-        raise NotFound(f"no run {run_id} (seldb runs lists them)")
     recorded = options.get("ingest") or options.get("dissect")
     if not recorded:
         raise InputError(
@@ -60,14 +61,12 @@ def check_run(conn: sa.Connection, run_id: int, identity: dict, shapes: dict[str
             f"run {run_id} was recorded with other weights (sha256 {str(theirs)[:12]}) than these"
             f" (sha256 {str(ours)[:12]}): its units are not these"
         )
-    layers = run_layers(conn, run_id)
-    return {layer: _check_layer(run_id, layer, shape, layers, recorded, identity) for layer, shape in shapes.items()}
+    layers = {layer.name: layer for layer in check_layers(conn, run, list(shapes))}
+    return {name: _check_layer(run_id, layers[name], shape, recorded, identity) for name, shape in shapes.items()}
 
 
-def _check_layer(run_id: int, layer: str, shape: tuple, layers: dict, recorded: dict, identity: dict) -> int:
-    if layer not in layers:
-        raise NotFound(f"no layer {layer!r} in run {run_id}; its layers: {', '.join(layers)}")
-    layer_id, n_units = layers[layer]
+def _check_layer(run_id: int, found: Layer, shape: tuple, recorded: dict, identity: dict) -> int:
+    layer, layer_id, n_units = found.name, found.layer_id, found.n_units
     if n_units != shape[0]:
         raise InputError(f"run {run_id}'s layer {layer} has {n_units} units, this network's has {shape[0]}")
     module, ours = (recorded.get("layer_modules") or {}).get(layer), identity["layer_modules"][layer]

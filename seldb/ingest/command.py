@@ -26,10 +26,11 @@ from seldb.files import file_sha256
 from seldb.ingest.classes import ClassList, imagenet_classes, read_class_file
 from seldb.ingest.imagesets import ImageSet, open_image_set
 from seldb.ingest.options import IngestOptions, IngestResult
-from seldb.ingest.runner import RecordConfig, Recording, record_activations, resolve_decode_device, resolve_device
+from seldb.ingest.runner import RecordConfig, Recording, record_activations, resolve_decode_device
 from seldb.ingest.state import IngestState
 from seldb.load.import_h5 import run_import
 from seldb.load.options import Provenance, check_engine, check_uncertainty
+from seldb.nets.device import resolve_device
 from seldb.nets.hooks import REDUCTIONS, LayerRecorder, resolve_layers
 from seldb.nets.preprocess import KINDS, describe, make_transform
 from seldb.nets.registry import ModelSpec, build_network, resolve_spec

@@ -71,16 +71,6 @@ class _Chunk:
     end: int = 0  # position after the chunk's last image
 
 
-def resolve_device(device: str | None) -> str:
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
-    if not device.startswith(("cpu", "cuda")):
-        raise InputError(f"--device must be cpu, cuda or cuda:N, got {device!r}")
-    return device
-
-
 def resolve_decode_device(decode_on: str | None, device: str | None) -> str | None:
     """None for decoding with PIL in the workers (--decode-on cpu), else the CUDA device JPEGs are decoded on."""
     if decode_on in (None, "", "cpu"):

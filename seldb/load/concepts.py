@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from seldb.db import schema as s
 from seldb.db.database import Database
+from seldb.db.read import resolve_run, run_layers
 from seldb.db.write import RunWriter
 from seldb.engine.blocks import measure_blocks, plan_blocks
 from seldb.errors import InputError, NotFound, SeldbError, did_you_mean
@@ -130,9 +131,8 @@ def compute_concept(db: Database, name: str, run_id: int, progress: bool = True)
         concept = conn.execute(sa.select(s.concepts).where(s.concepts.c.name == name)).first()
         if concept is None:
             raise NotFound(f"no concept {name!r} (seldb concept list shows them)")
-        run = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).first()
-        if run is None:
-            raise NotFound(f"no run {run_id} (seldb runs lists them)")
+        layers = list(run_layers(conn, resolve_run(conn, run_id)))
+        run = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).one()
         if not run.source_file or not Path(run.source_file).is_file():
             raise SeldbError(f"run {run_id}: its activation file {run.source_file} is not there any more")
         analysed = np.array(
@@ -144,11 +144,6 @@ def compute_concept(db: Database, name: str, run_id: int, progress: bool = True)
             .scalars()
             .all(),
             dtype=bool,
-        )
-        layers = list(
-            conn.execute(
-                sa.select(s.run_layers.c.name).where(s.run_layers.c.run_id == run_id).order_by(s.run_layers.c.layer_id)
-            ).scalars()
         )
         with ActivationFile(run.source_file) as afile:
             indices = resolve(concept.classes, afile.class_names, afile.class_keys)

@@ -28,8 +28,9 @@ from seldb import catalogue
 from seldb.db import schema as s
 from seldb.db.bulk import copy_rows
 from seldb.db.database import Database
+from seldb.db.read import check_layers, resolve_run
 from seldb.engine.blocks import WORKERS, measure_blocks, plan_blocks
-from seldb.errors import InputError, NotFound, SeldbError
+from seldb.errors import InputError, SeldbError
 from seldb.files import file_sha256
 from seldb.h5.reader import ActivationFile
 from seldb.load.options import check_uncertainty
@@ -66,22 +67,17 @@ class _RunInfo:
     source_file: str | None
     sha256: str | None
     bins: int
-    layer_ids: dict[str, int]  # every layer of the run, in network order
+    layer_ids: dict[str, int]  # the chosen layers of the run, in network order
     labels: np.ndarray  # per image of the file
     analysed: np.ndarray  # bool per image
 
 
-def _run_info(conn: sa.Connection, run_id: int) -> _RunInfo:
+def _run_info(conn: sa.Connection, run_id: int, layer_names: Sequence[str] | None) -> _RunInfo:
+    """What the pass needs of the run, with the chosen layers (every layer when none is named)."""
+    layers = check_layers(conn, resolve_run(conn, run_id), layer_names)
     run = conn.execute(
         sa.select(s.runs.c.source_file, s.runs.c.source_sha256, s.runs.c.bins).where(s.runs.c.run_id == run_id)
-    ).first()
-    if run is None:
-        raise NotFound(f"no run {run_id} (seldb runs lists them)")
-    layers = conn.execute(
-        sa.select(s.run_layers.c.name, s.run_layers.c.layer_id)
-        .where(s.run_layers.c.run_id == run_id)
-        .order_by(s.run_layers.c.layer_id)
-    ).all()
+    ).one()
     images = conn.execute(
         sa.select(s.run_images.c.label, s.run_images.c.analysed)
         .where(s.run_images.c.run_id == run_id)
@@ -92,17 +88,6 @@ def _run_info(conn: sa.Connection, run_id: int) -> _RunInfo:
     return _RunInfo(
         run_id, run.source_file, run.source_sha256, run.bins, {r.name: r.layer_id for r in layers}, labels, analysed
     )
-
-
-def _select_layers(info: _RunInfo, layers: Sequence[str] | None) -> list[str]:
-    if not layers:
-        return list(info.layer_ids)
-    unknown = [name for name in layers if name not in info.layer_ids]
-    if unknown:
-        raise InputError(
-            f"run {info.run_id} has no layer {', '.join(map(repr, unknown))}; its layers: {', '.join(info.layer_ids)}"
-        )
-    return [name for name in info.layer_ids if name in set(layers)]
 
 
 def _open_file(info: _RunInfo, verify: bool, progress: bool) -> ActivationFile:
@@ -242,8 +227,8 @@ def run_uncertainty(
         bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, engine=engine
     ).check()
     with db.connect() as conn:
-        info = _run_info(conn, int(run))
-        chosen = _select_layers(info, layers)
+        info = _run_info(conn, int(run), layers)
+        chosen = list(info.layer_ids)
         points = {name: _point_estimates(conn, info.run_id, info.layer_ids[name]) for name in chosen}
     with _open_file(info, verify_file, progress) as afile:
         rows = np.flatnonzero(info.analysed)

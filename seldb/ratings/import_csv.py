@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from seldb.db import schema as s
 from seldb.db.database import Database
-from seldb.dissect.imported import run_layers
+from seldb.db.read import Layer, Run, resolve_run, run_layers, unit_problem
 from seldb.errors import InputError, SeldbError
 
 YES = {"yes", "y", "true", "1"}
@@ -158,16 +158,11 @@ def read_synonyms(path: str | os.PathLike, class_names: list[str]) -> dict[str, 
     return mapping
 
 
-def _check_units(path: Path, run_id: int, ratings: list[Rating], layers: dict[str, tuple[int, int]]) -> None:
+def _check_units(path: Path, run: Run, ratings: list[Rating], layers: dict[str, Layer]) -> None:
     for r in ratings:
-        if r.layer not in layers:
-            known = ", ".join(layers)
-            raise InputError(f"{path} line {r.line}: no layer {r.layer!r} in run {run_id} (layers: {known})")
-        if r.unit >= layers[r.layer][1]:
-            raise InputError(
-                f"{path} line {r.line}: no unit {r.layer}.{r.unit} in run {run_id}"
-                f" (layer {r.layer} has units 0..{layers[r.layer][1] - 1})"
-            )
+        problem = unit_problem(run, layers, r.layer, r.unit)
+        if problem:
+            raise InputError(f"{path} line {r.line}: {problem}")
 
 
 def import_ratings(
@@ -205,8 +200,9 @@ def store_ratings(
     """Store checked ratings (read from `path`, named in errors) in run `run_id`, in one transaction."""
     path = Path(path)
     with db.connect() as conn:
-        layers = run_layers(conn, run_id)
-        _check_units(path, run_id, ratings, layers)
+        run = resolve_run(conn, run_id)
+        layers = run_layers(conn, run)
+        _check_units(path, run, ratings, layers)
         names = list(conn.execute(sa.select(s.run_classes.c.name).where(s.run_classes.c.run_id == run_id)).scalars())
         mapping = read_synonyms(synonyms, names) if synonyms else {}
         if replace:
@@ -226,11 +222,11 @@ def store_ratings(
     return RatingsImport(run_id, len(ratings), len(units), len(raters))
 
 
-def _record(run_id: int, layers: dict[str, tuple[int, int]], r: Rating, mapping: dict[str, str]) -> dict:
+def _record(run_id: int, layers: dict[str, Layer], r: Rating, mapping: dict[str, str]) -> dict:
     key = label_key(r.label)
     return {
         "run_id": run_id,
-        "layer_id": layers[r.layer][0],
+        "layer_id": layers[r.layer].layer_id,
         "unit": r.unit,
         "rater": r.rater,
         "judged_object": r.judged_object,
@@ -240,7 +236,7 @@ def _record(run_id: int, layers: dict[str, tuple[int, int]], r: Rating, mapping:
 
 
 def _refuse_duplicates(conn: sa.Connection, run_id: int, ratings: list[Rating], layers) -> None:
-    names = {layer_id: name for name, (layer_id, _) in layers.items()}
+    names = {layer.layer_id: name for name, layer in layers.items()}
     stored = conn.execute(
         sa.text("SELECT layer_id, unit, rater FROM seldb_store.am_ratings WHERE run_id = :r"), {"r": run_id}
     ).all()

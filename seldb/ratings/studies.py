@@ -125,7 +125,7 @@ def _check_images(path: Path, key: dict) -> None:
 
 def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None, run: int | None = None) -> Study:
     """Register the sheet of `key_path` (seldb am sheet's key.json) as a study; one transaction."""
-    from seldb.db.read import find_unit, resolve_run
+    from seldb.db.read import find_unit, resolve_run, run_layers
 
     path = Path(key_path).resolve()
     if not path.is_file():
@@ -136,11 +136,7 @@ def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None
     with db.connect() as conn:
         r = resolve_run(conn, _key_run(path, key, run))
         _refuse_taken(conn, name, str(key["sheet"]))
-        layer_ids = dict(
-            conn.execute(
-                sa.select(s.run_layers.c.name, s.run_layers.c.layer_id).where(s.run_layers.c.run_id == r.run_id)
-            ).all()
-        )
+        layers = run_layers(conn, r)
         items = []
         for position, entry in enumerate(key["items"], start=1):
             layer, unit = find_unit(conn, r, str(entry["unit"]))
@@ -149,7 +145,7 @@ def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None
                     "item": str(entry["item"]),
                     "position": position,
                     "run_id": r.run_id,
-                    "layer_id": layer_ids[layer],
+                    "layer_id": layers[layer].layer_id,
                     "unit": unit,
                     "images": [str(p) for p in entry["images"]],
                     "sha256": [str(d) for d in entry["sha256"]],

@@ -109,7 +109,7 @@ def unit_report(
 
 
 def _top_images_sheet(conn: sa.Connection, report: Report, layer: str, unit: int, n: int, out_dir: str | Path):
-    from seldb.am.natural import top_images_sheet  # PIL only when asked
+    from seldb.am.contact_sheet import top_images_sheet  # PIL only when asked
 
     sheet = top_images_sheet(conn, report.run_id, layer, unit, n, Path(out_dir) / f"{report.stem}-top{n}.png")
     report.files += [sheet.path] if sheet.path else []

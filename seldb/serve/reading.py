@@ -17,8 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from seldb.db.database import Database
-from seldb.db.read import Run, split_unit_label
-from seldb.errors import NotFound
+from seldb.db.read import Run, layer_order, no_layer
 
 STATEMENT_TIMEOUT_MS = 15_000
 
@@ -41,15 +40,6 @@ def one(conn: sa.Connection, sql: str, **params: Any) -> dict | None:
     return dict(row) if row is not None else None
 
 
-def run_of(conn: sa.Connection, run_id: int) -> Run:
-    if not 0 < run_id < 2**63:  # beyond bigint: no such run (and not a database error)
-        raise NotFound(f"no run {run_id}")
-    row = one(conn, "SELECT run_id, model, dataset FROM seldb.runs WHERE run_id = :r", r=run_id)
-    if row is None:
-        raise NotFound(f"no run {run_id}")
-    return Run(int(row["run_id"]), row["model"], row["dataset"])
-
-
 def layers_of(conn: sa.Connection, run_id: int) -> list[dict]:
     """The run's layers in network order, as seldb.layers shows them."""
     return rows(
@@ -69,19 +59,5 @@ def layer_of(conn: sa.Connection, run: Run, layer: str) -> dict:
         l=layer,
     )
     if row is None:
-        raise NotFound(f"no layer {layer!r} in {run.name}")
+        raise no_layer(run, [layer], layer_order(conn, run.run_id))
     return row
-
-
-def unit_of(conn: sa.Connection, run: Run, label: str) -> tuple[str, int]:
-    """(layer, unit) of a unit label of the run, else NotFound."""
-    try:
-        layer, unit = split_unit_label(label)
-    except NotFound:
-        raise NotFound(f"{label!r} is not a unit label (<layer>.<unit>, e.g. fc6.1199)") from None
-    if unit >= 2**31:
-        raise NotFound(f"no unit {label!r} in {run.name}")
-    found = one(conn, "SELECT n_units FROM seldb.layers WHERE run_id = :r AND layer = :l", r=run.run_id, l=layer)
-    if found is None or unit >= found["n_units"]:
-        raise NotFound(f"no unit {label!r} in {run.name}")
-    return layer, unit

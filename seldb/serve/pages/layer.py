@@ -14,9 +14,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seldb import catalogue
+from seldb.db.read import resolve_run
 from seldb.errors import InputError, did_you_mean
 from seldb.serve.formatting import first_sentence
-from seldb.serve.reading import layer_of, layers_of, reading, rows, run_of
+from seldb.serve.reading import layer_of, layers_of, reading, rows
 from seldb.serve.render import context, render
 
 # not n_dead: filtered on one layer, the view evaluates seldb.layers' dead-unit count once per unit and measure
@@ -56,7 +57,7 @@ def layer_page(request: Request):
     run_id, name = request.path_params["run"], request.path_params["layer"]
     suffix = "_with_dead" if dead else ""
     with reading(context(request).db) as conn:
-        run = run_of(conn, run_id)
+        run = resolve_run(conn, run_id)
         layer = layer_of(conn, run, name)
         summary = rows(
             conn,
@@ -100,7 +101,7 @@ def box_plot(request: Request):
     measure, dead = _options(request)
     ctx = context(request)
     with reading(ctx.db) as conn:
-        run = run_of(conn, request.path_params["run"])
+        run = resolve_run(conn, request.path_params["run"])
     plot = ctx.plots.box_plot(ctx.db, run, measure, dead)
     return Response(plot.png.read_bytes(), media_type="image/png", headers=PNG_HEADERS)
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
+from seldb.db.read import resolve_run
 from seldb.errors import InputError
-from seldb.serve.reading import layers_of, one, reading, rows, run_of
+from seldb.serve.reading import layers_of, one, reading, rows
 from seldb.serve.render import context, render
 
 RUN_COLUMNS = (
@@ -73,7 +74,7 @@ def _run_id(text: str | None, name: str) -> int:
 def run_page(request: Request):
     run_id = request.path_params["run"]
     with reading(context(request).db) as conn:
-        run = run_of(conn, run_id)
+        run = resolve_run(conn, run_id)
         record = one(conn, "SELECT * FROM seldb.runs WHERE run_id = :r", r=run_id)
         layers = layers_of(conn, run_id)
         detectors = {
@@ -101,7 +102,7 @@ def compare_page(request: Request):
     if a == b:
         raise InputError(f"choose two different runs to compare (a and b are both {a})")
     with reading(context(request).db) as conn:
-        runs = [run_of(conn, a), run_of(conn, b)]
+        runs = [resolve_run(conn, a), resolve_run(conn, b)]
         records = [one(conn, f"SELECT {RUN_COLUMNS} FROM seldb.runs WHERE run_id = :r", r=r) for r in (a, b)]
         summary = rows(
             conn,

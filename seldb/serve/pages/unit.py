@@ -18,10 +18,11 @@ from starlette.routing import Route
 
 from seldb import catalogue
 from seldb.am.dataset_images import RunRecord, locate
+from seldb.db.read import find_unit, resolve_run
 from seldb.errors import InputError, NotFound, SeldbError
 from seldb.serve.formatting import first_sentence
 from seldb.serve.images import THUMB_PX, png_of
-from seldb.serve.reading import one, reading, rows, run_of, unit_of
+from seldb.serve.reading import one, reading, rows
 from seldb.serve.render import context, render
 
 TOP_SHOWN = 20  # top images on the page (the view holds 100)
@@ -163,8 +164,8 @@ def unit_page(request: Request):
         raise InputError(f"classes is top or all, not {all_classes!r}")
     run_id, label = request.path_params["run"], request.path_params["label"]
     with reading(context(request).db) as conn:
-        run = run_of(conn, run_id)
-        layer, unit = unit_of(conn, run, label)
+        run = resolve_run(conn, run_id)
+        layer, unit = find_unit(conn, run, label)
         where = {"r": run_id, "l": layer, "u": unit}
         row = one(conn, f"SELECT * FROM seldb.unit_measures WHERE {WHERE}", **where)
         chosen = _class_of_interest(conn, where, row, request.query_params.get("class"))
@@ -209,8 +210,8 @@ def _plot(request: Request):
     ctx = context(request)
     run_id, label = request.path_params["run"], request.path_params["label"]
     with reading(ctx.db) as conn:
-        run = run_of(conn, run_id)
-        layer, unit = unit_of(conn, run, label)
+        run = resolve_run(conn, run_id)
+        layer, unit = find_unit(conn, run, label)
         where = {"r": run_id, "l": layer, "u": unit}
         row = one(
             conn, f"SELECT precision_60_class, ccmas_class, mi_class FROM seldb.unit_measures WHERE {WHERE}", **where
@@ -238,8 +239,8 @@ def thumbnail(request: Request):
     ctx = context(request)
     run_id, rank, label = request.path_params["run"], request.path_params["rank"], request.path_params["label"]
     with reading(ctx.db) as conn:
-        run = run_of(conn, run_id)
-        layer, unit = unit_of(conn, run, label)
+        run = resolve_run(conn, run_id)
+        layer, unit = find_unit(conn, run, label)
         image = one(
             conn,
             f"SELECT image_index, image_path FROM seldb.unit_top_images WHERE {WHERE} AND rank = :k",
@@ -264,8 +265,8 @@ def am_image(request: Request):
     ctx = context(request)
     run_id, sha, label = request.path_params["run"], request.path_params["sha"], request.path_params["label"]
     with reading(ctx.db) as conn:
-        run = run_of(conn, run_id)
-        layer, unit = unit_of(conn, run, label)
+        run = resolve_run(conn, run_id)
+        layer, unit = find_unit(conn, run, label)
         found = one(
             conn,
             f"SELECT path FROM seldb.am_images WHERE {WHERE} AND sha256 = :s LIMIT 1",

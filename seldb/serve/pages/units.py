@@ -18,9 +18,10 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from seldb import catalogue
+from seldb.db.read import resolve_run
 from seldb.serve import unit_query as uq
 from seldb.serve.formatting import first_sentence
-from seldb.serve.reading import layers_of, reading, run_of
+from seldb.serve.reading import layers_of, reading
 from seldb.serve.render import context, is_fragment, render
 
 
@@ -40,7 +41,7 @@ def fetch_page(conn: sa.Connection, q: uq.UnitQuery, run_id: int) -> tuple[list[
 def units_page(request: Request):
     run_id = request.path_params["run"]
     with reading(context(request).db) as conn:
-        run = run_of(conn, run_id)
+        run = resolve_run(conn, run_id)
         q, layers = _query(request, conn, run_id)
         units, total = fetch_page(conn, q, run_id)
     pages = max(1, math.ceil(total / q.per))
@@ -63,7 +64,7 @@ def units_page(request: Request):
 def units_sql_page(request: Request):
     run_id = request.path_params["run"]
     with reading(context(request).db) as conn:
-        run = run_of(conn, run_id)
+        run = resolve_run(conn, run_id)
         q, _ = _query(request, conn, run_id)
     return render(request, "units_sql.html", run=run, q=q, sql=uq.shown_sql(q, run_id), qs=uq.query_string)
 
