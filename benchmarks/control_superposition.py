@@ -66,7 +66,7 @@ def through_the_database(options: ControlOptions) -> tuple[dict, object]:
 
 def without_the_database(options: ControlOptions) -> tuple[dict, object]:
     from seldb.control.experiment import run_control
-    from seldb.control.measure import unit_frame
+    from seldb.control.steps import unit_frame
 
     networks = run_control(options, notify=print)
     summary = summarize_control(unit_frame(networks))

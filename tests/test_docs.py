@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from seldb.db.columns import column_doc, view_doc
-from seldb.db.views import VIEW_NAMES
+from seldb.db.views import VIEW_NAMES, column_doc, view_doc
 
 pytestmark = pytest.mark.db
 

@@ -19,13 +19,20 @@ that the report can show whether the choice hides selective units:
   steps and once over the memory period (the recall steps) alone.
 
 Both count only the steps the network got right, as the import does.
+
+`unit_frame` computes the per-unit measures of a control activation file
+without a database (the same numbers the import stores).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterable
 
-from seldb.control.task import ENCODE, RECALL, Vocabulary, class_spaces, step_plan
+import numpy as np
+import polars as pl
+
+from seldb.control.task import ENCODE, LAYER, RECALL, Vocabulary, class_spaces, step_plan
+from seldb.h5.reader import ActivationFile
 from seldb.measures import compute_block
 
 MARGIN = 0.1  # a second, stricter count: localist margin at least this (the replication counts from 0 to 0.5)
@@ -117,3 +124,21 @@ def held_analysis(rec, vocab: Vocabulary, condition: str) -> dict[str, dict[str,
             summary[f"letter-slot{s + 1}"] = _held_summary(hidden, letters)
         result[period] = summary
     return result
+
+
+def file_units(path, only_correct: bool = True) -> pl.DataFrame:
+    """Every unit measure of the file's hidden layer; by default over the steps the network got right."""
+    with ActivationFile(path) as afile:
+        values = afile.read_units(LAYER, 0, afile.layers[LAYER].n_units)
+        keep = afile.preds == afile.labels if (only_correct and afile.preds is not None) else slice(None)
+        return compute_block(values[keep], afile.labels[keep], afile.n_classes).units
+
+
+def unit_frame(networks: Iterable, only_correct: bool = True) -> pl.DataFrame:
+    """One row per (network, class space, unit): measures plus cell, condition, seed, class_space, model."""
+    frames = []
+    for net in networks:
+        for space, path in net.files.items():
+            meta = dict(cell=net.cell, condition=net.condition, seed=net.seed, class_space=space, model=net.model_name)
+            frames.append(file_units(path, only_correct).with_columns(**{k: pl.lit(v) for k, v in meta.items()}))
+    return pl.concat(frames)

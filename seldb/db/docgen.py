@@ -14,9 +14,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from seldb.db.columns import column_doc, view_doc
 from seldb.db.database import Database
-from seldb.db.views import VIEW_NAMES
+from seldb.db.views import VIEW_NAMES, column_doc, view_doc
 
 HEADER = """# The views: every column
 

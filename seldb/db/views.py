@@ -11,6 +11,10 @@ the raw psycopg cursor so that a `%` in a view definition is never taken for a
 parameter placeholder, or `op.execute` when alembic writes SQL instead of
 running it (`alembic upgrade head --sql`).
 
+What each view and column means has one source, seldb/db/columns.toml (and
+the catalogue for the measures): the views' COMMENTs and docs/views.md are
+both written from it (`view_doc`, `column_doc`, `comment_statements`).
+
 `seldb_reader` (NOLOGIN) gets USAGE on schema seldb and SELECT on its views,
 and nothing on seldb_store: the views run with their owner's rights on the
 tables. Roles are cluster-wide and may be shared by several seldb databases,
@@ -19,13 +23,14 @@ so migrations create the role only when it is missing and never drop it.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
+from functools import cache
 from importlib import resources
 
 from sqlalchemy.engine import Connection
 
 from seldb import catalogue
-from seldb.db.columns import comment_statements
 from seldb.db.schema import VIEWS as VIEW_SCHEMA
 
 Execute = Callable[[str], None]
@@ -223,3 +228,45 @@ def revoke_reader(execute: Execute) -> None:
         $$
         """
     )
+
+
+MEASURE_LISTS = {"unit": "UNIT_MEASURES", "concept": "CONCEPT_MEASURES"}
+
+
+@cache
+def _docs() -> dict:
+    text = resources.files(__package__).joinpath("columns.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def view_doc(view: str) -> str:
+    """One or two sentences on what a row of the view is ('' when undocumented)."""
+    return _docs()["views"].get(view, {}).get("doc", "")
+
+
+def column_doc(view: str, column: str) -> str | None:
+    """The column's doc: the view's own, else the catalogue's (for measure views), else the common one."""
+    entry = _docs()["views"].get(view, {})
+    own = entry.get("columns", {}).get(column)
+    if own:
+        return own
+    if "measures" in entry:
+        measures = getattr(catalogue, MEASURE_LISTS[entry["measures"]])
+        measure = catalogue.by_name(measures).get(column)
+        if measure is not None:
+            return measure.doc
+    return _docs()["common"].get(column)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def comment_statements(view: str, columns: list[str], schema: str = "seldb") -> list[str]:
+    """COMMENT ON VIEW and on each documented column (undocumented columns are left alone)."""
+    statements = [f"COMMENT ON VIEW {schema}.{view} IS {_literal(view_doc(view))}"] if view_doc(view) else []
+    for column in columns:
+        doc = column_doc(view, column)
+        if doc:
+            statements.append(f'COMMENT ON COLUMN {schema}.{view}."{column}" IS {_literal(doc)}')
+    return statements

@@ -56,6 +56,14 @@ def import_ray():
     return ray
 
 
+def session(engine: str, address: str | None):
+    """What a whole command runs inside for its engine: for "ray", the connection to the cluster, made
+    before any work (an unreachable one fails at once) and closed after; nothing for the local engine."""
+    if engine != "ray":
+        return contextlib.nullcontext()
+    return connect(address)
+
+
 def _check_reachable(address: str) -> None:
     """Fail in seconds where ray.init would wait for minutes: nothing listens at host:port."""
     if address in ("auto", "local") or "://" in address:

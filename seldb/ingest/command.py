@@ -9,7 +9,6 @@ wrong with the input is found before the first image is decoded.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 
 from seldb.db.database import Database
+from seldb.engine import ray_blocks
 from seldb.errors import InputError
 from seldb.files import file_sha256
 from seldb.ingest.classes import ClassList, imagenet_classes, read_class_file
@@ -244,10 +244,9 @@ def record(
 
 
 def _record_on_ray(opts: IngestOptions, prepared: Prepared, on_chunk) -> Recording:
-    from seldb.engine import ray_blocks as ray_engine
     from seldb.ingest.ray_recording import record_on_ray
 
-    with ray_engine.connect(opts.address) as ray:
+    with ray_blocks.connect(opts.address) as ray:
         return record_on_ray(
             ray,
             prepared.net,
@@ -341,16 +340,7 @@ def ingest(
     on_chunk: Callable[[IngestState], None] | None = None,
 ) -> IngestResult:
     """`seldb ingest`: record the activations (resumable), then measure and load the run."""
-    with _engine_session(opts):
+    check_engine(opts.engine, opts.address)
+    with ray_blocks.session(opts.engine, opts.address):
         prepared, result = record(opts, notify, on_chunk)
         return load_recorded(db, opts, prepared, result, notify)
-
-
-def _engine_session(opts: IngestOptions):
-    """--engine ray: one connection to the cluster for the recording and the import."""
-    if opts.engine != "ray":
-        return contextlib.nullcontext()
-    from seldb.engine import ray_blocks as ray_engine
-
-    check_engine(opts.engine, opts.address)
-    return ray_engine.connect(opts.address)

@@ -13,7 +13,6 @@ imports of one file at once give one run, whatever `on_duplicate` says.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -33,14 +32,14 @@ from seldb.db import schema as s
 from seldb.db.database import Database
 from seldb.db.runs import run_summary
 from seldb.db.write import RunWriter, encode_unit_arrays
+from seldb.engine import ray_blocks
 from seldb.engine.blocks import Measured, UnitBlock, in_background, measure_blocks, plan_blocks, wait
 from seldb.errors import InputError, SeldbError, plural
 from seldb.files import file_sha256
 from seldb.h5.reader import ActivationFile
 from seldb.load import concepts as concept_store
-from seldb.load.correlations import correlation_rows
 from seldb.load.options import ImportOptions, ImportResult, Provenance
-from seldb.load.summaries import ClassSummary
+from seldb.load.summaries import ClassSummary, correlation_rows
 from seldb.measures import compute_block, compute_concept_block
 from seldb.progress import progress_bar
 
@@ -194,7 +193,7 @@ def run_import(
     options.bootstrap or options.permutations ask for them, the run's intervals and chance
     baseline (seldb.load.uncertainty, a transaction of their own)."""
     options = options or ImportOptions()
-    with _engine_session(options):
+    with ray_blocks.session(options.engine, options.address):
         result = _import_run(db, path, options, provenance, progress)
     if options.bootstrap or options.permutations:
         from seldb.load.uncertainty import run_uncertainty
@@ -299,23 +298,11 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
     return outputs
 
 
-def _engine_session(options: ImportOptions):
-    """For --engine ray, the connection to the cluster, made before any work (an unreachable one fails
-    at once) and closed after the import; nothing for the local engine."""
-    if options.engine != "ray":
-        return contextlib.nullcontext()
-    from seldb.engine import ray_blocks as ray_engine
-
-    return ray_engine.connect(options.address)
-
-
 def _engine(options: ImportOptions):
     """measure_blocks of the chosen engine: threads here, or tasks on a Ray cluster (same contract)."""
     if options.engine != "ray":
         return functools.partial(measure_blocks, reuse_buffers=True)
-    from seldb.engine import ray_blocks as ray_engine
-
-    return functools.partial(ray_engine.measure_blocks, address=options.address, ship_blocks=options.ship_blocks)
+    return functools.partial(ray_blocks.measure_blocks, address=options.address, ship_blocks=options.ship_blocks)
 
 
 def _engine_record(options: ImportOptions) -> dict:

@@ -11,15 +11,23 @@ Blocks are merged with Chan et al.'s pairwise update of (count, mean, M2), so
 the standard deviation is as accurate as a two-pass computation whatever the
 order and size of the blocks. Revision 0004 computes the same numbers in SQL
 for runs imported before it (a test checks that both agree).
+
+The pairwise correlations between measures across a layer's units (the
+paper's Table A2, seldb.measure_correlations) are computed here too, from
+the per-unit rows the import already holds.
 """
 
 from __future__ import annotations
 
+import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
+from seldb import catalogue
 from seldb.measures import BlockResult
 
 CLAIM = 0.75  # Zhou et al. 2015's precision criterion, as seldb.detector_claims
@@ -138,3 +146,38 @@ def _nanmax(values: np.ndarray) -> np.ndarray:
 
 def _floats(*values) -> list[float | None]:
     return [None if np.isnan(v) else float(v) for v in values]
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def correlate(a: np.ndarray, b: np.ndarray) -> dict:
+    """Pearson and Spearman between two columns (NaN = NULL, dropped pairwise)."""
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    row = {"n_units": int(a.size), "pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pearson = stats.pearsonr(a, b)
+        spearman = stats.spearmanr(a, b)
+    row.update(
+        pearson_r=_finite(pearson.statistic),
+        pearson_p=_finite(pearson.pvalue),
+        spearman_rho=_finite(spearman.statistic),
+        spearman_p=_finite(spearman.pvalue),
+    )
+    return row
+
+
+def correlation_rows(units: pl.DataFrame, layer_id: int | None) -> list[dict]:
+    """One row per pair of the catalogue's correlated measures, (a, b) in report order, over the given
+    units (layer_id None = all layers)."""
+    measures = catalogue.correlated()
+    columns = {m: units[m].cast(pl.Float64).fill_null(np.nan).to_numpy() for m in measures}
+    return [
+        {"layer_id": layer_id, "measure_a": a, "measure_b": b, **correlate(columns[a], columns[b])}
+        for a, b in itertools.combinations(measures, 2)
+    ]

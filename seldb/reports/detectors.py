@@ -6,7 +6,7 @@ maximum informedness and whether the precision, CCMAS and informedness
 classes agree; above them, one plain-language paragraph whose every number
 is a column of seldb.detector_summary, so the verdict can be checked in SQL.
 Where layers were dissected, the units Network Dissection calls detectors
-(top-label IoU > 0.04) follow with the same measures (seldb.reports.dissection).
+(top-label IoU > 0.04) follow with the same measures (`netdissect_detectors`).
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import sqlalchemy as sa
 
 from seldb.db.database import Database
 from seldb.db.read import Run, by_layer, frame, layer_order, resolve_run
 from seldb.errors import SeldbError
 from seldb.reports import am_panels as in_reports
 from seldb.reports.base import Report, Section
-from seldb.reports.dissection import netdissect_detectors
 
 CLAIM_COLUMNS = [
     "unit_label",
@@ -143,3 +143,41 @@ def robustness(s: dict, run: Run) -> str:
         f" {s['n_robust']:,} of the {s['n_assessed']:,} claims assessed are robust: precision_60's lower"
         " bound stays above 0.75 and its q-value against shuffled labels is below 0.05."
     )
+
+
+DETECTOR_COLUMNS = [
+    "unit_label",
+    "category",
+    "label",
+    "iou",
+    "source",
+    "precision_60",
+    "precision_60_class",
+    "ccmas",
+    "ccmas_class",
+    "recall_p1",
+    "max_informedness",
+    "mi_class",
+]
+
+
+def netdissect_detectors(conn: sa.Connection, run_id: int) -> tuple[Section, str] | None:
+    """(the section, a one-sentence note), or None when no layer of the run was dissected."""
+    tops = frame(
+        conn,
+        f"SELECT {', '.join(DETECTOR_COLUMNS)}, is_detector FROM seldb.netdissect"
+        " WHERE run_id = :r AND is_top ORDER BY iou DESC NULLS LAST, layer, unit",
+        {"r": run_id},
+    )
+    if tops.is_empty():
+        return None
+    detectors = tops.filter(pl.col("is_detector")).drop("is_detector")
+    note = (
+        f"Network Dissection calls {detectors.height:,} of the {tops.height:,} dissected units detectors"
+        " (the IoU of their top label exceeds 0.04, Bau et al. 2017)"
+    )
+    if detectors["precision_60"].is_not_null().any():
+        claimed = detectors.filter(pl.col("precision_60") > 0.75).height
+        note += f"; {claimed:,} of them also pass the precision criterion (precision_60 > 0.75)"
+    section = Section("netdissect", "Network Dissection detectors: top-label IoU > 0.04", detectors)
+    return section, note + "."
