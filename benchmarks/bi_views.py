@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 import seldb
 from seldb.db.views import VIEW_NAMES
-from seldb.reports.render import table_text, to_csv
+from seldb.render import table_text, to_csv
 
 # view -> a whole-run aggregate ({r}: the run); views not listed get count(*) for the run
 QUERIES = {

@@ -130,7 +130,7 @@ def status_cmd() -> None:
     With SELDB_DATABASE_URL unset, also where the embedded PostgreSQL lives and whether it runs
     (it keeps running between commands so that each starts at once; `seldb db stop` stops it).
     """
-    from seldb.db.server import database_status
+    from seldb.db.status import database_status
 
     for name, value in database_status():
         console.print(f"{name + ':':<18}{value}", highlight=False, soft_wrap=True)

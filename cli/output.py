@@ -2,7 +2,7 @@
 
 Shared by `seldb sql`, `seldb runs` and `seldb report ...` so that all accept
 the same `--format` and `--digits` and write the same text
-(seldb.reports.render decides how each value is written). Tables go to stdout
+(seldb.render decides how each value is written). Tables go to stdout
 and the row count to stderr, so piping a table still gives clean data. On a
 terminal a table fits its width (one block per row when the columns do not
 fit); in a pipe it keeps its natural width.
@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from seldb.reports.render import DIGITS, table_text, to_csv, to_json, to_markdown
+from seldb.render import DIGITS, table_text, to_csv, to_json, to_markdown
 from seldb_cli.common import console, err_console
 
 Rows = Sequence[Sequence[Any]]

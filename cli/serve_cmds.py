@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from seldb.reports.render import table_text
+from seldb.render import table_text
 from seldb_cli.common import console, database, err_console, friendly, warn
 from seldb_cli.output import table_width, write
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from seldb.reports.base import safe_name
-from seldb.reports.render import jsonable
+from seldb.render import jsonable, safe_name
 
 __all__ = ["new_figure", "safe_name", "save"]
 

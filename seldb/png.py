@@ -3,7 +3,8 @@
 Reruns with the same seed must give the same file, and the database keeps
 the sha256 to prove it, so the PNG carries no timestamp or other metadata
 and is written atomically (a killed run never leaves half a file under the
-final name).
+final name). `clean_png` re-encodes an image from its pixels alone, so a
+file handed on to raters carries nothing of the original but what they see.
 """
 
 from __future__ import annotations
@@ -39,3 +40,14 @@ def write_png(image: np.ndarray, path: str | os.PathLike) -> str:
     tmp.write_bytes(data)
     tmp.replace(path)
     return hashlib.sha256(data).hexdigest()
+
+
+def clean_png(path: str | os.PathLike, purpose: str = "this image") -> bytes:
+    """The image's pixels as fresh PNG bytes: nothing of the original file but its pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return png_bytes(np.asarray(im.convert("RGB")))
+    except (OSError, UnidentifiedImageError) as exc:
+        raise InputError(f"{path}: cannot read the AM image for {purpose}: {exc}") from None

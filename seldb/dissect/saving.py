@@ -25,7 +25,7 @@ import json
 import numpy as np
 import sqlalchemy as sa
 
-import seldb
+from seldb import __version__
 from seldb.db import schema as s
 from seldb.db.bulk import ScalarColumn, copy_encoded, copy_rows, encode_block
 from seldb.db.read import Layer, check_layers, resolve_run
@@ -95,7 +95,7 @@ def create_run(conn: sa.Connection, result: DissectResult, identity: dict, prepr
         only_correct=False,
         bins=0,
         top_k=[],
-        seldb_version=seldb.__version__,
+        seldb_version=__version__,
         options={"source": SOURCE, "dissect": record},
         fingerprint=fingerprint,
         row_counts={"units": sum(d.n_units for d in result.layers.values())},

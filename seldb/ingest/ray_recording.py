@@ -32,14 +32,14 @@ from seldb.ingest.imagesets import ImageSet
 from seldb.ingest.loader import ImageListDataset, collate
 from seldb.ingest.runner import (
     TILE_ROWS,
+    Chunk,
     RecordConfig,
     Recording,
-    _Chunk,
-    _commit,
-    _commit_full,
-    _open_output,
     add_to_chunk,
+    commit_chunk,
+    commit_full,
     forward_batch,
+    open_output,
 )
 from seldb.ingest.state import IngestState
 from seldb.progress import progress_bar
@@ -155,7 +155,7 @@ def record_on_ray(
     actors: int | None = None,
 ) -> Recording:
     """seldb.ingest.runner.record_activations on a connected Ray cluster: the same file, resumable."""
-    writer, state = _open_output(cfg, image_set, layer_spec)
+    writer, state = open_output(cfg, image_set, layer_spec)
     resumed_at = state.rows
     if writer is None:
         return Recording(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at, reused=True)
@@ -172,7 +172,7 @@ def record_on_ray(
 def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordConfig, on_chunk) -> None:
     """Append the batches in order, a chunk (about one 1,024-row tile) at a time, as the local runner does."""
     per_chunk = max(1, math.ceil((cfg.chunk_images or TILE_ROWS) / cfg.batch_size))
-    chunk = _Chunk()
+    chunk = Chunk()
     label = cfg.model_name + " on Ray" + (f" (resumed at image {state.next_index})" if state.next_index else "")
     # closing: an interruption (Ctrl-C, on_chunk raising) stops Ray Data's executor here and now, before
     # the session closes; left to the garbage collector, its threads would outlive the connection
@@ -186,9 +186,9 @@ def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordCon
             chunk.batches += 1
             chunk.end = min(int(row["start"]) + cfg.batch_size, len(image_set.paths))
             bar.advance(len(done["positions"]) + len(done["failed"]))
-            chunk = _commit_full(chunk, per_chunk, writer, state, cfg, image_set, on_chunk)
+            chunk = commit_full(chunk, per_chunk, writer, state, cfg, image_set, on_chunk)
         if chunk.batches:
-            _commit(chunk, writer, state, cfg, image_set)
+            commit_chunk(chunk, writer, state, cfg, image_set)
 
 
 def _rows(ds):
@@ -213,5 +213,5 @@ def seldb_cause(exc: BaseException) -> SeldbError | None:
     return None
 
 
-def _add(chunk: _Chunk, done: dict, image_set: ImageSet) -> None:
+def _add(chunk: Chunk, done: dict, image_set: ImageSet) -> None:
     add_to_chunk(chunk, image_set, done["failed"], done["positions"], done["labels"], done["acts"], done["preds"])

@@ -61,7 +61,7 @@ class Recording:
 
 
 @dataclass
-class _Chunk:
+class Chunk:
     labels: list = field(default_factory=list)
     preds: list = field(default_factory=list)
     paths: list = field(default_factory=list)
@@ -97,7 +97,7 @@ def record_activations(
     on_chunk: Callable[[IngestState], None] | None = None,
 ) -> Recording:
     """Run the network over the image set into cfg.out, resuming a killed run of the same options."""
-    writer, state = _open_output(cfg, image_set, layer_spec)
+    writer, state = open_output(cfg, image_set, layer_spec)
     resumed_at = state.rows
     if writer is None:
         return Recording(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at, reused=True)
@@ -124,7 +124,7 @@ def _writer(cfg: RecordConfig, image_set: ImageSet, layer_spec, mode: str) -> Ac
     )
 
 
-def _open_output(cfg: RecordConfig, image_set: ImageSet, layer_spec) -> tuple[ActivationWriter | None, IngestState]:
+def open_output(cfg: RecordConfig, image_set: ImageSet, layer_spec) -> tuple[ActivationWriter | None, IngestState]:
     """A writer positioned where the run continues, or None when the file is already complete."""
     out = cfg.out
     if cfg.force:
@@ -164,7 +164,7 @@ def _open_output(cfg: RecordConfig, image_set: ImageSet, layer_spec) -> tuple[Ac
 def _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chunk) -> None:
     per_chunk = max(1, math.ceil((cfg.chunk_images or TILE_ROWS) / cfg.batch_size))
     loader, to_batch = _source(image_set, transform, cfg, state.next_index)
-    chunk = _Chunk()
+    chunk = Chunk()
     label = cfg.model_name + (f" (resumed at image {state.next_index})" if state.next_index else "")
     with progress_bar(cfg.progress, len(loader.dataset), label, unit="images") as bar:
         with torch.inference_mode():
@@ -174,19 +174,19 @@ def _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chun
                 chunk.batches += 1
                 chunk.end = max(batch.positions + [p for p, _ in batch.failed]) + 1
                 bar.advance(len(batch.positions) + len(batch.failed))
-                chunk = _commit_full(chunk, per_chunk, writer, state, cfg, image_set, on_chunk)
+                chunk = commit_full(chunk, per_chunk, writer, state, cfg, image_set, on_chunk)
             if chunk.batches:
-                _commit(chunk, writer, state, cfg, image_set)
+                commit_chunk(chunk, writer, state, cfg, image_set)
 
 
-def _commit_full(chunk: _Chunk, per_chunk: int, writer, state, cfg, image_set, on_chunk) -> _Chunk:
+def commit_full(chunk: Chunk, per_chunk: int, writer, state, cfg, image_set, on_chunk) -> Chunk:
     """Commit the chunk once it holds per_chunk batches; returns the chunk to fill next."""
     if chunk.batches < per_chunk:
         return chunk
-    _commit(chunk, writer, state, cfg, image_set)
+    commit_chunk(chunk, writer, state, cfg, image_set)
     if on_chunk:
         on_chunk(state)
-    return _Chunk()
+    return Chunk()
 
 
 def _source(image_set: ImageSet, transform, cfg: RecordConfig, start: int):
@@ -206,7 +206,7 @@ def _same(batch: Batch) -> Batch:
     return batch
 
 
-def _forward_into(chunk: _Chunk, net, recorder, batch: Batch, image_set: ImageSet, device: str) -> None:
+def _forward_into(chunk: Chunk, net, recorder, batch: Batch, image_set: ImageSet, device: str) -> None:
     acts, preds = forward_batch(net, recorder, batch.images, device) if batch.images is not None else ({}, None)
     add_to_chunk(chunk, image_set, batch.failed, batch.positions, batch.labels, acts, preds)
 
@@ -220,7 +220,7 @@ def forward_batch(net, recorder: LayerRecorder, images: torch.Tensor, device: st
     return acts, logits.argmax(dim=1).cpu().numpy()
 
 
-def add_to_chunk(chunk: _Chunk, image_set: ImageSet, failed, positions, labels, acts: dict, preds) -> None:
+def add_to_chunk(chunk: Chunk, image_set: ImageSet, failed, positions, labels, acts: dict, preds) -> None:
     """One batch's results (and its unreadable images) added to the chunk being filled."""
     chunk.skipped += [{"path": image_set.paths[p], "reason": reason} for p, reason in failed]
     if not positions:
@@ -232,7 +232,7 @@ def add_to_chunk(chunk: _Chunk, image_set: ImageSet, failed, positions, labels, 
     chunk.paths += [image_set.paths[p] for p in positions]
 
 
-def _commit(chunk: _Chunk, writer: ActivationWriter, state: IngestState, cfg, image_set) -> None:
+def commit_chunk(chunk: Chunk, writer: ActivationWriter, state: IngestState, cfg, image_set) -> None:
     """Append the chunk, flush, then record it: the record never runs ahead of the file."""
     if chunk.labels:
         labels = np.asarray(chunk.labels, dtype=np.int32)

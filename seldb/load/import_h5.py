@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-import seldb
+from seldb import __version__
 from seldb.db import schema as s
 from seldb.db.database import Database
 from seldb.db.runs import run_summary
@@ -40,6 +40,7 @@ from seldb.h5.reader import ActivationFile
 from seldb.load import concepts as concept_store
 from seldb.load.options import ImportOptions, ImportResult, Provenance
 from seldb.load.summaries import ClassSummary, correlation_rows
+from seldb.load.uncertainty import run_uncertainty
 from seldb.measures import compute_block, compute_concept_block
 from seldb.progress import progress_bar
 
@@ -175,7 +176,7 @@ def _run_header(plan: _Plan, provenance: Provenance) -> dict:
         n_dropped=int(plan.dropped.size) + len(provenance.skipped_images),
         bins=options.bins,
         top_k=options.as_json()["top_k"],
-        seldb_version=seldb.__version__,
+        seldb_version=__version__,
         options={**options.as_json(), **provenance.as_json(), **_engine_record(options)},
         fingerprint=plan.fingerprint,
         dropped_images={"nonfinite_rows": plan.dropped.tolist()} if plan.dropped.size else None,
@@ -196,8 +197,6 @@ def run_import(
     with ray_blocks.session(options.engine, options.address):
         result = _import_run(db, path, options, provenance, progress)
     if options.bootstrap or options.permutations:
-        from seldb.load.uncertainty import run_uncertainty
-
         result.uncertainty = run_uncertainty(
             db,
             result.run_id,

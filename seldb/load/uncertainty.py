@@ -23,8 +23,7 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-import seldb
-from seldb import catalogue
+from seldb import __version__, catalogue
 from seldb.db import schema as s
 from seldb.db.bulk import copy_rows
 from seldb.db.database import Database
@@ -177,7 +176,7 @@ def _store(
                 seed=options.seed,
                 level=options.level,
                 engine=engine,
-                seldb_version=seldb.__version__,
+                seldb_version=__version__,
                 seconds=round(seconds[name], 3),
             )
             for name in results

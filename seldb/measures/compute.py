@@ -33,7 +33,7 @@ def p_name(p: float) -> str:
     return "recall_p1" if p == 1.0 else "recall_p" + f"{p:.10g}".split(".")[1]
 
 
-def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
+def nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
     floats = [c for c, t in frame.schema.items() if t == pl.Float64]
     return frame.with_columns([pl.col(c).fill_nan(None) for c in floats])
 
@@ -59,7 +59,7 @@ def _class_frame(parts: _Parts, p_levels) -> pl.DataFrame:
         columns[f"count_{c.k_requested}"] = c.scaled.ravel()
         columns[f"tie_size_{c.k_requested}"] = np.repeat(c.tie_size, n_classes)
         columns[f"k_{c.k_requested}"] = np.full(n_units * n_classes, c.k)
-    frame = _nan_to_null(pl.DataFrame(columns))
+    frame = nan_to_null(pl.DataFrame(columns))
     return m.with_class_ccmas(frame, parts.n_images)
 
 
@@ -98,7 +98,7 @@ class BlockResult:
                     "mi_threshold": self.swept.mi_threshold.ravel(),
                 }
             )
-        return _nan_to_null(frame)
+        return nan_to_null(frame)
 
     @cached_property
     def histograms(self) -> pl.DataFrame:
@@ -127,7 +127,7 @@ class BlockResult:
         return frame.filter(pl.col("image_index") >= 0)
 
 
-def _sweep_and_counts(block: Block, top_k, p_levels) -> tuple[Sweep, list[TopKCounts]]:
+def sweep_and_counts(block: Block, top_k, p_levels) -> tuple[Sweep, list[TopKCounts]]:
     swept = sweep(block, p_levels)
     counts = [topk_counts(block, swept.kth_code, swept.runs, k) for k in sorted(set(top_k) | set(DEFAULT_K))]
     return swept, counts
@@ -189,7 +189,7 @@ class _Parts:
 
 def _numpy_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images) -> _Parts:
     block = prepare_block(values, labels, n_classes, image_index)
-    swept, counts = _sweep_and_counts(block, top_k, P_LEVELS)
+    swept, counts = sweep_and_counts(block, top_k, P_LEVELS)
     return _Parts(
         block.n_images,
         class_stats(block),

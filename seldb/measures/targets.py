@@ -15,7 +15,7 @@ import polars as pl
 from seldb import catalogue
 from seldb.measures.block import prepare_block
 from seldb.measures.classstats import class_stats
-from seldb.measures.compute import DEFAULT_K, P_LEVELS, _nan_to_null, _sweep_and_counts, p_name
+from seldb.measures.compute import DEFAULT_K, P_LEVELS, nan_to_null, p_name, sweep_and_counts
 from seldb.measures.per_unit import class_ccmas
 
 A, NOT_A = 1, 0
@@ -33,7 +33,7 @@ def compute_concept_block(
     in_a = np.isin(np.asarray(labels), np.asarray(list(concept_classes), dtype=np.int64)).astype(np.int64)
     block = prepare_block(values, in_a, 2)
     stats = class_stats(block)
-    swept, counts = _sweep_and_counts(block, top_k, P_LEVELS)
+    swept, counts = sweep_and_counts(block, top_k, P_LEVELS)
     n_a, n_not = int(stats.n[A]), int(stats.n[NOT_A])
     with np.errstate(divide="ignore", invalid="ignore"):
         tp, selected = swept.mi_tp[:, A], swept.mi_selected[:, A]
@@ -59,6 +59,6 @@ def compute_concept_block(
         for p in P_LEVELS:
             recall = swept.recall_p[p][0][:, A]
             columns[p_name(p)] = np.where(recall < 0, 0.0, recall)
-    frame = _nan_to_null(pl.DataFrame({k: np.broadcast_to(v, (block.n_units,)) for k, v in columns.items()}))
+    frame = nan_to_null(pl.DataFrame({k: np.broadcast_to(v, (block.n_units,)) for k, v in columns.items()}))
     ccmas = class_ccmas(pl.col("mean_a"), pl.col("mean_not_a")).alias("ccmas")
     return frame.with_columns(ccmas).select("unit", *catalogue.names(catalogue.CONCEPT_MEASURES))

@@ -29,6 +29,7 @@ from seldb.db import schema as s
 from seldb.db.database import Database
 from seldb.db.read import Layer, Run, resolve_run, run_layers, unit_problem
 from seldb.errors import InputError, SeldbError
+from seldb.ratings.sheet import key_about, unblinded_rows
 
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
@@ -181,8 +182,6 @@ def import_ratings(
 
 
 def _unblinded(path: Path, key: str | os.PathLike, run_id: int) -> list[Rating]:
-    from seldb.ratings.sheet import key_about, unblinded_rows
-
     sheet_run = key_about(key).get("run_id")
     if sheet_run is not None and int(sheet_run) != int(run_id):
         raise InputError(f"{key} is the key of a sheet of run {sheet_run}, not run {run_id}")

@@ -22,10 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from seldb.errors import InputError
-from seldb.png import png_bytes
+from seldb.png import clean_png
 from seldb.ratings.page import render_item, render_page
 
 ANSWER_COLUMNS = ("sheet", "item", "rater", "judged_object", "label")
@@ -48,17 +46,6 @@ class RatingSheet:
     sheet_id: str
     seed: int
     n_items: int
-
-
-def _clean_png(path: str | os.PathLike) -> bytes:
-    """The image's pixels as fresh PNG bytes: nothing of the original file but its pixels."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return png_bytes(np.asarray(im.convert("RGB")))
-    except (OSError, UnidentifiedImageError) as exc:
-        raise InputError(f"{path}: cannot read the AM image for the rating sheet: {exc}") from None
 
 
 def _as_items(images: Sequence[SheetItem | tuple]) -> list[SheetItem]:
@@ -92,7 +79,7 @@ def write_rating_sheet(
     goes into the key only.
     """
     items = _as_items(images)
-    pngs = {item.unit: [_clean_png(p) for p in item.images] for item in items}
+    pngs = {item.unit: [clean_png(p, "the rating sheet") for p in item.images] for item in items}
     order = sorted(items, key=lambda i: i.unit)  # the shuffle must not depend on the caller's order
     random.Random(seed).shuffle(order)
     digest = hashlib.sha256(f"{seed}\n".encode())

@@ -27,8 +27,11 @@ import sqlalchemy as sa
 
 from seldb.db import schema as s
 from seldb.db.database import Database
+from seldb.db.read import find_unit, resolve_run, run_layers
 from seldb.errors import InputError, NotFound, SeldbError
+from seldb.png import clean_png
 from seldb.ratings.import_csv import label_key
+from seldb.ratings.sheet import read_key
 
 NAME_RULE = re.compile(s.STUDY_NAME_PATTERN)
 MAX_RATER = 80
@@ -90,8 +93,6 @@ def check_label(label: str | None) -> str | None:
 
 
 def _read_key(path: Path) -> dict:
-    from seldb.ratings.sheet import read_key
-
     read_key(path)  # checks the version, the sheet id and the items
     key = json.loads(path.read_text(encoding="utf-8"))
     for entry in key["items"]:
@@ -113,20 +114,16 @@ def _key_run(path: Path, key: dict, run: int | None) -> int:
 
 def _check_images(path: Path, key: dict) -> None:
     """Every image is still where the key says, with the pixels the sheet showed."""
-    from seldb.ratings.sheet import _clean_png
-
     for entry in key["items"]:
         for image, digest in zip(entry["images"], entry["sha256"]):
             if not Path(image).is_file():
                 raise SeldbError(f"{path}: item {entry['item']}'s AM image {image} is gone; the study needs it")
-            if hashlib.sha256(_clean_png(image)).hexdigest() != digest:
+            if hashlib.sha256(clean_png(image, "the rating sheet")).hexdigest() != digest:
                 raise SeldbError(f"{path}: item {entry['item']}'s AM image {image} changed since the sheet was made")
 
 
 def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None, run: int | None = None) -> Study:
     """Register the sheet of `key_path` (seldb am sheet's key.json) as a study; one transaction."""
-    from seldb.db.read import find_unit, resolve_run, run_layers
-
     path = Path(key_path).resolve()
     if not path.is_file():
         raise InputError(f"{path}: no such key file (seldb am sheet writes DIR/key.json)")

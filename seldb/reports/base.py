@@ -15,15 +15,11 @@ from pathlib import Path
 
 import polars as pl
 
-import seldb.reports.render as render
+import seldb.render as render
 from seldb.errors import InputError
+from seldb.render import safe_name
 
 FILE_FORMATS = ("csv", "json", "markdown")
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe form of a unit label, class or measure ('features.10.7' stays readable)."""
-    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)
 
 
 @dataclass

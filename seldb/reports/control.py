@@ -27,6 +27,7 @@ from seldb.db.database import Database
 from seldb.db.read import frame
 from seldb.errors import InputError, NotFound
 from seldb.reports.base import Report, Section
+from seldb.reports.unit import unit_report
 
 IDENTITY = ["cell", "hidden", "condition", "seed", "class_space"]  # one network seen through one class space
 UNIT_COLUMNS = [
@@ -242,8 +243,6 @@ def _most_selective(units: pl.DataFrame) -> pl.DataFrame:
 
 def _figures(db: Database, report: Report, units: pl.DataFrame, out: Path) -> list[Path]:
     """The box plots (one PNG) and the unit report's jitterplot of each condition's most selective unit."""
-    from seldb.reports.unit import unit_report
-
     out.mkdir(parents=True, exist_ok=True)
     files = list(plot_control_boxes(units, out / f"{report.stem}-boxes.png"))
     for row in report.section("most_selective").frame.iter_rows(named=True):

@@ -35,6 +35,7 @@ from seldb.serve.pages import units as pages_units
 from seldb.serve.plots import PlotCache
 from seldb.serve.render import Context, is_fragment, render, templates
 from seldb.serve.security import Forbidden, Guard, allowed_hosts
+from seldb.settings import default_data_dir
 
 log = logging.getLogger("seldb.serve")
 
@@ -102,8 +103,6 @@ def _routes(rating_only: bool) -> list:
 
 
 def default_cache_dir() -> Path:
-    from seldb.settings import default_data_dir
-
     return default_data_dir() / "serve-cache"
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seldb.png import png_bytes
+
 THUMB_PX = 112
 CACHE_ITEMS = 1024
 
@@ -64,8 +66,6 @@ def _pixels(path: Path, max_side: int | None) -> np.ndarray | None:
 
 def png_of(path: Path | None, max_side: int | None = None) -> bytes | None:
     """The image's pixels as a fresh PNG (at most max_side pixels a side); None when unreadable."""
-    from seldb.png import png_bytes
-
     if path is None or not path.is_file():
         return None
     pixels = _pixels(path, max_side)

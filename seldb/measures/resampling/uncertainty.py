@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from seldb.errors import InputError
-from seldb.measures.compute import compute_block
+from seldb.measures.compute import compute_block, nan_to_null
 from seldb.measures.resampling import intervals as chance
 from seldb.measures.resampling.draws import BOOTSTRAP, PERMUTATION, Draws
 from seldb.measures.resampling.per_block import Replicates, block_replicates
@@ -130,7 +130,7 @@ def finish_layer(blocks: list[BlockUncertainty]) -> UncertaintyResult:
                 for part in chance_rows.partition_by("measure", maintain_order=True)
             ]
         )
-        chance_rows = _nan_to_null(chance_rows).select(_CHANCE_COLUMNS)
+        chance_rows = nan_to_null(chance_rows).select(_CHANCE_COLUMNS)
     pooled = {m: np.concatenate([b.null_values[m] for b in blocks]) for m in blocks[0].null_values}
     return UncertaintyResult(
         intervals=_by_measure(pl.concat([b.intervals for b in blocks])),
@@ -256,7 +256,7 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
                 }
             )
         )
-    return _nan_to_null(pl.concat(parts))
+    return nan_to_null(pl.concat(parts))
 
 
 def chance_frame(estimates: pl.DataFrame, perm: Replicates) -> pl.DataFrame:
@@ -281,7 +281,7 @@ def chance_frame(estimates: pl.DataFrame, perm: Replicates) -> pl.DataFrame:
                 }
             )
         )
-    return _nan_to_null(pl.concat(parts))
+    return nan_to_null(pl.concat(parts))
 
 
 def layer_null_frame(null_values: dict[str, np.ndarray]) -> pl.DataFrame:
@@ -298,11 +298,7 @@ def layer_null_frame(null_values: dict[str, np.ndarray]) -> pl.DataFrame:
                 **{k: float(v[0]) for k, v in summary.items()},
             }
         )
-    return _nan_to_null(pl.DataFrame(rows))
-
-
-def _nan_to_null(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns([pl.col(c).fill_nan(None) for c, t in frame.schema.items() if t == pl.Float64])
+    return nan_to_null(pl.DataFrame(rows))
 
 
 _INTERVAL_COLUMNS = [

@@ -11,7 +11,7 @@ A terminal table never cuts a value short: when the columns do not fit the
 terminal's width, the rows are printed one block per row (column | value,
 long values folded onto more lines), as psql's expanded display does. Tables
 are built with plain string operations: 10,000 rows take a fraction of a
-second.
+second. `safe_name` makes a unit label, class or measure safe in a file name.
 """
 
 from __future__ import annotations
@@ -141,3 +141,8 @@ def to_markdown(columns: Sequence[str], rows: Rows, digits: int | None = DIGITS)
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
     lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe form of a unit label, class or measure ('features.10.7' stays readable)."""
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in text)
