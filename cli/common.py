@@ -12,13 +12,16 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from seldb.errors import InputError, SeldbError, Terminated
+
+if TYPE_CHECKING:
+    from seldb.api import Seldb
 
 # soft_wrap: lines are never broken by rich (a terminal wraps them itself; a pipe or log gets whole lines)
 # Which network a command runs (seldb ingest, seldb dissect): one spelling of each option
@@ -38,7 +41,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 @contextlib.contextmanager
-def database() -> Iterator[seldb.api.Seldb]:  # noqa: F821
+def database() -> Iterator[Seldb]:
     """The command's one handle on the database (SELDB_DATABASE_URL or the embedded server)."""
     import seldb
 

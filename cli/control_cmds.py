@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from seldb.control.options import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SEEDS, ControlOptions
-from seldb.load.options import ON_DUPLICATE
+from seldb.load.options import ON_DUPLICATE, on_duplicate_option
 from seldb_cli.common import console, database, friendly
 
 control_app = typer.Typer(
@@ -47,7 +47,12 @@ def superposition_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no line per network.")] = False,
 ) -> None:
     options = ControlOptions(
-        seeds=seeds, hidden=hidden, cell=cell, out=out, first_seed=first_seed, on_duplicate=on_duplicate
+        seeds=seeds,
+        hidden=hidden,
+        cell=cell,
+        out=out,
+        first_seed=first_seed,
+        on_duplicate=on_duplicate_option(on_duplicate),
     )
     options.validate()  # one line for a bad option before the database is opened
     with database() as db:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from seldb.load.options import ON_DUPLICATE, ImportOptions
+from seldb.load.options import ON_DUPLICATE, ImportOptions, on_duplicate_option
 from seldb_cli.common import confirmed, console, database, friendly, int_list, split_list, warn
 from seldb_cli.output import Format, OutputFormat, print_rows
 from seldb_cli.uncertainty_cmds import Bootstrap, Level, Permutations, Seed, print_uncertainty
@@ -138,7 +138,7 @@ def import_h5_cmd(
         bins=bins,
         top_k=int_list(top_k, "--top-k") or (),
         nan_policy=nan_policy,
-        on_duplicate="new" if force else on_duplicate,
+        on_duplicate="new" if force else on_duplicate_option(on_duplicate),
         bootstrap=bootstrap,
         permutations=permutations,
         seed=seed,

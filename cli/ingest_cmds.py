@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from seldb.ingest.options import IngestOptions
-from seldb.load.options import ON_DUPLICATE
+from seldb.load.options import ON_DUPLICATE, on_duplicate_option
 from seldb_cli.common import (
     Arch,
     ModelModule,
@@ -153,7 +153,7 @@ def ingest_command(
         bins=bins,
         top_k=int_list(top_k, "--top-k") or (),
         force=force,
-        on_duplicate=on_duplicate,
+        on_duplicate=on_duplicate_option(on_duplicate),
         bootstrap=bootstrap,
         permutations=permutations,
         seed=seed,

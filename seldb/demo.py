@@ -76,7 +76,7 @@ def load_digits() -> tuple[np.ndarray, np.ndarray, str]:
 
     digits = sk_digits()
     small = (digits.images * (255.0 / 16.0)).astype(np.uint8)
-    images = np.stack([np.asarray(Image.fromarray(im).resize((28, 28), Image.BILINEAR)) for im in small])
+    images = np.stack([np.asarray(Image.fromarray(im).resize((28, 28), Image.Resampling.BILINEAR)) for im in small])
     return images, digits.target.astype(np.int64), "scikit-learn digits"
 
 

@@ -5,6 +5,8 @@ raises SeldbError with one line that says what and where; the CLI prints that
 line and exits non-zero instead of showing a traceback.
 """
 
+from collections.abc import Sequence
+
 
 class SeldbError(Exception):
     """An error whose message is meant for the user, as one line."""
@@ -28,7 +30,7 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
-def did_you_mean(name: str, choices: list[str]) -> str:
+def did_you_mean(name: str, choices: Sequence[str]) -> str:
     """' (did you mean 'fc6'?)' for the closest choices, or '' when none is close."""
     import difflib
 

@@ -142,8 +142,8 @@ def test_without_synonyms_labels_still_match_case_insensitively(migrated_db, toy
     ("lines", "message"),
     [
         ([("fc6.0", "ann", "maybe", "")], "line 2: judged_object 'maybe' is not yes or no"),
-        ([("fc9.1", "ann", "yes", "x")], "line 2: no layer 'fc9' in run"),
-        ([("conv1.6", "ann", "yes", "x")], "line 2: no unit conv1.6 in run"),
+        ([("fc9.1", "ann", "yes", "x")], "line 2: no unit 'fc9.1' in run"),
+        ([("conv1.6", "ann", "yes", "x")], "line 2: no unit 'conv1.6' in run"),
         ([("banana", "ann", "yes", "x")], "line 2: unit 'banana' is not a unit label like fc8.12"),
         ([("fc6.0", "ann", "yes", "x"), ("fc6.0", "ann", "no", "")], "line 3: 'ann' rated fc6.0 already on line 2"),
         ([("fc6.0", "", "yes", "x")], "line 2: rater is empty"),

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from seldb import catalogue
 from seldb.am import am_images as store
 from seldb.am.am_images import AMRow
-from seldb.am.dataset_images import analysed_paths, mean_of_run, run_record
+from seldb.am.dataset_images import RunRecord, analysed_paths, mean_of_run, run_record
 from seldb.am.options import AMOptions, check_options, check_request, default_out, image_name
 from seldb.db.database import Database
 from seldb.db.read import Layer, Run, check_layer, did_you_mean, find_unit, resolve_run, run_layers
@@ -44,7 +44,7 @@ class _Plan:
     run_name: str
     units: list[tuple[str, int]]
     layers: dict[str, Layer]
-    record: object  # seldb.am.dataset_images.RunRecord
+    record: RunRecord
 
 
 def _plan(db: Database, options: AMOptions) -> _Plan:
@@ -60,6 +60,8 @@ def chosen_units(conn: sa.Connection, run: Run, options: AMOptions) -> list[tupl
     if options.units:
         pairs = [find_unit(conn, run, label) for label in options.units]
         return list(dict.fromkeys(pairs))
+    if options.top is None:
+        raise InputError("name the units (--units fc6.1,fc6.7) or ask for the top N (--top N)")
     return top_units(conn, run, options.by, options.top, options.layer)
 
 
@@ -84,6 +86,11 @@ def top_units(conn: sa.Connection, run: Run, by: str, n: int, layer: str | None 
         scope = f"layer {layer} of " if layer else ""
         raise SeldbError(f"no live unit of {scope}{run.name} has a value of {by}")
     return [(row.layer, int(row.unit)) for row in rows]
+
+
+def _reusable(stored: dict | None) -> bool:
+    """A stored image whose file is still the one seldb wrote."""
+    return stored is not None and _file_intact(stored["path"], stored["sha256"])
 
 
 def _file_intact(path: str, sha256: str) -> bool:
@@ -124,14 +131,11 @@ def activation_maximisation(
     }
     with db.connect() as conn:
         previous = {pair: store.stored(conn, k) for pair, k in keys.items()}
-    todo = [
-        pair
-        for pair in plan.units
-        if options.force or not previous[pair] or not _file_intact(previous[pair]["path"], previous[pair]["sha256"])
-    ]
+    todo = [pair for pair in plan.units if options.force or not _reusable(previous[pair])]
     for pair in todo:
-        if previous[pair] and not options.force:
-            notify(f"{pair[0]}.{pair[1]}: {previous[pair]['path']} is gone or changed; making the image again")
+        before = previous[pair]
+        if before and not options.force:
+            notify(f"{pair[0]}.{pair[1]}: {before['path']} is gone or changed; making the image again")
     if todo:
         _make(db, plan, rebuilt, options, size, device, [(p, keys[p], previous[p]) for p in todo], progress, notify)
     with db.connect() as conn:

@@ -69,7 +69,7 @@ def _tile(image: np.ndarray | None, size: int):
     picture = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
     factor = size / max(picture.size)
     # small images (28-pixel digits) are enlarged with visible pixels, large ones smoothly reduced
-    resample = Image.NEAREST if factor > 1 else Image.BILINEAR
+    resample = Image.Resampling.NEAREST if factor > 1 else Image.Resampling.BILINEAR
     picture = picture.resize((max(1, round(picture.width * factor)), max(1, round(picture.height * factor))), resample)
     tile.paste(picture, ((size - picture.width) // 2, (size - picture.height) // 2))
     return tile
@@ -144,7 +144,7 @@ def write_contact_sheet(
             f"{len(missing)} of {len(paths)} top images are not reachable from here"
             f" (first: {missing[0]}); mount the run's image directory to see them"
         )
-    if len(missing) == len(paths):
+    if note is not None and len(missing) == len(paths):
         return ContactSheet(None, len(paths), missing, note.replace("top images are", "top images are all"))
     captions = [
         [f"#{rank} {name or '?'}", f"activation {value:.4g}"]

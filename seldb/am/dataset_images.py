@@ -36,7 +36,9 @@ class RunRecord:
     @property
     def roots(self) -> list[Path]:
         """Directories a relative image path may be relative to, most likely first."""
-        ingest = self.options.get("ingest") if isinstance(self.options.get("ingest"), dict) else {}
+        ingest = self.options.get("ingest")
+        if not isinstance(ingest, dict):
+            ingest = {}
         roots = [Path(ingest["data"])] if ingest.get("data") else []
         return roots + ([Path(self.source_file).parent] if self.source_file else [])
 

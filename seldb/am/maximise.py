@@ -136,8 +136,8 @@ def measure(
     x = x.permute(0, 3, 1, 2).contiguous().to(device)
     with UnitProbe(layer_module, unit, pre_relu, layer_name) as probe, torch.no_grad():
         net(prep(x))
-        probe.check_unit()
-        means, maxes = probe.mean.double().cpu().tolist(), probe.max.double().cpu().tolist()
+        mean, top = probe.values()
+        means, maxes = mean.double().cpu().tolist(), top.double().cpu().tolist()
     return [UnitActivation(a, b) for a, b in zip(means, maxes)]
 
 
@@ -234,7 +234,7 @@ def _optimise(
     probe.redirect = True
     for step in range(settings.steps):
         net(prep(random_transform(image.rgb(), spec, generator)))
-        loss = -probe.mean.mean()
+        loss = -probe.values()[0].mean()
         # gradients for the image only: the network's weights get none, and nothing accumulates on them
         (image.spectrum.grad,) = torch.autograd.grad(loss, [image.spectrum])
         optimiser.step()

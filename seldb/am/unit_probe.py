@@ -124,6 +124,12 @@ class UnitProbe:
         if self.unit >= self.n_units:
             raise InputError(f"no unit {self.unit} in {self.layer_name} (it has units 0..{self.n_units - 1})")
 
+    def values(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mean with its gradient, max) per image of the last forward pass, the unit checked first."""
+        self.check_unit()
+        assert self.mean is not None and self.max is not None  # set by the pass that check_unit saw
+        return self.mean, self.max
+
     def close(self) -> None:
         self._recorder.close()
 

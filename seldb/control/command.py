@@ -19,6 +19,7 @@ from pathlib import Path
 from seldb.control.options import ControlNetworkResult, ControlOptions, ControlResult
 from seldb.db.database import Database
 from seldb.errors import SeldbError
+from seldb.load.import_h5 import run_import
 from seldb.load.options import ImportOptions, Provenance
 from seldb.progress import progress_bar
 
@@ -56,7 +57,8 @@ def control_superposition(
 def _import_network(db: Database, net, options: ControlOptions) -> ControlNetworkResult:
     runs, reused = {}, True
     for space, path in net.files.items():
-        imported = db.import_h5(
+        imported = run_import(
+            db,
             path,
             ImportOptions(model=net.model_name, dataset=f"control-{space}", on_duplicate=options.on_duplicate),
             Provenance(SOURCE, net.provenance_for(space)),

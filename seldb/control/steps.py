@@ -27,6 +27,7 @@ without a database (the same numbers the import stores).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -53,7 +54,7 @@ def _summary(values: np.ndarray, labels: np.ndarray, n_classes: int) -> dict:
         "distinct_states": int(len(np.unique(values, axis=0))),
         "n_localist": int(units["is_localist"].fill_null(False).sum()),
         "n_margin_01": int((margin.fill_null(-1.0) >= MARGIN).sum()),
-        "best_margin": None if best is None else round(float(best), 6),
+        "best_margin": None if best is None else round(float(cast(float, best)), 6),
     }
 
 

@@ -39,7 +39,7 @@ class ArrayColumn:
         oid, be = TYPES[self.kind]
         length = self.values.shape[1]
         element = np.dtype([("len", ">i4"), ("v", be)])
-        fields = [("len", ">i4"), ("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4")]
+        fields: list[tuple] = [("len", ">i4"), ("ndim", ">i4"), ("flags", ">i4"), ("oid", ">i4")]
         if length:
             fields += [("size", ">i4"), ("lbound", ">i4"), ("el", element, (length,))]
         return fields

@@ -25,6 +25,15 @@ from seldb.errors import SeldbError
 from seldb.settings import mask_url, normalize_database_url
 
 
+def driver_cursor(conn: Connection) -> psycopg.Cursor:
+    """A psycopg cursor on the connection's own transaction: for binary COPY, and for SQL text that
+    must reach the server as written (a `%` in a view is not a parameter placeholder)."""
+    raw = conn.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise SeldbError(f"seldb talks to PostgreSQL through psycopg 3, not {type(raw).__name__}")
+    return raw.cursor()
+
+
 class Database:
     """A PostgreSQL database holding seldb's tables and views (see the module docstring)."""
 

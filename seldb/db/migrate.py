@@ -47,6 +47,8 @@ MIGRATION_ONLY_INDEXES = frozenset({"ix_concept_measures_concept_id", "ix_measur
 def migrations_dir() -> Path:
     """The folder of the installed migration scripts (alembic needs a real directory)."""
     package = importlib.import_module(MIGRATIONS_PACKAGE)
+    if package.__file__ is None:
+        raise SeldbError(f"{MIGRATIONS_PACKAGE} is not installed as files: reinstall seldb")
     return Path(package.__file__).resolve().parent
 
 
@@ -64,7 +66,10 @@ def alembic_config(url: str | None = None, connection: Connection | None = None)
 def head() -> str:
     """The newest revision this seldb knows."""
     script = ScriptDirectory.from_config(alembic_config())
-    return script.get_current_head()
+    newest = script.get_current_head()
+    if newest is None:
+        raise SeldbError("seldb's migration scripts are missing: reinstall seldb")
+    return newest
 
 
 @contextlib.contextmanager

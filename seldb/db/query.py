@@ -61,8 +61,10 @@ def _last_result(conn: psycopg.Connection, sql: str) -> tuple[list[str], list[tu
     return columns, rows
 
 
-def describe_error(exc: psycopg.Error, write: bool, api: bool = False) -> str:
+def describe_error(exc: BaseException | None, write: bool, api: bool = False) -> str:
     """PostgreSQL's own message in one line, with a hint where seldb can give one."""
+    if not isinstance(exc, psycopg.Error):  # the driver's error is missing: say what there is
+        return one_line(exc or "the database refused the query")
     message = exc.diag.message_primary or one_line(exc)
     if exc.sqlstate == READ_ONLY_SQLSTATE and not write:
         how = "db.execute(sql, write=True)" if api else "`seldb sql --write`"

@@ -59,7 +59,8 @@ def frame(conn: sa.Connection, sql: str, params: Mapping[str, Any] | None = None
     rows = result.fetchall()
     data = {}
     for i, name in enumerate(columns):
-        dtype = _PG_TYPES.get(description[i].type_code) if description else None
+        type_code: Any = description[i][1] if description else None  # DB-API: (name, type_code, ...)
+        dtype = _PG_TYPES.get(type_code)
         values = [_plain(row[i]) for row in rows]
         try:
             data[name] = pl.Series(name, values, dtype=dtype, strict=False)

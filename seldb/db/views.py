@@ -31,6 +31,7 @@ from importlib import resources
 from sqlalchemy.engine import Connection
 
 from seldb import catalogue
+from seldb.db.database import driver_cursor
 from seldb.db.schema import VIEWS as VIEW_SCHEMA
 
 Execute = Callable[[str], None]
@@ -131,7 +132,7 @@ def executor(conn: Connection) -> Execute:
     """A function that runs SQL text as is on conn's transaction (several statements, no placeholders)."""
 
     def execute(sql: str) -> None:
-        with conn.connection.driver_connection.cursor() as cursor:
+        with driver_cursor(conn) as cursor:
             cursor.execute(sql)
 
     return execute
@@ -159,7 +160,7 @@ def column_lister(conn: Connection) -> Callable[[str], list[str]]:
     """The columns of a view of schema seldb, as conn's transaction sees them (views just created too)."""
 
     def columns_of(view: str) -> list[str]:
-        with conn.connection.driver_connection.cursor() as cursor:
+        with driver_cursor(conn) as cursor:
             cursor.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
                 " ORDER BY ordinal_position",

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from seldb import catalogue
 from seldb.db import schema as s
 from seldb.db.bulk import ArrayColumn, ScalarColumn, copy_encoded, copy_rows, encode_block
+from seldb.db.database import driver_cursor
 from seldb.measures import BlockResult
 
 ARRAY_COLUMNS = [column.name for column in s.unit_arrays.columns]  # the order encode_unit_arrays writes
@@ -59,7 +60,7 @@ def encode_unit_arrays(run_id: int, layer_id: int, first_unit: int, result: Bloc
         group = np.flatnonzero(hist.n_bins == n_bins)
         for i in range(0, group.size, step):
             rows = group[i : i + step]
-            columns = [
+            columns: list[ScalarColumn | ArrayColumn] = [
                 ScalarColumn("run_id", "int8", np.full(rows.size, run_id)),
                 ScalarColumn("layer_id", "int2", np.full(rows.size, layer_id)),
                 ScalarColumn("unit", "int4", first_unit + rows),
@@ -85,10 +86,16 @@ class RunWriter:
 
     def __init__(self, conn: sa.Connection, run_id: int | None = None):
         self.conn = conn
-        self._cursor = conn.connection.driver_connection.cursor()
+        self._cursor = driver_cursor(conn)
         self.run_id = run_id  # set by create_run, or given to add to an existing run
         for setting in ("statement_timeout", "idle_in_transaction_session_timeout", "lock_timeout"):
             conn.exec_driver_sql(f"SET LOCAL {setting} = 0")
+
+    def the_run(self) -> int:
+        """The run being written: the one create_run made, or the one given."""
+        if self.run_id is None:
+            raise RuntimeError("RunWriter: create_run() comes first")  # a programming error, not input
+        return self.run_id
 
     @classmethod
     def for_run(cls, conn: sa.Connection, run_id: int) -> RunWriter:

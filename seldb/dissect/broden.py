@@ -92,7 +92,8 @@ class Broden:
 
     def load_labels(self, img: BrodenImage) -> ImageLabels:
         """The image's label channels (PNG: R + 256 * G) and whole-image labels, every number checked."""
-        planes, scalars = [], []
+        planes: list = []
+        scalars: list = []
         for cat in self.categories:
             cell = img.cells[cat]
             if all(isinstance(item, int) for item in cell):
@@ -226,7 +227,7 @@ def _primary_categories(directory: Path, categories: tuple[str, ...], n_labels: 
     # argmax over (coverage, category index) tuples: reversing the category axis makes argmax's
     # first-maximum rule pick the later category on ties
     reversed_best = np.argmax(np.where(member, coverage, 0.0)[::-1], axis=0)
-    return len(categories) - 1 - reversed_best, member.any(axis=0)
+    return len(categories) - 1 - reversed_best, np.asarray(member.any(axis=0))
 
 
 def _read_index(directory: Path, categories: tuple[str, ...]) -> list[BrodenImage]:

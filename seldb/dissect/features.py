@@ -34,13 +34,14 @@ def _normalise(kind: str) -> Callable[[np.ndarray], np.ndarray]:
     """(B, H, W, 3) uint8 RGB -> (B, 3, H, W) float32."""
 
     def netdissect(rgb):
-        return (rgb - np.float32(NETDISSECT_MEAN_RGB)) / np.float32(NETDISSECT_SCALE)
+        return (rgb - np.asarray(NETDISSECT_MEAN_RGB, np.float32)) / np.float32(NETDISSECT_SCALE)
 
     def torchvision(rgb):
-        return (rgb / np.float32(255) - np.float32(TORCHVISION_MEAN)) / np.float32(TORCHVISION_STD)
+        mean, std = np.asarray(TORCHVISION_MEAN, np.float32), np.asarray(TORCHVISION_STD, np.float32)
+        return (rgb / np.float32(255) - mean) / std
 
     def caffe(rgb):
-        return rgb[..., ::-1] - np.float32(CAFFE_MEAN_BGR)
+        return rgb[..., ::-1] - np.asarray(CAFFE_MEAN_BGR, np.float32)
 
     def plain(rgb):
         return rgb / np.float32(127.5) - np.float32(1)
@@ -70,6 +71,7 @@ def image_batches(broden: Broden, batch_size: int) -> Iterator[tuple[int, np.nda
     with ThreadPoolExecutor(max_workers=1) as reader:
         pending = reader.submit(load, starts[0]) if starts else None
         for i, start in enumerate(starts):
+            assert pending is not None  # submitted for every start
             rgb = pending.result()
             pending = reader.submit(load, starts[i + 1]) if i + 1 < len(starts) else None
             yield start, rgb
@@ -103,7 +105,8 @@ def map_shapes(
     normalise = _normalise(preprocess)
     with _recording(net, layers, device) as (recorder, device):
         net(torch.from_numpy(normalise(broden.load_image(broden.images[0])[None])).to(device))
-        return {name: tuple(int(n) for n in maps.shape[1:]) for name, maps in recorder.take().items()}
+        shapes = {name: maps.shape for name, maps in recorder.take().items()}
+        return {name: (int(shape[1]), int(shape[2]), int(shape[3])) for name, shape in shapes.items()}
 
 
 @contextlib.contextmanager

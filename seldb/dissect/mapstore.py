@@ -24,7 +24,8 @@ class MapStore:
     """Append (batch, units, h, w) float32 maps; read them back as chunks of whole images."""
 
     def __init__(self, path: Path, n_images: int, map_shape: tuple[int, int, int], layer: str):
-        self.path, self.n_images, self.map_shape = Path(path), n_images, tuple(map_shape)
+        units, height, width = map_shape
+        self.path, self.n_images, self.map_shape = Path(path), n_images, (int(units), int(height), int(width))
         self.per_image = int(np.prod(self.map_shape))
         self.written = 0
         needed = n_images * self.per_image * 4
@@ -54,6 +55,6 @@ class MapStore:
             for start in range(0, self.n_images, images_per_chunk):
                 count = min(images_per_chunk, self.n_images - start)
                 view = buffer[:count]
-                if handle.readinto(memoryview(view).cast("B")) != view.nbytes:
+                if handle.readinto(view.data.cast("B")) != view.nbytes:
                     raise OSError(f"{self.path}: the map store is shorter than written")
                 yield start, view

@@ -143,7 +143,7 @@ class _Stats:
         self.frequency[name] += 1
         self.coverage[name] += share
 
-    def touch(self, row: dict[str, str]) -> None:
+    def touch(self, row: dict[str, object]) -> None:
         for cat in CATEGORIES:
             self.touched[cat] += bool(row[cat])
 
@@ -163,7 +163,7 @@ def _save_labels(path: Path, labels: np.ndarray) -> None:
 
 def _write_image(
     directory: Path, i: int, scene: _Scene, size: int, seg_size: int, numbers: dict[str, int], stats: _Stats
-) -> dict[str, str]:
+) -> dict[str, object]:
     stem = f"mini/{i:04d}"
     colours = list(PALETTE)
     rgb = np.array([PALETTE[c] for c in colours], np.uint8)[scene.pixels]
@@ -211,7 +211,7 @@ def _write_csv(path: Path, header: list[str], rows: list) -> None:
         writer.writerows(rows)
 
 
-def _write_index(directory: Path, rows: list[dict[str, str]]) -> None:
+def _write_index(directory: Path, rows: list[dict[str, object]]) -> None:
     header = ["image", "split", "ih", "iw", "sh", "sw", *CATEGORIES]
     _write_csv(directory / "index.csv", header, [[row[h] for h in header] for row in rows])
 

@@ -21,7 +21,15 @@ from seldb.dissect.features import NETDISSECT_MEAN_RGB, NETDISSECT_SCALE
 from seldb.dissect.minibroden import PALETTE
 
 
+def _bias(conv: nn.Conv2d) -> torch.Tensor:
+    assert conv.bias is not None  # made with bias=True, the default
+    return conv.bias
+
+
 class _Planted(nn.Module):
+    mean: torch.Tensor
+    concept: torch.Tensor
+
     def __init__(self, generator: torch.Generator, concept_rgb: tuple[int, int, int]):
         super().__init__()
         self.register_buffer("mean", torch.tensor(NETDISSECT_MEAN_RGB).view(1, 3, 1, 1))
@@ -29,7 +37,7 @@ class _Planted(nn.Module):
         self.random = nn.Conv2d(3, 3, 3, padding=1)
         with torch.no_grad():
             self.random.weight.copy_(torch.randn(self.random.weight.shape, generator=generator))
-            self.random.bias.copy_(torch.randn(self.random.bias.shape, generator=generator))
+            _bias(self.random).copy_(torch.randn(self.random.out_channels, generator=generator))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rgb = x * NETDISSECT_SCALE + self.mean  # undo the preprocessing
@@ -46,7 +54,7 @@ class PlantedNet(nn.Module):
         self.features = nn.Conv2d(4, 6, 3, padding=1)
         with torch.no_grad():
             self.features.weight.copy_(torch.randn(self.features.weight.shape, generator=generator) * 0.5)
-            self.features.bias.copy_(torch.randn(self.features.bias.shape, generator=generator) * 0.1)
+            _bias(self.features).copy_(torch.randn(self.features.out_channels, generator=generator) * 0.1)
         self.pooled = nn.AvgPool2d(4)
         self.fc = nn.Linear(6, n_classes)
 

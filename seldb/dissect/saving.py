@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from seldb import __version__
 from seldb.db import schema as s
 from seldb.db.bulk import ScalarColumn, copy_encoded, copy_rows, encode_block
+from seldb.db.database import driver_cursor
 from seldb.db.read import Layer, check_layers, resolve_run
 from seldb.dissect.imported import tally_record
 from seldb.dissect.result import DissectResult, LayerDissection
@@ -42,7 +43,7 @@ REDUCTION = "map"  # the layer of a run made by dissect: maps dissected whole, n
 def check_run(conn: sa.Connection, run_id: int, identity: dict, shapes: dict[str, tuple]) -> dict[str, int]:
     """{layer: layer_id} of an existing run whose units are this network's, else one error line."""
     run = resolve_run(conn, run_id)
-    options = conn.execute(sa.select(s.runs.c.options).where(s.runs.c.run_id == run_id)).scalar()
+    options = conn.execute(sa.select(s.runs.c.options).where(s.runs.c.run_id == run_id)).scalar() or {}
     recorded = options.get("ingest") or options.get("dissect")
     if not recorded:
         raise InputError(
@@ -136,7 +137,7 @@ def store_layer(
         )
         .returning(s.dissections.c.dissection_id)
     ).scalar_one()
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     numbers = result.label_numbers()
     names = [result.label_names[n] for n in numbers]
     categories = [result.categories[c] for c in result.primary[numbers]]

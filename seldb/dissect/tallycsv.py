@@ -121,7 +121,7 @@ def read_tally(path: str | os.PathLike) -> list[TallyLabel]:
             reader = csv.reader(handle)
             header = next(reader, None)
             categories = _header(path, header)
-            names = [h.strip() for h in header]
+            names = [h.strip() for h in header or []]
             for line, values in enumerate(reader, start=2):
                 if not any(v.strip() for v in values):
                     continue  # blank line

@@ -76,45 +76,54 @@ class ExactPercentile:
             raise ValueError(f"percentile {percentile} is outside [0, 100]")
         self.n_units, self.percentile, self.unit_block = n_units, percentile, unit_block
         self.n = 0
-        self.high = np.zeros((n_units, BINS), np.int64)
+        self.high: np.ndarray | None = np.zeros((n_units, BINS), np.int64)  # None once pass 1 is over
         self.low: np.ndarray | None = None  # (2, units, BINS) once pass 1 is over
         self.target: np.ndarray | None = None  # (2, units): high bin of the lower / upper order statistic
         self.residual: np.ndarray | None = None  # (2, units): the rank inside that bin
 
     def first(self, maps: np.ndarray) -> None:
         maps = self._units_last(maps)
+        if self.high is None:
+            raise RuntimeError("first() after second(): pass 1 is over")  # a programming error, not input
         self.n += maps.shape[0] * maps.shape[2]
         for start, keys in self._blocks(maps):
             self._count(self.high, start, keys >> BITS)
 
     def second(self, maps: np.ndarray) -> None:
-        if self.low is None:
-            self._locate()
+        counts, target, _ = self._pass_two()
         maps = self._units_last(maps)
         for start, keys in self._blocks(maps):
             high, low = keys >> BITS, keys & (BINS - 1)
             stop = start + keys.shape[0]
             for slot in range(2):
-                self._count(self.low[slot], start, low, high == self.target[slot, start:stop, None])
+                self._count(counts[slot], start, low, high == target[slot, start:stop, None])
 
     def values(self) -> np.ndarray:
         """(units,) float64 percentiles; pass 2 must have seen all data."""
-        if self.low is None:
-            self._locate()
+        counts, target, residual = self._pass_two()
         found = np.empty((2, self.n_units))
         for slot in range(2):
-            cumulative = np.cumsum(self.low[slot], axis=1)
+            cumulative = np.cumsum(counts[slot], axis=1)
             low = np.array(
-                [np.searchsorted(cumulative[u], self.residual[slot, u], side="right") for u in range(self.n_units)],
+                [int(np.searchsorted(cumulative[u], residual[slot, u], side="right")) for u in range(self.n_units)],
                 dtype=np.uint32,
             )
-            if (cumulative[:, -1] <= self.residual[slot]).any():
+            if (cumulative[:, -1] <= residual[slot]).any():
                 raise RuntimeError("pass 2 saw other data than pass 1")  # a programming error, not input
-            found[slot] = key_values((self.target[slot].astype(np.uint32) << BITS) | low)
+            found[slot] = key_values((target[slot].astype(np.uint32) << BITS) | low)
         _, _, gamma = percentile_ranks(self.n, self.percentile)
         return numpy_lerp(found[0], found[1], gamma)
 
+    def _pass_two(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(low-bin counts, target high bins, residual ranks), located from pass 1's counts once."""
+        if self.low is None or self.target is None or self.residual is None:
+            self._locate()
+        assert self.low is not None and self.target is not None and self.residual is not None
+        return self.low, self.target, self.residual
+
     def _locate(self) -> None:
+        if self.high is None:
+            raise RuntimeError("pass 1's counts are gone")  # a programming error, not input
         if self.n == 0:
             raise ValueError("no activation was seen")
         lower, upper, _ = percentile_ranks(self.n, self.percentile)

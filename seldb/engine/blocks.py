@@ -126,7 +126,7 @@ def measure_blocks(
         result = measure(block, values, labels)
         return Measured(block, result, read - started, time.perf_counter() - read)
 
-    futures = [Future() for _ in blocks]
+    futures: list[Future] = [Future() for _ in blocks]
     todo: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
     for _ in range(max(1, workers)):

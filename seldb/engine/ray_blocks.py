@@ -166,6 +166,7 @@ def _run_block(shared: _Shared, block: UnitBlock, values: np.ndarray | None) -> 
     """One Ray task: read the block (unless shipped), measure it."""
     started = time.perf_counter()
     if values is None:
+        assert shared.path is not None  # the driver ships every block when no path is shared
         afile = _open(shared.path, shared.size)
         prepare = getattr(afile, "ensure_unit_readable", None)  # the layout work the local engine does once
         if prepare is not None:

@@ -80,7 +80,7 @@ class ActivationFile:
         except OSError as exc:
             raise InputError(f"{self.path}: not a readable HDF5 file (truncated or another format): {exc}") from None
         self._unit_major: dict[str, UnitMajorCopy] = {}  # layers copied units-first into unlinked temporary files
-        self._plans: dict[tuple[str, int], tuple[np.ndarray, list]] = {}
+        self._plans: dict[tuple[str, int], tuple[np.ndarray, tuple[np.ndarray, bool, list[int]]]] = {}
         self._all_rows: np.ndarray | None = None
         self._plan_lock = threading.Lock()  # blocks are read on worker threads: one plan per selection
         self._cached: dict[str, h5py.Dataset] = {}
@@ -296,6 +296,7 @@ class ActivationFile:
             return
         if not self._tiled(layer, block_units):
             target = self._start_copy(layer, required=True)
+            assert target is not None  # a required copy raises rather than returning None
             for r0, block in self.row_blocks(layer, reuse=True):
                 target.write(r0, block)
             return

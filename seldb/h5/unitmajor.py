@@ -108,7 +108,7 @@ class UnitMajorCopy:
         """Store rows r0.. (images x units, r0 a multiple of rows_per_panel) as one panel."""
         p = r0 // self.rows_per_panel
         panel = self._transposed(rows, self._stride[p] // self.dtype.itemsize)
-        view, offset = memoryview(panel).cast("B"), self._start[p]
+        view, offset = panel.data.cast("B"), self._start[p]
         while view.nbytes:  # a regular file writes everything at once, but pwrite may stop short
             done = os.pwrite(self._fd, view, offset)
             view, offset = view[done:], offset + done
@@ -132,7 +132,7 @@ class UnitMajorCopy:
         width = min(self.rows_per_panel, self.n_rows - p * self.rows_per_panel)
         panel = out[: (u1 - u0) * stride].reshape(u1 - u0, stride)
         offset = self._start[p] + u0 * self._stride[p]
-        view = memoryview(panel).cast("B")
+        view = panel.data.cast("B")
         while view.nbytes:
             done = os.preadv(self._fd, [view], offset)
             if done == 0:

@@ -80,7 +80,8 @@ def read_class_file(path: str | Path) -> ClassList:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: class-names file not found")
-    keys, names = [], []
+    keys: list[str] = []
+    names: list[str] = []
     for lineno, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -115,5 +116,5 @@ def map_keys(keys: Sequence[str], model_classes: ClassList | None) -> list[int] 
     if model_classes is None or model_classes.keys is None or not keys:
         return None
     lookup = model_classes.index_of_keys()
-    indices = [lookup.get(k) for k in keys]
-    return None if any(i is None for i in indices) else indices  # type: ignore[return-value]
+    indices = [lookup[k] for k in keys if k in lookup]
+    return indices if len(indices) == len(keys) else None

@@ -95,11 +95,12 @@ class BatchDecoder:
                 decoded = {k: self._one(raw.positions[k], data) for k, data in files.items()}
         for k, tensor in raw.preprocessed.items():
             decoded[k] = tensor.to(self.device, non_blocking=True)
-        keep = [k for k in range(len(raw.positions)) if not isinstance(decoded[k], str)]
-        failed = raw.failed + [(raw.positions[k], decoded[k]) for k in decoded if isinstance(decoded[k], str)]
+        images = {k: v for k, v in decoded.items() if isinstance(v, torch.Tensor)}
+        keep = [k for k in range(len(raw.positions)) if k in images]
+        failed = raw.failed + [(raw.positions[k], v) for k, v in decoded.items() if isinstance(v, str)]
         return Batch(
             positions=[raw.positions[k] for k in keep],
-            images=torch.stack([decoded[k] for k in keep]) if keep else None,
+            images=torch.stack([images[k] for k in keep]) if keep else None,
             labels=[raw.labels[k] for k in keep],
             failed=sorted(failed),
         )

@@ -88,7 +88,7 @@ def _from_folders(root: Path, model_classes: ClassList | None, class_file: Class
         raise InputError(f"{root}: no class folder holding images{hint}")
     keys = [key for key, _ in per_class]
     model_index = map_keys(keys, model_classes)
-    if model_index is not None:
+    if model_index is not None and model_classes is not None:
         classes, label_of = model_classes, dict(zip(keys, model_index))
     else:
         classes = ClassList(names=tuple(names_for(keys, class_file)), keys=tuple(keys))
@@ -195,12 +195,16 @@ def _label_classes(
         n = max(max(labels) + 1, len(class_file) if class_file else 0)
         names = class_file.names if class_file and len(class_file) >= n else ()
         names = tuple(names[:n]) or tuple(f"class {i}" for i in range(n))
-        keys = class_file.keys[:n] if class_file and len(class_file) >= n else None
+        keys = class_file.keys[:n] if class_file and class_file.keys and len(class_file) >= n else None
         return ClassList(names=names, keys=keys), False, labels
-    keys = sorted(set(tokens))
-    model_index = map_keys(keys, model_classes)
-    if model_index is not None:
-        lookup = dict(zip(keys, model_index))
-        return model_classes, True, [lookup[t] for t in tokens]  # type: ignore[return-value]
-    lookup = {k: i for i, k in enumerate(keys)}
-    return ClassList(names=tuple(names_for(keys, class_file)), keys=tuple(keys)), False, [lookup[t] for t in tokens]
+    token_keys = sorted(set(tokens))
+    model_index = map_keys(token_keys, model_classes)
+    if model_index is not None and model_classes is not None:
+        lookup = dict(zip(token_keys, model_index))
+        return model_classes, True, [lookup[t] for t in tokens]
+    lookup = {k: i for i, k in enumerate(token_keys)}
+    return (
+        ClassList(names=tuple(names_for(token_keys, class_file)), keys=tuple(token_keys)),
+        False,
+        [lookup[t] for t in tokens],
+    )

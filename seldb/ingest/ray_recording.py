@@ -205,11 +205,12 @@ def _rows(ds):
 def seldb_cause(exc: BaseException) -> SeldbError | None:
     """The SeldbError inside Ray's wrappers (RayTaskError.cause, UserCodeException's __cause__), if any."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, SeldbError):
-            return exc
-        seen.add(id(exc))
-        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    inner: BaseException | None = exc
+    while inner is not None and id(inner) not in seen:
+        if isinstance(inner, SeldbError):
+            return inner
+        seen.add(id(inner))
+        inner = getattr(inner, "cause", None) or inner.__cause__ or inner.__context__
     return None
 
 

@@ -144,9 +144,9 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
                 " (none is correctly classified; --all-images analyses every image)" if afile.preds is not None else ""
             )
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
-        sha = wait(sha)
-        fingerprint = hashlib.sha256(json.dumps([sha, options.as_json()], sort_keys=True).encode()).hexdigest()
-        return _Plan(afile, options, layers, analysed, dropped, sha, fingerprint, time.perf_counter() - started)
+        digest = wait(sha)
+        fingerprint = hashlib.sha256(json.dumps([digest, options.as_json()], sort_keys=True).encode()).hexdigest()
+        return _Plan(afile, options, layers, analysed, dropped, digest, fingerprint, time.perf_counter() - started)
     except BaseException:
         afile.close()
         raise
@@ -291,7 +291,7 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
     afile = plan.afile
     blocks = plan_blocks(afile, plan.layers, plan.rows_by_class.size, afile.n_classes * plan.options.bins)
     outputs: dict[int, list[_BlockOut]] = {}
-    measure = _block_measurer(plan, writer.run_id, concepts)
+    measure = _block_measurer(plan, writer.the_run(), concepts)
     for done in _engine(plan.options)(afile, blocks, plan.rows_by_class, measure, progress=progress):
         _collect(done, writer, outputs, timings)
     return outputs
@@ -326,7 +326,7 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
     afile = plan.afile
     timings = {"validate_s": plan.validate_s, "read_s": 0.0, "measures_s": 0.0, "copy_s": 0.0}
     run_id = writer.create_run(_run_header(plan, provenance))
-    keys = afile.class_keys or [None] * afile.n_classes
+    keys: list[str | None] = list(afile.class_keys) if afile.class_keys else [None] * afile.n_classes
     n_analysed = np.bincount(afile.labels[plan.analysed], minlength=afile.n_classes)
     writer.add_classes(afile.class_names, keys, unique_labels(afile.class_names, afile.class_keys), n_analysed)
     writer.add_images(afile.labels, afile.preds, afile.paths, plan.analysed)
@@ -378,7 +378,7 @@ def _write_unit_tables(writer: RunWriter, outputs: dict[int, list[_BlockOut]], c
             writer.add_concept_measures(layer_id, cid, frame)
             counts["concept_rows"] += frame.height
         writer.add_class_summary(
-            functools.reduce(ClassSummary.merge, [b.class_summary for b in blocks]).rows(writer.run_id, layer_id)
+            functools.reduce(ClassSummary.merge, [b.class_summary for b in blocks]).rows(writer.the_run(), layer_id)
         )
         correlations += _both_correlations(units, layer_id)
         all_units.append(units)

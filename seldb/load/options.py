@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from seldb.catalogue import DEFAULT_TOP_K
 from seldb.errors import InputError
@@ -76,6 +76,13 @@ class ImportOptions:
             "top_k": sorted({int(k) for k in self.top_k} | set(DEFAULT_TOP_K)),
             "nan_policy": self.nan_policy,
         }
+
+
+def on_duplicate_option(value: str) -> OnDuplicate:
+    """--on-duplicate's text as the typed choice, or one InputError line."""
+    if value not in ON_DUPLICATE:
+        raise InputError(f"--on-duplicate is one of {', '.join(ON_DUPLICATE)}, got {value!r}")
+    return cast(OnDuplicate, value)
 
 
 def check_engine(engine: str, address: str | None, ship_blocks: bool = False) -> None:

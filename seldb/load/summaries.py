@@ -156,7 +156,8 @@ def correlate(a: np.ndarray, b: np.ndarray) -> dict:
     """Pearson and Spearman between two columns (NaN = NULL, dropped pairwise)."""
     keep = ~(np.isnan(a) | np.isnan(b))
     a, b = a[keep], b[keep]
-    row = {"n_units": int(a.size), "pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
+    row: dict[str, float | int | None] = {"n_units": int(a.size)}
+    row |= {"pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return row
     with warnings.catch_warnings():

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from seldb import __version__, catalogue
 from seldb.db import schema as s
 from seldb.db.bulk import copy_rows
-from seldb.db.database import Database
+from seldb.db.database import Database, driver_cursor
 from seldb.db.read import check_layers, resolve_run
 from seldb.engine.blocks import WORKERS, measure_blocks, plan_blocks
 from seldb.errors import InputError, SeldbError
@@ -182,7 +182,7 @@ def _store(
             for name in results
         ],
     )
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = driver_cursor(conn)
     unit_columns = [c.name for c in s.unit_measure_uncertainty.columns]
     null_columns = [c.name for c in s.layer_measure_null.columns]
     count = 0

@@ -129,6 +129,7 @@ class BlockResult:
 
 def sweep_and_counts(block: Block, top_k, p_levels) -> tuple[Sweep, list[TopKCounts]]:
     swept = sweep(block, p_levels)
+    assert swept.kth_code is not None and swept.runs is not None  # a fresh sweep has both
     counts = [topk_counts(block, swept.kth_code, swept.runs, k) for k in sorted(set(top_k) | set(DEFAULT_K))]
     return swept, counts
 
@@ -165,14 +166,13 @@ class _Parts:
         first = chunks[0]
         sweeps = [c.swept for c in chunks]
         recall_p = {
-            p: tuple(np.concatenate([s.recall_p[p][i] for s in sweeps]) for i in (0, 1)) for p in first.swept.recall_p
+            p: (np.concatenate([s.recall_p[p][0] for s in sweeps]), np.concatenate([s.recall_p[p][1] for s in sweeps]))
+            for p in first.swept.recall_p
         }
-        swept = Sweep(
-            None,
-            *[np.concatenate([getattr(s, f) for s in sweeps]) for f in ("mi", "mi_threshold", "mi_tp", "mi_selected")],
-            recall_p=recall_p,
-            runs=None,
-        )
+        merged = {
+            f: np.concatenate([getattr(s, f) for s in sweeps]) for f in ("mi", "mi_threshold", "mi_tp", "mi_selected")
+        }
+        swept = Sweep(kth_code=None, recall_p=recall_p, runs=None, **merged)
         counts = [
             cat([c.counts[i] for c in chunks], TopKCounts, ("k_requested", "k")) for i in range(len(first.counts))
         ]
@@ -190,6 +190,7 @@ class _Parts:
 def _numpy_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images) -> _Parts:
     block = prepare_block(values, labels, n_classes, image_index)
     swept, counts = sweep_and_counts(block, top_k, P_LEVELS)
+    assert swept.kth_code is not None  # a fresh sweep has it
     return _Parts(
         block.n_images,
         class_stats(block),

@@ -30,13 +30,15 @@ TIE = 1e-12
 class Sweep:
     """Per (unit, class) results; NaN where the class has no analysed image."""
 
-    kth_code: KthCode  # code of each unit's k-th largest activation
+    # code of each unit's k-th largest activation, and the runs of equal values: what the top-k passes
+    # of the same chunk read; None in a sweep merged from chunks, which keeps the per-unit results only
+    kth_code: KthCode | None
     mi: np.ndarray  # (U, K) class's maximum informedness
     mi_threshold: np.ndarray  # (U, K)
     mi_tp: np.ndarray  # (U, K) TP at that threshold
     mi_selected: np.ndarray  # (U, K) TP + FP at that threshold
     recall_p: dict[float, tuple[np.ndarray, np.ndarray]]  # p -> (recall (U,K), threshold (U,K)); -1: none
-    runs: Runs
+    runs: Runs | None
 
 
 @dataclass

@@ -184,12 +184,13 @@ def resolve_spec(
         if num_classes is None:
             raise InputError(f"--arch {arch} needs --num-classes K (the size of the weights' last layer)")
         return ModelSpec(arch, arch, num_classes)
-    if ":" not in model_module:  # type: ignore[operator]
+    assert model_module is not None  # exactly one of the three was given
+    if ":" not in model_module:
         raise InputError(f"--model-module wants FILE.py:FUNCTION, got {model_module!r}")
     return ModelSpec(
         Path(model_module.split(":")[0]).stem,
         "custom",
-        num_classes or 0,  # type: ignore[union-attr]
+        num_classes or 0,
         module_file=model_module,
     )
 
@@ -246,9 +247,11 @@ def _from_module_file(target: str):
         raise InputError(f"--model-module: {path} not found")
     else:
         module_spec = importlib.util.spec_from_file_location(f"seldb_user_model_{path.stem}", path)
-        module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
-        sys.modules[module_spec.name] = module  # type: ignore[union-attr]
-        module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+        if module_spec is None or module_spec.loader is None:
+            raise InputError(f"--model-module: {path} is not a Python file that can be imported")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_spec.name] = module
+        module_spec.loader.exec_module(module)
     builder = getattr(module, func, None)
     if not callable(builder):
         raise InputError(f"--model-module: {file} has no function {func!r}")

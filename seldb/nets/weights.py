@@ -111,8 +111,10 @@ def load_weights(net: torch.nn.Module, path: str | Path, spec: ModelSpec) -> lis
 
 def hub_weights(spec: ModelSpec) -> Path:
     """The torchvision checkpoint of a registry entry, from the hub cache (downloaded when online)."""
+    if spec.hub_file is None:
+        raise InputError(f"{spec.name} has no published torchvision checkpoint: pass --weights FILE")
     checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
-    target = checkpoints / spec.hub_file  # type: ignore[operator]
+    target = checkpoints / spec.hub_file
     if target.is_file():
         return target
     url = f"https://download.pytorch.org/models/{spec.hub_file}"

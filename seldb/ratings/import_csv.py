@@ -117,7 +117,8 @@ def ratings_from_rows(source: str | os.PathLike, rows: Iterable[tuple[int, dict]
     """Ratings from (line, {unit[, layer], rater, judged_object, label}) rows, checked; errors name
     `source` and the line. A rating sheet's answers, unblinded, come in this way too."""
     path = Path(source)
-    ratings, seen = [], {}
+    ratings: list[Rating] = []
+    seen: dict[tuple, int] = {}
     for line, row in rows:
         layer, unit = _where(path, line, row)
         rater = row["rater"].strip()

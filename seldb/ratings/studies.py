@@ -103,13 +103,17 @@ def _read_key(path: Path) -> dict:
 
 
 def _key_run(path: Path, key: dict, run: int | None) -> int:
-    about = key.get("about") if isinstance(key.get("about"), dict) else {}
+    about = key.get("about")
+    if not isinstance(about, dict):
+        about = {}
     recorded = about.get("run_id")
     if recorded is not None and run is not None and int(recorded) != int(run):
         raise InputError(f"{path} is the key of a sheet of run {recorded}, not run {run}")
-    if recorded is None and run is None:
+    if run is not None:
+        return int(run)
+    if recorded is None:
         raise InputError(f"{path} does not record its run: give it with --run")
-    return int(run if run is not None else recorded)
+    return int(recorded)
 
 
 def _check_images(path: Path, key: dict) -> None:

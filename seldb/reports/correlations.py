@@ -27,7 +27,8 @@ def correlations_report(
     one layer, or "all" the all-layer rows."""
     with db.connect() as conn:
         r = resolve_run(conn, run)
-        where, params = "run_id = :r", {"r": r.run_id}
+        where = "run_id = :r"
+        params: dict[str, object] = {"r": r.run_id}
         if layer == ALL_LAYERS:
             where += " AND layer IS NULL"
         elif layer is not None:

@@ -46,7 +46,7 @@ def _draw_band(ax, band: pl.DataFrame | None, measure: str, shown: Sequence[str]
     if band is None or band.is_empty():
         return []
     rows = {r["layer"]: r for r in band.filter(pl.col("measure") == measure).iter_rows(named=True)}
-    drawn = []
+    drawn: list[dict] = []
     for i, name in enumerate(shown):
         r = rows.get(name)
         if r is None or r["band_95"] is None:

@@ -123,7 +123,7 @@ def _draw(
     if am is not None:  # the AM image in a panel on the right
         from seldb.reports.am_panels import draw_panel
 
-        plots, side = figure.subfigures(1, 2, width_ratios=[10, 3])
+        plots, side = np.asarray(figure.subfigures(1, 2, width_ratios=[10, 3])).ravel()
         draw_panel(side, am)
     jitter_ax, hist_ax = plots.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     _jitterplot(jitter_ax, points, names, class_index)

@@ -66,7 +66,8 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     return _error_page(request, 503, "seldb could not answer", str(exc))
 
 
-async def _http(request: Request, exc: HTTPException) -> Response:
+async def _http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)  # registered for HTTPException only
     messages = {404: "There is no such page.", 405: "This page does not take that request method."}
     return _error_page(request, exc.status_code, exc.detail or "Error", messages.get(exc.status_code, exc.detail))
 

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from seldb.db.database import Database
 from seldb.db.read import Run, layer_order, no_layer
+from seldb.errors import SeldbError
 
 STATEMENT_TIMEOUT_MS = 15_000
 
@@ -38,6 +39,14 @@ def rows(conn: sa.Connection, sql: str, **params: Any) -> list[dict]:
 def one(conn: sa.Connection, sql: str, **params: Any) -> dict | None:
     row = conn.execute(sa.text(sql), params).mappings().first()
     return dict(row) if row is not None else None
+
+
+def the_row(conn: sa.Connection, sql: str, **params: Any) -> dict:
+    """The one row a query about something that exists returns (a run, a layer already found)."""
+    row = one(conn, sql, **params)
+    if row is None:
+        raise SeldbError("the database changed while the page was read: reload it")
+    return row
 
 
 def layers_of(conn: sa.Connection, run_id: int) -> list[dict]:

@@ -82,7 +82,8 @@ def _kind(column: str) -> str:
 
 def tokens(text: str) -> list[tuple[str, str]]:
     """(kind, text) tokens of a filter; InputError naming what could not be read."""
-    found, at = [], 0
+    found: list[tuple[str, str]] = []
+    at = 0
     while at < len(text):
         if not text[at:].strip():
             break
@@ -92,6 +93,7 @@ def tokens(text: str) -> list[tuple[str, str]]:
                 f"filter: cannot read {text[at:].strip()[:30]!r} (write e.g. precision_60 > 0.75 and recall_p1 < 0.1)"
             )
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         found.append((kind, match.group(kind)))
         at = match.end()
     return found
@@ -193,7 +195,8 @@ def _all(params, key: str) -> list[str]:
 
 
 def _where(q: UnitQuery, run_id: int) -> tuple[list[str], dict]:
-    clauses, values = ["m.run_id = :run_id"], {"run_id": run_id}
+    clauses = ["m.run_id = :run_id"]
+    values: dict[str, object] = {"run_id": run_id}
     if q.layers:
         clauses.append("m.layer IN (" + ", ".join(f":layer{i}" for i in range(len(q.layers))) + ")")
         values.update({f"layer{i}": layer for i, layer in enumerate(q.layers)})

@@ -186,7 +186,9 @@ def class_order_constants(ctx: Context, order: UnitOrder) -> ClassOrderConstants
     )
 
 
-def bootstrap_informedness(ctx: Context, order: UnitOrder, consts: ClassOrderConstants, w: np.ndarray):
+def bootstrap_informedness(
+    ctx: Context, order: UnitOrder, consts: ClassOrderConstants, w: np.ndarray
+) -> tuple[Informedness, tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """w: (R, m) int32 copies in activation order. Informedness; copies in class order (R, m);
     copies per class at the floor (R, K); cumulative copies along the order (R, m)."""
     rows = w.shape[0]
@@ -287,6 +289,7 @@ def permutation_informedness(ctx: Context, order: UnitOrder, lab: np.ndarray):
 def sample_informedness(ctx: Context, order: UnitOrder, mi: Informedness) -> np.ndarray:
     """Informedness of the original images (every image once) at each replicate's chosen class and
     threshold (mi.cls, mi.group; group -1: the lowest activation, where informedness is 0)."""
+    assert mi.group is not None, "the sweep of this replicate kept no threshold group"
     cls, group = np.maximum(mi.cls, 0), np.maximum(mi.group, 0)
     if order.size == 0:
         tp, selected = ctx.class_n[cls], np.full(cls.size, ctx.n_images)

@@ -82,7 +82,7 @@ def topk(ctx: Context, pre: Prefix, k: int, floor_first: Callable[[int, int], in
         sel = cum[:, pre.group_last]  # selected through each element's group
         above_group = cum[:, pre.group_first] - pre.weight[:, pre.group_first]
         reach = sel >= k
-        has = reach.any(axis=1)
+        has = np.asarray(reach.any(axis=1))
         at = reach.argmax(axis=1)
         r = np.arange(rows)
         kth_group = np.where(has, pre.group[at], np.iinfo(np.int64).max)

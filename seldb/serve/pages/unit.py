@@ -22,7 +22,7 @@ from seldb.db.read import find_unit, resolve_run
 from seldb.errors import InputError, NotFound, SeldbError
 from seldb.serve.formatting import first_sentence
 from seldb.serve.images import THUMB_PX, png_of
-from seldb.serve.reading import one, reading, rows
+from seldb.serve.reading import one, reading, rows, the_row
 from seldb.serve.render import context, render
 
 TOP_SHOWN = 20  # top images on the page (the view holds 100)
@@ -103,7 +103,7 @@ def _class_of_interest(conn, where: dict, row: dict | None, asked: str | None) -
 
 
 def _top_images(conn, run_id: int, where: dict) -> list[dict]:
-    record = one(conn, "SELECT options, source_file FROM seldb.runs WHERE run_id = :r", r=run_id)
+    record = the_row(conn, "SELECT options, source_file FROM seldb.runs WHERE run_id = :r", r=run_id)
     roots = RunRecord(run_id, dict(record["options"] or {}), record["source_file"]).roots
     images = rows(
         conn,
@@ -176,8 +176,8 @@ def unit_page(request: Request):
             f" ORDER BY mean DESC NULLS LAST, class_index{limit}",
             **where,
         )
-        n_classes = one(conn, f"SELECT count(*) AS n FROM seldb.unit_class_stats WHERE {WHERE}", **where)["n"]
-        layer_row = one(conn, "SELECT n_units FROM seldb.layers WHERE run_id = :r AND layer = :l", **where)
+        n_classes = the_row(conn, f"SELECT count(*) AS n FROM seldb.unit_class_stats WHERE {WHERE}", **where)["n"]
+        layer_row = the_row(conn, "SELECT n_units FROM seldb.layers WHERE run_id = :r AND layer = :l", **where)
         values = {
             "run": run,
             "layer": layer,
@@ -249,7 +249,7 @@ def thumbnail(request: Request):
             u=unit,
             k=rank,
         )
-        record = one(conn, "SELECT options, source_file FROM seldb.runs WHERE run_id = :r", r=run_id)
+        record = the_row(conn, "SELECT options, source_file FROM seldb.runs WHERE run_id = :r", r=run_id)
     if image is None:
         raise NotFound(f"{label} has no top image of rank {rank}")
     roots = RunRecord(run_id, dict(record["options"] or {}), record["source_file"]).roots

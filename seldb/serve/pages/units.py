@@ -12,6 +12,7 @@ SQL against the views.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import sqlalchemy as sa
 from starlette.requests import Request
@@ -45,7 +46,7 @@ def units_page(request: Request):
         q, layers = _query(request, conn, run_id)
         units, total = fetch_page(conn, q, run_id)
     pages = max(1, math.ceil(total / q.per))
-    values = {
+    values: dict[str, Any] = {
         "run": run,
         "q": q,
         "units": units,
