@@ -7,13 +7,18 @@
     db.unit_class_stats(run=3, unit_label="fc6.1199")
     db.detector_claims(run="all", layer="fc8")
     db.sql("SELECT ... WHERE run_id = :r", r=3)
-    db.reports.top(measure=["precision_60"], n=5).section("by_precision_60").frame
+    db.reports.top(measures=["precision_60"], n=5).section("by_precision_60").frame
 
-Query methods are named after the views of schema seldb and take `run`
-(None: the latest run; "all": every run) plus equality filters on the view's
-columns (`class_=` for the column `class`; a list means "any of"). Filtering
-happens in PostgreSQL, so asking for one unit of a 1000-class run reads one
-unit. Every value comes from a view, as in the reports.
+Query methods are named after the views of schema seldb (seldb.api_views,
+generated from the views and their docs) and take `run` (None: the latest
+run; "all": every run) plus equality filters on the view's columns (`class_=`
+for the column `class`; a list means "any of"). Filtering happens in
+PostgreSQL, so asking for one unit of a 1000-class run reads one unit.
+
+Most operations are the library functions themselves, bound to the handle
+(`handle_method`): their signatures, defaults and options objects are the
+functions' own, written once. The ones that need torch are imported when
+first called, so `seldb.connect()` stays light.
 
 A handle owns its connections (close it, or use it in a `with` block, to
 release them); two handles on two databases never mix. The CLI builds one
@@ -22,18 +27,35 @@ per command.
 
 from __future__ import annotations
 
-import os
+import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
 import polars as pl
 import sqlalchemy as sa
 
+from seldb.api_views import ViewQueries
+from seldb.db import query, runs
 from seldb.db.database import Database
 from seldb.db.read import frame, resolve_run
 from seldb.db.views import VIEW_NAMES
+from seldb.dissect.imported import import_tally
 from seldb.errors import InputError, did_you_mean
+from seldb.load import concepts
+from seldb.load.import_h5 import run_import
+from seldb.measures.resampling.uncertainty import UncertaintyOptions
+from seldb.ratings import studies
+from seldb.ratings.from_am import write_sheet
+from seldb.ratings.import_csv import import_ratings
+from seldb.reports.concept import concept_report
+from seldb.reports.control import control_report
+from seldb.reports.correlations import correlations_report
+from seldb.reports.detectors import detectors_report
+from seldb.reports.layers import layers_report
+from seldb.reports.ratings import ratings_report
+from seldb.reports.top import top_report
+from seldb.reports.unit import unit_report
 
 if TYPE_CHECKING:
     from seldb.am.am_images import AMRow
@@ -41,20 +63,44 @@ if TYPE_CHECKING:
     from seldb.control.options import ControlOptions, ControlResult
     from seldb.dissect.options import DissectImport, DissectOptions
     from seldb.ingest.options import IngestOptions, IngestResult
-    from seldb.load.options import ImportOptions, ImportResult, Provenance
-    from seldb.ratings.studies import Study
-    from seldb.reports.base import Report
+    from seldb.load.uncertainty import UncertaintyRunResult
     from seldb.serve.server import ServeOptions
 
 VIEWS: tuple[str, ...] = VIEW_NAMES
 ALL_RUNS = "all"
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-class Seldb(Database):
+
+class handle_method(Generic[P, R]):  # noqa: N801  (used like a decorator-made method)
+    """A library function `fn(db, ...)` as a method: `db.method(...)` calls `fn(db, ...)`.
+
+    The method's signature (what IDEs and type checkers show) and its defaults
+    are the function's own, so they are written once, next to the code that
+    uses them. On `Reports`, the handle is the reports' `_db`.
+    """
+
+    def __init__(self, fn: Callable[Concatenate[Any, P], R]) -> None:
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        signature = inspect.signature(fn)
+        self.signature = signature.replace(parameters=list(signature.parameters.values())[1:])
+
+    def __get__(self, owner_instance: Any, owner: type | None = None) -> Callable[P, R]:
+        fn = self.fn
+        db = getattr(owner_instance, "_db", owner_instance)
+
+        def method(*args: P.args, **kwargs: P.kwargs) -> R:
+            return fn(db, *args, **kwargs)
+
+        method.__doc__, method.__name__ = fn.__doc__, fn.__name__
+        method.__dict__["__signature__"] = self.signature  # what help() and inspect show
+        return method
+
+
+class Seldb(ViewQueries, Database):
     """A seldb database and everything seldb does with it; see the module docstring."""
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(VIEWS))
 
     # -- queries ----------------------------------------------------------
     def views(self) -> list[str]:
@@ -77,12 +123,7 @@ class Seldb(Database):
 
                 raise InputError(describe_error(exc.orig, write=False, api=True)) from None
 
-    def execute(self, sql: str, write: bool = False) -> tuple[list[str], list[tuple]]:
-        """`seldb sql`: any SQL text (several statements allowed), read-only unless write=True;
-        returns the columns and rows of the last statement that returned rows."""
-        from seldb.db.query import run_sql
-
-        return run_sql(self, sql, write=write)
+    execute = handle_method(query.run_sql)
 
     def view(self, name: str, run: int | str | None = None, **filters: Any) -> pl.DataFrame:
         """Rows of seldb.<name> for `run` (None: latest, "all": every run), filtered by column equality."""
@@ -102,17 +143,9 @@ class Seldb(Database):
             return frame(conn, f"SELECT * FROM seldb.{name}{where}", params)
 
     # -- loading ----------------------------------------------------------
-    def import_h5(
-        self,
-        path: str | os.PathLike,
-        options: ImportOptions | None = None,
-        provenance: Provenance | None = None,
-        progress: bool = True,
-    ) -> ImportResult:
-        """Import an activation file as a run (see seldb.load.import_h5.ImportOptions)."""
-        from seldb.load.import_h5 import run_import
-
-        return run_import(self, path, options, provenance, progress)
+    import_h5 = handle_method(run_import)
+    import_netdissect = handle_method(import_tally)
+    import_ratings = handle_method(import_ratings)
 
     def ingest(self, options: IngestOptions, notify: Callable[[str], None] | None = None) -> IngestResult:
         """Run a network over an image set, record its activations, import them (needs torch)."""
@@ -126,25 +159,24 @@ class Seldb(Database):
 
         return run_dissect(self, options, notify)
 
-    def import_netdissect(self, path: str | os.PathLike, run: int, layer: str):
-        """A NetDissect tally.csv as layer `layer` of run `run`."""
-        from seldb.dissect.imported import import_tally
-
-        return import_tally(self, path, run, layer)
-
-    def import_ratings(
+    def uncertainty(
         self,
-        path: str | os.PathLike,
         run: int,
-        synonyms: str | os.PathLike | None = None,
-        replace: bool = False,
-        key: str | os.PathLike | None = None,
-    ):
-        """Human ratings of activation-maximisation images (the paper's Table 1); with `key` (a rating
-        sheet's key.json) `path` is a rater's download from that sheet."""
-        from seldb.ratings.import_csv import import_ratings
+        layers: Sequence[str] | None = None,
+        options: UncertaintyOptions | None = None,
+        progress: bool = True,
+        **settings: Any,
+    ) -> UncertaintyRunResult:
+        """Bootstrap intervals and a chance baseline for the layers of a run (reads its activation
+        file); stored in seldb.unit_measure_intervals / unit_measure_chance / layer_measure_null.
 
-        return import_ratings(self, path, run, synonyms, replace, key=key)
+        `options` is an UncertaintyOptions (bootstrap, permutations, seed, level, engine); keyword
+        settings of the same names (`bootstrap=1000`) change the options given, or the defaults.
+        """
+        from seldb.load.uncertainty import run_uncertainty
+
+        chosen = dataclasses.replace(options or UncertaintyOptions(), **settings)
+        return run_uncertainty(self, run, layers, chosen, progress)
 
     # -- activation maximisation (torch) -------------------------------------
     def activation_maximisation(
@@ -155,30 +187,7 @@ class Seldb(Database):
 
         return activation_maximisation(self, options, progress, notify)
 
-    def am_sheet(self, units: Sequence[str], out: str | os.PathLike, run: int | None = None, seed: int | None = None):
-        """The blinded rating page (out/index.html) and its key (out/key.json) for units' stored AM images."""
-        from seldb.ratings.from_am import write_sheet
-
-        return write_sheet(self, units, out, run, seed)
-
-    def uncertainty(
-        self,
-        run: int,
-        layers: Sequence[str] | None = None,
-        *,
-        bootstrap: int = 200,
-        permutations: int = 200,
-        seed: int = 0,
-        level: float = 0.95,
-        progress: bool = True,
-    ):
-        """Bootstrap intervals and a chance baseline for the layers of a run (reads its activation
-        file); stored in seldb.unit_measure_intervals / unit_measure_chance / layer_measure_null."""
-        from seldb.load.uncertainty import run_uncertainty
-
-        return run_uncertainty(
-            self, run, layers, bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, progress=progress
-        )
+    am_sheet = handle_method(write_sheet)
 
     def control_superposition(
         self, options: ControlOptions | None = None, notify: Callable[[str], None] | None = None, progress: bool = True
@@ -201,58 +210,18 @@ class Seldb(Database):
 
         serve(self, options or ServeOptions(), notify, warn)
 
-    def add_study(self, key: str | os.PathLike, name: str | None = None, run: int | None = None) -> Study:
-        """Register a rating sheet (seldb am sheet's key.json) as a study asked at /rate/<name>."""
-        from seldb.ratings.studies import add_study
-
-        return add_study(self, key, name, run)
-
-    def list_studies(self) -> list[dict]:
-        from seldb.ratings.studies import list_studies
-
-        return list_studies(self)
+    add_study = handle_method(studies.add_study)
+    list_studies = handle_method(studies.list_studies)
 
     # -- runs and concepts --------------------------------------------------
-    def list_runs(self) -> list[dict]:
-        from seldb.db.runs import list_runs
-
-        return list_runs(self)
-
-    def runs_overview(self) -> tuple[list[str], list[tuple]]:
-        """(columns, rows): every run with what tells runs apart, as `seldb runs` prints it."""
-        from seldb.db.runs import runs_overview
-
-        return runs_overview(self)
-
-    def show_run(self, run: int) -> dict:
-        from seldb.db.runs import show_run
-
-        return show_run(self, run)
-
-    def delete_run(self, run: int) -> None:
-        from seldb.db.runs import delete_run
-
-        delete_run(self, run)
-
-    def add_concept(self, name: str, classes: Sequence[str], replace: bool = False) -> list[str]:
-        from seldb.load.concepts import add_concept
-
-        return add_concept(self, name, classes, replace)
-
-    def list_concepts(self) -> list[dict]:
-        from seldb.load.concepts import list_concepts
-
-        return list_concepts(self)
-
-    def delete_concept(self, name: str) -> None:
-        from seldb.load.concepts import delete_concept
-
-        delete_concept(self, name)
-
-    def compute_concept(self, name: str, run: int, progress: bool = True) -> int:
-        from seldb.load.concepts import compute_concept
-
-        return compute_concept(self, name, run, progress)
+    list_runs = handle_method(runs.list_runs)
+    runs_overview = handle_method(runs.runs_overview)
+    show_run = handle_method(runs.show_run)
+    delete_run = handle_method(runs.delete_run)
+    add_concept = handle_method(concepts.add_concept)
+    list_concepts = handle_method(concepts.list_concepts)
+    delete_concept = handle_method(concepts.delete_concept)
+    compute_concept = handle_method(concepts.compute_concept)
 
     # -- reports and schema -------------------------------------------------
     @property
@@ -262,7 +231,7 @@ class Seldb(Database):
 
     def upgrade(self, revision: str = "head"):
         """Migrate the schema to `revision`; returns what was done (before, after)."""
-        from seldb.db import migrate
+        from seldb.db import migrate  # alembic is slow to import: only when the schema is asked about
 
         self.forget_schema()
         return migrate.migrate(revision, self.url)
@@ -281,86 +250,19 @@ class Seldb(Database):
 
 
 class Reports:
-    """The reports of one handle; each returns a seldb.reports.base.Report."""
+    """The reports of one handle; each returns a seldb.reports.base.Report (seldb/reports/, one module each)."""
 
     def __init__(self, db: Seldb):
         self._db = db
 
-    def correlations(self, run: int | None = None, layer: str | None = None, include_dead: bool = False) -> Report:
-        from seldb.reports.correlations import correlations_report
-
-        return correlations_report(self._db, run, layer, include_dead)
-
-    def layers(
-        self,
-        run: int | None = None,
-        measures: Sequence[str] | None = None,
-        plot: bool = False,
-        out_dir: str | Path = ".",
-        include_dead: bool = False,
-    ) -> Report:
-        from seldb.reports.layers import layers_report
-
-        return layers_report(self._db, run, measures, plot=plot, out_dir=out_dir, include_dead=include_dead)
-
-    def top(
-        self, run: int | None = None, measures: Sequence[str] | None = None, n: int = 10, lowest: bool = False
-    ) -> Report:
-        from seldb.reports.top import top_report
-
-        return top_report(self._db, run, measures, n=n, lowest=lowest)
-
-    def unit(
-        self,
-        unit_label: str,
-        run: int | None = None,
-        class_name: str | None = None,
-        n: int = 10,
-        plot: bool = False,
-        out_dir: str | Path = ".",
-        use_file: bool = True,
-        top_images: int | None = None,
-    ) -> Report:
-        from seldb.reports.unit import unit_report
-
-        return unit_report(
-            self._db,
-            unit_label,
-            run,
-            class_name,
-            n=n,
-            plot=plot,
-            out_dir=out_dir,
-            use_file=use_file,
-            top_images=top_images,
-        )
-
-    def concept(
-        self,
-        concept: str,
-        run: int | None = None,
-        units: Sequence[str] | None = None,
-        sort: str | None = None,
-        n: int | None = None,
-    ) -> Report:
-        from seldb.reports.concept import concept_report
-
-        return concept_report(self._db, concept, run, units, sort=sort, n=n)
-
-    def detectors(self, run: int | None = None, out_dir: str | Path | None = None) -> Report:
-        from seldb.reports.detectors import detectors_report
-
-        return detectors_report(self._db, run, out_dir)
-
-    def ratings(self, run: int | None = None) -> Report:
-        from seldb.reports.ratings import ratings_report
-
-        return ratings_report(self._db, run)
-
-    def control(self, runs: Sequence[int] | None = None, plot: bool = False, out_dir: str | Path = ".") -> Report:
-        from seldb.reports.control import control_report
-
-        return control_report(self._db, runs, plot=plot, out_dir=out_dir)
+    correlations = handle_method(correlations_report)
+    layers = handle_method(layers_report)
+    top = handle_method(top_report)
+    unit = handle_method(unit_report)
+    concept = handle_method(concept_report)
+    detectors = handle_method(detectors_report)
+    ratings = handle_method(ratings_report)
+    control = handle_method(control_report)
 
 
 def _view_columns(conn: sa.Connection, name: str) -> list[str]:
@@ -384,23 +286,6 @@ def _clause(view: str, column: str, columns: list[str], value: Any, key: str, pa
         return f"{quoted} IS NULL"
     params[key] = list(value) if isinstance(value, (list, tuple, set)) else value
     return f"{quoted} = ANY(:{key})" if isinstance(value, (list, tuple, set)) else f"{quoted} = :{key}"
-
-
-def _view_method(name: str):
-    def method(self: Seldb, run: int | str | None = None, **filters: Any) -> pl.DataFrame:
-        return self.view(name, run, **filters)
-
-    method.__name__ = name
-    method.__doc__ = (
-        f"Rows of the view seldb.{name} as a polars frame.\n\n"
-        "run: a run id, None for the latest run, or 'all'. Other keyword arguments are\n"
-        "equality filters on the view's columns (a list means any of; `class_` for `class`)."
-    )
-    return method
-
-
-for _name in VIEWS:
-    setattr(Seldb, _name, _view_method(_name))
 
 
 def connect(url: str | None = None) -> Seldb:

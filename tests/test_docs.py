@@ -46,16 +46,37 @@ def test_every_view_and_column_is_documented_and_commented(db_conn):
         ).scalar() == view_doc(view)
 
 
+REGENERATE = "python -m seldb.db.docgen docs/views.md --api seldb/api_views.py"
+
+
 def test_docs_views_md_is_what_docgen_writes(db_conn):
-    """docs/views.md is generated from the one source; regenerate with `python -m seldb.db.docgen docs/views.md`."""
+    """docs/views.md is generated from the one source of the views' docs."""
     from pathlib import Path
 
     from seldb.db.docgen import view_columns, views_markdown
 
     path = Path(__file__).resolve().parents[1] / "docs" / "views.md"
     assert path.read_text(encoding="utf-8") == views_markdown(view_columns(db_conn)), (
-        "docs/views.md is out of date: run `python -m seldb.db.docgen docs/views.md`"
+        f"docs/views.md is out of date: run `{REGENERATE}`"
     )
+
+
+def test_the_handles_view_methods_are_what_docgen_writes(db_conn):
+    """seldb/api_views.py (the handle's typed query methods) is generated from the views too, and the
+    handle has exactly one method per view, each reading its own view."""
+    import inspect
+    from pathlib import Path
+
+    import seldb.api
+    from seldb.db.docgen import api_source, view_columns
+
+    path = Path(__file__).resolve().parents[1] / "seldb" / "api_views.py"
+    assert path.read_text(encoding="utf-8") == api_source(view_columns(db_conn)), (
+        f"seldb/api_views.py is out of date: run `{REGENERATE}`"
+    )
+    for view in VIEW_NAMES:
+        method = getattr(seldb.api.Seldb, view)
+        assert f'self.view("{view}", run, **filters)' in inspect.getsource(method)
 
 
 @pytest.mark.unit

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # bottom to top; a module may import its own package and the packages below it
 LAYERS = [
     ("base", ["seldb", "seldb.errors", "seldb.settings", "seldb.progress", "seldb.catalogue", "seldb.files",
-              "seldb.render", "seldb.figures", "seldb.png"]),
+              "seldb.render", "seldb.figures", "seldb.png", "seldb.aliases"]),
     ("files", ["seldb.h5"]),
     ("measures", ["seldb.measures"]),
     ("networks", ["seldb.nets"]),

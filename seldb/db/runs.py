@@ -60,8 +60,9 @@ def run_summary(conn: sa.Connection, run_id: int) -> dict:
     return dict(row._mapping)
 
 
-def show_run(db: Database, run_id: int) -> dict:
+def show_run(db: Database, run: int) -> dict:
     """Everything recorded about one run, with its layers in network order."""
+    run_id = int(run)
     with db.connect() as conn:
         record = run_summary(conn, run_id)
         layers = run_layers(conn, resolve_run(conn, run_id)).values()
@@ -69,7 +70,9 @@ def show_run(db: Database, run_id: int) -> dict:
         return record
 
 
-def delete_run(db: Database, run_id: int) -> None:
+def delete_run(db: Database, run: int) -> None:
+    """Delete a run and everything stored with it, in one transaction."""
+    run_id = int(run)
     with db.connect() as conn:
         deleted = conn.execute(sa.delete(s.runs).where(s.runs.c.run_id == run_id)).rowcount
         if not deleted:

@@ -40,8 +40,9 @@ class TallyImport:
     n_labels: int
 
 
-def import_tally(db: Database, path: str | os.PathLike, run_id: int, layer: str) -> TallyImport:
-    """Store a tally.csv as layer `layer` of run `run_id` (replacing that layer's earlier tally)."""
+def import_tally(db: Database, path: str | os.PathLike, run: int, layer: str) -> TallyImport:
+    """Store a tally.csv as layer `layer` of run `run` (replacing that layer's earlier tally)."""
+    run_id = int(run)
     labels = read_tally(path)
     with db.connect() as conn:
         found = check_layers(conn, resolve_run(conn, run_id), [layer])[0]

@@ -125,16 +125,17 @@ def resolve_for_run(conn: sa.Connection, names, keys) -> tuple[list[tuple[int, s
     return found, skipped
 
 
-def compute_concept(db: Database, name: str, run_id: int, progress: bool = True) -> int:
+def compute_concept(db: Database, name: str, run: int, progress: bool = True) -> int:
     """Measure a concept for an existing run from its activation file; returns rows written."""
+    run_id = int(run)
     with db.connect() as conn:
         concept = conn.execute(sa.select(s.concepts).where(s.concepts.c.name == name)).first()
         if concept is None:
             raise NotFound(f"no concept {name!r} (seldb concept list shows them)")
         layers = list(run_layers(conn, resolve_run(conn, run_id)))
-        run = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).one()
-        if not run.source_file or not Path(run.source_file).is_file():
-            raise SeldbError(f"run {run_id}: its activation file {run.source_file} is not there any more")
+        stored = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).one()
+        if not stored.source_file or not Path(stored.source_file).is_file():
+            raise SeldbError(f"run {run_id}: its activation file {stored.source_file} is not there any more")
         analysed = np.array(
             conn.execute(
                 sa.select(s.run_images.c.analysed)
@@ -145,7 +146,7 @@ def compute_concept(db: Database, name: str, run_id: int, progress: bool = True)
             .all(),
             dtype=bool,
         )
-        with ActivationFile(run.source_file) as afile:
+        with ActivationFile(stored.source_file) as afile:
             indices = resolve(concept.classes, afile.class_names, afile.class_keys)
             if indices is None:
                 missing = [c for c in concept.classes if resolve([c], afile.class_names, afile.class_keys) is None]

@@ -42,6 +42,7 @@ from seldb.load.options import ImportOptions, ImportResult, Provenance
 from seldb.load.summaries import ClassSummary, correlation_rows
 from seldb.load.uncertainty import run_uncertainty
 from seldb.measures import compute_block, compute_concept_block
+from seldb.measures.resampling.uncertainty import UncertaintyOptions
 from seldb.progress import progress_bar
 
 
@@ -197,15 +198,9 @@ def run_import(
     with ray_blocks.session(options.engine, options.address):
         result = _import_run(db, path, options, provenance, progress)
     if options.bootstrap or options.permutations:
+        asked = UncertaintyOptions(options.bootstrap, options.permutations, options.seed, options.level)
         result.uncertainty = run_uncertainty(
-            db,
-            result.run_id,
-            bootstrap=options.bootstrap,
-            permutations=options.permutations,
-            seed=options.seed,
-            level=options.level,
-            progress=progress,
-            verify_file=result.reused,
+            db, result.run_id, options=asked, progress=progress, verify_file=result.reused
         )
     return result
 

@@ -14,6 +14,7 @@ numbers; docs/uncertainty.md says what they mean.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -206,25 +207,19 @@ def run_uncertainty(
     db: Database,
     run: int,
     layers: Sequence[str] | None = None,
-    *,
-    bootstrap: int = 200,
-    permutations: int = 200,
-    seed: int = 0,
-    level: float = 0.95,
+    options: UncertaintyOptions | None = None,
     progress: bool = True,
-    engine: str | None = None,
     workers: int = WORKERS,
     verify_file: bool = True,
 ) -> UncertaintyRunResult:
-    """Intervals (bootstrap > 0) and chance baseline (permutations > 0) for the layers of a run."""
+    """Intervals (options.bootstrap > 0) and chance baseline (options.permutations > 0) for the layers of a run."""
     started = time.perf_counter()
-    check_uncertainty(bootstrap, permutations, seed, level)
-    if not bootstrap and not permutations:
+    options = options or UncertaintyOptions()
+    check_uncertainty(options.bootstrap, options.permutations, options.seed, options.level)
+    if not options.bootstrap and not options.permutations:
         raise InputError("nothing to compute: --bootstrap and --permutations are both 0")
-    engine = pick_engine(engine)
-    options = UncertaintyOptions(
-        bootstrap=bootstrap, permutations=permutations, seed=seed, level=level, engine=engine
-    ).check()
+    engine = pick_engine(options.engine)
+    options = dataclasses.replace(options, engine=engine).check()
     with db.connect() as conn:
         info = _run_info(conn, int(run), layers)
         chosen = list(info.layer_ids)
@@ -255,10 +250,10 @@ def run_uncertainty(
     return UncertaintyRunResult(
         info.run_id,
         chosen,
-        bootstrap,
-        permutations,
-        seed,
-        level,
+        options.bootstrap,
+        options.permutations,
+        options.seed,
+        options.level,
         engine,
         count,
         round(time.perf_counter() - started, 3),

@@ -170,13 +170,14 @@ def _check_units(path: Path, run: Run, ratings: list[Rating], layers: dict[str, 
 def import_ratings(
     db: Database,
     path: str | os.PathLike,
-    run_id: int,
+    run: int,
     synonyms: str | os.PathLike | None = None,
     replace: bool = False,
     key: str | os.PathLike | None = None,
 ) -> RatingsImport:
-    """Store a ratings CSV in run `run_id`; replace=True drops the run's earlier ratings first.
+    """Store a ratings CSV in run `run`; replace=True drops the run's earlier ratings first.
     With `key` (a rating sheet's key.json, seldb.ratings.sheet) `path` is a rater's answers CSV."""
+    run_id = int(run)
     path = Path(path)
     ratings = read_ratings(path) if key is None else _unblinded(path, key, run_id)
     return store_ratings(db, path, ratings, run_id, synonyms, replace)

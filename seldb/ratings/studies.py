@@ -126,20 +126,20 @@ def _check_images(path: Path, key: dict) -> None:
                 raise SeldbError(f"{path}: item {entry['item']}'s AM image {image} changed since the sheet was made")
 
 
-def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None, run: int | None = None) -> Study:
-    """Register the sheet of `key_path` (seldb am sheet's key.json) as a study; one transaction."""
-    path = Path(key_path).resolve()
+def add_study(db: Database, key: str | os.PathLike, name: str | None = None, run: int | None = None) -> Study:
+    """Register the sheet of `key` (seldb am sheet's key.json) as a study; one transaction."""
+    path = Path(key).resolve()
     if not path.is_file():
         raise InputError(f"{path}: no such key file (seldb am sheet writes DIR/key.json)")
-    key = _read_key(path)
-    name = check_name(name if name is not None else f"sheet-{key['sheet']}")
-    _check_images(path, key)
+    sheet_key = _read_key(path)
+    name = check_name(name if name is not None else f"sheet-{sheet_key['sheet']}")
+    _check_images(path, sheet_key)
     with db.connect() as conn:
-        r = resolve_run(conn, _key_run(path, key, run))
-        _refuse_taken(conn, name, str(key["sheet"]))
+        r = resolve_run(conn, _key_run(path, sheet_key, run))
+        _refuse_taken(conn, name, str(sheet_key["sheet"]))
         layers = run_layers(conn, r)
         items = []
-        for position, entry in enumerate(key["items"], start=1):
+        for position, entry in enumerate(sheet_key["items"], start=1):
             layer, unit = find_unit(conn, r, str(entry["unit"]))
             items.append(
                 {
@@ -152,13 +152,13 @@ def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None
                     "sha256": [str(d) for d in entry["sha256"]],
                 }
             )
-        seed = key.get("seed")
+        seed = sheet_key.get("seed")
         study_id = conn.execute(
             sa.insert(s.rating_studies)
             .values(
                 name=name,
                 run_id=r.run_id,
-                sheet=str(key["sheet"]),
+                sheet=str(sheet_key["sheet"]),
                 seed=None if seed is None else int(seed),
                 key_path=str(path),
             )
@@ -166,7 +166,7 @@ def add_study(db: Database, key_path: str | os.PathLike, name: str | None = None
         ).scalar_one()
         conn.execute(sa.insert(s.rating_study_items), [{**item, "study_id": study_id} for item in items])
         conn.commit()
-    return Study(name, r.run_id, str(key["sheet"]), None if seed is None else int(seed), len(items), str(path))
+    return Study(name, r.run_id, str(sheet_key["sheet"]), None if seed is None else int(seed), len(items), str(path))
 
 
 def _refuse_taken(conn: sa.Connection, name: str, sheet: str) -> None:
