@@ -1,4 +1,4 @@
-"""Brute-force reference for the selectivity measures of shared/spec/measures.md.
+"""Brute-force reference for the selectivity measures of docs/measures.md.
 
 Written straight from the spec, for small units only: every class and every
 distinct activation value is enumerated as a threshold and TP / FP are counted;

@@ -1,5 +1,5 @@
 """The brute-force reference (tests/reference.py) against the spec's worked examples
-(shared/spec/measures.md, "Worked examples that must hold") and a few small cases
+(docs/measures.md, its worked examples) and a few small cases
 worked by hand, so that the engine is tested against something proven."""
 
 from __future__ import annotations

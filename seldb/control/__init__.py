@@ -7,7 +7,11 @@ package trains that pair of networks (`run_control`, needs torch), writes
 their hidden activations as ordinary activation files, summarises the
 measures per condition (`summarize_control`, `plot_control_boxes`) and plants
 units of known selectivity (`planted_units`) to check the measures
-themselves. docs/control.md is the user's page.
+themselves. Modules: `task` (the lists), `model`, `train`, `record` (as
+activation files), `steps` (per-step checks and per-unit measures without a
+database), `experiment` (per seed, both conditions end to end), `analysis`
+(counts, verdict, plots), `options`, `command` (imported as runs).
+docs/control.md is the user's page.
 """
 
 from __future__ import annotations

@@ -13,14 +13,16 @@ same numbers for any torch network, following NetDissect-Lite's definitions
 - `thresholds`: exact per-unit percentiles in two streaming passes;
 - `upsample`: the bilinear upsampling NetDissect-Lite applies (PIL's);
 - `tally`: intersection and union counts per (unit, label), IoU, best labels;
-- `result` / `tallycsv`: the result frames and tally.csv in NetDissect-Lite's layout;
+- `result` / `tallycsv`: the result frames, and tally.csv read and written in NetDissect-Lite's layout;
 - `pipeline`: `dissect(net, layers, broden_dir, ...)`, the whole sequence;
-- `planted`: a network whose unit fires exactly on one concept (tests, demo);
-- `network`: the network of `seldb dissect`, resolved as `seldb ingest` does;
-- `store`: the run it joins or makes, its tables, its tally rows (database);
+- `planted_net`: a network whose unit fires exactly on one concept (tests, demo);
+- `network`: the network of `seldb dissect`, resolved as `seldb ingest` does (seldb.nets);
+- `saving`: the run it joins or makes, its tables, its tally rows (database);
+- `imported`: a tally.csv made elsewhere, imported into a run (`seldb import netdissect`);
+- `options`: DissectOptions and the stored result, DissectImport;
 - `command`: `run_dissect(db, DissectOptions)`, what `db.dissect()` and the CLI call.
 
-torch is imported only by `features`, `pipeline`, `planted`, `network` and `command`.
+torch is imported only by `features`, `pipeline`, `planted_net`, `network` and `command`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The activation file: seldb's interchange format (HDF5, version 1).
 
 One file holds one model's activations on one image set (see
-shared/spec/activations-h5.md). `seldb ingest` writes it while the network
+docs/activations.md). `seldb ingest` writes it while the network
 runs and `seldb import-h5` reads it; both go through this module so that the
 layout is defined in exactly one place. Reading is by blocks of units so an
 AlexNet-scale file (24 GB) never has to fit in memory.

@@ -1,12 +1,12 @@
 """seldb.ingest: run a torch network over an image set into an activation file, then import it.
 
-Modules, one job each: `models` (registry), `weights` (checkpoint layouts),
-`classes` and `imagesets` (what the images are), `preprocess`, `loader`
-(decoding, skipping bad files), `device_decode` (JPEGs decoded on the GPU),
-`hooks` (recording layers), `state` and
-`runner` (chunked, resumable recording), `pipeline` (the sequence, then the
-import). torch is imported only when one of those is used, so `import seldb`
-and `seldb models` stay light:
+Modules, one job each: `classes` and `imagesets` (what the images are),
+`loader` (decoding, skipping bad files), `device_decode` (JPEGs decoded on
+the GPU), `state` and `runner` (chunked, resumable recording), `ray_recording`
+(the same on a Ray cluster), `options` (IngestOptions), `command` (the
+sequence, then the import). Which network a name means, its weights,
+preprocessing and the layer hooks are seldb.nets. torch is imported only when
+one of those is used, so `import seldb` and `seldb models` stay light:
 
     from seldb.ingest import IngestOptions
     result = seldb.connect().ingest(IngestOptions(data="images/", model="alexnet-imagenet"))

@@ -1,4 +1,4 @@
-"""Selectivity measures, exactly as shared/spec/measures.md defines them.
+"""Selectivity measures, exactly as docs/measures.md defines them (thresholds and ties included).
 
 `compute_block` takes the activations of a block of units (images x units)
 and the images' classes and returns every per-unit, per-(unit, class),
