@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader
 
-from seldb.ingest.loader import Batch, ImageListDataset
+from seldb.ingest.loader import Batch, ImageListDataset, make_loader
 from seldb.nets.preprocess import TensorPreprocess
 
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -120,16 +120,8 @@ class BatchDecoder:
 
 
 def device_loader(dataset: RawImageDataset, batch_size: int, workers: int) -> DataLoader:
-    """The DataLoader of raw batches: like seldb.ingest.loader.make_loader, without pinning (bytes stay small)."""
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=workers,
-        collate_fn=raw_collate,
-        prefetch_factor=4 if workers > 0 else None,
-        persistent_workers=False,
-    )
+    """The DataLoader of raw batches: the ingest's, without pinning (bytes stay small)."""
+    return make_loader(dataset, batch_size, workers, pin_memory=False, collate_fn=raw_collate)
 
 
 def make_device_source(

@@ -62,14 +62,17 @@ def collate(items) -> Batch:
     )
 
 
-def make_loader(dataset: ImageListDataset, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
+def make_loader(
+    dataset: Dataset, batch_size: int, workers: int, pin_memory: bool, collate_fn: Callable = collate
+) -> DataLoader:
+    """Batches in image order, decoded ahead in `workers` processes."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,
         pin_memory=pin_memory,
-        collate_fn=collate,
+        collate_fn=collate_fn,
         prefetch_factor=4 if workers > 0 else None,
         persistent_workers=False,
     )

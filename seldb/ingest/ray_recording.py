@@ -39,7 +39,7 @@ from seldb.ingest.runner import (
     commit_chunk,
     commit_full,
     forward_batch,
-    open_output,
+    resumable_recording,
 )
 from seldb.ingest.state import IngestState
 from seldb.progress import progress_bar
@@ -155,18 +155,12 @@ def record_on_ray(
     actors: int | None = None,
 ) -> Recording:
     """seldb.ingest.runner.record_activations on a connected Ray cluster: the same file, resumable."""
-    writer, state = open_output(cfg, image_set, layer_spec)
-    resumed_at = state.rows
-    if writer is None:
-        return Recording(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at, reused=True)
-    try:
+
+    def fill(writer, state: IngestState) -> None:
         ds = _pipeline(ray, net, layers, reduce, image_set, transform, cfg, state.next_index, actors)
         _consume(ds, writer, state, image_set, cfg, on_chunk)
-        state.complete = True
-        state.save(cfg.out)
-    finally:
-        writer.close()
-    return Recording(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at)
+
+    return resumable_recording(cfg, image_set, layer_spec, fill)
 
 
 def _consume(ds, writer, state: IngestState, image_set: ImageSet, cfg: RecordConfig, on_chunk) -> None:

@@ -97,12 +97,25 @@ def record_activations(
     on_chunk: Callable[[IngestState], None] | None = None,
 ) -> Recording:
     """Run the network over the image set into cfg.out, resuming a killed run of the same options."""
+    return resumable_recording(
+        cfg,
+        image_set,
+        layer_spec,
+        lambda writer, state: _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chunk),
+    )
+
+
+def resumable_recording(
+    cfg: RecordConfig, image_set: ImageSet, layer_spec, fill: Callable[[ActivationWriter, IngestState], None]
+) -> Recording:
+    """The frame of every recording (local or on Ray): open cfg.out where a killed run of the same options
+    stopped (or find it complete), let `fill` append the rest, mark it complete, close it."""
     writer, state = open_output(cfg, image_set, layer_spec)
     resumed_at = state.rows
     if writer is None:
         return Recording(cfg.out, state.rows, state.n_correct, state.skipped, resumed_at, reused=True)
     try:
-        _run_chunks(net, recorder, image_set, transform, cfg, writer, state, on_chunk)
+        fill(writer, state)
         state.complete = True
         state.save(cfg.out)
     finally:

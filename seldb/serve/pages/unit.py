@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from seldb import catalogue
 from seldb.am.dataset_images import RunRecord, locate
-from seldb.db.read import find_unit, resolve_run
+from seldb.db.read import Run, find_unit, resolve_run
 from seldb.errors import InputError, NotFound, SeldbError
 from seldb.serve.formatting import first_sentence
 from seldb.serve.images import THUMB_PX, png_of
@@ -30,6 +31,15 @@ CLASSES_SHOWN = 20  # classes by mean activation, until "all" is asked for
 UNIT_PARAMETERS = ("class", "classes")
 CLASS_COLUMNS = "class, class_index, n, mean, std, sem, min, max, frac_nonzero, ccmas, max_informedness, mi_threshold"
 WHERE = "run_id = :r AND layer = :l AND unit = :u"
+
+
+def _unit_where(conn: sa.Connection, run_id: int, label: str) -> tuple[Run, dict]:
+    """The run, and the unit's WHERE parameters (r, l, u); NotFound for an unknown run or unit."""
+    run = resolve_run(conn, run_id)
+    layer, unit = find_unit(conn, run, label)
+    return run, {"r": run_id, "l": layer, "u": unit}
+
+
 PNG_HEADERS = {"cache-control": "private, max-age=3600"}
 
 
@@ -164,9 +174,8 @@ def unit_page(request: Request):
         raise InputError(f"classes is top or all, not {all_classes!r}")
     run_id, label = request.path_params["run"], request.path_params["label"]
     with reading(context(request).db) as conn:
-        run = resolve_run(conn, run_id)
-        layer, unit = find_unit(conn, run, label)
-        where = {"r": run_id, "l": layer, "u": unit}
+        run, where = _unit_where(conn, run_id, label)
+        layer, unit = where["l"], where["u"]
         row = one(conn, f"SELECT * FROM seldb.unit_measures WHERE {WHERE}", **where)
         chosen = _class_of_interest(conn, where, row, request.query_params.get("class"))
         limit = "" if all_classes == "all" else f" LIMIT {CLASSES_SHOWN}"
@@ -210,9 +219,8 @@ def _plot(request: Request):
     ctx = context(request)
     run_id, label = request.path_params["run"], request.path_params["label"]
     with reading(ctx.db) as conn:
-        run = resolve_run(conn, run_id)
-        layer, unit = find_unit(conn, run, label)
-        where = {"r": run_id, "l": layer, "u": unit}
+        run, where = _unit_where(conn, run_id, label)
+        layer, unit = where["l"], where["u"]
         row = one(
             conn, f"SELECT precision_60_class, ccmas_class, mi_class FROM seldb.unit_measures WHERE {WHERE}", **where
         )
@@ -239,14 +247,11 @@ def thumbnail(request: Request):
     ctx = context(request)
     run_id, rank, label = request.path_params["run"], request.path_params["rank"], request.path_params["label"]
     with reading(ctx.db) as conn:
-        run = resolve_run(conn, run_id)
-        layer, unit = find_unit(conn, run, label)
+        _, where = _unit_where(conn, run_id, label)
         image = one(
             conn,
             f"SELECT image_index, image_path FROM seldb.unit_top_images WHERE {WHERE} AND rank = :k",
-            r=run_id,
-            l=layer,
-            u=unit,
+            **where,
             k=rank,
         )
         record = the_row(conn, "SELECT options, source_file FROM seldb.runs WHERE run_id = :r", r=run_id)
@@ -265,16 +270,8 @@ def am_image(request: Request):
     ctx = context(request)
     run_id, sha, label = request.path_params["run"], request.path_params["sha"], request.path_params["label"]
     with reading(ctx.db) as conn:
-        run = resolve_run(conn, run_id)
-        layer, unit = find_unit(conn, run, label)
-        found = one(
-            conn,
-            f"SELECT path FROM seldb.am_images WHERE {WHERE} AND sha256 = :s LIMIT 1",
-            r=run_id,
-            l=layer,
-            u=unit,
-            s=sha,
-        )
+        _, where = _unit_where(conn, run_id, label)
+        found = one(conn, f"SELECT path FROM seldb.am_images WHERE {WHERE} AND sha256 = :s LIMIT 1", **where, s=sha)
     if found is None:
         raise NotFound(f"{label} has no AM image {sha[:12]}")
     data = ctx.images.get(("am", sha), lambda: png_of(Path(found["path"])))
