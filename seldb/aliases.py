@@ -13,7 +13,6 @@ name is imported.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import types
@@ -108,7 +107,9 @@ class _Forward(types.ModuleType):
         return sorted({name for target in self.__targets for name in dir(importlib.import_module(target))})
 
 
-class _AliasLoader(importlib.abc.InspectLoader):
+class _AliasLoader:
+    """Makes the forwarding module; for `python -m` it hands runpy code that runs the new module."""
+
     def __init__(self, targets: tuple[str, ...]):
         self.targets = targets
 
@@ -123,18 +124,19 @@ class _AliasLoader(importlib.abc.InspectLoader):
     def exec_module(self, module: types.ModuleType) -> None:
         pass  # nothing to run: attributes are forwarded
 
-    def get_source(self, fullname: str) -> str:
+    def get_code(self, fullname: str) -> types.CodeType:
         # `python -m seldb.docgen` runs the new module as __main__
-        return f"import runpy\nrunpy.run_module({self.targets[0]!r}, run_name='__main__', alter_sys=True)\n"
+        source = f"import runpy\nrunpy.run_module({self.targets[0]!r}, run_name='__main__', alter_sys=True)\n"
+        return compile(source, f"<seldb alias {fullname}>", "exec")
 
 
-class AliasFinder(importlib.abc.MetaPathFinder):
+class AliasFinder:
     """Finds the old module names of MOVED, and nothing else."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in MOVED:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(MOVED[fullname]))
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(MOVED[fullname]))  # type: ignore[arg-type]
 
 
 def install() -> None:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from seldb import catalogue
 from seldb.measures import BlockResult
@@ -160,6 +159,8 @@ def correlate(a: np.ndarray, b: np.ndarray) -> dict:
     row |= {"pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return row
+    from scipy import stats  # scipy.stats takes a second to import: only when a run is measured
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pearson = stats.pearsonr(a, b)
