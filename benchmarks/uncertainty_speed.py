@@ -36,8 +36,8 @@ import numpy as np
 from seldb.engine.blocks import measure_blocks, plan_blocks
 from seldb.h5.reader import ActivationFile, write_activation_file
 from seldb.measures import compute_block
+from seldb.measures.resampling.estimates import UncertaintyOptions, block_uncertainty, finish_layer, make_draws
 from seldb.measures.resampling.passes import engine as pick_engine
-from seldb.measures.resampling.uncertainty import UncertaintyOptions, block_uncertainty, finish_layer, make_draws
 
 BINS = 32  # the import's default: the block plan depends on classes x bins
 

@@ -44,7 +44,7 @@ from seldb.dissect.imported import import_tally
 from seldb.errors import InputError, did_you_mean
 from seldb.load import concepts
 from seldb.load.import_h5 import run_import
-from seldb.measures.resampling.uncertainty import UncertaintyOptions
+from seldb.measures.resampling.estimates import UncertaintyOptions
 from seldb.ratings import studies
 from seldb.ratings.from_am import write_sheet
 from seldb.ratings.import_csv import import_ratings

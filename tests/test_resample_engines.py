@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from test_resample_oracle import random_layer
 
+from seldb.measures.resampling.block_replicates import block_replicates
 from seldb.measures.resampling.draws import BOOTSTRAP, PERMUTATION, Draws
-from seldb.measures.resampling.per_block import block_replicates
 
 pytestmark = pytest.mark.unit
 pytest.importorskip("numba")

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from seldb.measures import compute_block
+from seldb.measures.resampling.block_replicates import replicates_for
 from seldb.measures.resampling.draws import BOOTSTRAP, PERMUTATION, Draws
-from seldb.measures.resampling.per_block import replicates_for
-from seldb.measures.resampling.per_unit import VALUE_MEASURES
+from seldb.measures.resampling.unit_replicates import VALUE_MEASURES
 
 pytestmark = pytest.mark.unit
 REPLICATES = 6

@@ -18,7 +18,7 @@ from support import import_file, rows
 
 from seldb.h5.reader import write_activation_file
 from seldb.load.options import ImportOptions
-from seldb.measures.resampling.uncertainty import UncertaintyOptions, measure_uncertainty
+from seldb.measures.resampling.estimates import UncertaintyOptions, measure_uncertainty
 
 pytestmark = pytest.mark.db
 K, PER_CLASS = 6, 60

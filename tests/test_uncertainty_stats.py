@@ -19,8 +19,8 @@ from scipy.optimize import brentq
 from seldb.errors import InputError
 from seldb.measures import compute_block
 from seldb.measures.resampling.draws import Draws
+from seldb.measures.resampling.estimates import UncertaintyOptions, measure_uncertainty
 from seldb.measures.resampling.intervals import bh_qvalues, permutation_p
-from seldb.measures.resampling.uncertainty import UncertaintyOptions, measure_uncertainty
 
 pytestmark = pytest.mark.unit
 K, PER_CLASS, SAMPLES, SHIFT = 10, 100, 400, 2.0

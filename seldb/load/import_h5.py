@@ -42,7 +42,7 @@ from seldb.load.options import ImportOptions, ImportResult, Provenance
 from seldb.load.summaries import ClassSummary, correlation_rows
 from seldb.load.uncertainty import run_uncertainty
 from seldb.measures import compute_block, compute_concept_block
-from seldb.measures.resampling.uncertainty import UncertaintyOptions
+from seldb.measures.resampling.estimates import UncertaintyOptions
 from seldb.progress import progress_bar
 
 

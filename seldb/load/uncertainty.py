@@ -34,8 +34,7 @@ from seldb.errors import InputError, SeldbError
 from seldb.files import file_sha256
 from seldb.h5.reader import ActivationFile
 from seldb.load.options import check_uncertainty
-from seldb.measures.resampling.passes import engine as pick_engine
-from seldb.measures.resampling.uncertainty import (
+from seldb.measures.resampling.estimates import (
     BlockUncertainty,
     UncertaintyOptions,
     UncertaintyResult,
@@ -43,6 +42,7 @@ from seldb.measures.resampling.uncertainty import (
     finish_layer,
     make_draws,
 )
+from seldb.measures.resampling.passes import engine as pick_engine
 
 _POLARS = {"float8": pl.Float64, "int4": pl.Int32, "bool": pl.Boolean, "int8": pl.Int64}
 

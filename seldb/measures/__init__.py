@@ -4,6 +4,13 @@
 and the images' classes and returns every per-unit, per-(unit, class),
 histogram and top-image number of the spec; `compute_concept_block` does the
 target-set measures for one concept. Nothing here touches the database.
+
+Modules: `block` lays a block of units out once; `classstats` (per-class
+statistics, histograms), `sweep` (every class x threshold in one pass),
+`topk` (top-k counts, top images) are the numpy passes; `per_unit` holds one
+small polars function per measure (the catalogue says which); `compute`
+drives a block through them; `targets` does concepts; `resampling/` redoes
+every scalar measure for bootstrap and permutation replicates.
 """
 
 from seldb.measures.compute import BlockResult, compute_block

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from seldb.measures.resampling import measures as rs
-from seldb.measures.resampling.measures import Pass, prefix_length
+from seldb.measures.resampling import replicate_measures as rs
+from seldb.measures.resampling.replicate_measures import Pass, prefix_length
 from seldb.measures.resampling.top import Context
 from seldb.measures.sweep import TIE
 

@@ -16,8 +16,8 @@ import os
 import numpy as np
 
 from seldb.errors import InputError
-from seldb.measures.resampling import measures as rs
-from seldb.measures.resampling.measures import Pass, prefix_length
+from seldb.measures.resampling import replicate_measures as rs
+from seldb.measures.resampling.replicate_measures import Pass, prefix_length
 from seldb.measures.resampling.top import Context
 
 ENGINES = ("numpy", "numba")

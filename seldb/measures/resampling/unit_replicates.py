@@ -16,7 +16,7 @@ import numpy as np
 
 from seldb.measures.block import Block
 from seldb.measures.compute import p_name
-from seldb.measures.resampling import measures as rs
+from seldb.measures.resampling import replicate_measures as rs
 from seldb.measures.resampling import top
 from seldb.measures.resampling.passes import bootstrap_pass, permutation_pass
 from seldb.measures.resampling.top import Context

@@ -20,9 +20,9 @@ import polars as pl
 from seldb.errors import InputError
 from seldb.measures.compute import compute_block, nan_to_null
 from seldb.measures.resampling import intervals as chance
+from seldb.measures.resampling.block_replicates import Replicates, block_replicates
 from seldb.measures.resampling.draws import BOOTSTRAP, PERMUTATION, Draws
-from seldb.measures.resampling.per_block import Replicates, block_replicates
-from seldb.measures.resampling.per_unit import CLASS_OF, VALUE_MEASURES
+from seldb.measures.resampling.unit_replicates import CLASS_OF, VALUE_MEASURES
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ import numpy as np
 
 from seldb.errors import InputError
 from seldb.measures.block import prepare_block
-from seldb.measures.resampling import measures as rs
+from seldb.measures.resampling import replicate_measures as rs
 from seldb.measures.resampling.draws import BOOTSTRAP, PERMUTATION, Draws
 from seldb.measures.resampling.passes import engine as pick_engine
-from seldb.measures.resampling.per_unit import (
+from seldb.measures.resampling.top import Context
+from seldb.measures.resampling.unit_replicates import (
     CLASS_OF,
     OPTIMISM_MEASURES,
     OWN_CLASS_MEASURES,
@@ -27,7 +28,6 @@ from seldb.measures.resampling.per_unit import (
     bootstrap_unit,
     permutation_unit,
 )
-from seldb.measures.resampling.top import Context
 
 CHUNK_ELEMENTS = 1 << 22  # images x replicates per chunk: 4 MB of uint8 draws, 16 MB per int32 array
 
