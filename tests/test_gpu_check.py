@@ -55,7 +55,9 @@ def check_report(stdout: str, models: list[str], gpu_decoder: str, end_to_end: b
             decode = rows[arch, f"decode+preprocess --decode-on {decoder}"][0]
             ingest, ratio = rows[arch, f"ingest --decode-on {decoder}"]
             assert min(forward, decode, ingest) > 0
-            assert ratio == pytest.approx(ingest / min(forward, decode), rel=0.03)  # rates print rounded
+            # rates print to 0.1 images/s and the ratio to 0.1%: the ratio lies within what those roundings allow
+            low, high = (ingest - 0.05) / (min(forward, decode) + 0.05), (ingest + 0.05) / (min(forward, decode) - 0.05)
+            assert low - 0.0005 <= ratio <= high + 0.0005, (arch, decoder, ingest, forward, decode, ratio)
     assert len(rows) == 5 * len(models) + end_to_end, stdout
     assert "target ingest >= 90% of min(forward, decode): met on" in stdout
 
