@@ -15,8 +15,12 @@ not replaced: their columns may be reordered. A user's own view on ours
 stops the upgrade (no CASCADE) with PostgreSQL's message naming it.
 
 The downgrade drops today's views and restores those of revisions 0002 and
-0003 from their frozen copies. The next release that changes a view freezes
-this revision's views the same way (docs/architecture.md).
+0003 from their frozen copies. The views are created as they were at this
+revision, from the frozen copy beside this file (0009_views.sql, written by
+`seldb.db.views.all_views_sql()` when 0.2 was released); their COMMENTs
+come with revision 0020, which rebuilds every view from sql/ (so a fresh
+database upgraded through every revision never meets a view that reads a
+table of a later revision).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 FROZEN = [Path(__file__).with_name(name) for name in ("0002_views.sql", "0003_reports.sql")]
+THIS = Path(__file__).with_suffix(".sql")
 
 
 def _execute() -> views.Execute:
@@ -65,12 +70,14 @@ OLD_VIEWS = (
 def upgrade() -> None:
     execute = _execute()
     views.drop_views(execute, OLD_VIEWS)
-    views.create_views(execute, None if context.is_offline_mode() else views.column_lister(op.get_bind()))
+    execute(f"CREATE SCHEMA IF NOT EXISTS {views.VIEW_SCHEMA}")
+    execute(THIS.read_text(encoding="utf-8").rstrip().rstrip(";"))
+    views.grant_reader(execute)
 
 
 def downgrade() -> None:
     execute = _execute()
-    views.drop_views(execute)
+    views.drop_views(execute, views.frozen_view_names(THIS.read_text(encoding="utf-8")))
     for frozen in FROZEN:
         execute(frozen.read_text(encoding="utf-8").rstrip().rstrip(";"))
     views.grant_reader(execute)

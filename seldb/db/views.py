@@ -23,6 +23,7 @@ so migrations create the role only when it is missing and never drop it.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from functools import cache
@@ -169,6 +170,11 @@ def column_lister(conn: Connection) -> Callable[[str], list[str]]:
             return [row[0] for row in cursor.fetchall()]
 
     return columns_of
+
+
+def frozen_view_names(frozen_sql: str) -> tuple[str, ...]:
+    """The views a frozen copy (`all_views_sql()` of an earlier release) creates, in creation order."""
+    return tuple(re.findall(rf"CREATE OR REPLACE VIEW {VIEW_SCHEMA}\.(\w+)", frozen_sql))
 
 
 def drop_views(execute: Execute, names: tuple[str, ...] = VIEW_NAMES) -> None:
