@@ -60,8 +60,16 @@ def dissect_command(
         str | None, Opt("--categories", help="Comma-separated categories (default: all of category.csv).")
     ] = None,
     preprocess: Annotated[
-        str, Opt("--preprocess", help="netdissect (NetDissect-Lite's, default), torchvision, caffe or plain.")
-    ] = "netdissect",
+        str | None,
+        Opt(
+            "--preprocess",
+            help="torchvision, caffe, plain or netdissect (NetDissect-Lite's); default: the model's own"
+            " (with --run, the run's).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, Opt("--force", help="Accept a --preprocess other than the --run's (its units saw other input).")
+    ] = False,
     device: Annotated[str | None, Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
     batch_size: Annotated[int, Opt("--batch-size", help="Images per forward pass.")] = 64,
     tally_csv: Annotated[
@@ -86,6 +94,7 @@ def dissect_command(
         quantile=quantile,
         categories=split_list(categories),
         preprocess=preprocess,
+        force=force,
         device=device,
         batch_size=batch_size,
         tally_csv=tally_csv,

@@ -28,6 +28,8 @@ from seldb.dissect.planted_net import PlantedNet
 
 
 class WithDeadUnit(torch.nn.Module):
+    seldb_preprocess = "netdissect"  # the planted unit undoes NetDissect-Lite's normalisation
+
     def __init__(self):
         super().__init__()
         self.planted = PlantedNet().planted
@@ -282,6 +284,11 @@ def test_dissect_joins_the_run_unit_for_unit(migrated_db, ingested, mini, cli):
         "--quantile",
         QUANTILE,
         "--quiet",
+        # the ingest fed the planted network torchvision input (its registry default); the planted
+        # unit reads NetDissect-Lite's, so the dissection asks for it against the run's record
+        "--preprocess",
+        "netdissect",
+        "--force",
     )
     assert done.exit_code == 0, done.output
     assert done.stdout.startswith(f"run {ingested} (joined unit for unit)")

@@ -25,7 +25,14 @@ from seldb.dissect.network import load_network
 from seldb.dissect.options import DissectImport, DissectOptions
 from seldb.dissect.pipeline import dissect
 from seldb.dissect.result import DissectResult
-from seldb.dissect.saving import check_run, create_run, n_detectors, refresh_statistics, store_layer
+from seldb.dissect.saving import (
+    check_run,
+    create_run,
+    n_detectors,
+    refresh_statistics,
+    run_preprocess,
+    store_layer,
+)
 from seldb.dissect.tallycsv import write_tally_csv
 from seldb.errors import InputError
 from seldb.nets.device import resolve_device
@@ -51,7 +58,7 @@ def _check_options(options: DissectOptions) -> None:
         raise InputError(f"--quantile must be in [0, 1), got {options.quantile}")
     if options.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {options.batch_size}")
-    if options.preprocess not in PREPROCESS_KINDS:
+    if options.preprocess is not None and options.preprocess not in PREPROCESS_KINDS:
         raise InputError(f"--preprocess must be one of {', '.join(PREPROCESS_KINDS)}, got {options.preprocess!r}")
     for path in tally_paths(options.tally_csv, list(options.layers)).values():
         if path.is_dir() or not path.parent.is_dir():
@@ -67,8 +74,9 @@ def run_dissect(db: Database, options: DissectOptions, notify: Callable[[str], N
     network = load_network(options)
     for note in network.notes:
         notify(note)
+    preprocess = _preprocess(db, options, network.preprocess)
     device = resolve_device(options.device)
-    shapes = map_shapes(network.net, network.modules, broden, device, options.preprocess)
+    shapes = map_shapes(network.net, network.modules, broden, device, preprocess)
     if options.run is not None:  # refuse before the long pass; checked again when storing
         with db.connect() as conn:
             check_run(conn, options.run, network.identity(), shapes)
@@ -79,13 +87,13 @@ def run_dissect(db: Database, options: DissectOptions, notify: Callable[[str], N
         quantile=options.quantile,
         batch_size=options.batch_size,
         device=device,
-        preprocess=options.preprocess,
+        preprocess=preprocess,
         layer_aliases=network.modules,
         workdir=options.workdir,
         progress=options.progress,
     )
     dissected = time.perf_counter()
-    stored = _store(db, options, result, network.identity(), shapes)
+    stored = _store(db, options, result, network.identity(), shapes, preprocess)
     stored.tally_csv = [
         write_tally_csv(result, layer, path)
         for layer, path in tally_paths(options.tally_csv, list(result.layers)).items()
@@ -94,15 +102,34 @@ def run_dissect(db: Database, options: DissectOptions, notify: Callable[[str], N
     return stored
 
 
-def _store(db: Database, options: DissectOptions, result: DissectResult, identity: dict, shapes: dict) -> DissectImport:
+def _preprocess(db: Database, options: DissectOptions, model_kind: str) -> str:
+    """The model's own preprocessing unless asked otherwise: the joined run's recorded kind, else the
+    registry's; an explicit kind other than the run's is refused (its units saw other input) unless forced."""
+    recorded = None
+    if options.run is not None:
+        with db.connect() as conn:
+            recorded = run_preprocess(conn, options.run)
+    if options.preprocess is None:
+        return recorded or model_kind
+    if recorded is not None and options.preprocess != recorded and not options.force:
+        raise InputError(
+            f"--preprocess {options.preprocess} differs from run {options.run}'s {recorded}: its units saw"
+            f" {recorded} input; drop --preprocess to follow the run, or add --force"
+        )
+    return options.preprocess
+
+
+def _store(
+    db: Database, options: DissectOptions, result: DissectResult, identity: dict, shapes: dict, preprocess: str
+) -> DissectImport:
     with db.connect() as conn:
         if options.run is None:
-            run_id, layer_ids = create_run(conn, result, identity, options.preprocess)
+            run_id, layer_ids = create_run(conn, result, identity, preprocess)
         else:
             run_id, layer_ids = options.run, check_run(conn, options.run, identity, shapes)
         ids, replaced = {}, []
         for layer in result.layers:
-            ids[layer], again = store_layer(conn, run_id, layer_ids[layer], result, layer, options.preprocess)
+            ids[layer], again = store_layer(conn, run_id, layer_ids[layer], result, layer, preprocess)
             replaced += [layer] if again else []
         refresh_statistics(conn)
         conn.commit()

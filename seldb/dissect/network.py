@@ -6,7 +6,9 @@ ran the same weights through the same module, so --model / --arch /
 ingest (seldb.nets.registry, .weights, .hooks), and the identity recorded is
 the one ingest records in runs.options['ingest']: the model's name, its
 architecture, the weights file's SHA-256, and the module each layer name
-means (conv5 = features.11).
+means (conv5 = features.11). The input the weights expect comes with it:
+the registry's preprocessing, or a `seldb_preprocess` attribute of a
+--model-module network.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Network:
     modules: dict[str, str]  # layer name as asked (conv5) -> module path (features.11)
     weights: dict | None  # {"path", "sha256"} of the weights file read; None for a module with its own
     notes: list[str] = field(default_factory=list)  # weight keys deliberately dropped, as ingest reports them
+    preprocess: str = "torchvision"  # the input the weights expect: the registry's, or the module's own
 
     def identity(self) -> dict:
         """What runs.options records about the network (the keys ingest uses), for the join check."""
@@ -60,4 +63,16 @@ def load_network(options: DissectOptions) -> Network:
     elif not spec.module_file:  # a custom module may carry its own weights
         raise InputError(f"{spec.name} needs its weights: {spec.weights_source}")
     modules = resolve_layers(net, list(options.layers), spec.info.layer_aliases)
-    return Network(spec, net.eval(), modules, record, notes)
+    return Network(spec, net.eval(), modules, record, notes, _own_preprocess(net, spec))
+
+
+def _own_preprocess(net: torch.nn.Module, spec: ModelSpec) -> str:
+    """The registry's kind; a --model-module network may name its own in a `seldb_preprocess` attribute."""
+    from seldb.dissect.features import PREPROCESS_KINDS
+
+    kind = getattr(net, "seldb_preprocess", None) if spec.module_file else None
+    if kind is None:
+        return spec.preprocess
+    if kind not in PREPROCESS_KINDS:
+        raise InputError(f"{spec.module_file}: seldb_preprocess {kind!r} is not one of {', '.join(PREPROCESS_KINDS)}")
+    return str(kind)

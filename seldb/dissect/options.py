@@ -12,8 +12,9 @@ class DissectOptions:
     """Every option of `seldb dissect`; the CLI fills this one-to-one (see docs/dissect.md).
 
     run: an existing run of the same model whose layers the units join one-to-one; None makes a run
-    of the dissection's own. tally_csv: NetDissect-Lite's tally.csv, written after the run is stored
-    (with several layers, FILE_<layer>.csv beside it).
+    of the dissection's own. preprocess: None follows the model (the run's recorded kind with `run`, else
+    the registry's); a kind other than the run's is refused unless `force`. tally_csv: NetDissect-Lite's
+    tally.csv, written after the run is stored (with several layers, FILE_<layer>.csv beside it).
     """
 
     broden: str | Path
@@ -26,7 +27,8 @@ class DissectOptions:
     run: int | None = None
     quantile: float = 0.005
     categories: Sequence[str] | None = None
-    preprocess: str = "netdissect"
+    preprocess: str | None = None  # None: the run's recorded kind (with run), else the model's (registry)
+    force: bool = False  # accept a preprocess other than the joined run's
     device: str | None = None
     batch_size: int = 64
     tally_csv: str | Path | None = None

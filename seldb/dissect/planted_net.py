@@ -9,7 +9,8 @@ random convolutions, so the tally sees ordinary, overlapping maps too.
 Layers (module names): "planted" - (N, 4, H, W), unit 0 the red detector;
 "pooled" - (N, 6, H/4, W/4), random features averaged over 4 x 4 blocks, so
 their maps are resized; "fc" - a Linear layer (no spatial map, refused).
-The input is preprocessed the NetDissect-Lite way ("netdissect").
+The input is preprocessed the NetDissect-Lite way ("netdissect"), which
+the class names in `seldb_preprocess` for `seldb dissect --model-module`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class _Planted(nn.Module):
 
 
 class PlantedNet(nn.Module):
+    seldb_preprocess = "netdissect"  # what `seldb dissect --model-module` feeds it by default
+
     def __init__(self, seed: int = 0, concept: str = "red-c", n_classes: int = 5):
         super().__init__()
         generator = torch.Generator().manual_seed(seed)

@@ -34,6 +34,7 @@ from seldb.dissect.imported import tally_record
 from seldb.dissect.result import DissectResult, LayerDissection
 from seldb.dissect.tallycsv import TallyLabel, unit_labels
 from seldb.errors import InputError
+from seldb.nets.preprocess import recorded_kind
 
 DETECTOR_IOU = 0.04  # Bau et al. 2017: a unit whose top label's IoU exceeds this detects that label
 SOURCE = "seldb dissect"
@@ -64,6 +65,14 @@ def check_run(conn: sa.Connection, run_id: int, identity: dict, shapes: dict[str
         )
     layers = {layer.name: layer for layer in check_layers(conn, run, list(shapes))}
     return {name: _check_layer(run_id, layers[name], shape, recorded, identity) for name, shape in shapes.items()}
+
+
+def run_preprocess(conn: sa.Connection, run_id: int) -> str | None:
+    """The preprocessing kind the run recorded (ingest's or an earlier dissect's); None if it names none."""
+    resolve_run(conn, run_id)
+    options = conn.execute(sa.select(s.runs.c.options).where(s.runs.c.run_id == run_id)).scalar() or {}
+    recorded = options.get("ingest") or options.get("dissect")
+    return recorded_kind(recorded) if isinstance(recorded, dict) else None
 
 
 def _check_layer(run_id: int, found: Layer, shape: tuple, recorded: dict, identity: dict) -> int:

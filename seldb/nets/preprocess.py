@@ -90,6 +90,21 @@ def _column(values, like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, 3, 1, 1)
 
 
+def recorded_kind(record: dict) -> str | None:
+    """The preprocessing kind a run's record names: `preprocess_kind` (ingest), else the kind read from
+    ingest's one-line description, else a dissection's own `preprocess`; None when it names none."""
+    if record.get("preprocess_kind"):
+        return str(record["preprocess_kind"])
+    text = str(record.get("preprocess") or "")
+    if text in KINDS or text == "netdissect":
+        return text
+    if text.endswith("RGB mapped to [-1, 1]"):
+        return "plain"
+    if "centre crop" in text:
+        return "caffe" if ", BGR " in text else "torchvision"
+    return None
+
+
 def describe(kind: str, input_size: int) -> str:
     """One line for the run's record."""
     if kind == "plain":
