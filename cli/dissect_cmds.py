@@ -31,9 +31,11 @@ Examples:
       --quantile 0.005 --categories object,part,scene --tally-csv tally.csv
 
 \b
-Follows NetDissect-Lite: a unit's threshold is its (1 - quantile) percentile
-over every position of every image (exact), its maps are upsampled bilinearly
-to the segmentation size, and IoU = intersection / union per (unit, label).
+Follows NetDissect-Lite by default: a unit's threshold is its (1 - quantile)
+percentile over every position of every image (exact), its maps are upsampled
+bilinearly to the segmentation size, and IoU = intersection / union per (unit,
+label). --rules netdissect2017 follows the 2017 NetDissect code instead (the
+paper's IoUs); --union, --upsample and --threshold set single rules.
 With --run, the units join that run's (same model, weights, module and unit
 count); without it, dissect makes a run of its own. Results: seldb.netdissect
 (top label and each category's best, source 'computed') and seldb.unit_label_iou
@@ -57,7 +59,36 @@ def dissect_command(
     ] = None,
     quantile: Annotated[float, Opt("--quantile", help="Threshold: each unit's top quantile of activations.")] = 0.005,
     categories: Annotated[
-        str | None, Opt("--categories", help="Comma-separated categories (default: all of category.csv).")
+        str | None,
+        Opt(
+            "--categories",
+            help="Comma-separated categories (default: all of category.csv), or lite: NetDissect-Lite's five"
+            " (object, part, scene, texture, color).",
+        ),
+    ] = None,
+    rules: Annotated[
+        str | None,
+        Opt(
+            "--rules",
+            help="lite (NetDissect-Lite's, default) or netdissect2017 (the 2017 code's: --union annotated"
+            " --upsample receptive-field --threshold sketch); the options below override single rules.",
+        ),
+    ] = None,
+    union: Annotated[
+        str | None,
+        Opt(
+            "--union",
+            help="Images whose unit pixels enter a label's union: lite (its category under them),"
+            " annotated (its category in the image) or all.",
+        ),
+    ] = None,
+    upsample: Annotated[
+        str | None,
+        Opt("--upsample", help="bilinear (PIL, Lite's) or receptive-field (2017: between receptive-field centres)."),
+    ] = None,
+    threshold: Annotated[
+        str | None,
+        Opt("--threshold", help="exact (percentile 1 - quantile) or sketch (2017's read-out, 994/999 at 0.005)."),
     ] = None,
     preprocess: Annotated[
         str | None,
@@ -93,6 +124,10 @@ def dissect_command(
         run=run,
         quantile=quantile,
         categories=split_list(categories),
+        rules=rules,
+        union=union,
+        upsample=upsample,
+        threshold=threshold,
         preprocess=preprocess,
         force=force,
         device=device,
@@ -104,9 +139,12 @@ def dissect_command(
     with database() as db:
         done = db.dissect(options, notify=warn)
     made = "a run of its own" if done.created_run else "joined unit for unit"
+    followed = ", ".join(f"{key} {value}" for key, value in done.rules.items())
     console.print(
-        f"run {done.run_id} ({made}): {done.n_images} images, {done.n_labels} labels, quantile {done.quantile:g}",
+        f"run {done.run_id} ({made}): {done.n_images} images, {done.n_labels} labels, quantile {done.quantile:g}"
+        f" ({followed})",
         highlight=False,
+        soft_wrap=True,
     )
     for layer, units in done.layers.items():
         again = " (replacing its earlier dissection or tally)" if layer in done.replaced else ""

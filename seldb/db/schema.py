@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import DOUBLE_PRECISION, JSONB
 
@@ -258,6 +259,13 @@ dissections = Table(
     Column("module", Text, nullable=False),
     Column("thresholds", ARRAY(F8), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # union / upsample / threshold rules (seldb.dissect.rules); NetDissect-Lite's for older rows
+    Column(
+        "rules",
+        JSONB,
+        nullable=False,
+        server_default=text('\'{"union": "lite", "upsample": "bilinear", "threshold": "exact"}\'::jsonb'),
+    ),
     UniqueConstraint("run_id", "layer_id"),
     _layer_fk(),
 )

@@ -2,13 +2,14 @@
 
 This module only sequences the others, cheapest check first, so that bad
 input costs one line and writes nothing: the options, the Broden-format
-dataset (every file named in index.csv must exist), the network and its
+dataset (every file named in index.csv must exist) and the rules, the network and its
 weights, the layers (one image through the network: each must give a
 spatial map), the run to join; then the dissection (seldb.dissect.pipeline,
 the long part, which writes only its temporary map store), then one
 transaction for the database (seldb.dissect.saving) and last the tally.csv
-files. A PNG whose pixels name a label missing from label.csv is found while
-the tally decodes it, still before anything is written.
+files, each with its provenance beside it (FILE.provenance.json). A PNG
+whose pixels name a label missing from label.csv is found while the tally
+decodes it, still before anything is written.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from seldb.dissect.network import load_network
 from seldb.dissect.options import DissectImport, DissectOptions
 from seldb.dissect.pipeline import dissect
 from seldb.dissect.result import DissectResult
+from seldb.dissect.rules import DissectRules, resolve_categories, resolve_rules
 from seldb.dissect.saving import (
     check_run,
     create_run,
@@ -33,7 +35,7 @@ from seldb.dissect.saving import (
     run_preprocess,
     store_layer,
 )
-from seldb.dissect.tallycsv import write_tally_csv
+from seldb.dissect.tallycsv import write_provenance, write_tally_csv
 from seldb.errors import InputError
 from seldb.nets.device import resolve_device
 
@@ -51,7 +53,8 @@ def tally_paths(tally_csv: str | Path | None, layers: list[str]) -> dict[str, Pa
     return {layer: path.with_name(f"{path.stem}_{safe[layer]}{path.suffix or '.csv'}") for layer in layers}
 
 
-def _check_options(options: DissectOptions) -> None:
+def _check_options(options: DissectOptions) -> DissectRules:
+    rules = resolve_rules(options.rules, options.union, options.upsample, options.threshold)
     if not options.layers:
         raise InputError("--layers is required: the conv layers to dissect, e.g. conv5")
     if not 0 <= options.quantile < 1:
@@ -63,14 +66,15 @@ def _check_options(options: DissectOptions) -> None:
     for path in tally_paths(options.tally_csv, list(options.layers)).values():
         if path.is_dir() or not path.parent.is_dir():
             raise InputError(f"--tally-csv {path}: {'is a directory' if path.is_dir() else 'no such directory'}")
+    return rules
 
 
 def run_dissect(db: Database, options: DissectOptions, notify: Callable[[str], None] | None = None) -> DissectImport:
     """Dissect options.layers of the network over options.broden and store it; see the module docstring."""
     notify = notify or log.warning
     started = time.perf_counter()
-    _check_options(options)
-    broden = open_broden(options.broden, list(options.categories) if options.categories else None)
+    rules = _check_options(options)
+    broden = open_broden(options.broden, resolve_categories(options.categories))
     network = load_network(options)
     for note in network.notes:
         notify(note)
@@ -91,13 +95,14 @@ def run_dissect(db: Database, options: DissectOptions, notify: Callable[[str], N
         layer_aliases=network.modules,
         workdir=options.workdir,
         progress=options.progress,
+        rules=rules,
     )
     dissected = time.perf_counter()
     stored = _store(db, options, result, network.identity(), shapes, preprocess)
-    stored.tally_csv = [
-        write_tally_csv(result, layer, path)
-        for layer, path in tally_paths(options.tally_csv, list(result.layers)).items()
-    ]
+    stored.tally_csv = []
+    for layer, path in tally_paths(options.tally_csv, list(result.layers)).items():
+        stored.tally_csv.append(write_tally_csv(result, layer, path))
+        write_provenance(result, layer, path, {"run_id": stored.run_id, "preprocess": preprocess, **network.identity()})
     stored.timings = {"dissect_s": round(dissected - started, 3), "store_s": round(time.perf_counter() - dissected, 3)}
     return stored
 
@@ -143,4 +148,5 @@ def _store(
         detectors={layer: n_detectors(result, layer) for layer in result.layers},
         dissection_ids=ids,
         replaced=replaced,
+        rules=result.rules.as_dict(),
     )

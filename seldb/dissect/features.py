@@ -109,6 +109,12 @@ def map_shapes(
         return {name: (int(shape[1]), int(shape[2]), int(shape[3])) for name, shape in shapes.items()}
 
 
+def first_input(broden: Broden, preprocess: str, device: str | torch.device = "cpu") -> torch.Tensor:
+    """The first image as the network's (1, 3, H, W) input."""
+    rgb = broden.load_image(broden.images[0])[None]
+    return torch.from_numpy(_normalise(preprocess)(rgb)).to(torch.device(device))
+
+
 @contextlib.contextmanager
 def _recording(net: torch.nn.Module, layers: dict[str, str], device: str | torch.device):
     """The network in eval mode on `device`, without gradients, with hooks that exist only here."""

@@ -26,7 +26,11 @@ class DissectOptions:
     model_module: str | None = None
     run: int | None = None
     quantile: float = 0.005
-    categories: Sequence[str] | None = None
+    categories: Sequence[str] | None = None  # None: the dataset's; ["lite"]: NetDissect-Lite's five
+    rules: str | None = None  # a preset of seldb.dissect.rules (lite, the default, or netdissect2017)
+    union: str | None = None  # each rule given beside the preset overrides the preset's
+    upsample: str | None = None
+    threshold: str | None = None
     preprocess: str | None = None  # None: the run's recorded kind (with run), else the model's (registry)
     force: bool = False  # accept a preprocess other than the joined run's
     device: str | None = None
@@ -48,4 +52,5 @@ class DissectImport:
     dissection_ids: dict[str, int]
     replaced: list[str] = field(default_factory=list)  # layers whose earlier dissection or tally was replaced
     tally_csv: list[Path] = field(default_factory=list)
+    rules: dict = field(default_factory=dict)  # the union, upsample and threshold rules followed
     timings: dict = field(default_factory=dict)

@@ -2,7 +2,9 @@
 
 1. Read and check the Broden directory (before the network runs).
 2. One forward pass: each batch's maps go to a temporary on-disk store and
-   into the first pass of the exact percentile (seldb.dissect.thresholds).
+   into the first pass of the exact percentile (seldb.dissect.thresholds);
+   with `--upsample receptive-field`, one image first gives each layer's
+   receptive-field map (seldb.dissect.fieldmap).
 3. Second percentile pass over the store -> every unit's threshold.
 4. Tally pass over the store, image by image, with each image's labels
    decoded once for all layers -> counts, IoU, best labels.
@@ -24,11 +26,14 @@ import numpy as np
 import torch
 
 from seldb.dissect.broden import Broden, open_broden
-from seldb.dissect.features import iter_maps, resolve
+from seldb.dissect.features import first_input, iter_maps, resolve
+from seldb.dissect.fieldmap import FieldMap, layer_fieldmaps
 from seldb.dissect.mapstore import MapStore
 from seldb.dissect.result import DissectResult, LayerDissection
+from seldb.dissect.rules import DissectRules
 from seldb.dissect.tally import ImageIndex, LayerTally, add_truth, best_labels, index_image, scores
 from seldb.dissect.thresholds import ExactPercentile
+from seldb.dissect.upsample import receptive_field_maps, reduction, resize_maps
 from seldb.errors import InputError
 from seldb.progress import progress_bar
 
@@ -49,14 +54,17 @@ def dissect(
     workdir=None,
     chunk_images: int = 256,
     progress: bool = False,
+    rules: DissectRules | None = None,
 ) -> DissectResult:
     """IoU of every unit of `layers` with every label of a Broden-format dataset (NetDissect-Lite's definitions).
 
     layers: names as in `layer_aliases` (e.g. seldb's "conv5") or module paths; quantile: a unit's threshold is
     its (1 - quantile) percentile over every position of every image; workdir: where the temporary map store
     goes (needs images x units x h x w x 4 bytes per layer). broden_dir may be a Broden already opened
-    (its categories are then the ones it was opened with).
+    (its categories are then the ones it was opened with). rules: union, upsampling and threshold rules
+    (seldb.dissect.rules; default NetDissect-Lite's).
     """
+    rules = rules or DissectRules()
     if isinstance(layers, str):
         layers = [layers]
     if not 0 <= quantile < 1:
@@ -65,12 +73,28 @@ def dissect(
         raise InputError("batch_size and chunk_images must be at least 1")
     broden = broden_dir if isinstance(broden_dir, Broden) else open_broden(broden_dir, categories)
     modules = resolve(net, layers, layer_aliases)
-    percentile = 100 * (1 - quantile)  # NetDissect-Lite's argument to np.percentile
+    percentile = rules.percentile(quantile)  # exact: NetDissect-Lite's argument to np.percentile
+    resizers = _resizers(net, modules, broden, device, preprocess, rules)
     with tempfile.TemporaryDirectory(prefix="seldb-dissect-", dir=workdir) as tmp:
         stores, passes = _forward(net, modules, broden, Path(tmp), percentile, batch_size, device, preprocess, progress)
         thresholds = {layer: _thresholds(stores[layer], passes[layer], chunk_images) for layer in modules}
-        tallies, truth = _tally(broden, stores, thresholds, chunk_images, progress)
-    return _result(broden, quantile, modules, stores, thresholds, tallies, truth)
+        tallies, truth = _tally(broden, stores, thresholds, chunk_images, progress, rules.union, resizers)
+    return _result(broden, quantile, modules, stores, thresholds, tallies, truth, rules)
+
+
+def _resizers(net, modules: dict[str, str], broden: Broden, device, preprocess: str, rules: DissectRules) -> dict:
+    """Per layer, how its maps reach the segmentation's size: PIL bilinear, or 2017's receptive-field centres."""
+    if rules.upsample == "bilinear":
+        return dict.fromkeys(modules, resize_maps)
+    net.eval().to(torch.device(device))
+    fieldmaps = layer_fieldmaps(net, modules, first_input(broden, preprocess, device))
+    image_width = broden.images[0].iw  # one input size (checked when the dataset was opened)
+
+    def resizer(fieldmap: FieldMap):
+        first, step = (fieldmap.centre(0), fieldmap.centre(1)), fieldmap.step
+        return lambda maps, sh, sw: receptive_field_maps(maps, sh, sw, first, step, reduction(image_width, sw))
+
+    return {layer: resizer(fieldmaps[layer]) for layer in modules}
 
 
 def _forward(
@@ -129,10 +153,18 @@ def _label_chunks(broden: Broden, chunk_images: int) -> Iterator[list[ImageIndex
 
 
 def _tally(
-    broden: Broden, stores: dict[str, MapStore], thresholds: dict[str, np.ndarray], chunk_images: int, progress: bool
+    broden: Broden,
+    stores: dict[str, MapStore],
+    thresholds: dict[str, np.ndarray],
+    chunk_images: int,
+    progress: bool,
+    union: str,
+    resizers: dict,
 ) -> tuple[dict[str, LayerTally], np.ndarray]:
     n_categories = len(broden.categories)
-    tallies = {layer: LayerTally(thresholds[layer], broden.n_labels, n_categories) for layer in stores}
+    tallies = {
+        layer: LayerTally(thresholds[layer], broden.n_labels, n_categories, union, resizers[layer]) for layer in stores
+    }
     truth = np.zeros(broden.n_labels, np.int64)
     readers = {layer: store.chunks(chunk_images) for layer, store in stores.items()}
     try:
@@ -158,6 +190,7 @@ def _result(
     thresholds: dict[str, np.ndarray],
     tallies: dict[str, LayerTally],
     truth: np.ndarray,
+    rules: DissectRules,
 ) -> DissectResult:
     n_categories = len(broden.categories)
     layers = {}
@@ -182,4 +215,5 @@ def _result(
         primary=broden.primary,
         in_categories=broden.in_categories & broden.label_known,
         layers=layers,
+        rules=rules,
     )

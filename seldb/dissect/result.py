@@ -9,11 +9,12 @@ knows about runs or connections. Units are 0-based, as in seldb's tables
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from seldb.dissect.rules import DissectRules
 from seldb.dissect.tally import BestLabels, Scores
 
 
@@ -43,6 +44,7 @@ class DissectResult:
     primary: np.ndarray  # (L,) category index of each label
     in_categories: np.ndarray  # (L,) the label belongs to a chosen category (and is in label.csv)
     layers: dict[str, LayerDissection]
+    rules: DissectRules = field(default_factory=DissectRules)  # union, upsampling and threshold rules
 
     def label_numbers(self) -> np.ndarray:
         """The labels reported: in label.csv and in one of the chosen categories."""

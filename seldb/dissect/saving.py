@@ -94,6 +94,7 @@ def create_run(conn: sa.Connection, result: DissectResult, identity: dict, prepr
         "quantile": result.quantile,
         "categories": list(result.categories),
         "preprocess": preprocess,
+        "rules": result.rules.as_dict(),
         **identity,
     }
     fingerprint = hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
@@ -143,6 +144,7 @@ def store_layer(
             preprocess=preprocess,
             module=d.module,
             thresholds=d.thresholds.tolist(),
+            rules=result.rules.as_dict(),
         )
         .returning(s.dissections.c.dissection_id)
     ).scalar_one()

@@ -18,6 +18,10 @@ derivation and the places where its text and code differ):
 - IoU[unit, label] = intersection / (activation[unit, primary(label)] +
   truth[label] - intersection + 1e-10).
 
+`--union annotated` (the 2017 code) and `--union all` (davidbau/dissect)
+change only the activation term's condition (seldb.dissect.rules); `--upsample
+receptive-field` only the resize.
+
 Per category, a unit's best label is the argmax of IoU over the labels whose
 primary category it is (the lowest label number on ties, label 0 - name '' -
 when every IoU is 0); its top category is the last of the tied best
@@ -26,6 +30,7 @@ categories after numpy's argsort, as in NetDissect-Lite.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,10 +89,29 @@ def _inside(above: np.ndarray, index: ImageIndex) -> np.ndarray:
     return counts.reshape(above.shape[0], width)[:, :-1]
 
 
-class LayerTally:
-    """Running intersection and per-category activation counts of one layer's units."""
+def annotated_categories(index: ImageIndex) -> np.ndarray:
+    """(categories,) bool: a label of the category has pixels in the image, or is a whole-image label
+    (2017's `count_act_with_labelcat`: dot(ground-truth counts, labelcat) > 0, label 0 in no category)."""
+    return (index.pixel_counts @ index.label_categories + index.scalar_categories) > 0
 
-    def __init__(self, thresholds: np.ndarray, n_labels: int, n_categories: int):
+
+class LayerTally:
+    """Running intersection and per-category activation counts of one layer's units.
+
+    union (seldb.dissect.rules): in which images a unit's thresholded pixels count towards a category's
+    union - "lite" (the category occurs under them), "annotated" (it is annotated in the image) or "all".
+    resize: (maps, sh, sw) -> the maps at the segmentation's size (default: PIL's bilinear, Lite's).
+    """
+
+    def __init__(
+        self,
+        thresholds: np.ndarray,
+        n_labels: int,
+        n_categories: int,
+        union: str = "lite",
+        resize: Callable[[np.ndarray, int, int], np.ndarray] = resize_maps,
+    ):
+        self.union, self.resize = union, resize
         self.thresholds = np.asarray(thresholds, dtype=np.float64)
         n_units = len(self.thresholds)
         self.intersection = np.zeros((n_units, n_labels), np.int64)
@@ -101,7 +125,7 @@ class LayerTally:
         if not active.size:
             return
         self.active_pairs += active.size
-        resized = resize_maps(maps[active], index.sh, index.sw)
+        resized = self.resize(maps[active], index.sh, index.sw)
         above = resized.reshape(active.size, -1) > self.thresholds[active, None]
         counts = above.sum(axis=1)
         hits = np.broadcast_to(index.scalar_categories, (active.size, len(index.scalar_categories))).copy()
@@ -111,6 +135,10 @@ class LayerTally:
             hits += inside @ index.label_categories
         for label in index.scalars:
             self.intersection[active, label] += counts
+        if self.union == "annotated":
+            hits = np.broadcast_to(annotated_categories(index), hits.shape)
+        elif self.union == "all":
+            hits = np.ones_like(hits)
         self.activation[active] += counts[:, None] * (hits > 0)
 
 

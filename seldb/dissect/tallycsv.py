@@ -8,7 +8,8 @@ so it is written exactly as NetDissect-Lite writes it: columns unit
 (1-based), category, label, score, then per category in category.csv order
 <cat>-label, <cat>-truth, <cat>-activation, <cat>-intersect, <cat>-iou (that
 category's best label and its counts); rows ordered by score, best first;
-numbers as Python prints float64 (counts as 12769.0). A category in which no
+numbers as Python prints float64 (counts as 12769.0); how they were made
+(rules, quantile, dataset, network) goes beside it in FILE.provenance.json. A category in which no
 label has IoU above 0 names label 0 as its best label, whose name is ''
 unless label.csv lists a number 0 - which NetDissect-Lite writes too.
 """
@@ -16,6 +17,7 @@ unless label.csv lists a number 0 - which NetDissect-Lite writes too.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,3 +174,34 @@ def write_tally_csv(result: DissectResult, layer: str, path: str | os.PathLike) 
         writer.writerow(tally_header(result.categories))
         writer.writerows(tally_rows(result, layer))
     return path
+
+
+def provenance_path(path: str | os.PathLike) -> Path:
+    """Where a tally.csv's provenance goes: FILE.provenance.json beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.provenance.json")
+
+
+def write_provenance(result: DissectResult, layer: str, path: str | os.PathLike, extra: dict) -> Path:
+    """FILE.provenance.json beside `layer`'s tally.csv: how its numbers were made (tally.csv itself stays in
+    NetDissect-Lite's exact layout, which has no room for it)."""
+    from seldb import __version__
+
+    d = result.layers[layer]
+    record = {
+        "tally_csv": Path(path).name,
+        "layer": layer,
+        "module": d.module,
+        "rules": {**result.rules.as_dict(), "preset": result.rules.name()},
+        "quantile": result.quantile,
+        "categories": list(result.categories),
+        "dataset": result.dataset,
+        "dataset_fingerprint": result.fingerprint,
+        "n_images": result.n_images,
+        "units": d.n_units,
+        "seldb_version": __version__,
+        **extra,
+    }
+    target = provenance_path(path)
+    target.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return target
