@@ -426,7 +426,44 @@ def test_bad_options(migrated_db, cli, small, tmp_path):
         (["--preprocess", "bgr"], "--preprocess must be one of"),
         (["--tally-csv", tmp_path / "nowhere" / "t.csv"], "no such directory"),
         (["--categories", "colour"], "no category colour"),
+        (["--rules", "netdissect"], "--rules must be one of lite, netdissect2017, got 'netdissect'"),
+        (["--union", "any"], "--union must be one of lite, annotated, all"),
+        (["--upsample", "nearest"], "--upsample must be one of bilinear, receptive-field"),
+        (["--threshold", "approximate"], "--threshold must be one of exact, sketch"),
+        (["--rules", "netdissect2017", "--layers", "fc"], "layer 'fc'"),
     ):
         result = cli("dissect", *PLANTED, "--broden", small.directory, "--layers", "pooled", *args)
         assert result.exit_code == 1 and fragment in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert _counts() == before
+
+
+def test_rules_are_stored_with_the_run_and_beside_tally_csv(migrated_db, cli, small, tmp_path):
+    import json
+
+    tally = tmp_path / "tally.csv"
+    args = [*PLANTED, "--broden", small.directory, "--layers", "pooled", "--quiet", "--quantile", QUANTILE]
+    done = cli("dissect", *args, "--rules", "netdissect2017", "--upsample", "bilinear", "--tally-csv", tally)
+    assert done.exit_code == 0, done.output
+    assert "(union annotated, upsample bilinear, threshold sketch)" in done.stdout
+    run_id = _run_id(done.stdout)
+    rules = {"union": "annotated", "upsample": "bilinear", "threshold": "sketch"}
+    stored = rows("SELECT rules FROM seldb_store.dissections WHERE run_id = :r", r=run_id)
+    assert [r["rules"] for r in stored] == [rules]
+    record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=run_id)[0]["options"]
+    assert record["dissect"]["rules"] == rules
+    provenance = json.loads((tmp_path / "tally.csv.provenance.json").read_text())
+    assert provenance["rules"] == {**rules, "preset": "custom"} and provenance["run_id"] == run_id
+    assert provenance["layer"] == "pooled" and provenance["preprocess"] == "netdissect"
+    assert provenance["quantile"] == QUANTILE and provenance["categories"] == [
+        "color",
+        "object",
+        "part",
+        "scene",
+        "texture",
+    ]
+    lite = cli("dissect", *args, "--categories", "lite", "--tally-csv", tmp_path / "lite.csv")
+    assert lite.exit_code == 0, lite.output
+    again = rows("SELECT rules, categories FROM seldb_store.dissections WHERE run_id = :r", r=_run_id(lite.stdout))
+    assert again[0]["rules"] == {"union": "lite", "upsample": "bilinear", "threshold": "exact"}
+    assert sorted(again[0]["categories"]) == sorted(["object", "part", "scene", "texture", "color"])
+    assert json.loads((tmp_path / "lite.csv.provenance.json").read_text())["rules"]["preset"] == "lite"
