@@ -64,6 +64,8 @@ ARCHS: dict[str, ArchInfo] = {
     "googlenet": ArchInfo(("inception4e",), build_kwargs={"aux_logits": False, "init_weights": False}),
     "resnet18": ArchInfo(("layer4",), {"pool5": "avgpool"}),
     "caffe-googlenet": ArchInfo(("inception4e",)),
+    # modules are named after Caffe's layers (conv5, fc6): each convN / fc6 / fc7 output is post-ReLU
+    "caffenet": ArchInfo(("conv5", "fc6", "fc7")),
 }
 
 
@@ -91,6 +93,10 @@ class ModelSpec:
             from seldb.nets.caffe_googlenet import CAFFE_KEYS  # imports torch: only when loading weights
 
             return CAFFE_KEYS
+        if self.arch == "caffenet":
+            from seldb.nets.caffenet import CAFFE_KEYS as CAFFENET_KEYS
+
+            return CAFFENET_KEYS
         return self.info.key_aliases
 
 
@@ -124,6 +130,22 @@ REGISTRY: dict[str, ModelSpec] = {
             weights_source="hub cache or --weights",
             # torchvision's GoogLeNet weights expect its input re-normalisation
             build_kwargs={"transform_input": True},
+        ),
+        ModelSpec(
+            "bvlc-googlenet",
+            "caffe-googlenet",
+            1000,
+            "imagenet",
+            preprocess="caffe",
+            weights_source="--weights FILE (bvlc_googlenet.caffemodel converted, see README)",
+        ),
+        ModelSpec(
+            "caffenet",
+            "caffenet",
+            1000,
+            "imagenet",
+            preprocess="caffe",
+            weights_source="--weights FILE (bvlc_reference_caffenet.caffemodel converted, see README)",
         ),
         ModelSpec(
             "alexnet-places",
@@ -220,6 +242,10 @@ def build_network(spec: ModelSpec):
         from seldb.nets.caffe_googlenet import CaffeGoogLeNet
 
         net = CaffeGoogLeNet(num_classes=spec.num_classes)
+    elif spec.arch == "caffenet":
+        from seldb.nets.caffenet import CaffeNet
+
+        net = CaffeNet(num_classes=spec.num_classes)
     else:
         import torchvision
 
