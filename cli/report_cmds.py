@@ -236,14 +236,23 @@ def import_netdissect_cmd(
     file: Annotated[Path, typer.Argument(help="NetDissect or NetDissect-Lite tally.csv.")],
     run: Annotated[int, typer.Option("--run", help="The run whose units were dissected.")],
     layer: Annotated[str, typer.Option("--layer", help="The run's layer the tally is of.")],
+    one_based: Annotated[
+        bool,
+        typer.Option(
+            "--one-based/--zero-based",
+            help="The file numbers units from 1 (every NetDissect tally.csv and the NetDissect website;"
+            " default) or from 0 (seldb's numbering).",
+        ),
+    ] = True,
 ) -> None:
     """Import a Network Dissection tally.csv for one layer (replaces that layer's earlier tally).
 
-    The IoU then shows in seldb.netdissect and in seldb.concept_measures' `iou` column.
+    The IoU then shows in seldb.netdissect and in seldb.concept_measures' `iou` column; units are
+    stored 0-based, so the website's unit 17 of conv5 is seldb's conv5.16.
     Example: seldb import netdissect result/tally.csv --run 3 --layer conv5
     """
     with database() as db:
-        done = db.import_netdissect(file, run, layer)
+        done = db.import_netdissect(file, run, layer, one_based)
     console.print(f"run {done.run_id}, layer {done.layer}: {done.n_units} units, {done.n_labels} labels imported")
     console.print(
         f'next: seldb sql "SELECT * FROM seldb.netdissect WHERE run_id = {done.run_id} AND is_top LIMIT 10"',

@@ -170,3 +170,24 @@ def test_unknown_run_layer_or_file(migrated_db, toy, cli, tmp_path):  # noqa: F8
         assert result.exit_code == 1 and result.stderr.startswith(message), result.stderr
     missing = cli("import", "netdissect", tmp_path / "nope.csv", "--run", toy.run_id, "--layer", "fc6")
     assert missing.exit_code == 1 and "nope.csv: no such file" in missing.stderr
+
+
+def test_zero_based_files_and_the_websites_numbering(migrated_db, toy, cli, tmp_path):  # noqa: F811
+    """--one-based (the default) is the NetDissect website's and tally.csv's numbering: its unit 1 is seldb's
+    fc6.0; --zero-based reads a file numbered from 0, and both land on the same rows."""
+    query = "SELECT unit, label, score FROM seldb.netdissect WHERE run_id = :r AND layer = 'fc6' ORDER BY unit, label"
+    one = cli("import", "netdissect", write_tally(tmp_path / "one.csv", TALLY), "--run", toy.run_id, "--layer", "fc6")
+    assert one.exit_code == 0, one.output
+    from_one = _rows(query, r=toy.run_id)
+    assert sorted({r["unit"] for r in from_one}) == [0, 2, 9]
+    shifted = [(unit - 1, *rest) for unit, *rest in TALLY]
+    zero = cli(
+        "import", "netdissect", write_tally(tmp_path / "zero.csv", shifted), "--run", toy.run_id, "--layer", "fc6",
+        "--zero-based",
+    )  # fmt: skip
+    assert zero.exit_code == 0, zero.output
+    assert _rows(query, r=toy.run_id) == from_one
+    refused = cli("import", "netdissect", tmp_path / "zero.csv", "--run", toy.run_id, "--layer", "fc6", "--one-based")
+    lines = refused.stderr.strip().splitlines()
+    assert refused.exit_code == 1 and len(lines) == 1 and "unit 0 is below 1" in lines[0] and "--zero-based" in lines[0]
+    assert _rows(query, r=toy.run_id) == from_one

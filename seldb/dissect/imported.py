@@ -40,16 +40,19 @@ class TallyImport:
     n_labels: int
 
 
-def import_tally(db: Database, path: str | os.PathLike, run: int, layer: str) -> TallyImport:
-    """Store a tally.csv as layer `layer` of run `run` (replacing that layer's earlier tally)."""
+def import_tally(db: Database, path: str | os.PathLike, run: int, layer: str, one_based: bool = True) -> TallyImport:
+    """Store a tally.csv as layer `layer` of run `run` (replacing that layer's earlier tally).
+
+    one_based: the file numbers units from 1 (NetDissect's tally.csv and website), else from 0."""
     run_id = int(run)
-    labels = read_tally(path)
+    labels = read_tally(path, one_based)
+    first = 1 if one_based else 0
     with db.connect() as conn:
         found = check_layers(conn, resolve_run(conn, run_id), [layer])[0]
         layer_id, n_units = found.layer_id, found.n_units
         beyond = max(label.unit for label in labels)
         if beyond >= n_units:
-            raise InputError(f"{path}: unit {beyond + 1} (1-based) is beyond layer {layer}'s {n_units} units")
+            raise InputError(f"{path}: unit {beyond + first} ({first}-based) is beyond layer {layer}'s {n_units} units")
         table = s.netdissect
         conn.execute(sa.delete(table).where((table.c.run_id == run_id) & (table.c.layer_id == layer_id)))
         conn.execute(sa.insert(table), [tally_record(run_id, layer_id, label) for label in labels])

@@ -67,14 +67,17 @@ def _number(path: Path, line: int, column: str, text: str | None, required: bool
         raise InputError(f"{path} line {line}: {column} {text!r} is not a number") from None
 
 
-def _unit(path: Path, line: int, text: str | None) -> int:
+def _unit(path: Path, line: int, text: str | None, first: int = 1) -> int:
+    """The 0-based unit of a row whose units are numbered from `first` (1: NetDissect's tally.csv)."""
+    based = f"{first}-based"
     try:
         unit = int((text or "").strip())
     except ValueError:
-        raise InputError(f"{path} line {line}: unit {text!r} is not an integer (tally units are 1-based)") from None
-    if unit < 1:
-        raise InputError(f"{path} line {line}: unit {unit} is below 1 (tally units are 1-based)")
-    return unit - 1
+        raise InputError(f"{path} line {line}: unit {text!r} is not an integer (tally units are {based})") from None
+    if unit < first:
+        hint = "; --zero-based if this file numbers units from 0" if first == 1 and unit == 0 else ""
+        raise InputError(f"{path} line {line}: unit {unit} is below {first} (tally units are {based}{hint})")
+    return unit - first
 
 
 def unit_labels(top: TallyLabel, best: list[tuple[str, str, float | None]]) -> list[TallyLabel]:
@@ -91,9 +94,9 @@ def unit_labels(top: TallyLabel, best: list[tuple[str, str, float | None]]) -> l
     return labels
 
 
-def _row_labels(path: Path, line: int, row: dict, categories: list[str]) -> list[TallyLabel]:
+def _row_labels(path: Path, line: int, row: dict, categories: list[str], first: int = 1) -> list[TallyLabel]:
     """The unit's top label first, then each other category's best label (one per distinct label)."""
-    unit = _unit(path, line, row["unit"])
+    unit = _unit(path, line, row["unit"], first)
     category, label = (row["category"] or "").strip(), (row["label"] or "").strip()
     if categories and category not in categories:
         known = ", ".join(categories)
@@ -111,8 +114,12 @@ def _row_labels(path: Path, line: int, row: dict, categories: list[str]) -> list
     return unit_labels(top, best)
 
 
-def read_tally(path: str | os.PathLike) -> list[TallyLabel]:
-    """Every label of a tally.csv, checked; raises InputError naming the file and line."""
+def read_tally(path: str | os.PathLike, one_based: bool = True) -> list[TallyLabel]:
+    """Every label of a tally.csv, checked; raises InputError naming the file and line.
+
+    Units are numbered from 1 in every tally.csv NetDissect and NetDissect-Lite write (and on the
+    NetDissect website); one_based=False reads a file numbered from 0. Units come back 0-based."""
+    first = 1 if one_based else 0
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
@@ -129,10 +136,11 @@ def read_tally(path: str | os.PathLike) -> list[TallyLabel]:
                     continue  # blank line
                 if len(values) != len(names):
                     raise InputError(f"{path} line {line}: {len(values)} fields, the header has {len(names)}")
-                row_labels = _row_labels(path, line, dict(zip(names, values)), categories)
+                row_labels = _row_labels(path, line, dict(zip(names, values)), categories, first)
                 unit = row_labels[0].unit
                 if unit in seen:
-                    raise InputError(f"{path} line {line}: unit {unit + 1} appears again (first on line {seen[unit]})")
+                    again = unit + first
+                    raise InputError(f"{path} line {line}: unit {again} appears again (first on line {seen[unit]})")
                 seen[unit] = line
                 labels += row_labels
     except (UnicodeDecodeError, csv.Error) as exc:
