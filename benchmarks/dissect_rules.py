@@ -79,7 +79,7 @@ def main() -> None:
                 )  # fmt: skip
                 for layer in layers:
                     row = summary(result, layer, base)
-                    change = f"{row['mean_abs_diff']:.4f}" if base is not None else "-"
+                    change = f"{row['mean_abs_diff']:.5f}" if base is not None else "-"
                     changed = f"{row['top_changed']} / {row['units']}" if base is not None else "-"
                     print(
                         f"| {name} | {layer} | {variant} | {change} | {row['top_iou']:.4f} | {changed} |"

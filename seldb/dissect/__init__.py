@@ -11,7 +11,10 @@ same numbers for any torch network, following NetDissect-Lite's definitions
 - `features`: run the network with forward hooks, one batch of maps at a time;
 - `mapstore`: the temporary on-disk store of every map (never all in RAM);
 - `thresholds`: exact per-unit percentiles in two streaming passes;
-- `upsample`: the bilinear upsampling NetDissect-Lite applies (PIL's);
+- `upsample`: the bilinear upsampling NetDissect-Lite applies (PIL's), and the
+  2017 code's interpolation between receptive-field centres;
+- `rules`: the union, upsampling and threshold rules (Lite's, 2017's, davidbau's) and their presets;
+- `fieldmap`: each layer's receptive-field map, composed from the modules that ran;
 - `tally`: intersection and union counts per (unit, label), IoU, best labels;
 - `result` / `tallycsv`: the result frames, and tally.csv read and written in NetDissect-Lite's layout;
 - `pipeline`: `dissect(net, layers, broden_dir, ...)`, the whole sequence;
@@ -22,7 +25,7 @@ same numbers for any torch network, following NetDissect-Lite's definitions
 - `options`: DissectOptions and the stored result, DissectImport;
 - `command`: `run_dissect(db, DissectOptions)`, what `db.dissect()` and the CLI call.
 
-torch is imported only by `features`, `pipeline`, `planted_net`, `network` and `command`.
+torch is imported only by `features`, `fieldmap`, `pipeline`, `planted_net`, `network` and `command`.
 """
 
 from __future__ import annotations
