@@ -258,7 +258,7 @@ class ViewQueries:
         Columns: run_id, model, layer, unit, unit_label, category, label, is_top, score, iou,
         precision_60, precision_60_class, ccmas, ccmas_class, recall_p1, max_informedness, mi_class,
         mi_recall, mi_false_alarm_rate, mi_false_discovery_rate, is_detector, source, dissection_id,
-        quantile, dataset, unit_key.
+        quantile, dataset, rules, unit_key.
         """
         return self.view("netdissect", run, **filters)
 
@@ -271,7 +271,7 @@ class ViewQueries:
         Columns: run_id, model, layer, unit, unit_label, category, label, label_number, iou,
         intersection, union_pixels, activation, truth, threshold, precision_60, precision_60_class,
         ccmas, ccmas_class, recall_p1, max_informedness, mi_class, dissection_id, quantile, dataset,
-        unit_key.
+        rules, unit_key.
         """
         return self.view("unit_label_iou", run, **filters)
 

@@ -1,6 +1,6 @@
 -- seldb.netdissect: Network Dissection labels of units, imported from a
 -- tally.csv (`seldb import netdissect`, source 'imported') or computed by
--- `seldb dissect` (source 'computed', with its quantile and dataset), one row
+-- `seldb dissect` (source 'computed', with its quantile, dataset and rules), one row
 -- per (unit, label): the unit's top label (is_top, with NetDissect's score)
 -- and the best label of every other category, each with its IoU, beside the
 -- unit's precision, CCMAS and informedness, so that "do the units Network
@@ -36,6 +36,7 @@ SELECT
     nd.dissection_id,
     d.quantile,
     d.dataset,
+    d.rules,
     nd.run_id || ':' || l.name || '.' || nd.unit AS unit_key
 FROM seldb_store.netdissect AS nd
 JOIN seldb_store.runs AS r ON r.run_id = nd.run_id

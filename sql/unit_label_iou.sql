@@ -4,9 +4,10 @@
 -- class-selectivity measures (NULL when the run has none: a run that dissect
 -- made itself), for cross-measure queries such as "the IoU of every unit with
 -- `car` against its precision". union_pixels = activation + truth - intersection,
--- where activation counts the unit's thresholded pixels in the images where
--- the label's category lies under them (NetDissect-Lite's rule, see
--- docs/dissect.md); iou = intersection / (union_pixels + 1e-10).
+-- where activation counts the unit's thresholded pixels in the images the
+-- dissection's union rule names (`rules`: by default NetDissect-Lite's, the
+-- images where the label's category lies under them; see docs/dissect.md);
+-- iou = intersection / (union_pixels + 1e-10).
 CREATE OR REPLACE VIEW seldb.unit_label_iou AS
 SELECT
     d.run_id,
@@ -33,6 +34,7 @@ SELECT
     d.dissection_id,
     d.quantile,
     d.dataset,
+    d.rules,
     d.run_id || ':' || l.name || '.' || i.unit AS unit_key
 FROM seldb_store.dissection_iou AS i
 JOIN seldb_store.dissections AS d ON d.dissection_id = i.dissection_id

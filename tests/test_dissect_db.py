@@ -449,6 +449,9 @@ def test_rules_are_stored_with_the_run_and_beside_tally_csv(migrated_db, cli, sm
     rules = {"union": "annotated", "upsample": "bilinear", "threshold": "sketch"}
     stored = rows("SELECT rules FROM seldb_store.dissections WHERE run_id = :r", r=run_id)
     assert [r["rules"] for r in stored] == [rules]
+    for view in ("netdissect", "unit_label_iou"):  # beside every IoU a query reads
+        shown = rows(f"SELECT DISTINCT rules FROM seldb.{view} WHERE run_id = :r", r=run_id)
+        assert [r["rules"] for r in shown] == [rules]
     record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=run_id)[0]["options"]
     assert record["dissect"]["rules"] == rules
     provenance = json.loads((tmp_path / "tally.csv.provenance.json").read_text())
