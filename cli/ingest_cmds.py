@@ -95,7 +95,7 @@ def ingest_command(
         Opt("--val-ground-truth", help="ImageNet val labels: Caffe's val.txt or Kaggle's LOC_val_solution.csv."),
     ] = None,
     places_list: Annotated[Path | None, Opt("--places-list", help="List file: `path class_index` per line.")] = None,
-    input_size: Annotated[int | None, Opt("--input-size", help="Crop size in pixels (default 224).")] = None,
+    input_size: Annotated[int | None, Opt("--input-size", help="Crop size (default: the model's).")] = None,
     preprocess: Annotated[str | None, Opt("--preprocess", help="Override: torchvision, caffe or plain.")] = None,
     bins: Annotated[int, Opt("--bins", help="Histogram bins per unit.")] = 32,
     top_k: Annotated[str, Opt("--top-k", help="Precision at these k (comma-separated).")] = "60,100",

@@ -105,3 +105,8 @@ def test_the_registry_lists_them_and_googlenet_imagenet_is_still_torchvisions():
     assert REGISTRY["googlenet-imagenet"].arch == "googlenet"  # torchvision's batch-norm GoogLeNet
     with pytest.raises(InputError, match="caffenet has 1000 classes"):
         resolve_spec("caffenet", num_classes=365)
+
+
+def test_caffenet_is_ingested_at_its_227_pixel_crop():
+    assert resolve_spec("caffenet").input_size == 227
+    assert resolve_spec("bvlc-googlenet").input_size == resolve_spec("alexnet-imagenet").input_size == 224

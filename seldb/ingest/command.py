@@ -153,7 +153,7 @@ def prepare(opts: IngestOptions, notify: Callable[[str], None] | None = None) ->
     spec, class_file, preprocess, device, decode_device = _check_options(opts)
     net, weights, notes = _load_net(spec, opts.weights)
     layers = resolve_layers(net, list(opts.layers or spec.info.default_layers), spec.info.layer_aliases)
-    input_size = opts.input_size or 224
+    input_size = opts.input_size or spec.input_size
     layer_spec, n_outputs = _probe(net, layers, opts.reduce, input_size)
     image_set = open_image_set(
         opts.data,

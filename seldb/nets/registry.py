@@ -82,6 +82,7 @@ class ModelSpec:
     weights_source: str = "--weights FILE"
     build_kwargs: dict = field(default_factory=dict)
     module_file: str | None = None  # --model-module my.py:build
+    input_size: int = 224  # the crop the weights were trained on (Caffe's AlexNet family: 227)
 
     @property
     def info(self) -> ArchInfo:
@@ -145,6 +146,7 @@ REGISTRY: dict[str, ModelSpec] = {
             1000,
             "imagenet",
             preprocess="caffe",
+            input_size=227,  # bvlc_reference_caffenet's deploy crop
             weights_source="--weights FILE (bvlc_reference_caffenet.caffemodel converted, see README)",
         ),
         ModelSpec(
