@@ -470,3 +470,6 @@ def test_rules_are_stored_with_the_run_and_beside_tally_csv(migrated_db, cli, sm
     assert again[0]["rules"] == {"union": "lite", "upsample": "bilinear", "threshold": "exact"}
     assert sorted(again[0]["categories"]) == sorted(["object", "part", "scene", "texture", "color"])
     assert json.loads((tmp_path / "lite.csv.provenance.json").read_text())["rules"]["preset"] == "lite"
+    preset = cli("dissect", *args, "--rules", "netdissect2017")  # receptive fields through the CLI
+    assert preset.exit_code == 0, preset.output
+    assert "(union annotated, upsample receptive-field, threshold sketch)" in preset.stdout
