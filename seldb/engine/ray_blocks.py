@@ -41,6 +41,8 @@ from seldb.progress import progress_bar
 T = TypeVar("T")
 INSTALL_HINT = "pip install 'seldb[ray]'"
 CONNECT_TIMEOUT_S = 30.0
+LOOPBACK = "127.0.0.1"
+CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # see _loopback_only
 MAX_RETRIES = 3  # a task whose worker process or node dies is run again, up to this many times
 
 
@@ -90,39 +92,102 @@ def connect(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> I
     if ray.is_initialized():
         yield ray
         return
+    if starts_own_ray(address):
+        with _loopback_only(ray):
+            _start_own(ray)
+            try:
+                yield ray
+            finally:
+                ray.shutdown()
+        return
+    assert address or os.environ.get("RAY_ADDRESS")  # starts_own_ray said so
     if address:
         _check_reachable(address)
-    _init(ray, address, timeout)
+    _connect(ray, address, timeout)
     try:
         yield ray
     finally:
         ray.shutdown()
 
 
-def _init(ray, address: str | None, timeout: float) -> None:
-    kwargs: dict = dict(address=address, logging_level=logging.ERROR, log_to_driver=False)
-    if not address and not os.environ.get("RAY_ADDRESS"):
-        kwargs.update(include_dashboard=False)  # a Ray of our own: no dashboard
+def starts_own_ray(address: str | None) -> bool:
+    """Whether `address` means a Ray started by this process for itself (rather than a cluster the user
+    names): no address and no RAY_ADDRESS, or Ray's own word for it, "local"."""
+    return address == "local" or (not address and not os.environ.get("RAY_ADDRESS"))
+
+
+def _start_own(ray) -> None:
+    """Start a Ray of this process's own, on this thread, listening on 127.0.0.1 only.
+
+    On this thread, not a helper one: Ray starts its services (GCS, raylet, agents) with a parent-death
+    signal (prctl PR_SET_PDEATHSIG), and Linux sends that signal when the *thread* that forked them ends -
+    a Ray started from a thread that then returns is SIGKILLed within moments. Starting it needs no
+    timeout of ours (Ray bounds each step; Ctrl-C reaches this thread); connecting elsewhere does (_connect).
+    """
+    try:
+        ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    except Exception as exc:
+        raise SeldbError(f"cannot start a local Ray: {_first_line(exc)}") from None
+    exposed = sorted({node["NodeManagerAddress"] for node in ray.nodes()} - {LOOPBACK})
+    if exposed:  # a Ray version that ignores the switch: refuse rather than serve on the network
+        ray.shutdown()
+        raise SeldbError(
+            f"the local Ray listens on {', '.join(exposed)}, not on {LOOPBACK} only; stopped it"
+            " (start a cluster with `ray start` and pass --address instead)"
+        )
+
+
+@contextlib.contextmanager
+def _loopback_only(ray) -> Iterator[None]:
+    """While a Ray of our own starts and runs: Ray's single-machine mode, where its node's address is
+    127.0.0.1, so every server of it (GCS, raylet, object manager, agents, workers) binds 127.0.0.1.
+
+    Ray has one switch for this, named for the platforms where it is the default
+    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0; ray._private.ray_constants.ENABLE_RAY_CLUSTER, read when ray
+    is imported): set in the environment for the processes Ray starts, and in the constant for this one.
+    """
+    constants = ray._private.ray_constants
+    saved_env, saved_flag = os.environ.get(CLUSTER_SWITCH), getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[CLUSTER_SWITCH] = "0"
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop(CLUSTER_SWITCH, None)
+        else:
+            os.environ[CLUSTER_SWITCH] = saved_env
+        if saved_flag is not None:
+            constants.ENABLE_RAY_CLUSTER = saved_flag
+
+
+def _connect(ray, address: str | None, timeout: float) -> None:
+    """Connect to a running cluster, giving up after `timeout` s. ray.init runs in a helper thread (it
+    can wait for minutes on an address that answers but is no Ray head); connecting starts no process,
+    so nothing is tied to that thread's life (see _start_own)."""
     outcome: dict = {}
 
     def init() -> None:
         try:
-            ray.init(**kwargs)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
         except BaseException as exc:  # handed to the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=init, daemon=True, name="seldb-ray-init")
+    thread = threading.Thread(target=init, daemon=True, name="seldb-ray-connect")
     thread.start()
     thread.join(timeout)
-    where = f"the Ray cluster at {address}" if address else "Ray"
+    where = f"the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}"
     if thread.is_alive():
         raise SeldbError(
             f"cannot connect to {where}: no answer within {timeout:.0f} s (is it a Ray head's address?"
             " do this machine's Ray and Python versions match the cluster's?)"
         )
     if "error" in outcome:
-        first = (str(outcome["error"]).strip().splitlines() or [type(outcome["error"]).__name__])[0]
-        raise SeldbError(f"cannot connect to {where}: {first}")
+        raise SeldbError(f"cannot connect to {where}: {_first_line(outcome['error'])}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @dataclass
