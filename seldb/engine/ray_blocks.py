@@ -90,24 +90,62 @@ def connect(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> I
     for the duration of the block; a session that is already connected is used as it is."""
     ray = import_ray()
     if ray.is_initialized():
-        yield ray
+        with faults_as_lines(ray):
+            yield ray
         return
     if starts_own_ray(address):
         with _loopback_only(ray):
             _start_own(ray)
             try:
-                yield ray
+                with faults_as_lines(ray):
+                    yield ray
             finally:
                 ray.shutdown()
         return
-    assert address or os.environ.get("RAY_ADDRESS")  # starts_own_ray said so
     if address:
         _check_reachable(address)
     _connect(ray, address, timeout)
     try:
-        yield ray
+        with faults_as_lines(ray):
+            yield ray
     finally:
         ray.shutdown()
+
+
+@contextlib.contextmanager
+def faults_as_lines(ray) -> Iterator[None]:
+    """Any fault of Ray inside the block (a lost node or worker, a full object store, a task that
+    failed on a worker) leaves it as one SeldbError line; a SeldbError a task raised, as itself."""
+    try:
+        yield
+    except ray.exceptions.RayError as exc:
+        raise ray_fault(ray, exc) from None
+
+
+def ray_fault(ray, exc: BaseException) -> SeldbError:
+    """The one line for a Ray exception."""
+    inner: BaseException | None = exc
+    seen: set[int] = set()
+    while inner is not None and id(inner) not in seen:  # Ray wraps a task's own error (cause, __cause__)
+        if isinstance(inner, SeldbError):
+            return inner
+        seen.add(id(inner))
+        inner = getattr(inner, "cause", None) or inner.__cause__
+    errors = ray.exceptions
+    if isinstance(exc, errors.ObjectStoreFullError):
+        return SeldbError(
+            "Ray's object store is full: give its nodes more (`ray start --object-store-memory BYTES`), or"
+            f" fewer CPUs per node; {_first_line(exc)}"
+        )
+    if isinstance(exc, errors.OutOfMemoryError):
+        return SeldbError(f"Ray stopped a worker for lack of memory: {_first_line(exc)}")
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, errors.RayTaskError) and isinstance(cause, BaseException):
+        hint = ""
+        if isinstance(cause, ImportError):
+            hint = " (every Ray node needs seldb, installed in the Python that started the node: docs/ray.md)"
+        return SeldbError(f"a Ray task failed: {type(cause).__name__}: {_first_line(cause)}{hint}")
+    return SeldbError(f"Ray failed ({type(exc).__name__}): {_first_line(exc)}")
 
 
 def starts_own_ray(address: str | None) -> bool:
