@@ -153,13 +153,14 @@ def test_ingest_on_a_ray_of_its_own_loads_the_local_rows(own_db, tmp_path):
     from test_ingest_support import make_tree, random_state_dict, save
     from test_ray_engine import assert_same_rows
 
-    tree = make_tree(tmp_path / "images", per_class=3)
+    tree = make_tree(tmp_path / "images", per_class=2)
     weights = save(random_state_dict("resnet18", 3), tmp_path / "resnet18.pth")
     common = ["--data", tree, "--arch", "resnet18", "--num-classes", 3, "--weights", weights, "--input-size", 64]
     common += ["--batch-size", 4, "--workers", 0, "--device", "cpu", "--layers", "layer4,fc"]
     local = seldb("ingest", *common, "--out", tmp_path / "local.h5")
     assert local.returncode == 0, local.stderr
-    watched = Watched("ingest", *common, "--out", tmp_path / "ray.h5", "--engine", "ray")
+    # the same images and network make the same recording: imported again as a run of its own
+    watched = Watched("ingest", *common, "--out", tmp_path / "ray.h5", "--engine", "ray", "--on-duplicate", "new")
     done = watched.wait(timeout=400)
     assert done.returncode == 0, done.stderr
     assert run_ids() == [1, 2]
