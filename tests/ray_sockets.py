@@ -78,7 +78,12 @@ def listening(pids) -> list[tuple[str, str, int, int]]:
     """(protocol, local address, port, pid) of every listening TCP or bound unconnected UDP socket of `pids`."""
     inodes = _inodes(pids)
     found = []
-    for proto, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6), ("udp", socket.AF_INET), ("udp6", socket.AF_INET6)):
+    for proto, family in (
+        ("tcp", socket.AF_INET),
+        ("tcp6", socket.AF_INET6),
+        ("udp", socket.AF_INET),
+        ("udp6", socket.AF_INET6),
+    ):
         try:
             with open(f"/proc/net/{proto}") as table:
                 lines = table.read().splitlines()[1:]

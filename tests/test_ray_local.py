@@ -25,7 +25,7 @@ from support import rows
 
 from seldb.h5.reader import write_activation_file
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = pytest.mark.ray
 SELDB = [str(Path(sys.executable).with_name("seldb"))]
 TEST_ADDRESS = "198.51.100.7"  # TEST-NET-2 (RFC 5737): never routed; the namespace's only non-loopback address
 
@@ -130,6 +130,7 @@ def run_ids() -> list[int]:
 
 
 @pytest.mark.db
+@pytest.mark.slow
 def test_import_h5_on_a_ray_of_its_own_equals_local_and_listens_on_loopback(own_db, tmp_path):
     from test_ray_engine import assert_same_rows
 
@@ -149,6 +150,7 @@ def test_import_h5_on_a_ray_of_its_own_equals_local_and_listens_on_loopback(own_
 
 
 @pytest.mark.db
+@pytest.mark.slow
 def test_ingest_on_a_ray_of_its_own_loads_the_local_rows(own_db, tmp_path):
     from test_ingest_support import make_tree, random_state_dict, save
     from test_ray_engine import assert_same_rows
@@ -170,6 +172,7 @@ def test_ingest_on_a_ray_of_its_own_loads_the_local_rows(own_db, tmp_path):
 
 
 @pytest.mark.db
+@pytest.mark.slow
 def test_a_raylet_killed_mid_import_is_one_line_and_nothing_written(own_db, tmp_path):
     path = activation_file(tmp_path / "acts.h5", n_images=1500, n_layers=6, units=1024, seed=6)
     killed: list[int] = []
@@ -242,6 +245,7 @@ def namespace_command() -> list[str]:
     return command
 
 
+@pytest.mark.slow
 def test_a_ray_of_its_own_does_not_pick_a_non_loopback_address(tmp_path):
     """In a network namespace whose only non-loopback address is TEST_ADDRESS (and the default route
     goes there), Ray by default takes that address; the Ray seldb starts takes 127.0.0.1 only."""
@@ -252,7 +256,18 @@ def test_a_ray_of_its_own_does_not_pick_a_non_loopback_address(tmp_path):
         import json
 
         done = subprocess.run(
-            [*command, "sh", "-c", NAMESPACE_SETUP, "setup", sys.executable, "-c", textwrap.dedent(PROBE), which, tests],
+            [
+                *command,
+                "sh",
+                "-c",
+                NAMESPACE_SETUP,
+                "setup",
+                sys.executable,
+                "-c",
+                textwrap.dedent(PROBE),
+                which,
+                tests,
+            ],
             capture_output=True,
             text=True,
             env=user_env(),
@@ -267,3 +282,85 @@ def test_a_ray_of_its_own_does_not_pick_a_non_loopback_address(tmp_path):
     own = probe("seldb")
     assert own["answer"] == 42 and own["nodes"] == ["127.0.0.1"]
     assert own["listening"] and all(ray_sockets.is_loopback(a) for a in own["listening"]), own["listening"]
+
+
+UNIMPORTABLE = """
+import sys
+sys.path.insert(0, sys.argv[1])  # on the driver's path only: the workers cannot import the module
+import numpy as np
+import driver_only
+from seldb.engine import ray_blocks
+from seldb.engine.blocks import UnitBlock
+from seldb.errors import SeldbError
+from seldb.h5.reader import ActivationFile
+
+with ray_blocks.connect() as ray:
+    try:
+        blocks = [UnitBlock(layer_id=0, layer="conv1", first=0, stop=10)]
+        list(ray_blocks.measure_blocks(ActivationFile(sys.argv[2]), blocks, np.arange(10), driver_only.measure))
+    except SeldbError as exc:
+        print("LINE", exc)
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_import_the_code_is_one_line(tmp_path):
+    """Workers unpickle the measure by module name; a module only the driver has (as seldb missing on a
+    node) fails every try of the task: one line that says so, not Ray's traceback."""
+    (tmp_path / "driver_only").mkdir()
+    (tmp_path / "driver_only" / "__init__.py").write_text("def measure(block, values, labels):\n    return 0\n")
+    path = activation_file(tmp_path / "acts.h5", n_images=20, n_layers=1, units=10, seed=7)
+    done = subprocess.run(
+        [sys.executable, "-c", UNIMPORTABLE, str(tmp_path), str(path)],
+        capture_output=True,
+        text=True,
+        env=user_env(),
+        timeout=240,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("LINE ")]
+    assert lines and "No module named 'driver_only'" in lines[0], done.stdout + done.stderr[-2000:]
+    assert lines[0].endswith("(every Ray node needs seldb and Python as the driver has them: docs/ray.md, Installing)")
+    assert "\n" not in lines[0]
+
+
+def _ray_errors():
+    ray = pytest.importorskip("ray")
+    errors = ray.exceptions
+    return ray, [
+        (
+            errors.ObjectStoreFullError("Failed to put object 00ff in object store because it is full."),
+            "Ray's object store is full: give its nodes more (`ray start --object-store-memory BYTES`)",
+        ),
+        (
+            errors.NodeDiedError("The node 1a2b with address 10.0.0.5 died."),
+            "Ray failed (NodeDiedError): The node 1a2b",
+        ),
+        (
+            errors.RayTaskError("_run_block", "Traceback (most recent call last):\n  ...", ZeroDivisionError("oops")),
+            "a Ray task failed: ZeroDivisionError: oops",
+        ),
+        (
+            errors.RayTaskError("_run_block", "Traceback ...", ModuleNotFoundError("No module named 'seldb'")),
+            "a Ray task failed: ModuleNotFoundError: No module named 'seldb' (every Ray node needs seldb",
+        ),
+        (
+            errors.OutOfMemoryError("Task was killed due to the node running low on memory.\nMemory on the node"),
+            "Ray stopped a worker for lack of memory: Task was killed due to the node running low on memory.",
+        ),
+    ]
+
+
+@pytest.mark.unit
+def test_each_ray_fault_leaves_the_session_as_one_line():
+    from seldb.engine import ray_blocks
+    from seldb.errors import InputError, SeldbError
+
+    ray, cases = _ray_errors()
+    for error, start in cases:
+        with pytest.raises(SeldbError) as caught, ray_blocks.faults_as_lines(ray):
+            raise error
+        assert str(caught.value).startswith(start) and "\n" not in str(caught.value), str(caught.value)
+    own = InputError("conv1: the file has 3 units, the run 4")  # a task's own line passes as itself
+    with pytest.raises(InputError) as caught, ray_blocks.faults_as_lines(ray):
+        raise ray.exceptions.RayTaskError("_run_block", "Traceback ...", own)
+    assert caught.value is own

@@ -141,11 +141,12 @@ def ray_fault(ray, exc: BaseException) -> SeldbError:
         return SeldbError(f"Ray stopped a worker for lack of memory: {_first_line(exc)}")
     cause = getattr(exc, "cause", None)
     if isinstance(exc, errors.RayTaskError) and isinstance(cause, BaseException):
-        hint = ""
-        if isinstance(cause, ImportError):
-            hint = " (every Ray node needs seldb, installed in the Python that started the node: docs/ray.md)"
-        return SeldbError(f"a Ray task failed: {type(cause).__name__}: {_first_line(cause)}{hint}")
-    return SeldbError(f"Ray failed ({type(exc).__name__}): {_first_line(exc)}")
+        line = f"a Ray task failed: {type(cause).__name__}: {_first_line(cause)}"
+    else:
+        line = f"Ray failed ({type(exc).__name__}): {_first_line(exc)}"
+    if isinstance(cause, ImportError) or "No module named" in line:  # a worker could not unpickle the task
+        line += " (every Ray node needs seldb and Python as the driver has them: docs/ray.md, Installing)"
+    return SeldbError(line)
 
 
 def starts_own_ray(address: str | None) -> bool:
