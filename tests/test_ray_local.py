@@ -118,7 +118,7 @@ def activation_file(path: Path, n_images: int, n_layers: int, units: int, seed: 
         labels=labels,
         preds=preds,
         layers=layers,
-        reductions={name: "max" for name in layers},
+        reductions=dict.fromkeys(layers, "max"),
         paths=[f"img/{i}.jpg" for i in range(n_images)],
         model="tiny",
         dataset="gen",
