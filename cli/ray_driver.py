@@ -92,7 +92,9 @@ def _stopped_line(args: list[str], status: int, log_path: str) -> str:
 
 
 def _die_with_parent() -> None:
-    """The child gets SIGTERM if `seldb` itself is killed (Linux); elsewhere nothing."""
+    """In the child before it starts: Ctrl-C as usual (the parent's SIG_IGN would be inherited), and
+    SIGTERM if `seldb` itself is killed (Linux)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None).prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG

@@ -42,9 +42,14 @@ def seldb(*args, timeout: float = 240) -> subprocess.CompletedProcess:
 class Watched:
     """A `seldb` command run in the background; its process tree's listening sockets polled until it ends."""
 
-    def __init__(self, *args) -> None:
+    def __init__(self, *args, new_session: bool = False) -> None:
         self.process = subprocess.Popen(
-            [*SELDB, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=user_env()
+            [*SELDB, *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=user_env(),
+            start_new_session=new_session,  # a process group of its own, as a terminal's foreground job
         )
         self.sockets: dict[tuple[str, str, int], str] = {}  # (protocol, address, port) -> command line
         self.pids: set[int] = set()
@@ -199,6 +204,40 @@ def test_a_raylet_killed_mid_import_is_one_line_and_nothing_written(own_db, tmp_
     again = seldb("import-h5", path, "--engine", "ray", "--quiet")
     assert again.returncode == 0 and again.stderr == "", again.stderr
     assert len(run_ids()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.db
+@pytest.mark.parametrize(
+    "signum, line, code",
+    [
+        (signal.SIGINT, "interrupted: nothing was written", 130),  # a terminal's Ctrl-C: to the process group
+        (
+            signal.SIGTERM,
+            "terminated (SIGTERM): nothing was written",
+            143,
+        ),  # to `seldb` (ray.init replaces its handler)
+    ],
+    ids=["ctrl-c", "sigterm"],
+)
+def test_a_signal_mid_import_is_one_line_and_nothing_written(own_db, tmp_path, signum, line, code):
+    path = activation_file(tmp_path / "acts.h5", n_images=1500, n_layers=6, units=1024, seed=8)
+    sent: list[int] = []
+    watched = Watched("import-h5", path, "--engine", "ray", "--quiet", new_session=True)
+
+    def signal_once_measuring(members: dict[int, str]) -> None:
+        if not sent and any("_run_block" in command for command in members.values()):
+            if signum == signal.SIGINT:
+                os.killpg(watched.process.pid, signum)
+            else:
+                os.kill(watched.process.pid, signum)
+            sent.append(signum)
+
+    done = watched.wait(on_poll=signal_once_measuring)
+    assert sent, f"the import ended before the signal: {done.stderr}"
+    assert (done.returncode, done.stdout, done.stderr) == (code, "", line + "\n")
+    assert run_ids() == []
+    assert watched.left_running() == []
 
 
 NAMESPACE_SETUP = f"""

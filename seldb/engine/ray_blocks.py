@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -95,7 +96,8 @@ def connect(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> I
         return
     if starts_own_ray(address):
         with _loopback_only(ray):
-            _start_own(ray)
+            with _keeping_sigterm():
+                _start_own(ray)
             try:
                 with faults_as_lines(ray):
                     yield ray
@@ -104,7 +106,8 @@ def connect(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> I
         return
     if address:
         _check_reachable(address)
-    _connect(ray, address, timeout)
+    with _keeping_sigterm():
+        _connect(ray, address, timeout)
     try:
         with faults_as_lines(ray):
             yield ray
@@ -147,6 +150,20 @@ def ray_fault(ray, exc: BaseException) -> SeldbError:
     if isinstance(cause, ImportError) or "No module named" in line:  # a worker could not unpickle the task
         line += " (every Ray node needs seldb and Python as the driver has them: docs/ray.md, Installing)"
     return SeldbError(line)
+
+
+@contextlib.contextmanager
+def _keeping_sigterm() -> Iterator[None]:
+    """ray.init replaces the process's SIGTERM handling (a Python handler that exits at once, without
+    the caller's cleanup and one line; a C++ one that logs and aborts): put back what the caller had."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def starts_own_ray(address: str | None) -> bool:
