@@ -22,6 +22,7 @@ package or an unreachable cluster is one SeldbError line.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -35,7 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from seldb.engine.blocks import Measured, UnitBlock
-from seldb.errors import InputError, SeldbError
+from seldb.errors import InputError, SeldbError, Terminated
 from seldb.h5.reader import ActivationFile
 from seldb.progress import progress_bar
 
@@ -123,6 +124,10 @@ def faults_as_lines(ray) -> Iterator[None]:
         yield
     except ray.exceptions.RayError as exc:
         raise ray_fault(ray, exc) from None
+    except KeyboardInterrupt as exc:
+        if _SIGTERM_RECEIVED.is_set() and not isinstance(exc, Terminated):
+            raise Terminated() from None  # SIGTERM, as Ray's wait reported it
+        raise
 
 
 def ray_fault(ray, exc: BaseException) -> SeldbError:
@@ -163,7 +168,20 @@ def _keeping_sigterm() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        if callable(previous):
+            signal.signal(signal.SIGTERM, functools.partial(_on_sigterm, previous))
+        else:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+_SIGTERM_RECEIVED = threading.Event()
+
+
+def _on_sigterm(handler: Callable, signum, frame) -> None:
+    """The caller's SIGTERM handler, noting the signal: Ray turns an exception that a handler raises
+    while it waits (Terminated, a KeyboardInterrupt) into a plain KeyboardInterrupt; see faults_as_lines."""
+    _SIGTERM_RECEIVED.set()
+    handler(signum, frame)
 
 
 def starts_own_ray(address: str | None) -> bool:
