@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 
 import typer
 
@@ -13,6 +14,7 @@ from seldb_cli import (
     db_cmds,
     dissect_cmds,
     ingest_cmds,
+    ray_driver,
     report_cmds,
     serve_cmds,
     uncertainty_cmds,
@@ -48,6 +50,10 @@ for commands in COMMANDS:
 
 
 def main() -> None:
+    if ray_driver.is_child():
+        ray_driver.start_child()
+    elif ray_driver.wanted(sys.argv[1:]):  # a Ray driver can be ended by Ray itself: watched from here
+        ray_driver.supervise("seldb_cli.main", sys.argv[1:])
     signal.signal(signal.SIGTERM, on_sigterm)  # handled like Ctrl-C: cleanup, one line, exit 143
     app()
 

@@ -22,8 +22,10 @@ package or an unreachable cluster is one SeldbError line.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -34,13 +36,15 @@ from typing import Any, TypeVar
 import numpy as np
 
 from seldb.engine.blocks import Measured, UnitBlock
-from seldb.errors import InputError, SeldbError
+from seldb.errors import InputError, SeldbError, Terminated
 from seldb.h5.reader import ActivationFile
 from seldb.progress import progress_bar
 
 T = TypeVar("T")
 INSTALL_HINT = "pip install 'seldb[ray]'"
 CONNECT_TIMEOUT_S = 30.0
+LOOPBACK = "127.0.0.1"
+CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # see _loopback_only
 MAX_RETRIES = 3  # a task whose worker process or node dies is run again, up to this many times
 
 
@@ -88,41 +92,176 @@ def connect(address: str | None = None, timeout: float = CONNECT_TIMEOUT_S) -> I
     for the duration of the block; a session that is already connected is used as it is."""
     ray = import_ray()
     if ray.is_initialized():
-        yield ray
+        with faults_as_lines(ray):
+            yield ray
+        return
+    if starts_own_ray(address):
+        with _loopback_only(ray):
+            with _keeping_sigterm():
+                _start_own(ray)
+            try:
+                with faults_as_lines(ray):
+                    yield ray
+            finally:
+                ray.shutdown()
         return
     if address:
         _check_reachable(address)
-    _init(ray, address, timeout)
+    with _keeping_sigterm():
+        _connect(ray, address, timeout)
     try:
-        yield ray
+        with faults_as_lines(ray):
+            yield ray
     finally:
         ray.shutdown()
 
 
-def _init(ray, address: str | None, timeout: float) -> None:
-    kwargs: dict = dict(address=address, logging_level=logging.ERROR, log_to_driver=False)
-    if not address and not os.environ.get("RAY_ADDRESS"):
-        kwargs.update(include_dashboard=False)  # a Ray of our own: no dashboard
+@contextlib.contextmanager
+def faults_as_lines(ray) -> Iterator[None]:
+    """Any fault of Ray inside the block (a lost node or worker, a full object store, a task that
+    failed on a worker) leaves it as one SeldbError line; a SeldbError a task raised, as itself."""
+    try:
+        yield
+    except ray.exceptions.RayError as exc:
+        raise ray_fault(ray, exc) from None
+    except KeyboardInterrupt as exc:
+        if _SIGTERM_RECEIVED.is_set() and not isinstance(exc, Terminated):
+            raise Terminated() from None  # SIGTERM, as Ray's wait reported it
+        raise
+
+
+def ray_fault(ray, exc: BaseException) -> SeldbError:
+    """The one line for a Ray exception."""
+    inner: BaseException | None = exc
+    seen: set[int] = set()
+    while inner is not None and id(inner) not in seen:  # Ray wraps a task's own error (cause, __cause__)
+        if isinstance(inner, SeldbError):
+            return inner
+        seen.add(id(inner))
+        inner = getattr(inner, "cause", None) or inner.__cause__
+    errors = ray.exceptions
+    if isinstance(exc, errors.ObjectStoreFullError):
+        return SeldbError(
+            "Ray's object store is full: give its nodes more (`ray start --object-store-memory BYTES`), or"
+            f" fewer CPUs per node; {_first_line(exc)}"
+        )
+    if isinstance(exc, errors.OutOfMemoryError):
+        return SeldbError(f"Ray stopped a worker for lack of memory: {_first_line(exc)}")
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, errors.RayTaskError) and isinstance(cause, BaseException):
+        line = f"a Ray task failed: {type(cause).__name__}: {_first_line(cause)}"
+    else:
+        line = f"Ray failed ({type(exc).__name__}): {_first_line(exc)}"
+    if isinstance(cause, ImportError) or "No module named" in line:  # a worker could not unpickle the task
+        line += " (every Ray node needs seldb and Python as the driver has them: docs/ray.md, Installing)"
+    return SeldbError(line)
+
+
+@contextlib.contextmanager
+def _keeping_sigterm() -> Iterator[None]:
+    """ray.init replaces the process's SIGTERM handling (a Python handler that exits at once, without
+    the caller's cleanup and one line; a C++ one that logs and aborts): put back what the caller had."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if callable(previous):
+            signal.signal(signal.SIGTERM, functools.partial(_on_sigterm, previous))
+        else:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+_SIGTERM_RECEIVED = threading.Event()
+
+
+def _on_sigterm(handler: Callable, signum, frame) -> None:
+    """The caller's SIGTERM handler, noting the signal: Ray turns an exception that a handler raises
+    while it waits (Terminated, a KeyboardInterrupt) into a plain KeyboardInterrupt; see faults_as_lines."""
+    _SIGTERM_RECEIVED.set()
+    handler(signum, frame)
+
+
+def starts_own_ray(address: str | None) -> bool:
+    """Whether `address` means a Ray started by this process for itself (rather than a cluster the user
+    names): no address and no RAY_ADDRESS, or Ray's own word for it, "local"."""
+    return address == "local" or (not address and not os.environ.get("RAY_ADDRESS"))
+
+
+def _start_own(ray) -> None:
+    """Start a Ray of this process's own, on this thread, listening on 127.0.0.1 only.
+
+    On this thread, not a helper one: Ray starts its services (GCS, raylet, agents) with a parent-death
+    signal (prctl PR_SET_PDEATHSIG), and Linux sends that signal when the *thread* that forked them ends -
+    a Ray started from a thread that then returns is SIGKILLed within moments. Starting it needs no
+    timeout of ours (Ray bounds each step; Ctrl-C reaches this thread); connecting elsewhere does (_connect).
+    """
+    try:
+        ray.init(address="local", include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+    except Exception as exc:
+        raise SeldbError(f"cannot start a local Ray: {_first_line(exc)}") from None
+    exposed = sorted({node["NodeManagerAddress"] for node in ray.nodes()} - {LOOPBACK})
+    if exposed:  # a Ray version that ignores the switch: refuse rather than serve on the network
+        ray.shutdown()
+        raise SeldbError(
+            f"the local Ray listens on {', '.join(exposed)}, not on {LOOPBACK} only; stopped it"
+            " (start a cluster with `ray start` and pass --address instead)"
+        )
+
+
+@contextlib.contextmanager
+def _loopback_only(ray) -> Iterator[None]:
+    """While a Ray of our own starts and runs: Ray's single-machine mode, where its node's address is
+    127.0.0.1, so every server of it (GCS, raylet, object manager, agents, workers) binds 127.0.0.1.
+
+    Ray has one switch for this, named for the platforms where it is the default
+    (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0; ray._private.ray_constants.ENABLE_RAY_CLUSTER, read when ray
+    is imported): set in the environment for the processes Ray starts, and in the constant for this one.
+    """
+    constants = ray._private.ray_constants
+    saved_env, saved_flag = os.environ.get(CLUSTER_SWITCH), getattr(constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[CLUSTER_SWITCH] = "0"
+    constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop(CLUSTER_SWITCH, None)
+        else:
+            os.environ[CLUSTER_SWITCH] = saved_env
+        if saved_flag is not None:
+            constants.ENABLE_RAY_CLUSTER = saved_flag
+
+
+def _connect(ray, address: str | None, timeout: float) -> None:
+    """Connect to a running cluster, giving up after `timeout` s. ray.init runs in a helper thread (it
+    can wait for minutes on an address that answers but is no Ray head); connecting starts no process,
+    so nothing is tied to that thread's life (see _start_own)."""
     outcome: dict = {}
 
     def init() -> None:
         try:
-            ray.init(**kwargs)
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
         except BaseException as exc:  # handed to the caller's thread
             outcome["error"] = exc
 
-    thread = threading.Thread(target=init, daemon=True, name="seldb-ray-init")
+    thread = threading.Thread(target=init, daemon=True, name="seldb-ray-connect")
     thread.start()
     thread.join(timeout)
-    where = f"the Ray cluster at {address}" if address else "Ray"
+    where = f"the Ray cluster at {address or os.environ.get('RAY_ADDRESS')}"
     if thread.is_alive():
         raise SeldbError(
             f"cannot connect to {where}: no answer within {timeout:.0f} s (is it a Ray head's address?"
             " do this machine's Ray and Python versions match the cluster's?)"
         )
     if "error" in outcome:
-        first = (str(outcome["error"]).strip().splitlines() or [type(outcome["error"]).__name__])[0]
-        raise SeldbError(f"cannot connect to {where}: {first}")
+        raise SeldbError(f"cannot connect to {where}: {_first_line(outcome['error'])}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @dataclass
