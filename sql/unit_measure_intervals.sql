@@ -21,6 +21,8 @@ SELECT
     u.class_hi,
     u.method,
     u.bias,
+    u.valid,
+    u.reason,
     s.seed,
     u.run_id || ':' || l.name || '.' || u.unit AS unit_key
 FROM seldb_store.unit_measure_uncertainty AS u

@@ -185,13 +185,37 @@ def test_same_seed_same_rows_and_recomputing_replaces(db, activation_file, cli):
         == 0
     )
     settings = rows(
-        "SELECT layer, seed, permutations FROM seldb.uncertainty_layers WHERE run_id = :r ORDER BY layer", r=run
+        "SELECT layer, seed, permutation_seed, permutations FROM seldb.uncertainty_layers WHERE run_id = :r"
+        " ORDER BY layer",
+        r=run,
     )
-    assert settings == [{"layer": "conv", "seed": 4, "permutations": 20}, {"layer": "fc", "seed": 5, "permutations": 0}]
-    assert (
-        rows("SELECT count(*) AS n FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'", r=run)[0]["n"]
-        == 0
-    )
+    assert settings == [
+        {"layer": "conv", "seed": 4, "permutation_seed": 4, "permutations": 20},
+        {"layer": "fc", "seed": 5, "permutation_seed": 4, "permutations": 20},  # the permutations were kept
+    ]
+
+
+def test_one_sided_passes_add_to_what_is_stored(db, activation_file, cli):
+    """Issue 25: a bootstrap-only pass used to delete the layer's permutation rows (and the reverse)."""
+    run = import_file(activation_file, force=True).run_id
+    chance = "SELECT unit, measure, p, q, null_p95, seed FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'"
+    intervals = "SELECT unit, measure, lo, hi, seed FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = 'fc'"
+    null = "SELECT measure, null_p95, permutations FROM seldb.layer_measure_null WHERE run_id = :r AND layer = 'fc'"
+    base = ["uncertainty", "--run", str(run), "--layers", "fc", "-q"]
+    assert cli(*base, "--bootstrap", "0", "--permutations", "20", "--seed", "4").exit_code == 0
+    chance_rows, null_rows = rows(chance, r=run), rows(null, r=run)
+    assert len(chance_rows) == 4 * 15 and len(null_rows) == 15 and rows(intervals, r=run) == []
+    assert cli(*base, "--bootstrap", "30", "--permutations", "0", "--seed", "5").exit_code == 0
+    assert rows(chance, r=run) == chance_rows and rows(null, r=run) == null_rows
+    interval_rows = rows(intervals, r=run)
+    assert len(interval_rows) == 4 * 15 and {r["seed"] for r in interval_rows} == {5}
+    # the reverse: new permutations keep the intervals
+    assert cli(*base, "--bootstrap", "0", "--permutations", "20", "--seed", "6").exit_code == 0
+    assert rows(intervals, r=run) == interval_rows
+    assert {r["seed"] for r in rows(chance, r=run)} == {6}
+    # a two-sided pass after a partial one equals a fresh two-sided pass
+    assert cli(*base, "--bootstrap", "30", "--permutations", "0", "--seed", "5", "--replace").exit_code == 0
+    assert rows(chance, r=run) == [] and rows(null, r=run) == [] and rows(intervals, r=run) == interval_rows
 
 
 def test_uncertainty_options_leave_the_fingerprint_alone(db, activation_file):

@@ -34,6 +34,7 @@ class UncertaintyOptions:
     block_units: int = 32
     workers: int = 1
     engine: str | None = None  # numpy or numba (default: numba when installed)
+    replace: bool = False  # a one-sided pass (0 bootstrap or 0 permutations) drops the other half's rows
 
     def check(self) -> UncertaintyOptions:
         chance.check_level(self.level)
