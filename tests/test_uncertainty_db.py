@@ -324,3 +324,27 @@ def test_ingest_options_reach_the_import():
     options = IngestOptions(data=".", bootstrap=7, permutations=8, seed=9, level=0.8).import_options("m", "d")
     assert (options.bootstrap, options.permutations, options.seed, options.level) == (7, 8, 9, 0.8)
     assert IngestOptions(data=".").import_options("m", "d").bootstrap == 0
+
+
+def test_the_view_flags_intervals_by_the_documented_rule(db, activation_file, cli):
+    """valid/reason in seldb.unit_measure_intervals: the bootstrap's flags, and for CCMAS the chance
+    baseline's p of the same row (validity.combined_validity, applied here to the library's numbers)."""
+    from seldb.measures.resampling.validity import NO_CHANCE, combined_validity
+
+    run = import_file(activation_file, force=True, bootstrap=40, permutations=30, seed=5).run_id
+    labels, layers = _layers()
+    want = measure_uncertainty(layers["fc"], labels, K, UncertaintyOptions(bootstrap=40, permutations=30, seed=5))
+    both = want.intervals.join(want.chance.select("unit", "measure", "p"), on=["unit", "measure"])
+    expected = {
+        (r["unit"], r["measure"]): combined_validity(r["measure"], r["valid"], r["reason"], r["p"])
+        for r in both.iter_rows(named=True)
+    }
+    query = "SELECT unit, measure, valid, reason FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = 'fc'"
+    got = {(r["unit"], r["measure"]): (r["valid"], r["reason"]) for r in rows(query, r=run)}
+    assert got == expected
+    assert {v for v, _ in got.values()} >= {True, False}
+    # without permutations CCMAS's validity is unknown, and says why
+    base = ["uncertainty", "--run", str(run), "--layers", "fc", "-q", "--bootstrap", "40", "--permutations", "0"]
+    assert cli(*base, "--replace").exit_code == 0
+    ccmas = rows(query + " AND measure = 'ccmas'", r=run)
+    assert ccmas and all(r["valid"] is None and r["reason"] == NO_CHANCE for r in ccmas)
