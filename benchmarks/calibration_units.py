@@ -74,7 +74,9 @@ class UnitType:
 
 
 UNIT_TYPES = (
-    UnitType("relu_graded", "relu", (0.9, 0.4, 0.1, -0.2, -0.5, -0.8, -0.8, -0.8, -0.8, -0.8), "ReLU, graded class shifts"),
+    UnitType(
+        "relu_graded", "relu", (0.9, 0.4, 0.1, -0.2, -0.5, -0.8, -0.8, -0.8, -0.8, -0.8), "ReLU, graded class shifts"
+    ),
     UnitType("lognormal", "lognormal", (1.5, 0.3) + (0.0,) * 8, "lognormal, selective"),
     UnitType("near_localist", "bounded", label="near-localist, bounded support"),
     UnitType("weak", "relu", (-0.5,) + (-0.8,) * 9, "weak ReLU (class 0 shifted by 0.3)"),

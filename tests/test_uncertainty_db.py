@@ -198,8 +198,12 @@ def test_same_seed_same_rows_and_recomputing_replaces(db, activation_file, cli):
 def test_one_sided_passes_add_to_what_is_stored(db, activation_file, cli):
     """Issue 25: a bootstrap-only pass used to delete the layer's permutation rows (and the reverse)."""
     run = import_file(activation_file, force=True).run_id
-    chance = "SELECT unit, measure, p, q, null_p95, seed FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'"
-    intervals = "SELECT unit, measure, lo, hi, seed FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = 'fc'"
+    chance = (
+        "SELECT unit, measure, p, q, null_p95, seed FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'"
+    )
+    intervals = (
+        "SELECT unit, measure, lo, hi, seed FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = 'fc'"
+    )
     null = "SELECT measure, null_p95, permutations FROM seldb.layer_measure_null WHERE run_id = :r AND layer = 'fc'"
     base = ["uncertainty", "--run", str(run), "--layers", "fc", "-q"]
     assert cli(*base, "--bootstrap", "0", "--permutations", "20", "--seed", "4").exit_code == 0

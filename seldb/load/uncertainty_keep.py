@@ -36,7 +36,6 @@ INTERVAL_COLUMNS = (
 CHANCE_COLUMNS = ("unit", "measure", "estimate", "direction", "p", "q", "permutations", *s.NULL_SUMMARY_COLUMNS)
 
 
-
 def _frame(conn: sa.Connection, table: sa.Table, columns, where) -> pl.DataFrame:
     rows = conn.execute(sa.select(*[table.c[c] for c in columns]).where(where)).all()
     types = {c: _TYPES.get(c, pl.Float64) for c in columns}

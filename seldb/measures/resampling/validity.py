@@ -32,10 +32,10 @@ NEVER_VALID = {
     "localist_margin": "extreme values (a minimum minus a maximum): the bootstrap cannot reproduce their spread",
     "is_localist": "extreme values (the sign of the localist margin): the bootstrap cannot reproduce their spread",
     "n_classes_top100": "a resample repeats images, so its top 100 holds fewer distinct images: biased down",
-    **{
-        m: "a rate at a threshold chosen on the same images: its interval does not cover at its level"
-        for m in ("mi_recall", "mi_specificity", "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision")
-    },
+    **dict.fromkeys(
+        ("mi_recall", "mi_specificity", "mi_false_alarm_rate", "mi_false_discovery_rate", "mi_precision"),
+        "a rate at a threshold chosen on the same images: its interval does not cover at its level",
+    ),
 }
 NEEDS_CHANCE = ("ccmas", "ccmas_morcos")
 NO_INTERVAL = "no interval: the measure was NULL in every replicate"
