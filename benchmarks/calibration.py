@@ -89,10 +89,11 @@ def cell(truth: float | None, got: dict) -> str:
 
 
 def table(results: dict, truths: dict) -> list[str]:
-    header = "| measure | " + " | ".join(u.label for u in UNIT_TYPES) + " |"
-    lines = [header, "| --- " * (len(UNIT_TYPES) + 1) + "|"]
+    types = [u for u in UNIT_TYPES if u.name in results]
+    header = "| measure | " + " | ".join(u.label for u in types) + " |"
+    lines = [header, "| --- " * (len(types) + 1) + "|"]
     for measure in VALUE_MEASURES:
-        cells = [cell(truths[u.name].get(measure), results[u.name][measure]) for u in UNIT_TYPES]
+        cells = [cell(truths[u.name].get(measure), results[u.name][measure]) for u in types]
         lines.append(f"| {measure} | " + " | ".join(cells) + " |")
     return lines
 
@@ -117,12 +118,14 @@ def main(argv=None) -> None:
     parser.add_argument("--chunk", type=int, default=100)
     parser.add_argument("--truth-samples", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--types", help="comma-separated unit types (default: all; --write needs all)")
     parser.add_argument("--write", type=Path, help="replace the table between the markers in this file")
     args = parser.parse_args(argv)
     labels = np.repeat(np.arange(K), PER_CLASS)
     started = time.perf_counter()
     results, truths, pvalues = {}, {}, None
-    for unit in UNIT_TYPES:
+    chosen = [u for u in UNIT_TYPES if not args.types or u.name in args.types.split(",")]
+    for unit in chosen:
         truths[unit.name] = population_values(unit, labels, args.truth_samples)
         results[unit.name], got_p = run_type(
             unit, labels, args.samples, args.bootstrap, args.permutations, args.chunk, args.seed

@@ -48,7 +48,8 @@ def bootstrap_validity(measure: str, lo: np.ndarray) -> tuple[np.ndarray, list[s
     has_interval = ~np.isnan(lo)
     why = NEVER_VALID.get(measure)
     valid = has_interval & (why is None)
-    return valid, [None if ok else (why if has else NO_INTERVAL) for ok, has in zip(valid, has_interval)]
+    reasons: list[str | None] = [None if ok else (why if has else NO_INTERVAL) for ok, has in zip(valid, has_interval)]
+    return valid, reasons
 
 
 def combined_validity(measure: str, valid: bool | None, reason: str | None, p: float | None):
