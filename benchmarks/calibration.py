@@ -6,16 +6,19 @@ shifts, lognormal, near-localist with bounded support, weak, null) this draws
 bootstrap (`measure_uncertainty`, the compiled engine when numba is installed)
 on each, and counts per measure how often the stored interval [lo, hi] holds
 the population value, over every sample and over the samples whose interval
-seldb flags valid. Binomial standard errors beside each share. For the null
-unit it also runs the permutations and reports how uniform the p-values are
-(share <= 0.05 and a Kolmogorov-Smirnov test) for the continuous measures.
+seldb flags valid (as seldb.unit_measure_intervals shows it: the permutations
+run on every sample, since CCMAS's flag needs its p-value). Binomial standard
+errors beside each share. For the null unit it also reports how uniform the
+p-values are (share <= 0.05 and a Kolmogorov-Smirnov test) for the continuous
+measures.
 
 Samples are units of one synthetic layer sharing its labels, in chunks of
 `--chunk` with a different replicate seed per chunk (seldb's draws are shared
 by the units of a call), so the coverage of different samples is nearly
 independent.
 
-    python benchmarks/calibration.py [--samples 1000] [--bootstrap 200] [--write docs/uncertainty.md]
+    python benchmarks/calibration.py [--samples 1000] [--bootstrap 200] [--permutations 200]
+        [--types weak,null] [--write docs/uncertainty.md]
 
 --write replaces the table between the markers in the file (the docs' table).
 """
