@@ -59,6 +59,14 @@ def uncertainty_cmd(
     permutations: Permutations = 200,
     seed: Seed = 0,
     level: Level = 0.95,
+    replace: Annotated[
+        bool,
+        Opt(
+            "--replace",
+            help="With --bootstrap 0 or --permutations 0: drop the layers' stored rows of the other kind"
+            " (by default a one-sided pass keeps them).",
+        ),
+    ] = False,
     quiet: Annotated[bool, Opt("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     with database() as db:
@@ -69,6 +77,7 @@ def uncertainty_cmd(
             permutations=permutations,
             seed=seed,
             level=level,
+            replace=replace,
             progress=not quiet,
         )
     print_uncertainty(result)

@@ -115,8 +115,8 @@ class ViewQueries:
         """Rows of seldb.uncertainty_layers: One row per (run, layer) with bootstrap intervals and/or a chance
         baseline (seldb uncertainty), with the settings they were computed with.
 
-        Columns: run_id, layer, bootstrap, permutations, seed, level, engine, seldb_version,
-        computed_at, seconds.
+        Columns: run_id, layer, bootstrap, permutations, seed, permutation_seed, level, engine,
+        seldb_version, computed_at, seconds.
         """
         return self.view("uncertainty_layers", run, **filters)
 
@@ -126,7 +126,7 @@ class ViewQueries:
         0.5: WHERE measure = 'precision_60' AND estimate > 0.75 AND lo < 0.5.
 
         Columns: run_id, layer, unit, unit_label, measure, estimate, lo, hi, level, replicates,
-        class_stability, class_lo, class_hi, method, bias, seed, unit_key.
+        class_stability, class_lo, class_hi, method, bias, valid, reason, seed, unit_key.
         """
         return self.view("unit_measure_intervals", run, **filters)
 

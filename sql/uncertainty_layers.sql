@@ -8,6 +8,7 @@ SELECT
     s.bootstrap,
     s.permutations,
     s.seed,
+    s.permutation_seed,
     s.level,
     s.engine,
     s.seldb_version,

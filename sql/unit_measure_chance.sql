@@ -20,7 +20,7 @@ SELECT
     u.null_p05,
     u.null_p95,
     u.null_p99,
-    s.seed,
+    coalesce(s.permutation_seed, s.seed) AS seed,
     u.run_id || ':' || l.name || '.' || u.unit AS unit_key
 FROM seldb_store.unit_measure_uncertainty AS u
 JOIN seldb_store.uncertainty_layers AS s ON s.run_id = u.run_id AND s.layer_id = u.layer_id

@@ -185,13 +185,41 @@ def test_same_seed_same_rows_and_recomputing_replaces(db, activation_file, cli):
         == 0
     )
     settings = rows(
-        "SELECT layer, seed, permutations FROM seldb.uncertainty_layers WHERE run_id = :r ORDER BY layer", r=run
+        "SELECT layer, seed, permutation_seed, permutations FROM seldb.uncertainty_layers WHERE run_id = :r"
+        " ORDER BY layer",
+        r=run,
     )
-    assert settings == [{"layer": "conv", "seed": 4, "permutations": 20}, {"layer": "fc", "seed": 5, "permutations": 0}]
-    assert (
-        rows("SELECT count(*) AS n FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'", r=run)[0]["n"]
-        == 0
+    assert settings == [
+        {"layer": "conv", "seed": 4, "permutation_seed": 4, "permutations": 20},
+        {"layer": "fc", "seed": 5, "permutation_seed": 4, "permutations": 20},  # the permutations were kept
+    ]
+
+
+def test_one_sided_passes_add_to_what_is_stored(db, activation_file, cli):
+    """Issue 25: a bootstrap-only pass used to delete the layer's permutation rows (and the reverse)."""
+    run = import_file(activation_file, force=True).run_id
+    chance = (
+        "SELECT unit, measure, p, q, null_p95, seed FROM seldb.unit_measure_chance WHERE run_id = :r AND layer = 'fc'"
     )
+    intervals = (
+        "SELECT unit, measure, lo, hi, seed FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = 'fc'"
+    )
+    null = "SELECT measure, null_p95, permutations FROM seldb.layer_measure_null WHERE run_id = :r AND layer = 'fc'"
+    base = ["uncertainty", "--run", str(run), "--layers", "fc", "-q"]
+    assert cli(*base, "--bootstrap", "0", "--permutations", "20", "--seed", "4").exit_code == 0
+    chance_rows, null_rows = rows(chance, r=run), rows(null, r=run)
+    assert len(chance_rows) == 4 * 15 and len(null_rows) == 15 and rows(intervals, r=run) == []
+    assert cli(*base, "--bootstrap", "30", "--permutations", "0", "--seed", "5").exit_code == 0
+    assert rows(chance, r=run) == chance_rows and rows(null, r=run) == null_rows
+    interval_rows = rows(intervals, r=run)
+    assert len(interval_rows) == 4 * 15 and {r["seed"] for r in interval_rows} == {5}
+    # the reverse: new permutations keep the intervals
+    assert cli(*base, "--bootstrap", "0", "--permutations", "20", "--seed", "6").exit_code == 0
+    assert rows(intervals, r=run) == interval_rows
+    assert {r["seed"] for r in rows(chance, r=run)} == {6}
+    # a two-sided pass after a partial one equals a fresh two-sided pass
+    assert cli(*base, "--bootstrap", "30", "--permutations", "0", "--seed", "5", "--replace").exit_code == 0
+    assert rows(chance, r=run) == [] and rows(null, r=run) == [] and rows(intervals, r=run) == interval_rows
 
 
 def test_uncertainty_options_leave_the_fingerprint_alone(db, activation_file):
@@ -300,3 +328,27 @@ def test_ingest_options_reach_the_import():
     options = IngestOptions(data=".", bootstrap=7, permutations=8, seed=9, level=0.8).import_options("m", "d")
     assert (options.bootstrap, options.permutations, options.seed, options.level) == (7, 8, 9, 0.8)
     assert IngestOptions(data=".").import_options("m", "d").bootstrap == 0
+
+
+def test_the_view_flags_intervals_by_the_documented_rule(db, activation_file, cli):
+    """valid/reason in seldb.unit_measure_intervals: the bootstrap's flags, and for CCMAS the chance
+    baseline's p of the same row (validity.combined_validity, applied here to the library's numbers)."""
+    from seldb.measures.resampling.validity import NO_CHANCE, combined_validity
+
+    run = import_file(activation_file, force=True, bootstrap=40, permutations=30, seed=5).run_id
+    labels, layers = _layers()
+    want = measure_uncertainty(layers["fc"], labels, K, UncertaintyOptions(bootstrap=40, permutations=30, seed=5))
+    both = want.intervals.join(want.chance.select("unit", "measure", "p"), on=["unit", "measure"])
+    expected = {
+        (r["unit"], r["measure"]): combined_validity(r["measure"], r["valid"], r["reason"], r["p"])
+        for r in both.iter_rows(named=True)
+    }
+    query = "SELECT unit, measure, valid, reason FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = 'fc'"
+    got = {(r["unit"], r["measure"]): (r["valid"], r["reason"]) for r in rows(query, r=run)}
+    assert got == expected
+    assert {v for v, _ in got.values()} >= {True, False}
+    # without permutations CCMAS's validity is unknown, and says why
+    base = ["uncertainty", "--run", str(run), "--layers", "fc", "-q", "--bootstrap", "40", "--permutations", "0"]
+    assert cli(*base, "--replace").exit_code == 0
+    ccmas = rows(query + " AND measure = 'ccmas'", r=run)
+    assert ccmas and all(r["valid"] is None and r["reason"] == NO_CHANCE for r in ccmas)

@@ -23,7 +23,7 @@ from alembic import context, op
 from seldb.db import views
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0011"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -387,6 +387,7 @@ uncertainty_layers = Table(
     Column("seldb_version", Text, nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("seconds", F8),
+    Column("permutation_seed", BigInteger),  # NULL: no permutations (revision 0015)
     PrimaryKeyConstraint("run_id", "layer_id"),
     _layer_fk(),
 )
@@ -424,6 +425,8 @@ unit_measure_uncertainty = Table(
     Column("q", F8),
     Column("permutations", Integer),
     *[Column(name, F8) for name in NULL_SUMMARY_COLUMNS],
+    Column("valid", Boolean),  # the interval's validity flag and why not (revision 0015)
+    Column("reason", Text),
     PrimaryKeyConstraint("run_id", "layer_id", "unit", "measure"),
     _uncertainty_fk(),
 )

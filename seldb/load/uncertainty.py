@@ -34,6 +34,7 @@ from seldb.errors import InputError, SeldbError
 from seldb.files import file_sha256
 from seldb.h5.reader import ActivationFile
 from seldb.load.options import check_uncertainty
+from seldb.load.uncertainty_keep import keep_other_half
 from seldb.measures.resampling.estimates import (
     BlockUncertainty,
     UncertaintyOptions,
@@ -128,9 +129,8 @@ def _unit_rows(run_id: int, layer_id: int, result: UncertaintyResult):
     columns = [c.name for c in s.unit_measure_uncertainty.columns][2:]
     for name in columns:
         if name not in both.columns:
-            both = both.with_columns(
-                pl.lit(None, dtype=pl.Utf8 if name in ("method", "direction") else pl.Float64).alias(name)
-            )
+            dtype = pl.Utf8 if name in ("method", "direction", "reason") else pl.Float64
+            both = both.with_columns(pl.lit(None, dtype=pl.Boolean if name == "valid" else dtype).alias(name))
     for row in both.select(columns).iter_rows():
         yield (run_id, layer_id, *row)
 
@@ -150,6 +150,8 @@ _UNIT_TYPES = [
     "float8",
     "int4",
     *["float8"] * len(s.NULL_SUMMARY_COLUMNS),
+    "bool",
+    "text",
 ]
 _NULL_TYPES = ["int8", "int2", "text", "text", "int8", *["float8"] * len(s.NULL_SUMMARY_COLUMNS)]
 
@@ -162,9 +164,13 @@ def _store(
     engine: str,
     seconds: dict[str, float],
 ) -> int:
-    """Replace the layers' rows (one transaction, committed by the caller)."""
+    """Replace the layers' rows, keeping the half a one-sided pass did not compute unless
+    options.replace (one transaction, committed by the caller)."""
     ids = [info.layer_ids[name] for name in results]
     table = s.uncertainty_layers
+    settings = {}
+    for name in list(results):
+        results[name], settings[name] = keep_other_half(conn, info.run_id, info.layer_ids[name], results[name], options)
     conn.execute(sa.delete(table).where((table.c.run_id == info.run_id) & table.c.layer_id.in_(ids)))
     conn.execute(
         sa.insert(table),
@@ -172,10 +178,7 @@ def _store(
             dict(
                 run_id=info.run_id,
                 layer_id=info.layer_ids[name],
-                bootstrap=options.bootstrap,
-                permutations=options.permutations,
-                seed=options.seed,
-                level=options.level,
+                **settings[name],
                 engine=engine,
                 seldb_version=__version__,
                 seconds=round(seconds[name], 3),

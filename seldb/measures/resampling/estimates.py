@@ -23,6 +23,7 @@ from seldb.measures.resampling import intervals as chance
 from seldb.measures.resampling.block_replicates import Replicates, block_replicates
 from seldb.measures.resampling.draws import BOOTSTRAP, PERMUTATION, Draws
 from seldb.measures.resampling.unit_replicates import CLASS_OF, VALUE_MEASURES
+from seldb.measures.resampling.validity import bootstrap_validity
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class UncertaintyOptions:
     block_units: int = 32
     workers: int = 1
     engine: str | None = None  # numpy or numba (default: numba when installed)
+    replace: bool = False  # a one-sided pass (0 bootstrap or 0 permutations) drops the other half's rows
 
     def check(self) -> UncertaintyOptions:
         chance.check_level(self.level)
@@ -216,19 +218,35 @@ def _point_class(estimates: pl.DataFrame, column: str) -> np.ndarray:
     return estimates.sort("unit")[column].fill_null(-1).to_numpy().astype(np.int64)
 
 
+# The measures whose interval is the hull of the percentile and basic intervals, with their ranges.
+HULL_RANGE = {
+    "precision_60": (0.0, 1.0),
+    "precision_100": (0.0, 1.0),
+    "ccmas": (-1.0, 1.0),
+    "ccmas_morcos": (-1.0, 1.0),
+    "recall_p1": (0.0, 1.0),
+    "recall_p95": (0.0, 1.0),
+}
+
+
 def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> pl.DataFrame:
     """unit, measure, estimate, lo, hi, level, replicates, class_stability, class_lo, class_hi,
-    method, bias (docs/uncertainty.md says which measure gets which interval)."""
+    method, bias, valid, reason (docs/uncertainty.md says which measure gets which interval, and
+    seldb.measures.resampling.validity when it is valid)."""
     parts = []
     units = np.sort(estimates["unit"].to_numpy())
     for measure in VALUE_MEASURES:
         estimate = _estimate(estimates, measure)
         if measure in boot.optimism:
-            method = "optimism"
-            lo, hi, bias, used = chance.optimism_interval(estimate, boot.optimism[measure], level)
+            method = "hull"
+            lo, hi, bias, used = chance.hull_interval(estimate, boot.values[measure], boot.optimism[measure], level)
+        elif measure in HULL_RANGE:
+            method = "hull"
+            lo, hi, used = chance.percentile_basic_hull(estimate, boot.values[measure], level, HULL_RANGE[measure])
         else:
             method = "percentile"
             lo, hi, used = chance.percentile_interval(boot.values[measure], level)
+        if measure not in boot.optimism:
             with np.errstate(invalid="ignore"):
                 bias = np.nansum(boot.values[measure], axis=1) / np.where(used > 0, used, np.nan) - estimate
         nan = np.full(units.size, np.nan)
@@ -238,6 +256,7 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
             stability = chance.class_stability(_point_class(estimates, column), boot.classes[column])
         if measure in boot.own:
             class_lo, class_hi, _ = chance.percentile_interval(boot.own[measure], level)
+        valid, reason = bootstrap_validity(measure, lo)
         parts.append(
             pl.DataFrame(
                 {
@@ -253,6 +272,8 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
                     "class_hi": class_hi,
                     "method": [method] * units.size,
                     "bias": bias,
+                    "valid": valid,
+                    "reason": pl.Series(reason, dtype=pl.Utf8),
                 }
             )
         )
@@ -314,6 +335,8 @@ _INTERVAL_COLUMNS = [
     "class_hi",
     "method",
     "bias",
+    "valid",
+    "reason",
 ]
 _CHANCE_COLUMNS = [
     "unit",
@@ -333,6 +356,8 @@ _TYPES = {
     "measure": pl.Utf8,
     "method": pl.Utf8,
     "direction": pl.Utf8,
+    "reason": pl.Utf8,
+    "valid": pl.Boolean,
     "replicates": pl.Int32,
     "permutations": pl.Int32,
 }
