@@ -1,7 +1,7 @@
 """The views of this release, rebuilt from sql/ and the catalogue, with their comments.
 
 Revision ID: 0020
-Revises: 0011
+Revises: 0015
 Create Date: 2026-12-07
 
 The last revision, always: a release's tables come in revisions of their own
