@@ -24,7 +24,9 @@ AM_HELP = """Activation maximisation: an image of what each unit responds to, ma
 Examples:
   seldb am --run 3 --units fc8.1,fc8.7
   seldb am --run 3 --top 10 --by precision_60 --layer fc6 --steps 512 --seed 0
-  seldb am sheet --run 3 --units fc6.1199,fc8.779 --out study/
+  seldb am --run 3 --units conv5.12 --objective centre --samples 10
+  seldb am --run 1 --top 10 --layer fc1 --generator seldb.demo_generator:digit_generator
+  seldb am sheet --run 3 --units fc6.1199,fc8.779 --out study/ --samples 10
 
 \b
 The images are PNGs under the data directory (or --out), one row each in
@@ -63,6 +65,10 @@ def am_command(
         float | None, Opt("--diversity", help="Weight of the term that pushes a unit's samples apart (default 1).")
     ] = None,
     batch: Annotated[int, Opt("--batch", help="Images optimised per forward/backward pass.")] = 64,
+    generator: Annotated[
+        str | None,
+        Opt("--generator", help="MODULE:FN of a generator prior: sample codes with PPGN's update (docs/am.md)."),
+    ] = None,
     pre_relu: Annotated[bool, Opt("--pre-relu", help="Maximise the layer's pre-ReLU output instead.")] = False,
     device: Annotated[str | None, Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
     out: Annotated[Path | None, Opt("--out", help="Directory for new PNGs (default: <data dir>/am/run<ID>).")] = (None),
@@ -90,6 +96,7 @@ def am_command(
         samples=samples,
         diversity=diversity,
         batch=batch,
+        generator=generator,
         pre_relu=pre_relu,
         device=device,
         out=out,

@@ -59,6 +59,7 @@ class BatchProbe(UnitProbe):
         self.units = torch.as_tensor(list(units), dtype=torch.long)
         self.objective = objective
         self.centre: torch.Tensor | None = None
+        self.layer_values: torch.Tensor | None = None
 
     def _take(self, output, before_relu: bool) -> None:
         if not isinstance(output, torch.Tensor) or output.ndim not in (2, 4):
@@ -80,6 +81,12 @@ class BatchProbe(UnitProbe):
             self.centre = values[:, (h // 2) * w + w // 2]
         else:
             self.centre = values[:, 0]
+        with torch.no_grad():  # every unit of the layer, read as the objective reads its own (PPGN's softmax)
+            every = output if self.pre_relu or not before_relu else torch.relu(output)
+            if every.ndim == 4:
+                h, w = every.shape[-2:]
+                every = every[:, :, h // 2, w // 2] if self.objective == "centre" else every.mean(dim=(2, 3))
+            self.layer_values = every.detach().float()
 
     def objective_values(self) -> torch.Tensor:
         """The optimised quantity per image (with its gradient)."""
@@ -147,8 +154,15 @@ def optimise_batch(
         probe.redirect = False
         with torch.no_grad():
             images = [to_uint8(shape.rgb()[i : i + 1]) for i in range(len(units))]
-            objectives = _read(net, probe, images, prep, device).tolist()
-    with BatchProbe(layer_module, units, "channel", False, layer_name) as plain, torch.no_grad():
+            return read_images(net, probe, layer_module, images, prep, device)
+
+
+def read_images(
+    net: nn.Module, probe: BatchProbe, layer_module: nn.Module, images: list[np.ndarray], prep: Preprocess, device: str
+) -> BatchResult:
+    """The result of finished 8-bit images: the probe's objective, and the recorded output's mean and max."""
+    objectives = _read(net, probe, images, prep, device).tolist()
+    with BatchProbe(layer_module, probe.units.tolist(), "channel", False, probe.layer_name) as plain, torch.no_grad():
         _read(net, plain, images, prep, device)
         mean, top = plain.values()
     return BatchResult(images, mean.double().cpu().tolist(), top.double().cpu().tolist(), objectives)

@@ -28,7 +28,15 @@ from seldb import catalogue
 from seldb.am import am_images as store
 from seldb.am.am_images import AMRow
 from seldb.am.dataset_images import RunRecord, analysed_paths, grey_images, mean_of_run, run_record
-from seldb.am.options import AMOptions, check_options, check_request, default_out, diversity_of, image_name
+from seldb.am.options import (
+    GENERATOR_METHOD,
+    AMOptions,
+    check_options,
+    check_request,
+    default_out,
+    diversity_of,
+    image_name,
+)
 from seldb.db.database import Database
 from seldb.db.read import Layer, Run, check_layer, did_you_mean, find_unit, resolve_run, run_layers
 from seldb.errors import InputError, SeldbError
@@ -131,10 +139,16 @@ def activation_maximisation(
     size = options.size or rebuilt.input_size
     with db.connect() as conn:
         paths = analysed_paths(conn, plan.run_id)
-    if options.method is None:
+    generator = None
+    if options.generator is not None:
+        from seldb.am.ppgn import load_generator
+
+        generator = load_generator(options.generator)
+        options = dataclasses.replace(options, method=GENERATOR_METHOD)
+    elif options.method is None:
         options = dataclasses.replace(options, method=input_method(plan.record, paths, notify))
     method = str(options.method)
-    check_options(options.steps, size, method, options.lr, options.seed)
+    check_options(options.steps, size, method, options.lr, options.seed, generator is not None)
     device = resolve_device(options.device)
     targets = [(layer, rebuilt.module(layer), unit) for layer, unit in plan.units]
     preflight(rebuilt.net, targets, size, device, rebuilt.preprocess, options.pre_relu)
@@ -154,7 +168,7 @@ def activation_maximisation(
             notify(f"{pair[0]}.{pair[1]}: {changed[0]['path']} is gone or changed; making the image(s) again")
     if todo:
         work = [(pair, [(seed, keys[(pair, seed)], previous[(pair, seed)]) for seed in seeds]) for pair in todo]
-        _make(db, plan, rebuilt, options, size, device, work, paths, progress, notify)
+        _make(db, plan, rebuilt, options, size, device, work, paths, progress, notify, generator)
     with db.connect() as conn:
         return store.rows(conn, plan.run_id, plan.units, options, size, set(todo))
 
@@ -190,6 +204,7 @@ def _make(
     paths: list[str | None],
     progress: bool,
     notify: Callable[[str], None],
+    generator=None,
 ) -> None:
     out = Path(options.out) if options.out is not None else default_out(plan.run_id)
     mean = mean_of_run(plan.record, paths, rebuilt.preprocess, size, out)
@@ -201,7 +216,7 @@ def _make(
     try:
         with progress_bar(progress, n_images * options.steps, "AM images", unit="steps") as bar:
             for batch in _batches(work, per_batch):
-                made = _make_batch(rebuilt, options, size, device, batch, mean, out, bar)
+                made = _make_batch(rebuilt, options, size, device, batch, mean, out, bar, generator)
                 with db.connect() as conn:
                     for record, _ in made:
                         store.save(conn, record)
@@ -214,7 +229,9 @@ def _make(
         raise AMInterrupted(exc, kept, out, extra) from None
 
 
-def _make_batch(rebuilt, options: AMOptions, size: int, device: str, batch: list, mean, out: Path, bar) -> list:
+def _make_batch(
+    rebuilt, options: AMOptions, size: int, device: str, batch: list, mean, out: Path, bar, generator=None
+) -> list:
     """Optimise one batch (whole units of one layer, every sample) and write its PNGs; the rows to store."""
     import time
 
@@ -222,6 +239,7 @@ def _make_batch(rebuilt, options: AMOptions, size: int, device: str, batch: list
 
     from seldb.am.batch import optimise_batch
     from seldb.am.maximise import _cpu_threads, reference_activation
+    from seldb.am.ppgn import PPGNSettings
     from seldb.am.receptive_field import centre_receptive_field
     from seldb.am.transforms import TransformSpec
     from seldb.am.unit_probe import input_transform
@@ -234,23 +252,19 @@ def _make_batch(rebuilt, options: AMOptions, size: int, device: str, batch: list
     bar.describe(f"AM {layer} ({len(batch)} unit(s) x {options.samples})")
     with _cpu_threads(options.threads if device == "cpu" else None) as threads:
         started = time.perf_counter()
-        result = optimise_batch(
-            rebuilt.net,
-            module,
-            units,
-            seeds,
-            steps=options.steps,
-            size=size,
-            method=str(options.method),
-            lr=options.lr,
-            prep=prep,
-            device=device,
-            objective=options.objective,
-            pre_relu=options.pre_relu,
-            layer_name=layer,
-            diversity=diversity_of(options),
-            progress=lambda _s: bar.advance(len(units)),
-        )
+        common = dict(
+            steps=options.steps, size=size, prep=prep, device=device, objective=options.objective,
+            pre_relu=options.pre_relu, layer_name=layer, progress=lambda _s: bar.advance(len(units)),
+        )  # fmt: skip
+        if generator is not None:
+            from seldb.am.ppgn import sample_batch
+
+            result = sample_batch(rebuilt.net, module, units, seeds, generator, spec=str(options.generator), **common)
+        else:
+            result = optimise_batch(
+                rebuilt.net, module, units, seeds, method=str(options.method), lr=options.lr,
+                diversity=diversity_of(options), **common,
+            )  # fmt: skip
         box = None
         if options.objective == "centre":
             box = centre_receptive_field(rebuilt.net, module, size, prep, device)
@@ -278,6 +292,8 @@ def _make_batch(rebuilt, options: AMOptions, size: int, device: str, batch: list
         "transforms": TransformSpec.for_size(size).describe(),
         "torch_version": torch.__version__,
         "crop": None if box is None else [box.top, box.left, box.bottom, box.right],
+        "generator": options.generator,
+        "ppgn": None if generator is None else dataclasses.asdict(PPGNSettings()),
     }
     made = []
     for i, (unit, seed) in enumerate(zip(units, seeds)):

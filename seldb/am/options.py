@@ -26,6 +26,7 @@ MAX_STEPS = 1_000_000  # days per image on a CPU for AlexNet; the store's intege
 MAX_SAMPLES = 1000  # the paper's study showed 100 per unit
 DIVERSITY = 1.0  # weight of the diversity term between a unit's samples (measured in docs/am.md)
 BATCH = 64  # images per forward/backward pass
+GENERATOR_METHOD = "ppgn"  # the method stored for images sampled through a generator prior
 GENERATOR_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
@@ -60,13 +61,13 @@ def _whole(value, least: int) -> bool:
     return not isinstance(value, bool) and isinstance(value, int) and value >= least
 
 
-def check_options(steps: int, size: int, method: str, lr: float, seed: int = 0) -> None:
-    """One InputError line for the first bad option of an image."""
+def check_options(steps: int, size: int, method: str, lr: float, seed: int = 0, generator: bool = False) -> None:
+    """One InputError line for the first bad option of an image (method "ppgn" only with a generator)."""
     if not _whole(steps, 1) or steps > MAX_STEPS:
         raise InputError(f"steps must be a whole number from 1 to {MAX_STEPS:,}, got {steps!r}")
     if not _whole(size, MIN_SIZE):
         raise InputError(f"size must be a whole number of at least {MIN_SIZE} pixels, got {size!r}")
-    if method not in METHODS:
+    if method not in METHODS and not (generator and method == GENERATOR_METHOD):
         raise InputError(f"unknown AM method {method!r}; known: {', '.join(METHODS)}")
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
         raise InputError(f"the learning rate must be positive, got {lr!r}")
@@ -84,7 +85,22 @@ def check_request(options: AMOptions) -> None:
         next(iter(METHODS)) if options.method is None else options.method,
         options.lr,
         options.seed,
+        options.generator is not None,
     )
+    if options.generator is not None:
+        if not isinstance(options.generator, str) or not GENERATOR_SPEC.fullmatch(options.generator):
+            raise InputError(
+                "--generator must be MODULE:FUNCTION (e.g. seldb.demo_generator:digit_generator),"
+                f" got {options.generator!r}"
+            )
+        if options.method not in (None, GENERATOR_METHOD):
+            raise InputError(
+                f"--method {options.method} makes a Fourier image; with --generator the image is the generator's"
+            )
+        if options.diversity is not None:
+            raise InputError(
+                "--diversity weighs the Fourier images' diversity term; PPGN's samples differ by their seeds and noise"
+            )
     if options.objective not in OBJECTIVES:
         raise InputError(f"--objective must be one of {', '.join(OBJECTIVES)}, got {options.objective!r}")
     if not _whole(options.samples, 1) or options.samples > MAX_SAMPLES:
@@ -114,7 +130,7 @@ def check_request(options: AMOptions) -> None:
 
 def diversity_of(options: AMOptions) -> float:
     """The diversity weight the images are made with: 0 for a single sample (nothing to differ from)."""
-    if options.samples == 1:
+    if options.samples == 1 or options.generator is not None:
         return 0.0
     return DIVERSITY if options.diversity is None else float(options.diversity)
 
@@ -127,6 +143,8 @@ def image_name(layer: str, unit: int, options: AMOptions, size: int, seed: int |
         extra += f"-{options.objective}"
     if options.samples > 1:
         extra += f"-of{options.samples}-div{diversity_of(options):g}"
+    if options.generator:
+        extra += "-" + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in options.generator)
     seed = options.seed if seed is None else seed
     return f"{safe}.{unit}-{options.method}-seed{seed}-steps{options.steps}-{size}px{extra}.png"
 
