@@ -256,6 +256,10 @@ def _state(out: Path) -> tuple:
             "--generator seldb.demo:nothing: seldb.demo has no",
         ),
         (["--units", "fc1.1", "--generator", "seldb.demo:load_digits"], "--generator seldb.demo:load_digits: load_di"),
+        (
+            ["--units", "fc1.1", "--generator", "am_generators:wrong_size_generator"],
+            "--generator am_generators:wrong_size_generator makes images of shape (3, 16, 16); the network needs",
+        ),
         (["--units", "fc1.1", "--generator", "a:b", "--method", "fft-gray"], "--method fft-gray makes a Fourier image"),
         (["--units", "fc1.1", "--generator", "a:b", "--diversity", 1], "--diversity weighs the Fourier images'"),
         (["--units", "fc1.1", "--top", 3], "give the units (--units) or the top N (--top), not both"),

@@ -137,3 +137,30 @@ def test_a_bad_device_is_one_plain_line(tiny_run, db, cli, tmp_path, device):  #
     assert result.exit_code == 1
     assert result.stderr.strip() == f"error: --device must be cpu, cuda or cuda:N (N a GPU number), got '{device}'"
     assert _state(out) == before and not out.exists()
+
+
+def test_generator_samples_are_stored_with_their_generator(tiny_run, db, cli, tmp_path):  # noqa: F811
+    spec = "am_generators:tiny_generator"
+    result = cli(
+        "am", "--run", tiny_run.run_id, "--units", "fc1.60,conv2.6", "--generator", spec, "--samples", 2,
+        "--steps", 8, "--out", tmp_path, "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    stored = rows(
+        "SELECT unit_label, layer, unit, method, generator, seed, samples, diversity, activation, path"
+        " FROM seldb.am_images WHERE run_id = :r AND generator = :g ORDER BY layer DESC, seed",
+        r=tiny_run.run_id,
+        g=spec,
+    )
+    assert [(r["unit_label"], r["seed"]) for r in stored] == [
+        ("fc1.60", 0),
+        ("fc1.60", 1),
+        ("conv2.6", 0),
+        ("conv2.6", 1),
+    ]
+    assert {(r["method"], r["samples"], r["diversity"]) for r in stored} == {("ppgn", 2, 0.0)}
+    for r in stored:
+        assert r["activation"] == pytest.approx(
+            png_activation(tiny_run, r["layer"], r["unit"], Path(r["path"]), "max"), rel=1e-5
+        )
+    assert stored[0]["path"] != stored[1]["path"] and "ppgn" in Path(stored[0]["path"]).name

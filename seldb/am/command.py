@@ -152,6 +152,10 @@ def activation_maximisation(
     device = resolve_device(options.device)
     targets = [(layer, rebuilt.module(layer), unit) for layer, unit in plan.units]
     preflight(rebuilt.net, targets, size, device, rebuilt.preprocess, options.pre_relu)
+    if generator is not None:
+        from seldb.am.ppgn import check_generator
+
+        check_generator(generator, size, device, str(options.generator))
     seeds = range(options.seed, options.seed + options.samples)
     keys = {
         (pair, seed): store.key_of(plan.run_id, plan.layers[pair[0]].layer_id, pair[1], options, size, seed)

@@ -71,10 +71,21 @@ def load_generator(spec: str) -> nn.Module:
 
 
 def _check_images(x: torch.Tensor, n: int, size: int, spec: str) -> None:
-    if x.shape != (n, 3, size, size):
-        raise InputError(
-            f"the generator makes images of shape {tuple(x.shape[1:])}; the network needs (3, {size}, {size})"
-        )
+    if not isinstance(x, torch.Tensor) or x.shape != (n, 3, size, size):
+        shape = tuple(x.shape[1:]) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputError(f"--generator {spec} makes images of shape {shape}; the network needs (3, {size}, {size})")
+
+
+def check_generator(generator: nn.Module, size: int, device: str, spec: str) -> None:
+    """One code through the generator before anything is written: the images fit the network."""
+    shape = tuple(int(d) for d in generator.code_shape)
+    with torch.no_grad():
+        try:
+            x = generator.to(device)(torch.zeros((1, *shape), device=device))
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"--generator {spec} fails on a code of shape {shape}: {first}") from None
+    _check_images(x, 1, size, spec)
 
 
 def sample_batch(
