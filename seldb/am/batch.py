@@ -146,7 +146,10 @@ def optimise_batch(
             values = probe.objective_values()
             loss = -values.sum()
             if tap.features is not None:
-                loss = loss + diversity * (values.detach().abs() * similarity(tap.features, groups)).sum()
+                features = (
+                    _centre_window(tap.features) if objective == "centre" and tapped is layer_module else tap.features
+                )
+                loss = loss + diversity * (values.detach().abs() * similarity(features, groups)).sum()
             (spectrum.grad,) = torch.autograd.grad(loss, [spectrum])
             optimiser.step()
             if progress is not None:
@@ -173,6 +176,15 @@ def _read(net: nn.Module, probe: BatchProbe, images: list[np.ndarray], prep: Pre
     x = torch.from_numpy(np.stack(images)).to(torch.float32).div(255.0).permute(0, 3, 1, 2).contiguous()
     net(prep(x.to(device)))
     return probe.objective_values().detach().double().cpu()
+
+
+def _centre_window(features: torch.Tensor) -> torch.Tensor:
+    """The 3 x 3 positions around a map's centre: for the centre objective, what its samples should
+    differ in is what the centre neuron sees, not the canvas around it."""
+    if features.ndim != 4:
+        return features
+    h, w = features.shape[-2:]
+    return features[:, :, max(0, h // 2 - 1) : h // 2 + 2, max(0, w // 2 - 1) : w // 2 + 2]
 
 
 def _groups(units: Sequence[int]) -> list[list[int]]:
