@@ -88,6 +88,9 @@ class BatchProbe(UnitProbe):
                 every = every[:, :, h // 2, w // 2] if self.objective == "centre" else every.mean(dim=(2, 3))
             self.layer_values = every.detach().float()
 
+    def __enter__(self) -> BatchProbe:
+        return self
+
     def objective_values(self) -> torch.Tensor:
         """The optimised quantity per image (with its gradient)."""
         mean, _ = self.values()

@@ -167,7 +167,7 @@ def activation_maximisation(
     # a unit's samples are made together (the diversity term ties them): one missing sample remakes all
     todo = [p for p in plan.units if options.force or not all(_reusable(previous[(p, s)]) for s in seeds)]
     for pair in todo:
-        changed = [previous[(pair, s)] for s in seeds if previous[(pair, s)] and not _reusable(previous[(pair, s)])]
+        changed = [p for p in (previous[(pair, s)] for s in seeds) if p is not None and not _reusable(p)]
         if changed and not options.force:
             notify(f"{pair[0]}.{pair[1]}: {changed[0]['path']} is gone or changed; making the image(s) again")
     if todo:
@@ -221,11 +221,20 @@ def _make(
         with progress_bar(progress, n_images * options.steps, "AM images", unit="steps") as bar:
             for batch in _batches(work, per_batch):
                 made = _make_batch(rebuilt, options, size, device, batch, mean, out, bar, generator)
-                with db.connect() as conn:
-                    for record, _ in made:
-                        store.save(conn, record)
-                    conn.commit()
-                for record, previous in made:
+                stored = False
+                try:
+                    with db.connect() as conn:
+                        for record, _, _ in made:
+                            store.save(conn, record)
+                        conn.commit()
+                        stored = True
+                except KeyboardInterrupt:
+                    if not stored:
+                        _remove_fresh(made)  # rolled back: their PNGs go too
+                        raise
+                    kept.extend(f"{batch[0][0][0]}.{r['unit']} (seed {r['seed']})" for r, _, _ in made)
+                    raise
+                for record, previous, _ in made:
                     kept.append(f"{batch[0][0][0]}.{record['unit']} (seed {record['seed']})")
                     _drop_replaced(previous, Path(record["path"]))
     except KeyboardInterrupt as exc:
@@ -235,17 +244,14 @@ def _make(
 
 def _make_batch(
     rebuilt, options: AMOptions, size: int, device: str, batch: list, mean, out: Path, bar, generator=None
-) -> list:
-    """Optimise one batch (whole units of one layer, every sample) and write its PNGs; the rows to store."""
+) -> list[tuple[dict, dict | None, bool]]:
+    """Optimise one batch (whole units of one layer, every sample) and write its PNGs: per image the row
+    to store, the row it replaces, and whether its PNG is a new file (removed again if the batch is not
+    stored)."""
     import time
 
-    import torch
-
-    from seldb.am.batch import optimise_batch
     from seldb.am.maximise import _cpu_threads, reference_activation
-    from seldb.am.ppgn import PPGNSettings
     from seldb.am.receptive_field import centre_receptive_field
-    from seldb.am.transforms import TransformSpec
     from seldb.am.unit_probe import input_transform
 
     layer = batch[0][0][0]
@@ -256,22 +262,8 @@ def _make_batch(
     bar.describe(f"AM {layer} ({len(batch)} unit(s) x {options.samples})")
     with _cpu_threads(options.threads if device == "cpu" else None) as threads:
         started = time.perf_counter()
-        common = dict(
-            steps=options.steps, size=size, prep=prep, device=device, objective=options.objective,
-            pre_relu=options.pre_relu, layer_name=layer, progress=lambda _s: bar.advance(len(units)),
-        )  # fmt: skip
-        if generator is not None:
-            from seldb.am.ppgn import sample_batch
-
-            result = sample_batch(rebuilt.net, module, units, seeds, generator, spec=str(options.generator), **common)
-        else:
-            result = optimise_batch(
-                rebuilt.net, module, units, seeds, method=str(options.method), lr=options.lr,
-                diversity=diversity_of(options), **common,
-            )  # fmt: skip
-        box = None
-        if options.objective == "centre":
-            box = centre_receptive_field(rebuilt.net, module, size, prep, device)
+        result = _optimise(rebuilt.net, module, layer, units, seeds, options, size, prep, device, bar, generator)
+        box = centre_receptive_field(rebuilt.net, module, size, prep, device) if options.objective == "centre" else None
         refs = {
             pair[1]: None
             if mean.image is None
@@ -279,7 +271,68 @@ def _make_batch(
             for pair, _ in batch
         }
         seconds = (time.perf_counter() - started) / len(units)
-    settings = {
+    settings = _settings(options, size, prep_name, device, threads, len(units), box, generator is not None)
+    made: list[tuple[dict, dict | None, bool]] = []
+    try:
+        for i, (unit, seed) in enumerate(zip(units, seeds)):
+            k, previous = next((k, p) for s, k, p in dict(batch)[(layer, unit)] if s == seed)
+            path = (out / image_name(layer, unit, options, size, seed)).resolve()
+            fresh = not path.exists()
+            sha256 = write_png(result.images[i] if box is None else box.crop(result.images[i]), path)
+            ref = refs[unit]
+            row = {
+                **k,
+                "activation_mean": result.means[i],
+                "activation_max": result.maxes[i],
+                "objective": result.objectives[i],
+                "reference_mean": None if ref is None else ref.mean,
+                "reference_max": None if ref is None else ref.max,
+                "reference_n_images": mean.n_images or None,
+                "path": str(path),
+                "sha256": sha256,
+                "device": device,
+                "seconds": seconds,
+                "settings": {**settings, "seed": seed},
+            }
+            made.append((row, previous, fresh))
+    except KeyboardInterrupt:
+        _remove_fresh(made)
+        raise
+    return made
+
+
+def _remove_fresh(made: list[tuple[dict, dict | None, bool]]) -> None:
+    """PNGs this batch wrote as new files, removed when the batch is not stored (an interrupt)."""
+    for row, _, fresh in made:
+        if fresh:
+            Path(row["path"]).unlink(missing_ok=True)
+
+
+def _optimise(net, module, layer: str, units, seeds, options: AMOptions, size: int, prep, device: str, bar, generator):
+    """The batch's images: PPGN's sampler through the generator, or the Fourier image's optimiser."""
+    from seldb.am.batch import optimise_batch
+
+    common = dict(
+        steps=options.steps, size=size, prep=prep, device=device, objective=options.objective,
+        pre_relu=options.pre_relu, layer_name=layer, progress=lambda _s: bar.advance(len(units)),
+    )  # fmt: skip
+    if generator is not None:
+        from seldb.am.ppgn import sample_batch
+
+        return sample_batch(net, module, units, seeds, generator, spec=str(options.generator), **common)
+    return optimise_batch(
+        net, module, units, seeds, method=str(options.method), lr=options.lr, diversity=diversity_of(options), **common
+    )
+
+
+def _settings(options: AMOptions, size: int, prep_name: str, device: str, threads, batch: int, box, ppgn: bool) -> dict:
+    """Every setting that decided the bytes, recorded with each image."""
+    import torch
+
+    from seldb.am.ppgn import PPGNSettings
+    from seldb.am.transforms import TransformSpec
+
+    return {
         "steps": options.steps,
         "size": size,
         "method": options.method,
@@ -289,43 +342,16 @@ def _make_batch(
         "objective": options.objective,
         "samples": options.samples,
         "diversity": diversity_of(options),
-        "seeds": seeds[: options.samples],
-        "batch": len(units),
+        "seeds": list(range(options.seed, options.seed + options.samples)),
+        "batch": batch,
         "device": device,
         "threads": threads if device == "cpu" else None,
-        "transforms": TransformSpec.for_size(size).describe(),
+        "transforms": None if ppgn else TransformSpec.for_size(size).describe(),
         "torch_version": torch.__version__,
         "crop": None if box is None else [box.top, box.left, box.bottom, box.right],
         "generator": options.generator,
-        "ppgn": None if generator is None else dataclasses.asdict(PPGNSettings()),
+        "ppgn": dataclasses.asdict(PPGNSettings()) if ppgn else None,
     }
-    made = []
-    for i, (unit, seed) in enumerate(zip(units, seeds)):
-        k, previous = next((k, p) for s, k, p in dict(batch)[(layer, unit)] if s == seed)
-        image = result.images[i] if box is None else box.crop(result.images[i])
-        path = (out / image_name(layer, unit, options, size, seed)).resolve()
-        sha256 = write_png(image, path)
-        ref = refs[unit]
-        made.append(
-            (
-                {
-                    **k,
-                    "activation_mean": result.means[i],
-                    "activation_max": result.maxes[i],
-                    "objective": result.objectives[i],
-                    "reference_mean": None if ref is None else ref.mean,
-                    "reference_max": None if ref is None else ref.max,
-                    "reference_n_images": mean.n_images or None,
-                    "path": str(path),
-                    "sha256": sha256,
-                    "device": device,
-                    "seconds": seconds,
-                    "settings": {**settings, "seed": seed},
-                },
-                previous,
-            )
-        )
-    return made
 
 
 def _drop_replaced(previous: dict | None, path: Path) -> None:

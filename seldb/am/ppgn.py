@@ -33,6 +33,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -70,6 +71,11 @@ def load_generator(spec: str) -> nn.Module:
     return generator.eval()
 
 
+def code_shape(generator: nn.Module) -> tuple[int, ...]:
+    declared: Any = generator.code_shape
+    return tuple(int(d) for d in declared)
+
+
 def _check_images(x: torch.Tensor, n: int, size: int, spec: str) -> None:
     if not isinstance(x, torch.Tensor) or x.shape != (n, 3, size, size):
         shape = tuple(x.shape[1:]) if isinstance(x, torch.Tensor) else type(x).__name__
@@ -78,7 +84,7 @@ def _check_images(x: torch.Tensor, n: int, size: int, spec: str) -> None:
 
 def check_generator(generator: nn.Module, size: int, device: str, spec: str) -> None:
     """One code through the generator before anything is written: the images fit the network."""
-    shape = tuple(int(d) for d in generator.code_shape)
+    shape = code_shape(generator)
     with torch.no_grad():
         try:
             x = generator.to(device)(torch.zeros((1, *shape), device=device))
@@ -110,7 +116,7 @@ def sample_batch(
     generator = generator.to(device).eval()
     for p in generator.parameters():
         p.requires_grad_(False)
-    shape = tuple(int(d) for d in generator.code_shape)
+    shape = code_shape(generator)
     draws = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
     h = torch.stack([torch.randn(shape, generator=g) for g in draws]).to(device)
     low, high = getattr(generator, "code_range", settings.code_range)
