@@ -125,3 +125,14 @@ def test_grey_images_follow_the_runs_data(tmp_path):
     assert grey_images(grey, _tree(tmp_path / "grey", False)) is True
     assert grey_images(colour, _tree(tmp_path / "colour", True)) is False
     assert grey_images(RunRecord(1, {}, None), ["nowhere/0.png"]) is None
+
+
+@pytest.mark.parametrize("size", [28, 64, 224])
+def test_batch_transform_is_each_images_random_transform(size):
+    from seldb.am.transforms import TransformSpec, batch_transform, random_transform
+
+    spec = TransformSpec.for_size(size)
+    x = torch.rand(12, 3, size, size, generator=torch.Generator().manual_seed(size))
+    together = batch_transform(x, spec, [torch.Generator().manual_seed(i) for i in range(12)])
+    alone = [random_transform(x[i : i + 1], spec, torch.Generator().manual_seed(i)) for i in range(12)]
+    assert torch.equal(together, torch.cat(alone))

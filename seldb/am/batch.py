@@ -5,7 +5,8 @@ each step is a handful of tiny kernels. Here every image of a batch is one
 row of a single spectrum tensor, and each row keeps what makes it the image
 `seldb.am.maximise.generate` would make alone: its own torch.Generator
 (seeded with the image's seed) draws its starting spectrum and its random
-transforms in the same order, the loss is the *sum* of the rows' objectives
+transforms in the same order (seldb.am.transforms.batch_transform applies them
+in a few batched calls, bit for bit as one image at a time), the loss is the *sum* of the rows' objectives
 (so each row's gradient is its own), and Adam works element by element (so
 each row's update is its own). A batch of one gives generate's bytes; a
 larger batch gives the same images up to the float rounding of batched
@@ -29,7 +30,7 @@ from torch import nn
 
 from seldb.am.options import METHODS, OBJECTIVES
 from seldb.am.parameterisation import FourierImage, to_uint8
-from seldb.am.transforms import TransformSpec, random_transform
+from seldb.am.transforms import TransformSpec, batch_transform
 from seldb.am.unit_probe import Preprocess, RedirectedReLU, UnitProbe
 from seldb.errors import InputError
 
@@ -144,7 +145,7 @@ def optimise_batch(
         probe.redirect = True
         for step in range(steps):
             rgb = shape.rgb()
-            moved = torch.cat([random_transform(rgb[i : i + 1], spec, g) for i, g in enumerate(generators)])
+            moved = batch_transform(rgb, spec, generators)
             net(prep(moved))
             values = probe.objective_values()
             loss = -values.sum()
