@@ -164,3 +164,10 @@ def test_generator_samples_are_stored_with_their_generator(tiny_run, db, cli, tm
             png_activation(tiny_run, r["layer"], r["unit"], Path(r["path"]), "max"), rel=1e-5
         )
     assert stored[0]["path"] != stored[1]["path"] and "ppgn" in Path(stored[0]["path"]).name
+
+
+def test_a_sheet_with_a_bad_sample_count_is_one_line(tiny_run, db, cli, tmp_path):  # noqa: F811
+    result = cli("am", "sheet", "--run", tiny_run.run_id, "--units", "fc1.1", "--out", tmp_path / "s", "--samples", 0)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: --samples must be a whole number of at least 1, got 0"
+    assert not (tmp_path / "s").exists()
