@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from seldb.render import table_text
-from seldb_cli.common import console, database, err_console, friendly, split_list, warn
+from seldb_cli.common import console, database, err_console, friendly, interrupted, split_list, warn
 from seldb_cli.output import table_width, write
 
 Opt = typer.Option
@@ -24,7 +24,9 @@ AM_HELP = """Activation maximisation: an image of what each unit responds to, ma
 Examples:
   seldb am --run 3 --units fc8.1,fc8.7
   seldb am --run 3 --top 10 --by precision_60 --layer fc6 --steps 512 --seed 0
-  seldb am sheet --run 3 --units fc6.1199,fc8.779 --out study/
+  seldb am --run 3 --units conv5.12 --objective centre --samples 10
+  seldb am --run 1 --top 10 --layer fc1 --generator seldb.demo_generator:digit_generator
+  seldb am sheet --run 3 --units fc6.1199,fc8.779 --out study/ --samples 10
 
 \b
 The images are PNGs under the data directory (or --out), one row each in
@@ -49,9 +51,24 @@ def am_command(
     steps: Annotated[int, Opt("--steps", help="Optimisation steps.")] = 512,
     seed: Annotated[int, Opt("--seed", help="Seed of the starting image and the random transforms.")] = 0,
     size: Annotated[int | None, Opt("--size", help="Image side in pixels (default: the run's input size).")] = None,
-    method: Annotated[str, Opt("--method", help="fft-decorrelated (colour) or fft-gray (grey data).")] = (
-        "fft-decorrelated"
-    ),
+    method: Annotated[
+        str | None,
+        Opt(
+            "--method", help="fft-decorrelated (colour) or fft-gray. Default: fft-gray when the run's images are grey."
+        ),
+    ] = None,
+    objective: Annotated[
+        str, Opt("--objective", help="channel (a conv unit's spatial mean) or centre (its centre neuron, cropped).")
+    ] = "channel",
+    samples: Annotated[int, Opt("--samples", help="Samples per unit (seeds --seed, --seed+1, ...), made diverse.")] = 1,
+    diversity: Annotated[
+        float | None, Opt("--diversity", help="Weight of the term that pushes a unit's samples apart (default 1).")
+    ] = None,
+    batch: Annotated[int, Opt("--batch", help="Images optimised per forward/backward pass.")] = 64,
+    generator: Annotated[
+        str | None,
+        Opt("--generator", help="MODULE:FN of a generator prior: sample codes with PPGN's update (docs/am.md)."),
+    ] = None,
     pre_relu: Annotated[bool, Opt("--pre-relu", help="Maximise the layer's pre-ReLU output instead.")] = False,
     device: Annotated[str | None, Opt("--device", help="cpu, cuda or cuda:N (default: cuda if available).")] = None,
     out: Annotated[Path | None, Opt("--out", help="Directory for new PNGs (default: <data dir>/am/run<ID>).")] = (None),
@@ -75,14 +92,25 @@ def am_command(
         seed=seed,
         size=size,
         method=method,
+        objective=objective,
+        samples=samples,
+        diversity=diversity,
+        batch=batch,
+        generator=generator,
         pre_relu=pre_relu,
         device=device,
         out=out,
         force=force,
         threads=threads,
     )
+    from seldb.am.command import AMInterrupted
+
     with database() as db:
-        made = db.activation_maximisation(options, progress=not quiet, notify=warn)
+        try:
+            made = db.activation_maximisation(options, progress=not quiet, notify=warn)
+        except AMInterrupted as exc:
+            interrupted(exc.cause, exc.summary())
+            return
     rows = [
         (r.unit_label, r.activation, r.dataset_max, _above(r.exceeds_dataset_max), r.reference_activation, str(r.path))
         for r in made
@@ -113,6 +141,9 @@ def sheet_command(
     out: Annotated[Path, Opt("--out", help="Directory for index.html and key.json.")],
     run: Run = None,
     seed: Annotated[int | None, Opt("--seed", help="Seed of the page's order (default: drawn, recorded).")] = None,
+    samples: Annotated[
+        int | None, Opt("--samples", help="Images per panel: the first N of each unit's newest sample set.")
+    ] = None,
 ) -> None:
     """The blinded rating page (no unit ids, measures or classes; a seeded random order) and its key.
 
@@ -120,7 +151,7 @@ def sheet_command(
     seldb import ratings ANSWERS.csv --run ID --key DIR/key.json
     """
     with database() as db:
-        sheet = db.am_sheet(split_list(units) or [], out, run, seed)
+        sheet = db.am_sheet(split_list(units) or [], out, run, seed, samples)
     console.print(
         f"wrote {sheet.html} ({sheet.n_items} units, sheet {sheet.sheet_id}, seed {sheet.seed})",
         highlight=False,

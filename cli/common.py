@@ -36,8 +36,9 @@ ModelModule = Annotated[
     typer.Option("--model-module", help="FILE.py:FUNCTION (or package.module:FUNCTION) returning an nn.Module."),
 ]
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# no emoji codes: a user's text such as "--device cuda:x:" must print as typed, not as a glyph
+console = Console(soft_wrap=True, emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, emoji=False)
 
 
 @contextlib.contextmanager

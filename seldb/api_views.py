@@ -337,9 +337,9 @@ class ViewQueries:
         reuses the row; --force replaces row and file.
 
         Columns: run_id, model, layer, unit, unit_label, method, seed, steps, size, pre_relu, lr,
-        reduction, activation, reference_activation, dataset_max, exceeds_dataset_max, activation_mean,
-        activation_max, objective, reference_n_images, path, sha256, device, seconds, settings,
-        created_at, unit_key.
+        objective_kind, samples, diversity, generator, reduction, activation, reference_activation,
+        dataset_max, exceeds_dataset_max, activation_mean, activation_max, objective,
+        reference_n_images, path, sha256, device, seconds, settings, created_at, unit_key.
         """
         return self.view("am_images", run, **filters)
 

@@ -154,9 +154,10 @@ def test_reference_activation_of_the_mean_image(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"steps": 0}, "steps must be a whole number of at least 1, got 0"),
-        ({"steps": -3}, "steps must be a whole number of at least 1, got -3"),
-        ({"steps": 2.5}, "steps must be a whole number of at least 1, got 2.5"),
+        ({"steps": 0}, "steps must be a whole number from 1 to 1,000,000, got 0"),
+        ({"steps": -3}, "steps must be a whole number from 1 to 1,000,000, got -3"),
+        ({"steps": 2.5}, "steps must be a whole number from 1 to 1,000,000, got 2.5"),
+        ({"steps": 3_000_000_000}, "steps must be a whole number from 1 to 1,000,000, got 3000000000"),
         ({"unit": 6}, "no unit 6 in fc (it has units 0..5)"),
         ({"unit": -1}, "a unit is a whole number of at least 0, got -1 for fc"),
         ({"method": "ppgn"}, "unknown AM method 'ppgn'; known: fft-decorrelated, fft-gray"),

@@ -34,7 +34,7 @@ LAYERS = [
     ("sae", ["seldb.sae"]),
     ("reports", ["seldb.reports"]),
     ("web", ["seldb.serve"]),
-    ("handle", ["seldb.api", "seldb.api_views", "seldb.demo"]),
+    ("handle", ["seldb.api", "seldb.api_views", "seldb.demo", "seldb.demo_generator"]),
     ("cli", ["seldb_cli"]),
 ]  # fmt: skip
 # The package's front door: `seldb.connect` imports the handle on first use, so that `import seldb` stays light.

@@ -8,7 +8,10 @@ image and jitter; `unit_probe` reads the unit with its gradient);
 finds the run's images here and their mean image; `contact_sheet` draws the
 "natural AM" sheet of a unit's top dataset images; `am_images` stores the
 images in seldb.am_images; `command` is `seldb am` on a run's units, with
-its typed `options`. Rating sheets and studies of these images are
+its typed `options`. `batch` optimises many units and samples per pass
+(the centre objective, whose crop is `receptive_field`, and the diversity
+term between samples, measured by `sample_distance`); `ppgn` samples through
+a generator prior with PPGN's update. Rating sheets and studies of these images are
 seldb.ratings; AM images in the reports, seldb.reports.am_panels.
 
 Names are imported on first use, so the options and sheets do not pay for

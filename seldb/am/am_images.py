@@ -37,6 +37,10 @@ RESULT_COLUMNS = (
     "steps",
     "size",
     "pre_relu",
+    "objective_kind",
+    "samples",
+    "diversity",
+    "generator",
 )
 
 
@@ -59,11 +63,27 @@ class AMRow:
     steps: int
     size: int
     pre_relu: bool
+    objective_kind: str = "channel"
+    samples: int = 1
+    diversity: float = 0.0
+    generator: str = ""
     reused: bool = False
 
 
 def key(
-    run_id: int, layer_id: int, unit: int, method: str, seed: int, steps: int, size: int, pre_relu: bool, lr: float
+    run_id: int,
+    layer_id: int,
+    unit: int,
+    method: str,
+    seed: int,
+    steps: int,
+    size: int,
+    pre_relu: bool,
+    lr: float,
+    objective_kind: str = "channel",
+    samples: int = 1,
+    diversity: float = 0.0,
+    generator: str = "",
 ) -> dict:
     return {
         "run_id": run_id,
@@ -75,7 +95,32 @@ def key(
         "size": size,
         "pre_relu": pre_relu,
         "lr": float(lr),
+        "objective_kind": objective_kind,
+        "samples": samples,
+        "diversity": float(diversity),
+        "generator": generator,
     }
+
+
+def key_of(run_id: int, layer_id: int, unit: int, options, size: int, seed: int) -> dict:
+    """The reuse key of one sample: options an AMOptions with its method decided; seed the sample's."""
+    from seldb.am.options import diversity_of
+
+    return key(
+        run_id,
+        layer_id,
+        unit,
+        str(options.method),
+        seed,
+        options.steps,
+        size,
+        options.pre_relu,
+        options.lr,
+        options.objective,
+        options.samples,
+        diversity_of(options),
+        options.generator or "",
+    )
 
 
 def _where(k: dict):
@@ -101,26 +146,42 @@ def save(conn: sa.Connection, record: dict) -> None:
 
 
 def rows(
-    conn: sa.Connection, run_id: int, wanted: list[tuple[str, int]], options, size: int, made: set[tuple[str, int]]
+    conn: sa.Connection,
+    run_id: int,
+    wanted: list[tuple[str, int]],
+    options,
+    size: int,
+    made: set[tuple[str, int]],
 ) -> list[AMRow]:
-    """The view's rows of `wanted` (layer, unit) with these options, in the order wanted."""
+    """The view's rows of `wanted` (layer, unit) with these options, in the order wanted, each unit's
+    samples by seed."""
+    from seldb.am.options import diversity_of
+
     query = (
         f"SELECT {', '.join(RESULT_COLUMNS)} FROM seldb.am_images WHERE run_id = :r AND method = :m"
-        " AND seed = :seed AND steps = :steps AND size = :size AND pre_relu = :pre"
-        " AND lr = :lr"
+        " AND seed BETWEEN :seed AND :last AND steps = :steps AND size = :size AND pre_relu = :pre"
+        " AND lr = :lr AND objective_kind = :obj AND samples = :n AND diversity = :div AND generator = :gen"
+        " ORDER BY seed"
     )
     params = {
         "r": run_id,
         "m": options.method,
         "seed": options.seed,
+        "last": options.seed + options.samples - 1,
         "steps": options.steps,
         "size": size,
         "pre": options.pre_relu,
         "lr": float(options.lr),
+        "obj": options.objective,
+        "n": options.samples,
+        "div": diversity_of(options),
+        "gen": options.generator or "",
     }
-    found = {(r["layer"], r["unit"]): r for r in conn.execute(sa.text(query), params).mappings()}
+    found: dict[tuple[str, int], list] = {}
+    for r in conn.execute(sa.text(query), params).mappings():
+        found.setdefault((r["layer"], r["unit"]), []).append(r)
     return [
-        AMRow(**{**found[pair], "path": Path(found[pair]["path"]), "reused": pair not in made})
+        AMRow(**{**row, "path": Path(row["path"]), "reused": pair not in made})
         for pair in wanted
-        if pair in found
+        for row in found.get(pair, [])
     ]

@@ -80,9 +80,12 @@ def evenly_spaced(items: list, n: int) -> list:
 def mean_of_run(record: RunRecord, paths: list[str | None], kind: str, size: int, cache_dir: Path) -> MeanImage:
     """The mean of the run's analysed images as the ingest feeds them (cached in cache_dir)."""
     cache = cache_dir / f"run{record.run_id}-mean-image-{kind}-{size}px.npz"
+    unreadable = None
     if cache.is_file():
-        with np.load(cache) as stored:
-            return MeanImage(stored["image"], int(stored["n_images"]))
+        cached = _cached_mean(cache, size)
+        if cached is not None:
+            return cached
+        unreadable = f"{cache} was unreadable or not a mean image; computed it again"
     subset = evenly_spaced(paths, MAX_MEAN_IMAGES)
     found = [p for p in (locate(path, record.roots) for path in subset) if p is not None]
     if not found:
@@ -102,7 +105,46 @@ def mean_of_run(record: RunRecord, paths: list[str | None], kind: str, size: int
     np.savez(tmp, image=image, n_images=n)
     os.replace(tmp, cache)
     note = None if len(found) == len(subset) else f"the mean image averages the {n} of {len(subset)} images reachable"
-    return MeanImage(image, n, note)
+    return MeanImage(image, n, "; ".join(filter(None, [unreadable, note])) or None)
+
+
+def _cached_mean(cache: Path, size: int) -> MeanImage | None:
+    """The cached mean image, or None when the file is damaged or not one (it is then made again)."""
+    import zipfile
+
+    try:
+        with np.load(cache, allow_pickle=False) as stored:
+            image, n = np.asarray(stored["image"], dtype=np.float64), int(stored["n_images"])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError):
+        return None
+    if image.shape != (size, size, 3) or n < 1 or not np.isfinite(image).all():
+        return None
+    return MeanImage(image, n)
+
+
+GREY_PROBE = 16  # images looked at to decide whether a run's data are grey
+
+
+def grey_images(record: RunRecord, paths: list[str | None]) -> bool | None:
+    """True when the run's images (an evenly spaced few) are all grey (one channel, or R = G = B), False
+    when one has colour, None when none is reachable from here."""
+    from PIL import Image, UnidentifiedImageError
+
+    seen = 0
+    for path in evenly_spaced(paths, GREY_PROBE):
+        found = locate(path, record.roots)
+        if found is None:
+            continue
+        try:
+            with Image.open(found) as im:
+                if im.mode not in ("1", "L", "LA", "I", "I;16", "F"):
+                    rgb = np.asarray(im.convert("RGB"))
+                    if not ((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()):
+                        return False
+        except (OSError, UnidentifiedImageError):
+            continue
+        seen += 1
+    return True if seen else None
 
 
 def geometry(kind: str, size: int):

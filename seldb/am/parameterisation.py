@@ -41,13 +41,20 @@ class FourierImage:
     networks trained on grey images). `rgb()` gives (1, 3, size, size) in [0, 1].
     """
 
-    def __init__(self, size: int, channels: int, generator: torch.Generator, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        size: int,
+        channels: int,
+        generator: torch.Generator,
+        device: str | torch.device = "cpu",
+        init_sd: float = INIT_SD,
+    ):
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {channels}")
         self.size, self.channels = size, channels
         shape = (1, channels, size, size // 2 + 1, 2)  # real and imaginary parts
         # drawn on the CPU generator whatever the device, so CPU and CUDA start from the same image
-        init = torch.randn(shape, generator=generator, dtype=torch.float32) * INIT_SD
+        init = torch.randn(shape, generator=generator, dtype=torch.float32) * init_sd
         self.spectrum = init.to(device).requires_grad_(True)
         self._scale = torch.from_numpy(spectrum_scale(size, size))[None, None, :, :, None].to(device)
 

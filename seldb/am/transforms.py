@@ -91,3 +91,59 @@ def random_transform(image: torch.Tensor, spec: TransformSpec, generator: torch.
     x = jitter(x, spec.jitter_after, generator)
     # lucent ends by resizing too: networks with fully connected layers need their exact input size
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def _crops(x: torch.Tensor, d: int, offsets: torch.Tensor) -> torch.Tensor:
+    """Per-image crops d pixels smaller, image i starting at offsets[i] = (dy, dx): one gather."""
+    b, _, h, w = x.shape
+    rows = offsets[:, :1] + torch.arange(h - d)  # (B, h - d)
+    cols = offsets[:, 1:] + torch.arange(w - d)  # (B, w - d)
+    batch = torch.arange(b)[:, None, None]
+    picked = x.permute(0, 2, 3, 1)[batch, rows[:, :, None].to(x.device), cols[:, None, :].to(x.device)]
+    return picked.permute(0, 3, 1, 2)
+
+
+def batch_transform(images: torch.Tensor, spec: TransformSpec, generators: list[torch.Generator]) -> torch.Tensor:
+    """`random_transform` of every image with its own generator, in a few batched calls.
+
+    Each generator draws exactly what random_transform would draw for its image, in the same order
+    (jitter, scale, angle, jitter), so image i is random_transform(images[i:i+1], spec, generators[i]);
+    images that drew the same scale share the resizing calls, rotated ones one grid_sample.
+    """
+    draws = []
+    for g in generators:
+        first = (_choice(spec.jitter + 1, g), _choice(spec.jitter + 1, g))
+        factor, angle = spec.scales[_choice(len(spec.scales), g)], spec.angles[_choice(len(spec.angles), g)]
+        second = (_choice(spec.jitter_after + 1, g), _choice(spec.jitter_after + 1, g))
+        draws.append((first, factor, angle, second))
+    size = tuple(images.shape[-2:])
+    x = F.pad(images, [spec.pad] * 4, mode="constant", value=0.5)
+    x = _crops(x, spec.jitter, torch.tensor([d[0] for d in draws]))
+    out: list[torch.Tensor | None] = [None] * len(draws)
+    for factor in sorted({d[1] for d in draws}):
+        rows = [i for i, d in enumerate(draws) if d[1] == factor]
+        group = scale(x[rows], factor)
+        turned = [j for j, i in enumerate(rows) if draws[i][2] != 0]
+        if turned:
+            rotated = _rotate_each(group[turned], [draws[rows[j]][2] for j in turned])
+            keep = torch.ones(len(rows), dtype=torch.bool)
+            keep[turned] = False
+            parts = dict(zip(turned, rotated.unbind(0)))
+            parts.update(zip([j for j in range(len(rows)) if keep[j]], group[keep].unbind(0)))
+            group = torch.stack([parts[j] for j in range(len(rows))])
+        group = _crops(group, spec.jitter_after, torch.tensor([draws[i][3] for i in rows]))
+        group = F.interpolate(group, size=size, mode="bilinear", align_corners=False)
+        for j, i in enumerate(rows):
+            out[i] = group[j]
+    return torch.stack([t for t in out if t is not None])
+
+
+def _rotate_each(images: torch.Tensor, degrees: list[int]) -> torch.Tensor:
+    """`rotate` of each image by its own angle: one affine grid and one grid_sample."""
+    angles = torch.tensor([math.radians(a) for a in degrees], dtype=torch.float64)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    zero = torch.zeros_like(cos)
+    theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+    theta = theta.to(images.dtype).to(images.device)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

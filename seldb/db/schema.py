@@ -341,7 +341,22 @@ am_ratings = Table(
 # the reuse key: the same unit with the same options is made once (`--force` replaces row and file).
 # activation_* are what the PNG does to the unit at the layer's recorded output, reference_* what the
 # dataset's mean image does; settings holds every option that decided the bytes (threads, torch, ...).
-AM_IMAGE_KEY = ("run_id", "layer_id", "unit", "method", "seed", "steps", "size", "pre_relu", "lr")
+# Revision 0012 adds objective_kind (channel | centre), samples, diversity and generator to the key.
+AM_IMAGE_KEY = (
+    "run_id",
+    "layer_id",
+    "unit",
+    "method",
+    "seed",
+    "steps",
+    "size",
+    "pre_relu",
+    "lr",
+    "objective_kind",
+    "samples",
+    "diversity",
+    "generator",
+)
 am_images = Table(
     "am_images",
     metadata,
@@ -366,6 +381,10 @@ am_images = Table(
     Column("seconds", F8, nullable=False),
     Column("settings", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("objective_kind", Text, nullable=False, server_default="channel"),
+    Column("samples", Integer, nullable=False, server_default="1"),
+    Column("diversity", F8, nullable=False, server_default="0"),
+    Column("generator", Text, nullable=False, server_default=""),
     PrimaryKeyConstraint(*AM_IMAGE_KEY),
     _layer_fk(),
 )
