@@ -159,10 +159,17 @@ class MemoryAnalysis:
 
     def as_json(self, keep_units: bool = True) -> dict:
         """For runs.options: the per-step counts, and (keep_units) every unit localist at some step."""
-        stored = {"margins": list(MARGINS), "steps": self.steps.to_dicts()}
-        if keep_units:
+        stored: dict = {"margins": list(MARGINS), "steps": self.steps.to_dicts()}
+        if keep_units and not self.units.is_empty():
             localist = self.units.filter(pl.col("best_margin") > 0).select(
-                "length", "step", "class_space", "unit", "direction", "best_class", pl.col("best_margin").round(6)
+                "length",
+                "step",
+                "class_space",
+                "unit",
+                "direction",
+                "best_class",
+                pl.col("best_margin").round(6),
+                "same_every_step",
             )
             stored["units"] = {c: localist[c].to_list() for c in localist.columns}
         return stored

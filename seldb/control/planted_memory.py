@@ -141,7 +141,9 @@ def _steps_by_length(task: str, condition: str, lengths) -> dict[int, list[tuple
     for n in lengths:
         position, phase = task_plan(task, condition, n)
         last = int(np.flatnonzero(phase == ENCODE).max())
-        out[n] = [(step_name(int(ph), int(p)), int(ph), int(p), t >= last) for t, (p, ph) in enumerate(zip(position, phase))]
+        out[n] = [
+            (step_name(int(ph), int(p)), int(ph), int(p), t >= last) for t, (p, ph) in enumerate(zip(position, phase))
+        ]
     return out
 
 

@@ -156,6 +156,26 @@ def build_trials(vocab: Vocabulary, lists: np.ndarray, condition: str) -> Trials
     return Trials(inputs, targets, words, position, phase)
 
 
+@dataclass(frozen=True)
+class FreeTrials:
+    """Free recall: the words one per step, then the recall cue; the target is every word of the list."""
+
+    inputs: np.ndarray  # (length + 1, batch, n_inputs) float32
+    targets: np.ndarray  # (batch, n_words) float32, 1 for the words of the list
+
+
+def build_free_trials(vocab: Vocabulary, lists: np.ndarray) -> FreeTrials:
+    batch, length = lists.shape
+    inputs = np.zeros((length + 1, batch, vocab.n_inputs), np.float32)
+    slot_offset = np.arange(vocab.n_slots) * vocab.n_letters
+    for t in range(length):
+        np.put_along_axis(inputs[t], vocab.letters_of[lists[:, t]] + slot_offset, 1.0, axis=1)
+    inputs[length, :, -1] = 1.0
+    targets = np.zeros((batch, vocab.n_words), np.float32)
+    np.put_along_axis(targets, lists, 1.0, axis=1)
+    return FreeTrials(inputs, targets)
+
+
 WORD_SPACE = "word"
 
 
