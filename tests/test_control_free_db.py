@@ -96,7 +96,9 @@ def test_free_control_through_the_cli(migrated_db, cli, tmp_path):
         shown = cli("report", "control", "--runs", ",".join(map(str, ids)), "--format", "json")
         assert shown.exit_code == 0, shown.output
         report = json.loads(shown.stdout)
-        assert "Dose-response" in report["notes"][0] and "Bowers et al. (2014)" in report["notes"][0]
+        dose_note = [n for n in report["notes"] if n.startswith("Dose-response")]
+        assert len(dose_note) == 1 and "Bowers et al. (2014)" in dose_note[0]
+        assert report["notes"][0].startswith("Control (rnn, 16 hidden units), free recall, pooled over steps")
         # the dose-response counts, recomputed from the stored per-unit rows and per-step table
         for r in (m for m in made if m["class_space"] == "word"):
             options = rows("SELECT options FROM seldb.runs WHERE run_id = :r", r=r["run_id"])[0]["options"]

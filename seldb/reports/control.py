@@ -107,7 +107,7 @@ def control_report(
         f"The positive control: {len(ids_sorted)} runs of seldb control superposition",
         ids_sorted[0],
         sections,
-        notes=[dose.verdict(dose_across), summary.verdict, _checks_note(steps, held), *incomplete, *note],
+        notes=[summary.verdict, *_checks_notes(steps, held, entries), dose.verdict(dose_across), *incomplete, *note],
         qualifier=f"{len(ids_sorted)}runs",
     )
     if plot:
@@ -219,6 +219,13 @@ def _mean_over_seeds(rows: list[dict], keys: list[str], aggregates: list[pl.Expr
     table = pl.DataFrame(rows, infer_schema_length=None)
     order = [pl.col(k) for k in keys]
     return table.group_by(keys).agg(pl.len().alias("n_seeds"), *aggregates).sort(order)
+
+
+def _checks_notes(steps: pl.DataFrame, held: pl.DataFrame, entries: list[dict]) -> list[str]:
+    """The serial task's per-step and held-word checks; free-recall networks have the memory analysis instead."""
+    if steps.is_empty() and entries and all(e["task"] == "free" for e in entries):
+        return []
+    return [_checks_note(steps, held)]
 
 
 def _checks_note(steps: pl.DataFrame, held: pl.DataFrame) -> str:
