@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 
 from seldb.control.memory import analyse, rows_from_recording
+from seldb.control.model import FreeRecallNet, RecallNet
 from seldb.control.options import ControlOptions, TrainConfig, free_condition, model_name
 from seldb.control.record import (
     LAYER,
@@ -136,7 +138,9 @@ def train_and_record_free(
     result = train_network(vocab, condition, opts.cell, opts.hidden, seed, one_length, task="free")
     if notify:
         notify(f"{name} seed {seed}: {_training_line(opts, result)}")
-    rec = record_free(result.model, vocab, free_test_lists(vocab, length, opts.record_repeats, seed))
+    rec = record_free(
+        cast(FreeRecallNet, result.model), vocab, free_test_lists(vocab, length, opts.record_repeats, seed)
+    )
     files = write_recording(rec, vocab, out, name, f"{name}_seed{seed}")
     provenance = {**_provenance(opts, vocab, seed, condition, result, rec.n_rows), "list_length": length}
     memory = _memory(rec, vocab)
@@ -165,7 +169,7 @@ def train_and_record(
     result = train_network(vocab, condition, opts.cell, opts.hidden, seed, opts.train, task="serial")
     if notify:
         notify(f"{name} seed {seed}: {_training_line(opts, result)}")
-    rec: Recording = record_network(result.model, vocab, condition, lists)
+    rec: Recording = record_network(cast(RecallNet, result.model), vocab, condition, lists)
     files = write_recording(rec, vocab, out, name, f"{name}_seed{seed}")
     provenance = _provenance(opts, vocab, seed, condition, result, rec.n_rows)
     return ControlNetwork(

@@ -288,7 +288,7 @@ def rows_from_file(path: str | Path) -> MemoryRows:
     with ActivationFile(path) as afile:
         hidden = afile.read_units(LAYER, 0, afile.layers[LAYER].n_units)
         labels, preds = np.asarray(afile.labels), afile.preds
-        paths = [p.decode() if isinstance(p, bytes) else str(p) for p in afile.paths]
+        paths = [p.decode() if isinstance(p, bytes) else str(p) for p in afile.paths or []]
         words = list(afile.class_names)
     parsed = [p.split("/") for p in paths]
     list_id = np.array([int(a[4:]) for a, _, _ in parsed])

@@ -184,10 +184,10 @@ def write_planted_memory(planted: PlantedMemory, out_dir: str | Path, stem: str 
         f"list{lid:05d}/L{n}/{step_name(int(ph), int(p))}"
         for lid, n, ph, p in zip(rows.list_id, rows.length, rows.phase, rows.position)
     ]
-    spaces = {WORD: (vocab.words, None, word)}
+    spaces: dict[str, tuple[list[str], list[str] | None, np.ndarray]] = {WORD: (vocab.words, None, word)}
     for s in range(vocab.n_slots):
-        keys = [f"slot{s + 1}:{name}" for name in vocab.letter_names]
-        spaces[f"letter-slot{s + 1}"] = (vocab.letter_names, keys, vocab.letters_of[word, s])
+        slot_keys = [f"slot{s + 1}:{name}" for name in vocab.letter_names]
+        spaces[f"letter-slot{s + 1}"] = (vocab.letter_names, slot_keys, vocab.letters_of[word, s])
     files = {}
     for name, (names, keys, labels) in spaces.items():
         files[name] = write_activation_file(

@@ -94,12 +94,23 @@ def new_model(
 ) -> RecallNet | FreeRecallNet:
     """The untrained network of a seed: the same weights for every list length (the shapes do not depend on it)."""
     c = (config or TrainConfig()).resolved(task)
-    options = {"start_state": c.start_state, "init_radius": parse_init(str(c.init)), "feedback": c.feedback}
+    start, radius = float(c.start_state or 0.0), parse_init(str(c.init))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if task == "free":
-            return FreeRecallNet(vocab.n_inputs, hidden, vocab.n_words, cell, **options)
-        return RecallNet(vocab.n_inputs, hidden, vocab.n_slots, vocab.n_letters, cell, **options)
+            return FreeRecallNet(
+                vocab.n_inputs, hidden, vocab.n_words, cell, start_state=start, init_radius=radius, feedback=c.feedback
+            )
+        return RecallNet(
+            vocab.n_inputs,
+            hidden,
+            vocab.n_slots,
+            vocab.n_letters,
+            cell,
+            start_state=start,
+            init_radius=radius,
+            feedback=c.feedback,
+        )
 
 
 def _loss(model, vocab: Vocabulary, lists: np.ndarray, condition: str, task: str) -> torch.Tensor:
@@ -118,9 +129,10 @@ def _loss(model, vocab: Vocabulary, lists: np.ndarray, condition: str, task: str
 
 
 def _optimiser(model, config: TrainConfig):
+    lr = float(config.learning_rate or 0.0)  # resolved: never None here
     if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=config.momentum)
-    return torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        return torch.optim.SGD(model.parameters(), lr=lr, momentum=float(config.momentum or 0.0))
+    return torch.optim.Adam(model.parameters(), lr=lr)
 
 
 def _epoch(model, optimiser, vocab: Vocabulary, condition: str, config: TrainConfig, rng, task: str) -> float:
@@ -156,7 +168,7 @@ def train_network(
         optimiser = _optimiser(model, config)
         rng, eval_sets = stream(seed, TRAIN_STREAM), evaluation_lists(vocab, config, seed)
         result = TrainResult(model, 0, False, 0.0)
-        while result.epochs < config.max_epochs:
+        while result.epochs < (config.max_epochs or 0):
             if result.criterion_epoch is not None and result.epochs >= result.criterion_epoch + config.train_past:
                 break
             result.loss_curve.append(_epoch(model, optimiser, vocab, condition, config, rng, task))
