@@ -33,7 +33,7 @@ TINY_FREE = [
 ]  # fmt: skip
 
 
-def import_planted(db, planted, out, seed=0) -> dict[str, int]:
+def import_planted(db, planted, out, seed=0, condition="planted") -> dict[str, int]:
     files = write_planted_memory(planted, out, f"planted_seed{seed}")
     memory = analyse(rows_from_file(files["word"])).as_json()
     runs = {}
@@ -42,7 +42,7 @@ def import_planted(db, planted, out, seed=0) -> dict[str, int]:
             "control": "superposition",
             "task": planted.task,
             "seed": seed,
-            "condition": "planted",
+            "condition": condition,
             "cell": "planted",
             "hidden": int(planted.rows.hidden.shape[1]),
             "class_space": space,
@@ -220,3 +220,25 @@ def test_report_flags_incomplete_sets(migrated_db, tmp_path):
         finally:
             for run in [*a.values(), *b.values()]:
                 db.delete_run(run)
+
+
+def test_report_flags_conditions_with_different_seeds(migrated_db, tmp_path):
+    """Two superposition seeds against one single seed: flagged, and the verdict pairs seed 0 only."""
+    import seldb
+
+    planted = planted_memory("serial", lengths=(2,), repeats=2, per_kind=1, seed=1)
+    with seldb.connect(migrated_db) as db:
+        made = [
+            import_planted(db, planted, tmp_path / f"{c}{seed}", seed=seed, condition=c)
+            for c, seed in (("superposition", 0), ("superposition", 1), ("single", 0))
+        ]
+        try:
+            report = db.reports.control([run for runs in made for run in runs.values()])
+            notes = [n for n in report.notes if n.startswith("Incomplete set")]
+            assert len(notes) == 1
+            assert "single: seeds 0; superposition: seeds 0, 1" in notes[0]
+            assert "1 seed(s)" in report.notes[0]  # the pooled verdict pairs the seeds present in both
+        finally:
+            for runs in made:
+                for run in runs.values():
+                    db.delete_run(run)
