@@ -118,7 +118,7 @@ def dose_curve(across: pl.DataFrame, t: float = 0.0) -> pl.DataFrame:
 def verdict(across: pl.DataFrame) -> str:
     """Whether localist units rise with list length, with numbers, beside Bowers et al. (2014) and the replication."""
     if across.is_empty():
-        return "These runs carry no memory analysis (made before seldb 0.3): no dose-response to show."
+        return "These runs carry no memory analysis (made by an earlier seldb): no dose-response to show."
     parts = []
     for (task, cell, hidden), mine in across.group_by(["task", "cell", "hidden"], maintain_order=True):
         curve = dose_curve(mine, 0.0)

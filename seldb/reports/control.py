@@ -46,6 +46,8 @@ UNIT_COLUMNS = [
     "precision_60_class",
     "ccmas",
 ]
+DOSE_KEYS = ["cell", "hidden", "condition", "length", "class_space", "direction"]
+STEP_KEYS = ["cell", "hidden", "condition", "length", "step", "class_space", "n_seeds", "rows", "trivial"]
 COUNTED = ["localist", "recall_p1_099", "recall_p1_050", "mi_099", "precision_60_075"]
 
 
@@ -92,13 +94,29 @@ def control_report(
             "dose_response",
             "localist units per network against list length, mean and sd over seeds (on/off, margins 0..0.5)",
             _rounded(dose_across),
+            [
+                *DOSE_KEYS,
+                "n_seeds",
+                "n_m00_mean",
+                "n_m00_sd",
+                "n_m01_mean",
+                "n_m01_sd",
+                "n_m05_mean",
+                "n_same_m00_mean",
+            ],
         ),
-        Section("dose_per_seed", "the same counts per seed", dose_seeds),
+        Section(
+            "dose_per_seed",
+            "the same counts per seed",
+            dose_seeds,
+            [*DOSE_KEYS, "seed", "n_m00", "n_m01", "n_same_m00"],
+        ),
         Section(
             "memory_steps",
             "per list length and step: localist units on/off per margin (n_same_*: same class at every step),"
             " mean over seeds; trivial: one state per class at that step",
             dose.steps_over_seeds(dose.step_table(entries)),
+            [*STEP_KEYS, "n_on_m00", "n_off_m00", "n_on_m01", "n_off_m01", "n_same_on_m00", "best_margin"],
         ),
     ]
     ids_sorted = sorted(ids["ids"])
