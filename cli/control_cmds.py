@@ -20,16 +20,17 @@ control_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SUPERPOSITION_HELP = """Train recurrent networks of immediate serial recall with and without the superposition constraint (Bowers et al. 2014, after Botvinick & Plaut 2006) and import their hidden units as runs.
+SUPERPOSITION_HELP = """Train recurrent networks of short-term memory that must (or need not) hold several words at once (Bowers et al. 2014) and import their hidden units as runs.
 
-Per seed, two networks start from the same weights and learn the same lists of three-letter words. superposition: a list's words are presented one by one, then recalled in order, so several are held at once. single: each word is recalled right after it is presented, so one is held at a time.
+--task free (the default): free recall as in Bowers et al. (2014) and the Bristol replication: a list of words is presented one word per step (its letters in slots), then at the recall cue 30 sigmoid word units must turn on every word of the list. One network per list length (--list-lengths 1,3,5,7; length 1 holds one word), all from the seed's initial weights. --task serial: seldb 0.2's serial recall, superposition against single words.
 
-Each network is trained until 95% of the evaluation lists are recalled exactly; its hidden layer is then recorded at every step and imported four times: labelled by the word each step is about (model rnn-superposition or rnn-single, dataset control-word) and by that word's letter in slot 1, 2 and 3 (control-letter-slotN). Rerunning the same seeds reuses the runs (the files are the same).
+Each network is trained to the criterion, recorded at every step of its test lists and imported four times: labelled by the step's word (dataset control-word) and by its letter in slot 1, 2 and 3 (control-letter-slotN). The per-step memory analysis (word, word in list, letter in slot; units on and off; margins 0 to 0.5) is stored with the word run. Rerunning the same seeds reuses the runs. docs/control.md gives every default's source.
 
 \b
 Examples:
   seldb control superposition --seeds 1
-  seldb control superposition --cell lstm --out control-lstm
+  seldb control superposition --optimizer sgd --momentum 0.9 --lr 0.03
+  seldb control superposition --task serial --cell lstm --out control-lstm
   seldb report control --plot --out figures/"""  # noqa: E501 (typer rewraps the paragraphs)
 
 
