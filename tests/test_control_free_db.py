@@ -242,3 +242,32 @@ def test_report_flags_conditions_with_different_seeds(migrated_db, tmp_path):
             for runs in made:
                 for run in runs.values():
                     db.delete_run(run)
+
+
+def test_train_past_feedback_and_sgd_options():
+    from seldb.control.options import TrainConfig
+    from seldb.control.task import make_vocabulary
+    from seldb.control.train import new_model, train_network
+
+    vocab = make_vocabulary(8, 4, 3)
+    base = dict(list_lengths=(1,), lists_per_epoch=64, learning_rate=0.05, criterion=0.5, max_epochs=200)
+    first = train_network(vocab, "free-L1", "rnn", 8, 0, TrainConfig(**base), task="free")
+    assert first.criterion_reached and first.epochs == first.criterion_epoch
+    past = train_network(vocab, "free-L1", "rnn", 8, 0, TrainConfig(**base, train_past=3), task="free")
+    assert past.criterion_epoch == first.criterion_epoch and past.epochs == first.epochs + 3
+    assert past.loss_curve[: first.epochs] == first.loss_curve  # the same run, three epochs longer
+    sgd = train_network(vocab, "free-L1", "rnn", 8, 0, TrainConfig(**base, optimizer="sgd", momentum=0.9), task="free")
+    assert sgd.loss_curve != first.loss_curve
+    plain = new_model(vocab, "rnn", 8, 0, TrainConfig(), "free")
+    fed = new_model(vocab, "rnn", 8, 0, TrainConfig(feedback=True), "free")
+    assert not hasattr(plain, "output_to_hidden") and fed.output_to_hidden.weight.shape == (8, vocab.n_words)
+    x = torch.zeros(3, 2, vocab.n_inputs)
+    x[0, :, 0] = 1.0
+    with torch.no_grad():
+        _, h_plain = plain(x)
+        _, h_fed = fed(x)
+    w_in, b_in, w_hh = plain.input_to_hidden.weight, plain.input_to_hidden.bias, plain.hidden_to_hidden.weight
+    by_hand = torch.sigmoid(w_in[:, 0] + b_in + w_hh @ torch.full((8,), 0.5))  # from the 0.5 start state
+    torch.testing.assert_close(h_plain[0, 0], by_hand.detach())
+    assert torch.equal(h_plain[0], h_fed[0])  # nothing has been output before the first step
+    assert not torch.allclose(h_plain[1:], h_fed[1:])  # feedback changes the hidden state from step 2 on
