@@ -5,8 +5,9 @@ condition, seed) and the `memory_analysis` stored with its word run
 (seldb.control.memory.MemoryAnalysis.as_json). Per network, list length,
 class space, direction (on, off) and margin threshold, a unit counts when it
 is localist at one step or more, steps at which the network can only be in
-one state per class ('trivial') left out; units whose best class is the same
-at every step are counted apart (`n_same`). Then mean +- sd over seeds, a
+one state per class ('trivial') counted apart (`n_trivial`: at such a step
+every unit separates its top class, so only the margin says anything); units
+whose best class is the same at every step are counted apart (`n_same`). Then mean +- sd over seeds, a
 plot (count against list length, one line per class space) and a verdict in
 plain words. Nothing here reads a database.
 """
@@ -59,21 +60,28 @@ def dose_per_seed(entries: list[dict]) -> pl.DataFrame:
     steps = step_table(entries)
     if steps.is_empty():
         return pl.DataFrame()
-    frame = steps.select(*NETWORK, "length", "class_space").unique()
+    frame = steps.group_by(*NETWORK, "length", "class_space").agg((~pl.col("trivial")).any().alias("has_varied"))
     frame = frame.join(pl.DataFrame({"direction": ["on", "off"]}), how="cross")
     units = _unit_rows(entries)
     if not units.is_empty():
-        trivial = steps.filter(pl.col("trivial")).select(*NETWORK, "length", "step", "class_space")
-        units = units.join(trivial, on=[*NETWORK, "length", "step", "class_space"], how="anti")
+        trivial = steps.select(*NETWORK, "length", "step", "class_space", "trivial")
+        units = units.join(trivial, on=[*NETWORK, "length", "step", "class_space"], how="left")
         keys = [*NETWORK, "length", "class_space", "direction"]
-        best = units.group_by([*keys, "unit"]).agg(pl.col("best_margin").max(), pl.col("same_every_step").any())
-        aggs = []
+        best = (
+            units.filter(~pl.col("trivial"))
+            .group_by([*keys, "unit"])
+            .agg(pl.col("best_margin").max(), pl.col("same_every_step").any())
+        )
+        at_trivial = units.filter(pl.col("trivial")).group_by([*keys, "unit"]).agg(pl.col("best_margin").max())
+        aggs, trivial_aggs = [], []
         for t in MARGINS:
             hit = pl.col("best_margin") > 0 if t == 0 else pl.col("best_margin") >= t - 1e-12
             aggs.append((hit & ~pl.col("same_every_step")).sum().alias(f"n_{margin_column(t)}"))
             aggs.append((hit & pl.col("same_every_step")).sum().alias(f"n_same_{margin_column(t)}"))
+            trivial_aggs.append(hit.sum().alias(f"n_trivial_{margin_column(t)}"))
         frame = frame.join(best.group_by(keys).agg(aggs), on=keys, how="left")
-    counts = [f"n_{p}{margin_column(t)}" for t in MARGINS for p in ("", "same_")]
+        frame = frame.join(at_trivial.group_by(keys).agg(trivial_aggs), on=keys, how="left")
+    counts = [f"n_{p}{margin_column(t)}" for t in MARGINS for p in ("", "same_", "trivial_")]
     for c in counts:
         frame = (
             frame.with_columns(pl.col(c).fill_null(0)) if c in frame.columns else frame.with_columns(pl.lit(0).alias(c))
@@ -86,7 +94,7 @@ def dose_over_seeds(per_seed: pl.DataFrame) -> pl.DataFrame:
         return per_seed
     keys = [*GROUP, "length", "class_space", "direction"]
     counts = [c for c in per_seed.columns if c.startswith("n_")]
-    aggs = [pl.len().alias("n_seeds")]
+    aggs = [pl.len().alias("n_seeds"), pl.col("has_varied").any()]
     for c in counts:
         aggs += [
             pl.col(c).cast(pl.Float64).mean().alias(f"{c}_mean"),
@@ -99,17 +107,19 @@ def _free_length(condition: str) -> int | None:
     return int(condition[6:]) if condition.startswith("free-L") else None
 
 
-def dose_curve(across: pl.DataFrame, t: float = 0.0) -> pl.DataFrame:
+def dose_curve(across: pl.DataFrame, t: float = 0.0, prefix: str = "") -> pl.DataFrame:
     """Per (task, cell, hidden[, serial condition]) class space and list length: on + off count at margin t.
 
-    Free recall: one network per length (condition free-Ln), so the length is the network's. Serial
-    recall: one network holds every length; the curve is per condition.
+    prefix "" counts non-trivial steps, "trivial_" the steps with one state per class. Free recall: one
+    network per length (condition free-Ln); serial recall: one network holds every length, a curve per
+    condition.
     """
-    col = margin_column(t)
+    col = f"n_{prefix}{margin_column(t)}"
     summed = across.group_by([*GROUP, "length", "class_space"]).agg(
-        pl.col(f"n_{col}_mean").sum().alias("mean"),
-        (pl.col(f"n_{col}_sd").fill_null(0) ** 2).sum().sqrt().alias("sd"),  # on and off treated as independent
+        pl.col(f"{col}_mean").sum().alias("mean"),
+        (pl.col(f"{col}_sd").fill_null(0) ** 2).sum().sqrt().alias("sd"),  # on and off treated as independent
         pl.col("n_seeds").min(),
+        pl.col("has_varied").any(),
     )
     line = pl.when(pl.col("task") == "free").then(pl.lit("free")).otherwise(pl.col("condition"))
     return summed.with_columns(line=line).sort("line", "class_space", "length")
@@ -121,14 +131,8 @@ def verdict(across: pl.DataFrame) -> str:
         return "These runs carry no memory analysis (made by an earlier seldb): no dose-response to show."
     parts = []
     for (task, cell, hidden), mine in across.group_by(["task", "cell", "hidden"], maintain_order=True):
-        curve = dose_curve(mine, 0.0)
-        strict = dose_curve(mine, 0.1)
-        for line, one in curve.group_by("line", maintain_order=True):
-            total = one.group_by("length").agg(pl.col("mean").sum(), pl.col("n_seeds").min()).sort("length")
-            total01 = (
-                strict.filter(pl.col("line") == line[0]).group_by("length").agg(pl.col("mean").sum()).sort("length")
-            )
-            parts.append(_sentence(str(task), str(cell), int(hidden), str(line[0]), total, total01, one))
+        for (line,), _ in dose_curve(mine).group_by("line", maintain_order=True):
+            parts.append(_sentence(mine, str(task), str(cell), int(hidden), str(line)))
     return " ".join(parts) + (
         " For comparison: Bowers et al. (2014) reported localist units when a network had to hold several words"
         " at once, and none or few with one word at a time; the replication in Bowers' lab (Martin, PhD thesis,"
@@ -136,43 +140,65 @@ def verdict(across: pl.DataFrame) -> str:
     )
 
 
-def _sentence(task, cell, hidden, line, total, total01, one) -> str:
-    lengths = total["length"].to_list()
-    counts = total["mean"].to_list()
-    counts01 = dict(zip(total01["length"].to_list(), total01["mean"].to_list()))
-    seeds = int(total["n_seeds"].min())
-    listed = ", ".join(
-        f"length {n}: {c:.1f} ({counts01.get(n, 0.0):.1f} with margin >= 0.1)" for n, c in zip(lengths, counts)
-    )
+def _totals(across: pl.DataFrame, line: str, t: float, prefix: str = "") -> dict[int, float]:
+    curve = dose_curve(across, t, prefix).filter(pl.col("line") == line)
+    totals = curve.group_by("length").agg(pl.col("mean").sum()).sort("length")
+    return dict(zip(totals["length"].to_list(), totals["mean"].to_list()))
+
+
+def _trend(counts: dict[int, float]) -> str:
+    values = [counts[n] for n in sorted(counts)]
+    if len(values) < 2:
+        return "one list length only"
+    if max(values) == 0:
+        return "none at any length"
+    if values[-1] > values[0] and all(b >= a for a, b in zip(values, values[1:])):
+        return "rising with list length"
+    if values[-1] > values[0]:
+        return "more at the longest than at the shortest length, but not steadily"
+    return "not rising with list length"
+
+
+def _sentence(across: pl.DataFrame, task: str, cell: str, hidden: int, line: str) -> str:
     label = f"{cell}, {hidden} hidden units, {'free recall' if task == 'free' else f'serial recall, {line}'}"
-    by_space = one.group_by("class_space").agg(pl.col("mean").max()).sort("mean", descending=True)
-    top = by_space.row(0) if by_space.height else ("-", 0.0)
-    if len(lengths) < 2:
-        trend = "only one list length: no dose-response"
-    elif counts[-1] > counts[0] and all(b >= a for a, b in zip(counts, counts[1:])):
-        trend = "localist units rise with list length (with superposition)"
-    elif counts[-1] > counts[0]:
-        trend = "localist units are more common at the longest than at the shortest length, but not steadily"
-    elif max(counts) == 0:
-        trend = "no localist unit at any list length"
-    else:
-        trend = "localist units do not rise with list length"
+    seeds = int(dose_curve(across).filter(pl.col("line") == line)["n_seeds"].min())
+    real, real01 = _totals(across, line, 0.0), _totals(across, line, 0.1)
+    varied = {n: c for n, c in real.items() if _has_varied_steps(across, line, n)}
+    first01 = _totals(across, line, 0.1, "trivial_")
+    listed = ", ".join(f"length {n}: {varied[n]:.1f} ({real01.get(n, 0.0):.1f} with margin >= 0.1)" for n in varied)
+    listed_first = ", ".join(f"length {n}: {c:.1f}" for n, c in first01.items())
     return (
-        f"Dose-response ({label}, {seeds} seed(s)): localist units (on + off, all class spaces, units with the same"
-        f" class at every step counted apart) per network, mean over seeds: {listed}; {trend}."
-        f" The class space with most: {top[0]} ({top[1]:.1f} at its best length)."
+        f"Dose-response ({label}, {seeds} seed(s); localist units per network, on + off summed over the class"
+        f" spaces, mean over seeds). At the steps where the network's state varies within a class"
+        f" ({'none at length 1; ' if 1 in real and 1 not in varied else ''}units with the same class at every"
+        f" step counted apart): {listed or 'no such step'}; {_trend(varied)} (margin > 0),"
+        f" {_trend({n: real01.get(n, 0.0) for n in varied})} (margin >= 0.1). At the steps with one state per"
+        f" class (the first step of every list, every step of one-word lists), where only the margin tells,"
+        f" units with margin >= 0.1: {listed_first}; {_trend(first01)}."
     )
+
+
+def _has_varied_steps(across: pl.DataFrame, line: str, length: int) -> bool:
+    """Whether this length has a non-trivial step (stored as a non-null count row; see dose_per_seed)."""
+    mine = across.filter((pl.col("length") == length) & pl.col("has_varied"))
+    if line != "free":
+        mine = mine.filter(pl.col("condition") == line)
+    return mine.height > 0
 
 
 def plot_dose(across: pl.DataFrame, png: str | Path) -> list[Path]:
     """One PNG: count against list length, a line per class space (bars: sd over seeds); margins > 0 and >= 0.1."""
     from seldb.figures import new_figure, save
 
-    figure = new_figure(10.0, 4.0)
-    axes = figure.subplots(1, 2, squeeze=False)[0]
+    figure = new_figure(14.0, 4.0)
+    axes = figure.subplots(1, 3, squeeze=False)[0]
     drawn = []
-    for ax, t in zip(axes, (0.0, 0.1)):
-        curve = dose_curve(across, t)
+    panels = (("", 0.0, "steps whose state varies, margin > 0"), ("", 0.1, "steps whose state varies, margin >= 0.1"))
+    panels += (("trivial_", 0.1, "one state per class (first step), margin >= 0.1"),)
+    for ax, (prefix, t, title) in zip(axes, panels):
+        curve = dose_curve(across, t, prefix)
+        if not prefix:
+            curve = curve.filter(pl.col("has_varied"))
         for (line, space), one in curve.group_by(["line", "class_space"], maintain_order=True):
             label = f"{space}" if line == "free" else f"{line}: {space}"
             ax.errorbar(
@@ -185,6 +211,7 @@ def plot_dose(across: pl.DataFrame, png: str | Path) -> list[Path]:
             )
             drawn.append(
                 {
+                    "steps": "one state per class" if prefix else "state varies",
                     "margin": t,
                     "line": line,
                     "class_space": space,
@@ -194,6 +221,6 @@ def plot_dose(across: pl.DataFrame, png: str | Path) -> list[Path]:
             )
         ax.set_xlabel("list length (words held at once)")
         ax.set_ylabel("localist units per network (on + off)")
-        ax.set_title("margin > 0" if t == 0 else f"margin >= {t}", fontsize=10)
+        ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
     return save(figure, Path(png), {"lines": drawn})

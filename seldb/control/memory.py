@@ -24,8 +24,9 @@ recalled correctly are used. A unit localist at every step of its list length
 in one class space, for the same class and direction, is flagged
 `same_every_step` and counted apart (such a unit may simply follow one input
 feature). A step at which the network can be in only one state per class
-(the first step, from a fixed start state) separates classes trivially:
-`trivial` says so and the dose-response counts leave such steps out.
+(the first step, from a fixed start state; every step of a one-word list)
+separates classes by construction, its margins aside: `trivial` says so, and
+the dose-response counts such steps apart.
 
 `MemoryRows` is what the analysis needs; it is built from a recording
 (`rows_from_recording`), from a word activation file (`rows_from_file`) or by
@@ -189,7 +190,7 @@ def analyse(rows: MemoryRows) -> MemoryAnalysis:
             sel = mine & (index == i)
             phase, position = int(rows.phase[sel][0]), int(rows.position[sel][0])
             values = rows.hidden[sel].astype(np.float64)
-            distinct = len(np.unique(values, axis=0))
+            distinct = len(np.unique(values.round(5), axis=0))  # batched float32 may differ in the last bits
             for space, (kind, data) in _spaces_at_step(rows, sel, i >= last_encode).items():
                 if kind == "labels":
                     labels = np.asarray(data)
@@ -223,7 +224,7 @@ def analyse(rows: MemoryRows) -> MemoryAnalysis:
                         "rows": int(sel.sum()),
                         "n_classes": n_classes,
                         "distinct_states": distinct,
-                        "trivial": bool(kind == "labels" and distinct <= n_classes),
+                        "trivial": bool(distinct <= n_classes),
                     }
                 )
     if not unit_parts:
