@@ -161,7 +161,7 @@ def _trend(counts: dict[int, float]) -> str:
 
 def _sentence(across: pl.DataFrame, task: str, cell: str, hidden: int, line: str) -> str:
     label = f"{cell}, {hidden} hidden units, {'free recall' if task == 'free' else f'serial recall, {line}'}"
-    seeds = int(dose_curve(across).filter(pl.col("line") == line)["n_seeds"].min())
+    seeds = dose_curve(across).filter(pl.col("line") == line)["n_seeds"].min()
     real, real01 = _totals(across, line, 0.0), _totals(across, line, 0.1)
     varied = {n: c for n, c in real.items() if _has_varied_steps(across, line, n)}
     first01 = _totals(across, line, 0.1, "trivial_")
@@ -193,8 +193,11 @@ def plot_dose(across: pl.DataFrame, png: str | Path) -> list[Path]:
     figure = new_figure(14.0, 4.0)
     axes = figure.subplots(1, 3, squeeze=False)[0]
     drawn = []
-    panels = (("", 0.0, "steps whose state varies, margin > 0"), ("", 0.1, "steps whose state varies, margin >= 0.1"))
-    panels += (("trivial_", 0.1, "one state per class (first step), margin >= 0.1"),)
+    panels = [
+        ("", 0.0, "steps whose state varies, margin > 0"),
+        ("", 0.1, "steps whose state varies, margin >= 0.1"),
+        ("trivial_", 0.1, "one state per class (first step), margin >= 0.1"),
+    ]
     for ax, (prefix, t, title) in zip(axes, panels):
         curve = dose_curve(across, t, prefix)
         if not prefix:
