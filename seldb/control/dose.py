@@ -15,6 +15,7 @@ plain words. Nothing here reads a database.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -161,7 +162,7 @@ def _trend(counts: dict[int, float]) -> str:
 
 def _sentence(across: pl.DataFrame, task: str, cell: str, hidden: int, line: str) -> str:
     label = f"{cell}, {hidden} hidden units, {'free recall' if task == 'free' else f'serial recall, {line}'}"
-    seeds = dose_curve(across).filter(pl.col("line") == line)["n_seeds"].min()
+    seeds = cast(int, dose_curve(across).filter(pl.col("line") == line)["n_seeds"].min())
     real, real01 = _totals(across, line, 0.0), _totals(across, line, 0.1)
     varied = {n: c for n, c in real.items() if _has_varied_steps(across, line, n)}
     first01 = _totals(across, line, 0.1, "trivial_")
