@@ -61,7 +61,9 @@ def dose_per_seed(entries: list[dict]) -> pl.DataFrame:
     steps = step_table(entries)
     if steps.is_empty():
         return pl.DataFrame()
-    frame = steps.group_by(*NETWORK, "length", "class_space").agg((~pl.col("trivial")).any().alias("has_varied"))
+    frame = steps.group_by(*NETWORK, "length", "class_space").agg(
+        (~pl.col("trivial")).any().alias("has_varied"), pl.col("rows").min().alias("lists")
+    )
     frame = frame.join(pl.DataFrame({"direction": ["on", "off"]}), how="cross")
     units = _unit_rows(entries)
     if not units.is_empty():
@@ -95,7 +97,7 @@ def dose_over_seeds(per_seed: pl.DataFrame) -> pl.DataFrame:
         return per_seed
     keys = [*GROUP, "length", "class_space", "direction"]
     counts = [c for c in per_seed.columns if c.startswith("n_")]
-    aggs = [pl.len().alias("n_seeds"), pl.col("has_varied").any()]
+    aggs = [pl.len().alias("n_seeds"), pl.col("has_varied").any(), pl.col("lists").mean().alias("lists_mean")]
     for c in counts:
         aggs += [
             pl.col(c).cast(pl.Float64).mean().alias(f"{c}_mean"),
@@ -168,6 +170,9 @@ def _sentence(across: pl.DataFrame, task: str, cell: str, hidden: int, line: str
     first01 = _totals(across, line, 0.1, "trivial_")
     listed = ", ".join(f"length {n}: {varied[n]:.1f} ({real01.get(n, 0.0):.1f} with margin >= 0.1)" for n in varied)
     listed_first = ", ".join(f"length {n}: {c:.1f}" for n, c in first01.items())
+    lists = across if line == "free" else across.filter(pl.col("condition") == line)
+    per_length = lists.group_by("length").agg(pl.col("lists_mean").mean()).sort("length")
+    analysed = ", ".join(f"{v:.0f}" for v in per_length["lists_mean"].to_list())
     return (
         f"Dose-response ({label}, {seeds} seed(s); localist units per network, on + off summed over the class"
         f" spaces, mean over seeds). At the steps where the network's state varies within a class"
@@ -175,7 +180,8 @@ def _sentence(across: pl.DataFrame, task: str, cell: str, hidden: int, line: str
         f" step counted apart): {listed or 'no such step'}; {_trend(varied)} (margin > 0),"
         f" {_trend({n: real01.get(n, 0.0) for n in varied})} (margin >= 0.1). At the steps with one state per"
         f" class (the first step of every list, every step of one-word lists), where only the margin tells,"
-        f" units with margin >= 0.1: {listed_first}; {_trend(first01)}."
+        f" units with margin >= 0.1: {listed_first}; {_trend(first01)}. Lists recalled correctly and analysed per"
+        f" length: {analysed} (fewer lists make 'every member above every non-member' easier)."
     )
 
 
