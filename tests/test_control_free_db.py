@@ -33,20 +33,20 @@ TINY_FREE = [
 ]  # fmt: skip
 
 
-def import_planted(db, planted, out, seed=0, condition="planted") -> dict[str, int]:
+def import_planted(db, planted, out, seed=0, condition="planted", old=False) -> dict[str, int]:
     files = write_planted_memory(planted, out, f"planted_seed{seed}")
     memory = analyse(rows_from_file(files["word"])).as_json()
     runs = {}
     for space, path in files.items():
         meta = {
             "control": "superposition",
-            "task": planted.task,
+            **({} if old else {"task": planted.task}),
             "seed": seed,
             "condition": condition,
             "cell": "planted",
             "hidden": int(planted.rows.hidden.shape[1]),
             "class_space": space,
-            **({"memory_analysis": memory} if space == "word" else {}),
+            **({"memory_analysis": memory} if space == "word" and not old else {}),
         }
         opts = ImportOptions(model="planted-memory", dataset=f"control-{space}", on_duplicate="new")
         runs[space] = run_import(db, path, opts, Provenance(SOURCE, meta), progress=False).run_id
@@ -272,3 +272,23 @@ def test_train_past_feedback_and_sgd_options():
     torch.testing.assert_close(h_plain[0, 0], by_hand.detach())
     assert torch.equal(h_plain[0], h_fed[0])  # nothing has been output before the first step
     assert not torch.allclose(h_plain[1:], h_fed[1:])  # feedback changes the hidden state from step 2 on
+
+
+def test_report_on_runs_of_the_earlier_control(migrated_db, tmp_path):
+    """Runs as seldb 0.2 made them (no task, no memory analysis): the report works and says so."""
+    import seldb
+
+    planted = planted_memory("serial", lengths=(2,), repeats=2, per_kind=1, seed=1)
+    with seldb.connect(migrated_db) as db:
+        made = [import_planted(db, planted, tmp_path / c, condition=c, old=True) for c in ("superposition", "single")]
+        try:
+            ids = [run for runs in made for run in runs.values()]
+            report = db.reports.control(ids)
+            assert report.notes[0].startswith("Control (planted, 6 hidden units), 1 seed(s): under superposition")
+            assert "These runs carry no memory analysis (made by an earlier seldb)" in report.notes
+            assert report.section("dose_response").frame.is_empty()
+            assert report.to_text("markdown")
+        finally:
+            for runs in made:
+                for run in runs.values():
+                    db.delete_run(run)
