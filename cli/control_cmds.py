@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from seldb.control.options import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SEEDS, ControlOptions
+from seldb.control import options as control_options
+from seldb.control.options import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SEEDS, ControlOptions, TrainConfig
+from seldb.errors import InputError
 from seldb.load.options import ON_DUPLICATE, on_duplicate_option
-from seldb_cli.common import console, database, friendly
+from seldb_cli.common import console, database, friendly, interrupted
 
 control_app = typer.Typer(
     name="control",
@@ -17,16 +20,17 @@ control_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SUPERPOSITION_HELP = """Train recurrent networks of immediate serial recall with and without the superposition constraint (Bowers et al. 2014, after Botvinick & Plaut 2006) and import their hidden units as runs.
+SUPERPOSITION_HELP = """Train recurrent networks of short-term memory that must (or need not) hold several words at once (Bowers et al. 2014) and import their hidden units as runs.
 
-Per seed, two networks start from the same weights and learn the same lists of three-letter words. superposition: a list's words are presented one by one, then recalled in order, so several are held at once. single: each word is recalled right after it is presented, so one is held at a time.
+--task free (the default): free recall as in Bowers et al. (2014) and the Bristol replication: a list of words is presented one word per step (its letters in slots), then at the recall cue 30 sigmoid word units must turn on every word of the list. One network per list length (--list-lengths 1,3,5,7; length 1 holds one word), all from the seed's initial weights. --task serial: seldb 0.2's serial recall, superposition against single words.
 
-Each network is trained until 95% of the evaluation lists are recalled exactly; its hidden layer is then recorded at every step and imported four times: labelled by the word each step is about (model rnn-superposition or rnn-single, dataset control-word) and by that word's letter in slot 1, 2 and 3 (control-letter-slotN). Rerunning the same seeds reuses the runs (the files are the same).
+Each network is trained to the criterion, recorded at every step of its test lists and imported four times: labelled by the step's word (dataset control-word) and by its letter in slot 1, 2 and 3 (control-letter-slotN). The per-step memory analysis (word, word in list, letter in slot; units on and off; margins 0 to 0.5) is stored with the word run. Rerunning the same seeds reuses the runs. docs/control.md gives every default's source.
 
 \b
 Examples:
   seldb control superposition --seeds 1
-  seldb control superposition --cell lstm --out control-lstm
+  seldb control superposition --optimizer sgd --momentum 0.9 --lr 0.03
+  seldb control superposition --task serial --cell lstm --out control-lstm
   seldb report control --plot --out figures/"""  # noqa: E501 (typer rewraps the paragraphs)
 
 
@@ -44,19 +48,62 @@ def superposition_cmd(
         str,
         typer.Option("--on-duplicate", help=f"A file imported before with these options: {', '.join(ON_DUPLICATE)}."),
     ] = "reuse",
+    task: Annotated[
+        str,
+        typer.Option(help="free: free recall, one network per list length (Bowers et al. 2014); serial: 0.2's task."),
+    ] = "free",
+    list_lengths: Annotated[
+        str | None,
+        typer.Option("--list-lengths", help="Comma-separated, e.g. 1,3,5,7 (free default) or 1,2,3,4 (serial)."),
+    ] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adam (default) or sgd (with --momentum).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default 0.003).")] = None,
+    momentum: Annotated[float | None, typer.Option(help="SGD momentum, in [0, 1) (free default 0.9).")] = None,
+    init: Annotated[
+        str | None, typer.Option(help="uniform:R (weights uniform in [-R, R]; free uniform:1) or default (PyTorch's).")
+    ] = None,
+    start_state: Annotated[
+        float | None, typer.Option("--start-state", help="Hidden state before each list (free 0.5, serial 0).")
+    ] = None,
+    criterion: Annotated[
+        float | None, typer.Option(help="Share of evaluation lists recalled correctly that ends training, in (0, 1].")
+    ] = None,
+    train_past: Annotated[int, typer.Option("--train-past", help="Epochs trained on after the criterion.")] = 0,
+    max_epochs: Annotated[
+        int | None, typer.Option("--max-epochs", help="Stop here without the criterion (free 300, serial 2000).")
+    ] = None,
+    feedback: Annotated[bool, typer.Option("--feedback", help="Output-to-hidden connections (rnn cells).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no line per network.")] = False,
 ) -> None:
+    train = TrainConfig(
+        list_lengths=_lengths(list_lengths),
+        optimizer=optimizer,
+        learning_rate=lr,
+        momentum=momentum,
+        init=init,
+        start_state=start_state,
+        criterion=criterion,
+        train_past=train_past,
+        feedback=feedback,
+        max_epochs=max_epochs,
+    )
+    train = _with_test_defaults(train)
     options = ControlOptions(
         seeds=seeds,
         hidden=hidden,
+        task=task,
         cell=cell,
         out=out,
         first_seed=first_seed,
+        train=train,
         on_duplicate=on_duplicate_option(on_duplicate),
     )
     options.validate()  # one line for a bad option before the database is opened
     with database() as db:
-        result = db.control_superposition(options, notify=None if quiet else _say, progress=not quiet)
+        try:
+            result = db.control_superposition(options, notify=None if quiet else _say, progress=not quiet)
+        except KeyboardInterrupt as exc:
+            interrupted(exc, getattr(exc, "kept", "nothing was written"))
     for net in result.networks:
         runs = ", ".join(f"{space} {run}" for space, run in net.runs.items())
         reused = " (reused)" if net.reused else ""
@@ -65,6 +112,36 @@ def superposition_cmd(
         f"{len(result.run_ids)} runs in {result.seconds:.0f} s; activation files in {result.out}", highlight=False
     )
     console.print("next: seldb report control --plot --out figures/", highlight=False)
+
+
+def _lengths(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InputError(f"--list-lengths {text!r}: expected whole numbers separated by commas, e.g. 1,3,5,7") from None
+
+
+def _with_test_defaults(train: TrainConfig) -> TrainConfig:
+    """What the CLI left unset keeps seldb.control.options.DEFAULT_TRAIN's value (tests shrink training there)."""
+    base = control_options.DEFAULT_TRAIN
+    changed = {f: getattr(base, f) for f in ("batch_size", "lists_per_epoch", "eval_lists_per_length")}
+    changed = {k: v for k, v in changed.items() if getattr(train, k) == getattr(TrainConfig(), k)}
+    fields = (
+        "list_lengths",
+        "learning_rate",
+        "criterion",
+        "optimizer",
+        "momentum",
+        "init",
+        "start_state",
+        "max_epochs",
+    )
+    for f in fields:
+        if getattr(train, f) is None and getattr(base, f) is not None:
+            changed[f] = getattr(base, f)
+    return replace(train, **changed)
 
 
 def _say(line: str) -> None:

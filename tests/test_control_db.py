@@ -43,6 +43,7 @@ def tiny_options(out: Path, **changes) -> ControlOptions:
             "words": 8,
             "letters": 4,
             "slots": 3,
+            "task": "serial",
         }
         | changes
     )
@@ -223,7 +224,19 @@ def test_the_cli_trains_and_imports(migrated_db, cli, tmp_path, monkeypatch):
 
     # the CLI's own defaults, with training cut to two epochs so that the test takes seconds
     monkeypatch.setattr(control_options, "DEFAULT_TRAIN", TrainConfig(max_epochs=2, lists_per_epoch=64))
-    done = cli("control", "superposition", "--seeds", "1", "--hidden", "8", "--out", tmp_path / "files", "--quiet")
+    done = cli(
+        "control",
+        "superposition",
+        "--task",
+        "serial",
+        "--seeds",
+        "1",
+        "--hidden",
+        "8",
+        "--out",
+        tmp_path / "files",
+        "--quiet",
+    )
     assert done.exit_code == 0, done.output
     made = rows(
         "SELECT * FROM seldb.control_runs WHERE created_at >= now() - interval '1 hour' AND hidden = 8 ORDER BY run_id"

@@ -1,17 +1,22 @@
 """The paper's positive control: grandmother cells in a small recurrent network.
 
 Bowers et al. (2014, 2016) found hidden units selective for one letter or
-word in recurrent networks of immediate serial recall that had to hold
-several words at once, and not when the words came one at a time. This
-package trains that pair of networks (`run_control`, needs torch), writes
-their hidden activations as ordinary activation files, summarises the
-measures per condition (`summarize_control`, `plot_control_boxes`) and plants
-units of known selectivity (`planted_units`) to check the measures
-themselves. Modules: `task` (the lists), `model`, `train`, `record` (as
-activation files), `steps` (per-step checks and per-unit measures without a
-database), `experiment` (per seed, both conditions end to end), `analysis`
-(counts, verdict, plots), `options`, `command` (imported as runs).
-docs/control.md is the user's page.
+word in recurrent networks of short-term memory that had to hold several
+words at once, and not when the words came one at a time. This package
+trains such networks (`run_control`, needs torch): free recall with one
+network per list length (the default) or seldb 0.2's serial recall with and
+without superposition; writes their hidden activations as ordinary
+activation files; analyses them per step for memory units (`memory`) and
+summarises the measures per condition (`summarize_control`,
+`plot_control_boxes`) and against list length (`dose`). It plants units of
+known selectivity (`planted_units`; memory units on the control's own task:
+`planted_memory`) to check that the analysis finds what is there. Modules:
+`task` (the lists), `model`, `train`, `record` (as activation files),
+`steps` (serial checks and per-unit measures without a database),
+`memory` (per step, per list length, on and off), `experiment` (per seed, end
+to end), `analysis` (pooled counts, verdict, plots), `dose`
+(dose-response), `options`, `command` (imported as runs). docs/control.md is
+the user's page.
 """
 
 from __future__ import annotations

@@ -110,6 +110,15 @@ def _condition_phrase(across: pl.DataFrame, condition: str) -> str:
 
 def _verdict_one(per_seed: pl.DataFrame, across: pl.DataFrame, label: str) -> str:
     present = set(across["condition"].to_list())
+    free = sorted((c for c in present if c.startswith("free-L")), key=lambda c: int(c[6:]))
+    if free:
+        pooled = "; ".join(f"{c}: {_condition_phrase(across, c)}" for c in free)
+        text = f"{label}, free recall, pooled over steps (each step labelled with its word): {pooled}."
+        rest = present - set(free)
+        if not rest:
+            return text
+        keep = pl.col("condition").is_in(sorted(rest))
+        return text + " " + _verdict_one(per_seed.filter(keep), across.filter(keep), label)
     if present != {"superposition", "single"}:
         return f"{label}: only the {', '.join(sorted(present))} condition is present; no comparison is possible."
     anywhere = per_seed.filter(pl.col("class_space") == ANY)

@@ -46,12 +46,30 @@ def control_superposition(
     run.check(options)
     started = time.perf_counter()
     result = ControlResult(options, Path(options.out).resolve(), [])
-    with progress_bar(progress, 2 * options.seeds, "training and importing", "networks") as bar:
-        for net in run.networks(options, notify):
-            result.networks.append(_import_network(db, net, options))
-            bar.advance()
+    per_seed = len(options.train_config.list_lengths or ()) if options.task == "free" else 2
+    try:
+        with progress_bar(progress, per_seed * options.seeds, "training and importing", "networks") as bar:
+            for net in run.networks(options, notify):
+                result.networks.append(_import_network(db, net, options))
+                bar.advance()
+    except KeyboardInterrupt as exc:
+        exc.kept = kept_line(result)  # type: ignore[attr-defined]
+        raise
     result.seconds = time.perf_counter() - started
     return result
+
+
+def kept_line(result: ControlResult) -> str:
+    """What an interrupted control leaves behind: every finished network's runs are committed."""
+    if not result.networks:
+        return f"no network finished and no run was imported (an unfinished network's files may be in {result.out})"
+    nets = ", ".join(f"{n.model} seed {n.seed}" for n in result.networks)
+    runs = ", ".join(map(str, result.run_ids))
+    return (
+        f"kept {len(result.networks)} finished network(s) ({nets}) as committed runs {runs}; their files are in"
+        f" {result.out}; the network in training was not imported (rerun with the same options: finished"
+        " networks are reused)"
+    )
 
 
 def _import_network(db: Database, net, options: ControlOptions) -> ControlNetworkResult:

@@ -13,13 +13,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 
-from seldb.control.options import ControlOptions, model_name
-from seldb.control.record import LAYER, Recording, record_network, recording_lists, write_recording
+from seldb.control.memory import analyse, rows_from_recording
+from seldb.control.model import FreeRecallNet, RecallNet
+from seldb.control.options import ControlOptions, TrainConfig, free_condition, model_name
+from seldb.control.record import (
+    LAYER,
+    Recording,
+    free_test_lists,
+    record_free,
+    record_network,
+    recording_lists,
+    write_recording,
+)
 from seldb.control.steps import held_analysis, step_analysis
-from seldb.control.task import CONDITIONS, Vocabulary, make_vocabulary
+from seldb.control.task import CONDITIONS, WORD_SPACE, Vocabulary, make_vocabulary
 from seldb.control.train import TrainResult, train_network
 
 Notify = Callable[[str], None]
@@ -35,17 +46,20 @@ class ControlNetwork:
     model_name: str
     files: dict[str, Path]
     provenance: dict  # common to all its files; `provenance_for` adds what belongs to one class space
-    steps: dict[str, list[dict]]  # class space -> per-step summaries (seldb.control.steps)
-    held: dict[str, dict[str, dict]]  # period -> class space -> summary
+    steps: dict[str, list[dict]]  # class space -> per-step summaries (seldb.control.steps); serial only
+    held: dict[str, dict[str, dict]]  # period -> class space -> summary; serial only
+    memory: dict | None = None  # seldb.control.memory's analysis (stored with the word run)
 
     def provenance_for(self, space: str) -> dict:
-        held = {period: spaces[space] for period, spaces in self.held.items()}
+        held = {period: spaces[space] for period, spaces in self.held.items() if space in spaces}
+        extra = {"memory_analysis": self.memory} if space == WORD_SPACE and self.memory is not None else {}
         return {
             **self.provenance,
             "class_space": space,
             "file": self.files[space].name,
-            "step_analysis": self.steps[space],
+            "step_analysis": self.steps.get(space, []),
             "held_analysis": held,
+            **extra,
         }
 
 
@@ -56,9 +70,10 @@ def vocabulary_of(opts: ControlOptions) -> Vocabulary:
 def _provenance(
     opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, result: TrainResult, n_rows: int
 ) -> dict:
-    train = opts.train
+    train = opts.train_config
     return {
         "control": "superposition",
+        "task": opts.task,
         "seed": seed,
         "condition": condition,
         "cell": opts.cell,
@@ -68,8 +83,12 @@ def _provenance(
         "letters": vocab.letter_names,
         "slots": vocab.n_slots,
         "train": train.as_json(),
-        "optimizer": "Adam",
-        "loss": "cross-entropy per slot, every step",
+        "optimizer": "Adam" if train.optimizer == "adam" else f"SGD, momentum {train.momentum}",
+        "loss": "cross-entropy per slot, every step"
+        if opts.task == "serial"
+        else "binary cross-entropy of every word unit at the recall step, summed over units",
+        "criterion_epoch": result.criterion_epoch,
+        "train_past": train.train_past,
         "criterion": train.criterion,
         "criterion_reached": result.criterion_reached,
         "accuracy": result.accuracy,
@@ -78,7 +97,9 @@ def _provenance(
         "loss_curve": result.loss_curve,
         "accuracy_curve": result.accuracy_curve,
         "train_seconds": round(result.seconds, 3),
-        "recorded_lists_per_length": opts.record_lists_per_length,
+        "recorded_lists_per_length": opts.record_lists_per_length
+        if opts.task == "serial"
+        else opts.record_repeats * vocab.n_words,
         "recorded_steps": n_rows,
         "torch": torch.__version__,
     }
@@ -88,7 +109,7 @@ def check(opts: ControlOptions) -> Vocabulary:
     """Every option checked (one line each) before anything is trained or written; returns the vocabulary."""
     opts.validate()
     vocab = vocabulary_of(opts)
-    opts.train.validate(vocab.n_words)
+    opts.train.validate(vocab.n_words, opts.task)
     return vocab
 
 
@@ -96,10 +117,44 @@ def networks(opts: ControlOptions, notify: Notify | None = None) -> Iterator[Con
     """Train, record and write both conditions for every seed, yielding each network once its files exist."""
     vocab = check(opts)
     out = Path(opts.out)
+    config = opts.train_config
     for seed in opts.seed_list:
-        lists = recording_lists(vocab, opts.train.list_lengths, opts.record_lists_per_length, seed)
+        if opts.task == "free":
+            for n in config.list_lengths or ():
+                yield train_and_record_free(opts, vocab, seed, n, out, notify)
+            continue
+        lists = recording_lists(vocab, config.list_lengths, opts.record_lists_per_length, seed)
         for condition in CONDITIONS:
             yield train_and_record(opts, vocab, seed, condition, lists, out, notify)
+
+
+def train_and_record_free(
+    opts: ControlOptions, vocab: Vocabulary, seed: int, length: int, out: Path, notify: Notify | None = None
+) -> ControlNetwork:
+    """One free-recall network: lists of `length` words only, from the seed's initial weights."""
+    condition = free_condition(length)
+    name = model_name(opts.cell, condition)
+    one_length = TrainConfig(**{**opts.train_config.__dict__, "list_lengths": (length,)})
+    result = train_network(vocab, condition, opts.cell, opts.hidden, seed, one_length, task="free")
+    if notify:
+        notify(f"{name} seed {seed}: {_training_line(opts, result)}")
+    rec = record_free(
+        cast(FreeRecallNet, result.model), vocab, free_test_lists(vocab, length, opts.record_repeats, seed)
+    )
+    files = write_recording(rec, vocab, out, name, f"{name}_seed{seed}")
+    provenance = {**_provenance(opts, vocab, seed, condition, result, rec.n_rows), "list_length": length}
+    memory = _memory(rec, vocab)
+    return ControlNetwork(seed, opts.cell, condition, name, files, provenance, {}, {}, memory)
+
+
+def _memory(rec: Recording, vocab: Vocabulary) -> dict:
+    assert rec.correct is not None
+    analysis = analyse(rows_from_recording(rec, vocab.letters_of, rec.correct))
+    stored = analysis.as_json()
+    stored["lists_correct"] = {
+        str(n): round(float(rec.correct[rec.length == n].mean()), 6) for n in sorted(set(rec.length.tolist()))
+    }
+    return stored
 
 
 def run_control(opts: ControlOptions | None = None, notify: Notify | None = None) -> list[ControlNetwork]:
@@ -111,10 +166,10 @@ def train_and_record(
     opts: ControlOptions, vocab: Vocabulary, seed: int, condition: str, lists, out: Path, notify: Notify | None = None
 ) -> ControlNetwork:
     name = model_name(opts.cell, condition)
-    result = train_network(vocab, condition, opts.cell, opts.hidden, seed, opts.train)
+    result = train_network(vocab, condition, opts.cell, opts.hidden, seed, opts.train, task="serial")
     if notify:
         notify(f"{name} seed {seed}: {_training_line(opts, result)}")
-    rec: Recording = record_network(result.model, vocab, condition, lists)
+    rec: Recording = record_network(cast(RecallNet, result.model), vocab, condition, lists)
     files = write_recording(rec, vocab, out, name, f"{name}_seed{seed}")
     provenance = _provenance(opts, vocab, seed, condition, result, rec.n_rows)
     return ControlNetwork(
@@ -126,13 +181,14 @@ def train_and_record(
         provenance,
         step_analysis(rec, vocab),
         held_analysis(rec, vocab, condition),
+        _memory(rec, vocab),
     )
 
 
 def _training_line(opts: ControlOptions, result: TrainResult) -> str:
     reached = "reached" if result.criterion_reached else "NOT reached"
     return (
-        f"criterion {opts.train.criterion:.0%} {reached} after {result.epochs} epochs "
+        f"criterion {opts.train_config.criterion:.0%} {reached} after {result.epochs} epochs "
         f"({result.accuracy:.1%} of lists recalled exactly, {result.seconds:.1f} s)"
     )
 

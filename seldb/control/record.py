@@ -23,8 +23,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seldb.control.model import RecallNet
-from seldb.control.task import ENCODE, LAYER, ClassSpace, Vocabulary, build_trials, class_spaces, sample_lists
+from seldb.control.model import FreeRecallNet, RecallNet
+from seldb.control.task import (
+    ENCODE,
+    LAYER,
+    RECALL,
+    ClassSpace,
+    Vocabulary,
+    balanced_lists,
+    build_free_trials,
+    build_trials,
+    class_spaces,
+    free_plan,
+    sample_lists,
+)
 from seldb.control.train import RECORD_STREAM, one_thread, stream
 from seldb.h5.reader import write_activation_file
 
@@ -40,7 +52,8 @@ class Recording:
     phase: np.ndarray  # (rows,) ENCODE or RECALL
     position: np.ndarray  # (rows,) the list position the step is about, 0-based
     list_words: np.ndarray  # (rows, longest list) the step's whole list, padded with -1
-    paths: list[str]  # "list0007/L3/recall2": list, its length, phase and 1-based position
+    paths: list[str]  # "list0007/L3/recall2": list, its length, phase and 1-based position ("recall" in free recall)
+    correct: np.ndarray | None = None  # (rows,) the step's list was recalled correctly
 
     @property
     def n_rows(self) -> int:
@@ -111,7 +124,61 @@ def record_network(model: RecallNet, vocab: Vocabulary, condition: str, lists_by
         name: np.concatenate([getattr(p, name) for p in parts])
         for name in ("hidden", "words", "pred_words", "pred_letters", "phase", "position", "list_words")
     }
-    return Recording(**arrays, paths=[path for p in parts for path in p.paths])
+    paths = [path for p in parts for path in p.paths]
+    return Recording(**arrays, paths=paths, correct=serial_correct(arrays, vocab, paths))
+
+
+def serial_correct(arrays: dict, vocab: Vocabulary, paths: list[str]) -> np.ndarray:
+    """(rows,) every recall step of the row's list named every letter of its word."""
+    right = (arrays["pred_letters"] == vocab.letters_of[arrays["words"]]).all(axis=1)
+    list_id = np.array([int(path.split("/")[0][4:]) for path in paths])
+    wrong = np.zeros(list_id.max() + 1, bool)
+    np.logical_or.at(wrong, list_id, ~right & (arrays["phase"] == RECALL))
+    return ~wrong[list_id]
+
+
+def free_test_lists(vocab: Vocabulary, length: int, repeats: int, seed: int) -> np.ndarray:
+    """The recorded lists of a free-recall network: each word once at each position per repeat."""
+    return balanced_lists(np.random.default_rng([seed, RECORD_STREAM, length]), vocab.n_words, length, repeats)
+
+
+def record_free(model: FreeRecallNet, vocab: Vocabulary, lists: np.ndarray) -> Recording:
+    """Hidden activations at every step of every list (the words, then the recall step), lists in order.
+
+    A row's word is the word presented at it; the recall step's is the list's first word (the files need
+    one label per row). A row's answer is its own label when the list was recalled correctly (every output
+    on the right side of 0.5) and another class when not, so the import's filter keeps the lists recalled
+    correctly, as Bowers et al. (2014) analysed them.
+    """
+    from seldb.control.train import free_recalled
+
+    batch, length = lists.shape
+    trials = build_free_trials(vocab, lists)
+    with one_thread(), torch.no_grad():
+        _, hidden = model(torch.from_numpy(trials.inputs))
+        correct_lists, _ = free_recalled(model, vocab, lists)
+    position, phase = free_plan(length)
+    steps = len(position)
+    words = np.where(position[None, :] >= 0, lists[:, np.maximum(position, 0)], lists[:, :1]).reshape(-1)
+    correct = np.repeat(correct_lists, steps)
+    letters = vocab.letters_of[words]
+    names = np.where(phase == ENCODE, "encode", "recall")
+    paths = [
+        f"list{b:05d}/L{length}/{names[t]}{position[t] + 1 if position[t] >= 0 else ''}"
+        for b in range(batch)
+        for t in range(steps)
+    ]
+    return Recording(
+        hidden=_list_major(hidden.numpy()).astype(np.float32),
+        words=words,
+        pred_words=np.where(correct, words, (words + 1) % vocab.n_words),
+        pred_letters=np.where(correct[:, None], letters, (letters + 1) % vocab.n_letters),
+        phase=np.tile(phase, batch),
+        position=np.tile(position, batch),
+        list_words=np.repeat(lists, steps, axis=0),
+        paths=paths,
+        correct=correct,
+    )
 
 
 def spaces_of(rec: Recording, vocab: Vocabulary) -> dict[str, ClassSpace]:

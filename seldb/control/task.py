@@ -19,6 +19,7 @@ import numpy as np
 from seldb.errors import InputError
 
 CONDITIONS = ("superposition", "single")
+TASKS = ("free", "serial")  # free: Bowers et al. (2014) free recall, one network per list length; serial: 0.2's task
 ENCODE, RECALL = 0, 1
 VOCABULARY_SEED = 2014  # the vocabulary is fixed, not drawn per run seed
 LAYER = "hidden"  # the one recorded layer of every control network
@@ -100,6 +101,34 @@ def step_plan(condition: str, length: int) -> tuple[np.ndarray, np.ndarray]:
     raise InputError(f"condition {condition!r}: expected one of {', '.join(CONDITIONS)}")
 
 
+def free_plan(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Free recall (Bowers et al. 2014): the words one per step, then one recall step (position -1) at which
+    every word of the list must be on at the output."""
+    return np.r_[np.arange(length), -1], np.r_[np.full(length, ENCODE), RECALL]
+
+
+def task_plan(task: str, condition: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(position, phase) of every step of a trial of `task` ('free' ignores the condition)."""
+    if task == "free":
+        return free_plan(length)
+    if task == "serial":
+        return step_plan(condition, length)
+    raise InputError(f"task {task!r}: expected one of {', '.join(TASKS)}")
+
+
+def balanced_lists(rng: np.random.Generator, n_words: int, length: int, repeats: int) -> np.ndarray:
+    """repeats * n_words lists in which each word appears once at each position per repeat.
+
+    Repeat r takes a random order sigma_r of the words and lists sigma_r[i], sigma_r[i+1], ... (mod n_words)
+    for i = 0 .. n_words - 1, so words never repeat within a list and which words share a list changes from
+    one repeat to the next.
+    """
+    if not 1 <= length <= n_words:
+        raise InputError(f"list length {length}: must be between 1 and {n_words}")
+    offsets = (np.arange(n_words)[:, None] + np.arange(length)[None, :]) % n_words
+    return np.concatenate([rng.permutation(n_words)[offsets] for _ in range(repeats)]).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Trials:
     """A batch of equally long trials, time-major like torch's recurrent layers."""
@@ -125,6 +154,26 @@ def build_trials(vocab: Vocabulary, lists: np.ndarray, condition: str) -> Trials
         np.put_along_axis(inputs[t], units, 1.0, axis=1)
     inputs[phase == RECALL, :, -1] = 1.0
     return Trials(inputs, targets, words, position, phase)
+
+
+@dataclass(frozen=True)
+class FreeTrials:
+    """Free recall: the words one per step, then the recall cue; the target is every word of the list."""
+
+    inputs: np.ndarray  # (length + 1, batch, n_inputs) float32
+    targets: np.ndarray  # (batch, n_words) float32, 1 for the words of the list
+
+
+def build_free_trials(vocab: Vocabulary, lists: np.ndarray) -> FreeTrials:
+    batch, length = lists.shape
+    inputs = np.zeros((length + 1, batch, vocab.n_inputs), np.float32)
+    slot_offset = np.arange(vocab.n_slots) * vocab.n_letters
+    for t in range(length):
+        np.put_along_axis(inputs[t], vocab.letters_of[lists[:, t]] + slot_offset, 1.0, axis=1)
+    inputs[length, :, -1] = 1.0
+    targets = np.zeros((batch, vocab.n_words), np.float32)
+    np.put_along_axis(targets, lists, 1.0, axis=1)
+    return FreeTrials(inputs, targets)
 
 
 WORD_SPACE = "word"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
+from seldb.control import dose
 from seldb.control.analysis import group_keys, plot_control_boxes, summarize_control
 from seldb.db.database import Database
 from seldb.db.read import frame
@@ -45,6 +46,8 @@ UNIT_COLUMNS = [
     "precision_60_class",
     "ccmas",
 ]
+DOSE_KEYS = ["cell", "hidden", "condition", "length", "class_space", "direction"]
+STEP_KEYS = ["cell", "hidden", "condition", "length", "step", "class_space", "n_seeds", "rows", "trivial"]
 COUNTED = ["localist", "recall_p1_099", "recall_p1_050", "mi_099", "precision_60_075"]
 
 
@@ -64,6 +67,9 @@ def control_report(
         checks = frame(conn, "SELECT run_id, options FROM seldb.runs WHERE run_id = ANY(:ids)", ids)
     summary = summarize_control(units)
     steps, held = _checks(chosen, checks)
+    entries, incomplete = _memory_entries(chosen, checks)
+    dose_seeds = dose.dose_per_seed(entries)
+    dose_across = dose.dose_over_seeds(dose_seeds)
     keys = group_keys(summary.per_seed)
     sections = [
         Section(
@@ -84,6 +90,34 @@ def control_report(
         ),
         Section("held", "words (letters) held at a step, each its own yes/no class, mean over seeds", held),
         Section("most_selective", "the most selective unit of each condition", _most_selective(units)),
+        Section(
+            "dose_response",
+            "localist units per network against list length, mean and sd over seeds (on/off, margins 0..0.5)",
+            _rounded(dose_across),
+            [
+                *DOSE_KEYS,
+                "n_seeds",
+                "n_m00_mean",
+                "n_m00_sd",
+                "n_m01_mean",
+                "n_m01_sd",
+                "n_m05_mean",
+                "n_same_m00_mean",
+            ],
+        ),
+        Section(
+            "dose_per_seed",
+            "the same counts per seed",
+            dose_seeds,
+            [*DOSE_KEYS, "seed", "n_m00", "n_m01", "n_same_m00"],
+        ),
+        Section(
+            "memory_steps",
+            "per list length and step: localist units on/off per margin (n_same_*: same class at every step),"
+            " mean over seeds; trivial: one state per class at that step",
+            dose.steps_over_seeds(dose.step_table(entries)),
+            [*STEP_KEYS, "n_on_m00", "n_off_m00", "n_on_m01", "n_off_m01", "n_same_on_m00", "best_margin"],
+        ),
     ]
     ids_sorted = sorted(ids["ids"])
     report = Report(
@@ -91,12 +125,49 @@ def control_report(
         f"The positive control: {len(ids_sorted)} runs of seldb control superposition",
         ids_sorted[0],
         sections,
-        notes=[summary.verdict, _checks_note(steps, held), *note],
+        notes=[summary.verdict, *_checks_notes(steps, held, entries), dose.verdict(dose_across), *incomplete, *note],
         qualifier=f"{len(ids_sorted)}runs",
     )
     if plot:
         report.files = _figures(db, report, units, Path(out_dir))
+        if not dose_across.is_empty():
+            report.files += dose.plot_dose(dose_across, Path(out_dir) / f"{report.stem}-dose.png")
     return report
+
+
+def _memory_entries(runs: pl.DataFrame, options: pl.DataFrame) -> tuple[list[dict], list[str]]:
+    """One entry per network (its word run's memory analysis), and a line per incomplete set found."""
+    stored = {}
+    for run_id, text in options.iter_rows():
+        stored[run_id] = json.loads(text) if isinstance(text, str) else (text or {})
+    entries, notes = [], []
+    runs = runs.with_columns(
+        task=pl.col("run_id").map_elements(lambda r: stored[r].get("task", "serial"), return_dtype=pl.String)
+    )
+    per_network = runs.group_by(["task", "cell", "hidden", "condition", "seed"]).agg(
+        pl.col("class_space").sort(), pl.col("run_id").max()
+    )
+    for row in per_network.sort("task", "cell", "hidden", "condition", "seed").iter_rows(named=True):
+        if len(row["class_space"]) < 2 or "word" not in row["class_space"]:
+            notes.append(
+                f"Incomplete: {row['cell']} {row['condition']} seed {row['seed']} has only the run(s) of"
+                f" {', '.join(row['class_space'])} (a network has a word run and one per letter slot)."
+            )
+    for row in runs.filter(pl.col("class_space") == "word").iter_rows(named=True):
+        memory = stored[row["run_id"]].get("memory_analysis")
+        if memory is not None:
+            entries.append({**{k: row[k] for k in dose.NETWORK}, "memory": memory})
+    for (task, cell, hidden), mine in per_network.group_by(["task", "cell", "hidden"], maintain_order=True):
+        seeds = mine.group_by("condition").agg(pl.col("seed").sort())
+        sets = {c: tuple(s) for c, s in seeds.iter_rows()}
+        if len(set(sets.values())) > 1:
+            listed = "; ".join(f"{c}: seeds {', '.join(map(str, s))}" for c, s in sorted(sets.items()))
+            notes.append(
+                f"Incomplete set ({cell}, {hidden} hidden units, {task}): the conditions have different seeds"
+                f" ({listed}); the counts across seeds compare unlike sets and the verdict pairs seeds present"
+                " in both conditions only."
+            )
+    return entries, notes
 
 
 def _choose_runs(runs: pl.DataFrame, asked: Sequence[int] | None) -> tuple[pl.DataFrame, list[str]]:
@@ -166,6 +237,13 @@ def _mean_over_seeds(rows: list[dict], keys: list[str], aggregates: list[pl.Expr
     table = pl.DataFrame(rows, infer_schema_length=None)
     order = [pl.col(k) for k in keys]
     return table.group_by(keys).agg(pl.len().alias("n_seeds"), *aggregates).sort(order)
+
+
+def _checks_notes(steps: pl.DataFrame, held: pl.DataFrame, entries: list[dict]) -> list[str]:
+    """The serial task's per-step and held-word checks; free-recall networks have the memory analysis instead."""
+    if steps.is_empty() and entries and all(e["task"] == "free" for e in entries):
+        return []
+    return [_checks_note(steps, held)]
 
 
 def _checks_note(steps: pl.DataFrame, held: pl.DataFrame) -> str:
