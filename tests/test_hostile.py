@@ -72,3 +72,62 @@ def test_netdissect_view_never_calls_a_nan_or_infinite_iou_a_detector(migrated_d
 
 
 assert CATEGORIES and TALLY  # the tally layout this module borrows
+
+
+# --------------------------------------------------------------------------- 4b, 4j: ratings from a CSV
+
+
+def _ratings_csv(path, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["unit", "rater", "judged_object", "label"])
+        writer.writerows(rows)
+    return path
+
+
+def _ratings_of_run(run_id: int) -> list[tuple]:
+    return [
+        (r["unit_label"], r["rater"], r["label"])
+        for r in _rows(
+            "SELECT unit_label, rater, label FROM seldb.am_ratings WHERE run_id = :r ORDER BY unit_label, rater",
+            r=run_id,
+        )
+    ]
+
+
+@pytest.mark.db
+def test_replace_deletes_only_the_raters_in_the_file(migrated_db, db, toy, cli, tmp_path):  # noqa: F811
+    db.execute(f"DELETE FROM seldb_store.am_ratings WHERE run_id = {toy.run_id}", write=True)
+    first = [("fc6.0", "ann", "yes", "bus"), ("fc6.1", "ann", "no", ""), ("fc6.0", "bob", "yes", "van")]
+    assert cli("import", "ratings", _ratings_csv(tmp_path / "a.csv", first), "--run", toy.run_id).exit_code == 0
+    study = [("fc6.0", "browser-7", "yes", "coach")]  # as a browser study's answer is stored: a rater of its own
+    assert cli("import", "ratings", _ratings_csv(tmp_path / "s.csv", study), "--run", toy.run_id).exit_code == 0
+    again = [("fc6.2", "ann", "yes", "tram")]
+    result = cli("import", "ratings", _ratings_csv(tmp_path / "b.csv", again), "--run", toy.run_id, "--replace")
+    assert result.exit_code == 0, result.output
+    assert _ratings_of_run(toy.run_id) == [
+        ("fc6.0", "bob", "van"),
+        ("fc6.0", "browser-7", "coach"),
+        ("fc6.2", "ann", "tram"),
+    ]
+    db.execute(f"DELETE FROM seldb_store.am_ratings WHERE run_id = {toy.run_id}", write=True)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("rater", "label", "message"),
+    [
+        ("ann", "x" * 201, "the label has at most 200 characters"),
+        ("ann", "\x1b[31mred\x1b[0m", "the label cannot hold control characters"),
+        ("ann", "bus\x07", "the label cannot hold control characters"),
+        ("a" * 81, "bus", "a rater's name has at most 80 characters"),
+        ("\x1b[2Jann", "bus", "a rater's name cannot hold control characters"),
+    ],
+)
+def test_csv_ratings_obey_the_rating_pages_rules(migrated_db, toy, cli, tmp_path, rater, label, message):  # noqa: F811
+    before = _rows("SELECT count(*) AS n FROM seldb_store.am_ratings")[0]["n"]
+    path = _ratings_csv(tmp_path / "r.csv", [("fc6.3", rater, "yes", label)])
+    result = cli("import", "ratings", path, "--run", toy.run_id)
+    line = _one_error_line(result, "line 2: " + message)
+    assert "\x1b" not in line and "\x07" not in line
+    assert _rows("SELECT count(*) AS n FROM seldb_store.am_ratings")[0]["n"] == before
