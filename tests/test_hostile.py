@@ -11,8 +11,16 @@ non-zero exit, with nothing half-written.
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
+import numpy as np
 import pytest
+from support import import_file
 from test_import_netdissect import CATEGORIES, HEADER, TALLY, write_tally
 from test_reports import _rows, toy  # noqa: F401  (the module's imported toy run)
 
@@ -69,9 +77,6 @@ def test_netdissect_view_never_calls_a_nan_or_infinite_iou_a_detector(migrated_d
             f"DELETE FROM seldb_store.netdissect WHERE run_id = {toy.run_id} AND layer_id = {layer_id[0]['layer_id']}",
             write=True,
         )
-
-
-assert CATEGORIES and TALLY  # the tally layout this module borrows
 
 
 # --------------------------------------------------------------------------- 4b, 4j: ratings from a CSV
@@ -131,3 +136,129 @@ def test_csv_ratings_obey_the_rating_pages_rules(migrated_db, toy, cli, tmp_path
     line = _one_error_line(result, "line 2: " + message)
     assert "\x1b" not in line and "\x07" not in line
     assert _rows("SELECT count(*) AS n FROM seldb_store.am_ratings")[0]["n"] == before
+
+
+# --------------------------------------------------------------------------- 4d: signals while uncertainty stores
+
+
+@pytest.fixture
+def small_run(migrated_db, tmp_path):
+    """A two-layer run whose activation file stays where it was imported from."""
+    from seldb.h5.reader import write_activation_file
+
+    rng = np.random.default_rng(11)
+    labels = np.repeat(np.arange(4), 30)
+    layers = {"a": rng.gamma(1.5, 1.0, (labels.size, 12)).astype(np.float32)}
+    path = write_activation_file(tmp_path / "acts.h5", class_names=list("wxyz"), labels=labels, layers=layers)
+    return import_file(path, force=True).run_id
+
+
+SIGNAL_RUNNER = """
+import os, sys
+import sqlalchemy as sa
+import seldb.load.uncertainty as u
+SIG, WHEN = int(sys.argv[1]), sys.argv[2]
+real_copy, real_commit = u.copy_rows, sa.Connection.commit
+def copy_rows(cursor, table, columns, types, rows):
+    def signalled():
+        for i, row in enumerate(rows):
+            if WHEN == "copy" and i == 3:
+                os.kill(os.getpid(), SIG)  # mid-COPY
+            yield row
+    return real_copy(cursor, table, columns, types, signalled())
+def commit(self):
+    real_commit(self)
+    if WHEN == "commit":
+        os.kill(os.getpid(), SIG)  # as a signal that arrived while the commit was in flight is raised: after it
+u.copy_rows = copy_rows
+sa.Connection.commit = commit
+sys.argv = ["seldb"] + sys.argv[3:]
+from seldb_cli.main import main
+main()
+"""
+
+
+def _signalled_cli(tmp_path: Path, url: str, sig: int, when: str, *args) -> subprocess.CompletedProcess:
+    script = tmp_path / "runner.py"
+    script.write_text(textwrap.dedent(SIGNAL_RUNNER))
+    env = {**os.environ, "SELDB_DATABASE_URL": url}
+    command = [sys.executable, str(script), str(sig), when, *map(str, args)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _stored_intervals(run_id: int) -> int:
+    return _rows("SELECT count(*) AS n FROM seldb_store.unit_measure_uncertainty WHERE run_id = :r", r=run_id)[0]["n"]
+
+
+@pytest.mark.db
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_mid_copy_rolls_back_in_one_line(migrated_db, small_run, tmp_path, sig, code, word):
+    done = _signalled_cli(
+        tmp_path,
+        migrated_db,
+        sig,
+        "copy",
+        "uncertainty",
+        "--run",
+        small_run,
+        "--bootstrap",
+        5,
+        "--permutations",
+        5,
+        "-q",
+    )
+    assert done.returncode == code, done.stderr
+    assert done.stderr.strip().splitlines() == [f"{word}: nothing was written"]
+    assert _stored_intervals(small_run) == 0
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_a_signal_during_the_commit_says_the_rows_were_stored(migrated_db, small_run, tmp_path):
+    done = _signalled_cli(
+        tmp_path,
+        migrated_db,
+        signal.SIGTERM,
+        "commit",
+        "uncertainty",
+        "--run",
+        small_run,
+        "--bootstrap",
+        5,
+        "--permutations",
+        5,
+        "-q",
+    )
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"terminated (SIGTERM): the signal came during the commit: run {small_run}'s intervals were stored"
+    ]
+    assert _stored_intervals(small_run) > 0
+
+
+# --------------------------------------------------------------------------- 4e: any moment, any fault: one line
+
+SELDB = Path(sys.executable).with_name("seldb")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")]
+)
+@pytest.mark.parametrize("delay", [0.15, 0.4])
+def test_a_signal_while_seldb_starts_is_one_line(migrated_db, sig, code, word, delay):
+    """`seldb sql` waits on stdin for its query: the signal comes while starting or while it waits."""
+    import time
+
+    process = subprocess.Popen(
+        [str(SELDB), "sql"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(delay)
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{word}: ") and "nothing was written" in lines[0], lines

@@ -29,6 +29,7 @@ from seldb.db import schema as s
 from seldb.db.bulk import copy_rows
 from seldb.db.database import Database, driver_cursor
 from seldb.db.read import check_layers, resolve_run
+from seldb.db.signals import held_signals
 from seldb.engine.blocks import WORKERS, measure_blocks, plan_blocks
 from seldb.errors import InputError, SeldbError
 from seldb.files import file_sha256
@@ -244,8 +245,10 @@ def run_uncertainty(
             per_layer[done.block.layer].append(done.result)
             seconds[done.block.layer] += done.read_s + done.measure_s
     results = {name: finish_layer(parts) for name, parts in per_layer.items()}
-    with db.connect() as conn:
+    kept = f"the signal came during the commit: run {info.run_id}'s intervals were stored"
+    with held_signals(kept) as held, db.connect() as conn:  # a signal mid-COPY rolls back whole, in one line
         count = _store(conn, info, results, options, engine, seconds)
+        held.check()
         conn.commit()
     return UncertaintyRunResult(
         info.run_id,
