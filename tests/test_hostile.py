@@ -262,3 +262,37 @@ def test_a_signal_while_seldb_starts_is_one_line(migrated_db, sig, code, word, d
     assert process.returncode == code, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{word}: ") and "nothing was written" in lines[0], lines
+
+
+# --------------------------------------------------------------------------- 4e, 4i, 4j: uncertainty's options and runs
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--seed", "99999999999999999999"],
+            "--seed is at most 9,223,372,036,854,775,807, got 99,999,999,999,999,999,999",
+        ),
+        (["--bootstrap", "3000000000"], "--bootstrap is at most 2,147,483,647"),
+        (["--permutations", "3000000000"], "--permutations is at most 2,147,483,647"),
+        (["--bootstrap", "1000000000", "--permutations", "0"], "GiB of memory (seldb holds at most 8 GiB"),
+    ],
+)
+def test_uncertainty_refuses_out_of_range_options_up_front(small_run, cli, args, message):
+    result = cli("uncertainty", "--run", small_run, *args, "-q")
+    _one_error_line(result, message)
+    assert _stored_intervals(small_run) == 0
+
+
+@pytest.mark.db
+def test_uncertainty_of_a_run_without_an_activation_file_says_so(small_run, db, cli):
+    db.execute(
+        "UPDATE seldb_store.runs SET source_file = NULL,"
+        f' options = options || \'{{"source": "seldb dissect"}}\'::jsonb WHERE run_id = {small_run}',
+        write=True,
+    )
+    result = cli("uncertainty", "--run", small_run, "-q")
+    line = _one_error_line(result, f"run {small_run} was not loaded from an activation file (source: seldb dissect)")
+    assert "None" not in line
