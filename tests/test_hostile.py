@@ -296,3 +296,78 @@ def test_uncertainty_of_a_run_without_an_activation_file_says_so(small_run, db, 
     result = cli("uncertainty", "--run", small_run, "-q")
     line = _one_error_line(result, f"run {small_run} was not loaded from an activation file (source: seldb dissect)")
     assert "None" not in line
+
+
+# --------------------------------------------------------------------------- 4e, 4j: dissect's user code and dataset
+
+PLANTED = ["--model-module", "seldb.dissect.planted_net:PlantedNet", "--layers", "planted", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def mini_broden(tmp_path_factory):
+    from seldb.dissect.minibroden import make_mini_broden
+
+    return make_mini_broden(tmp_path_factory.mktemp("mini") / "mini", n_images=6, image_size=16, seed=3).directory
+
+
+def _dissect_tables() -> dict[str, int]:
+    return {t: _rows(f"SELECT count(*) AS n FROM seldb_store.{t}")[0]["n"] for t in ("runs", "dissections")}
+
+
+@pytest.mark.db
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            "import torch\ndef build():\n    raise ValueError('no weights here')\n",
+            "build() of {file} raised ValueError: no weights here",
+        ),
+        ("def build(:\n    pass\n", "{file} line 1: "),
+        ("import sys\ndef build():\n    sys.exit(3)\n", "build() of {file} called sys.exit(3)"),
+        ("import sys\nsys.exit(3)\n", "importing {file} called sys.exit(3)"),
+        ("raise RuntimeError('at import')\n", "importing {file} raised RuntimeError: at import"),
+    ],
+)
+def test_model_module_faults_are_one_line(migrated_db, mini_broden, cli, tmp_path, source, message):
+    module = tmp_path / "net.py"
+    module.write_text(source)
+    before = _dissect_tables()
+    result = cli("dissect", "--model-module", f"{module}:build", "--broden", mini_broden, "--layers", "x", "-q")
+    _one_error_line(result, "--model-module: " + message.format(file=module))
+    assert _dissect_tables() == before
+
+
+def _edited_copy(mini_broden: Path, tmp_path: Path, name: str, edit) -> Path:
+    import shutil
+
+    copy = tmp_path / "broden"
+    shutil.copytree(mini_broden, copy)
+    path = copy / name
+    path.write_text(edit(path.read_text()))
+    return copy
+
+
+@pytest.mark.db
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        (
+            "index.csv",
+            lambda t: t.replace("mini/0001.png", "/etc/hostname", 1),
+            "image '/etc/hostname' is not a path inside",
+        ),
+        ("index.csv", lambda t: t.replace("mini/0002.png", "../../outside.png", 1), "image '../../outside.png' is not"),
+        ("index.csv", lambda t: t.replace("mini/0000_color.png", "/tmp/x.png", 1), "color '/tmp/x.png' is not a path"),
+        ("label.csv", lambda t: t.replace(",color(", ",colour(", 1), "category 'colour' is not in category.csv"),
+    ],
+)
+def test_broden_files_outside_the_dataset_or_unknown_categories_are_refused(
+    migrated_db, mini_broden, cli, tmp_path, name, edit, message
+):
+    broden = _edited_copy(mini_broden, tmp_path, name, edit)
+    before = _dissect_tables()
+    result = cli("dissect", *PLANTED, "--broden", broden)
+    _one_error_line(result, message)
+    assert _dissect_tables() == before
