@@ -84,7 +84,7 @@ def friendly(func: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except (click.exceptions.Exit, click.ClickException):  # typer's own exits and usage errors
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException):  # exits and usage errors
             raise
         except SeldbError as exc:
             fail(str(exc))

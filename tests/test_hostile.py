@@ -23,6 +23,7 @@ import pytest
 from support import import_file
 from test_import_netdissect import CATEGORIES, HEADER, TALLY, write_tally
 from test_reports import _rows, toy  # noqa: F401  (the module's imported toy run)
+from test_serve_app import BASE, STUDY, demo  # noqa: F401  (the web app's demo-like run)
 
 
 def _one_error_line(result, *needles: str) -> str:
@@ -371,3 +372,124 @@ def test_broden_files_outside_the_dataset_or_unknown_categories_are_refused(
     result = cli("dissect", *PLANTED, "--broden", broden)
     _one_error_line(result, message)
     assert _dissect_tables() == before
+
+
+# --------------------------------------------------------------------------- 4f, 4g, 4h, 4j: the web app
+
+
+@pytest.fixture
+def web(demo, db, tmp_path):
+    from starlette.testclient import TestClient
+
+    from seldb.serve import create_app
+
+    app = create_app(db, "127.0.0.1", tmp_path / "cache")
+    with TestClient(app, base_url=BASE, raise_server_exceptions=False, follow_redirects=False) as client:
+        yield app, client
+
+
+@pytest.mark.db
+def test_nul_bytes_in_addresses_queries_and_forms_are_400(web, demo):
+    app, client = web
+    run = demo.run_id
+    for path in (
+        f"/runs/{run}/layer/%00",
+        f"/runs/{run}/unit/fc1.%00",
+        f"/runs/{run}/plot/fc1.5?class=%00",
+        f"/runs/{run}/units?filter=%00",
+        f"/runs/{run}/units?layer=fc1&sort=%00",
+    ):
+        response = client.get(path)
+        assert response.status_code == 400, (path, response.status_code, response.text[:200])
+    posted = client.post(f"/rate/{STUDY}/item/%00", data={"judged_object": "yes"})
+    assert posted.status_code == 400, posted.text[:200]
+    assert client.get(f"/runs/{run}/layer/fc1").status_code == 200  # the app goes on
+
+
+@pytest.mark.db
+def test_other_sites_cannot_make_the_server_draw_plots(web, demo, tmp_path):
+    app, client = web
+    image = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
+    refused = client.get(f"/runs/{demo.run_id}/plot/fc1.5?class=five", headers=image)
+    assert refused.status_code == 403
+    assert not list((tmp_path / "cache").glob("run*/*.png"))  # nothing drawn
+    link = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "navigate", "sec-fetch-dest": "document"}
+    assert client.get("/runs", headers=link).status_code == 200  # a link from elsewhere still opens the app
+    own = {"sec-fetch-site": "same-origin", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
+    drawn = client.get(f"/runs/{demo.run_id}/plot/fc1.5?class=five", headers=own)
+    assert drawn.status_code == 200 and drawn.content[:4] == b"\x89PNG"
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_the_plot_cache_stays_within_its_size(web, demo, tmp_path):
+    app, client = web
+    plots = app.state.ctx.plots
+    plots.max_bytes = 1  # every new plot evicts all older ones
+    for chosen in ("five", "one", "two"):
+        response = client.get(f"/runs/{demo.run_id}/plot/fc1.5?class={chosen}")
+        assert response.status_code == 200 and response.content[:4] == b"\x89PNG", chosen
+        cached = list((tmp_path / "cache").glob("run*/*.png"))
+        assert len(cached) == 1 and cached[0].read_bytes() == response.content
+        assert len(list((tmp_path / "cache").glob("run*/*.json"))) == 1
+
+
+@pytest.mark.db
+def test_serve_with_a_file_as_its_cache_is_refused_before_it_starts(migrated_db, cli, tmp_path):
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    result = cli("serve", "--port", _free_port(), "--cache", taken)
+    _one_error_line(result, f"--cache {taken}: not a folder")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.db
+@pytest.mark.slow
+def test_serve_stopped_by_sigterm_says_what_was_kept(migrated_db, tmp_path):
+    import socket
+    import time
+
+    port = _free_port()
+    env = {**os.environ, "SELDB_DATABASE_URL": migrated_db}
+    command = [str(SELDB), "serve", "--port", str(port), "--cache", str(tmp_path / "cache")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 143, err
+    assert (
+        err.strip().splitlines()[-1]
+        == "terminated (SIGTERM): the server stopped; every rating was saved as it was given"
+    )
+    assert "nothing was written" not in err
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("name", ["..", "."])
+def test_a_layer_named_like_a_path_step_is_refused(migrated_db, cli, tmp_path, name):
+    import h5py
+
+    from seldb.h5.reader import write_activation_file
+
+    labels = np.repeat(np.arange(3), 10)
+    values = np.random.default_rng(0).random((30, 2)).astype(np.float32)
+    path = write_activation_file(tmp_path / "a.h5", class_names=list("abc"), labels=labels, layers={"x": values})
+    with h5py.File(path, "a") as h5:  # HDF5 takes '..' as a name; '.' only by a link of that name
+        h5["layers"].move("x", name) if name == ".." else None
+    if name == ".":
+        pytest.skip("HDF5 cannot hold a dataset named '.'")
+    before = _rows("SELECT count(*) AS n FROM seldb_store.runs")[0]["n"]
+    _one_error_line(cli("import-h5", path, "-q"), f"a layer cannot be named {name!r}")
+    assert _rows("SELECT count(*) AS n FROM seldb_store.runs")[0]["n"] == before
