@@ -477,8 +477,8 @@ def test_serve_stopped_by_sigterm_says_what_was_kept(migrated_db, tmp_path):
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("name", ["..", "."])
-def test_a_layer_named_like_a_path_step_is_refused(migrated_db, cli, tmp_path, name):
+def test_a_layer_named_dot_dot_is_refused(migrated_db, cli, tmp_path):
+    """Its page, /runs/N/layer/.., is a link browsers resolve to the run's page (HDF5 cannot name one '.')."""
     import h5py
 
     from seldb.h5.reader import write_activation_file
@@ -486,10 +486,31 @@ def test_a_layer_named_like_a_path_step_is_refused(migrated_db, cli, tmp_path, n
     labels = np.repeat(np.arange(3), 10)
     values = np.random.default_rng(0).random((30, 2)).astype(np.float32)
     path = write_activation_file(tmp_path / "a.h5", class_names=list("abc"), labels=labels, layers={"x": values})
-    with h5py.File(path, "a") as h5:  # HDF5 takes '..' as a name; '.' only by a link of that name
-        h5["layers"].move("x", name) if name == ".." else None
-    if name == ".":
-        pytest.skip("HDF5 cannot hold a dataset named '.'")
+    with h5py.File(path, "a") as h5:
+        h5["layers"].move("x", "..")
     before = _rows("SELECT count(*) AS n FROM seldb_store.runs")[0]["n"]
-    _one_error_line(cli("import-h5", path, "-q"), f"a layer cannot be named {name!r}")
+    _one_error_line(cli("import-h5", path, "-q"), "a layer cannot be named '..'")
     assert _rows("SELECT count(*) AS n FROM seldb_store.runs")[0]["n"] == before
+
+
+# --------------------------------------------------------------------------- one line, whatever went wrong
+
+
+@pytest.mark.db
+def test_error_lines_never_carry_raw_control_characters(migrated_db, cli, tmp_path):
+    name = tmp_path / "run\x1b[2J\x1b[31mred\u202e.h5"
+    result = cli("import-h5", name, "-q")
+    line = _one_error_line(result, "\\x1b[2J\\x1b[31mred\\u202e.h5")
+    assert line.isprintable()
+
+
+@pytest.mark.db
+def test_an_unexpected_exception_is_one_line_naming_it(migrated_db, cli, monkeypatch):
+    from seldb.api import Seldb
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero\nsecond line")
+
+    monkeypatch.setattr(Seldb, "runs_overview", broken)
+    result = cli("runs")
+    _one_error_line(result, "unexpected ZeroDivisionError: division by zero (a bug in seldb; SELDB_TRACEBACK=1")
