@@ -42,4 +42,3 @@ COMMANDS = (
 )
 for commands in COMMANDS:
     commands.register(app)
-

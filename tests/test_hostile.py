@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from support import import_file
-from test_import_netdissect import CATEGORIES, HEADER, TALLY, write_tally
+from test_import_netdissect import HEADER, write_tally
 from test_reports import _rows, toy  # noqa: F401  (the module's imported toy run)
 from test_serve_app import BASE, STUDY, demo  # noqa: F401  (the web app's demo-like run)
 
@@ -378,7 +378,7 @@ def test_broden_files_outside_the_dataset_or_unknown_categories_are_refused(
 
 
 @pytest.fixture
-def web(demo, db, tmp_path):
+def web(demo, db, tmp_path):  # noqa: F811
     from starlette.testclient import TestClient
 
     from seldb.serve import create_app
@@ -389,7 +389,7 @@ def web(demo, db, tmp_path):
 
 
 @pytest.mark.db
-def test_nul_bytes_in_addresses_queries_and_forms_are_400(web, demo):
+def test_nul_bytes_in_addresses_queries_and_forms_are_400(web, demo):  # noqa: F811
     app, client = web
     run = demo.run_id
     for path in (
@@ -407,7 +407,7 @@ def test_nul_bytes_in_addresses_queries_and_forms_are_400(web, demo):
 
 
 @pytest.mark.db
-def test_other_sites_cannot_make_the_server_draw_plots(web, demo, tmp_path):
+def test_other_sites_cannot_make_the_server_draw_plots(web, demo, tmp_path):  # noqa: F811
     app, client = web
     image = {"sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors", "sec-fetch-dest": "image"}
     refused = client.get(f"/runs/{demo.run_id}/plot/fc1.5?class=five", headers=image)
@@ -422,7 +422,7 @@ def test_other_sites_cannot_make_the_server_draw_plots(web, demo, tmp_path):
 
 @pytest.mark.db
 @pytest.mark.slow
-def test_the_plot_cache_stays_within_its_size(web, demo, tmp_path):
+def test_the_plot_cache_stays_within_its_size(web, demo, tmp_path):  # noqa: F811
     app, client = web
     plots = app.state.ctx.plots
     plots.max_bytes = 1  # every new plot evicts all older ones

@@ -70,7 +70,7 @@ def _iou(path: Path, line: int, column: str, text: str | None, required: bool) -
     (a NaN would compare greater than every number in PostgreSQL and make the unit a detector)."""
     value = _number(path, line, column, text, required)
     if value is not None and not 0.0 <= value <= 1.0:  # False for NaN too
-        raise InputError(f"{path} line {line}: {column} {text.strip()!r} is not an IoU (a number from 0 to 1)")
+        raise InputError(f"{path} line {line}: {column} {(text or '').strip()!r} is not an IoU (a number from 0 to 1)")
     return value
 
 

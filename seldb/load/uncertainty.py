@@ -78,8 +78,9 @@ def _run_info(conn: sa.Connection, run_id: int, layer_names: Sequence[str] | Non
     """What the pass needs of the run, with the chosen layers (every layer when none is named)."""
     layers = check_layers(conn, resolve_run(conn, run_id), layer_names)
     run = conn.execute(
-        sa.select(s.runs.c.source_file, s.runs.c.source_sha256, s.runs.c.bins, s.runs.c.options["source"].astext)
-        .where(s.runs.c.run_id == run_id)
+        sa.select(s.runs.c.source_file, s.runs.c.source_sha256, s.runs.c.bins, s.runs.c.options["source"].astext).where(
+            s.runs.c.run_id == run_id
+        )
     ).one()
     images = conn.execute(
         sa.select(s.run_images.c.label, s.run_images.c.analysed)

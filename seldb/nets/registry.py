@@ -251,7 +251,8 @@ def _from_module_file(target: str):
             raise InputError(f"--model-module: {path} is not a Python file that can be imported")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[module_spec.name] = module
-        _user_code(f"importing {path}", lambda: module_spec.loader.exec_module(module))  # type: ignore[union-attr]
+        loader = module_spec.loader
+        _user_code(f"importing {path}", lambda: loader.exec_module(module))
     builder = getattr(module, func, None)
     if not callable(builder):
         raise InputError(f"--model-module: {file} has no function {func!r}")

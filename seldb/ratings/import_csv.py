@@ -234,10 +234,9 @@ def store_ratings(
         names = list(conn.execute(sa.select(s.run_classes.c.name).where(s.run_classes.c.run_id == run_id)).scalars())
         mapping = read_synonyms(synonyms, names) if synonyms else {}
         if replace:  # the file's raters only: other raters and browser-study answers stay
-            raters = sorted({r.rater for r in ratings})
             conn.execute(
                 sa.text("DELETE FROM seldb_store.am_ratings WHERE run_id = :r AND rater = ANY(:raters)"),
-                {"r": run_id, "raters": raters},
+                {"r": run_id, "raters": sorted({r.rater for r in ratings})},
             )
         else:
             _refuse_duplicates(conn, run_id, ratings, layers)

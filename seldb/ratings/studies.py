@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
