@@ -514,3 +514,34 @@ def test_an_unexpected_exception_is_one_line_naming_it(migrated_db, cli, monkeyp
     monkeypatch.setattr(Seldb, "runs_overview", broken)
     result = cli("runs")
     _one_error_line(result, "unexpected ZeroDivisionError: division by zero (a bug in seldb; SELDB_TRACEBACK=1")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        (KeyboardInterrupt(), 130, "interrupted: the file keeps every finished chunk"),
+        ("terminated", 143, "terminated (SIGTERM): the file keeps every finished chunk"),
+    ],
+)
+def test_a_command_that_says_what_it_kept_exits_with_the_signals_code(raised, code, line):
+    """As `seldb ingest` does: the command catches the signal itself and names what it kept."""
+    import typer
+    from typer.testing import CliRunner
+
+    from seldb.errors import Terminated
+    from seldb_cli.common import friendly, interrupted
+
+    app = typer.Typer()
+
+    @app.command()
+    @friendly
+    def long_command() -> None:
+        try:
+            raise Terminated() if raised == "terminated" else raised
+        except KeyboardInterrupt as exc:
+            interrupted(exc, "the file keeps every finished chunk")
+
+    result = CliRunner().invoke(app, [])
+    assert result.exit_code == code
+    assert result.stderr.strip().splitlines() == [line]
