@@ -75,12 +75,17 @@ def warn(message: str) -> None:
     err_console.print(f"[yellow]warning:[/] {escape(printable(message))}", highlight=False, soft_wrap=True)
 
 
+began = False  # a command's own code began (seldb_cli.main tells a signal before it from one after it)
+
+
 def friendly(func: Callable) -> Callable:
     """Turn SeldbError, an operating system error, Ctrl-C and SIGTERM into one line and an exit code;
     anything else too (see the module's docstring)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        global began
+        began = True
         try:
             return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException):  # exits and usage errors

@@ -19,20 +19,33 @@ def on_sigterm(signum, frame) -> None:
     raise Terminated()
 
 
-def _stopped_while_starting(exc: KeyboardInterrupt) -> None:
+def _stopped(exc: BaseException, what: str) -> None:
     terminated = type(exc).__name__ == "Terminated"
-    word = "terminated (SIGTERM)" if terminated else "interrupted"
-    sys.stderr.write(f"{word}: stopped while starting; nothing was written\n")
+    sys.stderr.write(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: {what}\n")
     sys.exit(143 if terminated else 130)
 
 
 def main() -> None:
     try:
         signal.signal(signal.SIGTERM, on_sigterm)  # handled like Ctrl-C: cleanup, one line, exit 143
+        from typer.main import get_command
+
         from seldb_cli.app import app
+
+        command = get_command(app)
     except KeyboardInterrupt as exc:
-        _stopped_while_starting(exc)
-    app()
+        _stopped(exc, "stopped while starting; nothing was written")
+    try:
+        command()
+    except SystemExit as exc:
+        # typer turns a signal outside the command itself (while parsing, or after it returned) into a silent
+        # exit 130, even SIGTERM's: say which, and in which phase
+        signalled = exc.__context__.__cause__ if exc.__context__ is not None else None
+        if isinstance(signalled, KeyboardInterrupt):
+            from seldb_cli import common
+
+            _stopped(signalled, "after the command finished" if common.began else "nothing was written")
+        raise
 
 
 def __getattr__(name: str):

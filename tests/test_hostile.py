@@ -545,3 +545,35 @@ def test_a_command_that_says_what_it_kept_exits_with_the_signals_code(raised, co
     result = CliRunner().invoke(app, [])
     assert result.exit_code == code
     assert result.stderr.strip().splitlines() == [line]
+
+
+PARSING_RUNNER = """
+import os, sys
+import typer.main
+SIG = int(sys.argv[1])
+real_get_command = typer.main.get_command
+def get_command(app):
+    command = real_get_command(app)
+    real_make_context = command.make_context
+    def make_context(*args, **kwargs):
+        os.kill(os.getpid(), SIG)  # while typer parses the command line, before any command of seldb runs
+        return real_make_context(*args, **kwargs)
+    command.make_context = make_context
+    return command
+typer.main.get_command = get_command
+sys.argv = ["seldb"] + sys.argv[2:]
+from seldb_cli.main import main
+main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated (SIGTERM)"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_while_the_command_line_is_parsed_is_one_line(tmp_path, sig, code, word):
+    script = tmp_path / "runner.py"
+    script.write_text(textwrap.dedent(PARSING_RUNNER))
+    done = subprocess.run([sys.executable, str(script), str(sig), "runs"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == code, done.stderr
+    assert done.stderr.strip().splitlines() == [f"{word}: nothing was written"]
