@@ -3,17 +3,24 @@
 Commands stay thin: parse arguments, call one method of a `seldb.connect()`
 handle, print. Errors meant for the user (SeldbError) become one red line on
 stderr and exit code 1; Ctrl-C becomes exit code 130 without a traceback.
+Anything else a command raises (a bug, or code the user handed us calling
+sys.exit) is one line too, naming the exception; SELDB_TRACEBACK=1 shows the
+traceback instead. Control characters of a message (read from a user's file)
+are printed escaped, so that a line can neither span lines nor drive the terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -50,42 +57,68 @@ def database() -> Iterator[Seldb]:
         yield db
 
 
+def printable(text: str) -> str:
+    """The text with control and format characters written as escapes ('\\x1b', '\\n', '\\u202e'): one line
+    that cannot move the cursor, recolour the terminal or reorder what follows."""
+    if text.isprintable():
+        return text
+    return "".join(
+        ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf") else ch for ch in text
+    )
+
+
 def fail(message: str, code: int = 1) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(printable(message))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(printable(message))}", highlight=False, soft_wrap=True)
+
+
+began = False  # a command's own code began (seldb_cli.main tells a signal before it from one after it)
 
 
 def friendly(func: Callable) -> Callable:
-    """Turn SeldbError, an operating system error, Ctrl-C and SIGTERM into one line and an exit code."""
+    """Turn SeldbError, an operating system error, Ctrl-C and SIGTERM into one line and an exit code;
+    anything else too (see the module's docstring)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        global began
+        began = True
         try:
             return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException):  # exits and usage errors
+            raise
         except SeldbError as exc:
             fail(str(exc))
         except OSError as exc:  # a full disk, a permission, a file that vanished: what and where
             where = f"{exc.filename}: " if exc.filename else ""
             fail(f"{where}{exc.strerror or exc}; nothing was written")
-        except KeyboardInterrupt as exc:
-            interrupted(exc, "nothing was written")
+        except KeyboardInterrupt as exc:  # `kept`: what a library call kept despite the signal (seldb.db.signals)
+            interrupted(exc, getattr(exc, "kept", "nothing was written"))
+        except SystemExit as exc:  # seldb never calls sys.exit in a command: code it ran for the user did
+            fail(f"the command was stopped by sys.exit({exc.code!r}) in code it ran; nothing was written")
+        except Exception as exc:
+            if os.environ.get("SELDB_TRACEBACK"):
+                raise
+            fail(f"unexpected {unexpected(exc)} (a bug in seldb; SELDB_TRACEBACK=1 shows where)")
 
     return wrapper
+
+
+def unexpected(exc: BaseException) -> str:
+    """'ValueError: the first line of its message' (the name alone when the message is empty)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def interrupted(exc: KeyboardInterrupt, what: str) -> None:
     """One line for Ctrl-C (exit 130) or SIGTERM (exit 143)."""
     terminated = isinstance(exc, Terminated)
     err_console.print(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: {what}", highlight=False)
-    sys.exit(143 if terminated else 130)
-
-
-def on_sigterm(signum, frame) -> None:
-    raise Terminated()
+    raise typer.Exit(143 if terminated else 130)  # not sys.exit: friendly() reads a SystemExit as user code's
 
 
 def confirmed(question: str, yes: bool) -> bool:

@@ -1,61 +1,65 @@
-"""The `seldb` command: one typer app assembled from the command modules."""
+"""The `seldb` command: one typer app assembled from the command modules.
+
+`main` is the executable's first code. It handles SIGTERM and Ctrl-C before
+the half second that importing typer, rich and the command modules takes, so
+that a signal at any moment ends in one line (exit 143 or 130), never in a
+traceback or a silent kill; the app itself is built on first use
+(`seldb_cli.main.app`, seldb_cli/app.py).
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
 
-import typer
 
-from seldb_cli import (
-    am_cmds,
-    control_cmds,
-    core_cmds,
-    db_cmds,
-    dissect_cmds,
-    ingest_cmds,
-    ray_driver,
-    report_cmds,
-    serve_cmds,
-    uncertainty_cmds,
-)
-from seldb_cli.common import on_sigterm
+def on_sigterm(signum, frame) -> None:
+    from seldb.errors import Terminated  # here, not above: this module is imported before any handler is set
 
-app = typer.Typer(
-    name="seldb",
-    help=(
-        "Is this unit really an object detector? seldb computes every selectivity measure "
-        "(precision, CCMAS, localist margin, recall at precision 1, maximum informedness, ...) "
-        "for every unit of a network and stores them in PostgreSQL behind SQL views.\n\n"
-        'Start with `seldb demo`, then `seldb sql "SELECT * FROM seldb.detector_claims LIMIT 5"`.'
-    ),
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+    raise Terminated()
 
-COMMANDS = (
-    db_cmds,
-    core_cmds,
-    ingest_cmds,
-    dissect_cmds,
-    report_cmds,
-    control_cmds,
-    am_cmds,
-    uncertainty_cmds,
-    serve_cmds,
-)
-for commands in COMMANDS:
-    commands.register(app)
+
+def _stopped(exc: BaseException, what: str) -> None:
+    terminated = type(exc).__name__ == "Terminated"
+    sys.stderr.write(f"{'terminated (SIGTERM)' if terminated else 'interrupted'}: {what}\n")
+    sys.exit(143 if terminated else 130)
 
 
 def main() -> None:
-    if ray_driver.is_child():
-        ray_driver.start_child()
-    elif ray_driver.wanted(sys.argv[1:]):  # a Ray driver can be ended by Ray itself: watched from here
-        ray_driver.supervise("seldb_cli.main", sys.argv[1:])
-    signal.signal(signal.SIGTERM, on_sigterm)  # handled like Ctrl-C: cleanup, one line, exit 143
-    app()
+    try:
+        signal.signal(signal.SIGTERM, on_sigterm)  # handled like Ctrl-C: cleanup, one line, exit 143
+        from seldb_cli import ray_driver
+
+        if ray_driver.is_child():
+            ray_driver.start_child()
+        elif ray_driver.wanted(sys.argv[1:]):  # a Ray driver can be ended by Ray itself: watched from here
+            ray_driver.supervise("seldb_cli.main", sys.argv[1:])
+        from typer.main import get_command
+
+        from seldb_cli.app import app
+
+        command = get_command(app)
+    except KeyboardInterrupt as exc:
+        _stopped(exc, "stopped while starting; nothing was written")
+    try:
+        command()
+    except SystemExit as exc:
+        # typer turns a signal outside the command itself (while parsing, or after it returned) into a silent
+        # exit 130, even SIGTERM's: say which, and in which phase
+        signalled = exc.__context__.__cause__ if exc.__context__ is not None else None
+        if isinstance(signalled, KeyboardInterrupt):
+            from seldb_cli import common
+
+            _stopped(signalled, "after the command finished" if common.began else "nothing was written")
+        raise
+
+
+def __getattr__(name: str):
+    if name == "app":  # `from seldb_cli.main import app`, as before the app moved
+        from seldb_cli.app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

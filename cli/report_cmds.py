@@ -266,7 +266,9 @@ def import_ratings_cmd(
     file: Annotated[Path, typer.Argument(help="CSV: unit, rater, judged_object (yes/no), label.")],
     run: Annotated[int, typer.Option("--run", help="The run whose units were rated.")],
     synonyms: Annotated[Path | None, typer.Option(help="Synonym groups, one comma-separated group a line.")] = None,
-    replace: Annotated[bool, typer.Option("--replace", help="Replace the run's earlier ratings.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace the earlier ratings of the file's raters (others stay).")
+    ] = False,
     key: Annotated[
         Path | None,
         typer.Option("--key", help="key.json of a `seldb am sheet` page: FILE is a rater's download from it."),

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from seldb.render import table_text
-from seldb_cli.common import console, database, err_console, friendly, warn
+from seldb_cli.common import console, database, err_console, friendly, interrupted, warn
 from seldb_cli.output import table_width, write
 
 Opt = typer.Option
@@ -66,7 +66,7 @@ def serve_command(
             db.serve(options, notify=lambda line: console.print(line, highlight=False, soft_wrap=True), warn=warn)
     except KeyboardInterrupt as exc:  # Ctrl-C is how a server is stopped: answers are committed one by one
         if isinstance(exc, Terminated):
-            raise
+            interrupted(exc, "the server stopped; every rating was saved as it was given")
     err_console.print("stopped", highlight=False)
 
 

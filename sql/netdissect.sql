@@ -8,7 +8,8 @@
 -- Units without a tally row are absent. A unit whose IoU is 0 with every
 -- label keeps its top row with label NULL and score 0, as tally.csv has it.
 -- is_detector: the top label's IoU exceeds 0.04, the cut above which Network
--- Dissection (Bau et al. 2017) calls a unit a detector of that label.
+-- Dissection (Bau et al. 2017) calls a unit a detector of that label; an IoU
+-- outside [0, 1] (NaN sorts above every number in PostgreSQL) never is one.
 CREATE OR REPLACE VIEW seldb.netdissect AS
 SELECT
     nd.run_id,
@@ -31,7 +32,7 @@ SELECT
     m.mi_recall,
     m.mi_false_alarm_rate,
     m.mi_false_discovery_rate,
-    nd.score IS NOT NULL AND nd.iou > 0.04 AS is_detector,
+    nd.score IS NOT NULL AND nd.iou > 0.04 AND nd.iou <= 1 AS is_detector,
     nd.source,
     nd.dissection_id,
     d.quantile,

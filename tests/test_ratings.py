@@ -126,7 +126,8 @@ def test_table1_matches_python(migrated_db, toy, cli, tmp_path):  # noqa: F811
     assert [line.split(",")[0] for line in report.splitlines()[1:]] == ["conv1", "conv2", "fc6"]
 
 
-def test_without_synonyms_labels_still_match_case_insensitively(migrated_db, toy, cli, tmp_path):  # noqa: F811
+def test_without_synonyms_labels_still_match_case_insensitively(migrated_db, db, toy, cli, tmp_path):  # noqa: F811
+    db.execute(f"DELETE FROM seldb_store.am_ratings WHERE run_id = {toy.run_id}", write=True)  # --replace keeps others
     ratings = [("fc6.0", "ann", "yes", " SCHOOL bus "), ("fc6.0", "bob", "yes", "school bus")]
     assert (
         cli("import", "ratings", write_ratings(tmp_path / "r.csv", ratings), "--run", toy.run_id, "--replace").exit_code

@@ -21,7 +21,7 @@ import csv
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 from PIL import Image
@@ -132,7 +132,7 @@ def open_broden(directory, categories: list[str] | None = None, check_files: boo
         raise InputError(f"{directory}: no such directory (a Broden dataset is {LAYOUT})")
     all_categories = _read_categories(directory)
     chosen = _choose_categories(directory, all_categories, categories)
-    names, known = _read_labels(directory)
+    names, known = _read_labels(directory, all_categories)
     primary, member = _primary_categories(directory, chosen, len(names))
     images = _read_index(directory, chosen)
     broden = Broden(directory, chosen, images, names, known, primary, member, _fingerprint(directory))
@@ -186,13 +186,20 @@ def _choose_categories(directory: Path, available: list[str], wanted: list[str] 
     return tuple(c for c in available if c in wanted)  # category.csv order, as NetDissect-Lite keeps it
 
 
-def _read_labels(directory: Path) -> tuple[list[str], np.ndarray]:
+def _read_labels(directory: Path, categories: list[str]) -> tuple[list[str], np.ndarray]:
     path = directory / "label.csv"
     numbers: dict[int, str] = {}
     for line, row in _read_csv(path, ("number", "name")):
         number = _integer(path, line, "number", row["number"])
         if number in numbers:
             raise InputError(f"{path} line {line}: label number {number} appears twice")
+        # its categories, 'color(12);object(3)' as NetDissect writes them, must be category.csv's
+        for entry in filter(None, (row.get("category") or "").split(";")):
+            name = entry.split("(", 1)[0].strip()
+            if name not in categories:
+                raise InputError(
+                    f"{path} line {line}: category {name!r} is not in category.csv (it lists {', '.join(categories)})"
+                )
         numbers[number] = row["name"]
     if not numbers:
         raise InputError(f"{path}: no labels listed")
@@ -241,10 +248,21 @@ def _read_index(directory: Path, categories: tuple[str, ...]) -> list[BrodenImag
         sizes = {c: _integer(path, line, c, row[c]) for c in ("ih", "iw", "sh", "sw")}
         if not row["image"]:
             raise InputError(f"{path} line {line}: image is empty")
+        for column, name in [("image", row["image"])] + [
+            (c, i) for c in categories for i in cells[c] if isinstance(i, str)
+        ]:
+            _inside_images(path, line, column, name)
         images.append(BrodenImage(line, row["image"], cells=cells, **sizes))
     if not images:
         raise InputError(f"{path}: no image has a label in the categories {', '.join(categories)}")
     return images
+
+
+def _inside_images(path: Path, line: int, column: str, name: str) -> None:
+    """A file an index.csv names is read from the images/ folder: never an absolute path, nor one that climbs out."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive or ".." in parts or "\0" in name:
+        raise InputError(f"{path} line {line}: {column} {name!r} is not a path inside the dataset's images/ folder")
 
 
 def _cell(text: str) -> tuple[str | int, ...]:

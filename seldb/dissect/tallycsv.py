@@ -67,6 +67,15 @@ def _number(path: Path, line: int, column: str, text: str | None, required: bool
         raise InputError(f"{path} line {line}: {column} {text!r} is not a number") from None
 
 
+def _iou(path: Path, line: int, column: str, text: str | None, required: bool) -> float | None:
+    """An IoU (or the score, the top label's IoU): a number in [0, 1]; NaN, infinities and the rest are refused
+    (a NaN would compare greater than every number in PostgreSQL and make the unit a detector)."""
+    value = _number(path, line, column, text, required)
+    if value is not None and not 0.0 <= value <= 1.0:  # False for NaN too
+        raise InputError(f"{path} line {line}: {column} {(text or '').strip()!r} is not an IoU (a number from 0 to 1)")
+    return value
+
+
 def _unit(path: Path, line: int, text: str | None, first: int = 1) -> int:
     """The 0-based unit of a row whose units are numbered from `first` (1: NetDissect's tally.csv)."""
     based = f"{first}-based"
@@ -101,16 +110,16 @@ def _row_labels(path: Path, line: int, row: dict, categories: list[str], first: 
     if categories and category not in categories:
         known = ", ".join(categories)
         raise InputError(f"{path} line {line}: category {category!r} has no columns (categories: {known})")
-    score = _number(path, line, "score", row["score"], required=True)
+    score = _iou(path, line, "score", row["score"], required=True)
     if not label and score != 0:
         # NetDissect-Lite names no label (label 0, '') only where every IoU is 0: a unit that never fired on a label
         raise InputError(f"{path} line {line}: label is empty but score is {score} (an empty label has score 0)")
-    top_iou = _number(path, line, f"{category}-iou", row.get(f"{category}-iou"), required=False)
+    top_iou = _iou(path, line, f"{category}-iou", row.get(f"{category}-iou"), required=False)
     top = TallyLabel(unit, category, label, score, score if top_iou is None else top_iou)
     best = []
     for cat in categories:
         other = (row.get(f"{cat}-label") or "").strip()
-        best.append((cat, other, _number(path, line, f"{cat}-iou", row.get(f"{cat}-iou"), False) if other else None))
+        best.append((cat, other, _iou(path, line, f"{cat}-iou", row.get(f"{cat}-iou"), False) if other else None))
     return unit_labels(top, best)
 
 

@@ -72,6 +72,8 @@ MAX_NAME_BYTES = 512  # layer names are indexed (btree rows hold about 2,700 byt
 
 def _check_names(afile: ActivationFile, layers: list[str]) -> None:
     for layer in layers:
+        if layer in (".", ".."):  # its page's address, /runs/N/layer/.., would lead a browser elsewhere
+            raise InputError(f"{afile.path}: /layers/{layer}: a layer cannot be named {layer!r} (rename the dataset)")
         size = len(layer.encode("utf-8"))
         if size > MAX_NAME_BYTES:
             raise InputError(

@@ -93,11 +93,25 @@ def check_engine(engine: str, address: str | None, ship_blocks: bool = False) ->
         raise InputError(f"{'--address' if address else '--ship-blocks'} is an option of --engine ray")
 
 
+# What the database stores them as (int4 replicate counts, an int8 seed): refused before any work, not after
+MAX_REPLICATES = 2**31 - 1
+MAX_SEED = 2**63 - 1
+# The draws of every replicate are held at once (a byte per image per bootstrap replicate, two per permutation),
+# beside each block's replicate values (8 bytes per unit, measure and replicate)
+MAX_REPLICATE_BYTES = 8 * 2**30
+
+
 def check_uncertainty(bootstrap: int, permutations: int, seed: int, level: float) -> None:
     """One-line errors for the options of `seldb uncertainty` (and the same on import-h5/ingest)."""
-    for name, value in (("bootstrap", bootstrap), ("permutations", permutations), ("seed", seed)):
+    for name, value, most in (
+        ("bootstrap", bootstrap, MAX_REPLICATES),
+        ("permutations", permutations, MAX_REPLICATES),
+        ("seed", seed, MAX_SEED),
+    ):
         if int(value) < 0:
             raise InputError(f"--{name} must be 0 or more, got {value}")
+        if int(value) > most:
+            raise InputError(f"--{name} is at most {most:,}, got {value:,}")
     if not 0.0 < float(level) < 1.0:
         raise InputError(f"--level must lie strictly between 0 and 1, got {level}")
 
@@ -135,3 +149,15 @@ class ImportResult:
     replaced: list[int] = field(default_factory=list)  # runs deleted for this one (on_duplicate="replace")
     notes: list[str] = field(default_factory=list)  # what the user should know (e.g. a k above N)
     uncertainty: Any = None  # seldb.load.uncertainty.UncertaintyRunResult when bootstrap/permutations were asked for
+
+
+def check_replicate_memory(n_images: int, bootstrap: int, permutations: int, block_values: int) -> None:
+    """Refuse, before allocating, replicates whose draws and block values would not fit in
+    MAX_REPLICATE_BYTES (`block_values`: unit-measure values of one block, per replicate)."""
+    need = n_images * (bootstrap + 2 * permutations) + 8 * block_values * max(bootstrap, permutations)
+    if need > MAX_REPLICATE_BYTES:
+        raise InputError(
+            f"--bootstrap {bootstrap:,} and --permutations {permutations:,} over {n_images:,} images need about"
+            f" {need / 2**30:,.1f} GiB of memory (seldb holds at most {MAX_REPLICATE_BYTES // 2**30} GiB of"
+            " replicates); ask for fewer replicates"
+        )

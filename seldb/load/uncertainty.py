@@ -29,11 +29,12 @@ from seldb.db import schema as s
 from seldb.db.bulk import copy_rows
 from seldb.db.database import Database, driver_cursor
 from seldb.db.read import check_layers, resolve_run
+from seldb.db.signals import held_signals
 from seldb.engine.blocks import WORKERS, measure_blocks, plan_blocks
 from seldb.errors import InputError, SeldbError
 from seldb.files import file_sha256
 from seldb.h5.reader import ActivationFile
-from seldb.load.options import check_uncertainty
+from seldb.load.options import check_replicate_memory, check_uncertainty
 from seldb.load.uncertainty_keep import keep_other_half
 from seldb.measures.resampling.estimates import (
     BlockUncertainty,
@@ -68,6 +69,7 @@ class _RunInfo:
     source_file: str | None
     sha256: str | None
     bins: int
+    source: str | None  # what made the run (runs.options' "source")
     layer_ids: dict[str, int]  # the chosen layers of the run, in network order
     labels: np.ndarray  # per image of the file
     analysed: np.ndarray  # bool per image
@@ -77,7 +79,9 @@ def _run_info(conn: sa.Connection, run_id: int, layer_names: Sequence[str] | Non
     """What the pass needs of the run, with the chosen layers (every layer when none is named)."""
     layers = check_layers(conn, resolve_run(conn, run_id), layer_names)
     run = conn.execute(
-        sa.select(s.runs.c.source_file, s.runs.c.source_sha256, s.runs.c.bins).where(s.runs.c.run_id == run_id)
+        sa.select(s.runs.c.source_file, s.runs.c.source_sha256, s.runs.c.bins, s.runs.c.options["source"].astext).where(
+            s.runs.c.run_id == run_id
+        )
     ).one()
     images = conn.execute(
         sa.select(s.run_images.c.label, s.run_images.c.analysed)
@@ -86,14 +90,18 @@ def _run_info(conn: sa.Connection, run_id: int, layer_names: Sequence[str] | Non
     ).all()
     labels = np.array([row.label for row in images], dtype=np.int64)
     analysed = np.array([row.analysed for row in images], dtype=bool)
-    return _RunInfo(
-        run_id, run.source_file, run.source_sha256, run.bins, {r.name: r.layer_id for r in layers}, labels, analysed
-    )
+    layer_ids = {r.name: r.layer_id for r in layers}
+    return _RunInfo(run_id, run.source_file, run.source_sha256, run.bins, run[3], layer_ids, labels, analysed)
 
 
 def _open_file(info: _RunInfo, verify: bool, progress: bool) -> ActivationFile:
     """The run's activation file, refused with one line when it is gone or has changed."""
-    if not info.source_file or not Path(info.source_file).is_file():
+    if not info.source_file:  # a run `seldb dissect` stored, say: its activations were never in a file
+        raise SeldbError(
+            f"run {info.run_id} was not loaded from an activation file (source: {info.source or 'unknown'});"
+            " intervals and chance levels need one: a run of seldb import-h5 or seldb ingest"
+        )
+    if not Path(info.source_file).is_file():
         raise SeldbError(
             f"run {info.run_id}: its activation file {info.source_file} is gone;"
             " intervals and chance levels need the activations (put the file back there)"
@@ -230,6 +238,8 @@ def run_uncertainty(
     with _open_file(info, verify_file, progress) as afile:
         rows = np.flatnonzero(info.analysed)
         rows = rows[np.argsort(info.labels[rows], kind="stable")]  # grouped by class, as the import reads them
+        block_values = options.block_units * len(catalogue.UNIT_MEASURES) * max(workers, 1)
+        check_replicate_memory(rows.size, options.bootstrap, options.permutations, block_values)
         draws = make_draws(info.labels[rows], afile.n_classes, options)
         blocks = plan_blocks(afile, chosen, rows.size, afile.n_classes * info.bins)
 
@@ -247,8 +257,10 @@ def run_uncertainty(
             per_layer[done.block.layer].append(done.result)
             seconds[done.block.layer] += done.read_s + done.measure_s
     results = {name: finish_layer(parts) for name, parts in per_layer.items()}
-    with db.connect() as conn:
+    kept = f"the signal came during the commit: run {info.run_id}'s intervals were stored"
+    with held_signals(kept) as held, db.connect() as conn:  # a signal mid-COPY rolls back whole, in one line
         count = _store(conn, info, results, options, engine, seconds)
+        held.check()
         conn.commit()
     return UncertaintyRunResult(
         info.run_id,

@@ -279,8 +279,27 @@ def _from_module_file(target: str):
             raise InputError(f"--model-module: {path} is not a Python file that can be imported")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[module_spec.name] = module
-        module_spec.loader.exec_module(module)
+        loader = module_spec.loader
+        _user_code(f"importing {path}", lambda: loader.exec_module(module))
     builder = getattr(module, func, None)
     if not callable(builder):
         raise InputError(f"--model-module: {file} has no function {func!r}")
-    return builder()
+    return _user_code(f"{func}() of {file}", builder)
+
+
+def _user_code(what: str, call):
+    """Run the user's model code: whatever it raises (a syntax error, an exception, sys.exit) is one line
+    naming it; Ctrl-C stays Ctrl-C."""
+    try:
+        return call()
+    except KeyboardInterrupt:
+        raise
+    except SyntaxError as exc:
+        raise InputError(f"--model-module: {exc.filename} line {exc.lineno}: {exc.msg}") from None
+    except SystemExit as exc:
+        raise InputError(f"--model-module: {what} called sys.exit({exc.code!r})") from None
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        raise InputError(
+            f"--model-module: {what} raised {type(exc).__name__}{': ' + lines[0] if lines else ''}"
+        ) from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ from seldb.ratings.sheet import key_about, unblinded_rows
 YES = {"yes", "y", "true", "1"}
 NO = {"no", "n", "false", "0"}
 COLUMNS = "unit, rater, judged_object (yes/no), label"
+# A rater and a label are held to the same rules wherever they come from (a CSV, the browser study)
+MAX_RATER = 80
+MAX_LABEL = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,27 @@ class RatingsImport:
     n_ratings: int
     n_units: int
     n_raters: int
+
+
+def check_rater(rater: str) -> str:
+    """A rater's name as stored: trimmed, 1-80 printable characters."""
+    text = unicodedata.normalize("NFC", (rater or "").strip())
+    if not text:
+        raise InputError("give your name or rater code")
+    if len(text) > MAX_RATER:
+        raise InputError(f"a rater's name has at most {MAX_RATER} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise InputError("a rater's name cannot hold control characters")
+    return text
+
+
+def check_label(label: str | None) -> str | None:
+    text = " ".join((label or "").split())
+    if len(text) > MAX_LABEL:
+        raise InputError(f"the label has at most {MAX_LABEL} characters")
+    if any(unicodedata.category(ch).startswith("C") for ch in text):
+        raise InputError("the label cannot hold control characters")
+    return text or None
 
 
 def label_key(label: str | None) -> str | None:
@@ -121,14 +146,16 @@ def ratings_from_rows(source: str | os.PathLike, rows: Iterable[tuple[int, dict]
     seen: dict[tuple, int] = {}
     for line, row in rows:
         layer, unit = _where(path, line, row)
-        rater = row["rater"].strip()
-        if not rater:
+        if not (row["rater"] or "").strip():
             raise InputError(f"{path} line {line}: rater is empty")
+        try:  # the browser study's rules: a CSV may not store what the rating page refuses
+            rater, label = check_rater(row["rater"]), check_label(row["label"])
+        except InputError as exc:
+            raise InputError(f"{path} line {line}: {exc}") from None
         key = (layer, unit, rater)
         if key in seen:
             raise InputError(f"{path} line {line}: {rater!r} rated {layer}.{unit} already on line {seen[key]}")
         seen[key] = line
-        label = row["label"].strip() or None
         ratings.append(Rating(line, layer, unit, rater, _judgement(path, line, row["judged_object"]), label))
     if not ratings:
         raise InputError(f"{path}: no ratings under the header")
@@ -175,7 +202,7 @@ def import_ratings(
     replace: bool = False,
     key: str | os.PathLike | None = None,
 ) -> RatingsImport:
-    """Store a ratings CSV in run `run`; replace=True drops the run's earlier ratings first.
+    """Store a ratings CSV in run `run`; replace=True first drops the run's earlier ratings by the file's raters.
     With `key` (a rating sheet's key.json, seldb.ratings.sheet) `path` is a rater's answers CSV."""
     run_id = int(run)
     path = Path(path)
@@ -206,8 +233,11 @@ def store_ratings(
         _check_units(path, run, ratings, layers)
         names = list(conn.execute(sa.select(s.run_classes.c.name).where(s.run_classes.c.run_id == run_id)).scalars())
         mapping = read_synonyms(synonyms, names) if synonyms else {}
-        if replace:
-            conn.execute(sa.text("DELETE FROM seldb_store.am_ratings WHERE run_id = :r"), {"r": run_id})
+        if replace:  # the file's raters only: other raters and browser-study answers stay
+            conn.execute(
+                sa.text("DELETE FROM seldb_store.am_ratings WHERE run_id = :r AND rater = ANY(:raters)"),
+                {"r": run_id, "raters": sorted({r.rater for r in ratings})},
+            )
         else:
             _refuse_duplicates(conn, run_id, ratings, layers)
         records = [_record(run_id, layers, r, mapping) for r in ratings]
@@ -246,5 +276,5 @@ def _refuse_duplicates(conn: sa.Connection, run_id: int, ratings: list[Rating], 
         if (r.layer, r.unit, r.rater) in existing:
             raise SeldbError(
                 f"run {run_id} already has a rating of {r.layer}.{r.unit} by rater {r.rater!r}"
-                " (--replace replaces the run's ratings)"
+                " (--replace replaces the ratings of the file's raters)"
             )

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,12 +29,10 @@ from seldb.db.database import Database
 from seldb.db.read import find_unit, resolve_run, run_layers
 from seldb.errors import InputError, NotFound, SeldbError
 from seldb.png import clean_png
-from seldb.ratings.import_csv import label_key
+from seldb.ratings.import_csv import check_label, check_rater, label_key
 from seldb.ratings.sheet import read_key
 
 NAME_RULE = re.compile(s.STUDY_NAME_PATTERN)
-MAX_RATER = 80
-MAX_LABEL = 200
 
 
 @dataclass(frozen=True)
@@ -69,27 +66,6 @@ def check_name(name: str) -> str:
             " or digit (it becomes the address /rate/<name>)"
         )
     return name
-
-
-def check_rater(rater: str) -> str:
-    """A rater's name as stored: trimmed, 1-80 printable characters."""
-    text = unicodedata.normalize("NFC", (rater or "").strip())
-    if not text:
-        raise InputError("give your name or rater code")
-    if len(text) > MAX_RATER:
-        raise InputError(f"a rater's name has at most {MAX_RATER} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise InputError("a rater's name cannot hold control characters")
-    return text
-
-
-def check_label(label: str | None) -> str | None:
-    text = " ".join((label or "").split())
-    if len(text) > MAX_LABEL:
-        raise InputError(f"the label has at most {MAX_LABEL} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
-        raise InputError("the label cannot hold control characters")
-    return text or None
 
 
 def _read_key(path: Path) -> dict:

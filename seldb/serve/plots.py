@@ -13,6 +13,12 @@ inputs changes, and then its name changes too.
 
 Matplotlib is not thread-safe: one lock serialises drawing; a request
 waiting on it finds the file made by the first when it gets its turn.
+
+The cache is bounded (`max_bytes`, 256 MiB by default): after each new plot
+the oldest plots are removed until it fits again, so no number of distinct
+requests can fill the disk (a removed plot is drawn again when asked for). The folder is checked when the app
+is made: a file, or a folder seldb cannot write, is refused in one line
+before the server starts.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ import sqlalchemy as sa
 
 from seldb.db.database import Database
 from seldb.db.read import Run
+from seldb.errors import InputError
 
 _DRAWING = threading.Lock()
+MAX_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -58,11 +66,24 @@ def _adopt(made: list[Path], target: Path) -> None:
     os.replace(png, target)
 
 
-class PlotCache:
-    """PNGs under `root`, one directory per run."""
+def _usable_folder(root: Path) -> Path:
+    """`root` made if need be, and written to once; otherwise one InputError line naming it."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=root).close()
+    except FileExistsError:
+        raise InputError(f"--cache {root}: not a folder (plots are kept in a folder of their own)") from None
+    except OSError as exc:
+        raise InputError(f"--cache {root}: plots cannot be kept there ({exc.strerror or exc})") from None
+    return root
 
-    def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
+
+class PlotCache:
+    """PNGs under `root`, one directory per run, at most `max_bytes` of them (the oldest go first)."""
+
+    def __init__(self, root: str | os.PathLike, max_bytes: int = MAX_CACHE_BYTES):
+        self.root = _usable_folder(Path(root))
+        self.max_bytes = max_bytes
 
     def _draw(self, target: Path, draw) -> Plot:
         if target.is_file():
@@ -75,7 +96,27 @@ class PlotCache:
                     _adopt(draw(scratch), target)
                 finally:
                     shutil.rmtree(scratch, ignore_errors=True)
-        return Plot(target, _read_sidecar(target))
+                self._evict(keep=target)
+            plot = Plot(target, _read_sidecar(target))
+        return plot
+
+    def _evict(self, keep: Path) -> None:
+        """Remove the oldest plots (PNG and sidecar) until the cache holds at most max_bytes."""
+        plots = []
+        for png in self.root.glob("run*/*.png"):
+            try:
+                sizes = [png.stat()] + [s for s in [_stat(png.with_suffix(".json"))] if s]
+            except OSError:
+                continue
+            plots.append((sizes[0].st_mtime_ns, sum(s.st_size for s in sizes), png))
+        total = sum(size for _, size, _ in plots)
+        for _, size, png in sorted(plots):
+            if total <= self.max_bytes:
+                break
+            if png != keep:
+                png.unlink(missing_ok=True)  # the PNG first: it marks a complete plot
+                png.with_suffix(".json").unlink(missing_ok=True)
+                total -= size
 
     def unit_plot(self, db: Database, run: Run, layer: str, unit: int, class_label: str) -> Plot:
         """The unit's Figure-3 PNG for `class_label`, drawn once."""
@@ -108,6 +149,13 @@ class PlotCache:
             return layers_report(db, run.run_id, [measure], plot=True, out_dir=out, include_dead=include_dead).files
 
         return self._draw(target, draw)
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def _unit_inputs(conn: sa.Connection, run_id: int, layer: str, unit: int) -> tuple:

@@ -14,6 +14,13 @@ Three things stop such a page:
   compute the token.
 - Every response forbids framing and inline script (Content-Security-Policy),
   sniffing and referrers.
+- A request another site's page makes (an <img> or a fetch: the browser says
+  so in Sec-Fetch-Site, https://www.w3.org/TR/fetch-metadata/) is refused
+  unless it is a plain navigation: a GET carries no token, and a page elsewhere
+  must not make the server draw plots for it (the fetch-metadata "resource
+  isolation policy", https://web.dev/articles/fetch-metadata).
+- An address or query holding a NUL character is a 400: no name seldb stores
+  can hold one, and PostgreSQL refuses it in text.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
+from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import MutableHeaders
 from starlette.responses import PlainTextResponse
@@ -119,6 +127,10 @@ class Guard:
             response = PlainTextResponse("this server answers only to its own address (Host header refused)", 400)
             await response(scope, receive, send)
             return
+        refused = _refused(scope, headers)
+        if refused:
+            await PlainTextResponse(refused[1], refused[0])(scope, receive, send)
+            return
         session = _cookie(headers.get("cookie", ""), SESSION_COOKIE)
         fresh = None if session else new_session()
         scope.setdefault("state", {})["session"] = session or fresh
@@ -133,6 +145,17 @@ class Guard:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _refused(scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+    """(status, reason) for a request refused before any page sees it: a NUL in its address, or a
+    cross-site request that is not a navigation."""
+    if "\0" in scope["path"] or b"\0" in unquote_to_bytes(scope.get("query_string", b"")):
+        return 400, "a NUL character cannot be part of an address here"
+    site, mode = headers.get("sec-fetch-site"), headers.get("sec-fetch-mode")
+    if site == "cross-site" and not (mode == "navigate" and scope["method"] in ("GET", "HEAD")):
+        return 403, "another site's page cannot use this server (only links to it are followed)"
+    return None
 
 
 def _cookie(header: str, name: str) -> str | None:

@@ -84,11 +84,11 @@ def serve(
     from seldb.serve.app import create_app
 
     db.ensure_schema()  # an old schema or an unreachable server is one line now, not a broken page later
+    app = create_app(db, options.host, options.cache_dir, options.rating_only)  # an unusable --cache: one line
     sock = bind(options.host, options.port)
     message = exposure_warning(options.host)
     if message:
         warn(message)
-    app = create_app(db, options.host, options.cache_dir, options.rating_only)
     config = uvicorn.Config(
         app,
         log_level=os.environ.get("SELDB_SERVE_LOG", "warning"),

@@ -235,7 +235,12 @@ def _plot(request: Request):
 
 def plot_png(request: Request):
     *_, plot = _plot(request)
-    return Response(plot.png.read_bytes(), media_type="image/png", headers=PNG_HEADERS)
+    try:
+        data = plot.png.read_bytes()
+    except FileNotFoundError:  # evicted from the bounded cache since it was found there: drawn again
+        *_, plot = _plot(request)
+        data = plot.png.read_bytes()
+    return Response(data, media_type="image/png", headers=PNG_HEADERS)
 
 
 def plot_panel(request: Request):
