@@ -175,12 +175,12 @@ class LocalCluster:
         for pid in more_pids:
             members.setdefault(pid, "driver")
         wrong = [
-            f"{proto} {address}:{port} listened by {members.get(pid, '?')[:120]}"
+            f"{proto} {address}:{port} listened by {members.get(pid, '?').strip()[:120]}"
             for proto, address, port, pid in ray_sockets.listening(members)
             if not ray_sockets.is_loopback(address)
         ]
         wrong += [
-            f"{proto} {local} -> {remote}:{port} of {members.get(pid, '?')[:120]}"
+            f"{proto} {local} -> {remote}:{port} of {members.get(pid, '?').strip()[:120]}"
             for proto, local, remote, port, pid in ray_sockets.connected(members)
             if not (ray_sockets.is_loopback(local) and ray_sockets.is_loopback(remote))
         ]
