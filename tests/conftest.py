@@ -38,8 +38,15 @@ import sqlalchemy as sa
 TEST_URL_ENV = "SELDB_TEST_DATABASE_URL"
 # Ray reads these when it is imported, and its test clusters need the drivers to agree with them (see
 # tests/ray_cluster.py); set before any test can import ray. No auto-connect: a stray Ray call after a
-# session ends must fail, not start a local Ray (which would also write ~/.ray/auth_token).
-os.environ.update(RAY_ENABLE_AUTO_CONNECT="0", RAY_AUTH_MODE="disabled", RAY_USAGE_STATS_ENABLED="0")
+# session ends must fail, not start a local Ray (which would also write ~/.ray/auth_token). Single-machine
+# mode (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0): the test cluster listens on 127.0.0.1 only, and in Ray's
+# default mode a driver would turn its address 127.0.0.1 into the machine's outward address.
+os.environ.update(
+    RAY_ENABLE_AUTO_CONNECT="0",
+    RAY_AUTH_MODE="disabled",
+    RAY_USAGE_STATS_ENABLED="0",
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0",
+)
 SEED = 20200415
 
 
@@ -217,12 +224,20 @@ def _cuda_available() -> bool:
 
 @pytest.fixture(scope="session")
 def ray_cluster():
-    """A two-node Ray cluster on 127.0.0.1 (tests/ray_cluster.py), shared by the Ray tests, torn down at the end."""
+    """A two-node Ray cluster on 127.0.0.1 (tests/ray_cluster.py), shared by the Ray tests, torn down at the end.
+
+    Every socket of it listens on 127.0.0.1 and talks only to 127.0.0.1: checked after the start, and again
+    at the end (with the workers the tests started and this process, their driver)."""
     pytest.importorskip("ray")
     from ray_cluster import LocalCluster
 
     cluster = LocalCluster()
     try:
-        yield cluster.start()
+        cluster.start()
+        assert not cluster.not_loopback(), f"the test Ray cluster is not on 127.0.0.1 only: {cluster.not_loopback()}"
+        yield cluster
+        # again after the tests: with the workers they started, and this process, their driver
+        wrong = cluster.not_loopback(os.getpid())
+        assert not wrong, f"the test Ray cluster or its driver left 127.0.0.1: {wrong}"
     finally:
         cluster.stop()

@@ -6,6 +6,20 @@ ports, one CPU and a small object store; the dashboard and usage stats are
 off. Each `ray start --block` runs in a session of its own, so teardown ends
 exactly the processes this module started: SIGTERM to `ray start` (which
 stops its node), then SIGKILL to whatever is left in that session.
+
+Every server of the cluster listens on 127.0.0.1 only, and the drivers reach
+it there. `--node-ip-address 127.0.0.1` alone does not do that: with Ray's
+default cluster mode, `ray start` and `ray.init` replace a loopback address by
+the machine's outward one (ray._private.services.resolve_ip_for_localhost),
+and Ray's gRPC servers then bind every interface (0.0.0.0 and ::) - they bind
+127.0.0.1 only when the node's address is 127.0.0.1. Ray's single-machine
+mode (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, CLUSTER_ENV; conftest.py sets it for
+the test process, the drivers) keeps 127.0.0.1, but `ray start --address`
+then refuses to add a node ("Multi-node Ray clusters are not supported on
+Windows and OSX"). That refusal is a check of the `ray start` command alone
+(ray/scripts/scripts.py), so the second node is started by JOIN: the same
+command, with only that check seeing cluster mode. LocalCluster.not_loopback
+lists any socket that breaks the rule; the fixture asserts there is none.
 """
 
 from __future__ import annotations
@@ -20,11 +34,26 @@ import tempfile
 import time
 from pathlib import Path
 
+import ray_sockets
+
 OBJECT_STORE_BYTES = 200 * 1024 * 1024  # enough for the tests' blocks; a benchmark passes more
 # For nodes and drivers alike. Left unset, Ray turns token authentication on as soon as ~/.ray/auth_token
 # exists - and any local `ray.init()` without an address writes that file - so a cluster started after it
 # would refuse drivers that do not send the token. These clusters listen on 127.0.0.1 and live for one run.
-CLUSTER_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+# RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0: Ray's single-machine mode, where a node's address stays 127.0.0.1 and
+# its servers bind 127.0.0.1 only (see the module's docstring); the drivers need it too, or they would
+# reach the cluster through the machine's outward address.
+CLUSTER_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+CLUSTER_ENV = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", CLUSTER_SWITCH: "0"}
+# `ray start --address` for a second node in single-machine mode: Ray's command with its multi-node refusal
+# (the only use of ENABLE_RAY_CLUSTER in ray/scripts/scripts.py besides a hint it prints) seeing cluster mode.
+# Everything else - the address resolution in ray._private.services, the processes the node starts (they
+# inherit CLUSTER_ENV) - stays in single-machine mode, so the node's address stays 127.0.0.1.
+JOIN = (
+    "import sys, types, ray._private.ray_constants as constants, ray.scripts.scripts as scripts;"
+    "scripts.ray_constants = types.SimpleNamespace(**{**vars(constants), 'ENABLE_RAY_CLUSTER': True});"
+    "sys.argv[0] = 'ray'; scripts.main()"
+)
 
 
 def free_port() -> int:
@@ -62,12 +91,11 @@ class LocalCluster:
         self.nodes: list[subprocess.Popen] = []
         self.env = {**os.environ, **CLUSTER_ENV}
 
-    def _start(self, *args: str) -> None:
+    def _start(self, *args: str, join: bool = False) -> None:
         workers = free_port_range()
         command = [
             sys.executable,
-            "-m",
-            "ray.scripts.scripts",
+            *(["-c", JOIN] if join else ["-m", "ray.scripts.scripts"]),
             "start",
             "--block",
             "--node-ip-address",
@@ -104,7 +132,7 @@ class LocalCluster:
         )
         self._wait(1, timeout)
         for n in range(2, nodes + 1):
-            self._start("--address", self.address)
+            self._start("--address", self.address, join=True)
             self._wait(n, timeout)
         return self
 
@@ -132,6 +160,31 @@ class LocalCluster:
                 return
             time.sleep(1)
         raise RuntimeError(f"the Ray cluster did not reach {n_nodes} nodes in {timeout:.0f} s")
+
+    def pids(self) -> dict[int, str]:
+        """pid -> command line of every process of the cluster now (the nodes' trees and Ray sessions)."""
+        found: dict[int, str] = {}
+        for node in self.nodes:
+            found.update(ray_sockets.tree(node.pid))
+        return found
+
+    def not_loopback(self, *more_pids: int) -> list[str]:
+        """The listening sockets and TCP connections of the cluster (and of `more_pids`: the drivers) that
+        are on, or go to, an address other than loopback; empty when every one is on 127.0.0.1."""
+        members = self.pids()
+        for pid in more_pids:
+            members.setdefault(pid, "driver")
+        wrong = [
+            f"{proto} {address}:{port} listened by {members.get(pid, '?').strip()[:120]}"
+            for proto, address, port, pid in ray_sockets.listening(members)
+            if not ray_sockets.is_loopback(address)
+        ]
+        wrong += [
+            f"{proto} {local} -> {remote}:{port} of {members.get(pid, '?').strip()[:120]}"
+            for proto, local, remote, port, pid in ray_sockets.connected(members)
+            if not (ray_sockets.is_loopback(local) and ray_sockets.is_loopback(remote))
+        ]
+        return wrong
 
     def stop(self) -> None:
         for node in reversed(self.nodes):

@@ -74,10 +74,9 @@ def _address(hex_address: str, family: int) -> str:
     return socket.inet_ntop(family, raw)
 
 
-def listening(pids) -> list[tuple[str, str, int, int]]:
-    """(protocol, local address, port, pid) of every listening TCP or bound unconnected UDP socket of `pids`."""
+def _sockets(pids):
+    """(protocol, family, local, remote, state, pid) of every TCP and UDP socket of `pids` (hex, as in /proc)."""
     inodes = _inodes(pids)
-    found = []
     for proto, family in (
         ("tcp", socket.AF_INET),
         ("tcp6", socket.AF_INET6),
@@ -92,14 +91,32 @@ def listening(pids) -> list[tuple[str, str, int, int]]:
         for line in lines:
             fields = line.split()
             local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-            if inode not in inodes:
-                continue
-            if proto.startswith("tcp") and state != "0A":
-                continue
-            if proto.startswith("udp") and set(remote.split(":")[0]) != {"0"}:
-                continue
-            hex_ip, hex_port = local.split(":")
-            found.append((proto, _address(hex_ip, family), int(hex_port, 16), inodes[inode]))
+            if inode in inodes:
+                yield proto, family, local, remote, state, inodes[inode]
+
+
+def listening(pids) -> list[tuple[str, str, int, int]]:
+    """(protocol, local address, port, pid) of every listening TCP or bound unconnected UDP socket of `pids`."""
+    found = []
+    for proto, family, local, remote, state, pid in _sockets(pids):
+        if proto.startswith("tcp") and state != "0A":
+            continue
+        if proto.startswith("udp") and set(remote.split(":")[0]) != {"0"}:
+            continue
+        hex_ip, hex_port = local.split(":")
+        found.append((proto, _address(hex_ip, family), int(hex_port, 16), pid))
+    return found
+
+
+def connected(pids) -> list[tuple[str, str, str, int, int]]:
+    """(protocol, local address, remote address, remote port, pid) of every TCP or UDP socket of `pids`
+    that has a peer (connected, connecting, or closing), whichever side opened it."""
+    found = []
+    for proto, family, local, remote, state, pid in _sockets(pids):
+        hex_ip, hex_port = remote.split(":")
+        if state == "0A" or int(hex_port, 16) == 0:  # listening, or no peer
+            continue
+        found.append((proto, _address(local.split(":")[0], family), _address(hex_ip, family), int(hex_port, 16), pid))
     return found
 
 

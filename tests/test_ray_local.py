@@ -31,7 +31,9 @@ TEST_ADDRESS = "198.51.100.7"  # TEST-NET-2 (RFC 5737): never routed; the namesp
 
 
 def user_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    """A user's environment: no cluster named, and not Ray's single-machine switch that conftest.py sets for
+    the test cluster's drivers (seldb must turn it on for its own Ray by itself)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     return {**env, "COLUMNS": "200"}
 
 
