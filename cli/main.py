@@ -14,6 +14,7 @@ from seldb_cli import (
     dissect_cmds,
     ingest_cmds,
     report_cmds,
+    sae_cmds,
     serve_cmds,
     uncertainty_cmds,
 )
@@ -39,6 +40,7 @@ COMMANDS = (
     dissect_cmds,
     report_cmds,
     control_cmds,
+    sae_cmds,
     am_cmds,
     uncertainty_cmds,
     serve_cmds,

@@ -56,6 +56,7 @@ from seldb.reports.layers import layers_report
 from seldb.reports.ratings import ratings_report
 from seldb.reports.top import top_report
 from seldb.reports.unit import unit_report
+from seldb.sae.command import sae_load, sae_train
 
 if TYPE_CHECKING:
     from seldb.am.am_images import AMRow
@@ -197,6 +198,10 @@ class Seldb(ViewQueries, Database):
         from seldb.control.options import ControlOptions
 
         return control_superposition(self, options or ControlOptions(), notify, progress)
+
+    # -- sparse autoencoders (torch) -------------------------------------------
+    sae_train = handle_method(sae_train)
+    sae_load = handle_method(sae_load)
 
     # -- the web app and its rating studies ------------------------------------
     def serve(
