@@ -55,7 +55,7 @@ def train_cmd(
     lr: Annotated[float, typer.Option("--lr", help="Adam's learning rate.")] = 1e-3,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per step.")] = 256,
     sparsity: Annotated[
-        float | None, typer.Option(help="relu: L1 coefficient (default 5); jumprelu: L0 coefficient (0.05).")
+        float | None, typer.Option(help="relu: L1 coefficient (default 2); jumprelu: L0 coefficient (0.5); both per input unit.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the order of the images.")] = 0,
     out: Out = Path(DEFAULT_OUT),

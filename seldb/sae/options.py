@@ -80,7 +80,7 @@ class SAETrainOptions:
     def sparsity_value(self) -> float:
         if self.sparsity is not None:
             return self.sparsity
-        return {"relu": 5.0, "jumprelu": 0.05}.get(self.arch, 0.0)
+        return {"relu": 2.0, "jumprelu": 0.5}.get(self.arch, 0.0)
 
     def as_json(self, d_in: int) -> dict:
         """The hyper-parameters stored with the run."""

@@ -37,7 +37,7 @@ from seldb.sae.options import SAETrainOptions
 
 BLOCK_VALUES = 16_000_000  # activations per block read (64 MB of float32)
 AUX_WEIGHT = 1 / 32
-BANDWIDTH = 0.001  # JumpReLU's straight-through kernel width
+BANDWIDTH = 0.1  # JumpReLU's straight-through kernel width, and its initial threshold (inputs scaled to unit mean square)
 
 
 def rows_per_block(n_units: int, wanted: int | None = None) -> int:
