@@ -49,6 +49,7 @@ from seldb.ratings import studies
 from seldb.ratings.from_am import write_sheet
 from seldb.ratings.import_csv import import_ratings
 from seldb.reports.concept import concept_report
+from seldb.reports.compare import compare_report
 from seldb.reports.control import control_report
 from seldb.reports.correlations import correlations_report
 from seldb.reports.detectors import detectors_report
@@ -268,6 +269,7 @@ class Reports:
     detectors = handle_method(detectors_report)
     ratings = handle_method(ratings_report)
     control = handle_method(control_report)
+    compare = handle_method(compare_report)
 
 
 def _view_columns(conn: sa.Connection, name: str) -> list[str]:
