@@ -32,7 +32,7 @@ PATH is the SAE's folder: cfg.json (architecture standard, topk or jumprelu; d_i
 
 \b
 Example:
-  seldb sae load saes/fc1-topk --run 1 --layer fc1"""
+  seldb sae load saes/fc1-topk --run 1 --layer fc1"""  # noqa: E501
 
 Run = Annotated[int, typer.Option("--run", help="The run whose layer the SAE reads.")]
 Layer = Annotated[str, typer.Option("--layer", help="The layer, e.g. fc1.")]
@@ -48,14 +48,17 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 def train_cmd(
     run: Run,
     layer: Layer,
-    latents: Annotated[str, typer.Option(help="Latents: a count (512) or a multiple of the layer's width (8x).")] = "8x",
+    latents: Annotated[
+        str, typer.Option(help="Latents: a count (512) or a multiple of the layer's width (8x).")
+    ] = "8x",
     k: Annotated[int, typer.Option("--k", help="TopK: latents active per image.")] = 32,
     arch: Annotated[str, typer.Option("--arch", help="topk, relu (L1 penalty) or jumprelu (L0 penalty).")] = "topk",
     epochs: Annotated[float, typer.Option(help="Passes over the images (0.5: half of the blocks).")] = 10.0,
     lr: Annotated[float, typer.Option("--lr", help="Adam's learning rate.")] = 1e-3,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Images per step.")] = 256,
     sparsity: Annotated[
-        float | None, typer.Option(help="relu: L1 coefficient (default 2); jumprelu: L0 coefficient (0.5); both per input unit.")
+        float | None,
+        typer.Option(help="relu: L1 coefficient (default 2); jumprelu: L0 coefficient (0.5); both per input unit."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the order of the images.")] = 0,
     out: Out = Path(DEFAULT_OUT),

@@ -48,8 +48,8 @@ from seldb.measures.resampling.estimates import UncertaintyOptions
 from seldb.ratings import studies
 from seldb.ratings.from_am import write_sheet
 from seldb.ratings.import_csv import import_ratings
-from seldb.reports.concept import concept_report
 from seldb.reports.compare import compare_report
+from seldb.reports.concept import concept_report
 from seldb.reports.control import control_report
 from seldb.reports.correlations import correlations_report
 from seldb.reports.detectors import detectors_report

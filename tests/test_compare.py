@@ -23,8 +23,9 @@ CRITERIA = {
     ("recall_p1", ">= 0.5"): lambda u: u["recall_p1"] is not None and u["recall_p1"] >= 0.5,
     ("recall_p1", ">= 0.99"): lambda u: u["recall_p1"] is not None and u["recall_p1"] >= 0.99,
     ("max_informedness", ">= 0.9"): lambda u: u["max_informedness"] is not None and u["max_informedness"] >= 0.9,
-    ("mi_false_discovery_rate", "<= 0.1"): lambda u: u["mi_false_discovery_rate"] is not None
-    and u["mi_false_discovery_rate"] <= 0.1,
+    ("mi_false_discovery_rate", "<= 0.1"): lambda u: (
+        u["mi_false_discovery_rate"] is not None and u["mi_false_discovery_rate"] <= 0.1
+    ),
 }
 
 
@@ -41,9 +42,11 @@ def units(seed: int, n_units: int, boost: float):
 def verdict_of(u) -> str:
     if u["is_dead"]:
         return "dead"
-    if (u["max_informedness"] or 0) >= 0.9 and u["mi_false_discovery_rate"] is not None and u[
-        "mi_false_discovery_rate"
-    ] <= 0.1:
+    if (
+        (u["max_informedness"] or 0) >= 0.9
+        and u["mi_false_discovery_rate"] is not None
+        and u["mi_false_discovery_rate"] <= 0.1
+    ):
         return "strict detector"
     if u["precision_60"] is not None and u["precision_60"] > 0.75:
         return "precision only"
@@ -62,7 +65,8 @@ def expected(x, labels):
             float(np.percentile(values, 75)),
             sum(meets(u) for u in live) / len(live),
         )
-    verdicts = {v: sum(verdict_of(u) == v for u in ref) for v in ("strict detector", "precision only", "not selective", "dead")}
+    names = ("strict detector", "precision only", "not selective", "dead")
+    verdicts = {v: sum(verdict_of(u) == v for u in ref) for v in names}
     return summary, verdicts
 
 

@@ -162,9 +162,8 @@ def test_saelens_folders_encode_as_saelens_does(tmp_path, arch, fields):
     t = _saelens_folder(tmp_path / "sae", arch, 10, 20, seed=1, **fields)
     x = torch.from_numpy(np.random.default_rng(2).normal(size=(30, 10)).astype(np.float32))
     acts, _ = load_saelens(tmp_path / "sae").encode(x)
-    expected = _direct(
-        t, x, arch, fields.get("k", 0), fields.get("apply_b_dec_to_input", True), fields.get("normalize_activations", "none")
-    )
+    b_dec_in, norm = fields.get("apply_b_dec_to_input", True), fields.get("normalize_activations", "none")
+    expected = _direct(t, x, arch, fields.get("k", 0), b_dec_in, norm)
     assert torch.allclose(acts, expected, atol=1e-5)
 
 

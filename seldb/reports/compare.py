@@ -36,9 +36,7 @@ STRICT = [
 PRECISION = ("precision_60", "> 0.75", "precision_60 > 0.75")
 
 
-def _runs_and_layers(
-    db: Database, runs: Sequence[int], layers: Sequence[str] | None
-) -> list[tuple[Run, str | None]]:
+def _runs_and_layers(db: Database, runs: Sequence[int], layers: Sequence[str] | None) -> list[tuple[Run, str | None]]:
     """Each run with its layer (None: every layer); --layers names one layer for both or one per run."""
     if len(runs) != 2:
         raise InputError(f"--runs takes two run ids, A,B; got {len(runs)}")
@@ -77,7 +75,9 @@ def compare_report(
     """Runs A and B side by side: distributions and criteria per measure, units per verdict, a verdict."""
     (ra, la), (rb, lb) = _runs_and_layers(db, runs, layers)
     summaries = [_read(db, "run_measure_summary", SUMMARY_COLUMNS, r, la_) for r, la_ in ((ra, la), (rb, lb))]
-    verdicts = [_read(db, "run_unit_verdicts", ["verdict", "n_units", "share"], r, l_) for r, l_ in ((ra, la), (rb, lb))]
+    verdicts = [
+        _read(db, "run_unit_verdicts", ["verdict", "n_units", "share"], r, l_) for r, l_ in ((ra, la), (rb, lb))
+    ]
     keys = ["measure", "criterion"]
     paired = summaries[0].join(summaries[1], on=keys, how="full", coalesce=True, nulls_equal=True, suffix="_b")
     paired = paired.rename({c: f"{c}_a" for c in SUMMARY_COLUMNS if c not in keys})
@@ -86,8 +86,12 @@ def compare_report(
     paired = paired.sort(pl.col("measure").replace_strict(order, default=99, return_dtype=pl.Int32), "criterion")
     counts = pl.DataFrame({"verdict": VERDICTS})
     for side, v in zip("ab", verdicts, strict=True):
-        counts = counts.join(v.rename({"n_units": f"n_units_{side}", "share": f"share_{side}"}), on="verdict", how="left")
-    counts = counts.with_columns(pl.col("n_units_a", "n_units_b").fill_null(0), pl.col("share_a", "share_b").fill_null(0.0))
+        counts = counts.join(
+            v.rename({"n_units": f"n_units_{side}", "share": f"share_{side}"}), on="verdict", how="left"
+        )
+    counts = counts.with_columns(
+        pl.col("n_units_a", "n_units_b").fill_null(0), pl.col("share_a", "share_b").fill_null(0.0)
+    )
     title = f"Compare run {ra.run_id} (A) and run {rb.run_id} (B)"
     notes = [_tag(ra, la, "A"), _tag(rb, lb, "B"), verdict(paired, counts)]
     brief = ["measure", "criterion", "median_a", "median_b", "share_meeting_a", "share_meeting_b"]

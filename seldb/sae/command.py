@@ -52,7 +52,9 @@ def sae_train(db: Database, options: SAETrainOptions, progress: bool = True) -> 
     started = time.perf_counter()
     with open_checked(source, progress) as afile:
         trained = train.train_sae(afile, source.layer, options, d_sae, progress)
-        file, quality = _record(record, trained.sae, afile, source, out / f"{stem}.h5", options.rows_per_block, progress)
+        file, quality = _record(
+            record, trained.sae, afile, source, out / f"{stem}.h5", options.rows_per_block, progress
+        )
     try:
         weights = _save_weights(model, trained.sae, out / f"{stem}.sae", source, options.as_json(source.n_units))
     except KeyboardInterrupt as exc:

@@ -37,7 +37,8 @@ from seldb.sae.options import SAETrainOptions
 
 BLOCK_VALUES = 16_000_000  # activations per block read (64 MB of float32)
 AUX_WEIGHT = 1 / 32
-BANDWIDTH = 0.1  # JumpReLU's straight-through kernel width, and its initial threshold (inputs scaled to unit mean square)
+# JumpReLU's straight-through kernel width, and its initial threshold (the inputs are scaled to unit mean square)
+BANDWIDTH = 0.1
 
 
 def rows_per_block(n_units: int, wanted: int | None = None) -> int:
@@ -72,12 +73,12 @@ class _JumpReLU(torch.autograd.Function):
     """pre * (pre > t): the gradient reaches pre where it passes, and t through the rectangle kernel."""
 
     @staticmethod
-    def forward(ctx, pre, threshold):  # type: ignore[override]
+    def forward(ctx, pre, threshold):
         ctx.save_for_backward(pre, threshold)
         return pre * (pre > threshold).to(pre.dtype)
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad):
         pre, threshold = ctx.saved_tensors
         window = ((pre - threshold).abs() < BANDWIDTH / 2).to(pre.dtype) / BANDWIDTH
         return grad * (pre > threshold).to(pre.dtype), (-(threshold * window) * grad).sum(0)
@@ -87,12 +88,12 @@ class _Step(torch.autograd.Function):
     """H(pre - t), whose gradient reaches t through the rectangle kernel (for the L0 penalty)."""
 
     @staticmethod
-    def forward(ctx, pre, threshold):  # type: ignore[override]
+    def forward(ctx, pre, threshold):
         ctx.save_for_backward(pre, threshold)
         return (pre > threshold).to(pre.dtype)
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad):
         pre, threshold = ctx.saved_tensors
         window = ((pre - threshold).abs() < BANDWIDTH / 2).to(pre.dtype) / BANDWIDTH
         return None, (-window * grad).sum(0)
@@ -150,7 +151,7 @@ class _Trainer:
         self.optimizer.step()
         if cfg.arch == "topk":
             with torch.no_grad():
-                sae.W_dec /= sae.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
+                sae.W_dec.div_(sae.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
         return float(loss.detach())
 
     def _aux(self, residual: torch.Tensor, pre: torch.Tensor) -> torch.Tensor:
@@ -173,9 +174,9 @@ class _Trainer:
 def fold_scale(sae: SparseAutoencoder, scale: float) -> None:
     """Trained on x * scale: make the SAE read x (SAELens's fold_activation_norm_scaling_factor)."""
     with torch.no_grad():
-        sae.W_enc *= scale
-        sae.W_dec /= scale
-        sae.b_dec /= scale  # the pre-activations, and so JumpReLU's thresholds, stay as they were
+        sae.W_enc.mul_(scale)
+        sae.W_dec.div_(scale)
+        sae.b_dec.div_(scale)  # the pre-activations, and so JumpReLU's thresholds, stay as they were
 
 
 @dataclass
