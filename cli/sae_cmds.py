@@ -19,12 +19,12 @@ sae_app = typer.Typer(
 
 TRAIN_HELP = """Train a sparse autoencoder (SAE) on a layer of a run and import its latents as a new run.
 
-The SAE reads the layer's activations from the run's activation file (checked against the import's SHA-256), a block of images at a time, so memory does not grow with the number of images. Its latents are recorded for every image into <out>/run<N>-<layer>-<arch><latents>-seed<S>.h5 (layer <layer>.sae, model <model>+sae) and imported; the SAE itself is saved beside it in SAELens's format (<stem>.sae/: cfg.json, sae_weights.safetensors). The run's record (seldb show-run) holds the source run, the hyper-parameters and the SAE's quality: fraction of variance explained, MSE, mean L0, dead and dense latents. The same seed gives the same SAE on the same machine, and the run is reused.
+The SAE reads the layer's activations from the run's activation file (checked against the import's SHA-256), a block of images at a time, so memory does not grow with the number of images. Its latents are recorded for every image into <out>/run<N>-<layer>-<arch><latents>-seed<S>.h5 (layer <layer>.sae, model <model>+sae) and imported; the SAE itself is saved beside it in SAELens's format (<stem>.sae/: cfg.json, sae_weights.safetensors). The run's record (seldb runs show N) holds the source run, the hyper-parameters and the SAE's quality: fraction of variance explained, MSE, mean L0, dead and dense latents. The same seed gives the same SAE on the same machine, and the run is reused.
 
 \b
 Then compare latents with the neurons they came from:
   seldb sae train --run 1 --layer fc1 --latents 8x --k 8
-  seldb report compare --runs 1,2 --plot --out figures/"""  # noqa: E501
+  seldb report compare --runs 1,2 --layers fc1,fc1.sae --plot --out figures/"""  # noqa: E501
 
 LOAD_HELP = """Encode a layer of a run with an SAE saved in SAELens's format and import the latents as a new run.
 
@@ -124,7 +124,10 @@ def _print(result: SAEResult) -> None:
     console.print(f"latents: {result.file}", highlight=False)
     if result.weights:
         console.print(f"SAE: {result.weights}", highlight=False)
-    console.print(f"next: seldb report compare --runs {result.source_run},{result.run_id}", highlight=False)
+    layers = f"{result.layer.removesuffix('.sae')},{result.layer}"
+    console.print(
+        f"next: seldb report compare --runs {result.source_run},{result.run_id} --layers {layers}", highlight=False
+    )
 
 
 def register(app: typer.Typer) -> None:
