@@ -12,6 +12,7 @@ from seldb_cli import (
     dissect_cmds,
     ingest_cmds,
     report_cmds,
+    sae_cmds,
     serve_cmds,
     uncertainty_cmds,
 )
@@ -36,6 +37,7 @@ COMMANDS = (
     dissect_cmds,
     report_cmds,
     control_cmds,
+    sae_cmds,
     am_cmds,
     uncertainty_cmds,
     serve_cmds,

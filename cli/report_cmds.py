@@ -194,6 +194,29 @@ def detectors_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = 
         _emit(db.reports.detectors(run, out), fmt, out, digits)
 
 
+@report_app.command("compare")
+@friendly
+def compare_cmd(
+    runs: Annotated[str, typer.Option("--runs", help="Two run ids, A,B (e.g. neurons and their SAE's latents).")],
+    layers: Annotated[
+        str | None, typer.Option("--layers", help="One layer for both runs, or one per run: A's,B's (default: all).")
+    ] = None,
+    plot: Annotated[bool, typer.Option("--plot", help="Write one PNG of paired box plots (to --out or .).")] = False,
+    fmt: Format = OutputFormat.table,
+    out: Out = None,
+    digits: Digits = 4,
+) -> None:
+    """Two runs side by side: per measure the quartiles and the share meeting the paper's criteria, units per
+    verdict, and whether B is more selective by the strict measures or only by precision.
+
+    Example: seldb report compare --runs 1,2 --layers fc1,fc1.sae --plot --out figures/
+    """
+    ids = int_list(runs, "--runs") or []
+    with database() as db:
+        report = db.reports.compare(ids, split_list(layers), plot=plot, out_dir=out or Path("."))
+        _emit(report, fmt, out, digits)
+
+
 @report_app.command("ratings")
 @friendly
 def ratings_cmd(run: Run = None, fmt: Format = OutputFormat.table, out: Out = None, digits: Digits = 4) -> None:

@@ -48,6 +48,7 @@ from seldb.measures.resampling.estimates import UncertaintyOptions
 from seldb.ratings import studies
 from seldb.ratings.from_am import write_sheet
 from seldb.ratings.import_csv import import_ratings
+from seldb.reports.compare import compare_report
 from seldb.reports.concept import concept_report
 from seldb.reports.control import control_report
 from seldb.reports.correlations import correlations_report
@@ -56,6 +57,7 @@ from seldb.reports.layers import layers_report
 from seldb.reports.ratings import ratings_report
 from seldb.reports.top import top_report
 from seldb.reports.unit import unit_report
+from seldb.sae.command import sae_load, sae_train
 
 if TYPE_CHECKING:
     from seldb.am.am_images import AMRow
@@ -198,6 +200,10 @@ class Seldb(ViewQueries, Database):
 
         return control_superposition(self, options or ControlOptions(), notify, progress)
 
+    # -- sparse autoencoders (torch) -------------------------------------------
+    sae_train = handle_method(sae_train)
+    sae_load = handle_method(sae_load)
+
     # -- the web app and its rating studies ------------------------------------
     def serve(
         self,
@@ -263,6 +269,7 @@ class Reports:
     detectors = handle_method(detectors_report)
     ratings = handle_method(ratings_report)
     control = handle_method(control_report)
+    compare = handle_method(compare_report)
 
 
 def _view_columns(conn: sa.Connection, name: str) -> list[str]:

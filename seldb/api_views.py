@@ -287,6 +287,26 @@ class ViewQueries:
         """
         return self.view("detector_summary", run, **filters)
 
+    def run_measure_summary(self, run: int | str | None = None, **filters: Any) -> pl.DataFrame:
+        """Rows of seldb.run_measure_summary: One row per (run, layer, measure, criterion) and per (run, measure,
+        criterion) with layer NULL (all layers): the measure's distribution over the live units and the
+        share meeting the paper's criterion for it. What seldb report compare sets side by side for two
+        runs.
+
+        Columns: run_id, model, layer, measure, criterion, n_units, min, q25, median, q75, max, mean,
+        n_meeting, share_meeting.
+        """
+        return self.view("run_measure_summary", run, **filters)
+
+    def run_unit_verdicts(self, run: int | str | None = None, **filters: Any) -> pl.DataFrame:
+        """Rows of seldb.run_unit_verdicts: One row per (run, layer, verdict) and per (run, verdict) with layer
+        NULL (all layers): how many units get each verdict, from strict to none. Every unit gets exactly
+        one.
+
+        Columns: run_id, model, layer, verdict, n_units, share.
+        """
+        return self.view("run_unit_verdicts", run, **filters)
+
     def am_ratings(self, run: int | str | None = None, **filters: Any) -> pl.DataFrame:
         """Rows of seldb.am_ratings: Human ratings of activation-maximisation images (seldb import ratings), one
         row per (unit, rater): did the rater see an object, and which.

@@ -531,3 +531,24 @@ def test_studies_view_counts_the_study(demo):
         )
     )
     assert sorted(items["unit_label"].to_list()) == sorted(AM_UNITS) and items["position"].to_list() == [1, 2, 3, 4]
+
+
+def test_compare_page_shows_the_compare_report_for_chosen_layers(client, demo, db):
+    """The criteria table, the verdict counts and the verdict are the report's (seldb report compare)."""
+    from seldb.load.options import ImportOptions
+
+    other = db.import_h5(demo.h5, ImportOptions(on_duplicate="new", bins=20), progress=False).run_id
+    try:
+        page = client.get(f"/runs/compare?a={demo.run_id}&b={other}&la=fc1&lb=conv1")
+        assert page.status_code == 200, page.text
+        report = db.reports.compare([demo.run_id, other], ["fc1", "conv1"])
+        shown_verdict = re.search(r'<p id="compare-verdict">(.*?)</p>', page.text, re.S)
+        assert shown_verdict and html.unescape(shown_verdict.group(1)) == report.notes[2]
+        table = page.text.split('id="compare-verdicts"')[1].split("</table>")[0]
+        shown = re.findall(r"<tr><th>([a-z ]+)</th><td class=\"n\">(\d+)</td>", table)
+        expected = [(r["verdict"], str(r["n_units_a"])) for r in report.section("verdicts").frame.iter_rows(named=True)]
+        assert shown == expected
+        assert client.get(f"/runs/compare?a={demo.run_id}&b={other}&la=fc1").status_code == 400
+        assert client.get(f"/runs/compare?a={demo.run_id}&b={other}&la=nope&lb=fc1").status_code in (400, 404)
+    finally:
+        db.delete_run(other)

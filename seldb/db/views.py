@@ -67,6 +67,8 @@ VIEW_NAMES: tuple[str, ...] = (
     "netdissect",
     "unit_label_iou",
     "detector_summary",
+    "run_measure_summary",
+    "run_unit_verdicts",
     "am_ratings",
     "am_ratings_summary",
     "control_runs",

@@ -14,6 +14,7 @@ from starlette.routing import Route
 
 from seldb.db.read import resolve_run
 from seldb.errors import InputError
+from seldb.reports.compare import compare_runs
 from seldb.serve.reading import layers_of, one, reading, rows
 from seldb.serve.render import context, render
 
@@ -95,14 +96,19 @@ def run_page(request: Request):
 
 
 def compare_page(request: Request):
-    unknown = [k for k in request.query_params if k not in ("a", "b")]
+    unknown = [k for k in request.query_params if k not in ("a", "b", "la", "lb")]
     if unknown:
-        raise InputError(f"unknown parameter {unknown[0]!r} (compare takes a and b, two run ids)")
+        raise InputError(f"unknown parameter {unknown[0]!r} (compare takes a and b, two run ids, and la and lb)")
     a, b = (_run_id(request.query_params.get(k), k) for k in ("a", "b"))
     if a == b:
         raise InputError(f"choose two different runs to compare (a and b are both {a})")
+    la, lb = (request.query_params.get(k) or None for k in ("la", "lb"))
+    if bool(la) != bool(lb):
+        raise InputError("choose a layer of each run (la and lb), or neither for all layers")
     with reading(context(request).db) as conn:
         runs = [resolve_run(conn, a), resolve_run(conn, b)]
+        criteria = compare_runs(conn, [a, b], [la, lb] if la and lb else None)
+        run_layers = [[layer["layer"] for layer in layers_of(conn, r)] for r in (a, b)]
         records = [one(conn, f"SELECT {RUN_COLUMNS} FROM seldb.runs WHERE run_id = :r", r=r) for r in (a, b)]
         summary = rows(
             conn,
@@ -127,6 +133,9 @@ def compare_page(request: Request):
         fields=PROVENANCE,
         layers=_compared_layers(summary, detectors, a, b),
         measures=COMPARED,
+        criteria=criteria,
+        chosen=(la, lb),
+        run_layers=run_layers,
     )
 
 
