@@ -1,7 +1,7 @@
 """AM toward PPGN: the objective (channel or centre), diverse samples and a generator prior in the reuse key.
 
 Revision ID: 0012
-Revises: 0015
+Revises: 0011
 Create Date: 2026-12-07
 
 seldb_store.am_images gains the options that now decide an image, each with
@@ -23,7 +23,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Interval validity and per-half seeds (issue 25).
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07
 
 - unit_measure_uncertainty.valid / reason: whether a unit's bootstrap interval
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0011"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

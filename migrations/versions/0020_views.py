@@ -1,7 +1,7 @@
 """The views of this release, rebuilt from sql/ and the catalogue, with their comments.
 
 Revision ID: 0020
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-07
 
 The last revision, always: a release's tables come in revisions of their own
@@ -23,7 +23,7 @@ from alembic import context, op
 from seldb.db import views
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0012"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
