@@ -1,0 +1,447 @@
+"""The compiled per-unit kernel (numba): every per-class number of a block in one loop per unit.
+
+The numpy passes (block.py, classstats.py, sweep.py, topk.py) are the
+reference. They work on whole (units x images) arrays, a few dozen memory
+passes per block. This kernel gives the same arrays, bit for bit, visiting
+each unit's images twice (class statistics and the floor count, then the
+squared deviations) and its sorted values above the floor twice (runs, then
+the pick of each class's best threshold):
+
+- class sums add in numpy's own order: `ufunc.reduceat` starts from the
+  segment's first value and adds numpy's pairwise sum of the rest (blocks of
+  8 partial sums up to 128 values, halves above), which `_pairwise` repeats;
+- the sort key packs the float32 descending code (block.py) above the rank
+  of the image's index, so ties come out in image order, as top images want;
+- the floor (a ReLU's zeros) is counted per class, never sorted.
+
+Only float32-exact activations (float16, float32, float64 that float32
+holds) take this path; seldb.measures.compute falls back to numpy for the
+rest. The kernel releases the GIL: blocks run on the import's worker threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from numba import njit
+
+from seldb.measures.classstats import ClassStats, Histograms
+from seldb.measures.sweep import TIE, Sweep
+from seldb.measures.topk import TopImages, TopKCounts
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _term(row, i, mean, squares):
+    v = np.float64(row[i]) + 0.0  # -0.0 becomes +0.0, as in the numpy block
+    if squares:
+        d = v - mean
+        return d * d
+    return v
+
+
+@njit(nogil=True, cache=True)
+def _pairwise(row, start, n, mean, squares):
+    """numpy's pairwise summation (loops_utils.h: pairwise_sum) of n terms from `start`."""
+    if n < 8:
+        res = 0.0
+        for i in range(start, start + n):
+            res += _term(row, i, mean, squares)
+        return res
+    if n <= 128:
+        r0, r1 = _term(row, start, mean, squares), _term(row, start + 1, mean, squares)
+        r2, r3 = _term(row, start + 2, mean, squares), _term(row, start + 3, mean, squares)
+        r4, r5 = _term(row, start + 4, mean, squares), _term(row, start + 5, mean, squares)
+        r6, r7 = _term(row, start + 6, mean, squares), _term(row, start + 7, mean, squares)
+        i = 8
+        while i < n - n % 8:
+            s = start + i
+            r0 += _term(row, s, mean, squares)
+            r1 += _term(row, s + 1, mean, squares)
+            r2 += _term(row, s + 2, mean, squares)
+            r3 += _term(row, s + 3, mean, squares)
+            r4 += _term(row, s + 4, mean, squares)
+            r5 += _term(row, s + 5, mean, squares)
+            r6 += _term(row, s + 6, mean, squares)
+            r7 += _term(row, s + 7, mean, squares)
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += _term(row, start + i, mean, squares)
+            i += 1
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise(row, start, half, mean, squares) + _pairwise(row, start + half, n - half, mean, squares)
+
+
+@njit(nogil=True, cache=True)
+def _segment_sum(row, start, n, mean, squares):
+    """What np.add.reduceat gives for one segment: its first term plus the pairwise sum of the rest."""
+    first = _term(row, start, mean, squares)
+    if n == 1:
+        return first
+    return first + _pairwise(row, start + 1, n - 1, mean, squares)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _desc_code(bits):
+    """block._float32_desc_codes for one value (-0.0 taken as +0.0)."""
+    if bits == -2147483648:
+        bits = 0
+    if bits >= 0:
+        return np.int64(0x7FFFFFFF) - bits
+    return np.int64(bits) + (np.int64(1) << 32)
+
+
+@njit(nogil=True, cache=True)
+def _class_pass(row, bits, u, lo, width, constant, layout, out, keys, floor_c, rank_bits):
+    """Per class: sum, mean, std, min, max, first image at the max, zero counts, histogram; the
+    sort keys of the values above the floor (returned: how many)."""
+    class_start, class_n, rank_of_pos, image_of_pos = layout
+    sums, means, stds, mins, maxs, first_at_max, n_nonzero, n_zero, hist = out
+    n_bins = hist.shape[2]
+    m = 0
+    for c in range(class_n.size):
+        n, s = class_n[c], class_start[c]
+        floor_c[c] = 0
+        if n == 0:
+            continue
+        total = _segment_sum(row, s, n, 0.0, False)
+        mean = total / np.float64(n)
+        sums[u, c], means[u, c] = total, mean
+        if n >= 2:
+            stds[u, c] = np.sqrt(_segment_sum(row, s, n, mean, True) / np.float64(n - 1))
+        top, low, first, positive, zero = -np.inf, np.inf, np.int64(0), 0, 0
+        for p in range(s, s + n):
+            v = np.float64(row[p]) + 0.0
+            if v > top:
+                top, first = v, image_of_pos[p]
+            elif v == top and image_of_pos[p] < first:
+                first = image_of_pos[p]
+            low = min(low, v)
+            positive += v > 0
+            zero += v == 0
+            if v == lo:
+                floor_c[c] += 1
+                continue
+            keys[m] = (_desc_code(bits[p]) << rank_bits) | rank_of_pos[p]
+            m += 1
+            if not constant:
+                hist[u, c, min(n_bins - 1, np.int64(np.floor((v - lo) / width)))] += 1
+        hist[u, c, 0] += floor_c[c]
+        maxs[u, c], mins[u, c], first_at_max[u, c] = top, low, first
+        n_nonzero[u, c], n_zero[u, c] = positive, zero
+    return m
+
+
+@njit(nogil=True, cache=True)
+def _runs(row, keys, m, lo, n_images, layout_pos, class_n, floor_c, runs, scratch, rank_bits):
+    """Each (value, class) run in descending value order, then the floor runs: class, TP so far,
+    images selected at its value, its value. Returns (runs, distinct values above the floor)."""
+    label_of_pos, pos_of_rank = layout_pos
+    run_cls, run_tp, run_sel, run_val = runs
+    count, touched, tp = scratch
+    tp[:] = 0
+    mask = (np.int64(1) << rank_bits) - 1
+    n_runs, n_distinct, i = 0, 0, 0
+    while i < m:
+        code, j, n_touched, pos = keys[i] >> rank_bits, i, 0, 0
+        while j < m and keys[j] >> rank_bits == code:
+            pos = pos_of_rank[keys[j] & mask]
+            c = label_of_pos[pos]
+            if count[c] == 0:
+                touched[n_touched] = c
+                n_touched += 1
+            count[c] += 1
+            j += 1
+        value = np.float64(row[pos]) + 0.0
+        for t in range(n_touched):
+            c = touched[t]
+            tp[c] += count[c]
+            run_cls[n_runs], run_tp[n_runs], run_sel[n_runs], run_val[n_runs] = c, tp[c], j, value
+            count[c] = 0
+            n_runs += 1
+        n_distinct += 1
+        i = j
+    for c in range(class_n.size):
+        if floor_c[c] > 0:
+            run_cls[n_runs], run_tp[n_runs], run_sel[n_runs], run_val[n_runs] = c, class_n[c], n_images, lo
+            n_runs += 1
+    return n_runs, n_distinct
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _score(level, tp, sel, n_c, n_not, p_num, p_den):
+    """Level 0: informedness; level l > 0: recall where precision >= p_num/p_den[l - 1], else NaN."""
+    if level == 0:
+        return tp / n_c - (sel - tp) / (n_not if n_not > 0 else np.nan)
+    if tp * p_den[level - 1] >= p_num[level - 1] * sel:
+        return tp / n_c
+    return np.nan
+
+
+@njit(nogil=True, cache=True)
+def _pick(u, n_runs, runs, n_images, class_n, p_num, p_den, scratch, level_out, thresholds, mi_counts):
+    """Per class and level: the first run (highest threshold) scoring within TIE of the class's max."""
+    run_cls, run_tp, run_sel, run_val = runs
+    best, picked = scratch
+    for level in range(level_out.shape[0]):
+        best[:] = -np.inf
+        picked[:] = -1
+        for r in range(n_runs):
+            c = run_cls[r]
+            n_c = np.float64(class_n[c])
+            score = _score(level, run_tp[r], run_sel[r], n_c, n_images - n_c, p_num, p_den)
+            if not np.isnan(score) and score > best[c]:
+                best[c] = score
+        for r in range(n_runs):
+            c = run_cls[r]
+            if picked[c] >= 0:
+                continue
+            n_c = np.float64(class_n[c])
+            score = _score(level, run_tp[r], run_sel[r], n_c, n_images - n_c, p_num, p_den)
+            if not np.isnan(score) and score >= best[c] - TIE:
+                picked[c] = r
+                level_out[level, u, c], thresholds[level, u, c] = score, run_val[r]
+                if level == 0:
+                    mi_counts[0, u, c], mi_counts[1, u, c] = run_tp[r], run_sel[r]
+        if level > 0:
+            for c in range(class_n.size):
+                if class_n[c] > 0 and picked[c] < 0:
+                    level_out[level, u, c] = -1.0
+
+
+@njit(nogil=True, cache=True)
+def _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_pos, pos_of_rank, rank_bits, scaled, tie_size, cnt):
+    """topk.topk_counts for every k: counts above the k-th value and tied with it, per class."""
+    mask = (np.int64(1) << rank_bits) - 1
+    n_classes = class_n.size
+    for ki in range(ks.size):
+        k = min(ks[ki], n_images)
+        above, tied = cnt[0], cnt[1]
+        above[:] = 0
+        tied[:] = 0
+        if k <= m:
+            kth = keys[k - 1] >> rank_bits
+            for i in range(m):
+                code = keys[i] >> rank_bits
+                if code > kth:
+                    break
+                c = label_of_pos[pos_of_rank[keys[i] & mask]]
+                if code < kth:
+                    above[c] += 1
+                else:
+                    tied[c] += 1
+        else:
+            for c in range(n_classes):
+                above[c], tied[c] = class_n[c] - floor_c[c], floor_c[c]
+        size, remaining = tied.sum(), k - above.sum()
+        tie_size[ki, u] = size
+        for c in range(n_classes):
+            scaled[ki, u, c] = above[c] * size + remaining * tied[c]
+
+
+@njit(nogil=True, cache=True)
+def _top_images(u, row, keys, m, lo, layout_pos, image_of_pos, rank_bits, index, activation, label):
+    """The most active images, ties by image index; the floor's images (when needed) in index order."""
+    label_of_pos, pos_of_rank = layout_pos
+    take = min(index.shape[1], row.size)
+    mask = (np.int64(1) << rank_bits) - 1
+    n = 0
+    for i in range(min(take, m)):
+        pos = pos_of_rank[keys[i] & mask]
+        index[u, n], activation[u, n], label[u, n] = image_of_pos[pos], np.float64(row[pos]) + 0.0, label_of_pos[pos]
+        n += 1
+    r = 0
+    while n < take:
+        pos = pos_of_rank[r]
+        if np.float64(row[pos]) + 0.0 == lo:
+            index[u, n], activation[u, n], label[u, n] = image_of_pos[pos], lo, label_of_pos[pos]
+            n += 1
+        r += 1
+
+
+@njit(nogil=True, cache=True)
+def measure_units(x, bits, layout, layout_pos, levels, stats_out, hist_out, sweep_out, topk_out, top_out, n_distinct):
+    """Every unit of x (units x images, float32, classes contiguous); outputs pre-filled by the caller.
+
+    levels: (top ks, precision numerators, their denominators, bits of an image rank)."""
+    ks, p_num, p_den, rank_bits = levels
+    hist_lo, hist_width = hist_out
+    class_start, class_n, rank_of_pos, image_of_pos = layout
+    label_of_pos, pos_of_rank = layout_pos
+    n_units, n_images = x.shape
+    n_classes = class_n.size
+    keys = np.empty(n_images, dtype=np.int64)
+    floor_c = np.zeros(n_classes, dtype=np.int64)
+    runs = (
+        np.empty(n_images + n_classes, dtype=np.int64),
+        np.empty(n_images + n_classes, dtype=np.int64),
+        np.empty(n_images + n_classes, dtype=np.int64),
+        np.empty(n_images + n_classes, dtype=np.float64),
+    )
+    scratch = (np.zeros(n_classes, np.int64), np.zeros(n_classes, np.int64), np.zeros(n_classes, np.int64))
+    pick_scratch = (np.empty(n_classes), np.empty(n_classes, np.int64))
+    counts = np.zeros((2, n_classes), dtype=np.int64)
+    hist = stats_out[8]
+    n_bins = hist.shape[2]
+    for u in range(n_units):
+        row, brow = x[u], bits[u]
+        lo, hi = np.inf, -np.inf
+        for p in range(n_images):
+            v = np.float64(row[p]) + 0.0
+            lo, hi = min(lo, v), max(hi, v)
+        constant = hi == lo
+        width = (hi - lo) / n_bins
+        hist_lo[u], hist_width[u] = lo, 0.0 if constant else width
+        m = _class_pass(row, brow, u, lo, width, constant, layout, stats_out, keys, floor_c, rank_bits)
+        keys[:m].sort()
+        n_runs, distinct = _runs(row, keys, m, lo, n_images, layout_pos, class_n, floor_c, runs, scratch, rank_bits)
+        n_distinct[u] = distinct + 1
+        _pick(u, n_runs, runs, n_images, class_n, p_num, p_den, pick_scratch, sweep_out[0], sweep_out[1], sweep_out[2])
+        _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_pos, pos_of_rank, rank_bits, topk_out[0], topk_out[1], counts)  # noqa: E501
+        _top_images(u, row, keys, m, lo, layout_pos, image_of_pos, rank_bits, top_out[0], top_out[1], top_out[2])
+
+
+@dataclass
+class Layout:
+    """What every block of a layer shares: the class-contiguous order of its images and their ranks.
+
+    Built once per (labels, image_index) pair: the import hands every block the same two arrays."""
+
+    labels: np.ndarray
+    image_index: np.ndarray | None
+    order: np.ndarray | None  # None: labels already grouped by class
+    class_start: np.ndarray
+    class_n: np.ndarray
+    label_of_pos: np.ndarray
+    image_of_pos: np.ndarray
+    rank_of_pos: np.ndarray
+    pos_of_rank: np.ndarray
+    rank_bits: int
+
+
+def _make_layout(labels: np.ndarray, n_classes: int, image_index: np.ndarray | None) -> Layout:
+    labels64 = np.asarray(labels, dtype=np.int64)
+    grouped = bool(np.all(labels64[:-1] <= labels64[1:]))
+    order = None if grouped else np.argsort(labels64, kind="stable")
+    rows = np.arange(labels64.size) if image_index is None else np.asarray(image_index, dtype=np.int64)
+    label_of_pos = labels64 if order is None else labels64[order]
+    image_of_pos = rows if order is None else rows[order]
+    class_n = np.bincount(labels64, minlength=n_classes).astype(np.int64)
+    pos_of_rank = np.argsort(image_of_pos, kind="stable")
+    rank_of_pos = np.empty_like(pos_of_rank)
+    rank_of_pos[pos_of_rank] = np.arange(pos_of_rank.size)
+    return Layout(
+        labels,
+        image_index,
+        order,
+        np.concatenate([[0], np.cumsum(class_n)[:-1]]).astype(np.int64),
+        class_n,
+        np.ascontiguousarray(label_of_pos),
+        np.ascontiguousarray(image_of_pos),
+        rank_of_pos,
+        pos_of_rank,
+        max(1, int(labels64.size - 1).bit_length()),
+    )
+
+
+_layouts: list[tuple[int, Layout]] = []  # the last few layouts, keyed by n_classes and the arrays' identity
+_layout_lock = threading.Lock()
+
+
+def layout_of(labels: np.ndarray, n_classes: int, image_index: np.ndarray | None) -> Layout:
+    with _layout_lock:
+        for k, found in _layouts:
+            if k == n_classes and found.labels is labels and found.image_index is image_index:
+                return found
+    made = _make_layout(labels, n_classes, image_index)
+    with _layout_lock:
+        _layouts.insert(0, (n_classes, made))
+        del _layouts[4:]
+    return made
+
+
+def float32_units(values: np.ndarray) -> np.ndarray | None:
+    """(units, images) float32 C-contiguous view or copy of `values` (images, units); None when the
+    activations need float64 (the numpy path takes those)."""
+    x = values.T
+    if x.dtype == np.float64:
+        x32 = x.astype(np.float32)
+        if not np.array_equal(x32, x):
+            return None
+        return x32
+    if x.dtype != np.float32:
+        x = x.astype(np.float32)
+    return np.ascontiguousarray(x)
+
+
+def compiled_parts(x32: np.ndarray, layout: Layout, ks, p_levels, bins: int, n_top: int):
+    """(ClassStats, Sweep, [TopKCounts], Histograms, TopImages, n_distinct) as the numpy passes give them."""
+    if layout.order is not None:
+        x32 = np.ascontiguousarray(x32[:, layout.order])
+    n_units, n_images = x32.shape
+    n_classes = layout.class_n.size
+    shape = (n_units, n_classes)
+    stats = ClassStats(
+        n=layout.class_n,
+        sum=np.zeros(shape),
+        mean=np.full(shape, np.nan),
+        std=np.full(shape, np.nan),
+        min=np.full(shape, np.nan),
+        max=np.full(shape, np.nan),
+        n_nonzero=np.zeros(shape, dtype=np.int64),
+        n_zero=np.zeros(shape, dtype=np.int64),
+        first_at_max=np.full(shape, -1, dtype=np.int64),
+    )
+    hist = np.zeros((n_units, n_classes, bins), dtype=np.int32)
+    lo, width = np.empty(n_units), np.empty(n_units)
+    fractions = [Fraction(str(p)) for p in p_levels]
+    scores = np.full((1 + len(fractions), *shape), np.nan)
+    thresholds = np.full((1 + len(fractions), *shape), np.nan)
+    mi_counts = np.full((2, *shape), np.nan)
+    ks = np.asarray(ks, dtype=np.int64)
+    scaled = np.zeros((ks.size, *shape), dtype=np.int64)
+    tie_size = np.zeros((ks.size, n_units), dtype=np.int64)
+    top = TopImages(
+        np.full((n_units, n_top), -1, dtype=np.int64),
+        np.full((n_units, n_top), np.nan),
+        np.full((n_units, n_top), -1, dtype=np.int64),
+    )
+    n_distinct = np.zeros(n_units, dtype=np.int64)
+    levels = (
+        ks,
+        np.array([f.numerator for f in fractions], dtype=np.int64),
+        np.array([f.denominator for f in fractions], dtype=np.int64),
+        layout.rank_bits,
+    )
+    statistics = (stats.sum, stats.mean, stats.std, stats.min, stats.max, stats.first_at_max)
+    measure_units(
+        x32,
+        x32.view(np.int32),
+        (layout.class_start, layout.class_n, layout.rank_of_pos, layout.image_of_pos),
+        (layout.label_of_pos, layout.pos_of_rank),
+        levels,
+        (*statistics, stats.n_nonzero, stats.n_zero, hist),
+        (lo, width),
+        (scores, thresholds, mi_counts),
+        (scaled, tie_size),
+        (top.image_index, top.activation, top.label),
+        n_distinct,
+    )
+    constant = width == 0
+    swept = Sweep(
+        kth_code=None,
+        mi=scores[0],
+        mi_threshold=thresholds[0],
+        mi_tp=mi_counts[0],
+        mi_selected=mi_counts[1],
+        recall_p={p: (scores[1 + i], thresholds[1 + i]) for i, p in enumerate(p_levels)},
+        runs=None,
+    )
+    counts = [TopKCounts(int(k), min(int(k), n_images), scaled[i], tie_size[i]) for i, k in enumerate(ks)]
+    histograms = Histograms(lo=lo, width=width, n_bins=np.where(constant, 1, bins), counts=hist)
+    return stats, swept, counts, histograms, top, n_distinct
