@@ -158,3 +158,12 @@ def test_every_block_of_a_layer_shares_one_layout(monkeypatch):
     for u0 in range(0, 8, 2):
         compute_block(values[:, u0 : u0 + 2], labels, 5, image_index=rows)
     assert len(made) == 1
+
+
+@pytest.mark.parametrize("n", [9, 100, 129, 1000, 4099])
+def test_dense_sums_add_in_numpy_order(monkeypatch, n):
+    """No floor, mixed magnitudes: every rounding of the class sums and squared deviations shows."""
+    rng = np.random.default_rng(2440 + n)
+    values = (rng.standard_normal((n, 6)) * 10.0 ** rng.uniform(-3, 3, (n, 6))).astype(np.float32)
+    labels = rng.integers(0, 3, n)
+    _assert_same(monkeypatch, values, labels, 3)
