@@ -167,3 +167,24 @@ def test_dense_sums_add_in_numpy_order(monkeypatch, n):
     values = (rng.standard_normal((n, 6)) * 10.0 ** rng.uniform(-3, 3, (n, 6))).astype(np.float32)
     labels = rng.integers(0, 3, n)
     _assert_same(monkeypatch, values, labels, 3)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_the_run_says_which_engine_measured_it(migrated_db, tmp_path, monkeypatch, engine):
+    from support import import_file, rows
+
+    from seldb.h5.reader import write_activation_file
+
+    rng = np.random.default_rng(2450)
+    values, labels = _random_block(rng, 90, 7, 4)
+    # a float64 file: "fc" holds float32 values (the kernel), "wide" values float32 cannot hold (numpy)
+    layers = {"wide": rng.standard_normal((90, 3)), "fc": values.astype(np.float64)}
+    path = write_activation_file(tmp_path / "e.h5", class_names=[f"c{k}" for k in range(4)], labels=labels, layers=layers)
+    monkeypatch.setenv("SELDB_ENGINE", engine)
+    run_id = import_file(path, force=True, layers=["fc"]).run_id
+    record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=run_id)[0]["options"]
+    assert record["measure_engine"] == engine
+    run_id = import_file(path, force=True).run_id
+    record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=run_id)[0]["options"]
+    assert record["measure_engine"] == ("numba+numpy" if engine == "numba" else "numpy")

@@ -42,6 +42,7 @@ from seldb.load.options import ImportOptions, ImportResult, Provenance
 from seldb.load.summaries import ClassSummary, correlation_rows
 from seldb.load.uncertainty import run_uncertainty
 from seldb.measures import compute_block, compute_concept_block
+from seldb.measures.compute import measure_engine
 from seldb.measures.resampling.estimates import UncertaintyOptions
 from seldb.progress import progress_bar
 
@@ -257,6 +258,7 @@ class _BlockOut:
     concepts: list[tuple[int, pl.DataFrame]]
     arrays: list[bytes]
     class_summary: ClassSummary
+    engine: str
 
 
 def _block_measurer(plan: _Plan, run_id: int, concepts):
@@ -275,7 +277,12 @@ def _block_measurer(plan: _Plan, run_id: int, concepts):
         arrays = encode_unit_arrays(run_id, block.layer_id, block.first, result)
         summary = ClassSummary.of_block(result, result.units, class_n)
         return _BlockOut(
-            result.units.with_columns(shift), result.precision_k.with_columns(shift), concept_frames, arrays, summary
+            result.units.with_columns(shift),
+            result.precision_k.with_columns(shift),
+            concept_frames,
+            arrays,
+            summary,
+            result.engine,
         )
 
     return measure
@@ -320,7 +327,8 @@ def _collect(done: Measured[_BlockOut], writer: RunWriter, outputs: dict, timing
 def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool) -> ImportResult:
     afile = plan.afile
     timings = {"validate_s": plan.validate_s, "read_s": 0.0, "measures_s": 0.0, "copy_s": 0.0}
-    run_id = writer.create_run(_run_header(plan, provenance))
+    header = _run_header(plan, provenance)
+    run_id = writer.create_run(header)
     keys: list[str | None] = list(afile.class_keys) if afile.class_keys else [None] * afile.n_classes
     n_analysed = np.bincount(afile.labels[plan.analysed], minlength=afile.n_classes)
     writer.add_classes(afile.class_names, keys, unique_labels(afile.class_names, afile.class_keys), n_analysed)
@@ -330,6 +338,8 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
         info = afile.layers[layer]
         writer.add_layer(layer_id, layer, info.n_units, info.reduction)
     outputs = _measure_layers(plan, writer, concepts, progress, timings)
+    engines = sorted({b.engine for blocks in outputs.values() for b in blocks})
+    writer.update_run(options={**header["options"], "measure_engine": "+".join(engines) or measure_engine()})
     started = time.perf_counter()
     counts = _write_unit_tables(writer, outputs, concepts)
     timings["copy_s"] += time.perf_counter() - started

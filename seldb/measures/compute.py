@@ -99,6 +99,7 @@ class BlockResult:
     swept: Sweep
     hist: Histograms
     top: TopImages
+    engine: str = "numpy"  # which passes computed it: numba (seldb.measures.kernel) or numpy
 
     @cached_property
     def class_stats(self) -> pl.DataFrame:
@@ -260,10 +261,11 @@ def compute_block(
     in anew each time: system time); the rules in polars, whose cost is per
     call, run once for the whole block.
     """
-    parts = None
+    parts, engine = None, "numba"
     if values.shape[1] and values.shape[0] and measure_engine() == "numba":
         parts = _compiled_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images)
     if parts is None:
+        engine = "numpy"
         step = max(1, CHUNK_ELEMENTS // max(1, values.shape[0]))
         parts = _Parts.merge(
             [
@@ -298,4 +300,5 @@ def compute_block(
         swept=parts.swept,
         hist=parts.hist,
         top=parts.top,
+        engine=engine,
     )
