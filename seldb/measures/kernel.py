@@ -96,6 +96,15 @@ def _desc_code(bits):
     return np.int64(bits) + (np.int64(1) << 32)
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _code_value(code, bits_buf):
+    """The activation a descending code stands for (block.CodeBook for float32 codes), as float64."""
+    ascending = np.int64(0xFFFFFFFF) - code
+    bits = ascending & 0x7FFFFFFF if ascending & 0x80000000 else ~ascending & 0xFFFFFFFF
+    bits_buf[0] = np.int32(bits - (1 << 32) if bits >= 1 << 31 else bits)
+    return np.float64(bits_buf.view(np.float32)[0])
+
+
 @njit(nogil=True, cache=True)
 def _class_pass(row, bits, u, lo, width, constant, layout, out, keys, floor_c, rank_bits):
     """Per class: sum, mean, std, min, max, first image at the max, zero counts, histogram; the
@@ -141,23 +150,23 @@ def _class_pass(row, bits, u, lo, width, constant, layout, out, keys, floor_c, r
 def _runs(row, keys, m, lo, n_images, layout_pos, class_n, floor_c, runs, scratch, rank_bits):
     """Each (value, class) run in descending value order, then the floor runs: class, TP so far,
     images selected at its value, its value. Returns (runs, distinct values above the floor)."""
-    label_of_pos, pos_of_rank = layout_pos
+    label_of_rank = layout_pos[2]
     run_cls, run_tp, run_sel, run_val = runs
     count, touched, tp = scratch
+    bits_buf = np.empty(1, dtype=np.int32)
     tp[:] = 0
     mask = (np.int64(1) << rank_bits) - 1
     n_runs, n_distinct, i = 0, 0, 0
     while i < m:
-        code, j, n_touched, pos = keys[i] >> rank_bits, i, 0, 0
+        code, j, n_touched = keys[i] >> rank_bits, i, 0
         while j < m and keys[j] >> rank_bits == code:
-            pos = pos_of_rank[keys[j] & mask]
-            c = label_of_pos[pos]
+            c = label_of_rank[keys[j] & mask]  # one lookup in a small array: the loop's only scattered read
             if count[c] == 0:
                 touched[n_touched] = c
                 n_touched += 1
             count[c] += 1
             j += 1
-        value = np.float64(row[pos]) + 0.0
+        value = _code_value(code, bits_buf)
         for t in range(n_touched):
             c = touched[t]
             tp[c] += count[c]
@@ -215,7 +224,7 @@ def _pick(u, n_runs, runs, n_images, class_n, p_num, p_den, scratch, level_out, 
 
 
 @njit(nogil=True, cache=True)
-def _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_pos, pos_of_rank, rank_bits, scaled, tie_size, cnt):
+def _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_rank, rank_bits, scaled, tie_size, cnt):
     """topk.topk_counts for every k: counts above the k-th value and tied with it, per class."""
     mask = (np.int64(1) << rank_bits) - 1
     n_classes = class_n.size
@@ -230,7 +239,7 @@ def _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_pos, pos_of_rank,
                 code = keys[i] >> rank_bits
                 if code > kth:
                     break
-                c = label_of_pos[pos_of_rank[keys[i] & mask]]
+                c = label_of_rank[keys[i] & mask]
                 if code < kth:
                     above[c] += 1
                 else:
@@ -247,7 +256,7 @@ def _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_pos, pos_of_rank,
 @njit(nogil=True, cache=True)
 def _top_images(u, row, keys, m, lo, layout_pos, image_of_pos, rank_bits, index, activation, label):
     """The most active images, ties by image index; the floor's images (when needed) in index order."""
-    label_of_pos, pos_of_rank = layout_pos
+    label_of_pos, pos_of_rank = layout_pos[0], layout_pos[1]
     take = min(index.shape[1], row.size)
     mask = (np.int64(1) << rank_bits) - 1
     n = 0
@@ -272,7 +281,7 @@ def measure_units(x, bits, layout, layout_pos, levels, stats_out, hist_out, swee
     ks, p_num, p_den, rank_bits = levels
     hist_lo, hist_width = hist_out
     class_start, class_n, rank_of_pos, image_of_pos = layout
-    label_of_pos, pos_of_rank = layout_pos
+    label_of_rank = layout_pos[2]
     n_units, n_images = x.shape
     n_classes = class_n.size
     keys = np.empty(n_images, dtype=np.int64)
@@ -302,7 +311,7 @@ def measure_units(x, bits, layout, layout_pos, levels, stats_out, hist_out, swee
         n_runs, distinct = _runs(row, keys, m, lo, n_images, layout_pos, class_n, floor_c, runs, scratch, rank_bits)
         n_distinct[u] = distinct + 1
         _pick(u, n_runs, runs, n_images, class_n, p_num, p_den, pick_scratch, sweep_out[0], sweep_out[1], sweep_out[2])
-        _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_pos, pos_of_rank, rank_bits, topk_out[0], topk_out[1], counts)  # noqa: E501
+        _topk(u, keys, m, ks, n_images, class_n, floor_c, label_of_rank, rank_bits, topk_out[0], topk_out[1], counts)
         _top_images(u, row, keys, m, lo, layout_pos, image_of_pos, rank_bits, top_out[0], top_out[1], top_out[2])
 
 
@@ -321,6 +330,7 @@ class Layout:
     image_of_pos: np.ndarray
     rank_of_pos: np.ndarray
     pos_of_rank: np.ndarray
+    label_of_rank: np.ndarray  # int32: the sweep's per-value lookup stays in cache
     rank_bits: int
 
 
@@ -345,6 +355,7 @@ def _make_layout(labels: np.ndarray, n_classes: int, image_index: np.ndarray | N
         np.ascontiguousarray(image_of_pos),
         rank_of_pos,
         pos_of_rank,
+        label_of_pos[pos_of_rank].astype(np.int32),
         max(1, int(labels64.size - 1).bit_length()),
     )
 
@@ -423,7 +434,7 @@ def compiled_parts(x32: np.ndarray, layout: Layout, ks, p_levels, bins: int, n_t
         x32,
         x32.view(np.int32),
         (layout.class_start, layout.class_n, layout.rank_of_pos, layout.image_of_pos),
-        (layout.label_of_pos, layout.pos_of_rank),
+        (layout.label_of_pos, layout.pos_of_rank, layout.label_of_rank),
         levels,
         (*statistics, stats.n_nonzero, stats.n_zero, hist),
         (lo, width),
