@@ -84,21 +84,50 @@ def kernel_steps(values, labels, n_classes, rows) -> dict:
     top = (np.zeros((n_units, 100), np.int64), np.zeros((n_units, 100)), np.zeros((n_units, 100), np.int64))
     pos = (layout.label_of_pos, layout.pos_of_rank, layout.label_of_rank)
     lay = (layout.class_start, layout.class_n, layout.rank_of_pos, layout.image_of_pos)
-    steps = dict.fromkeys(["class pass (stats, histogram, keys)", "sort", "runs", "threshold picks", "top-k counts", "top images"], 0.0)  # noqa: E501
+    steps = dict.fromkeys(
+        ["class pass (stats, histogram, keys)", "sort", "runs", "threshold picks", "top-k counts", "top images"], 0.0
+    )  # noqa: E501
     for u in [0, *range(n_units)]:  # unit 0 twice: its first calls compile
         if u == 0:
             steps = dict.fromkeys(steps, 0.0)
         row, lo, hi = x[u], float(x[u].min()), float(x[u].max())
         t0 = time.thread_time()
-        m = k._class_pass(row, bits[u], u, lo, (hi - lo) / 32, hi == lo, lay, (*stats, hist), keys, floor_c, layout.rank_bits)  # noqa: E501
+        m = k._class_pass(
+            row, bits[u], u, lo, (hi - lo) / 32, hi == lo, lay, (*stats, hist), keys, floor_c, layout.rank_bits
+        )  # noqa: E501
         t1 = time.thread_time()
         sort(keys, m)
         t2 = time.thread_time()
         n_runs, _ = k._runs(row, keys, m, lo, n_images, pos, layout.class_n, floor_c, runs, scratch, layout.rank_bits)
         t3 = time.thread_time()
-        k._pick(u, n_runs, runs, n_images, layout.class_n, p_num, p_den, (np.empty(n_classes), np.empty(n_classes, np.int64)), levels, thresholds, mi_counts)  # noqa: E501
+        k._pick(
+            u,
+            n_runs,
+            runs,
+            n_images,
+            layout.class_n,
+            p_num,
+            p_den,
+            (np.empty(n_classes), np.empty(n_classes, np.int64)),
+            levels,
+            thresholds,
+            mi_counts,
+        )  # noqa: E501
         t4 = time.thread_time()
-        k._topk(u, keys, m, ks, n_images, layout.class_n, floor_c, layout.label_of_rank, layout.rank_bits, scaled, tie_size, np.zeros((2, n_classes), np.int64))  # noqa: E501
+        k._topk(
+            u,
+            keys,
+            m,
+            ks,
+            n_images,
+            layout.class_n,
+            floor_c,
+            layout.label_of_rank,
+            layout.rank_bits,
+            scaled,
+            tie_size,
+            np.zeros((2, n_classes), np.int64),
+        )  # noqa: E501
         t5 = time.thread_time()
         k._top_images(u, row, keys, m, lo, pos, layout.image_of_pos, layout.rank_bits, *top)
         t6 = time.thread_time()

@@ -180,7 +180,9 @@ def test_the_run_says_which_engine_measured_it(migrated_db, tmp_path, monkeypatc
     values, labels = _random_block(rng, 90, 7, 4)
     # a float64 file: "fc" holds float32 values (the kernel), "wide" values float32 cannot hold (numpy)
     layers = {"wide": rng.standard_normal((90, 3)), "fc": values.astype(np.float64)}
-    path = write_activation_file(tmp_path / "e.h5", class_names=[f"c{k}" for k in range(4)], labels=labels, layers=layers)
+    path = write_activation_file(
+        tmp_path / "e.h5", class_names=[f"c{k}" for k in range(4)], labels=labels, layers=layers
+    )
     monkeypatch.setenv("SELDB_ENGINE", engine)
     run_id = import_file(path, force=True, layers=["fc"]).run_id
     record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=run_id)[0]["options"]
