@@ -131,8 +131,10 @@ def _class_pass(row, bits, u, lo, width, constant, layout, out, keys, floor_c, r
             elif v == top and image_of_pos[p] < first:
                 first = image_of_pos[p]
             low = min(low, v)
-            positive += v > 0
-            zero += v == 0
+            if v > 0:
+                positive += 1
+            elif v == 0:
+                zero += 1
             if v == lo:
                 floor_c[c] += 1
                 continue
