@@ -108,7 +108,7 @@ def kernel_steps(values, labels, n_classes, rows) -> dict:
             layout.class_n,
             p_num,
             p_den,
-            (np.empty(n_classes), np.empty(n_classes, np.int64)),
+            (np.empty((3, n_classes)), np.empty((3, n_classes), np.int64)),
             levels,
             thresholds,
             mi_counts,

@@ -196,33 +196,36 @@ def _score(level, tp, sel, n_c, n_not, p_num, p_den):
 
 @njit(nogil=True, cache=True)
 def _pick(u, n_runs, runs, n_images, class_n, p_num, p_den, scratch, level_out, thresholds, mi_counts):
-    """Per class and level: the first run (highest threshold) scoring within TIE of the class's max."""
+    """Per class and level: the first run (highest threshold) scoring within TIE of the class's max.
+    Two passes over the runs, every level in each: the maxima, then the picks."""
     run_cls, run_tp, run_sel, run_val = runs
     best, picked = scratch
-    for level in range(level_out.shape[0]):
-        best[:] = -np.inf
-        picked[:] = -1
-        for r in range(n_runs):
-            c = run_cls[r]
-            n_c = np.float64(class_n[c])
+    n_levels = level_out.shape[0]
+    best[:] = -np.inf
+    picked[:] = -1
+    for r in range(n_runs):
+        c = run_cls[r]
+        n_c = np.float64(class_n[c])
+        for level in range(n_levels):
             score = _score(level, run_tp[r], run_sel[r], n_c, n_images - n_c, p_num, p_den)
-            if not np.isnan(score) and score > best[c]:
-                best[c] = score
-        for r in range(n_runs):
-            c = run_cls[r]
-            if picked[c] >= 0:
+            if not np.isnan(score) and score > best[level, c]:
+                best[level, c] = score
+    for r in range(n_runs):
+        c = run_cls[r]
+        n_c = np.float64(class_n[c])
+        for level in range(n_levels):
+            if picked[level, c] >= 0:
                 continue
-            n_c = np.float64(class_n[c])
             score = _score(level, run_tp[r], run_sel[r], n_c, n_images - n_c, p_num, p_den)
-            if not np.isnan(score) and score >= best[c] - TIE:
-                picked[c] = r
+            if not np.isnan(score) and score >= best[level, c] - TIE:
+                picked[level, c] = r
                 level_out[level, u, c], thresholds[level, u, c] = score, run_val[r]
                 if level == 0:
                     mi_counts[0, u, c], mi_counts[1, u, c] = run_tp[r], run_sel[r]
-        if level > 0:
-            for c in range(class_n.size):
-                if class_n[c] > 0 and picked[c] < 0:
-                    level_out[level, u, c] = -1.0
+    for level in range(1, n_levels):
+        for c in range(class_n.size):
+            if class_n[c] > 0 and picked[level, c] < 0:
+                level_out[level, u, c] = -1.0
 
 
 @njit(nogil=True, cache=True)
@@ -295,7 +298,8 @@ def measure_units(x, bits, layout, layout_pos, levels, stats_out, hist_out, swee
         np.empty(n_images + n_classes, dtype=np.float64),
     )
     scratch = (np.zeros(n_classes, np.int64), np.zeros(n_classes, np.int64), np.zeros(n_classes, np.int64))
-    pick_scratch = (np.empty(n_classes), np.empty(n_classes, np.int64))
+    n_levels = p_num.size + 1
+    pick_scratch = (np.empty((n_levels, n_classes)), np.empty((n_levels, n_classes), np.int64))
     counts = np.zeros((2, n_classes), dtype=np.int64)
     hist = stats_out[8]
     n_bins = hist.shape[2]
