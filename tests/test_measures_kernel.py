@@ -190,3 +190,28 @@ def test_the_run_says_which_engine_measured_it(migrated_db, tmp_path, monkeypatc
     run_id = import_file(path, force=True).run_id
     record = rows("SELECT options FROM seldb_store.runs WHERE run_id = :r", r=run_id)[0]["options"]
     assert record["measure_engine"] == ("numba+numpy" if engine == "numba" else "numpy")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_concept_measures_are_identical(monkeypatch, seed):
+    import seldb.measures.kernel as kernel
+    from seldb.measures import compute_concept_block
+
+    calls = []
+    real = kernel.compiled_parts
+    monkeypatch.setattr(kernel, "compiled_parts", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(2460 + seed)
+    values, labels = _random_block(rng, int(rng.choice([50, 700, 2000])), 9, 6)
+    values[:, 0] = 0.0  # dead
+    values[:, 1] = -np.abs(values[:, 1]) - 1.0  # negative floor
+    frames = {}
+    for engine in ("numpy", "numba"):
+        monkeypatch.setenv("SELDB_ENGINE", engine)
+        frames[engine] = [
+            compute_concept_block(values, labels, 6, concept, top_k=(5, 60, 100))
+            for concept in ([1, 4], [0], [0, 1, 2, 3, 4, 5], [2])  # class 2 has no image
+        ]
+    assert len(calls) == 4  # the numba engine's four concepts took the kernel
+    assert [(f.schema, pickle.dumps(f.to_dicts())) for f in frames["numba"]] == [
+        (f.schema, pickle.dumps(f.to_dicts())) for f in frames["numpy"]
+    ]
