@@ -58,13 +58,12 @@ def numpy_steps(values, labels, n_classes, rows) -> dict:
 
 
 def kernel_steps(values, labels, n_classes, rows) -> dict:
-    from numba import njit
-
     from seldb.measures import kernel as k
 
-    @njit(nogil=True)
+    spare, digits = np.empty(values.shape[0], np.int64), np.zeros(2048, np.int64)
+
     def sort(keys, m):
-        keys[:m].sort()
+        k._radix_sort(keys, m, spare, digits)
 
     layout = k.layout_of(labels, n_classes, rows)
     x = k.float32_units(values)

@@ -12,6 +12,7 @@ the pick of each class's best threshold):
   8 partial sums up to 128 values, halves above), which `_pairwise` repeats;
 - the sort key packs the float32 descending code (block.py) above the rank
   of the image's index, so ties come out in image order, as top images want;
+  a radix sort orders them;
 - the floor (a ReLU's zeros) is counted per class, never sorted.
 
 Only float32-exact activations (float16, float32, float64 that float32
@@ -146,6 +147,39 @@ def _class_pass(row, bits, u, lo, width, constant, layout, out, keys, floor_c, r
         maxs[u, c], mins[u, c], first_at_max[u, c] = top, low, first
         n_nonzero[u, c], n_zero[u, c] = positive, zero
     return m
+
+
+@njit(nogil=True, cache=True)
+def _radix_sort(keys, m, spare, counts):
+    """Sort keys[:m] (non-negative, distinct) in place: LSD radix, 11-bit digits, skipping the digits
+    every key shares; several times faster than np.sort at a unit's ~20,000 keys. `spare`: as long
+    as keys; `counts`: 2048 slots."""
+    if m < 2:
+        return
+    high = np.int64(0)
+    for i in range(m):
+        high |= keys[i]
+    src, dst, swapped, shift = keys, spare, False, 0
+    while (high >> shift) > 0:
+        counts[:] = 0
+        for i in range(m):
+            counts[(src[i] >> shift) & 2047] += 1
+        if counts.max() == m:
+            shift += 11
+            continue
+        total = 0
+        for d in range(2048):
+            count = counts[d]
+            counts[d] = total
+            total += count
+        for i in range(m):
+            d = (src[i] >> shift) & 2047
+            dst[counts[d]] = src[i]
+            counts[d] += 1
+        src, dst, swapped = dst, src, not swapped
+        shift += 11
+    if swapped:
+        keys[:m] = src[:m]
 
 
 @njit(nogil=True, cache=True)
@@ -289,7 +323,8 @@ def measure_units(x, bits, layout, layout_pos, levels, stats_out, hist_out, swee
     label_of_rank = layout_pos[2]
     n_units, n_images = x.shape
     n_classes = class_n.size
-    keys = np.empty(n_images, dtype=np.int64)
+    keys, spare = np.empty(n_images, dtype=np.int64), np.empty(n_images, dtype=np.int64)
+    digit_counts = np.zeros(2048, dtype=np.int64)
     floor_c = np.zeros(n_classes, dtype=np.int64)
     runs = (
         np.empty(n_images + n_classes, dtype=np.int64),
@@ -313,7 +348,7 @@ def measure_units(x, bits, layout, layout_pos, levels, stats_out, hist_out, swee
         width = (hi - lo) / n_bins
         hist_lo[u], hist_width[u] = lo, 0.0 if constant else width
         m = _class_pass(row, brow, u, lo, width, constant, layout, stats_out, keys, floor_c, rank_bits)
-        keys[:m].sort()
+        _radix_sort(keys, m, spare, digit_counts)
         n_runs, distinct = _runs(row, keys, m, lo, n_images, layout_pos, class_n, floor_c, runs, scratch, rank_bits)
         n_distinct[u] = distinct + 1
         _pick(u, n_runs, runs, n_images, class_n, p_num, p_den, pick_scratch, sweep_out[0], sweep_out[1], sweep_out[2])
