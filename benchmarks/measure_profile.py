@@ -59,14 +59,15 @@ def numpy_steps(values, labels, n_classes, rows) -> dict:
 
 def kernel_steps(values, labels, n_classes, rows) -> dict:
     from seldb.measures import kernel as k
+    from seldb.measures import kernel_block
 
     spare, digits = np.empty(values.shape[0], np.int64), np.zeros(2048, np.int64)
 
     def sort(keys, m):
         k._radix_sort(keys, m, spare, digits)
 
-    layout = k.layout_of(labels, n_classes, rows)
-    x = k.float32_units(values)
+    layout = kernel_block.layout_of(labels, n_classes, rows)
+    x = kernel_block.float32_units(values)
     n_units, n_images = x.shape
     bits = x.view(np.int32)
     shape = (n_units, n_classes)
@@ -142,7 +143,8 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=1000)
     args = parser.parse_args()
     from seldb.db.write import encode_unit_arrays
-    from seldb.measures import compute_block, kernel
+    from seldb.measures import compute_block
+    from seldb.measures import kernel_block as kernel
 
     values, labels, rows = block(args.images, args.units, args.classes)
     report: dict = {"images": args.images, "units": args.units, "load_before": os.getloadavg()[0]}

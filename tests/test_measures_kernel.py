@@ -108,7 +108,7 @@ def test_random_blocks_are_identical(monkeypatch, seed):
 
 
 def test_float16_and_exact_float64_take_the_kernel(monkeypatch):
-    import seldb.measures.kernel as kernel
+    import seldb.measures.kernel_block as kernel
 
     rng = np.random.default_rng(2420)
     values, labels = _random_block(rng, 500, 6, 8)
@@ -122,7 +122,7 @@ def test_float16_and_exact_float64_take_the_kernel(monkeypatch):
 
 
 def test_float64_beyond_float32_falls_back_to_numpy(monkeypatch):
-    import seldb.measures.kernel as kernel
+    import seldb.measures.kernel_block as kernel
 
     rng = np.random.default_rng(2421)
     values = rng.standard_normal((200, 4))  # float64 values float32 cannot hold
@@ -146,7 +146,7 @@ def test_engine_choice(monkeypatch):
 
 
 def test_every_block_of_a_layer_shares_one_layout(monkeypatch):
-    import seldb.measures.kernel as kernel
+    import seldb.measures.kernel_block as kernel
 
     rng = np.random.default_rng(2430)
     values, labels = _random_block(rng, 300, 8, 5)
@@ -194,7 +194,7 @@ def test_the_run_says_which_engine_measured_it(migrated_db, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("seed", range(3))
 def test_concept_measures_are_identical(monkeypatch, seed):
-    import seldb.measures.kernel as kernel
+    import seldb.measures.kernel_block as kernel
     from seldb.measures import compute_concept_block
 
     calls = []

@@ -35,7 +35,7 @@ P_LEVELS = catalogue.P_LEVELS
 @functools.cache
 def numba_available() -> bool:
     try:
-        import seldb.measures.kernel  # noqa: F401
+        import seldb.measures.kernel_block  # noqa: F401
     except ImportError:
         return False
     return True
@@ -230,7 +230,7 @@ def _numpy_passes(values, labels, n_classes, top_k, bins, image_index, n_top_ima
 
 def _compiled_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images) -> _Parts | None:
     """The numba kernel's arrays (seldb.measures.kernel); None for activations float32 cannot hold."""
-    from seldb.measures import kernel
+    from seldb.measures import kernel_block as kernel
 
     x32 = kernel.float32_units(values)
     if x32 is None:

@@ -42,7 +42,7 @@ def _in_concept(labels, concept_classes) -> np.ndarray:
 
 def compiled_concept_parts(values: np.ndarray, in_a: np.ndarray, top_k):
     """(ClassStats, Sweep, [TopKCounts]) of A against not-A from the kernel; None where it does not apply."""
-    from seldb.measures import kernel
+    from seldb.measures import kernel_block as kernel
 
     x32 = kernel.float32_units(values)
     if x32 is None or values.shape[0] == 0:
