@@ -40,6 +40,7 @@ def make_file(
     n_classes: int = 1000,
     zero_fraction: float = 0.8,
     seed: int = 0,
+    layers: dict[str, int] | None = None,
 ) -> None:
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, n_classes, n_images)
@@ -54,22 +55,25 @@ def make_file(
         h5["/images/label"] = labels.astype(np.int32)
         h5["/images/pred"] = preds.astype(np.int32)
         datasets = {}
-        for name, units in LAYERS.items():
+        layers = layers or LAYERS
+        for name, units in layers.items():
             ds = h5.create_dataset(f"/layers/{name}", shape=(n_images, units), dtype=dtype, **_layout(layout, units))
             ds.attrs["reduction"] = "max" if name.startswith("conv") else "none"
             datasets[name] = ds
         for r0 in range(0, n_images, 4096):
             r1 = min(n_images, r0 + 4096)
-            for name, units in LAYERS.items():
+            for name, units in layers.items():
                 values = rng.standard_gamma(1.5, (r1 - r0, units), dtype=np.float32)
                 values[rng.random((r1 - r0, units), dtype=np.float32) < zero_fraction] = 0.0
                 datasets[name][r0:r1] = values.astype(dtype)
     tmp.rename(path)
 
 
-def file_for(directory: Path, n_images: int, layout: str, dtype: str = "float32") -> Path:
-    """The benchmark file of that size and layout, made once and kept."""
-    path = directory / f"seldb_bench_{n_images}_{layout}_{dtype}.h5"
+def file_for(directory: Path, n_images: int, layout: str, dtype: str = "float32", units: int | None = None) -> Path:
+    """The benchmark file of that size and layout, made once and kept; `units`: one layer "fc" of that
+    many units instead of AlexNet's three."""
+    name = f"seldb_bench_{n_images}_{layout}_{dtype}" + (f"_{units}u" if units else "")
+    path = directory / f"{name}.h5"
     if not path.exists():
-        make_file(path, n_images, layout, dtype)
+        make_file(path, n_images, layout, dtype, layers={"fc": units} if units else None)
     return path

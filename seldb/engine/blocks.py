@@ -58,6 +58,8 @@ class Measured(Generic[T]):
     result: T
     read_s: float
     measure_s: float
+    read_cpu_s: float = 0.0  # CPU seconds of the thread that did it (what a loaded machine inflates least)
+    measure_cpu_s: float = 0.0
 
 
 @functools.cache
@@ -117,14 +119,16 @@ def measure_blocks(
     local = threading.local()
 
     def task(block: UnitBlock) -> Measured[T]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.thread_time()
         buffers = None
         if reuse_buffers:
             buffers = local.__dict__.setdefault("buffers", Buffers())
         values = afile.read_unit_rows(block.layer, block.first, block.stop, rows, buffers)
-        read = time.perf_counter()
+        read, read_cpu = time.perf_counter(), time.thread_time()
         result = measure(block, values, labels)
-        return Measured(block, result, read - started, time.perf_counter() - read)
+        measured = Measured(block, result, read - started, time.perf_counter() - read)
+        measured.read_cpu_s, measured.measure_cpu_s = read_cpu - cpu, time.thread_time() - read_cpu
+        return measured
 
     futures: list[Future] = [Future() for _ in blocks]
     todo: queue.SimpleQueue = queue.SimpleQueue()

@@ -42,6 +42,7 @@ from seldb.load.options import ImportOptions, ImportResult, Provenance
 from seldb.load.summaries import ClassSummary, correlation_rows
 from seldb.load.uncertainty import run_uncertainty
 from seldb.measures import compute_block, compute_concept_block
+from seldb.measures.compute import measure_engine
 from seldb.measures.resampling.estimates import UncertaintyOptions
 from seldb.progress import progress_bar
 
@@ -94,6 +95,7 @@ class _Plan:
     sha256: str
     fingerprint: str
     validate_s: float
+    validate_cpu_s: float  # this process's CPU seconds: the check-and-copy pass and the SHA-256 beside it
 
     @cached_property
     def rows_by_class(self) -> np.ndarray:
@@ -130,7 +132,7 @@ def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progres
 
 
 def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool = False) -> _Plan:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     options.validate()
     afile = ActivationFile(path)
     try:
@@ -149,7 +151,8 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
         digest = wait(sha)
         fingerprint = hashlib.sha256(json.dumps([digest, options.as_json()], sort_keys=True).encode()).hexdigest()
-        return _Plan(afile, options, layers, analysed, dropped, digest, fingerprint, time.perf_counter() - started)
+        elapsed, used = time.perf_counter() - started, time.process_time() - cpu
+        return _Plan(afile, options, layers, analysed, dropped, digest, fingerprint, elapsed, used)
     except BaseException:
         afile.close()
         raise
@@ -259,6 +262,7 @@ class _BlockOut:
     concepts: list[tuple[int, pl.DataFrame]]
     arrays: list[bytes]
     class_summary: ClassSummary
+    engine: str
 
 
 def _block_measurer(plan: _Plan, run_id: int, concepts):
@@ -277,7 +281,12 @@ def _block_measurer(plan: _Plan, run_id: int, concepts):
         arrays = encode_unit_arrays(run_id, block.layer_id, block.first, result)
         summary = ClassSummary.of_block(result, result.units, class_n)
         return _BlockOut(
-            result.units.with_columns(shift), result.precision_k.with_columns(shift), concept_frames, arrays, summary
+            result.units.with_columns(shift),
+            result.precision_k.with_columns(shift),
+            concept_frames,
+            arrays,
+            summary,
+            result.engine,
         )
 
     return measure
@@ -310,19 +319,24 @@ def _engine_record(options: ImportOptions) -> dict:
 
 def _collect(done: Measured[_BlockOut], writer: RunWriter, outputs: dict, timings: dict) -> None:
     out = done.result
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     writer.write_arrays(out.arrays)
     timings["copy_s"] += time.perf_counter() - started
+    timings["copy_cpu_s"] += time.thread_time() - cpu
     timings["read_s"] += done.read_s
     timings["measures_s"] += done.measure_s
+    timings["read_cpu_s"] += done.read_cpu_s
+    timings["measures_cpu_s"] += done.measure_cpu_s
     out.arrays = []
     outputs.setdefault(done.block.layer_id, []).append(out)
 
 
 def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool) -> ImportResult:
     afile = plan.afile
-    timings = {"validate_s": plan.validate_s, "read_s": 0.0, "measures_s": 0.0, "copy_s": 0.0}
-    run_id = writer.create_run(_run_header(plan, provenance))
+    timings = dict.fromkeys(["read_s", "measures_s", "copy_s", "read_cpu_s", "measures_cpu_s", "copy_cpu_s"], 0.0)
+    timings["validate_s"], timings["validate_cpu_s"] = plan.validate_s, plan.validate_cpu_s
+    header = _run_header(plan, provenance)
+    run_id = writer.create_run(header)
     keys: list[str | None] = list(afile.class_keys) if afile.class_keys else [None] * afile.n_classes
     n_analysed = np.bincount(afile.labels[plan.analysed], minlength=afile.n_classes)
     writer.add_classes(afile.class_names, keys, unique_labels(afile.class_names, afile.class_keys), n_analysed)
@@ -332,6 +346,8 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
         info = afile.layers[layer]
         writer.add_layer(layer_id, layer, info.n_units, info.reduction)
     outputs = _measure_layers(plan, writer, concepts, progress, timings)
+    engines = sorted({b.engine for blocks in outputs.values() for b in blocks})
+    writer.update_run(options={**header["options"], "measure_engine": "+".join(engines) or measure_engine()})
     started = time.perf_counter()
     counts = _write_unit_tables(writer, outputs, concepts)
     timings["copy_s"] += time.perf_counter() - started

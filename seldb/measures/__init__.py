@@ -7,8 +7,11 @@ target-set measures for one concept. Nothing here touches the database.
 
 Modules: `block` lays a block of units out once; `classstats` (per-class
 statistics, histograms), `sweep` (every class x threshold in one pass),
-`topk` (top-k counts, top images) are the numpy passes; `per_unit` holds one
-small polars function per measure (the catalogue says which); `compute`
+`topk` (top-k counts, top images) are the numpy passes, the reference;
+`kernel` computes the same arrays in one compiled loop per unit (numba, the
+default when installed; `kernel_block` lays blocks out for it;
+SELDB_ENGINE=numpy forces the reference); `per_unit` holds one small polars
+function per measure (the catalogue says which); `compute`
 drives a block through them; `targets` does concepts; `resampling/` redoes
 every scalar measure for bootstrap and permutation replicates.
 """

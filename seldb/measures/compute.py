@@ -10,6 +10,8 @@ offers polars frames for everyone else.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,13 +21,36 @@ import polars as pl
 
 import seldb.measures.per_unit as m
 from seldb import catalogue
+from seldb.errors import InputError
 from seldb.measures.block import Block, prepare_block
 from seldb.measures.classstats import ClassStats, Histograms, class_stats, histograms
 from seldb.measures.sweep import Sweep, sweep
 from seldb.measures.topk import TopImages, TopKCounts, top_images, topk_counts
 
+ENGINES = ("numba", "numpy")
 DEFAULT_K = catalogue.DEFAULT_TOP_K
 P_LEVELS = catalogue.P_LEVELS
+
+
+@functools.cache
+def numba_available() -> bool:
+    try:
+        import seldb.measures.kernel_block  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def measure_engine() -> str:
+    """The per-block measures' engine: SELDB_ENGINE (numba | numpy), else numba when it imports.
+
+    numba is the compiled kernel (seldb.measures.kernel), numpy the vectorised reference; both
+    give the same rows, bit for bit. Asking for numba without it installed falls back to numpy.
+    """
+    name = os.environ.get("SELDB_ENGINE", "").strip().lower() or "numba"
+    if name not in ENGINES:
+        raise InputError(f"SELDB_ENGINE is one of {', '.join(ENGINES)}, got {name!r}")
+    return "numba" if name == "numba" and numba_available() else "numpy"
 
 
 def p_name(p: float) -> str:
@@ -74,6 +99,7 @@ class BlockResult:
     swept: Sweep
     hist: Histograms
     top: TopImages
+    engine: str = "numpy"  # which passes computed it: numba (seldb.measures.kernel) or numpy
 
     @cached_property
     def class_stats(self) -> pl.DataFrame:
@@ -202,6 +228,21 @@ def _numpy_passes(values, labels, n_classes, top_k, bins, image_index, n_top_ima
     )
 
 
+def _compiled_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images) -> _Parts | None:
+    """The numba kernel's arrays (seldb.measures.kernel); None for activations float32 cannot hold."""
+    from seldb.measures import kernel_block as kernel
+
+    x32 = kernel.float32_units(values)
+    if x32 is None:
+        return None
+    layout = kernel.layout_of(labels, n_classes, image_index)
+    every_k = sorted(set(top_k) | set(DEFAULT_K))
+    stats, swept, counts, hist, top, n_distinct = kernel.compiled_parts(
+        x32, layout, every_k, P_LEVELS, bins, n_top_images
+    )
+    return _Parts(values.shape[0], stats, swept, counts, hist, top, n_distinct)
+
+
 def compute_block(
     values: np.ndarray,
     labels: np.ndarray,
@@ -220,13 +261,18 @@ def compute_block(
     in anew each time: system time); the rules in polars, whose cost is per
     call, run once for the whole block.
     """
-    step = max(1, CHUNK_ELEMENTS // max(1, values.shape[0]))
-    parts = _Parts.merge(
-        [
-            _numpy_passes(values[:, u0 : u0 + step], labels, n_classes, top_k, bins, image_index, n_top_images)
-            for u0 in range(0, max(1, values.shape[1]), step)
-        ]
-    )
+    parts, engine = None, "numba"
+    if values.shape[1] and values.shape[0] and measure_engine() == "numba":
+        parts = _compiled_passes(values, labels, n_classes, top_k, bins, image_index, n_top_images)
+    if parts is None:
+        engine = "numpy"
+        step = max(1, CHUNK_ELEMENTS // max(1, values.shape[0]))
+        parts = _Parts.merge(
+            [
+                _numpy_passes(values[:, u0 : u0 + step], labels, n_classes, top_k, bins, image_index, n_top_images)
+                for u0 in range(0, max(1, values.shape[1]), step)
+            ]
+        )
     n_units = parts.stats.sum.shape[0]
     classes = _class_frame(parts, P_LEVELS)
     units = pl.DataFrame({"unit": np.arange(n_units, dtype=np.int32)})
@@ -254,4 +300,5 @@ def compute_block(
         swept=parts.swept,
         hist=parts.hist,
         top=parts.top,
+        engine=engine,
     )
