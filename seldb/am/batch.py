@@ -140,13 +140,17 @@ def optimise_batch(
     shape._scale = shape._scale.to(device)
     optimiser = torch.optim.Adam([spectrum], lr=lr)
     groups = _groups(units)
+    # on the CPU, a batch runs its convolutions and pooling channels-last (vectorised over channels,
+    # without layout conversions); a batch of one keeps generate's layout and so its exact bytes
+    channels_last = torch.device(device).type == "cpu" and len(units) > 1
     tapped = diversity_module(net, layer_module, size, prep, device) if diversity and groups else None
     with BatchProbe(layer_module, units, objective, pre_relu, layer_name) as probe, FeatureTap(tapped) as tap:
         probe.redirect = True
         for step in range(steps):
             rgb = shape.rgb()
             moved = batch_transform(rgb, spec, generators)
-            net(prep(moved))
+            x = prep(moved)
+            net(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
             values = probe.objective_values()
             loss = -values.sum()
             if tap.features is not None:
