@@ -140,15 +140,19 @@ def optimise_batch(
     shape._scale = shape._scale.to(device)
     optimiser = torch.optim.Adam([spectrum], lr=lr)
     groups = _groups(units)
-    # on the CPU, a batch runs its convolutions and pooling channels-last (vectorised over channels,
-    # without layout conversions); a batch of one keeps generate's layout and so its exact bytes
+    # a batch of one follows generate step for step (its exact bytes); a larger batch, which matches
+    # generate only up to float rounding anyway, runs its CPU convolutions and pooling channels-last
+    # (vectorised over channels) and moves a grey image's one channel instead of three equal ones
     channels_last = torch.device(device).type == "cpu" and len(units) > 1
+    grey = shape.channels == 1 and len(units) > 1
     tapped = diversity_module(net, layer_module, size, prep, device) if diversity and groups else None
     with BatchProbe(layer_module, units, objective, pre_relu, layer_name) as probe, FeatureTap(tapped) as tap:
         probe.redirect = True
         for step in range(steps):
-            rgb = shape.rgb()
-            moved = batch_transform(rgb, spec, generators)
+            if grey:  # the transforms act on each channel alike: move the one grey channel, then repeat it
+                moved = batch_transform(torch.sigmoid(shape.spatial()), spec, generators).expand(-1, 3, -1, -1)
+            else:
+                moved = batch_transform(shape.rgb(), spec, generators)
             x = prep(moved)
             net(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
             values = probe.objective_values()
