@@ -10,7 +10,8 @@ in a few batched calls, bit for bit as one image at a time), the loss is the *su
 (so each row's gradient is its own), and Adam works element by element (so
 each row's update is its own). A batch of one gives generate's bytes; a
 larger batch gives the same images up to the float rounding of batched
-kernels (tests/test_am_batch.py measures both).
+kernels (tests/test_am_batch.py measures both); only such a batch runs its CPU
+convolutions channels-last and moves a grey image's one channel, for speed.
 
 Objectives: "channel", the unit's mean over space (lucid's channel
 objective; an fc unit itself), or "centre", the one neuron at the spatial
