@@ -136,3 +136,21 @@ def test_batch_transform_is_each_images_random_transform(size):
     together = batch_transform(x, spec, [torch.Generator().manual_seed(i) for i in range(12)])
     alone = [random_transform(x[i : i + 1], spec, torch.Generator().manual_seed(i)) for i in range(12)]
     assert torch.equal(together, torch.cat(alone))
+
+
+@pytest.mark.parametrize("size", [28, 224])
+def test_batch_transform_passes_each_image_its_own_gradient(size):
+    """The backward pass too: image i's gradient through the batch is its gradient alone, bit for bit."""
+    from seldb.am.transforms import TransformSpec, batch_transform, random_transform
+
+    spec = TransformSpec.for_size(size)
+    x = torch.rand(12, 3, size, size, generator=torch.Generator().manual_seed(size))
+    weights = torch.rand(12, 3, size, size, generator=torch.Generator().manual_seed(size + 1))
+    batch_x = x.clone().requires_grad_(True)
+    moved = batch_transform(batch_x, spec, [torch.Generator().manual_seed(i) for i in range(12)])
+    (together,) = torch.autograd.grad((moved * weights).sum(), [batch_x])
+    for i in range(12):
+        one = x[i : i + 1].clone().requires_grad_(True)
+        moved_one = random_transform(one, spec, torch.Generator().manual_seed(i))
+        (alone,) = torch.autograd.grad((moved_one * weights[i : i + 1]).sum(), [one])
+        assert torch.equal(together[i : i + 1], alone), i

@@ -10,7 +10,8 @@ in a few batched calls, bit for bit as one image at a time), the loss is the *su
 (so each row's gradient is its own), and Adam works element by element (so
 each row's update is its own). A batch of one gives generate's bytes; a
 larger batch gives the same images up to the float rounding of batched
-kernels (tests/test_am_batch.py measures both).
+kernels (tests/test_am_batch.py measures both); only such a batch runs its CPU
+convolutions channels-last and moves a grey image's one channel, for speed.
 
 Objectives: "channel", the unit's mean over space (lucid's channel
 objective; an fc unit itself), or "centre", the one neuron at the spatial
@@ -140,13 +141,21 @@ def optimise_batch(
     shape._scale = shape._scale.to(device)
     optimiser = torch.optim.Adam([spectrum], lr=lr)
     groups = _groups(units)
+    # a batch of one follows generate step for step (its exact bytes); a larger batch, which matches
+    # generate only up to float rounding anyway, runs its CPU convolutions and pooling channels-last
+    # (vectorised over channels) and moves a grey image's one channel instead of three equal ones
+    channels_last = torch.device(device).type == "cpu" and len(units) > 1
+    grey = shape.channels == 1 and len(units) > 1
     tapped = diversity_module(net, layer_module, size, prep, device) if diversity and groups else None
     with BatchProbe(layer_module, units, objective, pre_relu, layer_name) as probe, FeatureTap(tapped) as tap:
         probe.redirect = True
         for step in range(steps):
-            rgb = shape.rgb()
-            moved = batch_transform(rgb, spec, generators)
-            net(prep(moved))
+            if grey:  # the transforms act on each channel alike: move the one grey channel, then repeat it
+                moved = batch_transform(torch.sigmoid(shape.spatial()), spec, generators).expand(-1, 3, -1, -1)
+            else:
+                moved = batch_transform(shape.rgb(), spec, generators)
+            x = prep(moved)
+            net(x.contiguous(memory_format=torch.channels_last) if channels_last else x)
             values = probe.objective_values()
             loss = -values.sum()
             if tap.features is not None:

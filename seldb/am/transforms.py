@@ -93,14 +93,22 @@ def random_transform(image: torch.Tensor, spec: TransformSpec, generator: torch.
     return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
 
 
-def _crops(x: torch.Tensor, d: int, offsets: torch.Tensor) -> torch.Tensor:
-    """Per-image crops d pixels smaller, image i starting at offsets[i] = (dy, dx): one gather."""
-    b, _, h, w = x.shape
-    rows = offsets[:, :1] + torch.arange(h - d)  # (B, h - d)
-    cols = offsets[:, 1:] + torch.arange(w - d)  # (B, w - d)
-    batch = torch.arange(b)[:, None, None]
-    picked = x.permute(0, 2, 3, 1)[batch, rows[:, :, None].to(x.device), cols[:, None, :].to(x.device)]
-    return picked.permute(0, 3, 1, 2)
+def _crops(x: torch.Tensor, d: int, offsets: list[tuple[int, int]]) -> torch.Tensor:
+    """Per-image crops d pixels smaller, image i starting at offsets[i] = (dy, dx).
+
+    Every distinct offset is one slice of the whole batch (a view); rows take theirs by torch.where,
+    so forward and backward are a few elementwise passes and each value is copied, never computed.
+    """
+    h, w = x.shape[-2:]
+    present = sorted(set(offsets))
+    dy, dx = present[0]
+    out = x[..., dy : dy + h - d, dx : dx + w - d]
+    if len(present) > 8:  # many distinct offsets (a large image): one slice per image
+        return torch.stack([x[i, :, a : a + h - d, b : b + w - d] for i, (a, b) in enumerate(offsets)])
+    for dy, dx in present[1:]:
+        mask = torch.tensor([o == (dy, dx) for o in offsets], device=x.device).view(-1, 1, 1, 1)
+        out = torch.where(mask, x[..., dy : dy + h - d, dx : dx + w - d], out)
+    return out
 
 
 def batch_transform(images: torch.Tensor, spec: TransformSpec, generators: list[torch.Generator]) -> torch.Tensor:
@@ -118,24 +126,27 @@ def batch_transform(images: torch.Tensor, spec: TransformSpec, generators: list[
         draws.append((first, factor, angle, second))
     size = tuple(images.shape[-2:])
     x = F.pad(images, [spec.pad] * 4, mode="constant", value=0.5)
-    x = _crops(x, spec.jitter, torch.tensor([d[0] for d in draws]))
-    out: list[torch.Tensor | None] = [None] * len(draws)
+    x = _crops(x, spec.jitter, [d[0] for d in draws])
+    parts: list[torch.Tensor] = []
+    order: list[int] = []
     for factor in sorted({d[1] for d in draws}):
         rows = [i for i, d in enumerate(draws) if d[1] == factor]
-        group = scale(x[rows], factor)
+        group = x if len(rows) == len(draws) else x.index_select(0, torch.tensor(rows, device=x.device))
+        group = scale(group, factor)
         turned = [j for j, i in enumerate(rows) if draws[i][2] != 0]
         if turned:
-            rotated = _rotate_each(group[turned], [draws[rows[j]][2] for j in turned])
-            keep = torch.ones(len(rows), dtype=torch.bool)
-            keep[turned] = False
-            parts = dict(zip(turned, rotated.unbind(0)))
-            parts.update(zip([j for j in range(len(rows)) if keep[j]], group[keep].unbind(0)))
-            group = torch.stack([parts[j] for j in range(len(rows))])
-        group = _crops(group, spec.jitter_after, torch.tensor([draws[i][3] for i in rows]))
-        group = F.interpolate(group, size=size, mode="bilinear", align_corners=False)
-        for j, i in enumerate(rows):
-            out[i] = group[j]
-    return torch.stack([t for t in out if t is not None])
+            index = torch.tensor(turned, device=x.device)
+            rotated = _rotate_each(group.index_select(0, index), [draws[rows[j]][2] for j in turned])
+            group = group.index_copy(0, index, rotated)  # angle 0 rows untouched (rotate() skips them too)
+        group = _crops(group, spec.jitter_after, [draws[i][3] for i in rows])
+        parts.append(F.interpolate(group, size=size, mode="bilinear", align_corners=False))
+        order.extend(rows)
+    out = parts[0] if len(parts) == 1 else torch.cat(parts)
+    if order == sorted(order):
+        return out
+    back = torch.empty(len(order), dtype=torch.long)
+    back[torch.tensor(order)] = torch.arange(len(order))
+    return out.index_select(0, back.to(out.device))
 
 
 def _rotate_each(images: torch.Tensor, degrees: list[int]) -> torch.Tensor:
