@@ -39,7 +39,7 @@ def tiny_options(out: Path, **changes) -> ControlOptions:
             "cell": "rnn",
             "out": out,
             "train": TINY,
-            "record_lists_per_length": 30,
+            "record_repeats": 4,
             "words": 8,
             "letters": 4,
             "slots": 3,

@@ -131,7 +131,7 @@ def _tiny_run(tmp_path, name, seed=0, cell="rnn"):
             tmp_path / name,
             first_seed=seed,
             train=TINY,
-            record_lists_per_length=10,
+            record_repeats=1,
             words=8,
             letters=4,
             slots=3,
@@ -161,7 +161,7 @@ def test_files_are_ordinary_runs_with_consistent_labels(tmp_path):
         ("rnn-superposition", "superposition", 0),
         ("rnn-single", "single", 0),
     ]
-    n_rows = 10 * (2 * 1 + 2 * 2)  # 10 lists per length, two steps per word
+    n_rows = 8 * (2 * 1 + 2 * 2)  # 8 lists per length (1 repeat x 8 words), two steps per word
     for net in nets:
         assert set(net.files) == {"word", "letter-slot1", "letter-slot2", "letter-slot3"}
         assert net.provenance["criterion_reached"] and net.provenance["epochs"] == len(net.provenance["loss_curve"])
@@ -177,6 +177,14 @@ def test_files_are_ordinary_runs_with_consistent_labels(tmp_path):
                 assert letters.labels.tolist() == vocab.letters_of[word_labels, slot].tolist()
                 assert letters.paths == paths
                 assert np.array_equal(letters.read_units("hidden", 0, 16), _hidden(net.files["word"]))
+        # balanced test lists: per length, each word once at each list position (counted from the encode rows)
+        counts: dict = {}
+        for path, word in zip(paths, word_labels.tolist()):
+            _, length, step = path.split("/")
+            if step.startswith("encode"):
+                counts[length, int(step[6:]), word] = counts.get((length, int(step[6:]), word), 0) + 1
+        expected = {(f"L{n}", p, w): 1 for n in (1, 2) for p in range(1, n + 1) for w in range(8)}
+        assert counts == expected
 
 
 def _hidden(path):

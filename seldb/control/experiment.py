@@ -23,7 +23,7 @@ from seldb.control.options import ControlOptions, TrainConfig, free_condition, m
 from seldb.control.record import (
     LAYER,
     Recording,
-    free_test_lists,
+    balanced_test_lists,
     record_free,
     record_network,
     recording_lists,
@@ -97,9 +97,7 @@ def _provenance(
         "loss_curve": result.loss_curve,
         "accuracy_curve": result.accuracy_curve,
         "train_seconds": round(result.seconds, 3),
-        "recorded_lists_per_length": opts.record_lists_per_length
-        if opts.task == "serial"
-        else opts.record_repeats * vocab.n_words,
+        "recorded_lists_per_length": opts.record_repeats * vocab.n_words,
         "recorded_steps": n_rows,
         "torch": torch.__version__,
     }
@@ -123,7 +121,7 @@ def networks(opts: ControlOptions, notify: Notify | None = None) -> Iterator[Con
             for n in config.list_lengths or ():
                 yield train_and_record_free(opts, vocab, seed, n, out, notify)
             continue
-        lists = recording_lists(vocab, config.list_lengths, opts.record_lists_per_length, seed)
+        lists = recording_lists(vocab, config.list_lengths, opts.record_repeats, seed)
         for condition in CONDITIONS:
             yield train_and_record(opts, vocab, seed, condition, lists, out, notify)
 
@@ -139,7 +137,7 @@ def train_and_record_free(
     if notify:
         notify(f"{name} seed {seed}: {_training_line(opts, result)}")
     rec = record_free(
-        cast(FreeRecallNet, result.model), vocab, free_test_lists(vocab, length, opts.record_repeats, seed)
+        cast(FreeRecallNet, result.model), vocab, balanced_test_lists(vocab, length, opts.record_repeats, seed)
     )
     files = write_recording(rec, vocab, out, name, f"{name}_seed{seed}")
     provenance = {**_provenance(opts, vocab, seed, condition, result, rec.n_rows), "list_length": length}

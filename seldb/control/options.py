@@ -147,8 +147,7 @@ class ControlOptions:
     out: str | Path = DEFAULT_OUT  # where the activation files are written
     first_seed: int = 0
     train: TrainConfig = field(default_factory=_default_train)
-    record_lists_per_length: int = 100  # serial: random lists recorded per length
-    record_repeats: int = 10  # free: test lists per length = repeats x words (each word once per position each time)
+    record_repeats: int = 10  # test lists per length = repeats x words (each word once per position each time)
     words: int = 30  # the vocabulary: words of `slots` letters out of `letters` letters
     letters: int = 10
     slots: int = 3
@@ -159,7 +158,7 @@ class ControlOptions:
         """One clear line per bad option, before anything is trained or written."""
         if self.task not in TASKS:
             raise InputError(f"task {self.task!r}: expected one of {', '.join(TASKS)}")
-        for name in ("seeds", "hidden", "record_lists_per_length", "record_repeats", "words", "letters", "slots"):
+        for name in ("seeds", "hidden", "record_repeats", "words", "letters", "slots"):
             value = getattr(self, name)
             if _not_count(value):
                 raise InputError(f"{name.replace('_', ' ')} {value!r}: must be a whole number of at least 1")

@@ -1,6 +1,7 @@
 """Recording a trained recall network as ordinary seldb activation files.
 
-The network recalls a fixed, seeded set of lists; the hidden layer is kept at
+The network recalls a fixed, seeded set of balanced test lists (per length,
+each word once at each position per repeat: `balanced_test_lists`); the hidden layer is kept at
 every step, since at every step at least one word is held: the word just
 presented, or the word to be recalled. Under superposition the recall steps
 (the memory period) hold every word of the list not yet recalled, with single
@@ -35,9 +36,8 @@ from seldb.control.task import (
     build_trials,
     class_spaces,
     free_plan,
-    sample_lists,
 )
-from seldb.control.train import RECORD_STREAM, one_thread, stream
+from seldb.control.train import RECORD_STREAM, one_thread
 from seldb.h5.reader import write_activation_file
 
 
@@ -65,9 +65,9 @@ class Recording:
         return (self.list_words >= 0).sum(axis=1)
 
 
-def recording_lists(vocab: Vocabulary, lengths, per_length: int, seed: int) -> list[np.ndarray]:
-    rng = stream(seed, RECORD_STREAM)
-    return [sample_lists(rng, per_length, n, vocab.n_words) for n in lengths]
+def recording_lists(vocab: Vocabulary, lengths, repeats: int, seed: int) -> list[np.ndarray]:
+    """A serial-recall seed's recorded lists (both conditions), per length: `balanced_test_lists`."""
+    return [balanced_test_lists(vocab, n, repeats, seed) for n in lengths]
 
 
 def _most_probable_word(logits: torch.Tensor, vocab: Vocabulary) -> np.ndarray:
@@ -137,8 +137,8 @@ def serial_correct(arrays: dict, vocab: Vocabulary, paths: list[str]) -> np.ndar
     return ~wrong[list_id]
 
 
-def free_test_lists(vocab: Vocabulary, length: int, repeats: int, seed: int) -> np.ndarray:
-    """The recorded lists of a free-recall network: each word once at each position per repeat."""
+def balanced_test_lists(vocab: Vocabulary, length: int, repeats: int, seed: int) -> np.ndarray:
+    """The recorded lists of one list length (both tasks): each word once at each position per repeat."""
     return balanced_lists(np.random.default_rng([seed, RECORD_STREAM, length]), vocab.n_words, length, repeats)
 
 
