@@ -102,6 +102,13 @@ def test_every_network_became_four_ordinary_runs(control):
             assert row["final_loss"] == options["loss_curve"][-1]
             assert [s["step"] for s in options["step_analysis"]][:2] == ["encode1", "encode2"]
             assert set(options["held_analysis"]) == {"all_steps", "memory_period"}
+            assert options["recorded_lists_per_length"] == 4 * 8  # balanced: 4 repeats x 8 words per length
+            if space == "word":  # the memory analysis ran on those lists, each step over the lists recalled right
+                memory = options["memory_analysis"]
+                for step in memory["steps"]:
+                    correct = memory["lists_correct"][str(step["length"])]
+                    assert step["rows"] == round(32 * correct) and step["rows"] > 0
+                assert {s["length"] for s in memory["steps"]} == {1, 2}
     counts = rows(
         "SELECT run_id, count(*) AS n FROM seldb.unit_measures WHERE run_id = ANY(:ids) GROUP BY run_id", ids=ids
     )
