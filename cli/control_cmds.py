@@ -12,7 +12,7 @@ from seldb.control import options as control_options
 from seldb.control.options import DEFAULT_HIDDEN, DEFAULT_OUT, DEFAULT_SEEDS, ControlOptions, TrainConfig
 from seldb.errors import InputError
 from seldb.load.options import ON_DUPLICATE, on_duplicate_option
-from seldb_cli.common import console, database, friendly, interrupted
+from seldb_cli.common import console, database, friendly
 
 control_app = typer.Typer(
     name="control",
@@ -99,11 +99,8 @@ def superposition_cmd(
         on_duplicate=on_duplicate_option(on_duplicate),
     )
     options.validate()  # one line for a bad option before the database is opened
-    with database() as db:
-        try:
-            result = db.control_superposition(options, notify=None if quiet else _say, progress=not quiet)
-        except KeyboardInterrupt as exc:
-            interrupted(exc, getattr(exc, "kept", "nothing was written"))
+    with database() as db:  # Ctrl-C: friendly() says what the call kept (exc.kept)
+        result = db.control_superposition(options, notify=None if quiet else _say, progress=not quiet)
     for net in result.networks:
         runs = ", ".join(f"{space} {run}" for space, run in net.runs.items())
         reused = " (reused)" if net.reused else ""

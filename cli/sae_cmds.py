@@ -9,7 +9,7 @@ import typer
 
 from seldb.load.options import ON_DUPLICATE, on_duplicate_option
 from seldb.sae.options import DEFAULT_OUT, SAELoadOptions, SAEResult, SAETrainOptions
-from seldb_cli.common import console, database, friendly, interrupted
+from seldb_cli.common import console, database, friendly
 
 sae_app = typer.Typer(
     name="sae",
@@ -80,11 +80,8 @@ def train_cmd(
         on_duplicate=on_duplicate_option(on_duplicate),
     )
     options.validate()
-    try:
-        with database() as db:
-            result = db.sae_train(options, progress=not quiet)
-    except KeyboardInterrupt as exc:
-        interrupted(exc, getattr(exc, "kept", "nothing was written"))
+    with database() as db:  # Ctrl-C: friendly() says what the call kept (exc.kept)
+        result = db.sae_train(options, progress=not quiet)
     _print(result)
 
 
@@ -100,11 +97,8 @@ def load_cmd(
 ) -> None:
     options = SAELoadOptions(path, run, layer, out, on_duplicate_option(on_duplicate))
     options.validate()
-    try:
-        with database() as db:
-            result = db.sae_load(options, progress=not quiet)
-    except KeyboardInterrupt as exc:
-        interrupted(exc, getattr(exc, "kept", "nothing was written"))
+    with database() as db:  # Ctrl-C: friendly() says what the call kept (exc.kept)
+        result = db.sae_load(options, progress=not quiet)
     _print(result)
 
 

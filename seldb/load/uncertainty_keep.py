@@ -16,7 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from seldb.db import schema as s
-from seldb.measures.resampling.estimates import UncertaintyResult
+from seldb.measures.resampling.estimates import COLUMN_TYPES, UncertaintyResult
 
 INTERVAL_COLUMNS = (
     "unit",
@@ -42,17 +42,7 @@ def _frame(conn: sa.Connection, table: sa.Table, columns, where) -> pl.DataFrame
     return pl.DataFrame([tuple(r) for r in rows], schema=types, orient="row")
 
 
-_TYPES = {
-    "unit": pl.Int32,
-    "measure": pl.Utf8,
-    "method": pl.Utf8,
-    "direction": pl.Utf8,
-    "reason": pl.Utf8,
-    "valid": pl.Boolean,
-    "replicates": pl.Int32,
-    "permutations": pl.Int32,
-    "null_values": pl.Int64,
-}
+_TYPES = {**COLUMN_TYPES, "null_values": pl.Int64}
 
 
 def keep_other_half(

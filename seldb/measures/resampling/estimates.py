@@ -351,7 +351,7 @@ _CHANCE_COLUMNS = [
 ]
 
 
-_TYPES = {
+COLUMN_TYPES = {  # polars types of the stored columns that are not Float64
     "unit": pl.Int32,
     "measure": pl.Utf8,
     "method": pl.Utf8,
@@ -364,11 +364,11 @@ _TYPES = {
 
 
 def _empty_intervals() -> pl.DataFrame:
-    return pl.DataFrame(schema={c: _TYPES.get(c, pl.Float64) for c in _INTERVAL_COLUMNS})
+    return pl.DataFrame(schema={c: COLUMN_TYPES.get(c, pl.Float64) for c in _INTERVAL_COLUMNS})
 
 
 def _empty_chance() -> pl.DataFrame:
-    return pl.DataFrame(schema={c: _TYPES.get(c, pl.Float64) for c in _CHANCE_COLUMNS})
+    return pl.DataFrame(schema={c: COLUMN_TYPES.get(c, pl.Float64) for c in _CHANCE_COLUMNS})
 
 
 def _empty_layer_null() -> pl.DataFrame:
