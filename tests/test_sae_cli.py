@@ -113,3 +113,22 @@ def test_interruptions_say_what_was_kept(cli, tmp_path, source, monkeypatch):
     assert n_runs() == before
     saved = json.loads(next((tmp_path / "b").glob("*.sae/cfg.json")).read_text())
     assert saved["architecture"] == "topk" and saved["k"] == 2 and saved["d_in"] == 24
+
+
+def test_a_run_without_an_activation_file_says_so(cli, tmp_path, db, source):
+    """A run `seldb dissect` stored has no activation file: the line says so, not 'None is gone'."""
+    import sqlalchemy as sa
+
+    _, path = source
+    copy = tmp_path / "copy.h5"
+    shutil.copy(path, copy)
+    run = import_file(copy, force=True).run_id
+    with db.engine.begin() as conn:  # what a dissect run looks like: no file, made by seldb dissect
+        conn.execute(
+            sa.text(
+                "UPDATE seldb_store.runs SET source_file = NULL,"
+                ' options = options || \'{"source": "seldb dissect"}\'::jsonb WHERE run_id = :r'
+            ),
+            {"r": run},
+        )
+    refused(cli, tmp_path, ["train", "--run", run, "--layer", "mix"], "was not loaded from an activation file")

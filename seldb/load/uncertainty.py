@@ -18,7 +18,6 @@ import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -32,7 +31,7 @@ from seldb.db.read import check_layers, resolve_run
 from seldb.db.signals import held_signals
 from seldb.engine.blocks import WORKERS, measure_blocks, plan_blocks
 from seldb.errors import InputError, SeldbError
-from seldb.files import file_sha256
+from seldb.files import run_source_file
 from seldb.h5.reader import ActivationFile
 from seldb.load.options import check_replicate_memory, check_uncertainty
 from seldb.load.uncertainty_keep import keep_other_half
@@ -96,19 +95,9 @@ def _run_info(conn: sa.Connection, run_id: int, layer_names: Sequence[str] | Non
 
 def _open_file(info: _RunInfo, verify: bool, progress: bool) -> ActivationFile:
     """The run's activation file, refused with one line when it is gone or has changed."""
-    if not info.source_file:  # a run `seldb dissect` stored, say: its activations were never in a file
-        raise SeldbError(
-            f"run {info.run_id} was not loaded from an activation file (source: {info.source or 'unknown'});"
-            " intervals and chance levels need one: a run of seldb import-h5 or seldb ingest"
-        )
-    if not Path(info.source_file).is_file():
-        raise SeldbError(
-            f"run {info.run_id}: its activation file {info.source_file} is gone;"
-            " intervals and chance levels need the activations (put the file back there)"
-        )
-    if verify and file_sha256(Path(info.source_file), progress) != info.sha256:
-        raise SeldbError(f"run {info.run_id}: {info.source_file} has changed since the import (SHA-256 differs)")
-    afile = ActivationFile(info.source_file)
+    needs = "intervals and chance levels need"  # a run `seldb dissect` stored has no file: refused too
+    path = run_source_file(f"run {info.run_id}", info.source_file, info.sha256, info.source, needs, verify, progress)
+    afile = ActivationFile(path)
     if afile.n_images != info.labels.size or not np.array_equal(afile.labels, info.labels):
         afile.close()
         raise SeldbError(f"run {info.run_id}: {info.source_file} does not hold the run's images")

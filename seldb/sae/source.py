@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from seldb.db.database import Database
 from seldb.db.read import Run, check_layers, resolve_run
 from seldb.errors import SeldbError
-from seldb.files import file_sha256
+from seldb.files import run_source_file
 from seldb.h5.reader import ActivationFile
 
 
@@ -35,18 +35,19 @@ def source_layer(db: Database, run: int, layer: str) -> SourceLayer:
         r = resolve_run(conn, run)
         stored = check_layers(conn, r, [layer])[0]
         row = conn.execute(
-            sa.text("SELECT source_file, source_sha256, only_correct FROM seldb_store.runs WHERE run_id = :r"),
+            sa.text(
+                "SELECT source_file, source_sha256, only_correct, options->>'source' AS made_by"
+                " FROM seldb_store.runs WHERE run_id = :r"
+            ),
             {"r": r.run_id},
         ).one()
-    if not row.source_file or not Path(row.source_file).is_file():
-        raise SeldbError(f"{r.name}: its activation file {row.source_file} is gone (put it back there)")
-    return SourceLayer(r, stored.name, stored.n_units, Path(row.source_file), row.source_sha256, not row.only_correct)
+    file = run_source_file(r.name, row.source_file, row.source_sha256, row.made_by, "an SAE needs", False, False)
+    return SourceLayer(r, stored.name, stored.n_units, file, row.source_sha256, not row.only_correct)
 
 
 def open_checked(source: SourceLayer, progress: bool = False) -> ActivationFile:
     """The run's activation file, refused when its SHA-256 is not the import's or the layer differs."""
-    if file_sha256(source.file, progress) != source.sha256:
-        raise SeldbError(f"{source.run.name}: {source.file} has changed since the import (SHA-256 differs)")
+    run_source_file(source.run.name, str(source.file), source.sha256, None, "an SAE needs", True, progress)
     afile = ActivationFile(source.file)
     info = afile.layers.get(source.layer)
     if info is None or info.n_units != source.n_units:
