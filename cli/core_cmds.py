@@ -80,10 +80,18 @@ def _print_imported(result, verb: str) -> None:
     replaced = f", replacing run {', '.join(map(str, result.replaced))}" if result.replaced else ""
     console.print(
         f"run {result.run_id} {verb}{replaced}: {result.n_units} units, {result.n_images_analysed} images analysed"
-        f" in {t['total_s']:.1f} s (validate {t['validate_s']:.1f} s; read {t['read_s']:.1f} s,"
+        f" in {t['total_s']:.1f} s (validate {t['validate_s']:.1f} s{_waited(t)}; read {t['read_s']:.1f} s,"
         f" measures {t['measures_s']:.1f} s, COPY {t['copy_s']:.1f} s)",
         highlight=False,
     )
+
+
+def _waited(timings: dict) -> str:
+    """How much of the check-and-copy pass the import waited for, when it ran beside the measuring."""
+    waited = timings.get("validate_wait_s")
+    if waited is None or waited >= timings["validate_s"]:
+        return ""
+    return f", {waited:.1f} s of it waited for"
 
 
 @friendly

@@ -105,6 +105,7 @@ def measure_blocks(
     progress: bool = False,
     label: str = "measuring units",
     reuse_buffers: bool = False,
+    ready: Callable[[str], None] | None = None,
 ) -> Iterator[Measured[T]]:
     """measure(block, values (len(rows), units), labels) for every block, yielded in block order.
 
@@ -112,13 +113,17 @@ def measure_blocks(
     class); their labels come with them. Stopping the iteration (an error or
     Ctrl-C in the caller) cancels the blocks not yet started. With
     `reuse_buffers`, each worker reads its blocks into the same memory: for a
-    `measure` that keeps nothing of `values` once it returns.
+    `measure` that keeps nothing of `values` once it returns. `ready(layer)`,
+    when given, is called before a block of the layer is read: it waits until
+    the layer can be read (seldb.load.checkpass) or raises why it cannot.
     """
     labels = afile.labels[rows]
     recycle_freed_memory()
     local = threading.local()
 
     def task(block: UnitBlock) -> Measured[T]:
+        if ready is not None:
+            ready(block.layer)
         started, cpu = time.perf_counter(), time.thread_time()
         buffers = None
         if reuse_buffers:

@@ -267,18 +267,38 @@ class ActivationFile:
         """
         found: dict[str, np.ndarray] = {}
         for layer in layers:
-            target = self._start_copy(layer, required=not self._tiled(layer)) if copy else None
-            bad = []
-            for r0, block in self.row_blocks(layer, reuse=True):
-                bad.append(r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)))
-                if target is not None:
-                    target.write(r0, block)
-                if on_rows:
-                    on_rows(block.shape[0])
-            rows = np.concatenate(bad) if bad else np.empty(0, np.int64)
+            if copy:
+                self.start_copies([layer])
+            rows = self.check_and_copy(layer, on_rows)
             if rows.size:
                 found[layer] = rows
         return found
+
+    def start_copies(self, layers: Sequence[str]) -> None:
+        """Make room for the unit-major copies of `layers` (tiled ones only when TMPDIR has it), so that
+        their blocks can be planned before `check_and_copy` fills them (possibly on another thread)."""
+        reserved = 0
+        for layer in layers:
+            if layer not in self._unit_major:
+                copy = self._start_copy(layer, required=not self._tiled(layer), reserved=reserved)
+                reserved += copy.nbytes if copy is not None else 0
+
+    def check_and_copy(
+        self, layer: str, on_rows: Callable[[int], None] | None = None, stop: threading.Event | None = None
+    ) -> np.ndarray:
+        """One pass over a layer by rows: the rows holding NaN or +-inf, and its unit-major copy filled
+        when start_copies made one. `stop` ends the pass early (the copy is then unusable)."""
+        target = self._unit_major.get(layer)
+        bad = []
+        for r0, block in self.row_blocks(layer, reuse=True):
+            if stop is not None and stop.is_set():
+                break
+            bad.append(r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)))
+            if target is not None:
+                target.write(r0, block)
+            if on_rows:
+                on_rows(block.shape[0])
+        return np.concatenate(bad) if bad else np.empty(0, np.int64)
 
     def _tiled(self, layer: str, block_units: int = 128) -> bool:
         chunks = self.layers[layer].chunks
@@ -320,12 +340,13 @@ class ActivationFile:
         access.set_chunk_cache(max(521, 10 * nbytes // chunk_bytes + 1), nbytes, 0.0)
         self._cached[layer] = h5py.Dataset(h5py.h5d.open(parent.id, name, dapl=access))
 
-    def _start_copy(self, layer: str, required: bool) -> UnitMajorCopy | None:
-        """Room for the layer's unit-major copy, or None when it is optional and TMPDIR lacks room."""
+    def _start_copy(self, layer: str, required: bool, reserved: int = 0) -> UnitMajorCopy | None:
+        """Room for the layer's unit-major copy, or None when it is optional and TMPDIR lacks room
+        (beside `reserved` bytes promised to copies not yet written)."""
         info = self.layers[layer]
         need = UnitMajorCopy.bytes_needed(self.n_images, info.n_units, info.dtype, self._panel_rows(layer))
         tmp = Path(tempfile.gettempdir())
-        free = shutil.disk_usage(tmp).free
+        free = shutil.disk_usage(tmp).free - reserved
         if free < need * 1.05 + (1 << 30):
             if not required:
                 return None

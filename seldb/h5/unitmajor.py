@@ -104,6 +104,11 @@ class UnitMajorCopy:
         n_panels = -(-n_rows // rows_per_panel)
         return n_rows * n_units * np.dtype(dtype).itemsize + n_panels * n_units * ALIGN  # data, at most the padding
 
+    @property
+    def nbytes(self) -> int:
+        """Its size on disk once every panel is written."""
+        return self._start[-1]
+
     def write(self, r0: int, rows: np.ndarray) -> None:
         """Store rows r0.. (images x units, r0 a multiple of rows_per_panel) as one panel."""
         p = r0 // self.rows_per_panel

@@ -1,10 +1,12 @@
 """Import an activation file: validate, compute every measure, load one run.
 
-The flow is one-directional: the file is validated completely before the
-database is touched, then blocks of units are measured on worker threads
-(seldb.engine.blocks) while the calling thread streams the finished blocks into
-one binary COPY. Everything lands in one transaction, so a run is visible
-only when complete.
+The flow is one-directional: the file's header is checked and its SHA-256
+taken before the database is touched; the check-and-copy pass over the
+values runs beside the measuring (seldb.load.checkpass), or before it for
+--nan-policy drop and Ray; blocks of units are measured on worker threads
+(seldb.engine.blocks) while the calling thread streams the finished blocks
+into one binary COPY. Everything lands in one transaction, so a run is
+visible only when complete, and a bad value found late rolls it back.
 
 Whether the same file with the same options may be imported again is decided
 under a transaction-level advisory lock on the file's fingerprint, so two
@@ -38,6 +40,7 @@ from seldb.errors import InputError, SeldbError, plural
 from seldb.files import file_sha256
 from seldb.h5.reader import ActivationFile
 from seldb.load import concepts as concept_store
+from seldb.load.checkpass import CheckPass, nonfinite_error
 from seldb.load.options import ImportOptions, ImportResult, Provenance
 from seldb.load.summaries import ClassSummary, correlation_rows
 from seldb.load.uncertainty import run_uncertainty
@@ -96,6 +99,18 @@ class _Plan:
     fingerprint: str
     validate_s: float
     validate_cpu_s: float  # this process's CPU seconds: the check-and-copy pass and the SHA-256 beside it
+    checks: CheckPass | None = None  # the check-and-copy pass, when it runs beside the measuring
+
+    def close(self) -> None:
+        if self.checks is not None:
+            self.checks.stop()
+        self.afile.close()
+
+    def __enter__(self) -> _Plan:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @cached_property
     def rows_by_class(self) -> np.ndarray:
@@ -123,23 +138,35 @@ def _dropped_rows(afile: ActivationFile, layers: list[str], policy: str, progres
     if not bad:
         return np.empty(0, dtype=np.int64)
     if policy == "error":
-        layer, rows = next(iter(bad.items()))
-        raise InputError(
-            f"{afile.path}: /layers/{layer}: NaN or infinite activation in image {int(rows[0])}"
-            f" ({plural(rows.size, 'such image')}; --nan-policy drop drops them from every layer)"
-        )
+        raise nonfinite_error(afile, *next(iter(bad.items())))
     return np.unique(np.concatenate(list(bad.values())))
+
+
+def _beside_measuring(options: ImportOptions) -> bool:
+    """Whether the check-and-copy pass can run beside the measuring (seldb.load.checkpass says when)."""
+    return options.nan_policy == "error" and options.engine != "ray"
+
+
+def _timed_sha256(path, progress: bool) -> tuple[str, float]:
+    cpu = time.thread_time()
+    return file_sha256(path, progress), time.thread_time() - cpu
 
 
 def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool = False) -> _Plan:
     started, cpu = time.perf_counter(), time.process_time()
     options.validate()
     afile = ActivationFile(path)
+    checks = None
     try:
         layers = _select_layers(afile, options.layers)
         _check_names(afile, layers)
-        sha = in_background(file_sha256, afile.path)  # reads the file beside the pass below
-        dropped = _dropped_rows(afile, layers, options.nan_policy, progress)
+        if _beside_measuring(options):
+            checks = CheckPass(afile, layers).start()
+            dropped = np.empty(0, dtype=np.int64)
+            sha = in_background(_timed_sha256, afile.path, progress)  # the one bar while nothing is measured
+        else:
+            sha = in_background(_timed_sha256, afile.path, False)  # reads the file beside the pass below
+            dropped = _dropped_rows(afile, layers, options.nan_policy, progress)
         analysed = np.ones(afile.n_images, dtype=bool)
         if afile.preds is not None and not options.all_images:
             analysed &= afile.preds == afile.labels
@@ -149,11 +176,16 @@ def plan_import(path: str | os.PathLike, options: ImportOptions, progress: bool 
                 " (none is correctly classified; --all-images analyses every image)" if afile.preds is not None else ""
             )
             raise InputError(f"{afile.path}: no image left to analyse{hint}")
-        digest = wait(sha)
+        digest, sha_cpu = wait(sha)
+        if checks is not None:
+            checks.raise_if_failed()  # what the pass found already, before the database is touched
         fingerprint = hashlib.sha256(json.dumps([digest, options.as_json()], sort_keys=True).encode()).hexdigest()
-        elapsed, used = time.perf_counter() - started, time.process_time() - cpu
-        return _Plan(afile, options, layers, analysed, dropped, digest, fingerprint, elapsed, used)
+        elapsed = time.perf_counter() - started
+        used = (time.process_time() - cpu) if checks is None else sha_cpu
+        return _Plan(afile, options, layers, analysed, dropped, digest, fingerprint, elapsed, used, checks)
     except BaseException:
+        if checks is not None:
+            checks.stop()
         afile.close()
         raise
 
@@ -215,7 +247,7 @@ def _import_run(
 ) -> ImportResult:
     started = time.perf_counter()
     plan = plan_import(path, options, progress)
-    with plan.afile, db.connect() as conn:
+    with plan, db.connect() as conn:
         _lock_fingerprint(conn, plan.fingerprint)
         existing = _existing_runs(conn, plan.fingerprint)
         if existing and options.on_duplicate == "error":
@@ -298,15 +330,17 @@ def _measure_layers(plan: _Plan, writer: RunWriter, concepts, progress: bool, ti
     blocks = plan_blocks(afile, plan.layers, plan.rows_by_class.size, afile.n_classes * plan.options.bins)
     outputs: dict[int, list[_BlockOut]] = {}
     measure = _block_measurer(plan, writer.the_run(), concepts)
-    for done in _engine(plan.options)(afile, blocks, plan.rows_by_class, measure, progress=progress):
+    for done in _engine(plan)(afile, blocks, plan.rows_by_class, measure, progress=progress):
         _collect(done, writer, outputs, timings)
     return outputs
 
 
-def _engine(options: ImportOptions):
+def _engine(plan: _Plan):
     """measure_blocks of the chosen engine: threads here, or tasks on a Ray cluster (same contract)."""
+    options = plan.options
     if options.engine != "ray":
-        return functools.partial(measure_blocks, reuse_buffers=True)
+        ready = plan.checks.ready if plan.checks is not None else None
+        return functools.partial(measure_blocks, reuse_buffers=True, ready=ready)
     return functools.partial(ray_blocks.measure_blocks, address=options.address, ship_blocks=options.ship_blocks)
 
 
@@ -346,6 +380,7 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
         info = afile.layers[layer]
         writer.add_layer(layer_id, layer, info.n_units, info.reduction)
     outputs = _measure_layers(plan, writer, concepts, progress, timings)
+    timings.update(_validate_timings(plan))
     engines = sorted({b.engine for blocks in outputs.values() for b in blocks})
     writer.update_run(options={**header["options"], "measure_engine": "+".join(engines) or measure_engine()})
     started = time.perf_counter()
@@ -358,6 +393,20 @@ def _load(plan: _Plan, writer: RunWriter, provenance: Provenance, progress: bool
     )
     result.notes = _notes(plan)
     return result
+
+
+def _validate_timings(plan: _Plan) -> dict[str, float]:
+    """validate_s: the check-and-copy pass (and the SHA-256 beside it); validate_wait_s: how much of it the
+    import waited for - all of it when the pass runs first, else the SHA-256 and the workers' waits."""
+    checks = plan.checks
+    if checks is None:
+        return {"validate_wait_s": plan.validate_s}
+    checks.stop()  # every layer is through the pass by now; this waits for its last timing
+    return {
+        "validate_s": max(plan.validate_s, checks.wall_s),
+        "validate_cpu_s": plan.validate_cpu_s + checks.cpu_s,
+        "validate_wait_s": plan.validate_s + checks.waited_s,
+    }
 
 
 def _notes(plan: _Plan) -> list[str]:
