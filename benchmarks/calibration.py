@@ -124,9 +124,8 @@ def outside_band(results: dict, truths: dict, band=(0.93, 0.97)) -> list[str]:
                 continue
             low, high = RANGE.get(measure, (0.0, 1.0))
             shares = [lo <= low, hi >= high, lo == hi, est > truth, hi < truth - 1e-9, lo > truth + 1e-9]
-            lines.append(
-                f"| {measure} | {name} | {100 * share:.1f} | " + " | ".join(f"{100 * x.mean():.0f}%" for x in shares) + " |"
-            )
+            cells = " | ".join(f"{100 * x.mean():.0f}%" for x in shares)
+            lines.append(f"| {measure} | {name} | {100 * share:.1f} | {cells} |")
     return lines
 
 
