@@ -7,7 +7,8 @@ bootstrap (`measure_uncertainty`, the compiled engine when numba is installed)
 on each, and counts per measure how often the stored interval [lo, hi] holds
 the population value, over every sample and over the samples whose interval
 seldb flags valid (as seldb.unit_measure_intervals shows it: the permutations
-run on every sample, since CCMAS's flag needs its p-value). Binomial standard
+run on every sample, since CCMAS's flag needs its q-value, over the `--chunk`
+units of one call: a layer of units of one type). Binomial standard
 errors beside each share. For the null unit it also reports how uniform the
 p-values are (share <= 0.05 and a Kolmogorov-Smirnov test) for the continuous
 measures.
@@ -56,13 +57,13 @@ def run_type(unit: UnitType, labels, samples: int, bootstrap: int, permutations:
         values = unit.sample(rng, labels, n)
         options = UncertaintyOptions(bootstrap=bootstrap, permutations=permutations, seed=seed + first)
         result = measure_uncertainty(values, labels, K, options)
-        parts.append(result.intervals.join(result.chance.select("unit", "measure", "p"), on=["unit", "measure"]))
+        parts.append(result.intervals.join(result.chance.select("unit", "measure", "p", "q"), on=["unit", "measure"]))
     out, pvalues = {}, {}
     for measure in VALUE_MEASURES:
         rows = pl.concat([p.filter(p["measure"] == measure) for p in parts])
-        pick = {c: rows[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in ("estimate", "lo", "hi", "p")}
+        pick = {c: rows[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in ("estimate", "lo", "hi", "p", "q")}
         pick["valid"] = np.array(
-            [combined_validity(measure, v, r, p)[0] is True for v, r, p in rows.select("valid", "reason", "p").rows()]
+            [combined_validity(measure, v, r, q)[0] is True for v, r, q in rows.select("valid", "reason", "q").rows()]
         )
         out[measure], pvalues[measure] = pick, pick["p"]
     return out, pvalues
@@ -98,6 +99,33 @@ def table(results: dict, truths: dict) -> list[str]:
     for measure in VALUE_MEASURES:
         cells = [cell(truths[u.name].get(measure), results[u.name][measure]) for u in types]
         lines.append(f"| {measure} | " + " | ".join(cells) + " |")
+    return lines
+
+
+RANGE = {"ccmas": (-1.0, 1.0), "ccmas_morcos": (-1.0, 1.0)}  # every other measure: [0, 1]
+
+
+def outside_band(results: dict, truths: dict, band=(0.93, 0.97)) -> list[str]:
+    """Why a valid cell lies outside the band: where its intervals sit (at the measure's bound, a
+    single point) and on which side of the population value the estimates and the misses fall."""
+    lines = [
+        "| measure | unit type | coverage | lo at range min | hi at range max | lo = hi | estimate > truth"
+        " | missed (hi < truth) | missed (lo > truth) |",
+        "| --- " * 9 + "|",
+    ]
+    for measure in VALUE_MEASURES:
+        for name, got in results.items():
+            truth, valid = truths[name].get(measure), got[measure]["valid"]
+            if truth is None or np.isnan(truth) or not valid.any():
+                continue
+            lo, hi, est = (got[measure][c][valid] for c in ("lo", "hi", "estimate"))
+            share, _, _ = coverage(truth, lo, hi)
+            if band[0] <= share <= band[1]:
+                continue
+            low, high = RANGE.get(measure, (0.0, 1.0))
+            shares = [lo <= low, hi >= high, lo == hi, est > truth, hi < truth - 1e-9, lo > truth + 1e-9]
+            cells = " | ".join(f"{100 * x.mean():.0f}%" for x in shares)
+            lines.append(f"| {measure} | {name} | {100 * share:.1f} | {cells} |")
     return lines
 
 
@@ -140,6 +168,10 @@ def main(argv=None) -> None:
         f" replicates, nominal level 95%; coverage in % ± binomial SE.",
         "",
         *table(results, truths),
+        "",
+        "Valid cells outside 93-97%, and where their intervals sit (shares of the valid samples):",
+        "",
+        *outside_band(results, truths),
         "",
         f"P-values of the null unit ({args.permutations} permutations, {args.samples:,} samples):",
         "",

@@ -3,7 +3,8 @@
 -- replicates it rests on and how often they picked the point estimate's class.
 -- valid/reason: whether the interval covers at its level for this unit, and why
 -- not (seldb/measures/resampling/validity.py; the best-class measure CCMAS
--- (both forms) also needs the chance baseline's p <= 0.05 of the same row).
+-- (both forms) also needs the chance baseline's q <= 0.05 of the same row: the
+-- Benjamini-Hochberg q-value over the layer's units).
 -- E.g. units called detectors whose precision may well be a fluke:
 --   SELECT * FROM seldb.unit_measure_intervals
 --   WHERE measure = 'precision_60' AND estimate > 0.75 AND lo < 0.5;
@@ -26,13 +27,13 @@ SELECT
     u.bias,
     CASE
         WHEN u.valid IS NOT TRUE OR u.measure NOT IN ('ccmas', 'ccmas_morcos') THEN u.valid
-        WHEN u.p IS NULL OR u.p = 'NaN' THEN NULL
-        ELSE u.p <= 0.05
+        WHEN u.q IS NULL OR u.q = 'NaN' THEN NULL
+        ELSE u.q <= 0.05
     END AS valid,
     CASE
         WHEN u.valid IS NOT TRUE OR u.measure NOT IN ('ccmas', 'ccmas_morcos') THEN u.reason
-        WHEN u.p IS NULL OR u.p = 'NaN' THEN 'best class chosen on the same images: valid only with a chance baseline (run the permutations)'
-        WHEN u.p > 0.05 THEN 'no class effect shown (p > 0.05): a maximum over classes is biased up'
+        WHEN u.q IS NULL OR u.q = 'NaN' THEN 'best class chosen on the same images: valid only with a chance baseline (run the permutations)'
+        WHEN u.q > 0.05 THEN 'no class effect shown (q > 0.05 over the layer''s units): a maximum over classes is biased up'
     END AS reason,
     s.seed,
     u.run_id || ':' || l.name || '.' || u.unit AS unit_key

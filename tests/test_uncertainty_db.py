@@ -332,15 +332,15 @@ def test_ingest_options_reach_the_import():
 
 def test_the_view_flags_intervals_by_the_documented_rule(db, activation_file, cli):
     """valid/reason in seldb.unit_measure_intervals: the bootstrap's flags, and for CCMAS the chance
-    baseline's p of the same row (validity.combined_validity, applied here to the library's numbers)."""
+    baseline's q of the same row (validity.combined_validity, applied here to the library's numbers)."""
     from seldb.measures.resampling.validity import NO_CHANCE, combined_validity
 
     run = import_file(activation_file, force=True, bootstrap=40, permutations=30, seed=5).run_id
     labels, layers = _layers()
     want = measure_uncertainty(layers["fc"], labels, K, UncertaintyOptions(bootstrap=40, permutations=30, seed=5))
-    both = want.intervals.join(want.chance.select("unit", "measure", "p"), on=["unit", "measure"])
+    both = want.intervals.join(want.chance.select("unit", "measure", "q"), on=["unit", "measure"])
     expected = {
-        (r["unit"], r["measure"]): combined_validity(r["measure"], r["valid"], r["reason"], r["p"])
+        (r["unit"], r["measure"]): combined_validity(r["measure"], r["valid"], r["reason"], r["q"])
         for r in both.iter_rows(named=True)
     }
     query = "SELECT unit, measure, valid, reason FROM seldb.unit_measure_intervals WHERE run_id = :r AND layer = 'fc'"

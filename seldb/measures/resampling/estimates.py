@@ -227,6 +227,31 @@ HULL_RANGE = {
     "recall_p1": (0.0, 1.0),
     "recall_p95": (0.0, 1.0),
 }
+# precision_k takes the percentile interval where its class is this stable (docs/uncertainty.md).
+STABLE_PERCENTILE = {"precision_60": 0.9, "precision_100": 0.9}
+
+
+def _interval(measure: str, estimate: np.ndarray, boot: Replicates, stability: np.ndarray, level: float):
+    """lo, hi, bias, replicates used and the method per unit (docs/uncertainty.md's table)."""
+    values = boot.values[measure]
+    methods = np.full(estimate.size, "hull", dtype=object)
+    if measure in boot.optimism and measure in HULL_RANGE:
+        lo, hi, bias, used = chance.selection_hull(estimate, values, boot.optimism[measure], level, HULL_RANGE[measure])
+        return lo, hi, bias, used, methods
+    if measure in boot.optimism:
+        lo, hi, bias, used = chance.hull_interval(estimate, values, boot.optimism[measure], level)
+        return lo, hi, bias, used, methods
+    if measure in HULL_RANGE:
+        lo, hi, used = chance.percentile_basic_hull(estimate, values, level, HULL_RANGE[measure])
+        if measure in STABLE_PERCENTILE:
+            lo, hi, stable = chance.stable_percentile(lo, hi, values, stability, level, STABLE_PERCENTILE[measure])
+            methods[stable] = "percentile"
+    else:
+        lo, hi, used = chance.percentile_interval(values, level)
+        methods[:] = "percentile"
+    with np.errstate(invalid="ignore"):
+        bias = np.nansum(values, axis=1) / np.where(used > 0, used, np.nan) - estimate
+    return lo, hi, bias, used, methods
 
 
 def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> pl.DataFrame:
@@ -237,18 +262,6 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
     units = np.sort(estimates["unit"].to_numpy())
     for measure in VALUE_MEASURES:
         estimate = _estimate(estimates, measure)
-        if measure in boot.optimism:
-            method = "hull"
-            lo, hi, bias, used = chance.hull_interval(estimate, boot.values[measure], boot.optimism[measure], level)
-        elif measure in HULL_RANGE:
-            method = "hull"
-            lo, hi, used = chance.percentile_basic_hull(estimate, boot.values[measure], level, HULL_RANGE[measure])
-        else:
-            method = "percentile"
-            lo, hi, used = chance.percentile_interval(boot.values[measure], level)
-        if measure not in boot.optimism:
-            with np.errstate(invalid="ignore"):
-                bias = np.nansum(boot.values[measure], axis=1) / np.where(used > 0, used, np.nan) - estimate
         nan = np.full(units.size, np.nan)
         stability, class_lo, class_hi = nan, nan, nan
         if measure in CLASS_OF:
@@ -256,6 +269,7 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
             stability = chance.class_stability(_point_class(estimates, column), boot.classes[column])
         if measure in boot.own:
             class_lo, class_hi, _ = chance.percentile_interval(boot.own[measure], level)
+        lo, hi, bias, used, methods = _interval(measure, estimate, boot, stability, level)
         valid, reason = bootstrap_validity(measure, lo)
         parts.append(
             pl.DataFrame(
@@ -270,7 +284,7 @@ def interval_frame(estimates: pl.DataFrame, boot: Replicates, level: float) -> p
                     "class_stability": stability,
                     "class_lo": class_lo,
                     "class_hi": class_hi,
-                    "method": [method] * units.size,
+                    "method": pl.Series(methods.tolist(), dtype=pl.Utf8),
                     "bias": bias,
                     "valid": valid,
                     "reason": pl.Series(reason, dtype=pl.Utf8),

@@ -341,6 +341,29 @@ def ccmas_from_sums(ctx: Context, sums: np.ndarray, fixed_class: int | None = No
     return _ccmas_value(means[r, pick], mean_not[r, pick]), present[pick], morcos, own
 
 
+def sample_class_sums(ctx: Context, order: UnitOrder) -> np.ndarray:
+    """(K,) activation sums per class of the original images (each once): every image not in the
+    unit's order sits at its lowest activation."""
+    k = ctx.class_n.size
+    above = np.bincount(order.label, weights=order.value - order.floor_value, minlength=k)
+    return ctx.class_n * order.floor_value + above
+
+
+def ccmas_by_class(ctx: Context, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) CCMAS and Morcos' CCMAS of every class from one set of class sums, as if that class
+    were the best (NaN for a class with no images, or with fewer than two classes present)."""
+    out = np.full((2, sums.size), np.nan)
+    present = np.flatnonzero(ctx.present)
+    if present.size < 2:
+        return out[0], out[1]
+    n = ctx.class_n[present].astype(np.float64)
+    s = sums[present]
+    means = s / n
+    out[0, present] = _ccmas_value(means, (s.sum() - s) / (ctx.n_images - n))
+    out[1, present] = _ccmas_value(means, (means.sum() - means) / (present.size - 1))
+    return out[0], out[1]
+
+
 def class_sums_bootstrap(ctx: Context, order: UnitOrder, consts: ClassOrderConstants, wb, floor) -> np.ndarray:
     """(R, K) activation sums per class: copies above the floor (wb: (R, m) in class order) plus the floor."""
     sums = floor * order.floor_value

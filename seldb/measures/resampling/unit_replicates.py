@@ -52,7 +52,7 @@ CLASS_OF = {
     "mi_false_discovery_rate": "mi_class",
     "mi_precision": "mi_class",
 }
-OPTIMISM_MEASURES = ("max_informedness",)
+OPTIMISM_MEASURES = ("max_informedness", "ccmas", "ccmas_morcos")
 OWN_CLASS_MEASURES = ("precision_60", "precision_100", "ccmas", "recall_p1", "recall_p95", "max_informedness")
 
 
@@ -146,7 +146,19 @@ def bootstrap_unit(
     if own_ccmas is not None:
         own["ccmas"] = own_ccmas
     optimism = {"max_informedness": swept.mi.value - rs.sample_informedness(ctx, order, swept.mi)}
+    optimism.update(_ccmas_optimism(ctx, order, values, classes["ccmas_class"]))
     return ReplicateMeasures(values, classes, own, optimism)
+
+
+def _ccmas_optimism(ctx: Context, order: rs.UnitOrder, values: dict, cls: np.ndarray) -> dict[str, np.ndarray]:
+    """Each replicate's CCMAS (both forms) minus the original images' CCMAS of the class the replicate
+    chose: the selection bias of taking the class with the highest mean (docs/uncertainty.md)."""
+    by_class = rs.ccmas_by_class(ctx, rs.sample_class_sums(ctx, order))
+    at = np.maximum(cls, 0)
+    return {
+        name: np.where(cls >= 0, values[name] - sample[at], np.nan)
+        for name, sample in zip(("ccmas", "ccmas_morcos"), by_class)
+    }
 
 
 def permutation_unit(

@@ -14,12 +14,17 @@ false, `reason` saying why) instead of offering a number that misleads:
   at a kink: at the "fires at all" threshold of a ReLU or at recall 1 they
   covered 64-65%);
 - CCMAS (both forms) takes the class with the highest mean from the same
-  images: on a unit with no class dependence even the hull interval holds the
-  population value (0) in only about two thirds of samples. It is valid only
-  where the chance baseline shows a class effect (p <= P_MAX); without
-  permutations validity is unknown (NULL). This part of the rule needs both
-  halves of a row, so the view seldb.unit_measure_intervals applies it
-  (`combined_validity` is its Python mirror);
+  images: on a unit with no class dependence its interval held the population
+  value (0) in 92% of samples, but never in the 4-5% of samples that pass a
+  5% test (those are the samples whose best class is furthest from 0). It is
+  valid only where the chance baseline shows a class effect after correcting
+  for the layer's many units: the Benjamini-Hochberg q-value of the same row
+  <= Q_MAX. A per-unit p <= 0.05 would let through 5% of a layer's units with
+  no class dependence, which in a layer of mostly such units are most of the
+  valid rows; q bounds their expected share among the valid rows at 5%.
+  Without permutations validity is unknown (NULL). This part of the rule
+  needs both halves of a row, so the view seldb.unit_measure_intervals
+  applies it (`combined_validity` is its Python mirror);
 - an interval of no replicate (the measure NULL in all of them) is not valid.
 """
 
@@ -27,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-P_MAX = 0.05
+Q_MAX = 0.05
 NEVER_VALID = {
     "localist_margin": "extreme values (a minimum minus a maximum): the bootstrap cannot reproduce their spread",
     "is_localist": "extreme values (the sign of the localist margin): the bootstrap cannot reproduce their spread",
@@ -40,7 +45,7 @@ NEVER_VALID = {
 NEEDS_CHANCE = ("ccmas", "ccmas_morcos")
 NO_INTERVAL = "no interval: the measure was NULL in every replicate"
 NO_CHANCE = "best class chosen on the same images: valid only with a chance baseline (run the permutations)"
-NO_EFFECT = f"no class effect shown (p > {P_MAX}): a maximum over classes is biased up"
+NO_EFFECT = f"no class effect shown (q > {Q_MAX} over the layer's units): a maximum over classes is biased up"
 
 
 def bootstrap_validity(measure: str, lo: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
@@ -52,11 +57,11 @@ def bootstrap_validity(measure: str, lo: np.ndarray) -> tuple[np.ndarray, list[s
     return valid, reasons
 
 
-def combined_validity(measure: str, valid: bool | None, reason: str | None, p: float | None):
+def combined_validity(measure: str, valid: bool | None, reason: str | None, q: float | None):
     """What seldb.unit_measure_intervals shows: the bootstrap's verdict, and for the measures that
-    pick their best class, the chance baseline's (None = unknown)."""
+    pick their best class, the chance baseline's (q: the row's BH q-value; None = unknown)."""
     if not valid or measure not in NEEDS_CHANCE:
         return valid, reason
-    if p is None or np.isnan(p):
+    if q is None or np.isnan(q):
         return None, NO_CHANCE
-    return (True, None) if p <= P_MAX else (False, NO_EFFECT)
+    return (True, None) if q <= Q_MAX else (False, NO_EFFECT)
