@@ -4,6 +4,7 @@ import on a bad value in any layer with one line and nothing written, and it cha
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -45,10 +46,17 @@ def test_a_layer_is_ready_while_a_later_one_is_still_in_the_pass(tmp_path, monke
         checks = CheckPass(afile, ["conv", "fc"]).start()
         checks.ready("conv")  # returns although fc's pass has not ended
         assert not checks.finished()
+        waiters = [threading.Thread(target=checks.ready, args=("fc",)) for _ in range(2)]
+        for waiter in waiters:
+            waiter.start()
+        time.sleep(0.5)
         release.set()
+        for waiter in waiters:
+            waiter.join()
         checks.ready("fc")
         assert checks.finished()
         checks.stop()
+        assert 0.5 <= checks.waited_s < 0.9  # two workers waited together: the wall time, not its double
         # the copies it wrote read back as the layer itself
         assert np.array_equal(afile.read_units("fc", 0, 16), afile.dataset_of("fc")[()])
 

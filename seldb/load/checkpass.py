@@ -51,6 +51,7 @@ class CheckPass:
         self._running: Future[None] | None = None
         self.on_rows: Callable[[int], None] | None = None  # progress, while someone shows it
         self.wall_s = self.cpu_s = self.waited_s = 0.0
+        self._waiters, self._wait_started = 0, 0.0
 
     def start(self) -> CheckPass:
         """Make room for every layer's copy (so blocks can be planned now), then start the pass."""
@@ -83,16 +84,25 @@ class CheckPass:
     def ready(self, layer: str) -> None:
         """Wait until `layer` is checked and copied; raise what the pass found wrong with it."""
         done = self._done.get(layer)
-        if done is None or done.done():
-            if done is not None:
-                done.result()
+        if done is None:
             return
-        started = time.perf_counter()
-        try:
-            done.result()
-        finally:
-            with self._lock:
-                self.waited_s += time.perf_counter() - started
+        if not done.done():
+            self._waiting(+1)
+            try:
+                done.exception()  # waits
+            finally:
+                self._waiting(-1)
+        done.result()
+
+    def _waiting(self, change: int) -> None:
+        """Count the time at least one worker waits (`waited_s`: wall seconds, not summed over workers)."""
+        with self._lock:
+            now = time.perf_counter()
+            if self._waiters == 0:
+                self._wait_started = now
+            self._waiters += change
+            if self._waiters == 0:
+                self.waited_s += now - self._wait_started
 
     def raise_if_failed(self) -> None:
         """Raise now what the pass has already found wrong (before the database is touched)."""
