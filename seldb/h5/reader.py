@@ -293,9 +293,8 @@ class ActivationFile:
         for r0, block in self.row_blocks(layer, reuse=True):
             if stop is not None and stop.is_set():
                 break
-            bad.append(r0 + np.flatnonzero(~np.isfinite(block).all(axis=1)))
-            if target is not None:
-                target.write(r0, block)
+            spoilt = target.write(r0, block) if target is not None else ~np.isfinite(block).all(axis=1)
+            bad.append(r0 + np.flatnonzero(spoilt))
             if on_rows:
                 on_rows(block.shape[0])
         return np.concatenate(bad) if bad else np.empty(0, np.int64)

@@ -24,6 +24,8 @@ import tempfile
 
 import numpy as np
 
+from seldb.h5.transpose import transpose_checked
+
 PANEL_BYTES = 128 << 20  # one row block of a layer in memory (twice: as read and transposed)
 ALIGN = 4096  # direct I/O moves whole, aligned blocks of the disk
 
@@ -109,28 +111,21 @@ class UnitMajorCopy:
         """Its size on disk once every panel is written."""
         return self._start[-1]
 
-    def write(self, r0: int, rows: np.ndarray) -> None:
-        """Store rows r0.. (images x units, r0 a multiple of rows_per_panel) as one panel."""
+    def write(self, r0: int, rows: np.ndarray) -> np.ndarray:
+        """Store rows r0.. (images x units, r0 a multiple of rows_per_panel) as one panel; returns, per
+        row, whether it holds a NaN or an infinity (checked while transposing: seldb.h5.transpose)."""
         p = r0 // self.rows_per_panel
-        panel = self._transposed(rows, self._stride[p] // self.dtype.itemsize)
+        stride = self._stride[p] // self.dtype.itemsize
+        n, units = rows.shape
+        if self._panel is None or self._panel.size < units * stride:
+            self._panel = _aligned(units * stride * self.dtype.itemsize, self.dtype)
+        panel = self._panel[: units * stride].reshape(units, stride)  # kept from panel to panel
+        bad = transpose_checked(rows, panel)
         view, offset = panel.data.cast("B"), self._start[p]
         while view.nbytes:  # a regular file writes everything at once, but pwrite may stop short
             done = os.pwrite(self._fd, view, offset)
             view, offset = view[done:], offset + done
-
-    def _transposed(self, rows: np.ndarray, stride: int, tile: int = 256) -> np.ndarray:
-        """rows.T, each unit's row padded to `stride` values, into a buffer kept from panel to panel,
-        tile by tile (a plain transposed copy walks memory a whole row apart at every value)."""
-        n, units = rows.shape
-        if self._panel is None or self._panel.size < units * stride:
-            self._panel = _aligned(units * stride * self.dtype.itemsize, self.dtype)
-        panel = self._panel[: units * stride].reshape(units, stride)
-        for r0 in range(0, n, tile):
-            r1 = min(n, r0 + tile)
-            for u0 in range(0, units, tile):
-                panel[u0 : u0 + tile, r0:r1] = rows[r0:r1, u0 : u0 + tile].T
-        panel[:, n:] = 0
-        return panel
+        return bad
 
     def _read_panel(self, p: int, u0: int, u1: int, out: np.ndarray) -> np.ndarray:
         stride = self._stride[p] // self.dtype.itemsize
