@@ -125,6 +125,17 @@ def sparse_decode(values: torch.Tensor, indices: torch.Tensor, w_dec: torch.Tens
     return torch.nn.functional.embedding_bag(indices, w_dec, per_sample_weights=values, mode="sum")
 
 
+def resolve_device(name: str) -> torch.device:
+    """--device as a torch device: auto is cuda when torch sees a GPU; cuda without one is one line."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError(
+            f"--device cuda: torch {torch.__version__} sees no CUDA GPU here; use --device cpu (or auto)"
+        )
+    return torch.device(name)
+
+
 def save_saelens(sae: SparseAutoencoder, folder: Path, metadata: dict | None = None) -> Path:
     """Write the SAE as SAELens writes an inference SAE: cfg.json and sae_weights.safetensors."""
     from safetensors.torch import save_file
