@@ -43,9 +43,7 @@ OnDuplicate = Annotated[
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 Device = Annotated[
     str,
-    typer.Option(
-        "--device", help="cpu, cuda or auto (cuda when torch sees a GPU): where the SAE trains and encodes."
-    ),
+    typer.Option("--device", help="cpu, cuda or auto (cuda when torch sees a GPU): where the SAE trains and encodes."),
 ]
 
 

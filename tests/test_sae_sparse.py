@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from seldb.sae.model import SAEConfig, SparseAutoencoder
 from seldb.sae import topk
+from seldb.sae.model import SAEConfig, SparseAutoencoder
 from seldb.sae.topk import AUX_WEIGHT, topk_loss
 
 pytestmark = pytest.mark.unit

@@ -130,9 +130,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise InputError(
-            f"--device cuda: torch {torch.__version__} sees no CUDA GPU here; use --device cpu (or auto)"
-        )
+        raise InputError(f"--device cuda: torch {torch.__version__} sees no CUDA GPU here; use --device cpu (or auto)")
     return torch.device(name)
 
 

@@ -38,9 +38,10 @@ def _dense(per_row: int, d_sae: int) -> bool:
 
 def _decode(values: torch.Tensor, idx: torch.Tensor, w_dec: torch.Tensor) -> torch.Tensor:
     if _dense(idx.shape[1], w_dec.shape[0]):
-        return torch.zeros(len(values), w_dec.shape[0], dtype=values.dtype, device=values.device).scatter(
-            -1, idx, values
-        ) @ w_dec
+        return (
+            torch.zeros(len(values), w_dec.shape[0], dtype=values.dtype, device=values.device).scatter(-1, idx, values)
+            @ w_dec
+        )
     return sparse_decode(values, idx, w_dec)
 
 
