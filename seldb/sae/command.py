@@ -76,8 +76,10 @@ def sae_train(db: Database, options: SAETrainOptions, progress: bool = True) -> 
             "weights": str(weights.resolve()),
         },
     }
+    train_seconds = trained.seconds
+    del trained  # the SAE is saved: the import of its latents runs without it in memory
     result = _import(db, source, file, weights, quality, details, options.on_duplicate, started, progress)
-    result.seconds.update(train=trained.seconds, record=recorded - recording)
+    result.seconds.update(train=train_seconds, record=recorded - recording)
     return result
 
 

@@ -162,6 +162,9 @@ class _Trainer:
         return loss.detach()
 
     def finish(self) -> None:
+        # the last step's gradients and Adam's moments (three times the SAE) are not needed past training
+        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.state.clear()
         if self.log_threshold is not None:
             with torch.no_grad():
                 self.sae.threshold.copy_(self.log_threshold.exp())
