@@ -16,8 +16,10 @@ has not fired for about an epoch; ReLU ("standard") adds an L1 penalty on
 the activations times their decoder norms (Anthropic, April 2024);
 JumpReLU (Rajamanoharan et al. 2024) learns log thresholds through
 straight-through estimators with a rectangle kernel and penalises L0.
+TopK's loss is computed on the chosen latents only (seldb.sae.topk).
 Every random draw comes from the seed, and the CPU computes the same
-weights for the same seed and thread count.
+weights for the same seed and thread count; on a GPU (`device`) the last
+bits may vary from run to run.
 """
 
 from __future__ import annotations
