@@ -1,4 +1,4 @@
-"""Benchmark: `seldb sae train`'s two passes on a synthetic layer - training, then recording the latents.
+"""Benchmark: `seldb sae train` on a synthetic layer - its two passes alone, or end to end with the imports.
 
 Makes a synthetic activation file (--units x --images, float32, ReLU of a
 Gaussian mixture whose means depend on the class, written a block of rows
@@ -12,7 +12,17 @@ bounded by one block of rows plus the SAE and its optimiser, not by the file:
 run it at two --images to see it stay put.
 
     python benchmarks/sae_train.py [--units 4096] [--images 100000] [--latents 16384] [--k 32]
-        [--epochs 0.05] [--dir /tmp]
+        [--epochs 0.05] [--dir /tmp] [--device cpu]
+
+With --end-to-end SERVER_URL (a PostgreSQL URL whose user may CREATE
+DATABASE, e.g. postgresql://postgres@127.0.0.1:5432/postgres) it measures
+the command as a user runs it: in a fresh database (dropped at the end) the
+synthetic file is imported as a run with seldb's own import (db.import_h5,
+what `seldb import-h5` calls), then db.sae_train (what `seldb sae train
+--run N --layer fc --latents L --k K --epochs E` calls) trains, records and
+imports the latents. It reports each phase's wall seconds, both imports'
+seconds per unit, and the peak RSS of this process (and of any children)
+after each phase, as JSON.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import time
 from pathlib import Path
 
@@ -48,6 +59,64 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def children_peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def end_to_end(args: argparse.Namespace, path: Path) -> dict:
+    """Import the file as a run, then `seldb sae train` on it, in a fresh database dropped at the end."""
+    import uuid
+
+    import psycopg
+
+    import seldb
+    from seldb.sae.options import SAETrainOptions
+
+    name = f"seldb_bench_sae_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.end_to_end, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = args.end_to_end.rsplit("/", 1)[0] + "/" + name
+    out = args.dir / f"sae-bench-out-{name}"
+    report: dict = {"database": name, "load_before": os.getloadavg()}
+    try:
+        with seldb.connect(url) as db:
+            db.upgrade()
+            t0 = time.perf_counter()
+            source = db.import_h5(path, progress=False)
+            t1 = time.perf_counter()
+            report["import_s"] = round(t1 - t0, 1)
+            report["import_s_per_unit"] = round((t1 - t0) / args.units, 4)
+            report["peak_rss_mb_after_import"] = round(peak_rss_mb())
+            opts = SAETrainOptions(
+                run=source.run_id, layer="fc", latents=str(args.latents), k=args.k, epochs=args.epochs,
+                out=out, device=args.device,
+            )  # fmt: skip
+            result = db.sae_train(opts, progress=False)
+            t2 = time.perf_counter()
+            seconds = result.seconds
+            report.update(
+                sae_total_s=round(t2 - t1, 1),
+                train_s=round(seconds["train"], 1),
+                record_s=round(seconds["record"], 1),
+                latents_import_s=round(seconds["import"], 1),
+                latents_import_s_per_unit=round(seconds["import"] / args.latents, 4),
+                latents_file_mb=round(result.file.stat().st_size / 2**20),
+                quality=result.quality.as_json(),
+            )
+            with db.connect() as conn:
+                (steps,) = conn.exec_driver_sql(
+                    "SELECT (options->'sae'->>'steps')::int FROM seldb_store.runs WHERE run_id = %s",
+                    (result.run_id,),
+                ).one()
+            report.update(steps=steps, train_s_per_step=round(seconds["train"] / max(1, steps), 3))
+    finally:
+        with psycopg.connect(args.end_to_end, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(out, ignore_errors=True)
+    report["load_after"] = os.getloadavg()
+    return report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=4096)
@@ -56,14 +125,11 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=32)
     parser.add_argument("--epochs", type=float, default=0.05)
     parser.add_argument("--dir", type=Path, default=Path("/tmp"))
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (seldb sae train --device)")
+    parser.add_argument("--end-to-end", metavar="SERVER_URL", help="import, then seldb sae train, in a fresh db")
     args = parser.parse_args()
 
     import torch
-
-    from seldb.h5.reader import ActivationFile
-    from seldb.sae.options import SAETrainOptions
-    from seldb.sae.record import record_latents
-    from seldb.sae.train import train_sae
 
     path = args.dir / f"sae-bench-{args.units}x{args.images}.h5"
     started = time.perf_counter()
@@ -71,36 +137,56 @@ def main() -> None:
         make_file(path, args.units, args.images)
     made = time.perf_counter() - started
     rss_after_file = peak_rss_mb()
-    opts = SAETrainOptions(run=0, layer="fc", latents=str(args.latents), k=args.k, epochs=args.epochs)
-    with ActivationFile(path) as afile:
-        t0 = time.perf_counter()
-        trained = train_sae(afile, "fc", opts, args.latents, progress=False)
-        t1 = time.perf_counter()
-        out = args.dir / f"sae-bench-latents-{args.units}x{args.images}.h5"
-        quality = record_latents(trained.sae, afile, "fc", "fc.sae", out, "synthetic+sae", progress=False)
-        t2 = time.perf_counter()
-    result = {
+    common = {
         "units": args.units,
         "images": args.images,
         "latents": args.latents,
         "k": args.k,
         "epochs": args.epochs,
-        "steps": trained.steps,
+        "device": args.device,
         "torch_threads": torch.get_num_threads(),
         "make_file_s": round(made, 1),
+        "file_mb": round(path.stat().st_size / 2**20, 0),
+    }
+    if args.end_to_end:
+        report = {**common, **end_to_end(args, path)}
+        report["peak_rss_mb"] = round(peak_rss_mb())
+        report["children_peak_rss_mb"] = round(children_peak_rss_mb())
+        print(json.dumps(report, indent=2))
+        return
+    result = {**common, **two_passes(args, path), "peak_rss_mb_after_making_file": round(rss_after_file, 0)}
+    print(json.dumps(result, indent=2))
+
+
+def two_passes(args: argparse.Namespace, path: Path) -> dict:
+    """Training and recording alone (no database), as `seldb sae train` runs them before its import."""
+    from seldb.h5.reader import ActivationFile
+    from seldb.sae.model import resolve_device
+    from seldb.sae.options import SAETrainOptions
+    from seldb.sae.record import record_latents
+    from seldb.sae.train import train_sae
+
+    opts = SAETrainOptions(run=0, layer="fc", latents=str(args.latents), k=args.k, epochs=args.epochs)
+    with ActivationFile(path) as afile:
+        t0 = time.perf_counter()
+        trained = train_sae(afile, "fc", opts, args.latents, progress=False, device=resolve_device(args.device))
+        t1 = time.perf_counter()
+        out = args.dir / f"sae-bench-latents-{args.units}x{args.images}.h5"
+        quality = record_latents(trained.sae, afile, "fc", "fc.sae", out, "synthetic+sae", progress=False)
+        t2 = time.perf_counter()
+    result = {
+        "steps": trained.steps,
         "train_s": round(t1 - t0, 1),
         "train_s_per_step": round((t1 - t0) / max(1, trained.steps), 3),
         "record_s": round(t2 - t1, 1),
         "record_images_per_s": round(args.images / (t2 - t1), 1),
         "peak_rss_mb": round(peak_rss_mb(), 0),
-        "peak_rss_mb_after_making_file": round(rss_after_file, 0),
-        "file_mb": round(path.stat().st_size / 2**20, 0),
         "latents_file_mb": round(out.stat().st_size / 2**20, 0),
         "quality": quality.as_json(),
         "load": os.getloadavg(),
     }
     out.unlink()
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

@@ -41,6 +41,10 @@ OnDuplicate = Annotated[
     str, typer.Option("--on-duplicate", help=f"The same latents imported before: {', '.join(ON_DUPLICATE)}.")
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Device = Annotated[
+    str,
+    typer.Option("--device", help="cpu, cuda or auto (cuda when torch sees a GPU): where the SAE trains and encodes."),
+]
 
 
 @sae_app.command("train", help=TRAIN_HELP)
@@ -63,6 +67,7 @@ def train_cmd(
     seed: Annotated[int, typer.Option(help="Seed of the initial weights and the order of the images.")] = 0,
     out: Out = Path(DEFAULT_OUT),
     on_duplicate: OnDuplicate = "reuse",
+    device: Device = "cpu",
     quiet: Quiet = False,
 ) -> None:
     options = SAETrainOptions(
@@ -78,6 +83,7 @@ def train_cmd(
         seed=seed,
         out=out,
         on_duplicate=on_duplicate_option(on_duplicate),
+        device=device,
     )
     options.validate()
     with database() as db:  # Ctrl-C: friendly() says what the call kept (exc.kept)
@@ -93,9 +99,10 @@ def load_cmd(
     layer: Layer,
     out: Out = Path(DEFAULT_OUT),
     on_duplicate: OnDuplicate = "reuse",
+    device: Device = "cpu",
     quiet: Quiet = False,
 ) -> None:
-    options = SAELoadOptions(path, run, layer, out, on_duplicate_option(on_duplicate))
+    options = SAELoadOptions(path, run, layer, out, on_duplicate_option(on_duplicate), device=device)
     options.validate()
     with database() as db:  # Ctrl-C: friendly() says what the call kept (exc.kept)
         result = db.sae_load(options, progress=not quiet)

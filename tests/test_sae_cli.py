@@ -132,3 +132,33 @@ def test_a_run_without_an_activation_file_says_so(cli, tmp_path, db, source):
             {"r": run},
         )
     refused(cli, tmp_path, ["train", "--run", run, "--layer", "mix"], "was not loaded from an activation file")
+
+
+def test_device_cuda_without_cuda_and_an_unknown_device_are_one_line(cli, tmp_path, source, monkeypatch):
+    run, _ = source
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a machine without a GPU
+    refused(cli, tmp_path, ["train", "--run", run, "--layer", "mix", "--device", "cuda"], "sees no CUDA GPU")
+    _saelens_folder(tmp_path / "sae", "topk", 24, 20, seed=0, k=3)
+    refused(cli, tmp_path, ["load", tmp_path / "sae", "--run", run, "--layer", "mix", "--device", "cuda"], "no CUDA")
+    refused(cli, tmp_path, ["train", "--run", run, "--layer", "mix", "--device", "tpu"], "--device is one of")
+
+
+@pytest.mark.gpu
+def test_cuda_trains_and_records_what_the_cpu_does(cli, tmp_path, source):
+    """On the GPU: the same SAE file format, latents within float tolerance of the CPU's for the same weights."""
+    run, path = source
+    args = ["--run", run, "--layer", "mix", "--latents", "16", "--k", "3", "--epochs", "5", "-q"]
+    trained = cli("sae", "train", *args, "--device", "cuda", "--out", tmp_path / "gpu")
+    assert trained.exit_code == 0, trained.output
+    (folder,) = (tmp_path / "gpu").glob("*.sae")
+    assert json.loads((folder / "cfg.json").read_text())["device"] == "cpu"  # saved as the CPU would save it
+    loaded = {}
+    for device in ("cpu", "cuda"):
+        out = tmp_path / f"load-{device}"
+        result = cli("sae", "load", folder, "--run", run, "--layer", "mix", "--device", device, "--out", out, "-q")
+        assert result.exit_code == 0, result.output
+        (latents,) = out.glob("*.h5")
+        with ActivationFile(latents) as lat:
+            loaded[device] = lat.read_units("mix.sae", 0, 16)
+    assert np.allclose(loaded["cuda"], loaded["cpu"], atol=1e-4)
+    assert (loaded["cuda"] > 0).sum(axis=1).max() <= 3

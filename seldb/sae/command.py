@@ -45,16 +45,19 @@ def sae_train(db: Database, options: SAETrainOptions, progress: bool = True) -> 
     """Train an SAE on the layer of the run, record its latents for every image, import them as a run."""
     options.validate()
     model, record, train = _torch()
+    device = model.resolve_device(options.device)  # no CUDA for --device cuda: one line, nothing read
     source = source_layer(db, options.run, options.layer)
     d_sae = options.n_latents(source.n_units)  # --k above the latents: before anything is read
     stem = f"run{source.run.run_id}-{_safe(source.layer)}-{options.arch}{d_sae}-seed{options.seed}"
     out = Path(options.out)
     started = time.perf_counter()
     with open_checked(source, progress) as afile:
-        trained = train.train_sae(afile, source.layer, options, d_sae, progress)
+        trained = train.train_sae(afile, source.layer, options, d_sae, progress, device=device)
+        recording = time.perf_counter()
         file, quality = _record(
             record, trained.sae, afile, source, out / f"{stem}.h5", options.rows_per_block, progress
         )
+        recorded = time.perf_counter()
     try:
         weights = _save_weights(model, trained.sae, out / f"{stem}.sae", source, options.as_json(source.n_units))
     except KeyboardInterrupt as exc:
@@ -68,16 +71,23 @@ def sae_train(db: Database, options: SAETrainOptions, progress: bool = True) -> 
             "steps": trained.steps,
             "loss_curve": trained.loss_curve,
             "train_seconds": round(trained.seconds, 3),
+            "record_seconds": round(recorded - recording, 3),
+            "device": str(device),
             "weights": str(weights.resolve()),
         },
     }
-    return _import(db, source, file, weights, quality, details, options.on_duplicate, started, progress)
+    train_seconds = trained.seconds
+    del trained  # the SAE is saved: the import of its latents runs without it in memory
+    result = _import(db, source, file, weights, quality, details, options.on_duplicate, started, progress)
+    result.seconds.update(train=train_seconds, record=recorded - recording)
+    return result
 
 
 def sae_load(db: Database, options: SAELoadOptions, progress: bool = True) -> SAEResult:
     """Encode the run's layer with a SAELens SAE (cfg.json + sae_weights.safetensors) and import the latents."""
     options.validate()
     model, record, _ = _torch()
+    device = model.resolve_device(options.device)
     folder = Path(options.path)
     cfg = model.read_config(folder)  # a malformed cfg.json: one line, before the database is opened
     source = source_layer(db, options.run, options.layer)
@@ -86,15 +96,18 @@ def sae_load(db: Database, options: SAELoadOptions, progress: bool = True) -> SA
             f"{folder}: the SAE's d_in is {cfg.d_in}, layer {source.layer} of {source.run.name} has"
             f" {source.n_units} units"
         )
-    sae = model.load_saelens(folder)
+    sae = model.load_saelens(folder).to(device)
     stem = f"run{source.run.run_id}-{_safe(source.layer)}-{_safe(folder.resolve().name)}"
     started = time.perf_counter()
     with open_checked(source, progress) as afile:
         path = Path(options.out) / f"{stem}.h5"
+        recording = time.perf_counter()
         file, quality = _record(record, sae, afile, source, path, options.rows_per_block, progress)
+        recorded = time.perf_counter()
     details = {
         "sae": {
             "source": "SAELens folder",
+            "device": str(device),
             "weights": str(folder.resolve()),
             "arch": cfg.arch,
             "d_in": cfg.d_in,
@@ -105,7 +118,9 @@ def sae_load(db: Database, options: SAELoadOptions, progress: bool = True) -> SA
             "norm_scaling_factor": cfg.norm_scaling_factor,
         }
     }
-    return _import(db, source, file, folder, quality, details, options.on_duplicate, started, progress)
+    result = _import(db, source, file, folder, quality, details, options.on_duplicate, started, progress)
+    result.seconds.update(record=recorded - recording)
+    return result
 
 
 def _safe(name: str) -> str:
@@ -155,6 +170,7 @@ def _import(db, source: SourceLayer, file: Path, weights, quality, details, on_d
         all_images=source.all_images,
         on_duplicate=on_duplicate,
     )
+    importing = time.perf_counter()
     try:
         imported = run_import(db, file, options, Provenance(SOURCE, provenance), progress=progress)
     except KeyboardInterrupt as exc:
@@ -171,5 +187,5 @@ def _import(db, source: SourceLayer, file: Path, weights, quality, details, on_d
         Path(weights).resolve() if weights else None,
         quality,
         imported.reused,
-        {"total": time.perf_counter() - started, **imported.timings},
+        {"total": time.perf_counter() - started, "import": time.perf_counter() - importing, **imported.timings},
     )

@@ -15,6 +15,12 @@ from seldb.load.options import OnDuplicate
 ARCHITECTURES = ("topk", "relu", "jumprelu")
 DEFAULT_OUT = "sae"
 DENSE_FREQUENCY = 0.1  # a latent active on more than this share of images is "dense"
+DEVICES = ("cpu", "cuda", "auto")  # auto: cuda when torch sees a GPU, else cpu
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise InputError(f"--device is one of {', '.join(DEVICES)}, got {device!r}")
 
 
 def parse_latents(text: str | int, d_in: int | None = None) -> tuple[int | None, float | None]:
@@ -51,9 +57,11 @@ class SAETrainOptions:
     out: Path = field(default_factory=lambda: Path(DEFAULT_OUT))
     on_duplicate: OnDuplicate = "reuse"
     rows_per_block: int | None = None  # images read at once (None: from the layer's width, ~64 MB)
+    device: str = "cpu"  # where the SAE trains and encodes: cpu, cuda or auto
 
     def validate(self) -> None:
         parse_latents(self.latents)
+        check_device(self.device)
         if self.arch not in ARCHITECTURES:
             raise InputError(f"--arch is one of {', '.join(ARCHITECTURES)}, got {self.arch!r}")
         if self.k < 1:
@@ -111,8 +119,10 @@ class SAELoadOptions:
     out: Path = field(default_factory=lambda: Path(DEFAULT_OUT))
     on_duplicate: OnDuplicate = "reuse"
     rows_per_block: int | None = None
+    device: str = "cpu"  # where the SAE encodes: cpu, cuda or auto
 
     def validate(self) -> None:
+        check_device(self.device)
         path = Path(self.path)
         if not path.is_dir():
             raise InputError(f"{path}: not a directory; give the SAE's folder (cfg.json + sae_weights.safetensors)")
@@ -150,4 +160,5 @@ class SAEResult:
     weights: Path | None  # the SAE saved in SAELens's format (train), or the folder loaded from
     quality: SAEQuality
     reused: bool = False
+    # wall seconds: total, train (trained SAEs), record, import, and the import's own timings
     seconds: dict = field(default_factory=dict)

@@ -37,6 +37,7 @@ def record_latents(
 ) -> SAEQuality:
     """Write the latents of every image to `path` and return the SAE's quality on the layer."""
     d_in, d_sae = sae.cfg.d_in, sae.cfg.d_sae
+    device = sae.W_dec.device  # each block goes where the SAE is, its latents come back
     step = rows_per_block(max(d_in, d_sae), wanted_rows)
     sq_err, total, total_sq, l0 = 0.0, np.zeros(d_in), 0.0, 0
     fires = np.zeros(d_sae, dtype=np.int64)
@@ -56,19 +57,18 @@ def record_latents(
     ):
         for r0, block in blocks(afile, layer, step):
             r1 = r0 + len(block)
-            x = torch.from_numpy(block)
-            acts, state = sae.encode(x)
-            x_hat = sae.decode(acts, state)
-            sq_err += float(((x_hat - x).double() ** 2).sum())
-            b = block.astype(np.float64)
-            total += b.sum(axis=0)
-            total_sq += float((b * b).sum())
-            active = (acts > 0).numpy()
+            x = torch.from_numpy(block).to(device)
+            acts, x_hat = _encode_decode(sae, x)
+            # squared errors summed per row in float32 (d_in terms), over rows in float64
+            sq_err += float(((x_hat - x) ** 2).sum(dim=1).double().sum())
+            total += block.sum(axis=0, dtype=np.float64)
+            total_sq += float(np.einsum("ij,ij->i", block, block).sum(dtype=np.float64))
+            active = acts > 0
             l0 += int(active.sum())
-            fires += active.sum(axis=0)
+            fires += active.sum(dim=0).cpu().numpy()
             writer.append(
                 afile.labels[r0:r1],
-                {out_layer: acts.numpy()},
+                {out_layer: acts.cpu().numpy()},
                 preds=None if afile.preds is None else afile.preds[r0:r1],
                 paths=None if afile.paths is None else afile.paths[r0:r1],
             )
@@ -83,3 +83,14 @@ def record_latents(
         n_dense=int((fires > DENSE_FREQUENCY * n).sum()),
         n_latents=d_sae,
     )
+
+
+def _encode_decode(sae: SparseAutoencoder, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The latents (dense, as written) and the reconstruction; TopK decodes its k latents per row sparsely."""
+    if sae.cfg.arch != "topk":
+        acts, state = sae.encode(x)
+        return acts, sae.decode(acts, state)
+    pre, state = sae.pre_activations(x)
+    values, indices = sae.topk_of(pre)
+    acts = torch.zeros_like(pre).scatter_(-1, indices, values)
+    return acts, sae.decode_sparse(values, indices, state)
