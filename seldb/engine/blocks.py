@@ -86,6 +86,22 @@ def recycle_freed_memory() -> None:
     mallopt(m_arena_max, 1)
 
 
+def release_freed_memory() -> None:
+    """Hand the heap's free pages back to the kernel now (glibc's malloc_trim; a no-op elsewhere).
+
+    For loops whose allocations vary in size from one round to the next (an
+    SAE's training steps): glibc leaves freed memory between live chunks in
+    the heap, and the holes grow with the rounds (30 MB a block of rows at
+    4,096 x 16,384, 1.4 GB over an epoch of 100,000 images). Trimming after
+    each round keeps the resident size at one round's peak.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+
+
 def plan_blocks(afile: ActivationFile, layers: Sequence[str], n_rows: int, cells_per_unit: int = 1) -> list[UnitBlock]:
     """Every block of every layer, in file order (layer_id = position in `layers`)."""
     return [

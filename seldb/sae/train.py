@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from seldb.engine.blocks import release_freed_memory
 from seldb.h5.reader import ActivationFile
 from seldb.progress import progress_bar
 from seldb.sae.model import SAEConfig, SparseAutoencoder
@@ -228,6 +229,7 @@ def train_sae(
             if not order or visit == visits - 1:
                 curve.append(float(torch.stack(losses).double().mean()))
                 losses = []
+            release_freed_memory()
             bar.advance()
             if on_step:
                 on_step()
