@@ -52,6 +52,10 @@ def main() -> None:
 
             _stopped(signalled, "after the command finished" if common.began else "nothing was written")
         raise
+    except KeyboardInterrupt as exc:  # a signal while typer reports a usage error (it imports rich then)
+        from seldb_cli import common
+
+        _stopped(exc, "after the command finished" if common.began else "nothing was written")
 
 
 def __getattr__(name: str):

@@ -251,11 +251,11 @@ SELDB = Path(sys.executable).with_name("seldb")
 )
 @pytest.mark.parametrize("delay", [0.15, 0.4])
 def test_a_signal_while_seldb_starts_is_one_line(migrated_db, sig, code, word, delay):
-    """`seldb sql` waits on stdin for its query: the signal comes while starting or while it waits."""
+    """`seldb sql -` waits on stdin for its query: the signal comes while starting or while it waits."""
     import time
 
     process = subprocess.Popen(
-        [str(SELDB), "sql"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [str(SELDB), "sql", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     time.sleep(delay)
     process.send_signal(sig)
