@@ -63,6 +63,17 @@ class Measured(Generic[T]):
 
 
 @functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library, loaded once (find_library asks ldconfig in a subprocess); None without glibc's malloc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - glibc's, absent elsewhere
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+@functools.cache
 def recycle_freed_memory() -> None:
     """Let glibc's malloc keep freed memory for the next block instead of handing it back to the kernel.
 
@@ -73,11 +84,9 @@ def recycle_freed_memory() -> None:
     the next block, so the resident size stays at one block's peak.
     No-op where malloc is not glibc's.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    if (libc := _glibc()) is None:
         return
+    mallopt = libc.mallopt
     m_trim_threshold, m_mmap_threshold, m_arena_max = -1, -3, -8
     mallopt(m_mmap_threshold, 32 << 20)  # glibc's largest: allocations up to 32 MB come from the heap
     mallopt(m_trim_threshold, 1 << 30)
@@ -95,11 +104,8 @@ def release_freed_memory() -> None:
     4,096 x 16,384, 1.4 GB over an epoch of 100,000 images). Trimming after
     each round keeps the resident size at one round's peak.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if (libc := _glibc()) is not None:
         libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        return
 
 
 def plan_blocks(afile: ActivationFile, layers: Sequence[str], n_rows: int, cells_per_unit: int = 1) -> list[UnitBlock]:
